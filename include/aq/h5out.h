@@ -1,0 +1,115 @@
+/*
+ * aq-mpi — the result file, HDF5 format "aq-mpi/1" (DESIGN 6.2, docs/FORMAT.md).
+ *
+ * Written by one process (rank 0) with the default (sec2) driver.  The file is created as
+ * "<path>.partial" and renamed to <path> only by aq_h5_commit(), so a failed run never
+ * leaves a file under the final name.  Every dataset is chunked and compressed with zstd
+ * through HDF5 filter id 32015 (AQ_H5Z_FILTER_ZSTD, cd_values[0] = level), the id that
+ * the HDF Group's registered-filter list assigns to Zstandard; readers load our plugin
+ * (libaq_h5z_zstd.so) through HDF5_PLUGIN_PATH.
+ *
+ * Float16 scale/min are stored as an IEEE binary16 HDF5 type (H5T_IEEE_F32LE re-shaped to
+ * 16 bits: sign 15, exponent 10..14 bias 15, mantissa 0..9), which h5py reads as float16.
+ */
+#ifndef AQ_H5OUT_H
+#define AQ_H5OUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aq/dtype.h"
+#include "aq/error.h"
+#include "aq/quant.h"
+
+#define AQ_FORMAT_NAME "aq-mpi/1"
+
+/*-*********************************************
+ *  zstd filter 32015
+ ***********************************************/
+#define AQ_H5Z_FILTER_ZSTD 32015
+
+/*! aq_h5z_zstd_register() : registers filter 32015 in this process (idempotent).
+ *  @return : AQ_OK or AQ_E_HDF5. */
+aq_status aq_h5z_zstd_register(aq_err *err);
+
+/*-*********************************************
+ *  Writer
+ ***********************************************/
+typedef struct aq_h5_writer aq_h5_writer;
+
+/*! aq_h5_root_info : root-group attributes. Strings are copied. */
+typedef struct {
+    const char *producer;     /* "aq-mpi 0.1.0" */
+    const char *created;      /* ISO 8601 UTC, e.g. "2026-11-21T09:30:00Z" */
+    const char *config_text;  /* effective INI text after --set overrides */
+    const char *source_model; /* model path as given */
+    int ranks;
+    int threads;              /* OpenMP threads per rank */
+} aq_h5_root_info;
+
+/*! aq_h5_quantized : one quantized tensor's result (all arrays borrowed). */
+typedef struct {
+    int ndim;
+    const int64_t *shape;     /* source shape, ndim entries */
+    aq_dtype orig_dtype;
+    int64_t rows, cols;       /* the 2-D view that was quantized */
+    aq_quant_params params;
+    const uint8_t *codes;     /* [rows, aq_packed_row_bytes(cols, bits)] */
+    const void *scale, *min;  /* [rows, groups] of params.scale_dtype */
+    aq_quant_metrics metrics;
+} aq_h5_quantized;
+
+/*! aq_h5_run_info : /run, one entry per rank (arrays of length `ranks`) plus the plan. */
+typedef struct {
+    int ranks;
+    const int32_t *units;         /* units assigned to each rank */
+    const int64_t *bytes;         /* source bytes assigned to each rank */
+    const double *seconds_quant;  /* seconds in weight quantization */
+    const double *seconds_send;   /* seconds sending results to rank 0 */
+    const double *seconds_total;  /* wall seconds from start to end of the run */
+    const int64_t *peak_rss;      /* bytes, getrusage(RUSAGE_SELF).ru_maxrss */
+    int n_units;
+    const char *const *unit_names;/* n_units names, in plan order */
+    const int32_t *unit_rank;     /* n_units owner ranks */
+} aq_h5_run_info;
+
+/*! aq_h5_create() :
+ *  Creates "<path>.partial" (truncating an old one) and writes the root attributes.
+ *  `level` is the zstd level (1..22).  Registers the zstd filter.
+ *  @return : AQ_OK and *out, AQ_E_IO naming the path when it cannot be created (directory
+ *            missing, no permission), AQ_E_HDF5 otherwise. */
+aq_status aq_h5_create(const char *path, int level, const aq_h5_root_info *root,
+                       aq_h5_writer **out, aq_err *err);
+
+/*! aq_h5_write_quantized() :
+ *  /tensors/<name>/ with kind="quantized", shape, orig_dtype, codes, scale, min, bits,
+ *  group_size, method, scale_dtype, packing="lsb-first-row-aligned", metrics, and last the
+ *  attribute complete=1.  @return : AQ_OK or AQ_E_HDF5 naming the tensor. */
+aq_status aq_h5_write_quantized(aq_h5_writer *w, const char *name, const aq_h5_quantized *t,
+                                aq_err *err);
+
+/*! aq_h5_write_passthrough() :
+ *  /tensors/<name>/ with kind="passthrough", shape, orig_dtype and dataset `data` holding the
+ *  original bytes with the original shape: F32 as float32, F16 as float16, BF16 as uint16
+ *  with the dataset attribute dtype="bf16"; complete=1 last.  A 0-d tensor is stored with
+ *  shape [1] and attr shape = [].  @return : AQ_OK or AQ_E_HDF5. */
+aq_status aq_h5_write_passthrough(aq_h5_writer *w, const char *name, aq_dtype dtype, int ndim,
+                                  const int64_t *shape, const void *data, aq_err *err);
+
+/*! aq_h5_write_alias() : /tensors/<alias> as an HDF5 hard link to /tensors/<target>
+ *  (tied weights are stored once).  The target must have been written.  */
+aq_status aq_h5_write_alias(aq_h5_writer *w, const char *alias, const char *target,
+                            aq_err *err);
+
+/*! aq_h5_write_run() : the /run group (see aq_h5_run_info). */
+aq_status aq_h5_write_run(aq_h5_writer *w, const aq_h5_run_info *run, aq_err *err);
+
+/*! aq_h5_commit() : closes the file, renames "<path>.partial" to <path> and frees `w`.
+ *  On failure the partial file is left for inspection.  @return : AQ_OK, AQ_E_HDF5, AQ_E_IO. */
+aq_status aq_h5_commit(aq_h5_writer *w, aq_err *err);
+
+/*! aq_h5_abort() : closes and frees `w`; removes "<path>.partial" unless keep_partial.
+ *  NULL is a no-op. */
+void aq_h5_abort(aq_h5_writer *w, int keep_partial);
+
+#endif /* AQ_H5OUT_H */

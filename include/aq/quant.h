@@ -1,0 +1,130 @@
+/*
+ * aq-mpi — static weight quantization (DESIGN section 3).
+ *
+ * Asymmetric affine codes per group of `group_size` consecutive weights of one row:
+ *     qmax = 2^bits - 1
+ *     q    = clamp(nearbyint((w - min) / scale), 0, qmax)    round half to even, float32
+ *     w^   = min + q * scale                                   float32
+ * `scale` and `min` are rounded to their stored precision (f16 or f32) BEFORE the codes
+ * are computed, so every reported error is the error of what is stored.  A constant group,
+ * or one whose scale rounds to 0, has scale = 0 and codes 0.  The last group of a row is
+ * short when cols % group_size != 0.
+ *
+ * Methods:
+ *   rtn : min/max of the group.
+ *   mse : search of a clipping range minimising the importance-weighted squared error
+ *         sum_j h_j (w_j - w^_j)^2, each candidate refit in closed form by weighted least
+ *         squares of (scale, min) for its codes, the best refined by a few
+ *         assign/refit iterations; the rtn solution is a candidate, so mse is never worse
+ *         than rtn on the same group (after storage rounding).  Candidate grid in quant/mse.c.
+ *
+ * Packing ("lsb-first-row-aligned"): the codes of one row are bit-packed little-endian, code
+ * i at bit i*bits of the row's byte string (2-bit: 4 codes per byte, code 0 in bits 0-1;
+ * 4-bit: low nibble first); each row starts on a byte boundary, unused high bits are 0.
+ *
+ * Layouts: a weight tensor is [rows, cols] row-major (Hugging Face [out, in]); codes are
+ * [rows, aq_packed_row_bytes(cols, bits)]; scale and min are [rows, groups] of the scale
+ * dtype (uint16 f16 bits or float).  Importance h has `cols` entries (per input channel),
+ * NULL meaning all 1.
+ */
+#ifndef AQ_QUANT_H
+#define AQ_QUANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aq/dtype.h"
+#include "aq/error.h"
+
+typedef enum { AQ_METHOD_RTN = 0, AQ_METHOD_MSE = 1 } aq_method;
+typedef enum { AQ_SCALE_F16 = 0, AQ_SCALE_F32 = 1 } aq_scale_dtype;
+
+typedef struct {
+    int bits;                   /* 2, 4 or 8 */
+    int group_size;             /* 16, 32, 64, 128 or 256 */
+    aq_method method;
+    aq_scale_dtype scale_dtype;
+} aq_quant_params;
+
+/*! aq_quant_params_check() : AQ_OK, or AQ_E_CONFIG with a message for a bad field. */
+aq_status aq_quant_params_check(const aq_quant_params *p, aq_err *err);
+
+/*! aq_method_name() : "rtn" / "mse".  aq_scale_dtype_name() : "f16" / "f32". */
+const char *aq_method_name(aq_method m);
+const char *aq_scale_dtype_name(aq_scale_dtype d);
+
+/*! aq_packed_row_bytes() : ceil(cols * bits / 8). */
+size_t aq_packed_row_bytes(int64_t cols, int bits);
+/*! aq_groups_per_row() : ceil(cols / group_size). */
+int64_t aq_groups_per_row(int64_t cols, int group_size);
+/*! aq_scale_dtype_size() : 2 (f16) or 4 (f32). */
+size_t aq_scale_dtype_size(aq_scale_dtype d);
+
+/*-*********************************************
+ *  Group level (scalar reference)
+ ***********************************************/
+
+/*! aq_round_param() : `v` rounded to the storage precision `d` and widened back. */
+float aq_round_param(float v, aq_scale_dtype d);
+
+/*! aq_group_params_rtn() :
+ *  scale/min of `x[0..n)` by min/max, already rounded to `d`.  Inputs must be finite. */
+void aq_group_params_rtn(const float *x, int n, int bits, aq_scale_dtype d, float *scale,
+                         float *min);
+
+/*! aq_group_params_mse() :
+ *  scale/min of `x[0..n)` minimising sum h_j (x_j - x^_j)^2 (h may be NULL: all 1), rounded
+ *  to `d`.  Never a larger weighted error than aq_group_params_rtn() on the same input. */
+void aq_group_params_mse(const float *x, const float *h, int n, int bits, aq_scale_dtype d,
+                         float *scale, float *min);
+
+/*! aq_encode_group() : q[j] = clamp(nearbyint((x[j]-min)/scale), 0, qmax); scale 0 -> 0. */
+void aq_encode_group(const float *x, int n, int bits, float scale, float min, uint8_t *q);
+
+/*! aq_pack_codes() / aq_unpack_codes() : `n` codes <-> packed bytes (layout above).
+ *  pack writes aq_packed_row_bytes(n, bits) bytes, zeroing unused bits. */
+void aq_pack_codes(const uint8_t *q, int64_t n, int bits, uint8_t *packed);
+void aq_unpack_codes(const uint8_t *packed, int64_t n, int bits, uint8_t *q);
+
+/*-*********************************************
+ *  Row and tensor level
+ ***********************************************/
+
+/*! aq_quantize_row() :
+ *  Quantizes one row `w[0..cols)` (finite) with importance `h` (NULL: all 1) into packed
+ *  `codes` (aq_packed_row_bytes bytes) and `scale`/`min` (groups entries of the scale
+ *  dtype).  Pure function of its inputs. */
+void aq_quantize_row(const aq_quant_params *p, const float *w, int64_t cols, const float *h,
+                     uint8_t *codes, void *scale, void *min);
+
+/*! aq_dequantize_row() : w^ for one row from its packed codes and stored scale/min. */
+void aq_dequantize_row(const aq_quant_params *p, const uint8_t *codes, const void *scale,
+                       const void *min, int64_t cols, float *out);
+
+/*! aq_quant_metrics : per-tensor error figures (double accumulation, DESIGN 3).
+ *  rel_mse = |W-W^|^2/|W|^2; sqnr_db = -10 log10 rel_mse; cosine = <W,W^>/(|W||W^|);
+ *  weighted_rel_err = sum_ij h_j (W-W^)^2 / sum_ij h_j W^2.
+ *  Conventions: |W| = 0 gives rel_mse 0 when W^ = W; an exact result gives sqnr_db = +Inf;
+ *  cosine is 1 when both norms are 0. */
+typedef struct {
+    double rel_mse;
+    double sqnr_db;
+    double cosine;
+    double weighted_rel_err;
+} aq_quant_metrics;
+
+/*! aq_quantize_tensor() :
+ *  Quantizes a [rows, cols] tensor stored as `src_dtype` at `src` (may be unaligned; rows are
+ *  widened to float32 one at a time, so no f32 copy of the tensor is made).  OpenMP over rows;
+ *  results and metrics are bit-identical for any thread count (per-row partial sums are added
+ *  in row order).  `codes`, `scale`, `min` are caller-allocated with the layouts above;
+ *  `metrics` may be NULL.  `name` is used in messages.
+ *  @return : AQ_OK; AQ_E_VALUE "tensor <name>: non-finite weight at [r, c]" for the first
+ *            (lowest flat index) NaN/Inf, nothing else meaningful written; AQ_E_CONFIG for bad
+ *            params; AQ_E_NOMEM. */
+aq_status aq_quantize_tensor(const aq_quant_params *p, aq_dtype src_dtype, const void *src,
+                             int64_t rows, int64_t cols, const float *h, const char *name,
+                             uint8_t *codes, void *scale, void *min, aq_quant_metrics *metrics,
+                             aq_err *err);
+
+#endif /* AQ_QUANT_H */
