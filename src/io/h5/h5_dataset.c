@@ -1,0 +1,70 @@
+/*
+ * aq-mpi — chunked, zstd-compressed datasets.
+ */
+#include "h5_internal.h"
+
+/* Chunk shape: whole trailing dims, as many leading-dim slices as fit AQ_H5_CHUNK_BYTES.
+ * When one slice of dim d is itself too big, take one index of d and split d+1 the same
+ * way.  Zero-length dims get chunk 1 (HDF5 forbids 0) and become unlimited so the chunk
+ * does not exceed the max dim. */
+static void chunk_shape(int ndim, const hsize_t *dims, size_t elem, hsize_t *chunk,
+                        hsize_t *maxdims) {
+    int d = 0;
+    for (; d < ndim; ++d) {
+        hsize_t inner = elem;
+        for (int j = d + 1; j < ndim; ++j) inner *= dims[j] ? dims[j] : 1;
+        hsize_t fit = AQ_H5_CHUNK_BYTES / inner;
+        hsize_t full = dims[d] ? dims[d] : 1;
+        chunk[d] = fit < 1 ? 1 : (fit < full ? fit : full);
+        if (fit >= 1) break; /* the remaining dims are taken whole */
+    }
+    for (int j = d + 1; j < ndim; ++j) chunk[j] = dims[j] ? dims[j] : 1;
+    for (int j = 0; j < ndim; ++j) maxdims[j] = dims[j] ? dims[j] : H5S_UNLIMITED;
+}
+
+static hid_t make_dcpl(int ndim, const hsize_t *chunk, int level) {
+    hid_t p = H5Pcreate(H5P_DATASET_CREATE);
+    if (p < 0) return p;
+    unsigned cd = (unsigned)level;
+    if (H5Pset_chunk(p, ndim, chunk) < 0 ||
+        H5Pset_filter(p, AQ_H5Z_FILTER_ZSTD, H5Z_FLAG_MANDATORY, 1, &cd) < 0) {
+        H5Pclose(p);
+        return -1;
+    }
+    return p;
+}
+
+static int has_elements(int ndim, const hsize_t *dims) {
+    for (int j = 0; j < ndim; ++j)
+        if (dims[j] == 0) return 0;
+    return 1;
+}
+
+hid_t aq_h5_write_dataset(hid_t loc, const char *name, hid_t type, int ndim,
+                          const hsize_t *dims, const void *buf, int level) {
+    if (ndim < 1 || ndim > H5S_MAX_RANK) return -1;
+    hsize_t chunk[H5S_MAX_RANK], maxdims[H5S_MAX_RANK];
+    size_t elem = H5Tget_size(type);
+    if (elem == 0) return -1;
+    chunk_shape(ndim, dims, elem, chunk, maxdims);
+    hid_t space = H5Screate_simple(ndim, dims, maxdims);
+    hid_t dcpl = space < 0 ? -1 : make_dcpl(ndim, chunk, level);
+    hid_t ds = dcpl < 0 ? -1
+                        : H5Dcreate2(loc, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    aq_h5_close_id(dcpl);
+    aq_h5_close_id(space);
+    if (ds < 0) return -1;
+    if (has_elements(ndim, dims) && H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+        H5Dclose(ds);
+        return -1;
+    }
+    return ds;
+}
+
+int aq_h5_write_dataset_1d(hid_t loc, const char *name, hid_t type, size_t n, const void *buf,
+                           int level) {
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t ds = aq_h5_write_dataset(loc, name, type, 1, dims, buf, level);
+    if (ds < 0) return -1;
+    return H5Dclose(ds) < 0 ? -1 : 0;
+}

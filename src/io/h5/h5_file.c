@@ -1,0 +1,137 @@
+/*
+ * aq-mpi — result file lifecycle: create "<path>.partial", root attributes, commit by
+ * rename, abort.
+ */
+#include "h5_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void writer_free(aq_h5_writer *w) {
+    if (!w) return;
+    free(w->path);
+    free(w->partial);
+    free(w);
+}
+
+static aq_status writer_alloc(const char *path, int level, aq_h5_writer **out, aq_err *err) {
+    aq_h5_writer *w = calloc(1, sizeof *w);
+    size_t n = strlen(path);
+    if (w) {
+        w->file = w->tensors = -1;
+        w->level = level;
+        w->path = strdup(path);
+        w->partial = malloc(n + sizeof ".partial");
+    }
+    if (!w || !w->path || !w->partial) {
+        writer_free(w);
+        return aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", path);
+    }
+    memcpy(w->partial, path, n);
+    memcpy(w->partial + n, ".partial", sizeof ".partial");
+    *out = w;
+    return AQ_OK;
+}
+
+/* HDF5's own message for a missing directory is a stack of "unable to open file"; probe
+ * with open() first so the user reads the path and strerror(). */
+static aq_status probe_writable(const char *partial, aq_err *err) {
+    int fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd < 0)
+        return aq_err_set(err, AQ_E_IO, "cannot create %s: %s", partial, strerror(errno));
+    close(fd);
+    return AQ_OK;
+}
+
+static aq_status write_root(hid_t f, const aq_h5_root_info *r, aq_err *err) {
+    int rc = aq_h5_attr_str(f, "format", AQ_FORMAT_NAME);
+    if (rc == 0) rc = aq_h5_attr_str(f, "producer", r->producer);
+    if (rc == 0) rc = aq_h5_attr_str(f, "created", r->created);
+    if (rc == 0) rc = aq_h5_attr_str(f, "config", r->config_text);
+    if (rc == 0) rc = aq_h5_attr_str(f, "source_model", r->source_model);
+    if (rc == 0) rc = aq_h5_attr_i32(f, "ranks", r->ranks);
+    if (rc == 0) rc = aq_h5_attr_i32(f, "threads", r->threads);
+    return rc == 0 ? AQ_OK : aq_h5_fail(err, "root attributes");
+}
+
+static aq_status create_impl(const char *path, int level, const aq_h5_root_info *root,
+                             aq_h5_writer **out, aq_err *err) {
+    aq_h5_writer *w = NULL;
+    aq_status st = aq_h5z_zstd_register(err);
+    if (st == AQ_OK) st = writer_alloc(path, level, &w, err);
+    if (st == AQ_OK) st = probe_writable(w->partial, err);
+    if (st == AQ_OK) {
+        w->file = H5Fcreate(w->partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        if (w->file < 0) {
+            char what[AQ_ERR_MSG_MAX / 2];
+            snprintf(what, sizeof what, "cannot create HDF5 file %s", w->partial);
+            st = aq_h5_fail(err, what);
+        }
+    }
+    if (st == AQ_OK) st = write_root(w->file, root, err);
+    if (st == AQ_OK) {
+        w->tensors = H5Gcreate2(w->file, "tensors", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (w->tensors < 0) st = aq_h5_fail(err, "group /tensors");
+    }
+    if (st != AQ_OK) {
+        /* Nothing useful was written: do not leave a half-made partial behind. */
+        aq_h5_abort(w, 0);
+        return st;
+    }
+    *out = w;
+    return AQ_OK;
+}
+
+aq_status aq_h5_create(const char *path, int level, const aq_h5_root_info *root,
+                       aq_h5_writer **out, aq_err *err) {
+    if (!path || !path[0] || !root || !out)
+        return aq_err_set(err, AQ_E_VALUE, "aq_h5_create: missing path, root info or out");
+    *out = NULL;
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
+    aq_status st = create_impl(path, level, root, out, err);
+    aq_h5_quiet_end(&q);
+    return st;
+}
+
+/* Closes /tensors and the file; any failure means data may not be on disk. */
+static int writer_close(aq_h5_writer *w) {
+    int rc = aq_h5_close_id(w->tensors);
+    w->tensors = -1;
+    if (w->file >= 0 && H5Fclose(w->file) < 0) rc = -1;
+    w->file = -1;
+    return rc;
+}
+
+aq_status aq_h5_commit(aq_h5_writer *w, aq_err *err) {
+    if (!w) return aq_err_set(err, AQ_E_VALUE, "aq_h5_commit: no writer");
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
+    aq_status st = AQ_OK;
+    if (writer_close(w) < 0) {
+        char what[AQ_ERR_MSG_MAX / 2];
+        snprintf(what, sizeof what, "closing %s", w->partial);
+        st = aq_h5_fail(err, what);
+    } else if (rename(w->partial, w->path) != 0) {
+        st = aq_err_set(err, AQ_E_IO, "cannot rename %s to %s: %s", w->partial, w->path,
+                        strerror(errno));
+    }
+    aq_h5_quiet_end(&q);
+    writer_free(w);
+    return st;
+}
+
+void aq_h5_abort(aq_h5_writer *w, int keep_partial) {
+    if (!w) return;
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
+    writer_close(w);
+    H5Eclear2(H5E_DEFAULT);
+    aq_h5_quiet_end(&q);
+    if (!keep_partial) unlink(w->partial);
+    writer_free(w);
+}

@@ -1,0 +1,83 @@
+/*
+ * aq-mpi — private helpers shared by the HDF5 writer files (h5_*.c).  Not installed.
+ */
+#ifndef AQ_H5_INTERNAL_H
+#define AQ_H5_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hdf5.h>
+
+#include "aq/error.h"
+#include "aq/h5out.h"
+
+/* Target chunk size: big enough for zstd to find redundancy, small enough that a reader
+ * touching one row does not decompress megabytes. */
+#define AQ_H5_CHUNK_BYTES ((size_t)1 << 20)
+
+struct aq_h5_writer {
+    hid_t file;       /* the open "<path>.partial" */
+    hid_t tensors;    /* /tensors */
+    int level;        /* zstd level, cd_values[0] */
+    char *path;       /* final name */
+    char *partial;    /* "<path>.partial" */
+};
+
+/*! aq_h5_quiet : saved automatic error-stack printer (restored by aq_h5_quiet_end). */
+typedef struct {
+    H5E_auto2_t func;
+    void *data;
+} aq_h5_quiet;
+
+/*! aq_h5_quiet_begin() / aq_h5_quiet_end() : silence HDF5's automatic error printing for
+ *  the duration of one writer call (errors are reported as aq_err values instead), and
+ *  restore whatever the caller had. */
+void aq_h5_quiet_begin(aq_h5_quiet *q);
+void aq_h5_quiet_end(const aq_h5_quiet *q);
+
+/*! aq_h5_fail() :
+ *  aq_err_set(err, AQ_E_HDF5, "<what>: <innermost HDF5 error description>").
+ *  `what` names the object (e.g. "tensor x: dataset codes").  @return : AQ_E_HDF5. */
+aq_status aq_h5_fail(aq_err *err, const char *what);
+
+/*! aq_h5_close_id() : closes any HDF5 id (file, group, dataset, ...); negative ids are
+ *  ignored.  @return : 0 or a negative value when H5*close failed. */
+int aq_h5_close_id(hid_t id);
+
+/*! aq_h5_f16_type() : a new IEEE binary16 little-endian datatype (caller closes), which
+ *  h5py maps to numpy float16.  @return : the type or a negative id. */
+hid_t aq_h5_f16_type(void);
+
+/*-*********************************************
+ *  Attributes on `loc` (group or dataset); each returns 0 or -1 (HDF5 error stack set)
+ ***********************************************/
+int aq_h5_attr_str(hid_t loc, const char *name, const char *value);
+int aq_h5_attr_i32(hid_t loc, const char *name, int32_t value);
+int aq_h5_attr_f64(hid_t loc, const char *name, double value);
+/* 1-D int64 array of n entries; n = 0 gives an empty array (shape of a 0-d tensor). */
+int aq_h5_attr_i64_array(hid_t loc, const char *name, const int64_t *v, int n);
+
+/*-*********************************************
+ *  Datasets
+ ***********************************************/
+
+/*! aq_h5_write_dataset() :
+ *  Creates dataset `name` in `loc` with `ndim` >= 1 dims, chunked (whole rows, up to about
+ *  AQ_H5_CHUNK_BYTES per chunk; zero-length dims get chunk 1 and an unlimited max dim),
+ *  zstd filter 32015 at `level` (mandatory, no shuffle), and writes `buf` (may be NULL when
+ *  the dataset has no elements) as `type` in memory and in the file.
+ *  @return : the open dataset (caller closes) or a negative id. */
+hid_t aq_h5_write_dataset(hid_t loc, const char *name, hid_t type, int ndim,
+                          const hsize_t *dims, const void *buf, int level);
+
+/*! aq_h5_write_dataset_1d() : aq_h5_write_dataset() for a 1-D array, closing the dataset.
+ *  @return : 0 or -1. */
+int aq_h5_write_dataset_1d(hid_t loc, const char *name, hid_t type, size_t n, const void *buf,
+                           int level);
+
+/*! aq_h5_dtype_name() : "F32" / "F16" / "BF16" (safetensors spelling), NULL if unknown.
+ *  Local so that aq_h5 depends on aq_common's error functions only. */
+const char *aq_h5_dtype_name(aq_dtype dt);
+
+#endif /* AQ_H5_INTERNAL_H */

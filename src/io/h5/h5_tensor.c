@@ -1,0 +1,206 @@
+/*
+ * aq-mpi — /tensors/<name> groups: quantized, passthrough, alias (hard link).
+ */
+#include "h5_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Tensor names become link names under /tensors: a '/' would silently nest groups. */
+static aq_status check_name(const aq_h5_writer *w, const char *name, aq_err *err) {
+    if (!w || !name || !name[0])
+        return aq_err_set(err, AQ_E_VALUE, "HDF5 writer: missing writer or tensor name");
+    if (strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+        return aq_err_set(err, AQ_E_VALUE, "tensor %s: name not usable as an HDF5 link", name);
+    return AQ_OK;
+}
+
+static aq_status fail_tensor(aq_err *err, const char *name, const char *part) {
+    char what[AQ_ERR_MSG_MAX / 2];
+    snprintf(what, sizeof what, "tensor %s: %s", name, part);
+    return aq_h5_fail(err, what);
+}
+
+/* Writes a dataset and closes it; on failure names it in err. */
+static aq_status put_dataset(hid_t g, const char *tname, const char *dname, hid_t type,
+                             int ndim, const hsize_t *dims, const void *buf, int level,
+                             aq_err *err) {
+    hid_t ds = type < 0 ? -1 : aq_h5_write_dataset(g, dname, type, ndim, dims, buf, level);
+    if (ds < 0 || H5Dclose(ds) < 0) {
+        char part[128];
+        snprintf(part, sizeof part, "dataset %s", dname);
+        return fail_tensor(err, tname, part);
+    }
+    return AQ_OK;
+}
+
+/*-*********************************************
+ *  Quantized
+ ***********************************************/
+
+static aq_status check_quantized(const char *name, const aq_h5_quantized *t, aq_err *err) {
+    const aq_quant_params *p = &t->params;
+    if (p->bits < 1 || p->bits > 8 || p->group_size < 1 || t->rows < 0 || t->cols < 0 ||
+        t->ndim < 0 || (t->ndim > 0 && !t->shape) || !aq_h5_dtype_name(t->orig_dtype) ||
+        (p->scale_dtype != AQ_SCALE_F16 && p->scale_dtype != AQ_SCALE_F32) ||
+        (p->method != AQ_METHOD_RTN && p->method != AQ_METHOD_MSE))
+        return aq_err_set(err, AQ_E_VALUE, "tensor %s: invalid quantized tensor description",
+                          name);
+    if (t->rows * t->cols > 0 && (!t->codes || !t->scale || !t->min))
+        return aq_err_set(err, AQ_E_VALUE, "tensor %s: missing codes, scale or min", name);
+    return AQ_OK;
+}
+
+static aq_status quantized_datasets(hid_t g, const char *name, const aq_h5_quantized *t,
+                                    int level, aq_err *err) {
+    const aq_quant_params *p = &t->params;
+    /* Computed here rather than with aq_packed_row_bytes(): aq_h5 does not link aq_quant. */
+    hsize_t packed = (hsize_t)(((uint64_t)t->cols * (uint64_t)p->bits + 7) / 8);
+    hsize_t groups = (hsize_t)((t->cols + p->group_size - 1) / p->group_size);
+    hsize_t cdims[2] = {(hsize_t)t->rows, packed};
+    hsize_t sdims[2] = {(hsize_t)t->rows, groups};
+    aq_status st = put_dataset(g, name, "codes", H5T_STD_U8LE, 2, cdims, t->codes, level, err);
+    if (st != AQ_OK) return st;
+    hid_t stype = p->scale_dtype == AQ_SCALE_F16 ? aq_h5_f16_type() : H5Tcopy(H5T_IEEE_F32LE);
+    st = put_dataset(g, name, "scale", stype, 2, sdims, t->scale, level, err);
+    if (st == AQ_OK) st = put_dataset(g, name, "min", stype, 2, sdims, t->min, level, err);
+    aq_h5_close_id(stype);
+    return st;
+}
+
+static int quantized_attrs(hid_t g, const aq_h5_quantized *t) {
+    const aq_quant_params *p = &t->params;
+    int rc = aq_h5_attr_str(g, "kind", "quantized");
+    if (rc == 0) rc = aq_h5_attr_i64_array(g, "shape", t->shape, t->ndim);
+    if (rc == 0) rc = aq_h5_attr_str(g, "orig_dtype", aq_h5_dtype_name(t->orig_dtype));
+    if (rc == 0) rc = aq_h5_attr_i32(g, "bits", p->bits);
+    if (rc == 0) rc = aq_h5_attr_i32(g, "group_size", p->group_size);
+    if (rc == 0) rc = aq_h5_attr_str(g, "method", p->method == AQ_METHOD_MSE ? "mse" : "rtn");
+    if (rc == 0)
+        rc = aq_h5_attr_str(g, "scale_dtype", p->scale_dtype == AQ_SCALE_F16 ? "f16" : "f32");
+    if (rc == 0) rc = aq_h5_attr_str(g, "packing", "lsb-first-row-aligned");
+    if (rc == 0) rc = aq_h5_attr_f64(g, "rel_mse", t->metrics.rel_mse);
+    if (rc == 0) rc = aq_h5_attr_f64(g, "sqnr_db", t->metrics.sqnr_db);
+    if (rc == 0) rc = aq_h5_attr_f64(g, "cosine", t->metrics.cosine);
+    if (rc == 0) rc = aq_h5_attr_f64(g, "weighted_rel_err", t->metrics.weighted_rel_err);
+    return rc;
+}
+
+/* `complete` is written last and flushed with the group: a reader (resume) that finds it
+ * may trust everything else in the group. */
+static aq_status finish_group(hid_t g, const char *name, aq_err *err) {
+    if (aq_h5_attr_i32(g, "complete", 1) < 0) return fail_tensor(err, name, "attribute complete");
+    return AQ_OK;
+}
+
+static aq_status quantized_impl(aq_h5_writer *w, const char *name, const aq_h5_quantized *t,
+                                aq_err *err) {
+    hid_t g = H5Gcreate2(w->tensors, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return fail_tensor(err, name, "cannot create group (duplicate name?)");
+    aq_status st = quantized_datasets(g, name, t, w->level, err);
+    if (st == AQ_OK && quantized_attrs(g, t) < 0) st = fail_tensor(err, name, "attributes");
+    if (st == AQ_OK) st = finish_group(g, name, err);
+    if (H5Gclose(g) < 0 && st == AQ_OK) st = fail_tensor(err, name, "closing group");
+    return st;
+}
+
+aq_status aq_h5_write_quantized(aq_h5_writer *w, const char *name, const aq_h5_quantized *t,
+                                aq_err *err) {
+    aq_status st = check_name(w, name, err);
+    if (st == AQ_OK && !t) st = aq_err_set(err, AQ_E_VALUE, "tensor %s: no data", name);
+    if (st == AQ_OK) st = check_quantized(name, t, err);
+    if (st != AQ_OK) return st;
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
+    st = quantized_impl(w, name, t, err);
+    aq_h5_quiet_end(&q);
+    return st;
+}
+
+/*-*********************************************
+ *  Passthrough
+ ***********************************************/
+
+/* F32 as float32, F16 as IEEE half, BF16 as raw uint16 (HDF5 1.10 has no bfloat16). */
+static hid_t passthrough_type(aq_dtype dt) {
+    switch (dt) {
+    case AQ_DT_F32: return H5Tcopy(H5T_IEEE_F32LE);
+    case AQ_DT_F16: return aq_h5_f16_type();
+    case AQ_DT_BF16: return H5Tcopy(H5T_STD_U16LE);
+    }
+    return -1;
+}
+
+static aq_status passthrough_data(hid_t g, const char *name, aq_dtype dt, int ndim,
+                                  const int64_t *shape, const void *data, int level,
+                                  aq_err *err) {
+    hsize_t dims[H5S_MAX_RANK];
+    int rank = ndim > 0 ? ndim : 1; /* 0-d: one element, dataset shape [1] */
+    dims[0] = 1;
+    for (int i = 0; i < ndim; ++i) dims[i] = (hsize_t)shape[i];
+    hid_t type = passthrough_type(dt);
+    hid_t ds = type < 0 ? -1 : aq_h5_write_dataset(g, "data", type, rank, dims, data, level);
+    aq_h5_close_id(type);
+    int rc = ds < 0 ? -1 : 0;
+    if (rc == 0 && dt == AQ_DT_BF16) rc = aq_h5_attr_str(ds, "dtype", "bf16");
+    if (aq_h5_close_id(ds) < 0) rc = -1;
+    return rc == 0 ? AQ_OK : fail_tensor(err, name, "dataset data");
+}
+
+static aq_status passthrough_impl(aq_h5_writer *w, const char *name, aq_dtype dt, int ndim,
+                                  const int64_t *shape, const void *data, aq_err *err) {
+    hid_t g = H5Gcreate2(w->tensors, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return fail_tensor(err, name, "cannot create group (duplicate name?)");
+    aq_status st = passthrough_data(g, name, dt, ndim, shape, data, w->level, err);
+    int rc = st == AQ_OK ? aq_h5_attr_str(g, "kind", "passthrough") : 0;
+    if (rc == 0 && st == AQ_OK) rc = aq_h5_attr_i64_array(g, "shape", shape, ndim);
+    if (rc == 0 && st == AQ_OK) rc = aq_h5_attr_str(g, "orig_dtype", aq_h5_dtype_name(dt));
+    if (rc < 0) st = fail_tensor(err, name, "attributes");
+    if (st == AQ_OK) st = finish_group(g, name, err);
+    if (H5Gclose(g) < 0 && st == AQ_OK) st = fail_tensor(err, name, "closing group");
+    return st;
+}
+
+static int64_t element_count(int ndim, const int64_t *shape) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; ++i) n *= shape[i];
+    return n;
+}
+
+aq_status aq_h5_write_passthrough(aq_h5_writer *w, const char *name, aq_dtype dtype, int ndim,
+                                  const int64_t *shape, const void *data, aq_err *err) {
+    aq_status st = check_name(w, name, err);
+    if (st != AQ_OK) return st;
+    int bad = ndim < 0 || ndim > H5S_MAX_RANK || (ndim > 0 && !shape) ||
+              !aq_h5_dtype_name(dtype);
+    for (int i = 0; !bad && i < ndim; ++i) bad = shape[i] < 0;
+    if (!bad && !data && element_count(ndim, shape) > 0) bad = 1;
+    if (bad) return aq_err_set(err, AQ_E_VALUE, "tensor %s: invalid passthrough tensor", name);
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
+    st = passthrough_impl(w, name, dtype, ndim, shape, data, err);
+    aq_h5_quiet_end(&q);
+    return st;
+}
+
+/*-*********************************************
+ *  Alias
+ ***********************************************/
+
+aq_status aq_h5_write_alias(aq_h5_writer *w, const char *alias, const char *target,
+                            aq_err *err) {
+    aq_status st = check_name(w, alias, err);
+    if (st == AQ_OK) st = check_name(w, target, err);
+    if (st != AQ_OK) return st;
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
+    /* A hard link: both names are the same object, stored once, and HDF5 refuses a link
+     * to a target that does not exist. */
+    if (H5Lcreate_hard(w->tensors, target, w->tensors, alias, H5P_DEFAULT, H5P_DEFAULT) < 0) {
+        char what[AQ_ERR_MSG_MAX / 2];
+        snprintf(what, sizeof what, "tensor %s: cannot alias to %s", alias, target);
+        st = aq_h5_fail(err, what);
+    }
+    aq_h5_quiet_end(&q);
+    return st;
+}
