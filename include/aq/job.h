@@ -1,0 +1,39 @@
+/*
+ * aq-mpi — the main job (DESIGN 1, 3, 5, 6.2): plan on rank 0, quantize each rank's units,
+ * stream results to rank 0, write one HDF5 file.
+ */
+#ifndef AQ_JOB_H
+#define AQ_JOB_H
+
+#include <mpi.h>
+
+#include "aq/config.h"
+#include "aq/error.h"
+#include "aq/safetensors.h"
+
+typedef struct {
+    int dry_run;             /* print the plan (unit -> rank, bytes per rank) and stop */
+    const char *config_text; /* effective INI text, stored in the result's root attrs */
+} aq_job_opts;
+
+/*! aq_job_run() :
+ *  Collective over `comm`: every rank calls it with the same config.  Rank 0 prints progress
+ *  lines and the summary on stdout; no other rank prints.  The result is written to
+ *  "<output.path>.partial" and renamed on success; on any error the partial file is removed.
+ *  @return : the same status on every rank; `err` holds the first failing rank's one-line
+ *            message ("rank N: " prefixed for N > 0): AQ_E_IO/AQ_E_FORMAT (model or output
+ *            files), AQ_E_VALUE (non-finite weights), AQ_E_HDF5, AQ_E_MPI, AQ_E_NOMEM. */
+aq_status aq_job_run(const aq_config *cfg, const aq_job_opts *opts, MPI_Comm comm, aq_err *err);
+
+/*! aq_job_is_quantized() :
+ *  Whether tensor `t` is weight-quantized under `cfg`: a 2-D ".weight" tensor of at least one
+ *  row and column; embeddings (names with "embed", "wte", "wpe") and lm_head only when
+ *  quant.embeddings is true.  Everything else is passed through bit-exact. */
+int aq_job_is_quantized(const aq_tensor *t, const aq_config *cfg);
+
+/*! aq_mpi_agree() :
+ *  Collective: every rank passes its local status (and message in `err`).  The lowest rank
+ *  with a non-OK status broadcasts its aq_err to all.  @return : that status, or AQ_OK. */
+aq_status aq_mpi_agree(MPI_Comm comm, aq_status local, aq_err *err);
+
+#endif /* AQ_JOB_H */

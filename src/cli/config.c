@@ -1,0 +1,257 @@
+/* Job configuration: one table drives parsing, validation and INI output, so a key is
+ * declared once with its type, range and default. */
+#include "aq/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef enum { K_STR, K_INT, K_DBL, K_BOOL, K_ENUM, K_INTSET } key_type;
+
+typedef struct {
+    const char *section, *key;
+    key_type type;
+    size_t offset;
+    double lo, hi;              /* K_INT, K_DBL range (inclusive) */
+    const char *const *names;   /* K_ENUM names (index = value), K_INTSET allowed values */
+} key_def;
+
+static const char *const METHODS[] = {"rtn", "mse", NULL};
+static const char *const SCALE_DT[] = {"f16", "f32", NULL};
+static const char *const BOUNDS[] = {"uniform", "optimized", NULL};
+static const char *const SCHEDS[] = {"linear", "cosine", "mask", NULL};
+static const char *const TWEIGHTS[] = {"alphabar", "uniform", NULL};
+static const char *const INTERPS[] = {"linear", "cubic", "sigmoid", NULL};
+static const char *const SIMDS[] = {"auto", "scalar", "avx2", "avx512", NULL};
+static const char *const BITS[] = {"2", "4", "8", NULL};
+static const char *const GROUPS[] = {"16", "32", "64", "128", "256", NULL};
+
+#define F(m) offsetof(aq_config, m)
+static const key_def KEYS[] = {
+    {"model", "path", K_STR, F(model_path), 0, 0, NULL},
+    {"quant", "bits", K_INTSET, F(quant.bits), 0, 0, BITS},
+    {"quant", "group_size", K_INTSET, F(quant.group_size), 0, 0, GROUPS},
+    {"quant", "method", K_ENUM, F(quant.method), 0, 0, METHODS},
+    {"quant", "scale_dtype", K_ENUM, F(quant.scale_dtype), 0, 0, SCALE_DT},
+    {"quant", "embeddings", K_BOOL, F(quant_embeddings), 0, 0, NULL},
+    {"calib", "path", K_STR, F(calib_path), 0, 0, NULL},
+    {"calib", "synthetic", K_BOOL, F(calib_synthetic), 0, 0, NULL},
+    {"timegroups", "count", K_INT, F(tg_count), 1, 64, NULL},
+    {"timegroups", "boundaries", K_ENUM, F(tg_boundaries), 0, 0, BOUNDS},
+    {"timegroups", "act_bits", K_INT, F(tg_act_bits), 2, 16, NULL},
+    {"timegroups", "schedule", K_ENUM, F(tg_schedule), 0, 0, SCHEDS},
+    {"timegroups", "time_weight", K_ENUM, F(tg_time_weight), 0, 0, TWEIGHTS},
+    {"phase1", "enabled", K_BOOL, F(p1_enabled), 0, 0, NULL},
+    {"phase1", "threshold", K_DBL, F(p1_threshold), 0.0, 1.0, NULL},
+    {"phase2", "enabled", K_BOOL, F(p2_enabled), 0, 0, NULL},
+    {"phase2", "method", K_ENUM, F(p2_method), 0, 0, INTERPS},
+    {"phase2", "window", K_INT, F(p2_window), 1, 10000, NULL},
+    {"phase3", "enabled", K_BOOL, F(p3_enabled), 0, 0, NULL},
+    {"phase3", "markov_weight", K_DBL, F(p3_markov_weight), 0.0, 1e6, NULL},
+    {"phase3", "entropy_weight", K_DBL, F(p3_entropy_weight), 0.0, 1e6, NULL},
+    {"phase3", "learning_rate", K_DBL, F(p3_learning_rate), 1e-9, 10.0, NULL},
+    {"phase3", "max_iterations", K_INT, F(p3_max_iterations), 1, 1000000, NULL},
+    {"phase3", "convergence", K_DBL, F(p3_convergence), 0.0, 1.0, NULL},
+    {"output", "path", K_STR, F(output_path), 0, 0, NULL},
+    {"output", "compression_level", K_INT, F(compression_level), 1, 22, NULL},
+    {"run", "threads", K_INT, F(threads), 0, 4096, NULL},
+    {"run", "simd", K_ENUM, F(simd), 0, 0, SIMDS},
+};
+#undef F
+#define N_KEYS (sizeof KEYS / sizeof KEYS[0])
+
+void aq_config_defaults(aq_config *c) {
+    memset(c, 0, sizeof *c);
+    c->compression_level = 3;
+    c->quant = (aq_quant_params){.bits = 4, .group_size = 64, .method = AQ_METHOD_MSE,
+                                 .scale_dtype = AQ_SCALE_F16};
+    c->tg_count = 4;
+    c->tg_act_bits = 8;
+    c->tg_schedule = AQ_SCHED_MASK;
+    c->p1_threshold = 0.3;
+    c->p2_method = AQ_INTERP_CUBIC;
+    c->p2_window = 2;
+    c->p3_markov_weight = 0.1;
+    c->p3_entropy_weight = 0.01;
+    c->p3_learning_rate = 0.01;
+    c->p3_max_iterations = 100;
+    c->p3_convergence = 1e-4;
+}
+
+static const key_def *find_key(const char *section, const char *key, int *section_known) {
+    *section_known = 0;
+    for (size_t i = 0; i < N_KEYS; ++i) {
+        if (strcmp(KEYS[i].section, section) != 0) continue;
+        *section_known = 1;
+        if (strcmp(KEYS[i].key, key) == 0) return &KEYS[i];
+    }
+    return NULL;
+}
+
+static int parse_bool(const char *v, int *out) {
+    static const char *const T[] = {"true", "yes", "on", "1"}, *const N[] = {"false", "no", "off", "0"};
+    for (int i = 0; i < 4; ++i) {
+        if (strcasecmp(v, T[i]) == 0) return *out = 1, 0;
+        if (strcasecmp(v, N[i]) == 0) return *out = 0, 0;
+    }
+    return -1;
+}
+
+static int name_index(const char *const *names, const char *v) {
+    for (int i = 0; names[i]; ++i)
+        if (strcmp(names[i], v) == 0) return i;
+    return -1;
+}
+
+static void list_names(const char *const *names, char *buf, size_t n) {
+    buf[0] = '\0';
+    for (int i = 0; names[i]; ++i) {
+        size_t len = strlen(buf);
+        snprintf(buf + len, n - len, "%s%s", i ? ", " : "", names[i]);
+    }
+}
+
+/* Parses `v` for key `k` into `c`; on failure writes the reason into why[0..n). */
+static int set_value(aq_config *c, const key_def *k, const char *v, char *why, size_t n) {
+    char *dst = (char *)c + k->offset, *end = NULL, names[256];
+    switch (k->type) {
+    case K_STR:
+        if (strlen(v) >= AQ_PATH_MAX) return snprintf(why, n, "path too long"), -1;
+        strcpy(dst, v);
+        return 0;
+    case K_BOOL:
+        if (parse_bool(v, (int *)dst) == 0) return 0;
+        return snprintf(why, n, "'%s' is not a boolean (true/false)", v), -1;
+    case K_ENUM:
+    case K_INTSET: {
+        int i = name_index(k->names, v);
+        list_names(k->names, names, sizeof names);
+        if (i < 0) return snprintf(why, n, "'%s' is not one of: %s", v, names), -1;
+        *(int *)dst = k->type == K_ENUM ? i : atoi(v);
+        return 0;
+    }
+    case K_INT: {
+        errno = 0;
+        long x = strtol(v, &end, 10);
+        if (errno || end == v || *end) return snprintf(why, n, "'%s' is not an integer", v), -1;
+        if (x < k->lo || x > k->hi)
+            return snprintf(why, n, "%ld is out of range [%.0f, %.0f]", x, k->lo, k->hi), -1;
+        *(int *)dst = (int)x;
+        return 0;
+    }
+    case K_DBL: {
+        errno = 0;
+        double x = strtod(v, &end);
+        if (errno || end == v || *end || !isfinite(x))
+            return snprintf(why, n, "'%s' is not a number", v), -1;
+        if (x < k->lo || x > k->hi)
+            return snprintf(why, n, "%g is out of range [%g, %g]", x, k->lo, k->hi), -1;
+        *(double *)dst = x;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+/* Validates and stores one section/key/value; the reason goes to why[0..n). */
+static int assign(aq_config *c, const char *section, const char *key, const char *value,
+                  char *why, size_t n) {
+    int section_known;
+    const key_def *k = find_key(section, key, &section_known);
+    if (!section_known) return snprintf(why, n, "unknown section [%s]", section), -1;
+    if (!k) return snprintf(why, n, "unknown key '%s' in section [%s]", key, section), -1;
+    char reason[400];
+    if (set_value(c, k, value, reason, sizeof reason) == 0) return 0;
+    snprintf(why, n, "%s.%s: %s", section, key, reason);
+    return -1;
+}
+
+typedef struct {
+    aq_config *c;
+    char why[512]; /* reason for the first error only: inih reports its line */
+} parse_state;
+
+static int on_ini_key(void *user, const char *section, const char *key, const char *value) {
+    parse_state *st = user;
+    char why[512];
+    if (assign(st->c, section, key, value, why, sizeof why) == 0) return 1;
+    if (!st->why[0]) snprintf(st->why, sizeof st->why, "%s", why);
+    return 0;
+}
+
+aq_status aq_config_load(aq_config *c, const char *path, aq_err *err) {
+    FILE *f = fopen(path, "r");
+    if (!f) return aq_err_set(err, AQ_E_IO, "%s: %s", path, strerror(errno));
+    parse_state st = {.c = c, .why = ""};
+    int line = ini_parse_file(f, on_ini_key, &st);
+    fclose(f);
+    if (line == 0) return AQ_OK;
+    if (line < 0) return aq_err_set(err, AQ_E_IO, "%s: cannot parse (error %d)", path, line);
+    return aq_err_set(err, AQ_E_CONFIG, "%s:%d: %s", path, line,
+                      st.why[0] ? st.why : "syntax error: expected '[section]' or 'key = value'");
+}
+
+aq_status aq_config_set(aq_config *c, const char *assignment, aq_err *err) {
+    const char *dot = strchr(assignment, '.'), *eq = strchr(assignment, '=');
+    if (!dot || !eq || dot > eq || dot == assignment || eq == dot + 1)
+        return aq_err_set(err, AQ_E_CONFIG, "--set %s: expected section.key=value", assignment);
+    char section[64], key[64], why[512];
+    if ((size_t)(dot - assignment) >= sizeof section || (size_t)(eq - dot - 1) >= sizeof key)
+        return aq_err_set(err, AQ_E_CONFIG, "--set %s: section or key too long", assignment);
+    snprintf(section, sizeof section, "%.*s", (int)(dot - assignment), assignment);
+    snprintf(key, sizeof key, "%.*s", (int)(eq - dot - 1), dot + 1);
+    if (assign(c, section, key, eq + 1, why, sizeof why) != 0)
+        return aq_err_set(err, AQ_E_CONFIG, "--set %s: %s", assignment, why);
+    return AQ_OK;
+}
+
+aq_status aq_config_check(const aq_config *c, aq_err *err) {
+    if (!c->model_path[0])
+        return aq_err_set(err, AQ_E_CONFIG, "model.path is not set (config or --set model.path=DIR)");
+    if (!c->output_path[0])
+        return aq_err_set(err, AQ_E_CONFIG, "output.path is not set (config or --set output.path=FILE.h5)");
+    /* Honest refusal: these parts of DESIGN sections 4-5 are not built yet. */
+    if (c->p1_enabled || c->p2_enabled || c->p3_enabled || c->calib_path[0] || c->calib_synthetic)
+        return aq_err_set(err, AQ_E_UNSUPPORTED,
+                          "calibration and phases 1-3 are not implemented in aq-mpi %s yet; "
+                          "set calib.*, phase1/2/3.enabled to false/empty", AQ_VERSION);
+    if (c->simd == AQ_SIMD_AVX2 || c->simd == AQ_SIMD_AVX512)
+        return aq_err_set(err, AQ_E_UNSUPPORTED,
+                          "run.simd = %s: only the scalar kernels exist in aq-mpi %s; use auto or scalar",
+                          c->simd == AQ_SIMD_AVX2 ? "avx2" : "avx512", AQ_VERSION);
+    return AQ_OK;
+}
+
+static void format_value(const aq_config *c, const key_def *k, char *buf, size_t n) {
+    const char *src = (const char *)c + k->offset;
+    switch (k->type) {
+    case K_STR: snprintf(buf, n, "%s", src); break;
+    case K_BOOL: snprintf(buf, n, "%s", *(const int *)src ? "true" : "false"); break;
+    case K_ENUM: snprintf(buf, n, "%s", k->names[*(const int *)src]); break;
+    case K_INTSET:
+    case K_INT: snprintf(buf, n, "%d", *(const int *)src); break;
+    case K_DBL: snprintf(buf, n, "%.17g", *(const double *)src); break;
+    }
+}
+
+char *aq_config_to_ini(const aq_config *c) {
+    size_t cap = 1024 + N_KEYS * (AQ_PATH_MAX + 64), len = 0;
+    char *out = malloc(cap), value[AQ_PATH_MAX + 32];
+    if (!out) return NULL;
+    out[0] = '\0';
+    const char *section = "";
+    for (size_t i = 0; i < N_KEYS; ++i) {
+        if (strcmp(section, KEYS[i].section) != 0) {
+            section = KEYS[i].section;
+            len += snprintf(out + len, cap - len, "%s[%s]\n", len ? "\n" : "", section);
+        }
+        format_value(c, &KEYS[i], value, sizeof value);
+        len += snprintf(out + len, cap - len, "%s = %s\n", KEYS[i].key, value);
+    }
+    return out;
+}

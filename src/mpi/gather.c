@@ -1,0 +1,115 @@
+/* Point-to-point protocol between the workers and rank 0 (the writer).
+ * A worker sends, for each quantized tensor it owns, a header (TAG_HDR) followed by codes,
+ * scale and min (their own tags), and finally one MSG_END header carrying its status.
+ * Rank 0 receives headers from any source; MPI's non-overtaking rule keeps a header and its
+ * payload together.  Payloads go in pieces of at most 1 GiB, as MPI counts are int. */
+#include <string.h>
+
+#include "aq/job.h"
+#include "job_internal.h"
+
+#define PIECE ((uint64_t)1 << 30)
+
+static int send_bytes(MPI_Comm comm, const void *buf, uint64_t n, int tag) {
+    const char *p = buf;
+    do {
+        int k = (int)(n < PIECE ? n : PIECE);
+        if (MPI_Send(p, k, MPI_BYTE, 0, tag, comm) != MPI_SUCCESS) return -1;
+        p += k;
+        n -= (uint64_t)k;
+    } while (n > 0);
+    return 0;
+}
+
+static int recv_bytes(MPI_Comm comm, void *buf, uint64_t n, int src, int tag) {
+    char *p = buf;
+    do {
+        int k = (int)(n < PIECE ? n : PIECE);
+        if (MPI_Recv(p, k, MPI_BYTE, src, tag, comm, MPI_STATUS_IGNORE) != MPI_SUCCESS) return -1;
+        p += k;
+        n -= (uint64_t)k;
+    } while (n > 0);
+    return 0;
+}
+
+aq_status aq_send_result(MPI_Comm comm, const aq_qresult *r, aq_err *err) {
+    if (send_bytes(comm, &r->hdr, sizeof r->hdr, TAG_HDR) || 
+        send_bytes(comm, r->codes, r->hdr.codes_bytes, TAG_CODES) ||
+        send_bytes(comm, r->scale, r->hdr.param_bytes, TAG_SCALE) ||
+        send_bytes(comm, r->min, r->hdr.param_bytes, TAG_MIN))
+        return aq_err_set(err, AQ_E_MPI, "rank %d: sending tensor %lld to rank 0 failed",
+                          r->hdr.rank, (long long)r->hdr.tensor);
+    return AQ_OK;
+}
+
+aq_status aq_send_end(MPI_Comm comm, aq_status st, const char *msg, int rank) {
+    aq_msg_hdr h;
+    memset(&h, 0, sizeof h);
+    h.kind = MSG_END;
+    h.status = st;
+    h.rank = rank;
+    h.tensor = -1;
+    if (msg) strncpy(h.msg, msg, sizeof h.msg - 1);
+    return send_bytes(comm, &h, sizeof h, TAG_HDR) ? AQ_E_MPI : AQ_OK;
+}
+
+aq_status aq_recv_message(MPI_Comm comm, aq_qresult *r, aq_err *err) {
+    MPI_Status s;
+    memset(r, 0, sizeof *r);
+    if (MPI_Recv(&r->hdr, (int)sizeof r->hdr, MPI_BYTE, MPI_ANY_SOURCE, TAG_HDR, comm, &s) !=
+        MPI_SUCCESS)
+        return aq_err_set(err, AQ_E_MPI, "rank 0: receiving a result header failed");
+    if (r->hdr.kind != MSG_RESULT) return AQ_OK;
+    int src = s.MPI_SOURCE;
+    aq_status st = aq_qresult_alloc(r, "(received)", err);
+    if (st != AQ_OK) return st;
+    if (recv_bytes(comm, r->codes, r->hdr.codes_bytes, src, TAG_CODES) ||
+        recv_bytes(comm, r->scale, r->hdr.param_bytes, src, TAG_SCALE) ||
+        recv_bytes(comm, r->min, r->hdr.param_bytes, src, TAG_MIN)) {
+        aq_qresult_free(r);
+        return aq_err_set(err, AQ_E_MPI, "rank 0: receiving tensor %lld from rank %d failed",
+                          (long long)r->hdr.tensor, src);
+    }
+    return AQ_OK;
+}
+
+int aq_message_waiting(MPI_Comm comm) {
+    int flag = 0;
+    MPI_Iprobe(MPI_ANY_SOURCE, TAG_HDR, comm, &flag, MPI_STATUS_IGNORE);
+    return flag;
+}
+
+int aq_abort_requested(MPI_Comm comm) {
+    int flag = 0;
+    MPI_Iprobe(0, TAG_ABORT, comm, &flag, MPI_STATUS_IGNORE);
+    if (flag) aq_recv_abort(comm);
+    return flag;
+}
+
+void aq_send_abort(MPI_Comm comm, int to) {
+    int one = 1;
+    MPI_Send(&one, 1, MPI_INT, to, TAG_ABORT, comm);
+}
+
+void aq_recv_abort(MPI_Comm comm) {
+    int v;
+    MPI_Recv(&v, 1, MPI_INT, 0, TAG_ABORT, comm, MPI_STATUS_IGNORE);
+}
+
+aq_status aq_mpi_agree(MPI_Comm comm, aq_status local, aq_err *err) {
+    int rank, size, key, first;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    key = local != AQ_OK ? rank : size;
+    MPI_Allreduce(&key, &first, 1, MPI_INT, MPI_MIN, comm);
+    if (first == size) return AQ_OK;
+    aq_err tmp;
+    if (rank == first) tmp = *err;
+    MPI_Bcast(&tmp, (int)sizeof tmp, MPI_BYTE, first, comm);
+    if (first != 0 && strncmp(tmp.msg, "rank ", 5) != 0) {
+        aq_err pre = tmp;
+        aq_err_set(&tmp, pre.code, "rank %d: %s", first, pre.msg);
+    }
+    if (err) *err = tmp;
+    return tmp.code;
+}

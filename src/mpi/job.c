@@ -1,0 +1,290 @@
+/* The main job: open, plan, quantize and stream to rank 0, write, commit. */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "aq/job.h"
+#include "job_internal.h"
+
+typedef struct {
+    const aq_config *cfg;
+    const aq_job_opts *opts;
+    MPI_Comm comm;
+    int rank, size;
+    aq_model *model;
+    aq_plan *plan;
+    aq_h5_writer *w;      /* rank 0 only */
+    aq_tally tally;       /* rank 0 only */
+    double seconds_quant, seconds_send;
+    int abort_sent;       /* rank 0: told the workers to stop */
+    int abort_seen;       /* worker: consumed rank 0's stop request */
+} job;
+
+/* ---- rank 0: writing ---------------------------------------------------------------- */
+
+static void abort_workers(job *j) {
+    if (j->abort_sent) return;
+    j->abort_sent = 1;
+    for (int r = 1; r < j->size; ++r) aq_send_abort(j->comm, r);
+}
+
+static aq_status write_result(job *j, const aq_qresult *r, aq_err *err) {
+    const aq_tensor *t = aq_model_tensor(j->model, (size_t)r->hdr.tensor);
+    aq_h5_quantized q = {.ndim = t->ndim, .shape = t->shape, .orig_dtype = t->dtype,
+                         .rows = r->hdr.rows, .cols = r->hdr.cols, .params = j->cfg->quant,
+                         .codes = r->codes, .scale = r->scale, .min = r->min,
+                         .metrics = r->hdr.metrics};
+    double t0 = MPI_Wtime();
+    aq_status st = aq_h5_write_quantized(j->w, t->name, &q, err);
+    j->tally.t_write += MPI_Wtime() - t0;
+    if (st == AQ_OK) aq_report_quantized(&j->tally, t, r, j->cfg);
+    return st;
+}
+
+static aq_status write_passthrough(job *j, const aq_tensor *t, aq_err *err) {
+    aq_status st = aq_check_finite(t, err);
+    if (st != AQ_OK) return st;
+    double t0 = MPI_Wtime();
+    st = aq_h5_write_passthrough(j->w, t->name, t->dtype, t->ndim, t->shape, t->data, err);
+    j->tally.t_write += MPI_Wtime() - t0;
+    if (st == AQ_OK) aq_report_passthrough(&j->tally, t);
+    return st;
+}
+
+/* Handles one incoming message; records the first failure in *st / err. */
+static void handle_message(job *j, int *ends, aq_status *st, aq_err *err) {
+    aq_qresult r;
+    aq_err tmp = {0};
+    aq_status rs = aq_recv_message(j->comm, &r, &tmp);
+    if (rs == AQ_OK && r.hdr.kind == MSG_END) {
+        ++*ends;
+        rs = (aq_status)r.hdr.status;
+        if (rs != AQ_OK) aq_err_set(&tmp, rs, "%s", r.hdr.msg);
+    } else if (rs == AQ_OK && *st == AQ_OK) {
+        rs = write_result(j, &r, &tmp);
+    }
+    aq_qresult_free(&r);
+    if (rs != AQ_OK && *st == AQ_OK) {
+        *st = rs;
+        *err = tmp;
+        abort_workers(j);
+    }
+}
+
+static void drain(job *j, int *ends, int blocking, aq_status *st, aq_err *err) {
+    while (*ends < j->size - 1 && (blocking || aq_message_waiting(j->comm)))
+        handle_message(j, ends, st, err);
+}
+
+static aq_status own_tensor(job *j, size_t index, int owner, aq_err *err) {
+    const aq_tensor *t = aq_model_tensor(j->model, index);
+    if (!aq_job_is_quantized(t, j->cfg)) return write_passthrough(j, t, err);
+    if (owner != 0) return AQ_OK;
+    aq_qresult r;
+    aq_status st = aq_qresult_compute(j->cfg, j->model, (int64_t)index, 0, &r, err);
+    if (st != AQ_OK) return st;
+    j->seconds_quant += r.hdr.seconds;
+    st = write_result(j, &r, err);
+    aq_qresult_free(&r);
+    return st;
+}
+
+static aq_status writer_loop(job *j, aq_err *err) {
+    aq_status st = AQ_OK;
+    int ends = 0;
+    for (size_t u = 0; u < j->plan->n_units && st == AQ_OK; ++u) {
+        const aq_unit *unit = &j->plan->units[u];
+        for (size_t k = unit->first; k < unit->first + unit->count && st == AQ_OK; ++k) {
+            st = own_tensor(j, j->plan->tensor_order[k], unit->rank, err);
+            if (st != AQ_OK) abort_workers(j);
+            drain(j, &ends, 0, &st, err);
+        }
+    }
+    drain(j, &ends, 1, &st, err);
+    return st;
+}
+
+/* ---- workers -------------------------------------------------------------------------- */
+
+static aq_status worker_tensor(job *j, size_t index, aq_err *err) {
+    aq_qresult r;
+    aq_status st = aq_qresult_compute(j->cfg, j->model, (int64_t)index, j->rank, &r, err);
+    if (st != AQ_OK) return st;
+    j->seconds_quant += r.hdr.seconds;
+    double t0 = MPI_Wtime();
+    st = aq_send_result(j->comm, &r, err);
+    j->seconds_send += MPI_Wtime() - t0;
+    aq_qresult_free(&r);
+    return st;
+}
+
+static aq_status worker_loop(job *j, aq_err *err) {
+    aq_status st = AQ_OK;
+    for (size_t u = 0; u < j->plan->n_units && st == AQ_OK && !j->abort_seen; ++u) {
+        const aq_unit *unit = &j->plan->units[u];
+        if (unit->rank != j->rank) continue;
+        for (size_t k = unit->first; k < unit->first + unit->count && st == AQ_OK; ++k) {
+            size_t index = j->plan->tensor_order[k];
+            if (!aq_job_is_quantized(aq_model_tensor(j->model, index), j->cfg)) continue;
+            if ((j->abort_seen = aq_abort_requested(j->comm))) break;
+            st = worker_tensor(j, index, err);
+        }
+    }
+    if (st != AQ_OK && strncmp(err->msg, "rank ", 5) != 0) {
+        aq_err pre = *err;
+        aq_err_set(err, pre.code, "rank %d: %s", j->rank, pre.msg);
+    }
+    aq_send_end(j->comm, st, st != AQ_OK ? err->msg : NULL, j->rank);
+    return st;
+}
+
+/* ---- set-up and finish ---------------------------------------------------------------- */
+
+static aq_status make_plan(job *j, aq_err *err) {
+    aq_status st = aq_plan_build(j->model, j->size, &j->plan, err);
+    if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
+    /* Rank 0's partition is the plan; the others check they see the same model. */
+    long n = (long)j->plan->n_units;
+    MPI_Bcast(&n, 1, MPI_LONG, 0, j->comm);
+    int *owner = malloc((j->plan->n_units + 1) * sizeof *owner);
+    st = owner ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "plan: out of memory");
+    if (st == AQ_OK && n != (long)j->plan->n_units)
+        st = aq_err_set(err, AQ_E_MPI, "model has %zu units here but %ld on rank 0",
+                        j->plan->n_units, n);
+    if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return free(owner), err->code;
+    for (size_t i = 0; i < j->plan->n_units; ++i) owner[i] = j->plan->units[i].rank;
+    MPI_Bcast(owner, (int)n, MPI_INT, 0, j->comm);
+    st = aq_plan_assign(j->plan, owner, err);
+    free(owner);
+    return aq_mpi_agree(j->comm, st, err);
+}
+
+static void iso8601_now(char *buf, size_t n) {
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static aq_status create_output(job *j, aq_err *err) {
+    aq_status st = AQ_OK;
+    if (j->rank == 0) {
+        char created[32], producer[64];
+        iso8601_now(created, sizeof created);
+        snprintf(producer, sizeof producer, "aq-mpi %s", AQ_VERSION);
+        aq_h5_root_info root = {.producer = producer, .created = created,
+                                .config_text = j->opts->config_text,
+                                .source_model = j->cfg->model_path, .ranks = j->size,
+                                .threads = omp_get_max_threads()};
+        st = aq_h5_create(j->cfg->output_path, j->cfg->compression_level, &root, &j->w, err);
+    }
+    return aq_mpi_agree(j->comm, st, err);
+}
+
+/* Per-rank figures for /run, gathered on rank 0. */
+enum { RUN_UNITS, RUN_BYTES, RUN_QUANT, RUN_SEND, RUN_TOTAL, RUN_RSS, RUN_N };
+
+static aq_status write_run(job *j, double *all, aq_err *err) {
+    int n = j->size;
+    int32_t *units = malloc((size_t)n * sizeof *units), *unit_rank = NULL;
+    int64_t *bytes = malloc((size_t)n * sizeof *bytes), *rss = malloc((size_t)n * sizeof *rss);
+    double *sq = malloc((size_t)n * 3 * sizeof *sq);
+    const char **names = malloc((j->plan->n_units + 1) * sizeof *names);
+    unit_rank = malloc((j->plan->n_units + 1) * sizeof *unit_rank);
+    aq_status st = AQ_E_NOMEM;
+    if (units && bytes && rss && sq && names && unit_rank) {
+        for (int r = 0; r < n; ++r) {
+            units[r] = (int32_t)all[r * RUN_N + RUN_UNITS];
+            bytes[r] = (int64_t)all[r * RUN_N + RUN_BYTES];
+            rss[r] = (int64_t)all[r * RUN_N + RUN_RSS];
+            for (int k = 0; k < 3; ++k) sq[k * n + r] = all[r * RUN_N + RUN_QUANT + k];
+        }
+        for (size_t u = 0; u < j->plan->n_units; ++u) {
+            names[u] = j->plan->units[u].name;
+            unit_rank[u] = j->plan->units[u].rank;
+        }
+        aq_h5_run_info run = {.ranks = n, .units = units, .bytes = bytes, .seconds_quant = sq,
+                              .seconds_send = sq + n, .seconds_total = sq + 2 * n,
+                              .peak_rss = rss, .n_units = (int)j->plan->n_units,
+                              .unit_names = names, .unit_rank = unit_rank};
+        st = aq_h5_write_run(j->w, &run, err);
+        if (st == AQ_OK) aq_report_summary(&j->tally, &run, j->cfg->output_path, MPI_Wtime() - j->tally.t_start);
+    } else {
+        aq_err_set(err, st, "rank 0: out of memory for /run");
+    }
+    free(units); free(bytes); free(rss); free(sq); free(names); free(unit_rank);
+    return st;
+}
+
+static aq_status write_aliases(job *j, aq_err *err) {
+    for (size_t i = 0; i < aq_model_alias_count(j->model); ++i) {
+        const char *name, *target;
+        aq_model_alias(j->model, i, &name, &target);
+        aq_status st = aq_h5_write_alias(j->w, name, target, err);
+        if (st != AQ_OK) return st;
+        j->tally.n_alias++;
+        printf("[alias] %s -> %s\n", name, target);
+    }
+    return AQ_OK;
+}
+
+static aq_status finish(job *j, aq_err *err) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double mine[RUN_N] = {j->plan->rank_units[j->rank], (double)j->plan->rank_bytes[j->rank],
+                          j->seconds_quant, j->seconds_send, MPI_Wtime() - j->tally.t_start,
+                          (double)ru.ru_maxrss * 1024.0};
+    double *all = j->rank == 0 ? malloc((size_t)j->size * RUN_N * sizeof *all) : NULL;
+    MPI_Gather(mine, RUN_N, MPI_DOUBLE, all, RUN_N, MPI_DOUBLE, 0, j->comm);
+    aq_status st = AQ_OK;
+    if (j->rank == 0) {
+        st = all ? write_aliases(j, err) : aq_err_set(err, AQ_E_NOMEM, "rank 0: out of memory");
+        if (st == AQ_OK) st = write_run(j, all, err);
+        if (st == AQ_OK) st = aq_h5_commit(j->w, err);
+        else aq_h5_abort(j->w, 0);
+        j->w = NULL;
+        free(all);
+    }
+    return aq_mpi_agree(j->comm, st, err);
+}
+
+static aq_status run_stages(job *j, aq_err *err) {
+    aq_status st = aq_model_open(j->cfg->model_path, &j->model, err);
+    if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
+    if ((st = make_plan(j, err)) != AQ_OK) return st;
+    j->tally.t_plan = MPI_Wtime() - j->tally.t_start;
+    if (j->opts->dry_run) {
+        if (j->rank == 0) aq_report_plan(j->plan, j->model);
+        return AQ_OK;
+    }
+    if ((st = create_output(j, err)) != AQ_OK) return st;
+    if (j->rank == 0) j->tally.n_total = aq_model_count(j->model);
+    st = j->rank == 0 ? writer_loop(j, err) : worker_loop(j, err);
+    st = aq_mpi_agree(j->comm, st, err);
+    if (st != AQ_OK) {
+        /* Rank 0 told every worker to stop; take the request if the loop did not. */
+        if (j->rank != 0 && !j->abort_seen) aq_recv_abort(j->comm);
+        if (j->rank == 0) aq_h5_abort(j->w, 0);
+        j->w = NULL;
+        return st;
+    }
+    return finish(j, err);
+}
+
+aq_status aq_job_run(const aq_config *cfg, const aq_job_opts *opts, MPI_Comm comm, aq_err *err) {
+    job j;
+    memset(&j, 0, sizeof j);
+    j.cfg = cfg;
+    j.opts = opts;
+    j.comm = comm;
+    j.tally.t_start = MPI_Wtime();
+    MPI_Comm_rank(comm, &j.rank);
+    MPI_Comm_size(comm, &j.size);
+    aq_status st = run_stages(&j, err);
+    aq_plan_free(j.plan);
+    aq_model_close(j.model);
+    return st;
+}

@@ -1,0 +1,83 @@
+/* Private to src/mpi: the result message and the pieces of the job. */
+#ifndef AQ_JOB_INTERNAL_H
+#define AQ_JOB_INTERNAL_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "aq/config.h"
+#include "aq/error.h"
+#include "aq/h5out.h"
+#include "aq/plan.h"
+#include "aq/quant.h"
+#include "aq/safetensors.h"
+
+enum { TAG_HDR = 11, TAG_CODES = 12, TAG_SCALE = 13, TAG_MIN = 14, TAG_ABORT = 19 };
+enum { MSG_RESULT = 1, MSG_END = 2 };
+
+/* Sent as raw bytes: ranks of one job are assumed to share the architecture (homogeneous
+ * cluster), as every MPI_BYTE protocol does. */
+typedef struct {
+    int32_t kind;         /* MSG_RESULT or MSG_END */
+    int32_t status;       /* aq_status; an END with an error carries its message */
+    int64_t tensor;       /* model tensor index */
+    int64_t rows, cols;
+    uint64_t codes_bytes; /* rows * packed row bytes */
+    uint64_t param_bytes; /* bytes of scale, and of min */
+    double seconds;       /* compute seconds on the producing rank */
+    int32_t rank;         /* producer */
+    int32_t pad;
+    aq_quant_metrics metrics;
+    char msg[AQ_ERR_MSG_MAX];
+} aq_msg_hdr;
+
+/* One quantized tensor's result; buffers owned by the struct. */
+typedef struct {
+    aq_msg_hdr hdr;
+    uint8_t *codes;
+    void *scale, *min;
+} aq_qresult;
+
+/* 2-D view [rows, cols] of a tensor: rows = shape[0], cols = product of the rest. */
+void aq_tensor_view(const aq_tensor *t, int64_t *rows, int64_t *cols);
+
+/* Allocates the buffers of `r` for the sizes in r->hdr.  AQ_E_NOMEM naming the tensor. */
+aq_status aq_qresult_alloc(aq_qresult *r, const char *name, aq_err *err);
+void aq_qresult_free(aq_qresult *r);
+
+/* Quantizes model tensor `index` into `r` (allocating it), timing the work. */
+aq_status aq_qresult_compute(const aq_config *cfg, const aq_model *m, int64_t index, int rank,
+                             aq_qresult *r, aq_err *err);
+
+/* Checks a passthrough tensor for non-finite values (float dtypes).  AQ_E_VALUE naming it. */
+aq_status aq_check_finite(const aq_tensor *t, aq_err *err);
+
+/* Point-to-point protocol (gather.c). */
+aq_status aq_send_result(MPI_Comm comm, const aq_qresult *r, aq_err *err);
+aq_status aq_send_end(MPI_Comm comm, aq_status st, const char *msg, int rank);
+/* Receives one header from any rank into r->hdr and, for MSG_RESULT, its payload. */
+aq_status aq_recv_message(MPI_Comm comm, aq_qresult *r, aq_err *err);
+/* Non-blocking check for a header from any rank. */
+int aq_message_waiting(MPI_Comm comm);
+/* Worker side: whether rank 0 asked to stop (consumes the request). */
+int aq_abort_requested(MPI_Comm comm);
+void aq_send_abort(MPI_Comm comm, int to);
+void aq_recv_abort(MPI_Comm comm);
+
+/* Progress and summary (report.c). */
+typedef struct {
+    size_t n_total, n_done, n_quantized, n_passthrough, n_alias;
+    uint64_t bytes_in, payload_bytes, q_bytes, weights_quantized;
+    double sqnr_sum, sqnr_min;
+    char sqnr_min_name[256];
+    double t_start, t_plan, t_write;
+} aq_tally;
+
+void aq_report_quantized(aq_tally *t, const aq_tensor *src, const aq_qresult *r,
+                         const aq_config *cfg);
+void aq_report_passthrough(aq_tally *t, const aq_tensor *src);
+void aq_report_plan(const aq_plan *p, const aq_model *m);
+void aq_report_summary(const aq_tally *t, const aq_h5_run_info *run, const char *out_path,
+                       double wall);
+
+#endif /* AQ_JOB_INTERNAL_H */

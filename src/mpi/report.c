@@ -1,0 +1,98 @@
+/* Progress lines and the final summary, printed by rank 0 on stdout. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "aq/job.h"
+#include "job_internal.h"
+
+#define MB (1024.0 * 1024.0)
+
+static void shape_str(const aq_tensor *t, char *buf, size_t n) {
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int d = 0; d < t->ndim && len < n; ++d)
+        len += (size_t)snprintf(buf + len, n - len, "%s%lld", d ? "x" : "", (long long)t->shape[d]);
+    if (t->ndim == 0) snprintf(buf, n, "scalar");
+}
+
+void aq_report_quantized(aq_tally *t, const aq_tensor *src, const aq_qresult *r,
+                         const aq_config *cfg) {
+    char shape[64];
+    shape_str(src, shape, sizeof shape);
+    double sqnr = r->hdr.metrics.sqnr_db;
+    t->n_done++;
+    t->n_quantized++;
+    t->bytes_in += src->nbytes;
+    t->payload_bytes += r->hdr.codes_bytes + 2 * r->hdr.param_bytes;
+    t->q_bytes += r->hdr.codes_bytes + 2 * r->hdr.param_bytes;
+    t->weights_quantized += src->numel;
+    t->sqnr_sum += isfinite(sqnr) ? sqnr : 0.0;
+    if (t->n_quantized == 1 || sqnr < t->sqnr_min) {
+        t->sqnr_min = sqnr;
+        snprintf(t->sqnr_min_name, sizeof t->sqnr_min_name, "%s", src->name);
+    }
+    double mbs = r->hdr.seconds > 0 ? src->nbytes / MB / r->hdr.seconds : 0.0;
+    printf("[%4zu/%zu] rank %-3d %-44s %-12s int%d %s g%d  SQNR %6.2f dB  cos %.5f  %8.1f MB/s\n",
+           t->n_done, t->n_total, r->hdr.rank, src->name, shape, cfg->quant.bits,
+           aq_method_name(cfg->quant.method), cfg->quant.group_size, sqnr,
+           r->hdr.metrics.cosine, mbs);
+    fflush(stdout);
+}
+
+void aq_report_passthrough(aq_tally *t, const aq_tensor *src) {
+    char shape[64];
+    shape_str(src, shape, sizeof shape);
+    t->n_done++;
+    t->n_passthrough++;
+    t->bytes_in += src->nbytes;
+    t->payload_bytes += src->nbytes;
+    printf("[%4zu/%zu] rank 0   %-44s %-12s passthrough %s\n", t->n_done, t->n_total, src->name,
+           shape, aq_dtype_name(src->dtype));
+    fflush(stdout);
+}
+
+void aq_report_plan(const aq_plan *p, const aq_model *m) {
+    (void)m;
+    printf("plan: %zu units, %zu tensors, %d ranks\n", p->n_units, p->n_tensors, p->n_ranks);
+    for (size_t u = 0; u < p->n_units; ++u)
+        printf("  unit %4zu  %-40s %3zu tensors %10.2f MB  -> rank %d\n", u, p->units[u].name,
+               p->units[u].count, p->units[u].bytes / MB, p->units[u].rank);
+    for (int r = 0; r < p->n_ranks; ++r)
+        printf("  rank %4d  %4d units %10.2f MB%s\n", r, p->rank_units[r], p->rank_bytes[r] / MB,
+               p->rank_units[r] ? "" : "  (idle: more ranks than units)");
+    fflush(stdout);
+}
+
+void aq_report_summary(const aq_tally *t, const aq_h5_run_info *run, const char *out_path,
+                       double wall) {
+    struct stat sb;
+    /* The file is still "<out>.partial" when the summary is printed. */
+    char partial[4200];
+    snprintf(partial, sizeof partial, "%s.partial", out_path);
+    double file_mb = stat(partial, &sb) == 0 ? sb.st_size / MB : 0.0;
+    double bpw = t->weights_quantized ? 8.0 * (double)t->q_bytes / (double)t->weights_quantized : 0.0;
+    printf("\n== aq-mpi summary ==\n");
+    printf("tensors       %zu quantized, %zu passthrough, %zu aliases\n", t->n_quantized,
+           t->n_passthrough, t->n_alias);
+    printf("bytes in      %.2f MB   payload out %.2f MB   file %.2f MB   ratio %.2fx\n",
+           t->bytes_in / MB, t->payload_bytes / MB, file_mb,
+           file_mb > 0 ? t->bytes_in / MB / file_mb : 0.0);
+    if (t->n_quantized)
+        printf("weights       %llu quantized at %.3f bits/weight (codes + scale + min)\n",
+               (unsigned long long)t->weights_quantized, bpw);
+    if (t->n_quantized)
+        printf("SQNR          mean %.2f dB over %zu tensors, min %.2f dB (%s)\n",
+               t->sqnr_sum / (double)t->n_quantized, t->n_quantized, t->sqnr_min,
+               t->sqnr_min_name);
+    printf("wall time     total %.2f s   plan %.3f s   write (rank 0, HDF5+zstd) %.2f s\n", wall,
+           t->t_plan, t->t_write);
+    printf("%-6s %6s %12s %12s %10s %10s %12s\n", "rank", "units", "MB in", "quant s",
+           "send s", "total s", "peak RSS MB");
+    for (int r = 0; r < run->ranks; ++r)
+        printf("%-6d %6d %12.2f %12.2f %10.2f %10.2f %12.1f\n", r, run->units[r],
+               run->bytes[r] / MB, run->seconds_quant[r], run->seconds_send[r],
+               run->seconds_total[r], run->peak_rss[r] / MB);
+    fflush(stdout);
+}

@@ -1,0 +1,82 @@
+/* What happens to one tensor on the rank that owns it. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <mpi.h>
+
+#include "aq/job.h"
+#include "job_internal.h"
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+int aq_job_is_quantized(const aq_tensor *t, const aq_config *cfg) {
+    if (t->ndim != 2 || t->shape[0] < 1 || t->shape[1] < 1 || !ends_with(t->name, ".weight"))
+        return 0;
+    int embedding = strstr(t->name, "embed") || strstr(t->name, "wte") ||
+                    strstr(t->name, "wpe") || strncmp(t->name, "lm_head", 7) == 0;
+    return !embedding || cfg->quant_embeddings;
+}
+
+void aq_tensor_view(const aq_tensor *t, int64_t *rows, int64_t *cols) {
+    *rows = t->ndim > 0 ? t->shape[0] : 1;
+    *cols = 1;
+    for (int d = 1; d < t->ndim; ++d) *cols *= t->shape[d];
+}
+
+aq_status aq_qresult_alloc(aq_qresult *r, const char *name, aq_err *err) {
+    r->codes = malloc(r->hdr.codes_bytes ? r->hdr.codes_bytes : 1);
+    r->scale = malloc(r->hdr.param_bytes ? r->hdr.param_bytes : 1);
+    r->min = malloc(r->hdr.param_bytes ? r->hdr.param_bytes : 1);
+    if (r->codes && r->scale && r->min) return AQ_OK;
+    aq_qresult_free(r);
+    return aq_err_set(err, AQ_E_NOMEM, "tensor %s: cannot allocate %llu bytes of results", name,
+                      (unsigned long long)(r->hdr.codes_bytes + 2 * r->hdr.param_bytes));
+}
+
+void aq_qresult_free(aq_qresult *r) {
+    free(r->codes);
+    free(r->scale);
+    free(r->min);
+    r->codes = NULL;
+    r->scale = r->min = NULL;
+}
+
+aq_status aq_qresult_compute(const aq_config *cfg, const aq_model *m, int64_t index, int rank,
+                             aq_qresult *r, aq_err *err) {
+    const aq_tensor *t = aq_model_tensor(m, (size_t)index);
+    memset(&r->hdr, 0, sizeof r->hdr);
+    r->codes = NULL;
+    r->scale = r->min = NULL;
+    r->hdr.kind = MSG_RESULT;
+    r->hdr.tensor = index;
+    r->hdr.rank = rank;
+    aq_tensor_view(t, &r->hdr.rows, &r->hdr.cols);
+    const aq_quant_params *p = &cfg->quant;
+    r->hdr.codes_bytes = (uint64_t)r->hdr.rows * aq_packed_row_bytes(r->hdr.cols, p->bits);
+    r->hdr.param_bytes = (uint64_t)r->hdr.rows * (uint64_t)aq_groups_per_row(r->hdr.cols, p->group_size) *
+                         aq_scale_dtype_size(p->scale_dtype);
+    aq_status st = aq_qresult_alloc(r, t->name, err);
+    if (st != AQ_OK) return st;
+    double t0 = MPI_Wtime();
+    st = aq_quantize_tensor(p, t->dtype, t->data, r->hdr.rows, r->hdr.cols, NULL, t->name,
+                            r->codes, r->scale, r->min, &r->hdr.metrics, err);
+    r->hdr.seconds = MPI_Wtime() - t0;
+    if (st != AQ_OK) aq_qresult_free(r);
+    return st;
+}
+
+aq_status aq_check_finite(const aq_tensor *t, aq_err *err) {
+    float buf[4096];
+    for (uint64_t i = 0; i < t->numel; i += 4096) {
+        size_t n = t->numel - i < 4096 ? (size_t)(t->numel - i) : 4096;
+        aq_convert_to_f32(t->dtype, (const char *)t->data + i * aq_dtype_size(t->dtype), n, buf);
+        for (size_t j = 0; j < n; ++j)
+            if (!isfinite(buf[j]))
+                return aq_err_set(err, AQ_E_VALUE, "tensor %s (%s): non-finite value %g at flat index %llu",
+                                  t->name, t->file, buf[j], (unsigned long long)(i + j));
+    }
+    return AQ_OK;
+}
