@@ -1,0 +1,124 @@
+/* Config: defaults, file errors with line numbers, --set overrides, INI round trip. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aq/config.h"
+
+static char *write_tmp(const char *text) {
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/aq_cfg_XXXXXX");
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+static aq_status load_text(const char *text, aq_config *c, aq_err *err) {
+    aq_config_defaults(c);
+    char *path = write_tmp(text);
+    aq_status st = aq_config_load(c, path, err);
+    unlink(path);
+    return st;
+}
+
+START_TEST(valid_file) {
+    aq_config c;
+    aq_err err = {0};
+    ck_assert_int_eq(load_text("[model]\npath = /m\n[quant]\nbits = 2\ngroup_size = 32\n"
+                               "method = rtn\nscale_dtype = f32\n[output]\npath = /o.h5\n",
+                               &c, &err),
+                     AQ_OK);
+    ck_assert_str_eq(c.model_path, "/m");
+    ck_assert_int_eq(c.quant.bits, 2);
+    ck_assert_int_eq(c.quant.group_size, 32);
+    ck_assert_int_eq(c.quant.method, AQ_METHOD_RTN);
+    ck_assert_int_eq(c.quant.scale_dtype, AQ_SCALE_F32);
+    ck_assert_int_eq(aq_config_check(&c, &err), AQ_OK);
+}
+END_TEST
+
+START_TEST(errors_name_file_and_line) {
+    aq_config c;
+    aq_err err = {0};
+    ck_assert_int_eq(load_text("[quant]\nbits = 4\nbogus = 1\n", &c, &err), AQ_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, ":3: unknown key 'bogus'"));
+    ck_assert_int_eq(load_text("[quant]\n\nbits = 3\n", &c, &err), AQ_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, ":3: quant.bits: '3' is not one of: 2, 4, 8"));
+    ck_assert_int_eq(load_text("[nope]\nx = 1\n", &c, &err), AQ_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, ":2: unknown section [nope]"));
+    ck_assert_int_eq(load_text("[output]\ncompression_level = 99\n", &c, &err), AQ_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "99 is out of range [1, 22]"));
+    ck_assert_int_eq(load_text("[phase1]\nthreshold = abc\n", &c, &err), AQ_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "'abc' is not a number"));
+    ck_assert_int_eq(load_text("[quant]\nembeddings = maybe\n", &c, &err), AQ_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "not a boolean"));
+    ck_assert_int_eq(load_text("[quant\n", &c, &err), AQ_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, ":1: syntax error"));
+    ck_assert_int_eq(aq_config_load(&c, "/nonexistent/x.ini", &err), AQ_E_IO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/x.ini"));
+}
+END_TEST
+
+START_TEST(overrides) {
+    aq_config c;
+    aq_err err = {0};
+    aq_config_defaults(&c);
+    ck_assert_int_eq(aq_config_set(&c, "quant.bits=8", &err), AQ_OK);
+    ck_assert_int_eq(c.quant.bits, 8);
+    ck_assert_int_eq(aq_config_set(&c, "output.path=/a=b.h5", &err), AQ_OK);
+    ck_assert_str_eq(c.output_path, "/a=b.h5");
+    ck_assert_int_eq(aq_config_set(&c, "quant.bits", &err), AQ_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "--set quant.bits"));
+    ck_assert_int_eq(aq_config_set(&c, "quant.nope=1", &err), AQ_E_CONFIG);
+    ck_assert_int_eq(aq_config_set(&c, "run.threads=-1", &err), AQ_E_CONFIG);
+}
+END_TEST
+
+START_TEST(check_requires_paths_and_refuses_unbuilt_features) {
+    aq_config c;
+    aq_err err = {0};
+    aq_config_defaults(&c);
+    ck_assert_int_eq(aq_config_check(&c, &err), AQ_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "model.path"));
+    aq_config_set(&c, "model.path=/m", &err);
+    aq_config_set(&c, "output.path=/o.h5", &err);
+    ck_assert_int_eq(aq_config_check(&c, &err), AQ_OK);
+    aq_config_set(&c, "phase3.enabled=true", &err);
+    ck_assert_int_eq(aq_config_check(&c, &err), AQ_E_UNSUPPORTED);
+}
+END_TEST
+
+START_TEST(ini_round_trip) {
+    aq_config a, b;
+    aq_err err = {0};
+    aq_config_defaults(&a);
+    aq_config_set(&a, "quant.method=rtn", &err);
+    aq_config_set(&a, "phase3.learning_rate=0.123456789", &err);
+    aq_config_set(&a, "model.path=/some where/m", &err);
+    char *ini = aq_config_to_ini(&a);
+    ck_assert_ptr_nonnull(ini);
+    ck_assert_int_eq(load_text(ini, &b, &err), AQ_OK);
+    ck_assert_int_eq(memcmp(&a, &b, sizeof a), 0);
+    free(ini);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, valid_file);
+    tcase_add_test(tc, errors_name_file_and_line);
+    tcase_add_test(tc, overrides);
+    tcase_add_test(tc, check_requires_paths_and_refuses_unbuilt_features);
+    tcase_add_test(tc, ini_round_trip);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
