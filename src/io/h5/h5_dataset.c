@@ -28,7 +28,7 @@ static hid_t make_dcpl(int ndim, const hsize_t *chunk, int level) {
     unsigned cd = (unsigned)level;
     if (H5Pset_chunk(p, ndim, chunk) < 0 ||
         H5Pset_filter(p, AQ_H5Z_FILTER_ZSTD, H5Z_FLAG_MANDATORY, 1, &cd) < 0) {
-        H5Pclose(p);
+        aq_h5_close_id(p);
         return -1;
     }
     return p;
@@ -55,7 +55,7 @@ hid_t aq_h5_write_dataset(hid_t loc, const char *name, hid_t type, int ndim,
     aq_h5_close_id(space);
     if (ds < 0) return -1;
     if (has_elements(ndim, dims) && H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
-        H5Dclose(ds);
+        aq_h5_close_id(ds);
         return -1;
     }
     return ds;

@@ -8,10 +8,25 @@
 static hid_t vlen_utf8(void) {
     hid_t t = H5Tcopy(H5T_C_S1);
     if (t >= 0 && (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)) {
-        H5Tclose(t);
+        aq_h5_close_id(t);
         return -1;
     }
     return t;
+}
+
+/* HDF5 refuses filters on variable-length data (only the heap references would be
+ * compressed anyway), so the names are a plain contiguous dataset. */
+static int write_strings(hid_t g, const char *name, size_t n, const char *const *v) {
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t t = vlen_utf8();
+    hid_t s = t < 0 ? -1 : H5Screate_simple(1, dims, NULL);
+    hid_t d = s < 0 ? -1 : H5Dcreate2(g, name, t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = d < 0 ? -1 : 0;
+    if (rc == 0 && n > 0 && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) rc = -1;
+    if (aq_h5_close_id(d) < 0) rc = -1;
+    aq_h5_close_id(s);
+    aq_h5_close_id(t);
+    return rc;
 }
 
 typedef struct {
@@ -41,15 +56,12 @@ static aq_status run_impl(aq_h5_writer *w, const aq_h5_run_info *r, aq_err *err)
             st = aq_h5_fail(err, what);
         }
     }
-    hid_t str = vlen_utf8();
-    if (st == AQ_OK &&
-        (str < 0 || aq_h5_write_dataset_1d(g, "unit_names", str, nu, r->unit_names, w->level) < 0))
+    if (st == AQ_OK && write_strings(g, "unit_names", nu, r->unit_names) < 0)
         st = aq_h5_fail(err, "/run/unit_names");
-    aq_h5_close_id(str);
     if (st == AQ_OK &&
         aq_h5_write_dataset_1d(g, "unit_rank", H5T_STD_I32LE, nu, r->unit_rank, w->level) < 0)
         st = aq_h5_fail(err, "/run/unit_rank");
-    if (H5Gclose(g) < 0 && st == AQ_OK) st = aq_h5_fail(err, "closing /run");
+    if (aq_h5_close_id(g) < 0 && st == AQ_OK) st = aq_h5_fail(err, "closing /run");
     return st;
 }
 

@@ -100,7 +100,7 @@ static aq_status quantized_impl(aq_h5_writer *w, const char *name, const aq_h5_q
     aq_status st = quantized_datasets(g, name, t, w->level, err);
     if (st == AQ_OK && quantized_attrs(g, t) < 0) st = fail_tensor(err, name, "attributes");
     if (st == AQ_OK) st = finish_group(g, name, err);
-    if (H5Gclose(g) < 0 && st == AQ_OK) st = fail_tensor(err, name, "closing group");
+    if (aq_h5_close_id(g) < 0 && st == AQ_OK) st = fail_tensor(err, name, "closing group");
     return st;
 }
 
@@ -157,7 +157,7 @@ static aq_status passthrough_impl(aq_h5_writer *w, const char *name, aq_dtype dt
     if (rc == 0 && st == AQ_OK) rc = aq_h5_attr_str(g, "orig_dtype", aq_h5_dtype_name(dt));
     if (rc < 0) st = fail_tensor(err, name, "attributes");
     if (st == AQ_OK) st = finish_group(g, name, err);
-    if (H5Gclose(g) < 0 && st == AQ_OK) st = fail_tensor(err, name, "closing group");
+    if (aq_h5_close_id(g) < 0 && st == AQ_OK) st = fail_tensor(err, name, "closing group");
     return st;
 }
 

@@ -37,18 +37,27 @@ aq_status aq_h5_fail(aq_err *err, const char *what) {
     return aq_err_set(err, AQ_E_HDF5, "%s: %s", what, e.desc[0] ? e.desc : "HDF5 error");
 }
 
-int aq_h5_close_id(hid_t id) {
-    if (id < 0) return 0;
+static herr_t close_by_type(hid_t id) {
     switch (H5Iget_type(id)) {
-    case H5I_FILE: return H5Fclose(id) < 0 ? -1 : 0;
-    case H5I_GROUP: return H5Gclose(id) < 0 ? -1 : 0;
-    case H5I_DATASET: return H5Dclose(id) < 0 ? -1 : 0;
-    case H5I_DATATYPE: return H5Tclose(id) < 0 ? -1 : 0;
-    case H5I_DATASPACE: return H5Sclose(id) < 0 ? -1 : 0;
-    case H5I_ATTR: return H5Aclose(id) < 0 ? -1 : 0;
-    case H5I_GENPROP_LST: return H5Pclose(id) < 0 ? -1 : 0;
+    case H5I_FILE: return H5Fclose(id);
+    case H5I_GROUP: return H5Gclose(id);
+    case H5I_DATASET: return H5Dclose(id);
+    case H5I_DATATYPE: return H5Tclose(id);
+    case H5I_DATASPACE: return H5Sclose(id);
+    case H5I_ATTR: return H5Aclose(id);
+    case H5I_GENPROP_LST: return H5Pclose(id);
     default: return -1;
     }
+}
+
+int aq_h5_close_id(hid_t id) {
+    if (id < 0) return 0;
+    /* Every HDF5 API call clears the error stack on entry; keep the error that made us
+     * clean up so aq_h5_fail() can still report it. */
+    hid_t saved = H5Eget_num(H5E_DEFAULT) > 0 ? H5Eget_current_stack() : -1;
+    int rc = close_by_type(id) < 0 ? -1 : 0;
+    if (saved >= 0) H5Eset_current_stack(saved);
+    return rc;
 }
 
 hid_t aq_h5_f16_type(void) {
@@ -57,7 +66,7 @@ hid_t aq_h5_f16_type(void) {
     if (t < 0) return t;
     if (H5Tset_fields(t, 15, 10, 5, 0, 10) < 0 || H5Tset_size(t, 2) < 0 ||
         H5Tset_ebias(t, 15) < 0) {
-        H5Tclose(t);
+        aq_h5_close_id(t);
         return -1;
     }
     return t;
@@ -86,7 +95,7 @@ int aq_h5_attr_str(hid_t loc, const char *name, const char *value) {
     int rc = (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0) ? -1 : 0;
     const char *v = value ? value : "";
     if (rc == 0) rc = attr_scalar(loc, name, t, &v);
-    H5Tclose(t);
+    aq_h5_close_id(t);
     return rc;
 }
 
