@@ -1,0 +1,59 @@
+# Integration tests: real mpirun, real models, real HDF5 clients (h5py, h5dump).
+set(AQ_SHARED_DIR ${CMAKE_SOURCE_DIR}/../shared)
+set(REAL_MODEL ${AQ_SHARED_DIR}/models/tinystories-656k-llama)
+set(IT ${CMAKE_BINARY_DIR}/itest)
+set(ITD ${CMAKE_SOURCE_DIR}/tests/integration)
+set(PY /usr/bin/python3) # Debian's python3-h5py lives with the system interpreter
+set(BIN ${CMAKE_BINARY_DIR})
+set(IT_ENV "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;HDF5_PLUGIN_PATH=${CMAKE_BINARY_DIR}/plugins;OMP_NUM_THREADS=1")
+
+function(aq_itest name)
+  cmake_parse_arguments(A "" "SETUP" "REQUIRES;COMMAND" ${ARGN})
+  add_test(NAME ${name} COMMAND ${A_COMMAND})
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT "${IT_ENV}" TIMEOUT 900)
+  if(A_SETUP)
+    set_tests_properties(${name} PROPERTIES FIXTURES_SETUP ${A_SETUP})
+  endif()
+  if(A_REQUIRES)
+    set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED "${A_REQUIRES}")
+  endif()
+endfunction()
+
+# The embedded default model, generated deterministically.
+aq_itest(synth.tiny SETUP tiny COMMAND $<TARGET_FILE:aq-synth> --preset tiny --out ${IT}/tiny --seed 7)
+aq_itest(synth.deterministic COMMAND bash ${ITD}/synth_deterministic.sh $<TARGET_FILE:aq-synth> ${IT}/det)
+
+aq_itest(cli.help COMMAND bash -c "$<TARGET_FILE:aq-mpi> --help | grep -q -- --dry-run && $<TARGET_FILE:aq-mpi> --version | grep -q 'aq-mpi ${PROJECT_VERSION}'")
+aq_itest(cli.dry_run COMMAND bash -c "mpirun -n 3 $<TARGET_FILE:aq-mpi> --config ${CMAKE_SOURCE_DIR}/jobs/baseline.ini --set model.path=${REAL_MODEL} --dry-run | tee /dev/stderr | grep -q 'rank    2'")
+
+# Real model and generated model at 1, 2, 3 ranks; outputs must be bit-identical.
+foreach(n 1 2 3)
+  aq_itest(mpi.real.n${n} SETUP real_n${n}
+    COMMAND bash ${ITD}/run_job.sh ${BIN} ${n} ${REAL_MODEL} ${IT}/real_n${n}.h5 --set quant.bits=4)
+  aq_itest(mpi.tiny.n${n} SETUP tiny_n${n} REQUIRES tiny
+    COMMAND bash ${ITD}/run_job.sh ${BIN} ${n} ${IT}/tiny ${IT}/tiny_n${n}.h5 --set quant.bits=2 --set quant.group_size=32)
+endforeach()
+aq_itest(determinism.real REQUIRES "real_n1;real_n2;real_n3"
+  COMMAND ${PY} ${ITD}/compare_results.py ${IT}/real_n1.h5 ${IT}/real_n2.h5 ${IT}/real_n3.h5)
+aq_itest(determinism.tiny REQUIRES "tiny_n1;tiny_n2;tiny_n3"
+  COMMAND ${PY} ${ITD}/compare_results.py ${IT}/tiny_n1.h5 ${IT}/tiny_n2.h5 ${IT}/tiny_n3.h5)
+
+# Interop: h5py + numpy dequantize independently and check the reported SQNR; h5dump reads.
+aq_itest(interop.real.int4 REQUIRES real_n2 COMMAND ${PY} ${ITD}/interop_check.py ${IT}/real_n2.h5 ${REAL_MODEL})
+aq_itest(interop.tiny.int2 REQUIRES "tiny;tiny_n3" COMMAND ${PY} ${ITD}/interop_check.py ${IT}/tiny_n3.h5 ${IT}/tiny)
+foreach(cfg "8;rtn;f32;true" "2;mse;f16;true" "4;rtn;f16;false")
+  list(GET cfg 0 bits)
+  list(GET cfg 1 method)
+  list(GET cfg 2 sdt)
+  list(GET cfg 3 emb)
+  set(tag real_${bits}_${method}_${sdt})
+  aq_itest(mpi.${tag} SETUP ${tag}
+    COMMAND bash ${ITD}/run_job.sh ${BIN} 2 ${REAL_MODEL} ${IT}/${tag}.h5 --set quant.bits=${bits}
+            --set quant.method=${method} --set quant.scale_dtype=${sdt} --set quant.embeddings=${emb}
+            --set quant.group_size=32)
+  aq_itest(interop.${tag} REQUIRES ${tag} COMMAND ${PY} ${ITD}/interop_check.py ${IT}/${tag}.h5 ${REAL_MODEL})
+endforeach()
+aq_itest(interop.h5dump REQUIRES real_n2 COMMAND bash ${ITD}/h5dump_check.sh ${IT}/real_n2.h5 ${CMAKE_BINARY_DIR}/plugins)
+
+# Bad input: one-line error naming the file, non-zero exit, nothing under the final name.
+aq_itest(bad_input COMMAND bash ${ITD}/bad_input.sh ${BIN} ${REAL_MODEL}/model.safetensors ${IT}/bad)
