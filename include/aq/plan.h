@@ -19,6 +19,7 @@
 typedef struct {
     char name[256];        /* "model.layers.3" or the tensor name */
     uint64_t bytes;        /* source bytes of its tensors */
+    uint64_t work_bytes;   /* source bytes of the tensors the owner processes (balanced) */
     size_t first, count;   /* its tensors: tensor_order[first .. first+count) */
     int rank;              /* owner */
 } aq_unit;
@@ -29,7 +30,7 @@ typedef struct {
     size_t n_tensors;
     size_t *tensor_order;  /* model tensor indices (aq_model_tensor) in unit order */
     int n_ranks;
-    uint64_t *rank_bytes;  /* [n_ranks] */
+    uint64_t *rank_bytes;  /* [n_ranks] work bytes */
     int *rank_units;       /* [n_ranks] */
 } aq_plan;
 
@@ -41,10 +42,17 @@ typedef struct {
  *  Deterministic: a pure function of its inputs.  n = 0 is valid. */
 void aq_plan_partition(const uint64_t *bytes, size_t n, int ranks, int *owner);
 
+/*! aq_plan_is_work : whether the owner rank processes tensor `t` (the rest is handled by
+ *  rank 0, e.g. passed through).  Only work bytes are balanced. */
+typedef int (*aq_plan_is_work)(const aq_tensor *t, const void *ctx);
+
 /*! aq_plan_build() :
- *  Groups the model's tensors into units, orders them and partitions them over `ranks`.
+ *  Groups the model's tensors into units, orders them and partitions their work bytes
+ *  (tensors for which `is_work(t, ctx)` is true; all tensors when `is_work` is NULL) over
+ *  `ranks`.
  *  @return : AQ_OK and *out (free with aq_plan_free), AQ_E_CONFIG for ranks < 1, AQ_E_NOMEM. */
-aq_status aq_plan_build(const aq_model *m, int ranks, aq_plan **out, aq_err *err);
+aq_status aq_plan_build(const aq_model *m, int ranks, aq_plan_is_work is_work, const void *ctx,
+                        aq_plan **out, aq_err *err);
 
 /*! aq_plan_assign() : re-assigns units from `owner[n_units]` (as broadcast by rank 0) and
  *  recomputes the per-rank totals.  @return : AQ_OK or AQ_E_MPI if an owner is out of range. */

@@ -143,8 +143,12 @@ static aq_status worker_loop(job *j, aq_err *err) {
 
 /* ---- set-up and finish ---------------------------------------------------------------- */
 
+static int is_work(const aq_tensor *t, const void *cfg) {
+    return aq_job_is_quantized(t, cfg);
+}
+
 static aq_status make_plan(job *j, aq_err *err) {
-    aq_status st = aq_plan_build(j->model, j->size, &j->plan, err);
+    aq_status st = aq_plan_build(j->model, j->size, is_work, j->cfg, &j->plan, err);
     if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
     /* Rank 0's partition is the plan; the others check they see the same model. */
     long n = (long)j->plan->n_units;

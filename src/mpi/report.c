@@ -55,13 +55,15 @@ void aq_report_passthrough(aq_tally *t, const aq_tensor *src) {
 
 void aq_report_plan(const aq_plan *p, const aq_model *m) {
     (void)m;
-    printf("plan: %zu units, %zu tensors, %d ranks\n", p->n_units, p->n_tensors, p->n_ranks);
+    printf("plan: %zu units, %zu tensors, %d ranks (balanced: bytes to quantize; rank 0 also "
+           "writes the passthrough tensors)\n", p->n_units, p->n_tensors, p->n_ranks);
     for (size_t u = 0; u < p->n_units; ++u)
-        printf("  unit %4zu  %-40s %3zu tensors %10.2f MB  -> rank %d\n", u, p->units[u].name,
-               p->units[u].count, p->units[u].bytes / MB, p->units[u].rank);
+        printf("  unit %4zu  %-40s %3zu tensors %10.2f MB  quantize %10.2f MB  -> rank %d\n", u,
+               p->units[u].name, p->units[u].count, p->units[u].bytes / MB,
+               p->units[u].work_bytes / MB, p->units[u].rank);
     for (int r = 0; r < p->n_ranks; ++r)
-        printf("  rank %4d  %4d units %10.2f MB%s\n", r, p->rank_units[r], p->rank_bytes[r] / MB,
-               p->rank_units[r] ? "" : "  (idle: more ranks than units)");
+        printf("  rank %4d  %4d units %10.2f MB to quantize%s\n", r, p->rank_units[r],
+               p->rank_bytes[r] / MB, p->rank_bytes[r] ? "" : "  (idle: nothing to quantize)");
     fflush(stdout);
 }
 

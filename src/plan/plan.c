@@ -12,7 +12,7 @@ typedef struct {
     long block;       /* block number for CLASS_BLOCK, else -1 */
     char unit[256];   /* unit name */
     size_t tensor;    /* model index */
-    uint64_t bytes;
+    uint64_t bytes, work_bytes;
 } entry;
 
 /* "<prefix>.layers.<N>.rest" or "<prefix>.h.<N>.rest" -> N and the unit name. */
@@ -31,9 +31,10 @@ static long block_number(const char *name, char *unit, size_t n) {
     return -1;
 }
 
-static void classify(const aq_tensor *t, size_t index, entry *e) {
+static void classify(const aq_tensor *t, size_t index, int work, entry *e) {
     e->tensor = index;
     e->bytes = t->nbytes;
+    e->work_bytes = work ? t->nbytes : 0;
     e->block = block_number(t->name, e->unit, sizeof e->unit);
     if (e->block >= 0) {
         e->cls = CLASS_BLOCK;
@@ -70,6 +71,7 @@ static aq_status fill_units(aq_plan *p, const entry *e, size_t n, aq_err *err) {
         aq_unit *u = &p->units[p->n_units - 1];
         u->count++;
         u->bytes += e[i].bytes;
+        u->work_bytes += e[i].work_bytes;
     }
     p->n_tensors = n;
     return AQ_OK;
@@ -83,7 +85,7 @@ aq_status aq_plan_assign(aq_plan *p, const int *owner, aq_err *err) {
             return aq_err_set(err, AQ_E_MPI, "plan: unit %zu assigned to rank %d of %d", i,
                               owner[i], p->n_ranks);
         p->units[i].rank = owner[i];
-        p->rank_bytes[owner[i]] += p->units[i].bytes;
+        p->rank_bytes[owner[i]] += p->units[i].work_bytes;
         p->rank_units[owner[i]]++;
     }
     return AQ_OK;
@@ -96,7 +98,7 @@ static aq_status partition(aq_plan *p, aq_err *err) {
     if (!bytes || !owner) {
         st = aq_err_set(err, AQ_E_NOMEM, "plan: out of memory");
     } else {
-        for (size_t i = 0; i < p->n_units; ++i) bytes[i] = p->units[i].bytes;
+        for (size_t i = 0; i < p->n_units; ++i) bytes[i] = p->units[i].work_bytes;
         aq_plan_partition(bytes, p->n_units, p->n_ranks, owner);
         st = aq_plan_assign(p, owner, err);
     }
@@ -105,7 +107,8 @@ static aq_status partition(aq_plan *p, aq_err *err) {
     return st;
 }
 
-aq_status aq_plan_build(const aq_model *m, int ranks, aq_plan **out, aq_err *err) {
+aq_status aq_plan_build(const aq_model *m, int ranks, aq_plan_is_work is_work, const void *ctx,
+                        aq_plan **out, aq_err *err) {
     *out = NULL;
     if (ranks < 1) return aq_err_set(err, AQ_E_CONFIG, "plan: %d ranks", ranks);
     size_t n = aq_model_count(m);
@@ -121,7 +124,10 @@ aq_status aq_plan_build(const aq_model *m, int ranks, aq_plan **out, aq_err *err
         aq_plan_free(p);
         return aq_err_set(err, AQ_E_NOMEM, "plan: out of memory");
     }
-    for (size_t i = 0; i < n; ++i) classify(aq_model_tensor(m, i), i, &e[i]);
+    for (size_t i = 0; i < n; ++i) {
+        const aq_tensor *t = aq_model_tensor(m, i);
+        classify(t, i, is_work ? is_work(t, ctx) : 1, &e[i]);
+    }
     qsort(e, n, sizeof *e, entry_cmp);
     aq_status st = fill_units(p, e, n, err);
     free(e);

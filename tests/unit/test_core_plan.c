@@ -90,7 +90,7 @@ START_TEST(real_model_units) {
         return;
     }
     aq_plan *p = NULL;
-    ck_assert_int_eq(aq_plan_build(m, 3, &p, &err), AQ_OK);
+    ck_assert_int_eq(aq_plan_build(m, 3, NULL, NULL, &p, &err), AQ_OK);
     /* blocks 0 and 1, model.norm.weight, lm_head.weight (the alias is not a unit) */
     ck_assert_uint_eq(p->n_units, 4);
     ck_assert_str_eq(p->units[0].name, "model.layers.0");
