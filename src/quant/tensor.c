@@ -1,0 +1,191 @@
+/*
+ * aq-mpi — tensor driver: OpenMP over rows, non-finite checks, error metrics.
+ *
+ * Every row writes only its own slice of the outputs and its own row_stats, and the
+ * per-row sums are added in row order after the parallel loop, so codes, parameters and
+ * metrics are bit-identical for any thread count and schedule.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "quant_impl.h"
+
+/* Per-row partial sums (double) and the first problems found in the row. */
+typedef struct {
+    double e2, w2, wv, v2, he2, hw2; /* |W-W^|^2, |W|^2, <W,W^>, |W^|^2, h-weighted two */
+    int64_t bad_col;                 /* first non-finite weight, -1 if none */
+    int64_t bad_group;               /* first group with a non-finite stored scale/min */
+    float bad_val;
+} row_stats;
+
+/* Read-only description of one call, shared by the threads. */
+typedef struct {
+    const aq_quant_params *p;
+    aq_dtype dt;
+    const unsigned char *src;
+    int64_t cols, groups;
+    size_t row_bytes, psize;
+    const float *h;
+    uint8_t *codes;
+    unsigned char *scale, *min;
+    row_stats *rs;
+} tensor_job;
+
+static aq_status check_inputs(const aq_quant_params *p, int64_t rows, int64_t cols,
+                              const float *h, const char *name, aq_err *err) {
+    aq_status st = aq_quant_params_check(p, err);
+    if (st != AQ_OK) return st;
+    if (rows < 0 || cols < 0 || cols > INT64_MAX / 8 / (rows > 0 ? rows : 1))
+        return aq_err_set(err, AQ_E_VALUE, "tensor %s: bad shape [%lld, %lld]", name,
+                          (long long)rows, (long long)cols);
+    for (int64_t j = 0; h && j < cols; ++j)
+        if (!(h[j] >= 0.0f) || !isfinite(h[j]))
+            return aq_err_set(err, AQ_E_VALUE,
+                              "tensor %s: importance h[%lld] = %g is negative or non-finite",
+                              name, (long long)j, (double)h[j]);
+    return AQ_OK;
+}
+
+static int64_t first_nonfinite(const float *w, int64_t cols) {
+    for (int64_t j = 0; j < cols; ++j)
+        if (!isfinite(w[j])) return j;
+    return -1;
+}
+
+/* f16 cannot hold |v| > 65504: such a scale/min is stored as Inf and must not pass. */
+static int64_t first_bad_param(const tensor_job *t, int64_t r) {
+    for (int64_t g = 0; g < t->groups; ++g) {
+        int64_t i = r * t->groups + g;
+        if (!isfinite(aq_load_param(t->scale, i, t->p->scale_dtype)) ||
+            !isfinite(aq_load_param(t->min, i, t->p->scale_dtype)))
+            return g;
+    }
+    return -1;
+}
+
+static void row_sums(const float *w, const float *wh, const float *h, int64_t cols,
+                     row_stats *st) {
+    for (int64_t j = 0; j < cols; ++j) {
+        double a = w[j], b = wh[j], d = a - b, hj = h ? h[j] : 1.0;
+        st->e2 += d * d;
+        st->w2 += a * a;
+        st->wv += a * b;
+        st->v2 += b * b;
+        st->he2 += hj * d * d;
+        st->hw2 += hj * a * a;
+    }
+}
+
+/* One row; `stop` is raised at the first bad weight so later rows only get checked. */
+static void process_row(const tensor_job *t, int64_t r, float *w, float *wh, int *stop) {
+    row_stats *st = &t->rs[r];
+    *st = (row_stats){0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0f};
+    aq_convert_to_f32(t->dt, t->src + (size_t)r * (size_t)t->cols * aq_dtype_size(t->dt),
+                      (size_t)t->cols, w);
+    st->bad_col = first_nonfinite(w, t->cols);
+    if (st->bad_col >= 0) {
+        st->bad_val = w[st->bad_col];
+#pragma omp atomic write
+        *stop = 1;
+        return;
+    }
+    int stopped;
+#pragma omp atomic read
+    stopped = *stop;
+    if (stopped) return;
+    uint8_t *codes = t->codes + (size_t)r * t->row_bytes;
+    unsigned char *sc = t->scale + (size_t)r * (size_t)t->groups * t->psize;
+    unsigned char *mn = t->min + (size_t)r * (size_t)t->groups * t->psize;
+    aq_quantize_row(t->p, w, t->cols, t->h, codes, sc, mn);
+    st->bad_group = first_bad_param(t, r);
+    aq_dequantize_row(t->p, codes, sc, mn, t->cols, wh);
+    row_sums(w, wh, t->h, t->cols, st);
+}
+
+/* Runs all rows; returns 0, or -1 when a thread could not get its row buffers. */
+static int run_rows(const tensor_job *t, int64_t rows) {
+    int nomem = 0, stop = 0;
+#pragma omp parallel
+    {
+        float *w = malloc((size_t)t->cols * sizeof *w);
+        float *wh = malloc((size_t)t->cols * sizeof *wh);
+        if (!w || !wh) {
+#pragma omp atomic write
+            nomem = 1;
+        }
+#pragma omp for schedule(dynamic, 4)
+        for (int64_t r = 0; r < rows; ++r)
+            if (w && wh) process_row(t, r, w, wh, &stop);
+        free(w);
+        free(wh);
+    }
+    return nomem ? -1 : 0;
+}
+
+/* The lowest flat index wins: rows are scanned in order, each row recorded its first. */
+static aq_status report_problems(const tensor_job *t, int64_t rows, const char *name,
+                                 aq_err *err) {
+    for (int64_t r = 0; r < rows; ++r)
+        if (t->rs[r].bad_col >= 0)
+            return aq_err_set(err, AQ_E_VALUE, "tensor %s: non-finite weight %g at [%lld, %lld]",
+                              name, (double)t->rs[r].bad_val, (long long)r,
+                              (long long)t->rs[r].bad_col);
+    for (int64_t r = 0; r < rows; ++r)
+        if (t->rs[r].bad_group >= 0)
+            return aq_err_set(err, AQ_E_VALUE,
+                              "tensor %s: row %lld, group %lld: scale or min does not fit %s "
+                              "(weights too large); use quant.scale_dtype=f32",
+                              name, (long long)r, (long long)t->rs[r].bad_group,
+                              aq_scale_dtype_name(t->p->scale_dtype));
+    return AQ_OK;
+}
+
+/* Ratio with the header's conventions: 0/0 is 0 (W^ = W = 0), x/0 is +Inf. */
+static double safe_ratio(double num, double den) {
+    if (den > 0.0) return num / den;
+    return num == 0.0 ? 0.0 : INFINITY;
+}
+
+static void metrics_from(const row_stats *rs, int64_t rows, aq_quant_metrics *m) {
+    double e2 = 0.0, w2 = 0.0, wv = 0.0, v2 = 0.0, he2 = 0.0, hw2 = 0.0;
+    for (int64_t r = 0; r < rows; ++r) { /* row order: the result is thread-count free */
+        e2 += rs[r].e2;
+        w2 += rs[r].w2;
+        wv += rs[r].wv;
+        v2 += rs[r].v2;
+        he2 += rs[r].he2;
+        hw2 += rs[r].hw2;
+    }
+    m->rel_mse = safe_ratio(e2, w2);
+    m->sqnr_db = m->rel_mse == 0.0 ? INFINITY : -10.0 * log10(m->rel_mse);
+    if (w2 == 0.0 && v2 == 0.0) m->cosine = 1.0;
+    else if (w2 == 0.0 || v2 == 0.0) m->cosine = 0.0;
+    else m->cosine = wv / sqrt(w2 * v2);
+    m->weighted_rel_err = safe_ratio(he2, hw2);
+}
+
+aq_status aq_quantize_tensor(const aq_quant_params *p, aq_dtype src_dtype, const void *src,
+                             int64_t rows, int64_t cols, const float *h, const char *name,
+                             uint8_t *codes, void *scale, void *min, aq_quant_metrics *metrics,
+                             aq_err *err) {
+    if (!name) name = "(unnamed)";
+    aq_status st = check_inputs(p, rows, cols, h, name, err);
+    if (st != AQ_OK) return st;
+    if (rows == 0 || cols == 0) { /* nothing stored, an exact (empty) result */
+        if (metrics) metrics_from(NULL, 0, metrics);
+        return AQ_OK;
+    }
+    tensor_job t = {p, src_dtype, src, cols, aq_groups_per_row(cols, p->group_size),
+                    aq_packed_row_bytes(cols, p->bits), aq_scale_dtype_size(p->scale_dtype),
+                    h, codes, scale, min, NULL};
+    t.rs = malloc((size_t)rows * sizeof *t.rs);
+    if (!t.rs || run_rows(&t, rows) != 0) {
+        free(t.rs);
+        return aq_err_set(err, AQ_E_NOMEM, "tensor %s: out of memory for %lld x %lld rows",
+                          name, (long long)rows, (long long)cols);
+    }
+    st = report_problems(&t, rows, name, err);
+    if (st == AQ_OK && metrics) metrics_from(t.rs, rows, metrics);
+    free(t.rs);
+    return st;
+}
