@@ -79,8 +79,8 @@ static int plan_add(plan *p, tensor_kind kind, int64_t rows, int64_t cols, const
 
 /* Tensor list in Hugging Face Qwen2 order and names. */
 static int plan_build(const preset *ps, plan *p) {
-    int64_t h = ps->hidden, hd = ps->hidden / ps->heads, q = ps->heads * hd,
-            kv = ps->kv_heads * hd, in = ps->inter;
+    int64_t h = ps->hidden, hd = ps->hidden / ps->heads, q = ps->heads * hd, kv = ps->kv_heads * hd,
+            in = ps->inter;
     int rc = plan_add(p, K_LINEAR, ps->vocab, h, "model.embed_tokens.weight", 0);
     for (int l = 0; l < ps->layers && rc == 0; ++l) {
         rc |= plan_add(p, K_NORM, h, 0, "model.layers.%d.input_layernorm.weight", l);
@@ -165,12 +165,12 @@ static aq_status write_json(const char *dir, const char *name, json_t *j, aq_err
 
 static aq_status write_config(const char *dir, const preset *ps, int layers, aq_err *err) {
     json_t *j = json_pack(
-        "{s:[s], s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:b, s:s, s:i, s:s}",
-        "architectures", "Qwen2ForCausalLM", "model_type", "qwen2", "hidden_size", ps->hidden,
-        "intermediate_size", ps->inter, "num_hidden_layers", layers, "num_attention_heads",
-        ps->heads, "num_key_value_heads", ps->kv_heads, "vocab_size", ps->vocab,
-        "rms_norm_eps", 1e-6, "rope_theta", 1000000.0, "tie_word_embeddings", 0, "torch_dtype",
-        "bfloat16", "max_position_embeddings", ps->max_pos, "hidden_act", "silu");
+        "{s:[s], s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:b, s:s, s:i, s:s}", "architectures",
+        "Qwen2ForCausalLM", "model_type", "qwen2", "hidden_size", ps->hidden, "intermediate_size",
+        ps->inter, "num_hidden_layers", layers, "num_attention_heads", ps->heads,
+        "num_key_value_heads", ps->kv_heads, "vocab_size", ps->vocab, "rms_norm_eps", 1e-6,
+        "rope_theta", 1000000.0, "tie_word_embeddings", 0, "torch_dtype", "bfloat16",
+        "max_position_embeddings", ps->max_pos, "hidden_act", "silu");
     return write_json(dir, "config.json", j, err);
 }
 
@@ -181,8 +181,8 @@ static aq_status write_index(const char *dir, const plan *p, aq_err *err) {
         shard_name(p, p->t[i].shard, sn, sizeof sn);
         json_object_set_new(wm, p->t[i].name, json_string(sn));
     }
-    json_t *j = wm ? json_pack("{s:{s:I}, s:o}", "metadata", "total_size",
-                               (json_int_t)p->bytes, "weight_map", wm)
+    json_t *j = wm ? json_pack("{s:{s:I}, s:o}", "metadata", "total_size", (json_int_t)p->bytes,
+                               "weight_map", wm)
                    : NULL;
     return write_json(dir, "model.safetensors.index.json", j, err);
 }
@@ -195,11 +195,12 @@ static void generate(uint64_t seed, const plan_tensor *t, float *f, size_t n) {
     }
     aq_rng r;
     aq_rng_seed(&r, aq_synth_seed_for(seed, t->name));
-    for (size_t i = 0; i < n; ++i) f[i] = (float)(1.0 + 0.05 * aq_rng_normal(&r));
+    for (size_t i = 0; i < n; ++i)
+        f[i] = (float)(1.0 + 0.05 * aq_rng_normal(&r));
 }
 
-static aq_status stream_tensor(aq_st_writer *w, uint64_t seed, const plan_tensor *t,
-                               uint16_t *bf, aq_err *err) {
+static aq_status stream_tensor(aq_st_writer *w, uint64_t seed, const plan_tensor *t, uint16_t *bf,
+                               aq_err *err) {
     size_t n = (size_t)(t->nbytes / 2);
     float *f = malloc((n ? n : 1) * sizeof *f);
     if (!f) return aq_err_set(err, AQ_E_NOMEM, "tensor '%s': out of memory", t->name);
@@ -208,7 +209,8 @@ static aq_status stream_tensor(aq_st_writer *w, uint64_t seed, const plan_tensor
     for (size_t off = 0; off < n && st == AQ_OK; off += CHUNK) {
         size_t m = n - off < CHUNK ? n - off : CHUNK;
 #pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < m; ++i) bf[i] = aq_f32_to_bf16(f[off + i]);
+        for (size_t i = 0; i < m; ++i)
+            bf[i] = aq_f32_to_bf16(f[off + i]);
         /* safetensors is little-endian; so is every host this tool targets (x86-64, arm64). */
         st = aq_st_writer_data(w, bf, m * sizeof *bf, err);
     }
@@ -216,8 +218,8 @@ static aq_status stream_tensor(aq_st_writer *w, uint64_t seed, const plan_tensor
     return st;
 }
 
-static aq_status write_shard(const char *dir, const plan *p, int shard, uint64_t seed,
-                             uint16_t *bf, aq_err *err) {
+static aq_status write_shard(const char *dir, const plan *p, int shard, uint64_t seed, uint16_t *bf,
+                             aq_err *err) {
     char sn[64];
     shard_name(p, shard, sn, sizeof sn);
     char *path = join(dir, sn);
@@ -227,8 +229,8 @@ static aq_status write_shard(const char *dir, const plan *p, int shard, uint64_t
     free(path);
     for (size_t i = 0; st == AQ_OK && i < p->n; ++i)
         if (p->t[i].shard == shard)
-            st = aq_st_writer_declare(w, p->t[i].name, AQ_DT_BF16, p->t[i].ndim, p->t[i].shape,
-                                      err);
+            st =
+                aq_st_writer_declare(w, p->t[i].name, AQ_DT_BF16, p->t[i].ndim, p->t[i].shape, err);
     if (st == AQ_OK) st = aq_st_writer_metadata(w, "format", "pt", err);
     for (size_t i = 0; st == AQ_OK && i < p->n; ++i)
         if (p->t[i].shard == shard) st = stream_tensor(w, seed, &p->t[i], bf, err);
@@ -237,8 +239,7 @@ static aq_status write_shard(const char *dir, const plan *p, int shard, uint64_t
     return st;
 }
 
-static aq_status run(const preset *ps, int layers, const char *dir, uint64_t seed,
-                     aq_err *err) {
+static aq_status run(const preset *ps, int layers, const char *dir, uint64_t seed, aq_err *err) {
     double t0 = now_s();
     preset eff = *ps;
     eff.layers = layers;
@@ -268,15 +269,16 @@ static aq_status run(const preset *ps, int layers, const char *dir, uint64_t see
 }
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: aq-synth --preset NAME --out DIR [--seed S] [--layers N] [--help]\n"
-            "Writes a deterministic synthetic bf16 model in the Hugging Face Qwen2 layout\n"
-            "(config.json, model-XXXXX-of-YYYYY.safetensors, model.safetensors.index.json).\n"
-            "  --preset NAME  dream-7b (28 layers, ~15 GB), medium (~500M params), tiny (3 shards)\n"
-            "  --out DIR      output directory (created if missing; files are replaced)\n"
-            "  --seed S       64-bit seed (default 1); same seed, same bytes\n"
-            "  --layers N     override the preset's layer count (1..1024)\n"
-            "Exit status: 0 ok, 1 runtime error, 2 usage error.\n");
+    fprintf(
+        out,
+        "usage: aq-synth --preset NAME --out DIR [--seed S] [--layers N] [--help]\n"
+        "Writes a deterministic synthetic bf16 model in the Hugging Face Qwen2 layout\n"
+        "(config.json, model-XXXXX-of-YYYYY.safetensors, model.safetensors.index.json).\n"
+        "  --preset NAME  dream-7b (28 layers, ~15 GB), medium (~500M params), tiny (3 shards)\n"
+        "  --out DIR      output directory (created if missing; files are replaced)\n"
+        "  --seed S       64-bit seed (default 1); same seed, same bytes\n"
+        "  --layers N     override the preset's layer count (1..1024)\n"
+        "Exit status: 0 ok, 1 runtime error, 2 usage error.\n");
 }
 
 static int parse_u64(const char *s, uint64_t *v) {
@@ -289,12 +291,10 @@ static int parse_u64(const char *s, uint64_t *v) {
 }
 
 int main(int argc, char **argv) {
-    static const struct option opts[] = {{"preset", required_argument, 0, 'p'},
-                                         {"out", required_argument, 0, 'o'},
-                                         {"seed", required_argument, 0, 's'},
-                                         {"layers", required_argument, 0, 'l'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"preset", required_argument, 0, 'p'}, {"out", required_argument, 0, 'o'},
+        {"seed", required_argument, 0, 's'},   {"layers", required_argument, 0, 'l'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     const char *pname = NULL, *out = NULL;
     uint64_t seed = 1, layers = 0;
     int c;
@@ -319,8 +319,8 @@ int main(int argc, char **argv) {
     if (!ps || !out || !*out || optind != argc) {
         fprintf(stderr, "aq-synth: %s\n",
                 !ps ? (pname ? "unknown preset (dream-7b, medium, tiny)" : "--preset is required")
-                    : optind != argc ? "unexpected argument"
-                                     : "--out is required");
+                : optind != argc ? "unexpected argument"
+                                 : "--out is required");
         usage(stderr);
         return 2;
     }

@@ -27,9 +27,12 @@ size_t aq_dtype_size(aq_dtype dt) {
 
 const char *aq_dtype_name(aq_dtype dt) {
     switch (dt) {
-    case AQ_DT_F32: return "F32";
-    case AQ_DT_F16: return "F16";
-    case AQ_DT_BF16: return "BF16";
+    case AQ_DT_F32:
+        return "F32";
+    case AQ_DT_F16:
+        return "F16";
+    case AQ_DT_BF16:
+        return "BF16";
     }
     return "?";
 }
@@ -127,8 +130,14 @@ static void f32_to_f32_n(const unsigned char *s, size_t n, float *dst) {
 void aq_convert_to_f32(aq_dtype dt, const void *src, size_t n, float *dst) {
     const unsigned char *s = src;
     switch (dt) {
-    case AQ_DT_F32: f32_to_f32_n(s, n, dst); break;
-    case AQ_DT_F16: f16_to_f32_n(s, n, dst); break;
-    case AQ_DT_BF16: bf16_to_f32_n(s, n, dst); break;
+    case AQ_DT_F32:
+        f32_to_f32_n(s, n, dst);
+        break;
+    case AQ_DT_F16:
+        f16_to_f32_n(s, n, dst);
+        break;
+    case AQ_DT_BF16:
+        bf16_to_f32_n(s, n, dst);
+        break;
     }
 }

@@ -13,9 +13,9 @@
 #include "aq/synth.h"
 
 /* Check reports every assertion through a pipe; only failures need to reach it here. */
-#define FAST_ASSERT(c, ...)                                                              \
-    do {                                                                                 \
-        if (!(c)) ck_abort_msg(__VA_ARGS__);                                             \
+#define FAST_ASSERT(c, ...)                                                                        \
+    do {                                                                                           \
+        if (!(c)) ck_abort_msg(__VA_ARGS__);                                                       \
     } while (0)
 
 static uint32_t fbits(float f) {
@@ -102,12 +102,15 @@ START_TEST(test_f16_ties) {
     for (uint32_t h = 0; h < 0x7c00; ++h) {
         for (uint32_t s = 0; s <= 0x8000; s += 0x8000) {
             float a = aq_f16_to_f32((uint16_t)(h | s));
-            float b = h == 0x7bff ? (s ? -65536.0f : 65536.0f) : aq_f16_to_f32((uint16_t)((h + 1) | s));
+            float b =
+                h == 0x7bff ? (s ? -65536.0f : 65536.0f) : aq_f16_to_f32((uint16_t)((h + 1) | s));
             float mid = (float)(((double)a + (double)b) / 2); /* exact: 12 bits */
             uint16_t even = (uint16_t)(((h & 1) ? h + 1 : h) | s);
             FAST_ASSERT(aq_f32_to_f16(mid) == even, "tie after 0x%04x", h | s);
-            FAST_ASSERT((aq_f32_to_f16(nextafterf(mid, a))) == (h | s), "aq_f32_to_f16(nextafterf(mid, a)) != h | s");
-            FAST_ASSERT((aq_f32_to_f16(nextafterf(mid, b))) == ((h + 1) | s), "aq_f32_to_f16(nextafterf(mid, b)) != (h + 1) | s");
+            FAST_ASSERT((aq_f32_to_f16(nextafterf(mid, a))) == (h | s),
+                        "aq_f32_to_f16(nextafterf(mid, a)) != h | s");
+            FAST_ASSERT((aq_f32_to_f16(nextafterf(mid, b))) == ((h + 1) | s),
+                        "aq_f32_to_f16(nextafterf(mid, b)) != (h + 1) | s");
         }
     }
 }
@@ -119,8 +122,10 @@ START_TEST(test_bf16_ties) {
             uint32_t hs = h | s, mid = (hs << 16) | 0x8000u;
             uint16_t even = (uint16_t)(((h & 1) ? h + 1 : h) | s);
             FAST_ASSERT(aq_f32_to_bf16(bitsf(mid)) == even, "tie after 0x%04x", hs);
-            FAST_ASSERT((aq_f32_to_bf16(bitsf(mid - 1))) == (hs), "aq_f32_to_bf16(bitsf(mid - 1)) != hs");
-            FAST_ASSERT((aq_f32_to_bf16(bitsf(mid + 1))) == (hs + 1), "aq_f32_to_bf16(bitsf(mid + 1)) != hs + 1");
+            FAST_ASSERT((aq_f32_to_bf16(bitsf(mid - 1))) == (hs),
+                        "aq_f32_to_bf16(bitsf(mid - 1)) != hs");
+            FAST_ASSERT((aq_f32_to_bf16(bitsf(mid + 1))) == (hs + 1),
+                        "aq_f32_to_bf16(bitsf(mid + 1)) != hs + 1");
         }
     }
 }
@@ -149,7 +154,8 @@ START_TEST(test_random_against_rint) {
         double want_bf = round_ref(ax, 7, -126);
         FAST_ASSERT(fabs((double)aq_f16_to_f32(aq_f32_to_f16(x))) == want16, "f16 %a", x);
         FAST_ASSERT(fabs((double)aq_bf16_to_f32(aq_f32_to_bf16(x))) == want_bf, "bf16 %a", x);
-        FAST_ASSERT(!!signbit(aq_f16_to_f32(aq_f32_to_f16(x))) == !!signbit(x), "failed: !!signbit(aq_f16_to_f32(aq_f32_to_f16(x))) == !!signbit(x)");
+        FAST_ASSERT(!!signbit(aq_f16_to_f32(aq_f32_to_f16(x))) == !!signbit(x),
+                    "failed: !!signbit(aq_f16_to_f32(aq_f32_to_f16(x))) == !!signbit(x)");
     }
 }
 END_TEST
@@ -176,7 +182,7 @@ START_TEST(test_overflow_nan_zero) {
     ck_assert_uint_eq(aq_f32_to_f16(0.0f), 0x0000);
     ck_assert_uint_eq(aq_f32_to_f16(-1e-30f), 0x8000);
     ck_assert_uint_eq(aq_f32_to_bf16(bitsf(0x80000001u)), 0x8000);
-    ck_assert_uint_eq(aq_f32_to_f16(ldexpf(1.0f, -25)), 0x0000);            /* tie -> 0 */
+    ck_assert_uint_eq(aq_f32_to_f16(ldexpf(1.0f, -25)), 0x0000);           /* tie -> 0 */
     ck_assert_uint_eq(aq_f32_to_f16(nextafterf(ldexpf(1.0f, -25), 1)), 1); /* just above */
     ck_assert_uint_eq(fbits(aq_f16_to_f32(0x8000)), 0x80000000u);
 }
@@ -189,7 +195,8 @@ START_TEST(test_convert_unaligned) {
     /* F32, little-endian, at an odd address. */
     for (int i = 0; i < 3; ++i) {
         uint32_t u = fbits(want[i]);
-        for (int k = 0; k < 4; ++k) raw[1 + 4 * i + k] = (unsigned char)(u >> (8 * k));
+        for (int k = 0; k < 4; ++k)
+            raw[1 + 4 * i + k] = (unsigned char)(u >> (8 * k));
     }
     aq_convert_to_f32(AQ_DT_F32, raw + 1, 3, out);
     ck_assert(memcmp(out, want, sizeof want) == 0);

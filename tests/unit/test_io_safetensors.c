@@ -18,7 +18,8 @@ static unsigned char *image(const char *json, size_t data, size_t *size) {
     *size = 8 + n + data;
     unsigned char *b = calloc(1, *size);
     ck_assert_ptr_nonnull(b);
-    for (int i = 0; i < 8; ++i) b[i] = (unsigned char)((uint64_t)n >> (8 * i));
+    for (int i = 0; i < 8; ++i)
+        b[i] = (unsigned char)((uint64_t)n >> (8 * i));
     memcpy(b + 8, json, n);
     return b;
 }
@@ -66,7 +67,8 @@ START_TEST(test_prefix_errors) {
     ck_assert_ptr_nonnull(strstr(err.msg, "past the end"));
     memset(b, 0, 8);
     uint64_t big = AQ_ST_MAX_HEADER + 1ull;
-    for (int i = 0; i < 8; ++i) b[i] = (unsigned char)(big >> (8 * i));
+    for (int i = 0; i < 8; ++i)
+        b[i] = (unsigned char)(big >> (8 * i));
     ck_assert_int_eq(aq_st_parse(b, sizeof b, LABEL, &f, &err), AQ_E_FORMAT);
     ck_assert_ptr_nonnull(strstr(err.msg, "limit"));
     memset(b, 0xff, 8); /* 2^64-1: no overflow in 8 + N */
@@ -93,7 +95,7 @@ START_TEST(test_json_errors) {
 }
 END_TEST
 
-#define ENTRY(name, dtype, shape, offs) \
+#define ENTRY(name, dtype, shape, offs)                                                            \
     "\"" name "\":{\"dtype\":\"" dtype "\",\"shape\":" shape ",\"data_offsets\":" offs "}"
 
 START_TEST(test_entry_errors) {
@@ -104,12 +106,12 @@ START_TEST(test_entry_errors) {
     expect_fail("{" ENTRY("t.real", "F32", "[1.5]", "[0,4]") "}", 4, AQ_E_FORMAT, "t.real");
     expect_fail("{" ENTRY("t.str", "F32", "[\"1\"]", "[0,4]") "}", 4, AQ_E_FORMAT, "t.str");
     expect_fail("{" ENTRY("t.shp", "F32", "3", "[0,4]") "}", 4, AQ_E_FORMAT, "t.shp");
-    expect_fail("{" ENTRY("t.dims", "F32", "[1,1,1,1,1,1,1,1,1]", "[0,4]") "}", 4,
-                AQ_E_UNSUPPORTED, "t.dims");
-    expect_fail("{" ENTRY("t.ovf", "F32", "[4294967296,4294967296]", "[0,4]") "}", 4,
-                AQ_E_FORMAT, "t.ovf");
-    expect_fail("{" ENTRY("t.ovf2", "F32", "[4611686018427387904]", "[0,4]") "}", 4,
-                AQ_E_FORMAT, "t.ovf2");
+    expect_fail("{" ENTRY("t.dims", "F32", "[1,1,1,1,1,1,1,1,1]", "[0,4]") "}", 4, AQ_E_UNSUPPORTED,
+                "t.dims");
+    expect_fail("{" ENTRY("t.ovf", "F32", "[4294967296,4294967296]", "[0,4]") "}", 4, AQ_E_FORMAT,
+                "t.ovf");
+    expect_fail("{" ENTRY("t.ovf2", "F32", "[4611686018427387904]", "[0,4]") "}", 4, AQ_E_FORMAT,
+                "t.ovf2");
     expect_fail("{" ENTRY("t.back", "F32", "[1]", "[100,50]") "}", 100, AQ_E_FORMAT,
                 "'t.back': data_offsets [100, 50] end before begin");
     expect_fail("{" ENTRY("t.oob", "F32", "[2]", "[0,8]") "}", 4, AQ_E_FORMAT, "t.oob");
@@ -120,31 +122,33 @@ START_TEST(test_entry_errors) {
 END_TEST
 
 START_TEST(test_layout_errors) {
-    expect_fail("{" ENTRY("a", "F32", "[2]", "[0,8]") "," ENTRY("t.overlap", "F32", "[1]",
-                                                                "[4,8]") "}",
-                8, AQ_E_FORMAT, "t.overlap");
-    expect_fail("{" ENTRY("a", "F32", "[1]", "[0,4]") "," ENTRY("t.gap", "F32", "[1]",
-                                                                "[8,12]") "}",
-                12, AQ_E_FORMAT, "t.gap");
+    expect_fail(
+        "{" ENTRY("a", "F32", "[2]", "[0,8]") "," ENTRY("t.overlap", "F32", "[1]", "[4,8]") "}", 8,
+        AQ_E_FORMAT, "t.overlap");
+    expect_fail(
+        "{" ENTRY("a", "F32", "[1]", "[0,4]") "," ENTRY("t.gap", "F32", "[1]", "[8,12]") "}", 12,
+        AQ_E_FORMAT, "t.gap");
     expect_fail("{" ENTRY("t.first", "F32", "[1]", "[4,8]") "}", 8, AQ_E_FORMAT, "t.first");
     expect_fail("{" ENTRY("t.tail", "F32", "[1]", "[0,4]") "}", 6, AQ_E_FORMAT, "t.tail");
     expect_fail("{}", 4, AQ_E_FORMAT, "no tensor");
     /* A valid layout with one unsupported dtype: layout errors take precedence. */
-    expect_fail("{" ENTRY("x", "I64", "[1]", "[0,8]") "," ENTRY("t.gap2", "F32", "[1]",
-                                                                "[12,16]") "}",
-                16, AQ_E_FORMAT, "t.gap2");
+    expect_fail(
+        "{" ENTRY("x", "I64", "[1]", "[0,8]") "," ENTRY("t.gap2", "F32", "[1]", "[12,16]") "}", 16,
+        AQ_E_FORMAT, "t.gap2");
 }
 END_TEST
 
 START_TEST(test_valid_cases) {
     unsigned char *b;
     /* Header order differs from offset order; 0-d, 0-sized and padded header. */
-    aq_st_file *f = parse_ok("{\"__metadata__\":{\"format\":\"pt\",\"tied\":\"w\",\"w\":\"s\"},"
-                             ENTRY("w", "BF16", "[2,3]", "[4,16]") ","
-                             ENTRY("s", "F32", "[]", "[0,4]") ","
-                             ENTRY("e", "F16", "[0,7]", "[16,16]") ","
-                             ENTRY("e2", "F32", "[5,0]", "[16,16]") "}      ",
-                             16, &b);
+    aq_st_file *f = parse_ok(
+        "{\"__metadata__\":{\"format\":\"pt\",\"tied\":\"w\",\"w\":\"s\"}," ENTRY(
+            "w", "BF16", "[2,3]",
+            "[4,16]") "," ENTRY("s", "F32", "[]",
+                                "[0,4]") "," ENTRY("e", "F16", "[0,7]",
+                                                   "[16,16]") "," ENTRY("e2", "F32", "[5,0]",
+                                                                        "[16,16]") "}      ",
+        16, &b);
     ck_assert_uint_eq(aq_st_count(f), 4);
     const aq_tensor *t0 = aq_st_tensor(f, 0), *t1 = aq_st_tensor(f, 1);
     ck_assert_str_eq(t0->name, "s");
@@ -326,8 +330,8 @@ END_TEST
 #define S2 "model-00002-of-00003.safetensors"
 #define S3 "model-00003-of-00003.safetensors"
 
-static aq_status open_sharded(const char *index, const char **n1, int c1, const char **n2,
-                              int c2, aq_err *err, aq_model **m, char **dir) {
+static aq_status open_sharded(const char *index, const char **n1, int c1, const char **n2, int c2,
+                              aq_err *err, aq_model **m, char **dir) {
     *dir = tmpdir();
     write_shard(*dir, S1, n1, c1);
     if (n2) write_shard(*dir, S2, n2, c2);
@@ -341,10 +345,11 @@ START_TEST(test_sharded_ok) {
     aq_err err = {0};
     aq_model *m = NULL;
     char *dir;
-    aq_status st = open_sharded("{\"metadata\":{\"total_size\":12},\"weight_map\":{"
-                                "\"model.layers.0.w\":\"" S1 "\",\"model.embed_tokens.weight\":\"" S1
-                                "\",\"lm_head.weight\":\"" S2 "\"}}",
-                                a, 2, b, 1, &err, &m, &dir);
+    aq_status st =
+        open_sharded("{\"metadata\":{\"total_size\":12},\"weight_map\":{"
+                     "\"model.layers.0.w\":\"" S1 "\",\"model.embed_tokens.weight\":\"" S1
+                     "\",\"lm_head.weight\":\"" S2 "\"}}",
+                     a, 2, b, 1, &err, &m, &dir);
     ck_assert_msg(st == AQ_OK, "%s", err.msg);
     ck_assert_uint_eq(aq_model_count(m), 3);
     ck_assert_str_eq(aq_model_tensor(m, 0)->name, "lm_head.weight");
@@ -362,8 +367,8 @@ START_TEST(test_sharded_ok) {
 }
 END_TEST
 
-static void expect_sharded_fail(const char *index, const char **n1, int c1, const char **n2,
-                                int c2, aq_status code, const char *needle) {
+static void expect_sharded_fail(const char *index, const char **n1, int c1, const char **n2, int c2,
+                                aq_status code, const char *needle) {
     aq_err err = {0};
     aq_model *m = (aq_model *)&err;
     char *dir;
@@ -379,17 +384,17 @@ static void expect_sharded_fail(const char *index, const char **n1, int c1, cons
 
 START_TEST(test_sharded_errors) {
     const char *a[] = {"x", "y"}, *b[] = {"z"}, *dup[] = {"y", "z"};
-    expect_sharded_fail("{\"weight_map\":{\"x\":\"" S1 "\",\"y\":\"" S1 "\",\"z\":\"" S2
-                        "\",\"w\":\"" S3 "\"}}",
-                        a, 2, b, 1, AQ_E_IO,
-                        "model.safetensors.index.json: shard '" S3
-                        "' (tensor 'w'): No such file or directory");
-    expect_sharded_fail("{\"weight_map\":{\"x\":\"" S1 "\",\"y\":\"" S1 "\",\"z\":\"" S2 "\"}}",
-                        a, 2, dup, 2, AQ_E_FORMAT, "tensor 'y' is stored in two shards");
+    expect_sharded_fail(
+        "{\"weight_map\":{\"x\":\"" S1 "\",\"y\":\"" S1 "\",\"z\":\"" S2 "\",\"w\":\"" S3 "\"}}", a,
+        2, b, 1, AQ_E_IO,
+        "model.safetensors.index.json: shard '" S3 "' (tensor 'w'): No such file or directory");
+    expect_sharded_fail("{\"weight_map\":{\"x\":\"" S1 "\",\"y\":\"" S1 "\",\"z\":\"" S2 "\"}}", a,
+                        2, dup, 2, AQ_E_FORMAT, "tensor 'y' is stored in two shards");
     expect_sharded_fail("{\"weight_map\":{\"x\":\"" S1 "\",\"z\":\"" S2 "\"}}", a, 2, b, 1,
-                        AQ_E_FORMAT, "tensor 'y' stored in shard '" S1 "' is absent from weight_map");
-    expect_sharded_fail("{\"weight_map\":{\"x\":\"" S1 "\",\"y\":\"" S2 "\",\"z\":\"" S2 "\"}}",
-                        a, 2, b, 1, AQ_E_FORMAT, "tensor 'y'");
+                        AQ_E_FORMAT,
+                        "tensor 'y' stored in shard '" S1 "' is absent from weight_map");
+    expect_sharded_fail("{\"weight_map\":{\"x\":\"" S1 "\",\"y\":\"" S2 "\",\"z\":\"" S2 "\"}}", a,
+                        2, b, 1, AQ_E_FORMAT, "tensor 'y'");
     expect_sharded_fail("{\"weight_map\":{\"x\":\"" S1 "\",\"y\":\"" S1 "\",\"z\":\"" S2
                         "\",\"q\":\"" S2 "\"}}",
                         a, 2, b, 1, AQ_E_FORMAT, "tensor 'q'");

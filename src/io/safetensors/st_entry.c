@@ -11,9 +11,9 @@ static int st_dtype_size(const char *s) {
     static const struct {
         const char *name;
         int size;
-    } known[] = {{"BOOL", 1}, {"U8", 1},  {"I8", 1},   {"F8_E5M2", 1}, {"F8_E4M3", 1},
-                 {"I16", 2},  {"U16", 2}, {"F16", 2},  {"BF16", 2},    {"I32", 4},
-                 {"U32", 4},  {"F32", 4}, {"I64", 8},  {"U64", 8},     {"F64", 8}};
+    } known[] = {{"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1},
+                 {"I16", 2},  {"U16", 2}, {"F16", 2}, {"BF16", 2},    {"I32", 4},
+                 {"U32", 4},  {"F32", 4}, {"I64", 8}, {"U64", 8},     {"F64", 8}};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; ++i)
         if (strcmp(s, known[i].name) == 0) return known[i].size;
     return 0;
@@ -30,8 +30,7 @@ static aq_status parse_dtype(const char *label, const char *name, json_t *v, st_
     const char *s = json_string_value(d);
     *esize = st_dtype_size(s);
     if (*esize == 0)
-        return aq_err_set(err, AQ_E_FORMAT, "%s: tensor '%s': unknown dtype '%s'", label, name,
-                          s);
+        return aq_err_set(err, AQ_E_FORMAT, "%s: tensor '%s': unknown dtype '%s'", label, name, s);
     if (aq_dtype_parse(s, &e->t.dtype) != 0) {
         e->supported = 0;
         e->why = "dtype is not supported (only F32, F16, BF16)";
@@ -39,8 +38,8 @@ static aq_status parse_dtype(const char *label, const char *name, json_t *v, st_
     return AQ_OK;
 }
 
-static aq_status parse_shape(const char *label, const char *name, json_t *v, int esize,
-                             st_entry *e, aq_err *err) {
+static aq_status parse_shape(const char *label, const char *name, json_t *v, int esize, st_entry *e,
+                             aq_err *err) {
     json_t *sh = json_object_get(v, "shape");
     if (!json_is_array(sh)) return bad(label, name, "missing or non-array \"shape\"", err);
     size_t nd = json_array_size(sh);
@@ -49,8 +48,8 @@ static aq_status parse_shape(const char *label, const char *name, json_t *v, int
         json_t *d = json_array_get(sh, i);
         if (!json_is_integer(d) || json_integer_value(d) < 0)
             return aq_err_set(err, AQ_E_FORMAT,
-                              "%s: tensor '%s': shape[%zu] is not a non-negative integer",
-                              label, name, i);
+                              "%s: tensor '%s': shape[%zu] is not a non-negative integer", label,
+                              name, i);
         uint64_t dim = (uint64_t)json_integer_value(d);
         if (__builtin_mul_overflow(numel, dim, &numel))
             return bad(label, name, "shape product overflows 64 bits", err);
@@ -68,8 +67,8 @@ static aq_status parse_shape(const char *label, const char *name, json_t *v, int
     return AQ_OK;
 }
 
-static aq_status parse_offsets(const char *label, const char *name, json_t *v,
-                               uint64_t data_size, st_entry *e, aq_err *err) {
+static aq_status parse_offsets(const char *label, const char *name, json_t *v, uint64_t data_size,
+                               st_entry *e, aq_err *err) {
     json_t *o = json_object_get(v, "data_offsets");
     json_t *b = json_array_get(o, 0), *en = json_array_get(o, 1);
     if (!json_is_array(o) || json_array_size(o) != 2 || !json_is_integer(b) ||
@@ -85,15 +84,14 @@ static aq_status parse_offsets(const char *label, const char *name, json_t *v,
         return aq_err_set(err, AQ_E_FORMAT,
                           "%s: tensor '%s': data_offsets [%llu, %llu] out of bounds of the "
                           "%llu-byte data buffer",
-                          label, name, (unsigned long long)e->begin,
-                          (unsigned long long)e->end, (unsigned long long)data_size);
+                          label, name, (unsigned long long)e->begin, (unsigned long long)e->end,
+                          (unsigned long long)data_size);
     if (e->end - e->begin != e->nbytes)
         return aq_err_set(err, AQ_E_FORMAT,
                           "%s: tensor '%s': data_offsets [%llu, %llu] hold %llu bytes but "
                           "shape x dtype size is %llu",
-                          label, name, (unsigned long long)e->begin,
-                          (unsigned long long)e->end, (unsigned long long)(e->end - e->begin),
-                          (unsigned long long)e->nbytes);
+                          label, name, (unsigned long long)e->begin, (unsigned long long)e->end,
+                          (unsigned long long)(e->end - e->begin), (unsigned long long)e->nbytes);
     return AQ_OK;
 }
 

@@ -15,8 +15,7 @@
 static aq_status map_fd(int fd, const char *path, void **map, size_t *size, aq_err *err) {
     struct stat sb;
     if (fstat(fd, &sb) != 0) return aq_err_set(err, AQ_E_IO, "%s: %s", path, strerror(errno));
-    if (!S_ISREG(sb.st_mode))
-        return aq_err_set(err, AQ_E_IO, "%s: not a regular file", path);
+    if (!S_ISREG(sb.st_mode)) return aq_err_set(err, AQ_E_IO, "%s: not a regular file", path);
     *size = (size_t)sb.st_size;
     *map = NULL;
     if (*size == 0) return AQ_OK;
@@ -65,7 +64,8 @@ void aq_st_alias(const aq_st_file *f, size_t i, const char **name, const char **
 
 void aq_st_close(aq_st_file *f) {
     if (!f) return;
-    for (size_t i = 0; i < f->count; ++i) free((char *)f->tensors[i].name);
+    for (size_t i = 0; i < f->count; ++i)
+        free((char *)f->tensors[i].name);
     free(f->tensors);
     for (size_t i = 0; i < f->nalias; ++i) {
         free(f->alias_name[i]);

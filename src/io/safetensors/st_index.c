@@ -27,8 +27,7 @@ static int by_name(const void *a, const void *b) {
 }
 
 /* Lists the distinct shard names of weight_map in first-appearance order. */
-static aq_status list_shards(const char *ipath, json_t *wm, shard *sh, size_t *ns,
-                             aq_err *err) {
+static aq_status list_shards(const char *ipath, json_t *wm, shard *sh, size_t *ns, aq_err *err) {
     const char *k;
     json_t *v;
     *ns = 0;
@@ -36,10 +35,11 @@ static aq_status list_shards(const char *ipath, json_t *wm, shard *sh, size_t *n
         const char *s = json_string_value(v);
         if (!s || !*s || strchr(s, '/') || strcmp(s, "..") == 0)
             return aq_err_set(err, AQ_E_FORMAT,
-                              "%s: tensor '%s': weight_map value is not a shard file name",
-                              ipath, k);
+                              "%s: tensor '%s': weight_map value is not a shard file name", ipath,
+                              k);
         size_t i = 0;
-        while (i < *ns && strcmp(sh[i].name, s) != 0) ++i;
+        while (i < *ns && strcmp(sh[i].name, s) != 0)
+            ++i;
         if (i == *ns) sh[(*ns)++] = (shard){s, k, NULL};
     }
     return AQ_OK;
@@ -70,8 +70,8 @@ static int has_alias(const aq_st_file *f, const char *name) {
 }
 
 /* Each stored tensor: in one shard only, listed in weight_map, under that shard. */
-static aq_status check_stored(const char *ipath, json_t *wm, const shard *sh,
-                              stored_ref *r, size_t n, aq_err *err) {
+static aq_status check_stored(const char *ipath, json_t *wm, const shard *sh, stored_ref *r,
+                              size_t n, aq_err *err) {
     qsort(r, n, sizeof *r, by_name);
     for (size_t i = 1; i < n; ++i)
         if (strcmp(r[i - 1].t->name, r[i].t->name) == 0)
@@ -105,7 +105,8 @@ static aq_status check_listed(const char *ipath, json_t *wm, const shard *sh, si
         if (bsearch(&kr, r, n, sizeof *r, by_name)) continue;
         const char *s = json_string_value(v);
         size_t i = 0;
-        while (i < ns && strcmp(sh[i].name, s) != 0) ++i;
+        while (i < ns && strcmp(sh[i].name, s) != 0)
+            ++i;
         if (i == ns || !has_alias(sh[i].f, k))
             return aq_err_set(err, AQ_E_FORMAT,
                               "%s: tensor '%s' listed in weight_map is not stored in shard "
@@ -118,12 +119,14 @@ static aq_status check_listed(const char *ipath, json_t *wm, const shard *sh, si
 static aq_status check_consistency(const char *ipath, json_t *wm, const shard *sh, size_t ns,
                                    aq_err *err) {
     size_t n = 0;
-    for (size_t i = 0; i < ns; ++i) n += aq_st_count(sh[i].f);
+    for (size_t i = 0; i < ns; ++i)
+        n += aq_st_count(sh[i].f);
     stored_ref *r = malloc((n ? n : 1) * sizeof *r);
     if (!r) return aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", ipath);
     size_t k = 0;
     for (size_t i = 0; i < ns; ++i)
-        for (size_t j = 0; j < aq_st_count(sh[i].f); ++j) r[k++] = (stored_ref){aq_st_tensor(sh[i].f, j), i};
+        for (size_t j = 0; j < aq_st_count(sh[i].f); ++j)
+            r[k++] = (stored_ref){aq_st_tensor(sh[i].f, j), i};
     aq_status st = check_stored(ipath, wm, sh, r, n, err);
     if (st == AQ_OK) st = check_listed(ipath, wm, sh, ns, r, n, err);
     free(r);
@@ -159,14 +162,17 @@ aq_status st_index_open(const char *dir, aq_st_file ***files, size_t *nfiles, aq
     if (st == AQ_OK && !(sh = calloc(json_object_size(wm), sizeof *sh)))
         st = aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", ipath);
     if (st == AQ_OK) st = list_shards(ipath, wm, sh, &ns, err);
-    for (size_t i = 0; st == AQ_OK && i < ns; ++i) st = open_shard(dir, ipath, &sh[i], err);
+    for (size_t i = 0; st == AQ_OK && i < ns; ++i)
+        st = open_shard(dir, ipath, &sh[i], err);
     if (st == AQ_OK) st = check_consistency(ipath, wm, sh, ns, err);
     aq_st_file **out = NULL;
     if (st == AQ_OK && !(out = malloc(ns * sizeof *out)))
         st = aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", ipath);
     for (size_t i = 0; i < ns; ++i) {
-        if (st == AQ_OK) out[i] = sh[i].f;
-        else aq_st_close(sh[i].f);
+        if (st == AQ_OK)
+            out[i] = sh[i].f;
+        else
+            aq_st_close(sh[i].f);
     }
     if (st == AQ_OK) {
         *files = out;

@@ -17,8 +17,8 @@ struct aq_st_file {
     char **alias_name; /* parallel arrays, owned */
     char **alias_target;
     size_t nalias;
-    char *label;     /* owned copy; every aq_tensor.file points here */
-    void *map;       /* mmap'ed image when opened from a path, else NULL */
+    char *label; /* owned copy; every aq_tensor.file points here */
+    void *map;   /* mmap'ed image when opened from a path, else NULL */
     size_t map_size;
 };
 
@@ -34,8 +34,8 @@ typedef struct {
 } st_entry;
 
 /* st_entry.c: validates one "name": {...} entry against a data buffer of `data_size`. */
-aq_status st_entry_parse(const char *label, const char *name, json_t *v,
-                         uint64_t data_size, st_entry *out, aq_err *err);
+aq_status st_entry_parse(const char *label, const char *name, json_t *v, uint64_t data_size,
+                         st_entry *out, aq_err *err);
 
 /* st_layout.c: sorts entries by offset and checks they tile [0, data_size) exactly. */
 aq_status st_layout_check(const char *label, st_entry *e, size_t n, uint64_t data_size,

@@ -24,8 +24,7 @@ aq_status st_layout_check(const char *label, st_entry *e, size_t n, uint64_t dat
                               "%s: tensor '%s': data_offsets [%llu, %llu] overlap tensor "
                               "'%s' ending at %llu",
                               label, e[i].name, (unsigned long long)e[i].begin,
-                              (unsigned long long)e[i].end, e[i - 1].name,
-                              (unsigned long long)pos);
+                              (unsigned long long)e[i].end, e[i - 1].name, (unsigned long long)pos);
         if (e[i].begin > pos)
             return aq_err_set(err, AQ_E_FORMAT,
                               "%s: tensor '%s': gap of %llu unused bytes before its "

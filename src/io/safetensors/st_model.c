@@ -39,7 +39,8 @@ static const aq_tensor *find_stored(const aq_model *m, const char *name) {
 
 /* Sorted tensor table; names are unique (the index check rejects a tensor in two shards). */
 static aq_status index_tensors(aq_model *m, aq_err *err) {
-    for (size_t i = 0; i < m->nfiles; ++i) m->count += aq_st_count(m->files[i]);
+    for (size_t i = 0; i < m->nfiles; ++i)
+        m->count += aq_st_count(m->files[i]);
     m->sorted = malloc((m->count ? m->count : 1) * sizeof *m->sorted);
     if (!m->sorted) return aq_err_set(err, AQ_E_NOMEM, "out of memory indexing tensors");
     size_t k = 0;
@@ -52,7 +53,8 @@ static aq_status index_tensors(aq_model *m, aq_err *err) {
 
 static aq_status index_aliases(aq_model *m, aq_err *err) {
     size_t n = 0;
-    for (size_t i = 0; i < m->nfiles; ++i) n += aq_st_alias_count(m->files[i]);
+    for (size_t i = 0; i < m->nfiles; ++i)
+        n += aq_st_alias_count(m->files[i]);
     m->alias = malloc((n ? n : 1) * sizeof *m->alias);
     if (!m->alias) return aq_err_set(err, AQ_E_NOMEM, "out of memory indexing aliases");
     for (size_t i = 0; i < m->nfiles; ++i)
@@ -68,8 +70,7 @@ static aq_status index_aliases(aq_model *m, aq_err *err) {
         if (w > 0 && strcmp(m->alias[w - 1].name, m->alias[i].name) == 0) {
             if (strcmp(m->alias[w - 1].target, m->alias[i].target) != 0)
                 return aq_err_set(err, AQ_E_FORMAT, "alias '%s' maps to both '%s' and '%s'",
-                                  m->alias[i].name, m->alias[w - 1].target,
-                                  m->alias[i].target);
+                                  m->alias[i].name, m->alias[w - 1].target, m->alias[i].target);
             continue;
         }
         m->alias[w++] = m->alias[i];
@@ -169,7 +170,8 @@ const char *aq_model_architecture(const aq_model *m) {
 
 void aq_model_close(aq_model *m) {
     if (!m) return;
-    for (size_t i = 0; i < m->nfiles; ++i) aq_st_close(m->files[i]);
+    for (size_t i = 0; i < m->nfiles; ++i)
+        aq_st_close(m->files[i]);
     free(m->files);
     free(m->sorted);
     free(m->alias);

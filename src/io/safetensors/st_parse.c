@@ -11,10 +11,11 @@ static aq_status check_prefix(const unsigned char *b, size_t size, const char *l
                               uint64_t *hlen, aq_err *err) {
     if (size < 8)
         return aq_err_set(err, AQ_E_FORMAT,
-                          "%s: file is %zu bytes, shorter than the 8-byte header length",
-                          label, size);
+                          "%s: file is %zu bytes, shorter than the 8-byte header length", label,
+                          size);
     uint64_t n = 0;
-    for (int i = 7; i >= 0; --i) n = (n << 8) | b[i];
+    for (int i = 7; i >= 0; --i)
+        n = (n << 8) | b[i];
     if (n < 2)
         return aq_err_set(err, AQ_E_FORMAT, "%s: header length %llu is below 2", label,
                           (unsigned long long)n);
@@ -23,16 +24,16 @@ static aq_status check_prefix(const unsigned char *b, size_t size, const char *l
                           label, (unsigned long long)n, AQ_ST_MAX_HEADER);
     if (n > size - 8)
         return aq_err_set(err, AQ_E_FORMAT,
-                          "%s: header length %llu runs past the end of the %zu-byte file",
-                          label, (unsigned long long)n, size);
+                          "%s: header length %llu runs past the end of the %zu-byte file", label,
+                          (unsigned long long)n, size);
     if (b[8] != '{')
         return aq_err_set(err, AQ_E_FORMAT, "%s: header does not start with '{'", label);
     *hlen = n;
     return AQ_OK;
 }
 
-static aq_status load_header(const unsigned char *b, uint64_t n, const char *label,
-                             json_t **out, aq_err *err) {
+static aq_status load_header(const unsigned char *b, uint64_t n, const char *label, json_t **out,
+                             aq_err *err) {
     json_error_t je;
     /* Duplicates would silently replace each other; the format forbids them. Trailing
      * whitespace (the spec's padding) is accepted by jansson. */
@@ -59,15 +60,15 @@ static aq_status check_metadata(json_t *md, const char *label, aq_err *err) {
         return aq_err_set(err, AQ_E_FORMAT, "%s: \"__metadata__\" is not an object", label);
     json_object_foreach(md, k, v) {
         if (!json_is_string(v))
-            return aq_err_set(err, AQ_E_FORMAT,
-                              "%s: \"__metadata__\" entry '%s' is not a string", label, k);
+            return aq_err_set(err, AQ_E_FORMAT, "%s: \"__metadata__\" entry '%s' is not a string",
+                              label, k);
     }
     return AQ_OK;
 }
 
 /* Validates every entry; fills e[0..*n) (sorted by offset) and *md (borrowed, may be NULL). */
-static aq_status parse_entries(json_t *root, uint64_t data_size, const char *label,
-                               st_entry *e, size_t *n, json_t **md, aq_err *err) {
+static aq_status parse_entries(json_t *root, uint64_t data_size, const char *label, st_entry *e,
+                               size_t *n, json_t **md, aq_err *err) {
     const char *k;
     json_t *v;
     *n = 0;
@@ -101,7 +102,8 @@ static aq_status collect_aliases(aq_st_file *f, json_t *md, aq_err *err) {
     f->alias_name = calloc(json_object_size(md), sizeof *f->alias_name);
     f->alias_target = calloc(json_object_size(md), sizeof *f->alias_target);
     if (!names || !f->alias_name || !f->alias_target) goto nomem;
-    for (size_t i = 0; i < f->count; ++i) names[i] = f->tensors[i].name;
+    for (size_t i = 0; i < f->count; ++i)
+        names[i] = f->tensors[i].name;
     qsort(names, f->count, sizeof *names, cmp_str);
     const char *k;
     json_t *v;

@@ -32,7 +32,8 @@ struct aq_st_writer {
 };
 
 static void writer_free(aq_st_writer *w) {
-    for (size_t i = 0; i < w->ndecl; ++i) free(w->decl[i].name);
+    for (size_t i = 0; i < w->ndecl; ++i)
+        free(w->decl[i].name);
     free(w->decl);
     json_decref(w->meta);
     free(w->path);
@@ -72,16 +73,16 @@ static aq_status check_decl(aq_st_writer *w, const char *name, aq_dtype dtype, i
                           w->path, name);
     if (strcmp(name, "__metadata__") == 0 || ndim < 0 || ndim > AQ_ST_MAX_DIMS ||
         (ndim > 0 && !shape) || (unsigned)dtype > AQ_DT_BF16)
-        return aq_err_set(err, AQ_E_VALUE, "%s: tensor '%s': invalid name, dtype or ndim",
-                          w->path, name);
+        return aq_err_set(err, AQ_E_VALUE, "%s: tensor '%s': invalid name, dtype or ndim", w->path,
+                          name);
     for (size_t i = 0; i < w->ndecl; ++i)
         if (strcmp(w->decl[i].name, name) == 0)
             return aq_err_set(err, AQ_E_VALUE, "%s: tensor '%s' declared twice", w->path, name);
     uint64_t n = aq_dtype_size(dtype);
     for (int i = 0; i < ndim; ++i)
         if (shape[i] < 0 || __builtin_mul_overflow(n, (uint64_t)shape[i], &n))
-            return aq_err_set(err, AQ_E_VALUE, "%s: tensor '%s': bad or overflowing shape",
-                              w->path, name);
+            return aq_err_set(err, AQ_E_VALUE, "%s: tensor '%s': bad or overflowing shape", w->path,
+                              name);
     if (__builtin_add_overflow(w->total, n, &w->total))
         return aq_err_set(err, AQ_E_VALUE, "%s: total size overflows", w->path);
     *nbytes = n;
@@ -112,14 +113,12 @@ aq_status aq_st_writer_declare(aq_st_writer *w, const char *name, aq_dtype dtype
     return AQ_OK;
 }
 
-aq_status aq_st_writer_metadata(aq_st_writer *w, const char *key, const char *value,
-                                aq_err *err) {
+aq_status aq_st_writer_metadata(aq_st_writer *w, const char *key, const char *value, aq_err *err) {
     if (w->header_done)
         return aq_err_set(err, AQ_E_VALUE, "%s: metadata '%s' added after data was written",
                           w->path, key);
     if (json_object_set_new(w->meta, key, json_string(value)) != 0)
-        return aq_err_set(err, AQ_E_VALUE, "%s: metadata '%s' is not valid UTF-8", w->path,
-                          key);
+        return aq_err_set(err, AQ_E_VALUE, "%s: metadata '%s' is not valid UTF-8", w->path, key);
     return AQ_OK;
 }
 
@@ -133,9 +132,9 @@ static json_t *header_json(const aq_st_writer *w) {
         json_t *shape = json_array();
         for (int k = 0; shape && k < d->ndim; ++k)
             json_array_append_new(shape, json_integer(d->shape[k]));
-        json_t *e = json_pack("{s:s, s:o, s:[I,I]}", "dtype", aq_dtype_name(d->dtype), "shape",
-                              shape, "data_offsets", (json_int_t)off,
-                              (json_int_t)(off + d->nbytes));
+        json_t *e =
+            json_pack("{s:s, s:o, s:[I,I]}", "dtype", aq_dtype_name(d->dtype), "shape", shape,
+                      "data_offsets", (json_int_t)off, (json_int_t)(off + d->nbytes));
         if (!e || json_object_set_new(h, d->name, e) != 0) {
             json_decref(h);
             return NULL;
@@ -153,20 +152,22 @@ static aq_status write_header(aq_st_writer *w, aq_err *err) {
     if (!text) return aq_err_set(err, AQ_E_NOMEM, "%s: cannot build the header", w->path);
     size_t n = strlen(text), padded = (n + 7) / 8 * 8;
     unsigned char len[8];
-    for (int i = 0; i < 8; ++i) len[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    for (int i = 0; i < 8; ++i)
+        len[i] = (unsigned char)((uint64_t)padded >> (8 * i));
     int ok = fwrite(len, 1, 8, w->fp) == 8 && fwrite(text, 1, n, w->fp) == n;
-    for (size_t i = n; ok && i < padded; ++i) ok = fputc(' ', w->fp) != EOF;
+    for (size_t i = n; ok && i < padded; ++i)
+        ok = fputc(' ', w->fp) != EOF;
     free(text);
     return ok ? AQ_OK : aq_err_set(err, AQ_E_IO, "%s: write: %s", w->tmp, strerror(errno));
 }
 
 aq_status aq_st_writer_data(aq_st_writer *w, const void *data, size_t nbytes, aq_err *err) {
-    aq_status st = w->failed ? aq_err_set(err, AQ_E_VALUE, "%s: writer already failed", w->path)
-                             : AQ_OK;
+    aq_status st =
+        w->failed ? aq_err_set(err, AQ_E_VALUE, "%s: writer already failed", w->path) : AQ_OK;
     if (st == AQ_OK && !w->header_done) st = write_header(w, err);
     if (st == AQ_OK && nbytes > w->total - w->written)
-        st = aq_err_set(err, AQ_E_VALUE, "%s: %zu more data bytes than the %llu declared",
-                        w->path, nbytes, (unsigned long long)w->total);
+        st = aq_err_set(err, AQ_E_VALUE, "%s: %zu more data bytes than the %llu declared", w->path,
+                        nbytes, (unsigned long long)w->total);
     if (st == AQ_OK && nbytes > 0 && fwrite(data, 1, nbytes, w->fp) != nbytes)
         st = aq_err_set(err, AQ_E_IO, "%s: write: %s", w->tmp, strerror(errno));
     if (st != AQ_OK) {
