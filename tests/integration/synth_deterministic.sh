@@ -4,6 +4,7 @@
 set -euo pipefail
 synth=$1 work=$2
 rm -rf "$work"
+mkdir -p "$work"
 "$synth" --preset tiny --out "$work/a" --seed 11 --layers 2 >/dev/null
 OMP_NUM_THREADS=2 "$synth" --preset tiny --out "$work/b" --seed 11 --layers 2 >/dev/null
 "$synth" --preset tiny --out "$work/c" --seed 12 --layers 2 >/dev/null

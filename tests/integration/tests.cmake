@@ -20,6 +20,7 @@ function(aq_itest name)
 endfunction()
 
 # The embedded default model, generated deterministically.
+file(MAKE_DIRECTORY ${IT})
 aq_itest(synth.tiny SETUP tiny COMMAND $<TARGET_FILE:aq-synth> --preset tiny --out ${IT}/tiny --seed 7)
 aq_itest(synth.deterministic COMMAND bash ${ITD}/synth_deterministic.sh $<TARGET_FILE:aq-synth> ${IT}/det)
 
