@@ -187,30 +187,34 @@ static aq_status write_index(const char *dir, const plan *p, aq_err *err) {
     return write_json(dir, "model.safetensors.index.json", j, err);
 }
 
-/* Fills f[0..n) with the values of tensor t (DESIGN 7 recipe, or 1 + 0.05 N for norms). */
-static void generate(uint64_t seed, const plan_tensor *t, float *f, size_t n) {
+/* Fills f[0..n) with elements [off, off+n) of tensor t: the DESIGN 7 recipe, or 1 + 0.05 N
+ * for norms (small enough to draw sequentially from the start every time). */
+static void generate(uint64_t seed, const plan_tensor *t, size_t off, float *f, size_t n) {
     if (t->kind != K_NORM) {
-        aq_synth_weights_f32(seed, t->name, f, n, 0.02f);
+        aq_synth_weights_f32_range(seed, t->name, off, f, n, 0.02f);
         return;
     }
     aq_rng r;
     aq_rng_seed(&r, aq_synth_seed_for(seed, t->name));
-    for (size_t i = 0; i < n; ++i)
-        f[i] = (float)(1.0 + 0.05 * aq_rng_normal(&r));
+    for (size_t i = 0; i < off + n; ++i) {
+        float v = (float)(1.0 + 0.05 * aq_rng_normal(&r));
+        if (i >= off) f[i - off] = v;
+    }
 }
 
+/* Streams one tensor in CHUNK pieces: memory stays a few MB whatever the tensor size. */
 static aq_status stream_tensor(aq_st_writer *w, uint64_t seed, const plan_tensor *t, uint16_t *bf,
                                aq_err *err) {
     size_t n = (size_t)(t->nbytes / 2);
-    float *f = malloc((n ? n : 1) * sizeof *f);
+    float *f = malloc((n < CHUNK ? (n ? n : 1) : CHUNK) * sizeof *f);
     if (!f) return aq_err_set(err, AQ_E_NOMEM, "tensor '%s': out of memory", t->name);
-    generate(seed, t, f, n);
     aq_status st = AQ_OK;
     for (size_t off = 0; off < n && st == AQ_OK; off += CHUNK) {
         size_t m = n - off < CHUNK ? n - off : CHUNK;
+        generate(seed, t, off, f, m);
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < m; ++i)
-            bf[i] = aq_f32_to_bf16(f[off + i]);
+            bf[i] = aq_f32_to_bf16(f[i]);
         /* safetensors is little-endian; so is every host this tool targets (x86-64, arm64). */
         st = aq_st_writer_data(w, bf, m * sizeof *bf, err);
     }
@@ -239,6 +243,19 @@ static aq_status write_shard(const char *dir, const plan *p, int shard, uint64_t
     return st;
 }
 
+/* mkdir -p: creates `dir` and its missing parents. */
+static int make_dirs(const char *dir) {
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) return errno = ENAMETOOLONG, -1;
+    for (char *p = path + 1; *p; ++p) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(path, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
 static aq_status run(const preset *ps, int layers, const char *dir, uint64_t seed, aq_err *err) {
     double t0 = now_s();
     preset eff = *ps;
@@ -247,7 +264,7 @@ static aq_status run(const preset *ps, int layers, const char *dir, uint64_t see
     uint16_t *bf = malloc(CHUNK * sizeof *bf);
     aq_status st = AQ_OK;
     if (!bf || plan_build(&eff, &p) != 0) st = aq_err_set(err, AQ_E_NOMEM, "out of memory");
-    if (st == AQ_OK && mkdir(dir, 0777) != 0 && errno != EEXIST)
+    if (st == AQ_OK && make_dirs(dir) != 0)
         st = aq_err_set(err, AQ_E_IO, "%s: %s", dir, strerror(errno));
     if (st == AQ_OK) st = write_config(dir, ps, layers, err);
     for (int s = 0; st == AQ_OK && s < p.nshards; ++s) {

@@ -65,14 +65,23 @@ float aq_synth_weight(aq_rng *r, float std) {
     return (float)(t * std / sqrt(5.0 / 3.0));
 }
 
-void aq_synth_weights_f32(uint64_t seed, const char *name, float *dst, size_t n, float std) {
+void aq_synth_weights_f32_range(uint64_t seed, const char *name, size_t first, float *dst,
+                                size_t n, float std) {
     uint64_t base = aq_synth_seed_for(seed, name);
-    size_t blocks = (n + AQ_SYNTH_BLOCK - 1) / AQ_SYNTH_BLOCK;
+    size_t end = first + n, b0 = first / AQ_SYNTH_BLOCK;
+    size_t b1 = n ? (end + AQ_SYNTH_BLOCK - 1) / AQ_SYNTH_BLOCK : b0;
 #pragma omp parallel for schedule(static)
-    for (size_t b = 0; b < blocks; ++b) {
+    for (size_t b = b0; b < b1; ++b) {
         aq_rng r;
         aq_rng_seed(&r, base + 0x9e3779b97f4a7c15ULL * (b + 1));
-        size_t end = (b + 1) * AQ_SYNTH_BLOCK < n ? (b + 1) * AQ_SYNTH_BLOCK : n;
-        for (size_t i = b * AQ_SYNTH_BLOCK; i < end; ++i) dst[i] = aq_synth_weight(&r, std);
+        size_t lo = b * AQ_SYNTH_BLOCK, hi = lo + AQ_SYNTH_BLOCK < end ? lo + AQ_SYNTH_BLOCK : end;
+        for (size_t i = lo; i < hi; ++i) {
+            float v = aq_synth_weight(&r, std);
+            if (i >= first) dst[i - first] = v;
+        }
     }
+}
+
+void aq_synth_weights_f32(uint64_t seed, const char *name, float *dst, size_t n, float std) {
+    aq_synth_weights_f32_range(seed, name, 0, dst, n, std);
 }
