@@ -131,7 +131,9 @@ void aq_group_params_mse(const float *x, const float *h, int n, int bits, aq_sca
     aq_minmax_f32(x, n, &rmin, &rmax);
     *scale = rs;
     *min = rm;
-    if (!(rmax > rmin) || n > AQ_MAX_GROUP) return; /* constant group: rtn is exact */
+    /* A constant group is exact with rtn.  n > AQ_MAX_GROUP cannot come from a checked
+     * aq_quant_params (group_size <= 256); such direct calls get the rtn answer. */
+    if (!(rmax > rmin) || n > AQ_MAX_GROUP) return;
 
     float ones[AQ_MAX_GROUP];
     if (!h) {

@@ -31,13 +31,17 @@ typedef struct {
     row_stats *rs;
 } tensor_job;
 
-static aq_status check_inputs(const aq_quant_params *p, int64_t rows, int64_t cols,
-                              const float *h, const char *name, aq_err *err) {
+static aq_status check_inputs(const aq_quant_params *p, const tensor_job *t, int64_t rows,
+                              const char *name, aq_err *err) {
     aq_status st = aq_quant_params_check(p, err);
     if (st != AQ_OK) return st;
+    const int64_t cols = t->cols;
+    const float *h = t->h;
     if (rows < 0 || cols < 0 || cols > INT64_MAX / 8 / (rows > 0 ? rows : 1))
         return aq_err_set(err, AQ_E_VALUE, "tensor %s: bad shape [%lld, %lld]", name,
                           (long long)rows, (long long)cols);
+    if (rows > 0 && cols > 0 && (!t->src || !t->codes || !t->scale || !t->min))
+        return aq_err_set(err, AQ_E_VALUE, "tensor %s: missing input or output buffer", name);
     for (int64_t j = 0; h && j < cols; ++j)
         if (!(h[j] >= 0.0f) || !isfinite(h[j]))
             return aq_err_set(err, AQ_E_VALUE,
@@ -169,15 +173,16 @@ aq_status aq_quantize_tensor(const aq_quant_params *p, aq_dtype src_dtype, const
                              uint8_t *codes, void *scale, void *min, aq_quant_metrics *metrics,
                              aq_err *err) {
     if (!name) name = "(unnamed)";
-    aq_status st = check_inputs(p, rows, cols, h, name, err);
+    tensor_job t = {p, src_dtype, src, cols, 0, 0, 0, h, codes, scale, min, NULL};
+    aq_status st = check_inputs(p, &t, rows, name, err);
     if (st != AQ_OK) return st;
     if (rows == 0 || cols == 0) { /* nothing stored, an exact (empty) result */
         if (metrics) metrics_from(NULL, 0, metrics);
         return AQ_OK;
     }
-    tensor_job t = {p, src_dtype, src, cols, aq_groups_per_row(cols, p->group_size),
-                    aq_packed_row_bytes(cols, p->bits), aq_scale_dtype_size(p->scale_dtype),
-                    h, codes, scale, min, NULL};
+    t.groups = aq_groups_per_row(cols, p->group_size);
+    t.row_bytes = aq_packed_row_bytes(cols, p->bits);
+    t.psize = aq_scale_dtype_size(p->scale_dtype);
     t.rs = malloc((size_t)rows * sizeof *t.rs);
     if (!t.rs || run_rows(&t, rows) != 0) {
         free(t.rs);
