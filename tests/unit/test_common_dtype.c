@@ -3,6 +3,8 @@
  * independent ldexp/rint references.
  */
 #include <check.h>
+
+#include "aq_check.h"
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -230,9 +232,5 @@ int main(void) {
     tcase_add_test(tc, test_overflow_nan_zero);
     tcase_add_test(tc, test_convert_unaligned);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return aq_check_run(s);
 }

@@ -1,5 +1,7 @@
 /* Config: defaults, file errors with line numbers, --set overrides, INI round trip. */
 #include <check.h>
+
+#include "aq_check.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,9 +118,5 @@ int main(void) {
     tcase_add_test(tc, check_requires_paths_and_refuses_unbuilt_features);
     tcase_add_test(tc, ini_round_trip);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return aq_check_run(s);
 }

@@ -1,6 +1,8 @@
 /* Partition: contiguity, balance against brute force, more ranks than units; plan of the real
  * model. */
 #include <check.h>
+
+#include "aq_check.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,9 +118,5 @@ int main(void) {
     tcase_add_test(tc, equal_units_spread_evenly);
     tcase_add_test(tc, real_model_units);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return aq_check_run(s);
 }

@@ -3,6 +3,8 @@
  * filter 32015: write a small file by hand, read it back with the HDF5 C API.
  */
 #include <check.h>
+
+#include "aq_check.h"
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -585,9 +587,5 @@ static Suite *suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return aq_check_run(suite());
 }

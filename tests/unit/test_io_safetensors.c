@@ -3,6 +3,8 @@
  * trip, sharded models with an index, and the real TinyStories model when available.
  */
 #include <check.h>
+
+#include "aq_check.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -452,9 +454,5 @@ int main(void) {
     tcase_add_test(tc, test_sharded_errors);
     tcase_add_test(tc, test_real_model);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return aq_check_run(s);
 }

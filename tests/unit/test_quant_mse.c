@@ -3,6 +3,8 @@
  * tensor driver is thread-count invariant with metrics that match a recomputation.
  */
 #include <check.h>
+
+#include "aq_check.h"
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -164,9 +166,5 @@ int main(void) {
     tcase_add_loop_test(tc, thread_count_invariance, 0, 6);
     tcase_add_loop_test(tc, metrics_match_recomputation, 0, 3);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return aq_check_run(s);
 }

@@ -2,6 +2,8 @@
  * Unit tests: bit packing ("lsb-first-row-aligned"), layout sizes and parameter checks.
  */
 #include <check.h>
+
+#include "aq_check.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,9 +123,5 @@ int main(void) {
     tcase_add_test(tc, sizes);
     tcase_add_test(tc, params_check);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return aq_check_run(s);
 }

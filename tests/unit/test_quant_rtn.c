@@ -3,6 +3,8 @@
  * before encoding), short last groups, row round trip and the tensor driver's errors.
  */
 #include <check.h>
+
+#include "aq_check.h"
 #include <omp.h>
 #include <math.h>
 #include <stdlib.h>
@@ -309,9 +311,5 @@ int main(void) {
     tcase_add_test(tc, bf16_source_matches_f32);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return aq_check_run(s);
 }
