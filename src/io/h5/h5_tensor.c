@@ -54,9 +54,8 @@ static aq_status check_quantized(const char *name, const aq_h5_quantized *t, aq_
 static aq_status quantized_datasets(hid_t g, const char *name, const aq_h5_quantized *t,
                                     int level, aq_err *err) {
     const aq_quant_params *p = &t->params;
-    /* Computed here rather than with aq_packed_row_bytes(): aq_h5 does not link aq_quant. */
-    hsize_t packed = (hsize_t)(((uint64_t)t->cols * (uint64_t)p->bits + 7) / 8);
-    hsize_t groups = (hsize_t)((t->cols + p->group_size - 1) / p->group_size);
+    hsize_t packed = (hsize_t)aq_packed_row_bytes(t->cols, p->bits);
+    hsize_t groups = (hsize_t)aq_groups_per_row(t->cols, p->group_size);
     hsize_t cdims[2] = {(hsize_t)t->rows, packed};
     hsize_t sdims[2] = {(hsize_t)t->rows, groups};
     aq_status st = put_dataset(g, name, "codes", H5T_STD_U8LE, 2, cdims, t->codes, level, err);
@@ -75,9 +74,9 @@ static int quantized_attrs(hid_t g, const aq_h5_quantized *t) {
     if (rc == 0) rc = aq_h5_attr_str(g, "orig_dtype", aq_h5_dtype_name(t->orig_dtype));
     if (rc == 0) rc = aq_h5_attr_i32(g, "bits", p->bits);
     if (rc == 0) rc = aq_h5_attr_i32(g, "group_size", p->group_size);
-    if (rc == 0) rc = aq_h5_attr_str(g, "method", p->method == AQ_METHOD_MSE ? "mse" : "rtn");
+    if (rc == 0) rc = aq_h5_attr_str(g, "method", aq_method_name(p->method));
     if (rc == 0)
-        rc = aq_h5_attr_str(g, "scale_dtype", p->scale_dtype == AQ_SCALE_F16 ? "f16" : "f32");
+        rc = aq_h5_attr_str(g, "scale_dtype", aq_scale_dtype_name(p->scale_dtype));
     if (rc == 0) rc = aq_h5_attr_str(g, "packing", "lsb-first-row-aligned");
     if (rc == 0) rc = aq_h5_attr_f64(g, "rel_mse", t->metrics.rel_mse);
     if (rc == 0) rc = aq_h5_attr_f64(g, "sqnr_db", t->metrics.sqnr_db);
