@@ -35,12 +35,16 @@ typedef struct {
     /* [calib] */
     char calib_path[AQ_PATH_MAX];
     int calib_synthetic;
+    int calib_timesteps;           /* T of synthetic statistics */
+    int calib_seed;                /* seed of synthetic statistics */
+    int calib_skip_missing;        /* calib.missing = skip: layers without stats get none */
     /* [timegroups] */
     int tg_count;                  /* K >= 1 */
     aq_boundaries tg_boundaries;
     int tg_act_bits;               /* 2..16 */
     aq_schedule tg_schedule;
     aq_time_weight tg_time_weight;
+    int tg_t_ref;                  /* reference horizon of the linear schedule */
     /* [phase1] */
     int p1_enabled;
     double p1_threshold;
@@ -50,7 +54,7 @@ typedef struct {
     int p2_window;                 /* time steps on each side of a boundary */
     /* [phase3] */
     int p3_enabled;
-    double p3_markov_weight, p3_entropy_weight, p3_learning_rate, p3_convergence;
+    double p3_markov_weight, p3_entropy_weight, p3_learning_rate, p3_convergence, p3_grad_clip;
     int p3_max_iterations;
     /* [run] */
     int threads;                   /* 0 = all cores of the rank */

@@ -104,6 +104,37 @@ aq_status aq_h5_write_alias(aq_h5_writer *w, const char *alias, const char *targ
 /*! aq_h5_write_run() : the /run group (see aq_h5_run_info). */
 aq_status aq_h5_write_run(aq_h5_writer *w, const aq_h5_run_info *run, aq_err *err);
 
+/*! aq_h5_act : one layer's activation parameters and phase figures (DESIGN 6.2 /act). */
+typedef struct {
+    int K, T, act_bits;
+    const float *lo, *hi, *scale;              /* [K] */
+    const int32_t *zero;                       /* [K] */
+    const float *schedule_scale, *schedule_zero; /* [T] */
+    double smoothness_before, smoothness_after;
+    int violations, violations_high, violations_medium, violations_low;
+    double max_jump_before, max_jump_after, expected_err_before, expected_err_after;
+    int opt_iterations, opt_converged;          /* 0, 0 when Phase 3 did not run */
+    double opt_initial_loss, opt_final_loss;    /* NaN when Phase 3 did not run */
+    const char *stats_source;                   /* "calibration" | "synthetic" */
+} aq_h5_act;
+
+/*! aq_h5_write_act() :
+ *  /act/<name>/ with datasets lo, hi, scale (float32 [K]), zero (int32 [K]), schedule_scale,
+ *  schedule_zero (float32 [T]) and the attributes act_bits, smoothness_before,
+ *  smoothness_after, violations (+ violations_high/medium/low), max_jump_before,
+ *  max_jump_after, expected_err_before, expected_err_after, opt_iterations, opt_converged,
+ *  opt_initial_loss, opt_final_loss, stats_source.  @return : AQ_OK, AQ_E_VALUE, AQ_E_HDF5. */
+aq_status aq_h5_write_act(aq_h5_writer *w, const char *name, const aq_h5_act *a, aq_err *err);
+
+/*! aq_h5_write_timegroups() :
+ *  /timegroups with boundaries (int32 [K+1]), time_weight and alphabar (float32 [T]) and the
+ *  attributes schedule, time_weight_mode, boundaries_mode (strings), K, T (int32).
+ *  @return : AQ_OK, AQ_E_VALUE, AQ_E_HDF5. */
+aq_status aq_h5_write_timegroups(aq_h5_writer *w, int K, const int32_t *boundaries, int T,
+                                 const float *time_weight, const float *alphabar,
+                                 const char *schedule, const char *time_weight_mode,
+                                 const char *boundaries_mode, aq_err *err);
+
 /*! aq_h5_commit() : closes the file, renames "<path>.partial" to <path> and frees `w`.
  *  On failure the partial file is left for inspection.  @return : AQ_OK, AQ_E_HDF5, AQ_E_IO. */
 aq_status aq_h5_commit(aq_h5_writer *w, aq_err *err);

@@ -27,6 +27,7 @@ static const char *const BOUNDS[] = {"uniform", "optimized", NULL};
 static const char *const SCHEDS[] = {"linear", "cosine", "mask", NULL};
 static const char *const TWEIGHTS[] = {"alphabar", "uniform", NULL};
 static const char *const INTERPS[] = {"linear", "cubic", "sigmoid", NULL};
+static const char *const MISSING[] = {"error", "skip", NULL};
 static const char *const SIMDS[] = {"auto", "scalar", "avx2", "avx512", NULL};
 static const char *const BITS[] = {"2", "4", "8", NULL};
 static const char *const GROUPS[] = {"16", "32", "64", "128", "256", NULL};
@@ -41,11 +42,15 @@ static const key_def KEYS[] = {
     {"quant", "embeddings", K_BOOL, F(quant_embeddings), 0, 0, NULL},
     {"calib", "path", K_STR, F(calib_path), 0, 0, NULL},
     {"calib", "synthetic", K_BOOL, F(calib_synthetic), 0, 0, NULL},
+    {"calib", "timesteps", K_INT, F(calib_timesteps), 1, 4096, NULL},
+    {"calib", "seed", K_INT, F(calib_seed), 0, 2147483647, NULL},
+    {"calib", "missing", K_ENUM, F(calib_skip_missing), 0, 0, MISSING},
     {"timegroups", "count", K_INT, F(tg_count), 1, 64, NULL},
     {"timegroups", "boundaries", K_ENUM, F(tg_boundaries), 0, 0, BOUNDS},
     {"timegroups", "act_bits", K_INT, F(tg_act_bits), 2, 16, NULL},
     {"timegroups", "schedule", K_ENUM, F(tg_schedule), 0, 0, SCHEDS},
     {"timegroups", "time_weight", K_ENUM, F(tg_time_weight), 0, 0, TWEIGHTS},
+    {"timegroups", "t_ref", K_INT, F(tg_t_ref), 1, 1000000, NULL},
     {"phase1", "enabled", K_BOOL, F(p1_enabled), 0, 0, NULL},
     {"phase1", "threshold", K_DBL, F(p1_threshold), 0.0, 1.0, NULL},
     {"phase2", "enabled", K_BOOL, F(p2_enabled), 0, 0, NULL},
@@ -57,6 +62,7 @@ static const key_def KEYS[] = {
     {"phase3", "learning_rate", K_DBL, F(p3_learning_rate), 1e-9, 10.0, NULL},
     {"phase3", "max_iterations", K_INT, F(p3_max_iterations), 1, 1000000, NULL},
     {"phase3", "convergence", K_DBL, F(p3_convergence), 0.0, 1.0, NULL},
+    {"phase3", "grad_clip", K_DBL, F(p3_grad_clip), 1e-9, 1e9, NULL},
     {"output", "path", K_STR, F(output_path), 0, 0, NULL},
     {"output", "compression_level", K_INT, F(compression_level), 1, 22, NULL},
     {"run", "threads", K_INT, F(threads), 0, 4096, NULL},
@@ -70,7 +76,10 @@ void aq_config_defaults(aq_config *c) {
     c->compression_level = 3;
     c->quant = (aq_quant_params){.bits = 4, .group_size = 64, .method = AQ_METHOD_MSE,
                                  .scale_dtype = AQ_SCALE_F16};
+    c->calib_timesteps = 32;
+    c->calib_seed = 1;
     c->tg_count = 4;
+    c->tg_t_ref = 1000;
     c->tg_act_bits = 8;
     c->tg_schedule = AQ_SCHED_MASK;
     c->p1_threshold = 0.3;
@@ -81,6 +90,7 @@ void aq_config_defaults(aq_config *c) {
     c->p3_learning_rate = 0.01;
     c->p3_max_iterations = 100;
     c->p3_convergence = 1e-4;
+    c->p3_grad_clip = 1.0;
 }
 
 static const key_def *find_key(const char *section, const char *key, int *section_known) {
