@@ -11,7 +11,7 @@
 #include "aq/error.h"
 #include "aq/safetensors.h"
 
-typedef struct {
+typedef struct aq_job_opts_s {
     int dry_run;             /* print the plan (unit -> rank, bytes per rank) and stop */
     const char *config_text; /* effective INI text, stored in the result's root attrs */
 } aq_job_opts;

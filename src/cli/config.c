@@ -225,11 +225,13 @@ aq_status aq_config_check(const aq_config *c, aq_err *err) {
         return aq_err_set(err, AQ_E_CONFIG, "model.path is not set (config or --set model.path=DIR)");
     if (!c->output_path[0])
         return aq_err_set(err, AQ_E_CONFIG, "output.path is not set (config or --set output.path=FILE.h5)");
-    /* Honest refusal: these parts of DESIGN sections 4-5 are not built yet. */
-    if (c->p1_enabled || c->p2_enabled || c->p3_enabled || c->calib_path[0] || c->calib_synthetic)
-        return aq_err_set(err, AQ_E_UNSUPPORTED,
-                          "calibration and phases 1-3 are not implemented in aq-mpi %s yet; "
-                          "set calib.*, phase1/2/3.enabled to false/empty", AQ_VERSION);
+    int calib = c->calib_path[0] || c->calib_synthetic;
+    if (!calib && (c->p1_enabled || c->p2_enabled || c->p3_enabled))
+        return aq_err_set(err, AQ_E_CONFIG,
+                          "phase1/2/3 need activation statistics: set calib.path = STATS.h5 "
+                          "or calib.synthetic = true");
+    if (c->calib_path[0] && c->calib_synthetic)
+        return aq_err_set(err, AQ_E_CONFIG, "calib.path and calib.synthetic = true exclude each other");
     if (c->simd == AQ_SIMD_AVX2 || c->simd == AQ_SIMD_AVX512)
         return aq_err_set(err, AQ_E_UNSUPPORTED,
                           "run.simd = %s: only the scalar kernels exist in aq-mpi %s; use auto or scalar",

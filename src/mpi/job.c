@@ -9,29 +9,16 @@
 #include "aq/job.h"
 #include "job_internal.h"
 
-typedef struct {
-    const aq_config *cfg;
-    const aq_job_opts *opts;
-    MPI_Comm comm;
-    int rank, size;
-    aq_model *model;
-    aq_plan *plan;
-    aq_h5_writer *w;      /* rank 0 only */
-    aq_tally tally;       /* rank 0 only */
-    double seconds_quant, seconds_send;
-    int abort_sent;       /* rank 0: told the workers to stop */
-    int abort_seen;       /* worker: consumed rank 0's stop request */
-} job;
 
 /* ---- rank 0: writing ---------------------------------------------------------------- */
 
-static void abort_workers(job *j) {
+static void abort_workers(aq_job *j) {
     if (j->abort_sent) return;
     j->abort_sent = 1;
     for (int r = 1; r < j->size; ++r) aq_send_abort(j->comm, r);
 }
 
-static aq_status write_result(job *j, const aq_qresult *r, aq_err *err) {
+static aq_status write_result(aq_job *j, const aq_qresult *r, aq_err *err) {
     const aq_tensor *t = aq_model_tensor(j->model, (size_t)r->hdr.tensor);
     aq_h5_quantized q = {.ndim = t->ndim, .shape = t->shape, .orig_dtype = t->dtype,
                          .rows = r->hdr.rows, .cols = r->hdr.cols, .params = j->cfg->quant,
@@ -44,7 +31,7 @@ static aq_status write_result(job *j, const aq_qresult *r, aq_err *err) {
     return st;
 }
 
-static aq_status write_passthrough(job *j, const aq_tensor *t, aq_err *err) {
+static aq_status write_passthrough(aq_job *j, const aq_tensor *t, aq_err *err) {
     aq_status st = aq_check_finite(t, err);
     if (st != AQ_OK) return st;
     double t0 = MPI_Wtime();
@@ -55,7 +42,7 @@ static aq_status write_passthrough(job *j, const aq_tensor *t, aq_err *err) {
 }
 
 /* Handles one incoming message; records the first failure in *st / err. */
-static void handle_message(job *j, int *ends, aq_status *st, aq_err *err) {
+static void handle_message(aq_job *j, int *ends, aq_status *st, aq_err *err) {
     aq_qresult r;
     aq_err tmp = {0};
     aq_status rs = aq_recv_message(j->comm, &r, &tmp);
@@ -74,17 +61,17 @@ static void handle_message(job *j, int *ends, aq_status *st, aq_err *err) {
     }
 }
 
-static void drain(job *j, int *ends, int blocking, aq_status *st, aq_err *err) {
+static void drain(aq_job *j, int *ends, int blocking, aq_status *st, aq_err *err) {
     while (*ends < j->size - 1 && (blocking || aq_message_waiting(j->comm)))
         handle_message(j, ends, st, err);
 }
 
-static aq_status own_tensor(job *j, size_t index, int owner, aq_err *err) {
+static aq_status own_tensor(aq_job *j, size_t index, int owner, aq_err *err) {
     const aq_tensor *t = aq_model_tensor(j->model, index);
     if (!aq_job_is_quantized(t, j->cfg)) return write_passthrough(j, t, err);
     if (owner != 0) return AQ_OK;
     aq_qresult r;
-    aq_status st = aq_qresult_compute(j->cfg, j->model, (int64_t)index, 0, &r, err);
+    aq_status st = aq_qresult_compute(j, (int64_t)index, &r, err);
     if (st != AQ_OK) return st;
     j->seconds_quant += r.hdr.seconds;
     st = write_result(j, &r, err);
@@ -92,7 +79,7 @@ static aq_status own_tensor(job *j, size_t index, int owner, aq_err *err) {
     return st;
 }
 
-static aq_status writer_loop(job *j, aq_err *err) {
+static aq_status writer_loop(aq_job *j, aq_err *err) {
     aq_status st = AQ_OK;
     int ends = 0;
     for (size_t u = 0; u < j->plan->n_units && st == AQ_OK; ++u) {
@@ -109,9 +96,9 @@ static aq_status writer_loop(job *j, aq_err *err) {
 
 /* ---- workers -------------------------------------------------------------------------- */
 
-static aq_status worker_tensor(job *j, size_t index, aq_err *err) {
+static aq_status worker_tensor(aq_job *j, size_t index, aq_err *err) {
     aq_qresult r;
-    aq_status st = aq_qresult_compute(j->cfg, j->model, (int64_t)index, j->rank, &r, err);
+    aq_status st = aq_qresult_compute(j, (int64_t)index, &r, err);
     if (st != AQ_OK) return st;
     j->seconds_quant += r.hdr.seconds;
     double t0 = MPI_Wtime();
@@ -121,7 +108,7 @@ static aq_status worker_tensor(job *j, size_t index, aq_err *err) {
     return st;
 }
 
-static aq_status worker_loop(job *j, aq_err *err) {
+static aq_status worker_loop(aq_job *j, aq_err *err) {
     aq_status st = AQ_OK;
     for (size_t u = 0; u < j->plan->n_units && st == AQ_OK && !j->abort_seen; ++u) {
         const aq_unit *unit = &j->plan->units[u];
@@ -147,7 +134,7 @@ static int is_work(const aq_tensor *t, const void *cfg) {
     return aq_job_is_quantized(t, cfg);
 }
 
-static aq_status make_plan(job *j, aq_err *err) {
+static aq_status make_plan(aq_job *j, aq_err *err) {
     aq_status st = aq_plan_build(j->model, j->size, is_work, j->cfg, &j->plan, err);
     if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
     /* Rank 0's partition is the plan; the others check they see the same model. */
@@ -173,7 +160,7 @@ static void iso8601_now(char *buf, size_t n) {
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static aq_status create_output(job *j, aq_err *err) {
+static aq_status create_output(aq_job *j, aq_err *err) {
     aq_status st = AQ_OK;
     if (j->rank == 0) {
         char created[32], producer[64];
@@ -191,7 +178,7 @@ static aq_status create_output(job *j, aq_err *err) {
 /* Per-rank figures for /run, gathered on rank 0. */
 enum { RUN_UNITS, RUN_BYTES, RUN_QUANT, RUN_SEND, RUN_TOTAL, RUN_RSS, RUN_N };
 
-static aq_status write_run(job *j, double *all, aq_err *err) {
+static aq_status write_run(aq_job *j, double *all, aq_err *err) {
     int n = j->size;
     int32_t *units = malloc((size_t)n * sizeof *units), *unit_rank = NULL;
     int64_t *bytes = malloc((size_t)n * sizeof *bytes), *rss = malloc((size_t)n * sizeof *rss);
@@ -215,6 +202,7 @@ static aq_status write_run(job *j, double *all, aq_err *err) {
                               .peak_rss = rss, .n_units = (int)j->plan->n_units,
                               .unit_names = names, .unit_rank = unit_rank};
         st = aq_h5_write_run(j->w, &run, err);
+        if (st == AQ_OK && j->act.enabled) aq_report_act(&j->act_sum, j->cfg, &j->act);
         if (st == AQ_OK) aq_report_summary(&j->tally, &run, j->cfg->output_path, MPI_Wtime() - j->tally.t_start);
     } else {
         aq_err_set(err, st, "rank 0: out of memory for /run");
@@ -223,7 +211,7 @@ static aq_status write_run(job *j, double *all, aq_err *err) {
     return st;
 }
 
-static aq_status write_aliases(job *j, aq_err *err) {
+static aq_status write_aliases(aq_job *j, aq_err *err) {
     for (size_t i = 0; i < aq_model_alias_count(j->model); ++i) {
         const char *name, *target;
         aq_model_alias(j->model, i, &name, &target);
@@ -235,7 +223,7 @@ static aq_status write_aliases(job *j, aq_err *err) {
     return AQ_OK;
 }
 
-static aq_status finish(job *j, aq_err *err) {
+static aq_status finish(aq_job *j, aq_err *err) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double mine[RUN_N] = {j->plan->rank_units[j->rank], (double)j->plan->rank_bytes[j->rank],
@@ -255,7 +243,7 @@ static aq_status finish(job *j, aq_err *err) {
     return aq_mpi_agree(j->comm, st, err);
 }
 
-static aq_status run_stages(job *j, aq_err *err) {
+static aq_status run_stages(aq_job *j, aq_err *err) {
     aq_status st = aq_model_open(j->cfg->model_path, &j->model, err);
     if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
     if ((st = make_plan(j, err)) != AQ_OK) return st;
@@ -264,6 +252,7 @@ static aq_status run_stages(job *j, aq_err *err) {
         if (j->rank == 0) aq_report_plan(j->plan, j->model);
         return AQ_OK;
     }
+    if ((st = aq_act_setup_open(j, err)) != AQ_OK) return st;
     if ((st = create_output(j, err)) != AQ_OK) return st;
     if (j->rank == 0) j->tally.n_total = aq_model_count(j->model);
     st = j->rank == 0 ? writer_loop(j, err) : worker_loop(j, err);
@@ -271,6 +260,10 @@ static aq_status run_stages(job *j, aq_err *err) {
     if (st != AQ_OK) {
         /* Rank 0 told every worker to stop; take the request if the loop did not. */
         if (j->rank != 0 && !j->abort_seen) aq_recv_abort(j->comm);
+    } else if (j->act.enabled) {
+        st = aq_act_stage(j, err);
+    }
+    if (st != AQ_OK) {
         if (j->rank == 0) aq_h5_abort(j->w, 0);
         j->w = NULL;
         return st;
@@ -279,7 +272,7 @@ static aq_status run_stages(job *j, aq_err *err) {
 }
 
 aq_status aq_job_run(const aq_config *cfg, const aq_job_opts *opts, MPI_Comm comm, aq_err *err) {
-    job j;
+    aq_job j;
     memset(&j, 0, sizeof j);
     j.cfg = cfg;
     j.opts = opts;
@@ -288,6 +281,7 @@ aq_status aq_job_run(const aq_config *cfg, const aq_job_opts *opts, MPI_Comm com
     MPI_Comm_rank(comm, &j.rank);
     MPI_Comm_size(comm, &j.size);
     aq_status st = run_stages(&j, err);
+    aq_act_setup_close(&j.act);
     aq_plan_free(j.plan);
     aq_model_close(j.model);
     return st;

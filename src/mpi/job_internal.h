@@ -5,12 +5,15 @@
 #include <mpi.h>
 #include <stdint.h>
 
+#include "aq/calib.h"
 #include "aq/config.h"
 #include "aq/error.h"
 #include "aq/h5out.h"
 #include "aq/plan.h"
 #include "aq/quant.h"
 #include "aq/safetensors.h"
+
+typedef struct aq_job_s aq_job; /* defined below */
 
 enum { TAG_HDR = 11, TAG_CODES = 12, TAG_SCALE = 13, TAG_MIN = 14, TAG_ABORT = 19 };
 enum { MSG_RESULT = 1, MSG_END = 2 };
@@ -45,9 +48,9 @@ void aq_tensor_view(const aq_tensor *t, int64_t *rows, int64_t *cols);
 aq_status aq_qresult_alloc(aq_qresult *r, const char *name, aq_err *err);
 void aq_qresult_free(aq_qresult *r);
 
-/* Quantizes model tensor `index` into `r` (allocating it), timing the work. */
-aq_status aq_qresult_compute(const aq_config *cfg, const aq_model *m, int64_t index, int rank,
-                             aq_qresult *r, aq_err *err);
+/* Quantizes model tensor `index` into `r` (allocating it), timing the work; with
+ * calibration, the mse error is weighted by the importance h_j (DESIGN 3). */
+aq_status aq_qresult_compute(const aq_job *j, int64_t index, aq_qresult *r, aq_err *err);
 
 /* Checks a passthrough tensor for non-finite values (float dtypes).  AQ_E_VALUE naming it. */
 aq_status aq_check_finite(const aq_tensor *t, aq_err *err);
@@ -70,8 +73,57 @@ typedef struct {
     uint64_t bytes_in, payload_bytes, q_bytes, weights_quantized;
     double sqnr_sum, sqnr_min;
     char sqnr_min_name[256];
-    double t_start, t_plan, t_write;
+    double t_start, t_plan, t_write, t_act;
 } aq_tally;
+
+/* Time-aware activation set-up shared by all ranks (act_setup.c). */
+typedef struct {
+    int enabled;          /* calibration present (file or synthetic) */
+    aq_calib *file;       /* NULL for synthetic statistics */
+    int T, K;
+    double *w, *alphabar; /* [T] */
+    int *bounds;          /* [K+1], set by the activation stage */
+    const char *source;   /* "calibration" | "synthetic" */
+} aq_act_setup;
+
+/* Model-level figures of the activation stage, reduced to rank 0 (act_stage.c). */
+typedef struct {
+    int layers;
+    double smooth_before, smooth_after;          /* means over layers */
+    int violations, high, medium, low;           /* after the phases */
+    double jump_before, jump_after;              /* largest per-step log-scale jump, max over layers */
+    double err_before, err_after;                /* sums over layers of expected error */
+    int p3_iters_max, p3_converged, p3_layers;
+    double p3_loss_before, p3_loss_after;        /* sums over layers */
+    int global_iterations;
+} aq_act_summary;
+
+/* State of one run of the job, shared by the files of src/mpi. */
+struct aq_job_s {
+    const aq_config *cfg;
+    const struct aq_job_opts_s *opts;
+    MPI_Comm comm;
+    int rank, size;
+    aq_model *model;
+    aq_plan *plan;
+    aq_h5_writer *w;      /* rank 0 only */
+    aq_tally tally;       /* rank 0 only */
+    aq_act_setup act;
+    aq_act_summary act_sum; /* rank 0 only */
+    double seconds_quant, seconds_send, seconds_act;
+    int abort_sent;       /* rank 0: told the workers to stop */
+    int abort_seen;       /* worker: consumed rank 0's stop request */
+};
+
+/* Opens the calibration source and computes T, w, alphabar (collective). */
+aq_status aq_act_setup_open(aq_job *j, aq_err *err);
+void aq_act_setup_close(aq_act_setup *a);
+/* Statistics of weight `t` from the file or the synthetic generator.  AQ_OK with
+ * out->T == 0 when the layer is missing and calib.missing = skip. */
+aq_status aq_act_load_stats(const aq_job *j, const aq_tensor *t, aq_layer_stats *out, aq_err *err);
+/* The collective activation stage after the weights: boundaries, groups, phases, /act. */
+aq_status aq_act_stage(aq_job *j, aq_err *err);
+void aq_report_act(const aq_act_summary *s, const aq_config *cfg, const aq_act_setup *a);
 
 void aq_report_quantized(aq_tally *t, const aq_tensor *src, const aq_qresult *r,
                          const aq_config *cfg);

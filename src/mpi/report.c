@@ -88,13 +88,49 @@ void aq_report_summary(const aq_tally *t, const aq_h5_run_info *run, const char 
         printf("SQNR          mean %.2f dB over %zu tensors, min %.2f dB (%s)\n",
                t->sqnr_sum / (double)t->n_quantized, t->n_quantized, t->sqnr_min,
                t->sqnr_min_name);
-    printf("wall time     total %.2f s   plan %.3f s   write (rank 0, HDF5+zstd) %.2f s\n", wall,
-           t->t_plan, t->t_write);
+    printf("wall time     total %.2f s   plan %.3f s   write (rank 0, HDF5+zstd) %.2f s   "
+           "activation stage %.3f s\n", wall, t->t_plan, t->t_write, t->t_act);
     printf("%-6s %6s %12s %12s %10s %10s %12s\n", "rank", "units", "MB in", "quant s",
            "send s", "total s", "peak RSS MB");
     for (int r = 0; r < run->ranks; ++r)
         printf("%-6d %6d %12.2f %12.2f %10.2f %10.2f %12.1f\n", r, run->units[r],
                run->bytes[r] / MB, run->seconds_quant[r], run->seconds_send[r],
                run->seconds_total[r], run->peak_rss[r] / MB);
+    fflush(stdout);
+}
+
+void aq_report_act(const aq_act_summary *s, const aq_config *cfg, const aq_act_setup *a) {
+    static const char *const SCHED[] = {"linear", "cosine", "mask"};
+    double n = s->layers ? (double)s->layers : 1.0;
+    printf("\n== time-aware activations (%s statistics, T = %d, K = %d, %s boundaries, %s "
+           "schedule) ==\n", a->source, a->T, a->K,
+           cfg->tg_boundaries ? "optimized" : "uniform", SCHED[cfg->tg_schedule]);
+    printf("boundaries    ");
+    for (int k = 0; k <= a->K; ++k) printf("%d%s", a->bounds[k], k < a->K ? " " : "\n");
+    printf("layers        %d with /act, act_bits %d\n", s->layers, cfg->tg_act_bits);
+    if (cfg->p1_enabled)
+        printf("phase 1       smoothness %.4f -> %.4f (mean over layers); violations after: %d "
+               "(high %d, medium %d, low %d)\n", s->smooth_before / n, s->smooth_after / n,
+               s->violations, s->high, s->medium, s->low);
+    else
+        printf("phase 1       off\n");
+    if (cfg->p2_enabled)
+        printf("phase 2       largest per-step log-scale jump %.4f -> %.4f (%.1f %% reduction), "
+               "%s window %d\n", s->jump_before, s->jump_after,
+               s->jump_before > 0 ? 100.0 * (1.0 - s->jump_after / s->jump_before) : 0.0,
+               cfg->p2_method == AQ_INTERP_LINEAR ? "linear" : cfg->p2_method == AQ_INTERP_CUBIC ? "cubic" : "sigmoid",
+               cfg->p2_window);
+    else
+        printf("phase 2       off (hard switch at boundaries)\n");
+    if (cfg->p3_enabled)
+        printf("phase 3       loss %.6f -> %.6f (sum over layers), %d/%d layers converged, "
+               "at most %d iterations, %d global iterations\n", s->p3_loss_before,
+               s->p3_loss_after, s->p3_converged, s->p3_layers, s->p3_iters_max,
+               s->global_iterations);
+    else
+        printf("phase 3       off\n");
+    printf("expected err  %.6g -> %.6g (sum over layers of sum_t w_t c(t); initial min/max groups, "
+           "hard switch -> final schedule; %+.2f %%)\n", s->err_before, s->err_after,
+           s->err_before > 0 ? 100.0 * (s->err_after / s->err_before - 1.0) : 0.0);
     fflush(stdout);
 }

@@ -5,6 +5,7 @@
 #include <mpi.h>
 
 #include "aq/job.h"
+#include "aq/phases.h"
 #include "job_internal.h"
 
 static int ends_with(const char *s, const char *suffix) {
@@ -44,26 +45,46 @@ void aq_qresult_free(aq_qresult *r) {
     r->scale = r->min = NULL;
 }
 
-aq_status aq_qresult_compute(const aq_config *cfg, const aq_model *m, int64_t index, int rank,
-                             aq_qresult *r, aq_err *err) {
-    const aq_tensor *t = aq_model_tensor(m, (size_t)index);
+/* Importance h_j = sum_t w_t E[x_tj^2] of tensor t's input channels, or NULL (all 1). */
+static aq_status importance(const aq_job *j, const aq_tensor *t, int64_t cols, float **h,
+                            aq_err *err) {
+    *h = NULL;
+    if (!j->act.enabled) return AQ_OK;
+    aq_layer_stats s;
+    memset(&s, 0, sizeof s);
+    aq_status st = aq_act_load_stats(j, t, &s, err);
+    if (st == AQ_OK && s.T > 0) {
+        *h = malloc((size_t)cols * sizeof **h);
+        if (*h) aq_importance(&s, j->act.w, *h);
+        else st = aq_err_set(err, AQ_E_NOMEM, "tensor %s: out of memory for importance", t->name);
+    }
+    aq_layer_stats_free(&s);
+    return st;
+}
+
+aq_status aq_qresult_compute(const aq_job *j, int64_t index, aq_qresult *r, aq_err *err) {
+    const aq_tensor *t = aq_model_tensor(j->model, (size_t)index);
     memset(&r->hdr, 0, sizeof r->hdr);
     r->codes = NULL;
     r->scale = r->min = NULL;
     r->hdr.kind = MSG_RESULT;
     r->hdr.tensor = index;
-    r->hdr.rank = rank;
+    r->hdr.rank = j->rank;
     aq_tensor_view(t, &r->hdr.rows, &r->hdr.cols);
-    const aq_quant_params *p = &cfg->quant;
+    const aq_quant_params *p = &j->cfg->quant;
     r->hdr.codes_bytes = (uint64_t)r->hdr.rows * aq_packed_row_bytes(r->hdr.cols, p->bits);
-    r->hdr.param_bytes = (uint64_t)r->hdr.rows * (uint64_t)aq_groups_per_row(r->hdr.cols, p->group_size) *
+    r->hdr.param_bytes = (uint64_t)r->hdr.rows *
+                         (uint64_t)aq_groups_per_row(r->hdr.cols, p->group_size) *
                          aq_scale_dtype_size(p->scale_dtype);
-    aq_status st = aq_qresult_alloc(r, t->name, err);
-    if (st != AQ_OK) return st;
     double t0 = MPI_Wtime();
-    st = aq_quantize_tensor(p, t->dtype, t->data, r->hdr.rows, r->hdr.cols, NULL, t->name,
-                            r->codes, r->scale, r->min, &r->hdr.metrics, err);
+    float *h = NULL;
+    aq_status st = importance(j, t, r->hdr.cols, &h, err);
+    if (st == AQ_OK) st = aq_qresult_alloc(r, t->name, err);
+    if (st == AQ_OK)
+        st = aq_quantize_tensor(p, t->dtype, t->data, r->hdr.rows, r->hdr.cols, h, t->name,
+                                r->codes, r->scale, r->min, &r->hdr.metrics, err);
     r->hdr.seconds = MPI_Wtime() - t0;
+    free(h);
     if (st != AQ_OK) aq_qresult_free(r);
     return st;
 }

@@ -80,7 +80,7 @@ START_TEST(overrides) {
 }
 END_TEST
 
-START_TEST(check_requires_paths_and_refuses_unbuilt_features) {
+START_TEST(check_cross_key_rules) {
     aq_config c;
     aq_err err = {0};
     aq_config_defaults(&c);
@@ -90,6 +90,14 @@ START_TEST(check_requires_paths_and_refuses_unbuilt_features) {
     aq_config_set(&c, "output.path=/o.h5", &err);
     ck_assert_int_eq(aq_config_check(&c, &err), AQ_OK);
     aq_config_set(&c, "phase3.enabled=true", &err);
+    ck_assert_int_eq(aq_config_check(&c, &err), AQ_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "calib.synthetic"));
+    aq_config_set(&c, "calib.synthetic=true", &err);
+    ck_assert_int_eq(aq_config_check(&c, &err), AQ_OK);
+    aq_config_set(&c, "calib.path=/x.h5", &err);
+    ck_assert_int_eq(aq_config_check(&c, &err), AQ_E_CONFIG);
+    aq_config_set(&c, "run.simd=avx512", &err);
+    aq_config_set(&c, "calib.synthetic=false", &err);
     ck_assert_int_eq(aq_config_check(&c, &err), AQ_E_UNSUPPORTED);
 }
 END_TEST
@@ -115,7 +123,7 @@ int main(void) {
     tcase_add_test(tc, valid_file);
     tcase_add_test(tc, errors_name_file_and_line);
     tcase_add_test(tc, overrides);
-    tcase_add_test(tc, check_requires_paths_and_refuses_unbuilt_features);
+    tcase_add_test(tc, check_cross_key_rules);
     tcase_add_test(tc, ini_round_trip);
     suite_add_tcase(s, tc);
     return aq_check_run(s);
