@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""compare_results.py A.h5 B.h5 [C.h5 ...]: every /tensors object of A is bit-identical in the
-others (datasets byte for byte, every attribute), and the tensor sets are equal.  Used to check
-that the result does not depend on the number of MPI ranks."""
+"""compare_results.py A.h5 B.h5 [C.h5 ...]: every object under /tensors and /act, and /timegroups,
+of A is bit-identical in the others (datasets byte for byte, every attribute), and the sets of
+names are equal.  Used to check that the result does not depend on the number of MPI ranks."""
 import sys
 
 import h5py
 import numpy as np
 
 
-def tensors(f):
-    return {name: f["tensors"][name] for name in f["tensors"]}
+def members(f, group):
+    if group not in f:
+        return {}
+    return {name: f[group][name] for name in f[group]}
 
 
 def same_attrs(a, b):
@@ -18,23 +20,31 @@ def same_attrs(a, b):
     return all(np.array_equal(np.asarray(a.attrs[k]), np.asarray(b.attrs[k])) for k in a.attrs)
 
 
+def same_group(ga, gb):
+    ok = same_attrs(ga, gb) and sorted(ga) == sorted(gb)
+    for ds in ga:
+        a, b = ga[ds][()], gb[ds][()]
+        ok = ok and a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+        ok = ok and same_attrs(ga[ds], gb[ds])
+    return ok
+
+
 def compare(ref_path, other_path):
     failures = 0
     with h5py.File(ref_path, "r") as fa, h5py.File(other_path, "r") as fb:
-        ta, tb = tensors(fa), tensors(fb)
-        if sorted(ta) != sorted(tb):
-            print(f"FAIL tensor sets differ: {sorted(set(ta) ^ set(tb))}")
-            return 1
-        for name, ga in ta.items():
-            gb = tb[name]
-            ok = same_attrs(ga, gb) and sorted(ga) == sorted(gb)
-            for ds in ga:
-                a, b = ga[ds][()], gb[ds][()]
-                ok = ok and a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
-                ok = ok and same_attrs(ga[ds], gb[ds])
-            if not ok:
-                print(f"FAIL {name}: differs between {ref_path} and {other_path}")
-                failures += 1
+        for group in ("tensors", "act"):
+            ta, tb = members(fa, group), members(fb, group)
+            if sorted(ta) != sorted(tb):
+                print(f"FAIL /{group} name sets differ: {sorted(set(ta) ^ set(tb))}")
+                return 1
+            for name, ga in ta.items():
+                if not same_group(ga, tb[name]):
+                    print(f"FAIL /{group}/{name}: differs between {ref_path} and {other_path}")
+                    failures += 1
+        if ("timegroups" in fa) != ("timegroups" in fb) or (
+                "timegroups" in fa and not same_group(fa["timegroups"], fb["timegroups"])):
+            print(f"FAIL /timegroups differs between {ref_path} and {other_path}")
+            failures += 1
     return failures
 
 

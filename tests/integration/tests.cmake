@@ -39,6 +39,19 @@ aq_itest(determinism.real REQUIRES "real_n1;real_n2;real_n3"
 aq_itest(determinism.tiny REQUIRES "tiny_n1;tiny_n2;tiny_n3"
   COMMAND ${PY} ${ITD}/compare_results.py ${IT}/tiny_n1.h5 ${IT}/tiny_n2.h5 ${IT}/tiny_n3.h5)
 
+# Time-aware activations with Phases 1-3 (synthetic statistics): rank-count invariance of the
+# boundaries, every /act parameter and the weights (importance-weighted mse).
+foreach(n 1 3)
+  aq_itest(mpi.phase3.n${n} SETUP phase3_n${n}
+    COMMAND bash ${ITD}/run_job.sh ${BIN} ${n} ${REAL_MODEL} ${IT}/phase3_n${n}.h5
+            --set calib.synthetic=true --set calib.timesteps=16 --set timegroups.count=4
+            --set timegroups.boundaries=optimized --set phase1.enabled=true
+            --set phase2.enabled=true --set phase3.enabled=true)
+endforeach()
+aq_itest(determinism.phase3 REQUIRES "phase3_n1;phase3_n3"
+  COMMAND ${PY} ${ITD}/compare_results.py ${IT}/phase3_n1.h5 ${IT}/phase3_n3.h5)
+aq_itest(interop.phase3 REQUIRES phase3_n3 COMMAND ${PY} ${ITD}/interop_check.py ${IT}/phase3_n3.h5 ${REAL_MODEL})
+
 # Interop: h5py + numpy dequantize independently and check the reported SQNR; h5dump reads.
 aq_itest(interop.real.int4 REQUIRES real_n2 COMMAND ${PY} ${ITD}/interop_check.py ${IT}/real_n2.h5 ${REAL_MODEL})
 aq_itest(interop.tiny.int2 REQUIRES "tiny;tiny_n3" COMMAND ${PY} ${ITD}/interop_check.py ${IT}/tiny_n3.h5 ${IT}/tiny)
