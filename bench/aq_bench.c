@@ -8,6 +8,7 @@
  * (f16 scale/min) and reports the pooled SQNR over the four tensors and the quantization
  * speed, with ggml's figures on the same recipe printed beside for reference.
  */
+#include "bench.h"
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -70,6 +71,7 @@ static double now_s(void) {
 
 static void usage(FILE *f) {
     fputs("usage: aq-bench quality [--seed S] [--threads N] [--scale F] [--json OUT]\n"
+          "       aq-bench phases --model DIR [--out-dir DIR] [--repeat N] [--bits B] [--calib FILE]\n"
           "\n"
           "  quality   pooled SQNR and quantization speed of bits {2,4,8} x method {rtn,mse}\n"
           "            x group size {32,64,128} (f16 scale/min) on the DESIGN section 7 test\n"
@@ -276,6 +278,7 @@ int main(int argc, char **argv) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (strcmp(argv[1], "phases") == 0) return aq_bench_phases(argc - 1, argv + 1);
     if (strcmp(argv[1], "quality") != 0) {
         fprintf(stderr, "aq-bench: unknown subcommand '%s' (try --help)\n", argv[1]);
         return 2;

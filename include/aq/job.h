@@ -14,6 +14,7 @@
 typedef struct aq_job_opts_s {
     int dry_run;             /* print the plan (unit -> rank, bytes per rank) and stop */
     const char *config_text; /* effective INI text, stored in the result's root attrs */
+    int quiet;               /* no progress lines or summary (benchmarks) */
 } aq_job_opts;
 
 /*! aq_job_run() :

@@ -202,8 +202,8 @@ static aq_status write_run(aq_job *j, double *all, aq_err *err) {
                               .peak_rss = rss, .n_units = (int)j->plan->n_units,
                               .unit_names = names, .unit_rank = unit_rank};
         st = aq_h5_write_run(j->w, &run, err);
-        if (st == AQ_OK && j->act.enabled) aq_report_act(&j->act_sum, j->cfg, &j->act);
-        if (st == AQ_OK) aq_report_summary(&j->tally, &run, j->cfg->output_path, MPI_Wtime() - j->tally.t_start);
+        if (st == AQ_OK && j->act.enabled && !j->tally.quiet) aq_report_act(&j->act_sum, j->cfg, &j->act);
+        if (st == AQ_OK && !j->tally.quiet) aq_report_summary(&j->tally, &run, j->cfg->output_path, MPI_Wtime() - j->tally.t_start);
     } else {
         aq_err_set(err, st, "rank 0: out of memory for /run");
     }
@@ -218,7 +218,7 @@ static aq_status write_aliases(aq_job *j, aq_err *err) {
         aq_status st = aq_h5_write_alias(j->w, name, target, err);
         if (st != AQ_OK) return st;
         j->tally.n_alias++;
-        printf("[alias] %s -> %s\n", name, target);
+        if (!j->tally.quiet) printf("[alias] %s -> %s\n", name, target);
     }
     return AQ_OK;
 }
@@ -278,6 +278,7 @@ aq_status aq_job_run(const aq_config *cfg, const aq_job_opts *opts, MPI_Comm com
     j.opts = opts;
     j.comm = comm;
     j.tally.t_start = MPI_Wtime();
+    j.tally.quiet = opts->quiet;
     MPI_Comm_rank(comm, &j.rank);
     MPI_Comm_size(comm, &j.size);
     aq_status st = run_stages(&j, err);

@@ -34,6 +34,7 @@ void aq_report_quantized(aq_tally *t, const aq_tensor *src, const aq_qresult *r,
         snprintf(t->sqnr_min_name, sizeof t->sqnr_min_name, "%s", src->name);
     }
     double mbs = r->hdr.seconds > 0 ? src->nbytes / MB / r->hdr.seconds : 0.0;
+    if (t->quiet) return;
     printf("[%4zu/%zu] rank %-3d %-44s %-12s int%d %s g%d  SQNR %6.2f dB  cos %.5f  %8.1f MB/s\n",
            t->n_done, t->n_total, r->hdr.rank, src->name, shape, cfg->quant.bits,
            aq_method_name(cfg->quant.method), cfg->quant.group_size, sqnr,
@@ -48,6 +49,7 @@ void aq_report_passthrough(aq_tally *t, const aq_tensor *src) {
     t->n_passthrough++;
     t->bytes_in += src->nbytes;
     t->payload_bytes += src->nbytes;
+    if (t->quiet) return;
     printf("[%4zu/%zu] rank 0   %-44s %-12s passthrough %s\n", t->n_done, t->n_total, src->name,
            shape, aq_dtype_name(src->dtype));
     fflush(stdout);
