@@ -1,0 +1,270 @@
+/*
+ * aq-mpi — forward pass of the Llama / Qwen2 family, for calibration (aq-calib) and
+ * accuracy measurement (aq-eval).  Dream 7B is Qwen2-shaped.
+ *
+ * Network (Hugging Face transformers, modeling_llama.py / modeling_qwen2.py):
+ *   x = embed[tok]                                                   [L, hidden]
+ *   per block l:  h = rmsnorm(x) * input_layernorm
+ *                 q = h Wq^T (+bq), k = h Wk^T (+bk), v = h Wv^T (+bv)
+ *                 q, k = rope(q), rope(k)               rotate-half convention (below)
+ *                 a = softmax(q k^T / sqrt(head_dim) [+ causal mask]) v   grouped-query:
+ *                     query head i reads kv head i / (n_heads / n_kv_heads)
+ *                 x = x + a Wo^T
+ *                 h = rmsnorm(x) * post_attention_layernorm
+ *                 x = x + (silu(h Wg^T) * (h Wu^T)) Wd^T            SwiGLU
+ *   logits = (rmsnorm(x) * norm) Wlm^T                                [L, vocab]
+ * rmsnorm(x) = x / sqrt(mean(x^2) + eps) (eps = rms_norm_eps), computed in float32.
+ * RoPE (Su et al., "RoFormer", arXiv:2104.09864) as HF's apply_rotary_pos_emb with
+ * rotate_half: for a head vector x[0..d), i < d/2, angle = pos * theta^(-2i/d):
+ *   x'[i]       = x[i] cos - x[i + d/2] sin
+ *   x'[i + d/2] = x[i + d/2] cos + x[i] sin
+ * (pairs (i, i + d/2), NOT interleaved (2i, 2i+1) as in the original paper / Meta's code;
+ * HF checkpoints have q/k rows permuted for this).  theta = config rope_theta.
+ *
+ * Layouts: activations are row-major [tokens, channels] float32; linear weights
+ * [out, in] row-major (as stored by HF), y = x W^T + b through cblas_sgemm.
+ * Attention is causal for autoregressive models and bidirectional for diffusion models
+ * (config; aq_llm_config.causal may be overridden before use).
+ *
+ * Prediction convention ("logits shift"): with shift, the token at position i is predicted
+ * by the logits at position i-1 (autoregressive models, and Dream, which keeps its AR
+ * parent's convention: Dream's generate shifts logits by one).  Without shift (LLaDA-style
+ * diffusion models), position i is predicted by the logits at i.
+ *
+ * No global state; every function is reentrant.  OpenMP inside (attention heads,
+ * element-wise loops); OpenBLAS for matrix products.
+ */
+#ifndef AQ_MODEL_H
+#define AQ_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aq/error.h"
+#include "aq/safetensors.h"
+
+/*-*********************************************
+ *  Configuration (config.json)
+ ***********************************************/
+typedef struct {
+    char arch[128];        /* architectures[0] or model_type */
+    int64_t hidden, n_layers, n_heads, n_kv_heads, head_dim, ffn, vocab;
+    double rope_theta;     /* default 10000 */
+    double eps;            /* rms_norm_eps, default 1e-6 */
+    int causal;            /* 1: causal attention (default for *ForCausalLM), 0: bidirectional */
+    int logits_shift;      /* 1: position i predicted from logits at i-1 (see banner) */
+    int64_t mask_token;    /* config mask_token_id, -1 when absent */
+    int64_t bos, eos;      /* bos_token_id / eos_token_id, -1 when absent */
+} aq_llm_config;
+
+/*! aq_llm_config_parse() :
+ *  Reads hidden_size, num_hidden_layers, num_attention_heads, num_key_value_heads (default
+ *  n_heads), intermediate_size, vocab_size, head_dim (default hidden/n_heads), rope_theta,
+ *  rms_norm_eps, bos/eos/mask_token_id.  causal: config "is_causal" when present, else 0
+ *  for diffusion architectures (model_type "Dream" / "llada", architectures "DreamModel",
+ *  "LLaDAModelLM"), else 1.  logits_shift: 1 for causal and Dream, else 0.
+ *  @return : AQ_OK; AQ_E_FORMAT (bad JSON, missing or non-positive size, n_heads not a
+ *            multiple of n_kv_heads, odd head_dim) naming `label` and the key. */
+aq_status aq_llm_config_parse(const char *json, const char *label, aq_llm_config *c,
+                              aq_err *err);
+
+/*-*********************************************
+ *  Weights
+ ***********************************************/
+
+/*! aq_linear : the linear layers of a block, plus the lm_head (layer index n_layers). */
+typedef enum {
+    AQ_LIN_Q = 0, AQ_LIN_K, AQ_LIN_V, AQ_LIN_O, AQ_LIN_GATE, AQ_LIN_UP, AQ_LIN_DOWN,
+    AQ_LIN_HEAD, AQ_LIN_COUNT
+} aq_linear;
+
+/*! aq_llm_weight_name() : HF name of linear `lin` of block `layer` into buf, e.g.
+ *  "model.layers.3.mlp.down_proj.weight"; AQ_LIN_HEAD gives "lm_head.weight". */
+void aq_llm_weight_name(int layer, aq_linear lin, char *buf, size_t size);
+
+/*! aq_llm_source : where tensors come from (a safetensors model, a result file).
+ *  get() fills dst[0..numel) with tensor `name` as float32 and fails (AQ_E_FORMAT) when it
+ *  is absent or has another element count; has() tells whether it exists. */
+typedef struct {
+    void *ctx;
+    aq_status (*get)(void *ctx, const char *name, int64_t numel, float *dst, aq_err *err);
+    int (*has)(void *ctx, const char *name);
+} aq_llm_source;
+
+/*! aq_llm_source_safetensors() : a source reading `m` (borrowed; must outlive its use). */
+aq_llm_source aq_llm_source_safetensors(const aq_model *m);
+
+typedef struct {
+    float *w[AQ_LIN_HEAD];       /* q,k,v,o,gate,up,down: [out, in] */
+    float *bq, *bk, *bv;         /* q/k/v biases or NULL (Llama) */
+    float *in_norm, *post_norm;  /* [hidden] */
+} aq_llm_layer;
+
+/*! aq_llm : the weights one rank holds: blocks [l0, l1), and optionally the embedding (the
+ *  first pipeline stage) and final norm + lm_head (the last).  Owns all arrays. */
+typedef struct {
+    aq_llm_config cfg;
+    int l0, l1;
+    aq_llm_layer *layers;        /* [l1 - l0], layers[i] is block l0 + i */
+    float *embed;                /* [vocab, hidden] or NULL */
+    float *final_norm, *lm_head; /* [hidden], [vocab, hidden] or NULL */
+} aq_llm;
+
+/*! aq_llm_load() :
+ *  Loads blocks [l0, l1) (0 <= l0 <= l1 <= n_layers), the embedding when `with_embed`,
+ *  final norm and lm_head when `with_head`, all as float32.  q/k/v biases are loaded when
+ *  the source has them.  The lm_head is "lm_head.weight", or the embedding when that is
+ *  absent (tied weights saved without lm_head).
+ *  @return : AQ_OK and *out (free with aq_llm_free); errors of the source; AQ_E_NOMEM. */
+aq_status aq_llm_load(const aq_llm_config *cfg, const aq_llm_source *src, int l0, int l1,
+                      int with_embed, int with_head, aq_llm *out, aq_err *err);
+
+/*! aq_llm_free() : frees the arrays of `m` (not m itself); safe on a zeroed struct. */
+void aq_llm_free(aq_llm *m);
+
+/*-*********************************************
+ *  Forward pass (one process)
+ ***********************************************/
+
+/*! aq_llm_hook : called with the input of every linear layer, just before the product:
+ *  x [rows, cols] is a private copy the hook may modify (fake quantization) or only read
+ *  (statistics).  q, k and v are called separately with the same input values; the
+ *  lm_head is layer n_layers, lin AQ_LIN_HEAD.  NULL hook: no call, no copy. */
+typedef struct {
+    void *ctx;
+    void (*linear_input)(void *ctx, int layer, aq_linear lin, float *x, int64_t rows,
+                         int64_t cols);
+} aq_llm_hook;
+
+/*! aq_llm_embed() : x[L, hidden] = embed[tok[i]].  @return : AQ_E_VALUE for a token
+ *  outside [0, vocab), AQ_E_UNSUPPORTED when `m` holds no embedding. */
+aq_status aq_llm_embed(const aq_llm *m, const int32_t *tok, int L, float *x, aq_err *err);
+
+/*! aq_llm_blocks() : applies blocks [l0, l1) of `m` to x[L, hidden] in place.
+ *  @return : AQ_OK or AQ_E_NOMEM. */
+aq_status aq_llm_blocks(const aq_llm *m, float *x, int L, const aq_llm_hook *hook,
+                        aq_err *err);
+
+/*! aq_llm_head() : logits[L, vocab] from x[L, hidden] (x is overwritten by the normed
+ *  values).  @return : AQ_OK, AQ_E_UNSUPPORTED when `m` holds no head, AQ_E_NOMEM. */
+aq_status aq_llm_head(const aq_llm *m, float *x, int L, float *logits,
+                      const aq_llm_hook *hook, aq_err *err);
+
+/*! aq_llm_forward() : embed + blocks + head for a model holding all of them. */
+aq_status aq_llm_forward(const aq_llm *m, const int32_t *tok, int L, float *logits,
+                         const aq_llm_hook *hook, aq_err *err);
+
+/* Building blocks, exposed for tests. */
+void aq_rmsnorm(float *x, int64_t rows, int64_t n, const float *w, double eps);
+void aq_rope(float *x, int L, int64_t heads, int64_t head_dim, double theta);
+/*! aq_linear_fwd() : y[rows, out] = x[rows, in] W[out, in]^T (+ b[out] when not NULL). */
+void aq_linear_fwd(const float *x, int64_t rows, int64_t in, const float *W, const float *b,
+                   int64_t out, float *y);
+
+/*-*********************************************
+ *  Pipeline across MPI ranks
+ ***********************************************/
+
+/*! aq_pipe : the rank's place in the pipeline.  Blocks are split contiguously over the
+ *  ranks by bytes with aq_plan_partition() (same rule as aq-mpi's plan); rank 0 embeds,
+ *  the last rank applies the head; activations [L, hidden] pass from rank r to r+1.
+ *  With more ranks than blocks, the extra ranks only forward activations. */
+typedef struct {
+    int rank, size;
+    int l0, l1;             /* this rank's blocks */
+    int first, last;        /* rank 0 / rank size-1 */
+} aq_pipe;
+
+/*! aq_pipe_init() : partition for `cfg` over MPI_COMM_WORLD (collective-free: every rank
+ *  computes the same partition).  @return : AQ_OK or AQ_E_MPI. */
+aq_status aq_pipe_init(const aq_llm_config *cfg, aq_pipe *p, aq_err *err);
+
+/*! aq_pipe_load() : aq_llm_load() of this rank's part. */
+aq_status aq_pipe_load(const aq_pipe *p, const aq_llm_config *cfg, const aq_llm_source *src,
+                       aq_llm *out, aq_err *err);
+
+/*! aq_pipe_forward() :
+ *  Collective over MPI_COMM_WORLD.  tok[L] is read on the first rank; logits[L, vocab] are
+ *  written on the last rank only (other ranks may pass NULL).  A failure on one rank is
+ *  reported on every rank as AQ_E_MPI (or the local error on the failing rank). */
+aq_status aq_pipe_forward(const aq_pipe *p, const aq_llm *m, const int32_t *tok, int L,
+                          float *logits, const aq_llm_hook *hook, aq_err *err);
+
+/*-*********************************************
+ *  Diffusion time steps: masking
+ ***********************************************/
+
+/*! aq_mask_ratio() : u_t = (t + 1/2) / T, the centre of mask-ratio bin t. */
+double aq_mask_ratio(int t, int T);
+
+/*! aq_mask_sequence() :
+ *  Corrupts a copy of tok[L] for time step t of T: among the eligible positions
+ *  [first, L) (first = 1 with logits shift, since position 0 is never predicted, else 0),
+ *  exactly n = round(u_t * (L - first)) (half away from zero) are replaced by `mask_token`:
+ *  the first n of a Fisher-Yates shuffle of the eligible positions driven by xoshiro256**
+ *  seeded with aq_synth_seed_for(seed, "mask") + 0x9E3779B97F4A7C15 * (seq * T + t + 1).
+ *  out[L] receives the corrupted tokens, is_masked[L] 1/0.  @return : n. */
+int aq_mask_sequence(const int32_t *tok, int L, int t, int T, uint64_t seed, int64_t seq,
+                     int32_t mask_token, int logits_shift, int32_t *out, uint8_t *is_masked);
+
+/*-*********************************************
+ *  Token sequences
+ ***********************************************/
+
+/*! aq_tokens_read() :
+ *  Reads `n` sequences of `L` ids from a text file: one sequence per line, ids separated by
+ *  white space or commas; the first L ids of each line are used; '#' starts a comment line.
+ *  @return : AQ_OK and out[n * L]; AQ_E_IO; AQ_E_FORMAT (line too short, bad number, id
+ *            outside [0, vocab), fewer than n lines) naming file and line. */
+aq_status aq_tokens_read(const char *path, int n, int L, int64_t vocab, int32_t *out,
+                         aq_err *err);
+
+/*! aq_sample_sequences() :
+ *  Collective.  Generates `n` sequences of `L` tokens from the model itself: position 0 is
+ *  BOS (token 0 when the config has none); then left to right, position i is drawn from
+ *  softmax(logits) at the predicting position of i (i-1 with logits shift, else i), with
+ *  positions > i (or >= i without shift) set to `mask_token` — the decoding order of a
+ *  masked-diffusion LM, and plain sampling for a causal one.  temperature 0 = greedy.
+ *  Randomness: xoshiro256** seeded from (seed, "sample", sequence index); the draw is made on
+ *  the last rank and broadcast.  out[n * L] on every rank. */
+aq_status aq_sample_sequences(const aq_pipe *p, const aq_llm *m, int n, int L, uint64_t seed,
+                              double temperature, int32_t mask_token, int32_t *out,
+                              aq_err *err);
+
+/*-*********************************************
+ *  Tokenizer (decoder only)
+ ***********************************************/
+typedef struct aq_tokenizer aq_tokenizer;
+
+/*! aq_tokenizer_open() : reads model.vocab (piece -> id) and added_tokens of tokenizer.json.
+ *  @return : AQ_OK; AQ_E_IO; AQ_E_FORMAT naming the file. */
+aq_status aq_tokenizer_open(const char *path, aq_tokenizer **out, aq_err *err);
+
+/*! aq_tokenizer_decode() :
+ *  SentencePiece-style decoding: pieces concatenated, '▁' (U+2581) -> ' ', byte-fallback
+ *  pieces "<0xNN>" -> byte NN, one leading space stripped, special (added) tokens skipped
+ *  unless `specials`.  Writes at most size-1 bytes and a NUL.  @return : bytes needed. */
+size_t aq_tokenizer_decode(const aq_tokenizer *tk, const int32_t *tok, int n, int specials,
+                           char *buf, size_t size);
+
+void aq_tokenizer_close(aq_tokenizer *tk);
+
+/*-*********************************************
+ *  Accuracy metrics
+ ***********************************************/
+
+/*! aq_eval_acc : sums over predicted positions (double). */
+typedef struct {
+    double kl, nll_fp, nll_q, top1; /* sums */
+    double n_kl;                    /* positions in kl and top1 */
+    double n_nll;                   /* masked positions in nll_* */
+} aq_eval_acc;
+
+/*! aq_eval_position() :
+ *  Adds one predicted position: logits_fp, logits_q [vocab]; KL(p_fp || p_q) in nats and
+ *  top-1 agreement (first index of the maximum) when `in_kl`; -log p(target) for both
+ *  models when `in_nll`.  Softmaxes in double with the max subtracted. */
+void aq_eval_position(const float *logits_fp, const float *logits_q, int64_t vocab,
+                      int32_t target, int in_kl, int in_nll, aq_eval_acc *acc);
+
+#endif /* AQ_MODEL_H */
