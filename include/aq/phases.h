@@ -162,6 +162,14 @@ aq_phase3 *aq_phase3_create(const aq_act_groups *g, const int *b, const aq_layer
  *  or after max_iterations.  @return : the current loss L. */
 double aq_phase3_step(aq_phase3 *o, int *changed);
 
+/*! aq_phase3_loss() :
+ *  The loss L that `o` minimises, evaluated at group ranges lo[K], hi[K] (hi > lo), and when
+ *  dlo/dhi are not NULL its analytic gradient with respect to them (what the optimiser uses;
+ *  for tests and diagnostics).  Uses `o`'s scratch space, hence not const; does not change
+ *  the optimiser's state. */
+double aq_phase3_loss(aq_phase3 *o, const double *lo, const double *hi, double *dlo,
+                      double *dhi);
+
 /*! aq_phase3_finish() :
  *  Writes the best parameters seen (never a higher loss than the start) into `g` (same K),
  *  with iterations, convergence flag, initial and final loss; frees `o`. */
