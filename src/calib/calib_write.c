@@ -55,14 +55,18 @@ static int put_i32_attr(hid_t loc, const char *name, int v) {
     return rc;
 }
 
-/* Variable-length UTF-8, which h5py returns as str. */
+/* Fixed-length, null-terminated UTF-8: the text lives in the (checksummed) object header.
+ * Variable-length strings would sit in HDF5's global heap, which has no checksum and which
+ * HDF5 1.10 parses unsafely when damaged.  h5py returns these as bytes. */
 static int put_str_attr(hid_t loc, const char *name, const char *v) {
-    hid_t t = H5Tcopy(H5T_C_S1), s = H5Screate(H5S_SCALAR);
-    int rc = (t < 0 || s < 0 || H5Tset_size(t, H5T_VARIABLE) < 0 ||
-              H5Tset_cset(t, H5T_CSET_UTF8) < 0) ? -1 : 0;
     const char *val = v ? v : "";
+    hid_t t = H5Tcopy(H5T_C_S1), s = H5Screate(H5S_SCALAR);
+    int rc = (t < 0 || s < 0 || H5Tset_size(t, strlen(val) + 1) < 0 ||
+              H5Tset_strpad(t, H5T_STR_NULLTERM) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)
+                 ? -1
+                 : 0;
     hid_t a = rc < 0 ? -1 : H5Acreate2(loc, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
-    if (a < 0 || H5Awrite(a, t, &val) < 0) rc = -1;
+    if (a < 0 || H5Awrite(a, t, val) < 0) rc = -1;
     if (aq_calib_close_id(a) < 0) rc = -1;
     aq_calib_close_id(s);
     aq_calib_close_id(t);
@@ -103,8 +107,21 @@ static int any_synthetic(const write_job *j) {
     return 0;
 }
 
+/* The 1.8 file format (readable by every HDF5 >= 1.8, h5py included) checksums the
+ * superblock and object headers, so a damaged file is refused with an error by the
+ * library instead of being parsed into garbage. */
+static hid_t create_file(const char *partial) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0) return -1;
+    hid_t f = H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0
+                  ? -1
+                  : H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    aq_calib_close_id(fapl);
+    return f;
+}
+
 static aq_status write_file(const char *partial, const write_job *j, aq_err *err) {
-    hid_t f = H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t f = create_file(partial);
     int rc = f < 0 ? -1 : put_i32_attr(f, "T", j->L[0].T);
     if (rc == 0) rc = put_str_attr(f, "source", j->source);
     if (rc == 0) rc = put_str_attr(f, "timestep", j->timestep);

@@ -233,7 +233,16 @@ START_TEST(test_wrong_channels_and_missing_layer) {
 }
 END_TEST
 
+static herr_t count_prints(hid_t stack, void *data) {
+    (void)stack;
+    ++*(int *)data;
+    return 0;
+}
+
 START_TEST(test_open_errors) {
+    /* HDF5 must stay quiet during our calls and the caller's printer come back after. */
+    int prints = 0;
+    H5Eset_auto2(H5E_DEFAULT, count_prints, &prints);
     expect_open_error(AQ_E_IO, "cannot read"); /* missing */
     FILE *f = fopen(g_path, "w");
     fputs("T = 8\nnot hdf5 at all\n", f);
@@ -256,6 +265,11 @@ START_TEST(test_open_errors) {
     ck_assert_str_eq(aq_calib_source(c), "");
     ck_assert(!aq_calib_has(c, DOWN));
     aq_calib_close(c);
+    ck_assert_int_eq(prints, 0);
+    H5E_auto2_t func = NULL;
+    void *data = NULL;
+    H5Eget_auto2(H5E_DEFAULT, &func, &data);
+    ck_assert(func == count_prints && data == &prints);
 }
 END_TEST
 
