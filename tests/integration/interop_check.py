@@ -221,6 +221,43 @@ def classify(f, tensors, aliases):
     return jobs
 
 
+def shape_of(ds):
+    return tuple(int(x) for x in ds.shape)
+
+
+def check_act(f):
+    """(name, ok, msg) for /timegroups and each /act/<name>: shapes against K and T."""
+    out = []
+    K = T = None
+    if "timegroups" in f:
+        try:
+            tg = f["timegroups"]
+            K, T = int(tg.attrs["K"]), int(tg.attrs["T"])
+            expect(shape_of(tg["boundaries"]) == (K + 1,), "boundaries shape != (K+1,)")
+            expect(shape_of(tg["time_weight"]) == (T,), "time_weight shape != (T,)")
+            expect(shape_of(tg["alphabar"]) == (T,), "alphabar shape != (T,)")
+            b = tg["boundaries"][...]
+            expect(b[0] == 0 and b[-1] == T and bool(np.all(np.diff(b) > 0)),
+                   f"boundaries {b.tolist()} do not rise from 0 to T={T}")
+            out.append(("/timegroups", True, f"K={K} T={T}"))
+        except (CheckError, KeyError, OSError, ValueError) as e:
+            out.append(("/timegroups", False, str(e)))
+    for name in sorted(f["act"]) if "act" in f else []:
+        try:
+            g = f["act"][name]
+            expect(K is not None, "/act without /timegroups")
+            for d in ("lo", "hi", "scale", "zero"):
+                expect(shape_of(g[d]) == (K,), f"{d} shape {shape_of(g[d])} != ({K},)")
+            for d in ("schedule_scale", "schedule_zero"):
+                expect(shape_of(g[d]) == (T,), f"{d} shape {shape_of(g[d])} != ({T},)")
+            src = attr_str(g, "stats_source")
+            expect(src in ("calibration", "synthetic"), f"stats_source {src!r}")
+            out.append((f"/act/{name}", True, f"K={K} T={T} {src}"))
+        except (CheckError, KeyError, OSError, ValueError) as e:
+            out.append((f"/act/{name}", False, str(e)))
+    return out
+
+
 def run(result, model):
     if not os.environ.get("HDF5_PLUGIN_PATH"):
         print("note: HDF5_PLUGIN_PATH is not set; zstd (filter 32015) datasets will not read",
@@ -253,6 +290,8 @@ def run(result, model):
                 if "filter" in str(e).lower() or "plugin" in str(e).lower():
                     hint = " (is HDF5_PLUGIN_PATH set to the aq-mpi plugin dir?)"
                 report(False, name, f"{e}{hint}")
+        for name, ok, msg in check_act(f):
+            report(ok, name, msg)
     print(f"interop: {passed} passed, {failed} failed")
     return 1 if failed else 0
 
