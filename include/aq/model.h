@@ -41,6 +41,7 @@
 #include <stdint.h>
 
 #include "aq/error.h"
+#include "aq/h5in.h"
 #include "aq/safetensors.h"
 
 /*-*********************************************
@@ -93,6 +94,10 @@ typedef struct {
 
 /*! aq_llm_source_safetensors() : a source reading `m` (borrowed; must outlive its use). */
 aq_llm_source aq_llm_source_safetensors(const aq_model *m);
+
+/*! aq_llm_source_result() : a source reading an aq-mpi result file `h` (borrowed): the
+ *  weights as the quantized model sees them (quantized tensors dequantized). */
+aq_llm_source aq_llm_source_result(const aq_h5in *h);
 
 typedef struct {
     float *w[AQ_LIN_HEAD];       /* q,k,v,o,gate,up,down: [out, in] */
@@ -203,7 +208,7 @@ double aq_mask_ratio(int t, int T);
  *  exactly n = round(u_t * (L - first)) (half away from zero) are replaced by `mask_token`:
  *  the first n of a Fisher-Yates shuffle of the eligible positions driven by xoshiro256**
  *  seeded with aq_synth_seed_for(seed, "mask") + 0x9E3779B97F4A7C15 * (seq * T + t + 1).
- *  out[L] receives the corrupted tokens, is_masked[L] 1/0.  @return : n. */
+ *  out[L] receives the corrupted tokens, is_masked[L] 1/0.  @return : n, -1 out of memory. */
 int aq_mask_sequence(const int32_t *tok, int L, int t, int T, uint64_t seed, int64_t seq,
                      int32_t mask_token, int logits_shift, int32_t *out, uint8_t *is_masked);
 
@@ -266,5 +271,97 @@ typedef struct {
  *  models when `in_nll`.  Softmaxes in double with the max subtracted. */
 void aq_eval_position(const float *logits_fp, const float *logits_q, int64_t vocab,
                       int32_t target, int in_kl, int in_nll, aq_eval_acc *acc);
+
+/*-*********************************************
+ *  Activation statistics (aq-calib; DESIGN 4 and 6.3)
+ ***********************************************/
+#include "aq/calib.h"
+
+/*! aq_act_stats : accumulates, per linear layer of one rank's part (blocks [l0, l1) and the
+ *  lm_head when held) and per time step, statistics of the layer's input over every token
+ *  of every sequence (masked or not).  Per (t, channel) double sums, so the result does not
+ *  depend on the thread count, and each layer is seen by exactly one rank in sequence
+ *  order, so it does not depend on the rank count either. */
+typedef struct aq_act_stats aq_act_stats;
+
+/*! aq_act_stats_create() : @return : AQ_OK, AQ_E_NOMEM. */
+aq_status aq_act_stats_create(const aq_llm *m, int T, aq_act_stats **out, aq_err *err);
+/*! aq_act_stats_hook() : the forward hook that records into `s` at the current step. */
+aq_llm_hook aq_act_stats_hook(aq_act_stats *s);
+/*! aq_act_stats_set_step() : the time step the next forward passes belong to. */
+void aq_act_stats_set_step(aq_act_stats *s, int t);
+/*! aq_act_stats_count() : the number of layers recorded. */
+size_t aq_act_stats_count(const aq_act_stats *s);
+/*! aq_act_stats_export() : layer i as DESIGN 6.3 statistics (min, max, mean, std, count [T];
+ *  sq_mean, absmax [T, in]; std = sqrt(max(0, E[x^2] - mean^2)) in double).  `out` is
+ *  allocated with aq_layer_stats_alloc() (no histogram).  @return : AQ_OK, AQ_E_NOMEM. */
+aq_status aq_act_stats_export(const aq_act_stats *s, size_t i, aq_layer_stats *out,
+                              aq_err *err);
+void aq_act_stats_free(aq_act_stats *s);
+
+/*! aq_act_stats_gather() :
+ *  Collective: rank 0 receives every rank's exported layers (in rank order, which is layer
+ *  order) into *out[*n] (free each with aq_layer_stats_free, then the array); other ranks
+ *  get *out = NULL, *n = 0.  @return : AQ_OK, AQ_E_NOMEM, AQ_E_MPI. */
+aq_status aq_act_stats_gather(const aq_act_stats *s, int T, aq_layer_stats **out, size_t *n,
+                              aq_err *err);
+
+/*-*********************************************
+ *  Activation fake quantization (aq-eval, result files with /act)
+ ***********************************************/
+
+/*! aq_actq : per linear layer of one rank's part, the /act schedule of a result file.
+ *  At time step t the layer input x becomes, with s = schedule_scale[t],
+ *  z = schedule_zero[t] (real valued, as Phase 2 interpolates it), qmax = 2^act_bits - 1:
+ *      c = clamp(nearbyint(x / s + z), 0, qmax),   x^ = (c - z) * s
+ *  i.e. asymmetric codes over [-z s, (qmax - z) s] (DESIGN 4).  Layers without /act and
+ *  steps with s <= 0 are left in float. */
+typedef struct aq_actq aq_actq;
+
+/*! aq_actq_load() : reads /act for the linear layers `m` holds; *out = NULL when the file
+ *  has no /act.  @return : AQ_OK; AQ_E_CONFIG when a layer's T differs from `T`;
+ *  AQ_E_FORMAT / AQ_E_HDF5 from the reader; AQ_E_NOMEM. */
+aq_status aq_actq_load(const aq_h5in *h, const aq_llm *m, int T, aq_actq **out, aq_err *err);
+/*! aq_actq_hook() : the forward hook (a no-op hook for q = NULL). */
+aq_llm_hook aq_actq_hook(aq_actq *q);
+/*! aq_actq_set_step() : the time step of the next forward passes; NULL is a no-op. */
+void aq_actq_set_step(aq_actq *q, int t);
+void aq_actq_free(aq_actq *q);
+
+/*-*********************************************
+ *  Front-end session (aq-calib, aq-eval): model, pipeline, sequences
+ ***********************************************/
+typedef struct {
+    const char *model;       /* model directory (config.json + safetensors) */
+    const char *tokens;      /* token-id file (aq_tokens_read) or NULL: sample from the model */
+    int n_seq, L;            /* sequences and their length */
+    uint64_t seed;           /* sampling and masking */
+    double temperature;      /* sampling temperature (1 = the model's distribution) */
+    int64_t mask_token;      /* -1: config mask_token_id, else 0 (see aq_run_open) */
+    int causal;              /* -1: from config; 0/1 override */
+} aq_run_opts;
+
+typedef struct {
+    aq_model *st;
+    aq_llm_config cfg;
+    aq_pipe pipe;
+    aq_llm fp;               /* this rank's full-precision part */
+    int32_t mask_token;
+    int mask_from_config;    /* 0 when the default token 0 was used */
+    int32_t *seqs;           /* [n_seq * L] on every rank */
+} aq_run;
+
+/*! aq_run_open() :
+ *  Collective.  Opens the model on every rank, parses its config (applying the causal
+ *  override), partitions the blocks, loads this rank's full-precision part, resolves the mask
+ *  token (option, else config mask_token_id, else token 0: a model without a mask token never
+ *  saw one, so any id is as good; say so in the output) and reads or samples the sequences.
+ *  A failure on any rank fails every rank (AQ_E_MPI on the others).  aq_run_close() after. */
+aq_status aq_run_open(const aq_run_opts *o, aq_run *r, aq_err *err);
+void aq_run_close(aq_run *r);
+
+/*! aq_agree() : collective; AQ_E_MPI "<what> failed on another rank" when any rank has a
+ *  status other than AQ_OK, else `st`. */
+aq_status aq_agree(aq_status st, const char *what, aq_err *err);
 
 #endif /* AQ_MODEL_H */

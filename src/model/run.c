@@ -1,0 +1,61 @@
+/*
+ * aq-mpi — what aq-calib and aq-eval share: model, pipeline, full-precision weights and the
+ * token sequences, set up collectively.
+ */
+#include <mpi.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aq/model.h"
+
+aq_status aq_agree(aq_status st, const char *what, aq_err *err) {
+    int bad = st != AQ_OK, any = 0;
+    if (MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD) != MPI_SUCCESS)
+        return aq_err_set(err, AQ_E_MPI, "%s: MPI_Allreduce failed", what);
+    if (any && !bad) return aq_err_set(err, AQ_E_MPI, "%s failed on another rank", what);
+    return st;
+}
+
+static aq_status open_local(const aq_run_opts *o, aq_run *r, aq_err *err) {
+    aq_status st = aq_model_open(o->model, &r->st, err);
+    if (st == AQ_OK) st = aq_llm_config_parse(aq_model_config_json(r->st), o->model, &r->cfg, err);
+    if (st != AQ_OK) return st;
+    if (o->causal >= 0) r->cfg.causal = o->causal;
+    if (o->causal == 1) r->cfg.logits_shift = 1;
+    r->mask_from_config = o->mask_token < 0 && r->cfg.mask_token >= 0;
+    r->mask_token = (int32_t)(o->mask_token >= 0 ? o->mask_token
+                                                 : (r->cfg.mask_token >= 0 ? r->cfg.mask_token : 0));
+    if (r->mask_token >= r->cfg.vocab)
+        return aq_err_set(err, AQ_E_CONFIG, "mask token %d outside the vocabulary (%lld)",
+                          r->mask_token, (long long)r->cfg.vocab);
+    if (o->n_seq < 1 || o->L < 2)
+        return aq_err_set(err, AQ_E_CONFIG, "need at least 1 sequence of at least 2 tokens");
+    st = aq_pipe_init(&r->cfg, &r->pipe, err);
+    if (st == AQ_OK) {
+        aq_llm_source src = aq_llm_source_safetensors(r->st);
+        st = aq_pipe_load(&r->pipe, &r->cfg, &src, &r->fp, err);
+    }
+    if (st == AQ_OK) {
+        r->seqs = malloc((size_t)o->n_seq * (size_t)o->L * sizeof *r->seqs);
+        if (!r->seqs) st = aq_err_set(err, AQ_E_NOMEM, "sequences: out of memory");
+    }
+    if (st == AQ_OK && o->tokens) st = aq_tokens_read(o->tokens, o->n_seq, o->L, r->cfg.vocab, r->seqs, err);
+    return st;
+}
+
+aq_status aq_run_open(const aq_run_opts *o, aq_run *r, aq_err *err) {
+    memset(r, 0, sizeof *r);
+    aq_status st = aq_agree(open_local(o, r, err), "loading the model", err);
+    if (st == AQ_OK && !o->tokens)
+        st = aq_sample_sequences(&r->pipe, &r->fp, o->n_seq, o->L, o->seed, o->temperature,
+                                 r->mask_token, r->seqs, err);
+    if (st != AQ_OK) aq_run_close(r);
+    return st;
+}
+
+void aq_run_close(aq_run *r) {
+    aq_llm_free(&r->fp);
+    aq_model_close(r->st);
+    free(r->seqs);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,17 @@
+/*
+ * aq-mpi — aq_llm_source over an aq-mpi result file: weights as the quantized model sees
+ * them (dequantized codes, passthrough tensors converted).
+ */
+#include "aq/h5in.h"
+#include "aq/model.h"
+
+static aq_status h5_get(void *ctx, const char *name, int64_t numel, float *dst, aq_err *err) {
+    return aq_h5in_tensor((const aq_h5in *)ctx, name, dst, numel, err);
+}
+
+static int h5_has(void *ctx, const char *name) { return aq_h5in_has((const aq_h5in *)ctx, name); }
+
+aq_llm_source aq_llm_source_result(const aq_h5in *h) {
+    aq_llm_source s = {(void *)h, h5_get, h5_has};
+    return s;
+}
