@@ -15,8 +15,8 @@ static int open_attr(hid_t loc, const char *name, H5T_class_t want, hid_t *a, hi
     *a = H5Aopen(loc, name, H5P_DEFAULT);
     hid_t sp = *a < 0 ? -1 : H5Aget_space(*a);
     *ft = *a < 0 ? -1 : H5Aget_type(*a);
-    int ok = sp >= 0 && *ft >= 0 && H5Sget_simple_extent_npoints(sp) == 1 &&
-             H5Tget_class(*ft) == want;
+    int ok =
+        sp >= 0 && *ft >= 0 && H5Sget_simple_extent_npoints(sp) == 1 && H5Tget_class(*ft) == want;
     aq_calib_close_id(sp);
     if (!ok) {
         aq_calib_close_id(*ft);

@@ -7,7 +7,7 @@
 #include <stdio.h>
 
 const char *const aq_calib_scalar_names[AQ_CALIB_N_SCALARS] = {"min", "max", "mean", "std",
-                                                                "count"};
+                                                               "count"};
 
 double *aq_calib_scalar(const aq_layer_stats *s, int i) {
     double *const v[AQ_CALIB_N_SCALARS] = {s->min, s->max, s->mean, s->std, s->count};
@@ -21,7 +21,9 @@ void aq_calib_quiet_begin(aq_calib_quiet *q) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
-void aq_calib_quiet_end(const aq_calib_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
+void aq_calib_quiet_end(const aq_calib_quiet *q) {
+    H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
+}
 
 typedef struct {
     char *buf;
@@ -49,14 +51,22 @@ const char *aq_calib_h5_desc(char *buf, size_t n) {
 
 static herr_t close_by_type(hid_t id) {
     switch (H5Iget_type(id)) {
-    case H5I_FILE: return H5Fclose(id);
-    case H5I_GROUP: return H5Gclose(id);
-    case H5I_DATASET: return H5Dclose(id);
-    case H5I_DATATYPE: return H5Tclose(id);
-    case H5I_DATASPACE: return H5Sclose(id);
-    case H5I_ATTR: return H5Aclose(id);
-    case H5I_GENPROP_LST: return H5Pclose(id);
-    default: return -1;
+    case H5I_FILE:
+        return H5Fclose(id);
+    case H5I_GROUP:
+        return H5Gclose(id);
+    case H5I_DATASET:
+        return H5Dclose(id);
+    case H5I_DATATYPE:
+        return H5Tclose(id);
+    case H5I_DATASPACE:
+        return H5Sclose(id);
+    case H5I_ATTR:
+        return H5Aclose(id);
+    case H5I_GENPROP_LST:
+        return H5Pclose(id);
+    default:
+        return -1;
     }
 }
 

@@ -43,7 +43,7 @@ struct aq_calib {
     int T, synthetic;
     char *source, *timestep;
     size_t n;
-    char **names;      /* n layer names under /stats, sorted with strcmp */
+    char **names; /* n layer names under /stats, sorted with strcmp */
 };
 
 /*-*********************************************

@@ -15,22 +15,26 @@ typedef struct {
     aq_err *err;
 } load_ctx;
 
-#define LOAD_FAIL(x, ...)                                                                      \
-    aq_err_set((x)->err, AQ_E_FORMAT, "%s: layer %s: " __VA_ARGS__)
+#define LOAD_FAIL(x, ...) aq_err_set((x)->err, AQ_E_FORMAT, "%s: layer %s: " __VA_ARGS__)
 
 static const char *class_name(H5T_class_t k) {
     switch (k) {
-    case H5T_INTEGER: return "integer";
-    case H5T_FLOAT: return "float";
-    case H5T_STRING: return "string";
-    case H5T_COMPOUND: return "compound";
-    default: return "non-numeric";
+    case H5T_INTEGER:
+        return "integer";
+    case H5T_FLOAT:
+        return "float";
+    case H5T_STRING:
+        return "string";
+    case H5T_COMPOUND:
+        return "compound";
+    default:
+        return "non-numeric";
     }
 }
 
 /* Opens float dataset `dname` of rank `rank` into *ds with its dims; FORMAT otherwise. */
-static aq_status open_float(const load_ctx *x, hid_t g, const char *dname, int rank,
-                            hsize_t *dims, hid_t *ds) {
+static aq_status open_float(const load_ctx *x, hid_t g, const char *dname, int rank, hsize_t *dims,
+                            hid_t *ds) {
     const char *p = x->c->path, *l = x->layer;
     char d[256];
     htri_t e = H5Lexists(g, dname, H5P_DEFAULT);
@@ -146,8 +150,8 @@ static aq_status load_group(const load_ctx *x, hid_t g, int64_t expect_in, aq_la
     return st;
 }
 
-aq_status aq_calib_load(const aq_calib *c, const char *name, int64_t expect_in,
-                        aq_layer_stats *out, aq_err *err) {
+aq_status aq_calib_load(const aq_calib *c, const char *name, int64_t expect_in, aq_layer_stats *out,
+                        aq_err *err) {
     if (!c || !name || !out)
         return aq_err_set(err, AQ_E_VALUE, "aq_calib_load: missing file, name or output");
     memset(out, 0, sizeof *out);
@@ -160,8 +164,8 @@ aq_status aq_calib_load(const aq_calib *c, const char *name, int64_t expect_in,
     aq_status st;
     if (g < 0) {
         char d[256];
-        st = LOAD_FAIL(&x, "not a readable group: %s", c->path, name,
-                       aq_calib_h5_desc(d, sizeof d));
+        st =
+            LOAD_FAIL(&x, "not a readable group: %s", c->path, name, aq_calib_h5_desc(d, sizeof d));
     } else {
         st = load_group(&x, g, expect_in, out);
     }

@@ -54,20 +54,24 @@ static aq_status read_root(aq_calib *c, aq_err *err) {
         return aq_err_set(err, AQ_E_FORMAT, "%s: not a calibration file (root attribute T %s)",
                           c->path, rc == 0 ? "missing" : "is not an integer scalar");
     if (c->T < 1)
-        return aq_err_set(err, AQ_E_FORMAT, "%s: root attribute T = %d, must be >= 1",
-                          c->path, c->T);
+        return aq_err_set(err, AQ_E_FORMAT, "%s: root attribute T = %d, must be >= 1", c->path,
+                          c->T);
     const char *bad = NULL;
-    if (aq_calib_attr_str(c->file, "source", &c->source) < 0) bad = "source";
-    else if (aq_calib_attr_str(c->file, "timestep", &c->timestep) < 0) bad = "timestep";
-    else if (aq_calib_attr_int(c->file, "synthetic", &c->synthetic) < 0) bad = "synthetic";
+    if (aq_calib_attr_str(c->file, "source", &c->source) < 0)
+        bad = "source";
+    else if (aq_calib_attr_str(c->file, "timestep", &c->timestep) < 0)
+        bad = "timestep";
+    else if (aq_calib_attr_int(c->file, "synthetic", &c->synthetic) < 0)
+        bad = "synthetic";
     if (bad) {
         H5Eclear2(H5E_DEFAULT);
-        return aq_err_set(err, AQ_E_FORMAT, "%s: root attribute %s has the wrong type",
-                          c->path, bad);
+        return aq_err_set(err, AQ_E_FORMAT, "%s: root attribute %s has the wrong type", c->path,
+                          bad);
     }
     if (!c->source) c->source = strdup("");
     if (!c->timestep) c->timestep = strdup("");
-    if (!c->source || !c->timestep) return aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", c->path);
+    if (!c->source || !c->timestep)
+        return aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", c->path);
     c->synthetic = c->synthetic != 0;
     return AQ_OK;
 }
@@ -118,11 +122,17 @@ aq_status aq_calib_open(const char *path, aq_calib **out, aq_err *err) {
     return AQ_OK;
 }
 
-int aq_calib_T(const aq_calib *c) { return c ? c->T : 0; }
+int aq_calib_T(const aq_calib *c) {
+    return c ? c->T : 0;
+}
 
-const char *aq_calib_source(const aq_calib *c) { return c && c->source ? c->source : ""; }
+const char *aq_calib_source(const aq_calib *c) {
+    return c && c->source ? c->source : "";
+}
 
-int aq_calib_is_synthetic(const aq_calib *c) { return c ? c->synthetic : 0; }
+int aq_calib_is_synthetic(const aq_calib *c) {
+    return c ? c->synthetic : 0;
+}
 
 int aq_calib_has(const aq_calib *c, const char *name) {
     if (!c || !name || c->n == 0) return 0;
@@ -137,7 +147,8 @@ void aq_calib_close(aq_calib *c) {
     aq_calib_close_id(c->file);
     H5Eclear2(H5E_DEFAULT);
     aq_calib_quiet_end(&q);
-    for (size_t i = 0; i < c->n; ++i) free(c->names[i]);
+    for (size_t i = 0; i < c->n; ++i)
+        free(c->names[i]);
     free(c->names);
     free(c->source);
     free(c->timestep);

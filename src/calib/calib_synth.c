@@ -27,10 +27,14 @@
 #define SYN_COUNT 1e4
 
 /* Spread grows with the mask ratio: std_t = s0 (1 + 0.5 u). */
-static double std_drift(double u) { return 1.0 + 0.5 * u; }
+static double std_drift(double u) {
+    return 1.0 + 0.5 * u;
+}
 
 /* Extremes shrink: 40 d(u) runs through the measured 45 at u = 0.05 and 27 at u = 0.95. */
-static double peak_drift(double u) { return (46.0 - 20.0 * u) / 40.0; }
+static double peak_drift(double u) {
+    return (46.0 - 20.0 * u) / 40.0;
+}
 
 /* sigma_j log-normal around 1, rescaled so mean_j sigma_j^2 = 1: the channels' spreads
  * then average to the layer's std_t. */
@@ -44,7 +48,8 @@ static void draw_sigmas(aq_rng *r, float *sigma, int64_t in) {
         sum_sq += s * s;
     }
     double norm = sqrt(sum_sq / (double)in);
-    for (int64_t j = 0; j < in; ++j) sigma[j] = (float)(sigma[j] / norm);
+    for (int64_t j = 0; j < in; ++j)
+        sigma[j] = (float)(sigma[j] / norm);
 }
 
 /* Outlier ratios (0 for normal channels): one channel per stratum of in/n_out channels, at
@@ -62,8 +67,8 @@ static void draw_outliers(aq_rng *r, float *ratio, int64_t in, int heavy) {
 }
 
 /* Fills step t from the per-channel sigma (absmax row used as scratch on entry) and ratio. */
-static void fill_step(aq_layer_stats *s, int t, double s0, const float *sigma,
-                      const float *ratio, double top) {
+static void fill_step(aq_layer_stats *s, int t, double s0, const float *sigma, const float *ratio,
+                      double top) {
     double u = ((double)t + 0.5) / (double)s->T;
     double sd = s0 * std_drift(u), mean = SYN_MEAN * s0, peak = 0.0;
     float *sq = s->sq_mean + (size_t)t * (size_t)s->in;

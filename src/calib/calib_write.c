@@ -19,11 +19,13 @@ static aq_status check_layers(const char *path, const aq_layer_stats *L, size_t 
     for (size_t i = 0; i < n; ++i) {
         const char *nm = L[i].name;
         if (!nm[0] || strchr(nm, '/') || !strcmp(nm, ".") || !strcmp(nm, ".."))
-            return aq_err_set(err, AQ_E_VALUE, "%s: layer name \"%s\" not usable as an HDF5 "
-                              "link", path, nm);
+            return aq_err_set(err, AQ_E_VALUE,
+                              "%s: layer name \"%s\" not usable as an HDF5 "
+                              "link",
+                              path, nm);
         if (L[i].T != L[0].T)
-            return aq_err_set(err, AQ_E_VALUE, "%s: layer %s has T=%d, layer %s has T=%d",
-                              path, nm, L[i].T, L[0].name, L[0].T);
+            return aq_err_set(err, AQ_E_VALUE, "%s: layer %s has T=%d, layer %s has T=%d", path, nm,
+                              L[i].T, L[0].name, L[0].T);
         if (aq_layer_stats_check(&L[i], path, err) != AQ_OK) {
             if (err) err->code = AQ_E_VALUE; /* keep the message: it names layer and step */
             return AQ_E_VALUE;
@@ -35,14 +37,16 @@ static aq_status check_layers(const char *path, const aq_layer_stats *L, size_t 
     return AQ_OK;
 }
 
-static int put(hid_t g, const char *name, hid_t ftype, hid_t mtype, int rank,
-               const hsize_t *dims, const void *buf, hid_t *keep) {
+static int put(hid_t g, const char *name, hid_t ftype, hid_t mtype, int rank, const hsize_t *dims,
+               const void *buf, hid_t *keep) {
     hid_t s = H5Screate_simple(rank, dims, NULL);
     hid_t d = s < 0 ? -1 : H5Dcreate2(g, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     int rc = (d < 0 || H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) ? -1 : 0;
     aq_calib_close_id(s);
-    if (keep && rc == 0) *keep = d;
-    else if (aq_calib_close_id(d) < 0) rc = -1;
+    if (keep && rc == 0)
+        *keep = d;
+    else if (aq_calib_close_id(d) < 0)
+        rc = -1;
     return rc;
 }
 
@@ -167,8 +171,7 @@ aq_status aq_calib_write(const char *path, const char *source, const char *times
     st = write_file(partial, &j, err);
     aq_calib_quiet_end(&q);
     if (st == AQ_OK && rename(partial, path) != 0)
-        st = aq_err_set(err, AQ_E_IO, "cannot rename %s to %s: %s", partial, path,
-                        strerror(errno));
+        st = aq_err_set(err, AQ_E_IO, "cannot rename %s to %s: %s", partial, path, strerror(errno));
     if (st != AQ_OK) unlink(partial);
     free(partial);
     return st;

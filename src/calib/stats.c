@@ -33,8 +33,10 @@ aq_status aq_layer_stats_alloc(aq_layer_stats *s, const char *name, int T, int64
     if (ok && B > 0) ok = (s->hist = calloc(t * (size_t)B, sizeof(double))) != NULL;
     if (!ok) {
         aq_layer_stats_free(s);
-        return aq_err_set(err, AQ_E_NOMEM, "layer %s: out of memory for statistics "
-                          "(T=%d, %lld channels, %d bins)", n, T, (long long)in, B);
+        return aq_err_set(err, AQ_E_NOMEM,
+                          "layer %s: out of memory for statistics "
+                          "(T=%d, %lld channels, %d bins)",
+                          n, T, (long long)in, B);
     }
     return AQ_OK;
 }
@@ -95,13 +97,11 @@ aq_status aq_layer_stats_check(const aq_layer_stats *s, const char *label, aq_er
         int64_t j = 0;
         const char *what = check_step(s, t);
         if (what)
-            return aq_err_set(err, AQ_E_FORMAT, "%s: layer %s: %s at t=%d", lab, s->name, what,
-                              t);
+            return aq_err_set(err, AQ_E_FORMAT, "%s: layer %s: %s at t=%d", lab, s->name, what, t);
         if (!(what = check_channels(s, t, &j)) && s->B > 0) what = check_hist(s, t, &j);
         if (what)
-            return aq_err_set(err, AQ_E_FORMAT, "%s: layer %s: %s at t=%d, %s %lld", lab,
-                              s->name, what, t, strncmp(what, "hist", 4) ? "channel" : "bin",
-                              (long long)j);
+            return aq_err_set(err, AQ_E_FORMAT, "%s: layer %s: %s at t=%d, %s %lld", lab, s->name,
+                              what, t, strncmp(what, "hist", 4) ? "channel" : "bin", (long long)j);
     }
     return AQ_OK;
 }

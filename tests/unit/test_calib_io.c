@@ -47,7 +47,8 @@ static void make_layer(aq_layer_stats *s, const char *name, int T, int64_t in, i
             s->sq_mean[t * in + j] = (float)(0.5 + 0.01 * (double)(t * in + j));
             s->absmax[t * in + j] = (float)(1.0 + 0.03 * (double)j);
         }
-        for (int b = 0; b < B; ++b) s->hist[t * B + b] = (double)(t * B + b);
+        for (int b = 0; b < B; ++b)
+            s->hist[t * B + b] = (double)(t * B + b);
     }
 }
 
@@ -57,8 +58,8 @@ static void write_two(int synthetic) {
     make_layer(&L[1], "model.layers.0.self_attn.o_proj.weight", 4, 8, 0);
     L[1].synthetic = synthetic;
     aq_err e = {0};
-    ck_assert_msg(aq_calib_write(g_path, "unit test", "mask ratio bin centre", L, 2, &e) ==
-                      AQ_OK, "%s", e.msg);
+    ck_assert_msg(aq_calib_write(g_path, "unit test", "mask ratio bin centre", L, 2, &e) == AQ_OK,
+                  "%s", e.msg);
     aq_layer_stats_free(&L[0]);
     aq_layer_stats_free(&L[1]);
 }
@@ -76,8 +77,10 @@ static void assert_same(const aq_layer_stats *a, const aq_layer_stats *b) {
     ck_assert(!memcmp(a->count, b->count, T * sizeof(double)));
     ck_assert(!memcmp(a->sq_mean, b->sq_mean, ti * sizeof(float)));
     ck_assert(!memcmp(a->absmax, b->absmax, ti * sizeof(float)));
-    if (a->B > 0) ck_assert(!memcmp(a->hist, b->hist, T * (size_t)a->B * sizeof(double)));
-    else ck_assert_ptr_null(b->hist);
+    if (a->B > 0)
+        ck_assert(!memcmp(a->hist, b->hist, T * (size_t)a->B * sizeof(double)));
+    else
+        ck_assert_ptr_null(b->hist);
 }
 
 /* Opens g_path, expects load of `layer` to fail with `code` and a message containing
@@ -335,7 +338,8 @@ END_TEST
 START_TEST(test_bad_values_in_file) {
     write_two(0);
     float nan_row[4 * 8];
-    for (int i = 0; i < 32; ++i) nan_row[i] = 1.0f;
+    for (int i = 0; i < 32; ++i)
+        nan_row[i] = 1.0f;
     nan_row[2 * 8 + 3] = NAN;
     hsize_t d2[2] = {4, 8};
     replace_dataset(OPROJ, "sq_mean", H5T_IEEE_F32LE, 2, d2, nan_row);
@@ -419,7 +423,8 @@ END_TEST
 /* Channels whose absmax exceeds `k` times the layer's std at step t. */
 static int64_t channels_above(const aq_layer_stats *s, int t, double k) {
     int64_t n = 0;
-    for (int64_t j = 0; j < s->in; ++j) n += s->absmax[t * s->in + j] > k * s->std[t];
+    for (int64_t j = 0; j < s->in; ++j)
+        n += s->absmax[t * s->in + j] > k * s->std[t];
     return n;
 }
 
@@ -444,7 +449,8 @@ START_TEST(test_synthetic_drift_and_outliers) {
     ck_assert_int_ge(channels_above(&o, 0, 6.0), 1);
     /* Channel spreads average to the layer's: mean_j sq_mean = std^2 + mean^2. */
     double acc = 0.0;
-    for (int64_t j = 0; j < s.in; ++j) acc += s.sq_mean[3 * s.in + j];
+    for (int64_t j = 0; j < s.in; ++j)
+        acc += s.sq_mean[3 * s.in + j];
     double want = s.std[3] * s.std[3] + s.mean[3] * s.mean[3];
     ck_assert_double_eq_tol(acc / (double)s.in, want, 1e-4 * want);
     ck_assert_int_eq(aq_layer_stats_check(&o, "synthetic", &e), AQ_OK);

@@ -30,8 +30,12 @@ static void teardown(void) {
 }
 
 static aq_h5_writer *create(void) {
-    aq_h5_root_info r = {.producer = "t", .created = "2026-01-01T00:00:00Z",
-                         .config_text = "", .source_model = "m", .ranks = 1, .threads = 1};
+    aq_h5_root_info r = {.producer = "t",
+                         .created = "2026-01-01T00:00:00Z",
+                         .config_text = "",
+                         .source_model = "m",
+                         .ranks = 1,
+                         .threads = 1};
     aq_h5_writer *w = NULL;
     aq_err e = {0};
     ck_assert_msg(aq_h5_create(g_path, 3, &r, &w, &e) == AQ_OK, "%s", e.msg);
@@ -50,13 +54,29 @@ static const float SS[6] = {0.19f, 0.18f, 0.16f, 0.14f, 0.12f, 0.11f};
 static const float SZ[6] = {21.0f, 21.5f, 22.5f, 22.0f, 19.0f, 18.0f};
 
 static aq_h5_act sample_act(void) {
-    aq_h5_act a = {.K = 3, .T = 6, .act_bits = 8, .lo = LO, .hi = HI, .scale = SC, .zero = ZE,
-                   .schedule_scale = SS, .schedule_zero = SZ, .smoothness_before = 0.7,
-                   .smoothness_after = 0.9, .violations = 2, .violations_high = 1,
-                   .violations_medium = 1, .violations_low = 0, .max_jump_before = 0.25,
-                   .max_jump_after = 0.1, .expected_err_before = 1e-3,
-                   .expected_err_after = 9e-4, .opt_iterations = 0, .opt_converged = 0,
-                   .opt_initial_loss = NAN, .opt_final_loss = NAN,
+    aq_h5_act a = {.K = 3,
+                   .T = 6,
+                   .act_bits = 8,
+                   .lo = LO,
+                   .hi = HI,
+                   .scale = SC,
+                   .zero = ZE,
+                   .schedule_scale = SS,
+                   .schedule_zero = SZ,
+                   .smoothness_before = 0.7,
+                   .smoothness_after = 0.9,
+                   .violations = 2,
+                   .violations_high = 1,
+                   .violations_medium = 1,
+                   .violations_low = 0,
+                   .max_jump_before = 0.25,
+                   .max_jump_after = 0.1,
+                   .expected_err_before = 1e-3,
+                   .expected_err_after = 9e-4,
+                   .opt_iterations = 0,
+                   .opt_converged = 0,
+                   .opt_initial_loss = NAN,
+                   .opt_final_loss = NAN,
                    .stats_source = "synthetic"};
     return a;
 }
@@ -174,10 +194,12 @@ START_TEST(test_timegroups_round_trip) {
         ab[t] = 1.0f - ((float)t + 0.5f) / 8.0f;
         tw[t] = ab[t] / 4.0f;
     }
-    ck_assert_msg(aq_h5_write_timegroups(w, 3, b, 8, tw, ab, "mask", "alphabar", "optimized",
-                                         &e) == AQ_OK, "%s", e.msg);
-    ck_assert_int_ne(aq_h5_write_timegroups(w, 3, b, 8, tw, ab, "mask", "alphabar",
-                                            "optimized", &e), AQ_OK); /* only once */
+    ck_assert_msg(aq_h5_write_timegroups(w, 3, b, 8, tw, ab, "mask", "alphabar", "optimized", &e) ==
+                      AQ_OK,
+                  "%s", e.msg);
+    ck_assert_int_ne(
+        aq_h5_write_timegroups(w, 3, b, 8, tw, ab, "mask", "alphabar", "optimized", &e),
+        AQ_OK); /* only once */
     ck_assert_msg(strstr(e.msg, "/timegroups"), "%s", e.msg);
     commit(w);
 
@@ -225,18 +247,22 @@ START_TEST(test_invalid_input) {
     const int32_t bad1[3] = {0, 5, 4}, bad2[3] = {1, 2, 4}, bad3[3] = {0, 2, 2};
     const int32_t ok[3] = {0, 2, 4};
     float tw[4] = {0.25f, 0.25f, 0.25f, 0.25f};
-    ck_assert_int_eq(aq_h5_write_timegroups(w, 2, bad1, 4, tw, tw, "mask", "uniform",
-                                            "uniform", &e), AQ_E_VALUE);
-    ck_assert_int_eq(aq_h5_write_timegroups(w, 2, bad2, 4, tw, tw, "mask", "uniform",
-                                            "uniform", &e), AQ_E_VALUE);
-    ck_assert_int_eq(aq_h5_write_timegroups(w, 2, bad3, 4, tw, tw, "mask", "uniform",
-                                            "uniform", &e), AQ_E_VALUE);
-    ck_assert_int_eq(aq_h5_write_timegroups(w, 5, ok, 4, tw, tw, "mask", "uniform",
-                                            "uniform", &e), AQ_E_VALUE);
-    ck_assert_int_eq(aq_h5_write_timegroups(w, 2, ok, 4, NULL, tw, "mask", "uniform",
-                                            "uniform", &e), AQ_E_VALUE);
-    ck_assert_int_eq(aq_h5_write_timegroups(w, 2, ok, 4, tw, tw, "mask", "uniform",
-                                            "uniform", &e), AQ_OK);
+    ck_assert_int_eq(
+        aq_h5_write_timegroups(w, 2, bad1, 4, tw, tw, "mask", "uniform", "uniform", &e),
+        AQ_E_VALUE);
+    ck_assert_int_eq(
+        aq_h5_write_timegroups(w, 2, bad2, 4, tw, tw, "mask", "uniform", "uniform", &e),
+        AQ_E_VALUE);
+    ck_assert_int_eq(
+        aq_h5_write_timegroups(w, 2, bad3, 4, tw, tw, "mask", "uniform", "uniform", &e),
+        AQ_E_VALUE);
+    ck_assert_int_eq(aq_h5_write_timegroups(w, 5, ok, 4, tw, tw, "mask", "uniform", "uniform", &e),
+                     AQ_E_VALUE);
+    ck_assert_int_eq(
+        aq_h5_write_timegroups(w, 2, ok, 4, NULL, tw, "mask", "uniform", "uniform", &e),
+        AQ_E_VALUE);
+    ck_assert_int_eq(aq_h5_write_timegroups(w, 2, ok, 4, tw, tw, "mask", "uniform", "uniform", &e),
+                     AQ_OK);
     commit(w);
 }
 END_TEST

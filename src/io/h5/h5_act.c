@@ -22,12 +22,16 @@ static aq_status check_act(const aq_h5_writer *w, const char *name, const aq_h5_
         return aq_err_set(err, AQ_E_VALUE, "act %s: name not usable as an HDF5 link", name);
     if (a->K < 1 || a->T < 1 || a->act_bits < 1 || a->act_bits > 16 || !a->lo || !a->hi ||
         !a->scale || !a->zero || !a->schedule_scale || !a->schedule_zero)
-        return aq_err_set(err, AQ_E_VALUE, "act %s: invalid sizes or missing arrays (K=%d, "
-                          "T=%d, act_bits=%d)", name, a->K, a->T, a->act_bits);
+        return aq_err_set(err, AQ_E_VALUE,
+                          "act %s: invalid sizes or missing arrays (K=%d, "
+                          "T=%d, act_bits=%d)",
+                          name, a->K, a->T, a->act_bits);
     if (!a->stats_source ||
         (strcmp(a->stats_source, "calibration") && strcmp(a->stats_source, "synthetic")))
-        return aq_err_set(err, AQ_E_VALUE, "act %s: stats_source must be \"calibration\" or "
-                          "\"synthetic\"", name);
+        return aq_err_set(err, AQ_E_VALUE,
+                          "act %s: stats_source must be \"calibration\" or "
+                          "\"synthetic\"",
+                          name);
     return AQ_OK;
 }
 
@@ -55,8 +59,8 @@ static aq_status act_datasets(hid_t g, const char *name, const aq_h5_act *a, int
         {"schedule_zero", H5T_IEEE_F32LE, (size_t)a->T, a->schedule_zero},
     };
     for (size_t i = 0; i < sizeof cols / sizeof cols[0]; ++i)
-        if (aq_h5_write_dataset_1d(g, cols[i].dname, cols[i].type, cols[i].n, cols[i].buf,
-                                   level) < 0) {
+        if (aq_h5_write_dataset_1d(g, cols[i].dname, cols[i].type, cols[i].n, cols[i].buf, level) <
+            0) {
             char part[64];
             snprintf(part, sizeof part, "dataset %s", cols[i].dname);
             return fail_act(err, name, part);
@@ -129,14 +133,14 @@ static aq_status timegroups_impl(aq_h5_writer *w, const timegroups_in *in, aq_er
     hid_t g = H5Gcreate2(w->file, "timegroups", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) return aq_h5_fail(err, "group /timegroups (written twice?)");
     const char *failed = NULL;
-    if (aq_h5_write_dataset_1d(g, "boundaries", H5T_STD_I32LE, (size_t)in->K + 1,
-                               in->boundaries, w->level) < 0)
+    if (aq_h5_write_dataset_1d(g, "boundaries", H5T_STD_I32LE, (size_t)in->K + 1, in->boundaries,
+                               w->level) < 0)
         failed = "/timegroups/boundaries";
     else if (aq_h5_write_dataset_1d(g, "time_weight", H5T_IEEE_F32LE, (size_t)in->T,
                                     in->time_weight, w->level) < 0)
         failed = "/timegroups/time_weight";
-    else if (aq_h5_write_dataset_1d(g, "alphabar", H5T_IEEE_F32LE, (size_t)in->T,
-                                    in->alphabar, w->level) < 0)
+    else if (aq_h5_write_dataset_1d(g, "alphabar", H5T_IEEE_F32LE, (size_t)in->T, in->alphabar,
+                                    w->level) < 0)
         failed = "/timegroups/alphabar";
     else if (aq_h5_attr_str(g, "schedule", in->schedule) < 0 ||
              aq_h5_attr_str(g, "time_weight_mode", in->time_weight_mode) < 0 ||
@@ -152,15 +156,19 @@ aq_status aq_h5_write_timegroups(aq_h5_writer *w, int K, const int32_t *boundari
                                  const float *time_weight, const float *alphabar,
                                  const char *schedule, const char *time_weight_mode,
                                  const char *boundaries_mode, aq_err *err) {
-    if (!w || K < 1 || T < 1 || K > T || !boundaries || !time_weight || !alphabar ||
-        !schedule || !time_weight_mode || !boundaries_mode)
-        return aq_err_set(err, AQ_E_VALUE, "/timegroups: missing data or invalid sizes "
-                          "(K=%d, T=%d)", K, T);
+    if (!w || K < 1 || T < 1 || K > T || !boundaries || !time_weight || !alphabar || !schedule ||
+        !time_weight_mode || !boundaries_mode)
+        return aq_err_set(err, AQ_E_VALUE,
+                          "/timegroups: missing data or invalid sizes "
+                          "(K=%d, T=%d)",
+                          K, T);
     if (!boundaries_valid(K, boundaries, T))
-        return aq_err_set(err, AQ_E_VALUE, "/timegroups: boundaries must rise strictly from "
-                          "0 to T=%d in K=%d steps", T, K);
-    timegroups_in in = {K, T, boundaries, time_weight, alphabar,
-                        schedule, time_weight_mode, boundaries_mode};
+        return aq_err_set(err, AQ_E_VALUE,
+                          "/timegroups: boundaries must rise strictly from "
+                          "0 to T=%d in K=%d steps",
+                          T, K);
+    timegroups_in in = {K,        T,        boundaries,       time_weight,
+                        alphabar, schedule, time_weight_mode, boundaries_mode};
     aq_h5_quiet q;
     aq_h5_quiet_begin(&q);
     aq_status st = timegroups_impl(w, &in, err);
