@@ -86,7 +86,8 @@ double aq_expected_error(const aq_layer_stats *s, const double *w, const aq_act_
 void aq_importance(const aq_layer_stats *s, const double *w, float *h) {
     for (int64_t j = 0; j < s->in; ++j) {
         double acc = 0.0;
-        for (int t = 0; t < s->T; ++t) acc += w[t] * (double)s->sq_mean[(size_t)t * s->in + j];
+        for (int t = 0; t < s->T; ++t)
+            acc += w[t] * (double)s->sq_mean[(size_t)t * s->in + j];
         h[j] = (float)acc;
     }
 }

@@ -71,7 +71,8 @@ static int64_t sat_add(int64_t a, int64_t b) {
  * Scanning i upwards with a strict '<' keeps the earliest start among equal costs. */
 static void dp_fill(const int64_t *cost, int T, int K, int64_t *D, int *arg) {
     size_t n = (size_t)T + 1;
-    for (size_t x = 0; x < (size_t)(K + 1) * n; ++x) D[x] = INT64_MAX;
+    for (size_t x = 0; x < (size_t)(K + 1) * n; ++x)
+        D[x] = INT64_MAX;
     D[0] = 0;
     for (int k = 1; k <= K; ++k) {
         for (int j = k; j <= T; ++j) {
@@ -96,8 +97,7 @@ static void dp_fill(const int64_t *cost, int T, int K, int64_t *D, int *arg) {
  * of the one before given that, and so on (smallest b[K-1], then b[K-2], ...). */
 aq_status aq_boundaries_dp(const int64_t *cost, int T, int K, int *b, aq_err *err) {
     if (T < 1 || K < 1)
-        return aq_err_set(err, AQ_E_CONFIG, "time groups: T = %d, K = %d: both must be >= 1", T,
-                          K);
+        return aq_err_set(err, AQ_E_CONFIG, "time groups: T = %d, K = %d: both must be >= 1", T, K);
     if (K > T)
         return aq_err_set(err, AQ_E_CONFIG,
                           "timegroups.count = %d exceeds the %d time steps of the calibration "
@@ -114,7 +114,8 @@ aq_status aq_boundaries_dp(const int64_t *cost, int T, int K, int *b, aq_err *er
     }
     dp_fill(cost, T, K, D, arg);
     b[K] = T;
-    for (int k = K; k >= 1; --k) b[k - 1] = arg[(size_t)k * n + (size_t)b[k]];
+    for (int k = K; k >= 1; --k)
+        b[k - 1] = arg[(size_t)k * n + (size_t)b[k]];
     b[0] = 0;
     free(D);
     free(arg);

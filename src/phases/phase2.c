@@ -24,8 +24,10 @@ static double sig(double x) {
 
 static double shape(aq_interp m, double v) {
     switch (m) {
-    case AQ_INTERP_LINEAR: return v;
-    case AQ_INTERP_CUBIC: return v * v * (3.0 - 2.0 * v);
+    case AQ_INTERP_LINEAR:
+        return v;
+    case AQ_INTERP_CUBIC:
+        return v * v * (3.0 - 2.0 * v);
     case AQ_INTERP_SIGMOID: {
         const double k = 10.0;
         double a = sig(-k / 2.0), b = sig(k / 2.0);
@@ -53,7 +55,8 @@ static int clamp_window(const int *b, int K, int window) {
 
 static double max_log_jump(const float *sc, int T) {
     double m = 0.0;
-    for (int t = 0; t + 1 < T; ++t) m = fmax(m, fabs(log((double)sc[t + 1]) - log((double)sc[t])));
+    for (int t = 0; t + 1 < T; ++t)
+        m = fmax(m, fabs(log((double)sc[t + 1]) - log((double)sc[t])));
     return m;
 }
 

@@ -44,9 +44,10 @@ static double eval(aq_phase3 *o, const double *th, double *grad) {
 }
 
 static void free_state(aq_phase3 *o) {
-    double *arrs[] = {o->W0, o->theta, o->grad, o->m, o->v, o->best,
+    double *arrs[] = {o->W0, o->theta, o->grad, o->m,   o->v, o->best,
                       o->lo, o->hi,    o->dlo,  o->dhi, o->F, o->pdf};
-    for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; ++i) free(arrs[i]);
+    for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; ++i)
+        free(arrs[i]);
     free(o);
 }
 
@@ -113,10 +114,12 @@ aq_phase3 *aq_phase3_create(const aq_act_groups *g, const int *b, const aq_layer
 /* Gradient norm clipped to grad_clip (no clipping when grad_clip <= 0). */
 static void clip_grad(double *g, int n, double clip) {
     double nn = 0.0;
-    for (int i = 0; i < n; ++i) nn += g[i] * g[i];
+    for (int i = 0; i < n; ++i)
+        nn += g[i] * g[i];
     nn = sqrt(nn);
     if (clip > 0.0 && nn > clip)
-        for (int i = 0; i < n; ++i) g[i] *= clip / nn;
+        for (int i = 0; i < n; ++i)
+            g[i] *= clip / nn;
 }
 
 /* One Adam update of theta from o->grad; returns whether any coordinate moved. */

@@ -56,7 +56,8 @@ static double markov_term(const aq_phase3 *o, const double *lo, const double *hi
 /* F[q], pdf[q] for edges q = 1..amax of group k; returns W = sum of the group's weights. */
 static double mixture_at_edges(aq_phase3 *o, int k, double lo, double sc) {
     double W = 0.0;
-    for (int q = 0; q <= o->amax + 1; ++q) o->F[q] = o->pdf[q] = 0.0;
+    for (int q = 0; q <= o->amax + 1; ++q)
+        o->F[q] = o->pdf[q] = 0.0;
     for (int t = o->b[k]; t < o->b[k + 1]; ++t) {
         double wt = o->w[t], mu = o->s->mean[t], sd = o->s->std[t];
         int point = !(sd > 0.0) || !isfinite(sd);
@@ -104,8 +105,7 @@ static double group_entropy(aq_phase3 *o, int k, double lo, double hi, double co
     return H;
 }
 
-double aq_phase3_loss(aq_phase3 *o, const double *lo, const double *hi, double *dlo,
-                      double *dhi) {
+double aq_phase3_loss(aq_phase3 *o, const double *lo, const double *hi, double *dlo, double *dhi) {
     if (dlo) {
         memset(dlo, 0, (size_t)o->K * sizeof *dlo);
         memset(dhi, 0, (size_t)o->K * sizeof *dhi);
@@ -116,8 +116,8 @@ double aq_phase3_loss(aq_phase3 *o, const double *lo, const double *hi, double *
         double coef = -o->p.entropy_weight / (o->K * o->act_bits * log(2.0));
         double H = 0.0;
         for (int k = 0; k < o->K; ++k)
-            H += group_entropy(o, k, lo[k], hi[k], coef, dlo ? &dlo[k] : NULL,
-                               dhi ? &dhi[k] : NULL);
+            H +=
+                group_entropy(o, k, lo[k], hi[k], coef, dlo ? &dlo[k] : NULL, dhi ? &dhi[k] : NULL);
         L += coef * H;
     }
     return L;

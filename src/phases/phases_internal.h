@@ -40,7 +40,8 @@ static inline void aq_fix_range(double *lo, double *hi) {
 /* Group of time step t for boundaries b[0..K] (b[0] = 0 <= t < b[K]). */
 static inline int aq_group_of(const int *b, int K, int t) {
     int k = 0;
-    while (k + 1 < K && t >= b[k + 1]) ++k;
+    while (k + 1 < K && t >= b[k + 1])
+        ++k;
     return k;
 }
 
@@ -51,13 +52,13 @@ struct aq_phase3 {
     const int *b;            /* borrowed [K+1] */
     int K, act_bits, amax;
     aq_phase3_params p;
-    double E0;                  /* normaliser sum_t w_t c_0(t), 1 when that is 0 */
-    double *W0;                 /* [K] initial widths: lo is optimised as lo/W0 */
-    double *theta, *grad;       /* [2K]: (lo_k/W0_k, log width_k) and dL/dtheta */
-    double *m, *v, *best;       /* [2K] Adam moments, best parameters seen */
+    double E0;                   /* normaliser sum_t w_t c_0(t), 1 when that is 0 */
+    double *W0;                  /* [K] initial widths: lo is optimised as lo/W0 */
+    double *theta, *grad;        /* [2K]: (lo_k/W0_k, log width_k) and dL/dtheta */
+    double *m, *v, *best;        /* [2K] Adam moments, best parameters seen */
     double *lo, *hi, *dlo, *dhi; /* [K] scratch */
-    double *F, *pdf;            /* [amax+2] scratch of the entropy term */
-    double b1t, b2t;            /* beta1^t, beta2^t of Adam's bias correction */
+    double *F, *pdf;             /* [amax+2] scratch of the entropy term */
+    double b1t, b2t;             /* beta1^t, beta2^t of Adam's bias correction */
     double L0, L, L_best;
     int it, stopped, converged;
 };

@@ -25,8 +25,10 @@ static double alphabar_of(aq_schedule sched, int T_ref, double u) {
     switch (sched) {
     case AQ_SCHED_LINEAR:
         return exp(-(double)T_ref * (LIN_BETA0 * u + (LIN_BETA1 - LIN_BETA0) * u * u / 2.0));
-    case AQ_SCHED_COSINE: return cosine_f(u) / cosine_f(0.0);
-    case AQ_SCHED_MASK: return 1.0 - u; /* fraction of tokens still unmasked */
+    case AQ_SCHED_COSINE:
+        return cosine_f(u) / cosine_f(0.0);
+    case AQ_SCHED_MASK:
+        return 1.0 - u; /* fraction of tokens still unmasked */
     }
     return 1.0;
 }
@@ -48,5 +50,6 @@ void aq_time_weights(aq_schedule sched, aq_time_weight tw, int T, int T_ref, dou
     if (!w) return;
     /* Every alphabar underflowed (e.g. a huge T_ref): uniform weights rather than 0/0. */
     int uniform = !(sum > 0.0) || !isfinite(sum);
-    for (int t = 0; t < T; ++t) w[t] = uniform ? 1.0 / (double)T : w[t] / sum;
+    for (int t = 0; t < T; ++t)
+        w[t] = uniform ? 1.0 / (double)T : w[t] / sum;
 }

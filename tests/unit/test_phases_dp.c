@@ -46,7 +46,8 @@ static void enumerate(const int64_t *cost, int T, int K, int k, int *b, int64_t 
 
 static int64_t partition_cost(const int64_t *cost, int T, int K, const int *b) {
     int64_t s = 0;
-    for (int k = 0; k < K; ++k) s += C(b[k], b[k + 1]);
+    for (int k = 0; k < K; ++k)
+        s += C(b[k], b[k + 1]);
     return s;
 }
 
@@ -58,8 +59,8 @@ START_TEST(dp_vs_brute_force) {
         for (int K = 1; K <= 4 && K <= T; ++K) {
             int64_t cost[11 * 11];
             for (int x = 0; x < 121; ++x)
-                cost[x] = (_i % 2) ? (int64_t)(aq_rng_next(&r) % 4)
-                                   : (int64_t)(aq_rng_next(&r) >> 24);
+                cost[x] =
+                    (_i % 2) ? (int64_t)(aq_rng_next(&r) % 4) : (int64_t)(aq_rng_next(&r) >> 24);
             brute bf = {INT64_MAX, {0}};
             int bb[5] = {0};
             enumerate(cost, T, K, 1, bb, 0, &bf);
@@ -68,7 +69,8 @@ START_TEST(dp_vs_brute_force) {
             aq_err e = {0};
             ck_assert_int_eq(aq_boundaries_dp(cost, T, K, b, &e), AQ_OK);
             ck_assert(b[0] == 0 && b[K] == T);
-            for (int k = 0; k < K; ++k) ck_assert(b[k] < b[k + 1]);
+            for (int k = 0; k < K; ++k)
+                ck_assert(b[k] < b[k + 1]);
             ck_assert_msg(partition_cost(cost, T, K, b) == bf.best, "T=%d K=%d", T, K);
             for (int k = 0; k <= K; ++k)
                 ck_assert_msg(b[k] == bf.b[k], "T=%d K=%d tie rule at b[%d]: %d vs %d", T, K, k,
@@ -98,7 +100,8 @@ START_TEST(uniform) {
     const int w2[] = {0, 3, 5, 8, 10};
     ck_assert_mem_eq(b, w2, sizeof w2);
     aq_boundaries_uniform(7, 7, b);
-    for (int k = 0; k <= 7; ++k) ck_assert_int_eq(b[k], k);
+    for (int k = 0; k <= 7; ++k)
+        ck_assert_int_eq(b[k], k);
     for (int T = 1; T <= 40; ++T)
         for (int K = 1; K <= T && K <= 8; ++K) {
             aq_boundaries_uniform(T, K, b);
@@ -142,7 +145,8 @@ START_TEST(segment_costs) {
     double w[T];
     aq_time_weights(AQ_SCHED_MASK, AQ_TW_ALPHABAR, T, 1000, w, NULL);
     int64_t cost[(T + 1) * (T + 1)], twice[(T + 1) * (T + 1)];
-    for (int x = 0; x < (T + 1) * (T + 1); ++x) cost[x] = twice[x] = -7;
+    for (int x = 0; x < (T + 1) * (T + 1); ++x)
+        cost[x] = twice[x] = -7;
     aq_segment_costs_add(&s, w, 8, cost);
     aq_segment_costs_add(&s, w, 8, twice);
     aq_segment_costs_add(&s, w, 8, twice);

@@ -20,14 +20,14 @@ typedef struct {
 } gcase;
 
 static const gcase CASES[] = {
-    {0.0, 1.0, -5.0, 5.0, 255, 1},  /* almost no clipping (the rare tail makes MC noisy at 4) */
-    {0.5, 2.0, -3.0, 3.0, 255, 1},  /* moderate, asymmetric */
-    {0.0, 1.0, -1.0, 1.0, 255, 1},  /* heavy: 32 % clipped */
-    {1.0, 1.0, 2.0, 5.0, 15, 1},    /* mean below the range */
-    {0.0, 1.0, -0.5, 0.3, 3, 0},    /* heavy, 2 bits */
-    {-2.0, 0.5, -3.0, 0.0, 7, 0},   /* 3 bits */
-    {0.0, 1.0, -1.7, 1.7, 3, 0},    /* near the 2-bit optimum */
-    {3.0, 0.1, -1.0, 1.0, 255, 1},  /* everything clipped above */
+    {0.0, 1.0, -5.0, 5.0, 255, 1}, /* almost no clipping (the rare tail makes MC noisy at 4) */
+    {0.5, 2.0, -3.0, 3.0, 255, 1}, /* moderate, asymmetric */
+    {0.0, 1.0, -1.0, 1.0, 255, 1}, /* heavy: 32 % clipped */
+    {1.0, 1.0, 2.0, 5.0, 15, 1},   /* mean below the range */
+    {0.0, 1.0, -0.5, 0.3, 3, 0},   /* heavy, 2 bits */
+    {-2.0, 0.5, -3.0, 0.0, 7, 0},  /* 3 bits */
+    {0.0, 1.0, -1.7, 1.7, 3, 0},   /* near the 2-bit optimum */
+    {3.0, 0.1, -1.0, 1.0, 255, 1}, /* everything clipped above */
 };
 #define NCASES (int)(sizeof CASES / sizeof CASES[0])
 #define NSAMP 1000000
@@ -68,8 +68,8 @@ START_TEST(against_monte_carlo) {
     ck_assert_msg(fabs(an - mm) <= 0.02 * mm, "case %d: analytic %g, MC(model) %g", _i, an, mm);
     if (c->fine) {
         double mq = mc_quantizer(c, &r);
-        ck_assert_msg(fabs(an - mq) <= 0.02 * mq, "case %d: analytic %g, MC(quantizer) %g", _i,
-                      an, mq);
+        ck_assert_msg(fabs(an - mq) <= 0.02 * mq, "case %d: analytic %g, MC(quantizer) %g", _i, an,
+                      mq);
     }
 }
 END_TEST
@@ -80,9 +80,11 @@ START_TEST(derivatives_vs_fd) {
     aq_gauss_err(c->mean, c->std, c->lo, c->hi, c->amax, &dlo, &dhi);
     double h = 1e-5 * (c->hi - c->lo);
     double fl = (aq_gauss_err(c->mean, c->std, c->lo + h, c->hi, c->amax, NULL, NULL) -
-                 aq_gauss_err(c->mean, c->std, c->lo - h, c->hi, c->amax, NULL, NULL)) / (2 * h);
+                 aq_gauss_err(c->mean, c->std, c->lo - h, c->hi, c->amax, NULL, NULL)) /
+                (2 * h);
     double fh = (aq_gauss_err(c->mean, c->std, c->lo, c->hi + h, c->amax, NULL, NULL) -
-                 aq_gauss_err(c->mean, c->std, c->lo, c->hi - h, c->amax, NULL, NULL)) / (2 * h);
+                 aq_gauss_err(c->mean, c->std, c->lo, c->hi - h, c->amax, NULL, NULL)) /
+                (2 * h);
     ck_assert_msg(fabs(dlo - fl) <= 1e-6 + 1e-5 * fabs(fl), "case %d: dlo %g fd %g", _i, dlo, fl);
     ck_assert_msg(fabs(dhi - fh) <= 1e-6 + 1e-5 * fabs(fh), "case %d: dhi %g fd %g", _i, dhi, fh);
 }

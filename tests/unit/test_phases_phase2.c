@@ -80,8 +80,10 @@ START_TEST(middle_survives) {
         ck_assert(ss[t] == (float)g.scale[1]);
         ck_assert(sz[t] == (float)rzero(&g, 1));
     }
-    for (int t = 0; t < 6; ++t) ck_assert(ss[t] == (float)g.scale[0]);
-    for (int t = 18; t < T; ++t) ck_assert(ss[t] == (float)g.scale[2]);
+    for (int t = 0; t < 6; ++t)
+        ck_assert(ss[t] == (float)g.scale[0]);
+    for (int t = 18; t < T; ++t)
+        ck_assert(ss[t] == (float)g.scale[2]);
     /* the first window step: v = 1/5, cubic f = 0.104 */
     double want = exp(0.896 * log(g.scale[0]) + 0.104 * log(g.scale[1]));
     ck_assert_double_eq_tol(ss[6], want, 1e-6 * want);
@@ -192,7 +194,39 @@ START_TEST(single_group_and_point_mass) {
     aq_phase2(&g, b, T, AQ_INTERP_SIGMOID, 2, &f.s, f.w, ss, sz, &r);
     ck_assert(r.max_jump_before == 0.0 && r.max_jump_after == 0.0 && !r.clamped);
     ck_assert(isfinite(r.expected_err_before) && r.expected_err_before >= 0.0);
-    for (int t = 0; t < T; ++t) ck_assert(isfinite(ss[t]) && isfinite(sz[t]));
+    for (int t = 0; t < T; ++t)
+        ck_assert(isfinite(ss[t]) && isfinite(sz[t]));
+    aq_act_groups_free(&g);
+    unmake(&f);
+}
+END_TEST
+
+/* Group ranges are min/max over the steps; scale/zero by DESIGN 4 (zero: half to even). */
+START_TEST(groups_and_importance) {
+    enum { N = 4 };
+    double mean[N] = {0, 0, 0, 0}, std[N] = {1, 1, 1, 1};
+    fixture f = make(N, mean, std);
+    const double mn[N] = {-2.5, -2.0, 1.0, 2.0}, mx[N] = {0.0, 0.5, 4.0, 3.0};
+    memcpy(f.s.min, mn, sizeof mn);
+    memcpy(f.s.max, mx, sizeof mx);
+    int b[3] = {0, 2, 4};
+    aq_act_groups g;
+    aq_err e = {0};
+    ck_assert_int_eq(aq_act_groups_init(&f.s, b, 2, 2, &g, &e), AQ_OK);
+    ck_assert(g.lo[0] == -2.5 && g.hi[0] == 0.5 && g.lo[1] == 1.0 && g.hi[1] == 4.0);
+    ck_assert(g.scale[0] == 1.0 && g.zero[0] == 2); /* -lo/scale = 2.5 -> 2 */
+    ck_assert(g.scale[1] == 1.0 && g.zero[1] == 0); /* -1 clamped to 0 */
+    g.lo[1] = -6.0;
+    g.hi[1] = -3.0;
+    aq_act_groups_derive(&g);
+    ck_assert(g.zero[1] == 3); /* 6 clamped to amax */
+    /* importance: w = (3/4 + 1/4 ...) of the mask schedule at T = 4: (7, 5, 3, 1)/16 */
+    f.s.in = 2;
+    float sq[N * 2] = {1, 2, 1, 2, 1, 2, 1, 10}, h[2];
+    f.s.sq_mean = sq;
+    aq_importance(&f.s, f.w, h);
+    ck_assert_float_eq_tol(h[0], 1.0f, 1e-6f);
+    ck_assert_float_eq_tol(h[1], (7 * 2 + 5 * 2 + 3 * 2 + 1 * 10) / 16.0f, 1e-6f);
     aq_act_groups_free(&g);
     unmake(&f);
 }
@@ -205,6 +239,7 @@ int main(void) {
     tcase_add_loop_test(tc, endpoints_monotone_reduction, 0, 20);
     tcase_add_test(tc, window_clamped);
     tcase_add_test(tc, single_group_and_point_mass);
+    tcase_add_test(tc, groups_and_importance);
     suite_add_tcase(s, tc);
     return aq_check_run(s);
 }

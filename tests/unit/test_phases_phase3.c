@@ -47,9 +47,12 @@ static void unmake(fixture *f) {
     free(f->s.std);
 }
 
-static const aq_phase3_params P = {.markov_weight = 0.1, .entropy_weight = 0.01,
-                                   .learning_rate = 0.01, .convergence = 1e-4,
-                                   .grad_clip = 1.0, .max_iterations = 100};
+static const aq_phase3_params P = {.markov_weight = 0.1,
+                                   .entropy_weight = 0.01,
+                                   .learning_rate = 0.01,
+                                   .convergence = 1e-4,
+                                   .grad_clip = 1.0,
+                                   .max_iterations = 100};
 
 /* Random ranges (some clipping hard, some loose), act_bits 4 and 8, larger weights so that
  * every term matters. */
@@ -94,8 +97,8 @@ START_TEST(gradient_vs_fd) {
 END_TEST
 
 /* Runs to the stop; returns the final loss reported, checking it against a re-evaluation. */
-static double run(fixture *f, const aq_phase3_params *p, int bits, aq_act_groups *out,
-                  double *L0, int *iters, int *conv) {
+static double run(fixture *f, const aq_phase3_params *p, int bits, aq_act_groups *out, double *L0,
+                  int *iters, int *conv) {
     aq_err e = {0};
     aq_act_groups g0;
     ck_assert_int_eq(aq_act_groups_init(&f->s, f->b, K, bits, &g0, &e), AQ_OK);
@@ -132,7 +135,8 @@ START_TEST(never_worse) {
         int it, conv;
         double Lf = run(&f, &p, (_i % 2) ? 8 : 2, &g, &L0, &it, &conv);
         ck_assert_msg(Lf <= L0, "lr %g: %g > %g", lrs[i], Lf, L0);
-        for (int k = 0; k < K; ++k) ck_assert(g.hi[k] > g.lo[k] && g.scale[k] > 0.0);
+        for (int k = 0; k < K; ++k)
+            ck_assert(g.hi[k] > g.lo[k] && g.scale[k] > 0.0);
         aq_act_groups_free(&g);
     }
     unmake(&f);
@@ -160,8 +164,12 @@ START_TEST(converges_simple) {
         }
     }
     ck_assert_double_eq_tol(abest, 1.498, 1e-3); /* this model's 2-bit optimum */
-    aq_phase3_params p = {.markov_weight = 0.0, .entropy_weight = 0.0, .learning_rate = 0.02,
-                          .convergence = 1e-7, .grad_clip = 1.0, .max_iterations = 3000};
+    aq_phase3_params p = {.markov_weight = 0.0,
+                          .entropy_weight = 0.0,
+                          .learning_rate = 0.02,
+                          .convergence = 1e-7,
+                          .grad_clip = 1.0,
+                          .max_iterations = 3000};
     aq_act_groups g;
     double L0;
     int it, conv;

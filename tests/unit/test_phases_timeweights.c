@@ -12,7 +12,8 @@
 
 static double sum(const double *w, int n) {
     double s = 0.0;
-    for (int i = 0; i < n; ++i) s += w[i];
+    for (int i = 0; i < n; ++i)
+        s += w[i];
     return s;
 }
 
@@ -22,7 +23,8 @@ START_TEST(sums_to_one) {
         for (int tw = AQ_TW_ALPHABAR; tw <= AQ_TW_UNIFORM; ++tw) {
             aq_time_weights((aq_schedule)sc, (aq_time_weight)tw, 37, 1000, w, ab);
             ck_assert_double_eq_tol(sum(w, 37), 1.0, 1e-12);
-            for (int t = 0; t < 37; ++t) ck_assert(w[t] >= 0.0 && ab[t] > 0.0 && ab[t] <= 1.0);
+            for (int t = 0; t < 37; ++t)
+                ck_assert(w[t] >= 0.0 && ab[t] > 0.0 && ab[t] <= 1.0);
         }
 }
 END_TEST
@@ -42,7 +44,8 @@ END_TEST
 START_TEST(uniform_is_uniform) {
     double w[7];
     aq_time_weights(AQ_SCHED_COSINE, AQ_TW_UNIFORM, 7, 1000, w, NULL);
-    for (int t = 0; t < 7; ++t) ck_assert_double_eq_tol(w[t], 1.0 / 7.0, 1e-15);
+    for (int t = 0; t < 7; ++t)
+        ck_assert_double_eq_tol(w[t], 1.0 / 7.0, 1e-15);
 }
 END_TEST
 
@@ -100,7 +103,8 @@ START_TEST(underflow_falls_back_to_uniform) {
     double w[4], ab[4];
     /* A horizon of 2e9 steps: alphabar(1/8) = exp(-3.6e5) underflows to 0 at every step. */
     aq_time_weights(AQ_SCHED_LINEAR, AQ_TW_ALPHABAR, 4, 2000000000, w, ab);
-    for (int t = 0; t < 4; ++t) ck_assert(ab[t] == 0.0);
+    for (int t = 0; t < 4; ++t)
+        ck_assert(ab[t] == 0.0);
     for (int t = 0; t < 4; ++t) {
         ck_assert(isfinite(w[t]));
         ck_assert_double_eq_tol(w[t], 0.25, 1e-15);
