@@ -191,11 +191,14 @@ static void print_row(const char *label, metrics m, const aq_eval_acc *a) {
            m.top1, a ? a->n_kl : NAN, a ? a->n_nll : NAN);
 }
 
-static void report(const eval_opts *o, const aq_run *r, const aq_eval_acc *acc, json_t *root) {
+static void report(const eval_opts *o, const quantized *qs, const aq_eval_acc *acc,
+                   json_t *root) {
     json_t *files = json_array();
     for (int k = 0; k < o->n_results; k++) {
         const aq_eval_acc *a = acc + k * o->T;
-        printf("\n%s\n  %-8s %12s %10s %10s %8s %8s %8s\n", o->results[k], "t (u)", "KL nats",
+        const char *mode = qs[k].actq ? "weights dequantized + activations fake-quantized (/act)"
+                                      : "weights dequantized (no /act: float activations)";
+        printf("\n%s: %s\n  %-8s %12s %10s %10s %8s %8s %8s\n", o->results[k], mode, "t (u)", "KL nats",
                "NLL fp", "NLL q", "top1", "n_kl", "n_nll");
         json_t *steps = json_array();
         for (int t = 0; t < o->T; t++) {
@@ -212,11 +215,10 @@ static void report(const eval_opts *o, const aq_run *r, const aq_eval_acc *acc, 
         }
         metrics m = overall(a, o->T);
         print_row("overall", m, NULL);
-        json_array_append_new(files, json_pack("{s:s, s:o, s:o}", "result", o->results[k],
-                                               "overall", metrics_json(m), "per_timestep", steps));
+        json_array_append_new(files, json_pack("{s:s, s:b, s:o, s:o}", "result", o->results[k],
+                                               "act_fake_quant", qs[k].actq != NULL, "overall", metrics_json(m), "per_timestep", steps));
     }
     json_object_set_new(root, "results", files);
-    (void)r;
 }
 
 static json_t *header(const eval_opts *o, const aq_run *r) {
@@ -274,7 +276,7 @@ static aq_status run(const eval_opts *o, aq_err *err) {
     if (st == AQ_OK && r.pipe.rank == 0) {
         json_t *root = header(o, &r);
         if (o->print_samples) print_samples(o, &r);
-        report(o, &r, tot, root);
+        report(o, qs, tot, root);
         if (o->json && json_dump_file(root, o->json, JSON_INDENT(2)) != 0)
             st = aq_err_set(err, AQ_E_IO, "cannot write %s", o->json);
         json_decref(root);

@@ -1,0 +1,9 @@
+# Forward-pass tools (issue 4): aq-calib and aq-eval on the real TinyStories model.
+# Included from CMakeLists.txt after tests/integration/tests.cmake (uses its aq_itest, IT, ITD,
+# BIN, REAL_MODEL).  The greedy "Lily" check is the unit test unit.test_model_forward.
+if(TARGET aq-eval AND TARGET aq-calib)
+  aq_itest(model.pipeline COMMAND bash ${ITD}/model_pipeline.sh ${BIN} ${REAL_MODEL} ${IT}/model_pipe)
+  aq_itest(model.kl_bits COMMAND bash ${ITD}/model_kl.sh ${BIN} ${REAL_MODEL} ${IT}/model_kl)
+  aq_itest(model.help COMMAND bash -c "$<TARGET_FILE:aq-eval> --help | grep -q -- --result && $<TARGET_FILE:aq-calib> --help | grep -q -- --timesteps")
+  aq_itest(model.bad_result COMMAND bash -c "! $<TARGET_FILE:aq-eval> --model ${REAL_MODEL} --result ${REAL_MODEL}/config.json 2> ${IT}/bad_result.err && grep -q 'not an HDF5 file' ${IT}/bad_result.err")
+endif()
