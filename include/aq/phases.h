@@ -120,8 +120,8 @@ void aq_phase1(const aq_act_groups *g, double threshold, aq_phase1_result *r);
 typedef struct {
     double max_jump_before, max_jump_after;         /* largest |log s(t+1) - log s(t)| */
     double expected_err_before, expected_err_after; /* aq_expected_error hard vs smoothed */
-    int window;                                     /* window actually used (after clamping) */
-    int clamped;                                    /* 1 when the window had to shrink */
+    int window;                                     /* smallest window used (after clamping) */
+    int clamped;                                    /* 1 when some boundary's window shrank */
 } aq_phase2_result;
 
 /*! aq_phase2() :
@@ -129,7 +129,9 @@ typedef struct {
  *  values (never in place): around each boundary b_k, over `window` steps each side, log scale
  *  and zero are interpolated with v in [0, 1] across the window (linear v, cubic 3v^2-2v^3,
  *  sigmoid normalised with k = 10); elsewhere the group's value.  Windows of neighbouring
- *  boundaries never overlap: the window is clamped (r->clamped = 1).  Fills r. */
+ *  boundaries never overlap: each boundary's window is clamped by its two neighbouring groups
+ *  (interior groups lend floor(n/2) steps to each side, outer groups n-1; r->clamped = 1).
+ *  Fills r. */
 void aq_phase2(const aq_act_groups *g, const int *b, int T, aq_interp method, int window,
                const aq_layer_stats *s, const double *w, float *sched_scale, float *sched_zero,
                aq_phase2_result *r);

@@ -8,8 +8,11 @@
  * the endpoints meet the group values and the largest per-step jump of log scale becomes
  * max over consecutive v of f(v') - f(v) times the hard jump (linear 1/(2w+1); cubic at w = 2:
  * 0.296, at w = 1: 0.48 — a reduction >= 50 % from w = 1 on; sigmoid needs w >= 3).
- * Windows stay inside the groups next to their boundary and never overlap: w is clamped to
- * min over groups of floor(n_k/2) (n_k = group length, outer groups included).
+ * Windows stay inside the groups next to their boundary and never overlap: the window of
+ * boundary k is clamped by its two neighbouring groups only — an interior group (one with a
+ * boundary on each side) lends at most floor(n/2) steps to each side, the first and the last
+ * group all but one (so each keeps a step at its own value: t = 0 weighs most) — and a short
+ * group elsewhere does not switch smoothing off everywhere.
  * Interpolated: log scale and the real-valued zero clamp(-lo/scale, 0, amax) — the continuous
  * counterpart of the integer zero, so a step outside every window has exactly its group's
  * (scale, zero) and the quantizer's code range.
@@ -43,14 +46,17 @@ static double real_zero(const aq_act_groups *g, int k, int amax) {
     return z > amax ? (double)amax : z;
 }
 
-static int clamp_window(const int *b, int K, int window) {
-    int w = window > 0 ? window : 0;
-    if (K < 2) return w;
-    for (int k = 0; k < K; ++k) {
-        int half = (b[k + 1] - b[k]) / 2;
-        if (half < w) w = half;
-    }
-    return w;
+/* Steps group j may lend to one of its boundaries (see the file comment). */
+static int lendable(const int *b, int K, int j) {
+    int n = b[j + 1] - b[j];
+    return (j == 0 || j == K - 1) ? n - 1 : n / 2;
+}
+
+/* Window of boundary k (1 <= k < K). */
+static int clamp_window(const int *b, int K, int k, int window) {
+    int w = window > 0 ? window : 0, left = lendable(b, K, k - 1), right = lendable(b, K, k);
+    if (left < w) w = left;
+    return right < w ? right : w;
 }
 
 static double max_log_jump(const float *sc, int T) {
@@ -87,15 +93,17 @@ static void smooth_boundary(const aq_act_groups *g, const int *b, int k, int w, 
 void aq_phase2(const aq_act_groups *g, const int *b, int T, aq_interp method, int window,
                const aq_layer_stats *s, const double *w, float *sched_scale, float *sched_zero,
                aq_phase2_result *r) {
-    int ww = clamp_window(b, g->K, window);
-    r->window = ww;
-    r->clamped = ww < window;
     hard_schedule(g, b, T, sched_scale, sched_zero);
     r->max_jump_before = max_log_jump(sched_scale, T);
     r->expected_err_before =
         (s && w) ? aq_expected_error(s, w, g, b, sched_scale, sched_zero) : 0.0;
-    for (int k = 1; ww > 0 && k < g->K; ++k)
-        smooth_boundary(g, b, k, ww, method, sched_scale, sched_zero);
+    r->window = window > 0 ? window : 0; /* the smallest window used, below */
+    for (int k = 1; k < g->K; ++k) {
+        int wk = clamp_window(b, g->K, k, window);
+        if (wk < r->window) r->window = wk;
+        if (wk > 0) smooth_boundary(g, b, k, wk, method, sched_scale, sched_zero);
+    }
+    r->clamped = r->window < window;
     r->max_jump_after = max_log_jump(sched_scale, T);
     r->expected_err_after = (s && w) ? aq_expected_error(s, w, g, b, sched_scale, sched_zero) : 0.0;
 }

@@ -171,10 +171,14 @@ START_TEST(window_clamped) {
     ck_assert(r.window == 1 && r.clamped == 1);
     check_windows(&g, b, 1, ss, sz);
     ck_assert(r.max_jump_after <= 0.5 * r.max_jump_before); /* still, at w = 1 (f = 0.48) */
-    int b1[4] = {0, 1, 10, 19}; /* a one-step group: no room for any window */
+    /* A one-step outer group keeps its value: no window at its boundary, while the other
+     * boundary is still smoothed (the clamp is per boundary). */
+    int b1[4] = {0, 1, 10, 19};
     aq_phase2(&g, b1, T, AQ_INTERP_LINEAR, 2, &f.s, f.w, ss, sz, &r);
     ck_assert(r.window == 0 && r.clamped == 1);
-    ck_assert(r.max_jump_after == r.max_jump_before);
+    ck_assert(ss[0] == (float)g.scale[0] && ss[1] == (float)g.scale[1]);
+    ck_assert(ss[9] != (float)g.scale[1] && ss[10] != (float)g.scale[2]);
+    ck_assert(ss[7] == (float)g.scale[1] && ss[12] == (float)g.scale[2]);
     aq_act_groups_free(&g);
     unmake(&f);
 }
