@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# tests/fuzz/build.sh OUT_DIR — builds the libFuzzer harnesses with clang
+# (-fsanitize=fuzzer,address,undefined) directly against the parser sources:
+#   fuzz_safetensors  aq_st_parse (safetensors header + layout)
+#   fuzz_index        aq_model_open on a sharded directory (index JSON, config.json, shard)
+#   fuzz_config       aq_config_load / aq_config_set / INI round trip
+#   fuzz_calib        aq_calib_open / aq_calib_load on files built from the input
+# Exit 77 (CTest "skipped") with the reason when clang or its fuzzer runtime is missing.
+set -euo pipefail
+out=${1:?usage: build.sh OUT_DIR}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+CC=${FUZZ_CC:-clang}
+mkdir -p "$out"
+
+if ! command -v "$CC" >/dev/null 2>&1; then
+  echo "fuzz: SKIPPED: $CC not found (apt-get install clang libclang-rt-14-dev)"; exit 77
+fi
+probe="$out/probe.c"
+echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }' >"$probe"
+if ! "$CC" -fsanitize=fuzzer,address,undefined "$probe" -o "$out/probe" 2>"$out/probe.err"; then
+  echo "fuzz: SKIPPED: $CC has no libFuzzer runtime (apt-get install libclang-rt-14-dev): $(head -1 "$out/probe.err")"
+  exit 77
+fi
+
+FLAGS=(-std=c17 -D_GNU_SOURCE -DAQ_VERSION=\"fuzz\" -g -O1 -Wall -Wextra -Werror -Wno-unknown-pragmas
+       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+       -I"$root/include" -I"$root/tests/fuzz")
+common=("$root"/src/common/*.c "$root/tests/fuzz/fuzz_util.c")
+st=("$root"/src/io/safetensors/*.c)
+read -r -a JANSSON <<<"$(pkg-config --cflags --libs jansson)"
+read -r -a INIH <<<"$(pkg-config --cflags --libs inih)"
+read -r -a HDF5 <<<"$(pkg-config --cflags --libs hdf5-openmpi)"
+
+build() { # name sources... -- libs...
+  local name=$1; shift
+  echo "fuzz: building $name"
+  "$CC" "${FLAGS[@]}" "$@" -lm -o "$out/$name"
+}
+build fuzz_safetensors "$root/tests/fuzz/fuzz_safetensors.c" "${st[@]}" "${common[@]}" "${JANSSON[@]}"
+build fuzz_index "$root/tests/fuzz/fuzz_index.c" "${st[@]}" "${common[@]}" "${JANSSON[@]}"
+build fuzz_config "$root/tests/fuzz/fuzz_config.c" "$root/src/cli/config.c" "$root/src/quant/params.c" \
+  "${common[@]}" "${INIH[@]}"
+build fuzz_calib "$root/tests/fuzz/fuzz_calib.c" "$root"/src/calib/*.c "${common[@]}" "${HDF5[@]}"
+echo "fuzz: built in $out"
