@@ -23,7 +23,8 @@ typedef enum {
     AQ_E_UNSUPPORTED, /* valid input this version does not handle (dtype, feature) */
     AQ_E_NOMEM,       /* allocation failed */
     AQ_E_MPI,         /* an MPI call failed or a peer rank reported an error */
-    AQ_E_HDF5         /* the HDF5 library reported an error */
+    AQ_E_HDF5,        /* the HDF5 library reported an error */
+    AQ_E_INTERRUPTED  /* stopped by a signal (SIGUSR1/SIGTERM); partial output kept */
 } aq_status;
 
 #define AQ_ERR_MSG_MAX 1024

@@ -135,6 +135,27 @@ aq_status aq_h5_write_timegroups(aq_h5_writer *w, int K, const int32_t *boundari
                                  const char *schedule, const char *time_weight_mode,
                                  const char *boundaries_mode, aq_err *err);
 
+/*! aq_h5_flush() : flushes everything written so far to "<path>.partial", so that the
+ *  partial file stays readable (and resumable) if the process dies later.
+ *  @return : AQ_OK or AQ_E_HDF5. */
+aq_status aq_h5_flush(aq_h5_writer *w, aq_err *err);
+
+/*! aq_h5_resume() :
+ *  Reopens "<path>.partial" left by an interrupted run for writing.  Its root attribute
+ *  `config` must equal `config_text` up to a trailing [run] section (ranks and threads do not
+ *  change results), else AQ_E_CONFIG naming the partial file and the first differing line.  Removes what the run writes at its end (/act, /timegroups, /run,
+ *  /source), the links named in drop[0..n_drop) (aliases, re-created at the end), and every
+ *  /tensors group without complete = 1; returns the names of the complete ones in
+ *  *completed (n entries; free each and the array with aq_h5_names_free).
+ *  @return : AQ_OK and *out; AQ_E_IO when there is no partial file; AQ_E_FORMAT when it is not
+ *            an aq-mpi/1 file; AQ_E_CONFIG; AQ_E_HDF5; AQ_E_NOMEM. */
+aq_status aq_h5_resume(const char *path, int level, const char *config_text,
+                       const char *const *drop, size_t n_drop, aq_h5_writer **out,
+                       char ***completed, size_t *n_completed, aq_err *err);
+
+/*! aq_h5_names_free() : frees a name list from aq_h5_resume(); NULL is a no-op. */
+void aq_h5_names_free(char **names, size_t n);
+
 /*! aq_h5_commit() : closes the file, renames "<path>.partial" to <path> and frees `w`.
  *  On failure the partial file is left for inspection.  @return : AQ_OK, AQ_E_HDF5, AQ_E_IO. */
 aq_status aq_h5_commit(aq_h5_writer *w, aq_err *err);

@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <mpi.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,25 @@
 #include "aq/config.h"
 #include "aq/job.h"
 
-enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 3 };
+
+/* The one piece of process-wide state: what a signal handler may touch (C17 7.14.1.1). */
+static volatile sig_atomic_t stop_signal = 0;
+
+static void on_stop_signal(int sig) {
+    stop_signal = sig;
+}
+
+/* SIGUSR1 (Slurm's warning before the time limit, forwarded by mpirun) and SIGTERM: finish
+ * the tensor in flight, keep the partial file, exit 3. */
+static void install_signal_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -22,17 +41,21 @@ static void usage(FILE *f) {
             "  -c, --config FILE        job configuration (INI; see jobs/ and docs/CONFIG.md)\n"
             "  -s, --set SEC.KEY=VALUE  override one key after the file (repeatable)\n"
             "  -n, --dry-run            print the plan (unit -> rank, bytes per rank) and stop\n"
+            "  -r, --resume             continue <output.path>.partial of an interrupted run\n"
+            "                           (same job and overrides; ranks/threads may differ)\n"
             "  -h, --help               this text\n"
             "  -V, --version            print the version\n"
             "\n"
             "Exit status: 0 success; 1 the job failed (bad model, data or output; nothing is\n"
-            "left under the output name); 2 bad command line or configuration.\n"
+            "left under the output name); 2 bad command line or configuration; 3 interrupted\n"
+            "by SIGUSR1 or SIGTERM after the tensor in flight (<output.path>.partial is kept:\n"
+            "run the same command with --resume).\n"
             "Threads per rank: run.threads (0 = OMP_NUM_THREADS or all cores of the rank).\n");
 }
 
 typedef struct {
     const char *config;
-    int dry_run, help, version;
+    int dry_run, help, version, resume;
     int n_sets;
     const char **sets;
 } args;
@@ -41,6 +64,7 @@ static int parse_args(int argc, char **argv, args *a, aq_err *err) {
     static const struct option LONG[] = {{"config", required_argument, 0, 'c'},
                                          {"set", required_argument, 0, 's'},
                                          {"dry-run", no_argument, 0, 'n'},
+                                         {"resume", no_argument, 0, 'r'},
                                          {"help", no_argument, 0, 'h'},
                                          {"version", no_argument, 0, 'V'},
                                          {0, 0, 0, 0}};
@@ -48,11 +72,12 @@ static int parse_args(int argc, char **argv, args *a, aq_err *err) {
     if (!a->sets) return aq_err_set(err, AQ_E_NOMEM, "out of memory");
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":c:s:nhV", LONG, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:s:nrhV", LONG, NULL)) != -1) {
         switch (c) {
         case 'c': a->config = optarg; break;
         case 's': a->sets[a->n_sets++] = optarg; break;
         case 'n': a->dry_run = 1; break;
+        case 'r': a->resume = 1; break;
         case 'h': a->help = 1; break;
         case 'V': a->version = 1; break;
         case ':': return aq_err_set(err, AQ_E_CONFIG, "option %s needs a value", argv[optind - 1]);
@@ -75,6 +100,7 @@ static aq_status build_config(const args *a, aq_config *cfg, aq_err *err) {
 
 static int exit_code(aq_status st) {
     if (st == AQ_OK) return 0;
+    if (st == AQ_E_INTERRUPTED) return EXIT_INTERRUPTED;
     return st == AQ_E_CONFIG || st == AQ_E_UNSUPPORTED ? EXIT_USAGE : EXIT_RUNTIME;
 }
 
@@ -89,7 +115,8 @@ static int run(int rank, const args *a) {
     }
     if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
     char *ini = aq_config_to_ini(&cfg);
-    aq_job_opts opts = {.dry_run = a->dry_run, .config_text = ini ? ini : ""};
+    aq_job_opts opts = {.dry_run = a->dry_run, .config_text = ini ? ini : "",
+                        .resume = a->resume, .stop = &stop_signal};
     st = aq_job_run(&cfg, &opts, MPI_COMM_WORLD, &err);
     free(ini);
     if (st != AQ_OK && rank == 0) fprintf(stderr, "aq-mpi: error: %s\n", err.msg);
@@ -100,6 +127,7 @@ static int run(int rank, const args *a) {
 int main(int argc, char **argv) {
     int provided, rank;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+    install_signal_handlers(); /* after MPI_Init, which may install its own */
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     args a = {0};
     aq_err err = {0};

@@ -34,6 +34,7 @@ const char *aq_status_name(aq_status s) {
     case AQ_E_NOMEM: return "nomem";
     case AQ_E_MPI: return "mpi";
     case AQ_E_HDF5: return "hdf5";
+    case AQ_E_INTERRUPTED: return "interrupted";
     }
     return "unknown";
 }

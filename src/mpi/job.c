@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "aq/job.h"
 #include "job_internal.h"
@@ -26,6 +25,7 @@ static aq_status write_result(aq_job *j, const aq_qresult *r, aq_err *err) {
                          .metrics = r->hdr.metrics};
     double t0 = MPI_Wtime();
     aq_status st = aq_h5_write_quantized(j->w, t->name, &q, err);
+    if (st == AQ_OK) st = aq_h5_flush(j->w, err); /* a resumable partial if we die later */
     j->tally.t_write += MPI_Wtime() - t0;
     if (st == AQ_OK) aq_report_quantized(&j->tally, t, r, j->cfg);
     return st;
@@ -36,9 +36,24 @@ static aq_status write_passthrough(aq_job *j, const aq_tensor *t, aq_err *err) {
     if (st != AQ_OK) return st;
     double t0 = MPI_Wtime();
     st = aq_h5_write_passthrough(j->w, t->name, t->dtype, t->ndim, t->shape, t->data, err);
+    if (st == AQ_OK) st = aq_h5_flush(j->w, err);
     j->tally.t_write += MPI_Wtime() - t0;
     if (st == AQ_OK) aq_report_passthrough(&j->tally, t);
     return st;
+}
+
+/* The message a user reads after SIGUSR1/SIGTERM, whichever rank saw it first. */
+static aq_status interrupted(aq_job *j, const char *where, aq_err *err) {
+    return aq_err_set(err, AQ_E_INTERRUPTED,
+                      "interrupted by %s after %zu of %zu tensors; %s.partial kept: run the "
+                      "same job again with --resume", where, j->tally.n_done, j->tally.n_total,
+                      j->cfg->output_path);
+}
+
+static aq_status interrupted_here(aq_job *j, aq_err *err) {
+    char where[64];
+    snprintf(where, sizeof where, "signal %d", aq_job_stop_signal(j));
+    return interrupted(j, where, err);
 }
 
 /* Handles one incoming message; records the first failure in *st / err. */
@@ -49,7 +64,8 @@ static void handle_message(aq_job *j, int *ends, aq_status *st, aq_err *err) {
     if (rs == AQ_OK && r.hdr.kind == MSG_END) {
         ++*ends;
         rs = (aq_status)r.hdr.status;
-        if (rs != AQ_OK) aq_err_set(&tmp, rs, "%s", r.hdr.msg);
+        if (rs == AQ_E_INTERRUPTED) interrupted(j, r.hdr.msg, &tmp);
+        else if (rs != AQ_OK) aq_err_set(&tmp, rs, "%s", r.hdr.msg);
     } else if (rs == AQ_OK && *st == AQ_OK) {
         rs = write_result(j, &r, &tmp);
     }
@@ -85,7 +101,9 @@ static aq_status writer_loop(aq_job *j, aq_err *err) {
     for (size_t u = 0; u < j->plan->n_units && st == AQ_OK; ++u) {
         const aq_unit *unit = &j->plan->units[u];
         for (size_t k = unit->first; k < unit->first + unit->count && st == AQ_OK; ++k) {
-            st = own_tensor(j, j->plan->tensor_order[k], unit->rank, err);
+            size_t index = j->plan->tensor_order[k];
+            if (j->done[index]) continue;
+            st = aq_job_stop_signal(j) ? interrupted_here(j, err) : own_tensor(j, index, unit->rank, err);
             if (st != AQ_OK) abort_workers(j);
             drain(j, &ends, 0, &st, err);
         }
@@ -115,8 +133,14 @@ static aq_status worker_loop(aq_job *j, aq_err *err) {
         if (unit->rank != j->rank) continue;
         for (size_t k = unit->first; k < unit->first + unit->count && st == AQ_OK; ++k) {
             size_t index = j->plan->tensor_order[k];
-            if (!aq_job_is_quantized(aq_model_tensor(j->model, index), j->cfg)) continue;
+            if (j->done[index] || !aq_job_is_quantized(aq_model_tensor(j->model, index), j->cfg))
+                continue;
             if ((j->abort_seen = aq_abort_requested(j->comm))) break;
+            if (aq_job_stop_signal(j)) {
+                st = aq_err_set(err, AQ_E_INTERRUPTED, "signal %d on rank %d",
+                                aq_job_stop_signal(j), j->rank);
+                break;
+            }
             st = worker_tensor(j, index, err);
         }
     }
@@ -150,28 +174,6 @@ static aq_status make_plan(aq_job *j, aq_err *err) {
     MPI_Bcast(owner, (int)n, MPI_INT, 0, j->comm);
     st = aq_plan_assign(j->plan, owner, err);
     free(owner);
-    return aq_mpi_agree(j->comm, st, err);
-}
-
-static void iso8601_now(char *buf, size_t n) {
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static aq_status create_output(aq_job *j, aq_err *err) {
-    aq_status st = AQ_OK;
-    if (j->rank == 0) {
-        char created[32], producer[64];
-        iso8601_now(created, sizeof created);
-        snprintf(producer, sizeof producer, "aq-mpi %s", AQ_VERSION);
-        aq_h5_root_info root = {.producer = producer, .created = created,
-                                .config_text = j->opts->config_text,
-                                .source_model = j->cfg->model_path, .ranks = j->size,
-                                .threads = omp_get_max_threads()};
-        st = aq_h5_create(j->cfg->output_path, j->cfg->compression_level, &root, &j->w, err);
-    }
     return aq_mpi_agree(j->comm, st, err);
 }
 
@@ -253,8 +255,9 @@ static aq_status run_stages(aq_job *j, aq_err *err) {
         return AQ_OK;
     }
     if ((st = aq_act_setup_open(j, err)) != AQ_OK) return st;
-    if ((st = create_output(j, err)) != AQ_OK) return st;
-    if (j->rank == 0) j->tally.n_total = aq_model_count(j->model);
+    if ((st = aq_job_open_output(j, err)) != AQ_OK) return st;
+    j->tally.n_total = aq_model_count(j->model);
+    j->tally.n_done = j->tally.n_resumed = j->n_resumed;
     st = j->rank == 0 ? writer_loop(j, err) : worker_loop(j, err);
     st = aq_mpi_agree(j->comm, st, err);
     if (st != AQ_OK) {
@@ -264,7 +267,8 @@ static aq_status run_stages(aq_job *j, aq_err *err) {
         st = aq_act_stage(j, err);
     }
     if (st != AQ_OK) {
-        if (j->rank == 0) aq_h5_abort(j->w, 0);
+        /* Keep what a signal interrupted or what an earlier run left for --resume. */
+        if (j->rank == 0) aq_h5_abort(j->w, st == AQ_E_INTERRUPTED || j->opts->resume);
         j->w = NULL;
         return st;
     }
@@ -283,6 +287,7 @@ aq_status aq_job_run(const aq_config *cfg, const aq_job_opts *opts, MPI_Comm com
     MPI_Comm_size(comm, &j.size);
     aq_status st = run_stages(&j, err);
     aq_act_setup_close(&j.act);
+    free(j.done);
     aq_plan_free(j.plan);
     aq_model_close(j.model);
     return st;

@@ -69,7 +69,7 @@ void aq_recv_abort(MPI_Comm comm);
 
 /* Progress and summary (report.c). */
 typedef struct {
-    size_t n_total, n_done, n_quantized, n_passthrough, n_alias;
+    size_t n_total, n_done, n_quantized, n_passthrough, n_alias, n_resumed;
     uint64_t bytes_in, payload_bytes, q_bytes, weights_quantized;
     double sqnr_sum, sqnr_min;
     char sqnr_min_name[256];
@@ -114,7 +114,15 @@ struct aq_job_s {
     double seconds_quant, seconds_send, seconds_act;
     int abort_sent;       /* rank 0: told the workers to stop */
     int abort_seen;       /* worker: consumed rank 0's stop request */
+    uint8_t *done;        /* [model tensors]: complete in the partial file being resumed */
+    size_t n_resumed;     /* rank 0: how many */
 };
+
+/* Creates the result file on rank 0, or reopens it with opts->resume, and broadcasts
+ * j->done (output.c).  Collective. */
+aq_status aq_job_open_output(aq_job *j, aq_err *err);
+/* The signal number that asked this rank to stop, or 0. */
+int aq_job_stop_signal(const aq_job *j);
 
 /* Opens the calibration source and computes T, w, alphabar (collective). */
 aq_status aq_act_setup_open(aq_job *j, aq_err *err);

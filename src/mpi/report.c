@@ -78,8 +78,12 @@ void aq_report_summary(const aq_tally *t, const aq_h5_run_info *run, const char 
     double file_mb = stat(partial, &sb) == 0 ? sb.st_size / MB : 0.0;
     double bpw = t->weights_quantized ? 8.0 * (double)t->q_bytes / (double)t->weights_quantized : 0.0;
     printf("\n== aq-mpi summary ==\n");
-    printf("tensors       %zu quantized, %zu passthrough, %zu aliases\n", t->n_quantized,
+    printf("tensors       %zu quantized, %zu passthrough, %zu aliases", t->n_quantized,
            t->n_passthrough, t->n_alias);
+    if (t->n_resumed)
+        printf(" in this run; %zu complete ones kept from the resumed partial file (figures below "
+               "cover this run only)", t->n_resumed);
+    printf("\n");
     printf("bytes in      %.2f MB   payload out %.2f MB   file %.2f MB   ratio %.2fx\n",
            t->bytes_in / MB, t->payload_bytes / MB, file_mb,
            file_mb > 0 ? t->bytes_in / MB / file_mb : 0.0);

@@ -11,14 +11,14 @@
 #include <string.h>
 #include <unistd.h>
 
-static void writer_free(aq_h5_writer *w) {
+void aq_h5_writer_free(aq_h5_writer *w) {
     if (!w) return;
     free(w->path);
     free(w->partial);
     free(w);
 }
 
-static aq_status writer_alloc(const char *path, int level, aq_h5_writer **out, aq_err *err) {
+aq_status aq_h5_writer_alloc(const char *path, int level, aq_h5_writer **out, aq_err *err) {
     aq_h5_writer *w = calloc(1, sizeof *w);
     size_t n = strlen(path);
     if (w) {
@@ -28,7 +28,7 @@ static aq_status writer_alloc(const char *path, int level, aq_h5_writer **out, a
         w->partial = malloc(n + sizeof ".partial");
     }
     if (!w || !w->path || !w->partial) {
-        writer_free(w);
+        aq_h5_writer_free(w);
         return aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", path);
     }
     memcpy(w->partial, path, n);
@@ -62,7 +62,7 @@ static aq_status create_impl(const char *path, int level, const aq_h5_root_info 
                              aq_h5_writer **out, aq_err *err) {
     aq_h5_writer *w = NULL;
     aq_status st = aq_h5z_zstd_register(err);
-    if (st == AQ_OK) st = writer_alloc(path, level, &w, err);
+    if (st == AQ_OK) st = aq_h5_writer_alloc(path, level, &w, err);
     if (st == AQ_OK) st = probe_writable(w->partial, err);
     if (st == AQ_OK) {
         w->file = H5Fcreate(w->partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -121,7 +121,7 @@ aq_status aq_h5_commit(aq_h5_writer *w, aq_err *err) {
                         strerror(errno));
     }
     aq_h5_quiet_end(&q);
-    writer_free(w);
+    aq_h5_writer_free(w);
     return st;
 }
 
@@ -133,5 +133,5 @@ void aq_h5_abort(aq_h5_writer *w, int keep_partial) {
     H5Eclear2(H5E_DEFAULT);
     aq_h5_quiet_end(&q);
     if (!keep_partial) unlink(w->partial);
-    writer_free(w);
+    aq_h5_writer_free(w);
 }

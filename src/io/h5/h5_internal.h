@@ -24,6 +24,11 @@ struct aq_h5_writer {
     char *partial;    /* "<path>.partial" */
 };
 
+/*! aq_h5_writer_alloc() / aq_h5_writer_free() : the struct with its two path names
+ *  ("<path>" and "<path>.partial"), ids set to -1; free does not close ids. */
+aq_status aq_h5_writer_alloc(const char *path, int level, aq_h5_writer **out, aq_err *err);
+void aq_h5_writer_free(aq_h5_writer *w);
+
 /*! aq_h5_quiet : saved automatic error-stack printer (restored by aq_h5_quiet_end). */
 typedef struct {
     H5E_auto2_t func;
