@@ -69,5 +69,8 @@ foreach(cfg "8;rtn;f32;true" "2;mse;f16;true" "4;rtn;f16;false")
 endforeach()
 aq_itest(interop.h5dump REQUIRES real_n2 COMMAND bash ${ITD}/h5dump_check.sh ${IT}/real_n2.h5 ${CMAKE_BINARY_DIR}/plugins)
 
+# Requeue safety: SIGUSR1 mid-run, exit 3, --resume on another rank count, bit-identical.
+aq_itest(interrupt_resume COMMAND bash ${ITD}/interrupt_resume.sh ${BIN} ${IT}/interrupt)
+
 # Bad input: one-line error naming the file, non-zero exit, nothing under the final name.
 aq_itest(bad_input COMMAND bash ${ITD}/bad_input.sh ${BIN} ${REAL_MODEL}/model.safetensors ${IT}/bad)
