@@ -3,8 +3,8 @@
  *
  * Written by one process (rank 0) with the default (sec2) driver.  The file is created as
  * "<path>.partial" and renamed to <path> only by aq_h5_commit(), so a failed run never
- * leaves a file under the final name.  Every dataset is chunked and compressed with zstd
- * through HDF5 filter id 32015 (AQ_H5Z_FILTER_ZSTD, cd_values[0] = level), the id that
+ * leaves a file under the final name.  Every dataset is chunked, checksummed (Fletcher32)
+ * and compressed with zstd through HDF5 filter id 32015 (AQ_H5Z_FILTER_ZSTD, cd_values[0] = level), the id that
  * the HDF Group's registered-filter list assigns to Zstandard; readers load our plugin
  * (libaq_h5z_zstd.so) through HDF5_PLUGIN_PATH.
  *
@@ -103,6 +103,15 @@ aq_status aq_h5_write_alias(aq_h5_writer *w, const char *alias, const char *targ
 
 /*! aq_h5_write_run() : the /run group (see aq_h5_run_info). */
 aq_status aq_h5_write_run(aq_h5_writer *w, const aq_h5_run_info *run, aq_err *err);
+
+/*! aq_h5_write_source_digests() :
+ *  /source with datasets `file` and `sha256` (fixed-length UTF-8 strings [n], chunked and
+ *  checksummed) holding the source model's file names and their SHA-256 digests as 64
+ *  lowercase hex digits (from aq_model_file_digests(), include/aq/safetensors.h), and the
+ *  attribute digest = "sha256".  An existing /source (a resumed partial) is replaced.
+ *  @return : AQ_OK; AQ_E_VALUE (NULL name, digest not 64 hex digits); AQ_E_HDF5. */
+aq_status aq_h5_write_source_digests(aq_h5_writer *w, size_t n, const char *const *files,
+                                     const char *const *sha256hex, aq_err *err);
 
 /*! aq_h5_act : one layer's activation parameters and phase figures (DESIGN 6.2 /act). */
 typedef struct {

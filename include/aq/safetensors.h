@@ -109,6 +109,27 @@ const char *aq_model_architecture(const aq_model *m);
 void aq_model_close(aq_model *m);
 
 /*-*********************************************
+ *  Source digests (SHA-256, via nettle)
+ ***********************************************/
+
+/*! aq_sha256_file() : SHA-256 of the whole file `path` as 64 lowercase hex digits + NUL.
+ *  @return : AQ_OK; AQ_E_IO "<path>: <strerror>"; AQ_E_NOMEM. */
+aq_status aq_sha256_file(const char *path, char hex[65], aq_err *err);
+
+/*! aq_model_file_digests() :
+ *  Digests every file model `m` (opened from `path` by aq_model_open) was read from: each
+ *  shard, plus model.safetensors.index.json and config.json when `path` is a directory
+ *  holding them.  *files gets the names relative to `path` (the basename for a single
+ *  file), *sha256hex the matching 64-digit hex digests, both sorted by name, *n entries;
+ *  the caller frees them with aq_model_file_digests_free().  Reads every byte (rank 0,
+ *  once per job).  @return : AQ_OK; AQ_E_IO naming the file; AQ_E_NOMEM. */
+aq_status aq_model_file_digests(const char *path, const aq_model *m, size_t *n, char ***files,
+                                char ***sha256hex, aq_err *err);
+
+/*! aq_model_file_digests_free() : frees what aq_model_file_digests() returned; NULLs ok. */
+void aq_model_file_digests_free(size_t n, char **files, char **sha256hex);
+
+/*-*********************************************
  *  Writer (used by aq-synth and tests)
  ***********************************************/
 typedef struct aq_st_writer aq_st_writer;

@@ -1,5 +1,5 @@
 /*
- * aq-mpi — chunked, zstd-compressed datasets.
+ * aq-mpi — chunked, zstd-compressed, Fletcher32-checksummed datasets.
  */
 #include "h5_internal.h"
 
@@ -26,8 +26,11 @@ static hid_t make_dcpl(int ndim, const hsize_t *chunk, int level) {
     hid_t p = H5Pcreate(H5P_DATASET_CREATE);
     if (p < 0) return p;
     unsigned cd = (unsigned)level;
+    /* Fletcher32 after zstd: the checksum covers the stored (compressed) chunk, so the
+     * reader refuses a damaged chunk before it reaches the decompressor. */
     if (H5Pset_chunk(p, ndim, chunk) < 0 ||
-        H5Pset_filter(p, AQ_H5Z_FILTER_ZSTD, H5Z_FLAG_MANDATORY, 1, &cd) < 0) {
+        H5Pset_filter(p, AQ_H5Z_FILTER_ZSTD, H5Z_FLAG_MANDATORY, 1, &cd) < 0 ||
+        H5Pset_fletcher32(p) < 0) {
         aq_h5_close_id(p);
         return -1;
     }

@@ -47,6 +47,19 @@ static aq_status probe_writable(const char *partial, aq_err *err) {
     return AQ_OK;
 }
 
+/* The 1.8 file format checksums the superblock, object headers (attributes included) and
+ * the indexes of chunked datasets, whose data Fletcher32 covers: a flipped byte anywhere
+ * but in the global heap of variable-length strings makes HDF5 refuse the object. */
+static hid_t create_checksummed(const char *partial) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0) return -1;
+    hid_t f = H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0
+                  ? -1
+                  : H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    aq_h5_close_id(fapl);
+    return f;
+}
+
 static aq_status write_root(hid_t f, const aq_h5_root_info *r, aq_err *err) {
     int rc = aq_h5_attr_str(f, "format", AQ_FORMAT_NAME);
     if (rc == 0) rc = aq_h5_attr_str(f, "producer", r->producer);
@@ -65,7 +78,7 @@ static aq_status create_impl(const char *path, int level, const aq_h5_root_info 
     if (st == AQ_OK) st = aq_h5_writer_alloc(path, level, &w, err);
     if (st == AQ_OK) st = probe_writable(w->partial, err);
     if (st == AQ_OK) {
-        w->file = H5Fcreate(w->partial, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        w->file = create_checksummed(w->partial);
         if (w->file < 0) {
             char what[AQ_ERR_MSG_MAX / 2];
             snprintf(what, sizeof what, "cannot create HDF5 file %s", w->partial);

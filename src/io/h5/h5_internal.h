@@ -70,7 +70,8 @@ int aq_h5_attr_i64_array(hid_t loc, const char *name, const int64_t *v, int n);
 /*! aq_h5_write_dataset() :
  *  Creates dataset `name` in `loc` with `ndim` >= 1 dims, chunked (whole rows, up to about
  *  AQ_H5_CHUNK_BYTES per chunk; zero-length dims get chunk 1 and an unlimited max dim),
- *  zstd filter 32015 at `level` (mandatory, no shuffle), and writes `buf` (may be NULL when
+ *  zstd filter 32015 at `level` (mandatory, no shuffle) then the Fletcher32 checksum
+ *  filter (a damaged chunk fails to read), and writes `buf` (may be NULL when
  *  the dataset has no elements) as `type` in memory and in the file.
  *  @return : the open dataset (caller closes) or a negative id. */
 hid_t aq_h5_write_dataset(hid_t loc, const char *name, hid_t type, int ndim,

@@ -3,7 +3,9 @@
  */
 #include "h5_internal.h"
 
+#include <nettle/sha2.h>
 #include <stdio.h>
+#include <string.h>
 
 static hid_t vlen_utf8(void) {
     hid_t t = H5Tcopy(H5T_C_S1);
@@ -14,8 +16,24 @@ static hid_t vlen_utf8(void) {
     return t;
 }
 
+/* Variable-length strings live in HDF5's global heap, which has no checksum; attribute
+ * sha256 (in the checksummed object header) covers the names: SHA-256 of every name
+ * followed by one NUL byte, as 64 hex digits. */
+static int names_digest(hid_t d, size_t n, const char *const *v) {
+    struct sha256_ctx ctx;
+    sha256_init(&ctx);
+    for (size_t i = 0; i < n; ++i)
+        sha256_update(&ctx, strlen(v[i]) + 1, (const uint8_t *)v[i]);
+    uint8_t dg[SHA256_DIGEST_SIZE];
+    sha256_digest(&ctx, sizeof dg, dg);
+    char hex[2 * SHA256_DIGEST_SIZE + 1];
+    for (size_t i = 0; i < sizeof dg; ++i)
+        snprintf(hex + 2 * i, 3, "%02x", dg[i]);
+    return aq_h5_attr_str(d, "sha256", hex);
+}
+
 /* HDF5 refuses filters on variable-length data (only the heap references would be
- * compressed anyway), so the names are a plain contiguous dataset. */
+ * compressed anyway), so the names are a plain contiguous dataset with a digest. */
 static int write_strings(hid_t g, const char *name, size_t n, const char *const *v) {
     hsize_t dims[1] = {(hsize_t)n};
     hid_t t = vlen_utf8();
@@ -23,6 +41,7 @@ static int write_strings(hid_t g, const char *name, size_t n, const char *const 
     hid_t d = s < 0 ? -1 : H5Dcreate2(g, name, t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     int rc = d < 0 ? -1 : 0;
     if (rc == 0 && n > 0 && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) rc = -1;
+    if (rc == 0 && names_digest(d, n, v) < 0) rc = -1;
     if (aq_h5_close_id(d) < 0) rc = -1;
     aq_h5_close_id(s);
     aq_h5_close_id(t);
