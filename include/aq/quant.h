@@ -127,4 +127,46 @@ aq_status aq_quantize_tensor(const aq_quant_params *p, aq_dtype src_dtype, const
                              uint8_t *codes, void *scale, void *min, aq_quant_metrics *metrics,
                              aq_err *err);
 
+/*-*********************************************
+ *  Kernel sets (runtime dispatch)
+ ***********************************************/
+
+/* A constant table of kernels for one instruction set: scalar reference, AVX2 (+FMA
+ * not used) or AVX-512 (F, BW, VL).  Every set gives bit-identical codes, scale/min and
+ * metrics (same operations, same accumulation order), so results never depend on the
+ * hardware; only the speed differs. */
+typedef struct aq_kernels_s aq_kernels;
+
+/*! aq_kernels_select() :
+ *  `simd` is an aq_simd value of aq/config.h: 0 auto (the widest the CPU supports),
+ *  1 scalar, 2 avx2, 3 avx512.
+ *  @return : a pointer to a static constant table, or NULL when the requested set was not
+ *            compiled in or the CPU lacks it (the caller reports). */
+const aq_kernels *aq_kernels_select(int simd);
+
+/*! aq_kernels_name() : "scalar", "avx2" or "avx512" ("none" for NULL). */
+const char *aq_kernels_name(const aq_kernels *k);
+
+/*! aq_quantize_tensor_ex() : aq_quantize_tensor() with an explicit kernel set (NULL: the
+ *  aq_kernels_select(0) choice).  aq_quantize_tensor() is this with NULL. */
+aq_status aq_quantize_tensor_ex(const aq_quant_params *p, const aq_kernels *k,
+                                aq_dtype src_dtype, const void *src, int64_t rows, int64_t cols,
+                                const float *h, const char *name, uint8_t *codes, void *scale,
+                                void *min, aq_quant_metrics *metrics, aq_err *err);
+
+/*! aq_quantize_row_ex() / aq_dequantize_row_ex() : the row functions with a kernel set
+ *  (NULL: auto); bit-identical to aq_quantize_row() / aq_dequantize_row(). */
+void aq_quantize_row_ex(const aq_kernels *k, const aq_quant_params *p, const float *w,
+                        int64_t cols, const float *h, uint8_t *codes, void *scale, void *min);
+void aq_dequantize_row_ex(const aq_kernels *k, const aq_quant_params *p, const uint8_t *codes,
+                          const void *scale, const void *min, int64_t cols, float *out);
+
+/*! aq_group_params_mse_ex() : aq_group_params_mse() with a kernel set (NULL: auto). */
+void aq_group_params_mse_ex(const aq_kernels *k, const float *x, const float *h, int n,
+                            int bits, aq_scale_dtype d, float *scale, float *min);
+
+/*! aq_convert_to_f32_ex() : aq_convert_to_f32() with a kernel set (NULL: auto). */
+void aq_convert_to_f32_ex(const aq_kernels *k, aq_dtype dt, const void *src, size_t n,
+                          float *dst);
+
 #endif /* AQ_QUANT_H */

@@ -9,6 +9,7 @@
 #define AQ_QUANT_IMPL_H
 
 #include <float.h>
+#include <math.h>
 #include <stdint.h>
 
 #include "aq/quant.h"
@@ -57,5 +58,111 @@ double aq_group_wsse(const float *x, const float *h, int n, int bits, float scal
  *  (memcpy, so the caller's array needs no particular alignment). */
 void aq_store_param(void *arr, int64_t i, aq_scale_dtype d, float v);
 float aq_load_param(const void *arr, int64_t i, aq_scale_dtype d);
+
+/*-*********************************************
+ *  Kernel table (runtime dispatch, src/quant/dispatch.c)
+ ***********************************************/
+
+/* Double accumulations are split into AQ_LANES interleaved partial sums (element j of a
+ * row or group adds to lane j % AQ_LANES, lanes in j order) and the lanes are then added by
+ * aq_lanes_sum()'s fixed tree.  This order is the definition; the scalar reference follows
+ * it literally and every SIMD twin reproduces it, so results do not depend on the ISA. */
+#define AQ_LANES 8
+
+/*! aq_lanes_sum() : ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). */
+static inline double aq_lanes_sum(const double l[AQ_LANES]) {
+    double t0 = l[0] + l[4], t1 = l[1] + l[5], t2 = l[2] + l[6], t3 = l[3] + l[7];
+    return (t0 + t2) + (t1 + t3);
+}
+
+/* Row error sums, each as AQ_LANES lanes: |W-W^|^2, |W|^2, <W,W^>, |W^|^2, sum h (W-W^)^2,
+ * sum h W^2, with a = w, b = w^, d = a - b in double and terms d*d, a*a, a*b, b*b, (h*d)*d,
+ * (h*a)*a. */
+enum { AQ_ES_E2, AQ_ES_W2, AQ_ES_WV, AQ_ES_V2, AQ_ES_HE2, AQ_ES_HW2, AQ_ES_N };
+
+/* Code-independent sums of an mse group (double, j order). */
+typedef struct {
+    double sh, shx, shxx;
+} aq_wconst;
+
+/* The mse candidate evaluation, per candidate c (the reference, aq_mse_eval_ref):
+ *   l_j = aq_code_of((x_j - lo_c) * inv_c, qmaxf) as float;
+ *   float sums in j order: hl = h_j*l_j; shl += hl; shll += hl*l_j; shxl += hl*x_j;
+ *   then aq_mse_fit() in double.  h is never NULL here. */
+typedef struct {
+    double s, m, err;
+} aq_fit;
+
+/*! aq_mse_fit() : least-squares (s, m) for the candidate's code sums and its closed-form
+ *  error; the candidate's own (1/inv, lo) when the fit is degenerate.  Shared by every ISA
+ *  (vector twins must evaluate exactly these operations in this order). */
+static inline aq_fit aq_mse_fit(const aq_wconst *c, float lo, float inv, float fshl,
+                                float fshll, float fshxl) {
+    const double shl = fshl, shll = fshll, shxl = fshxl;
+    aq_fit f = {1.0 / (double)inv, (double)lo, 0.0};
+    const double det = c->sh * shll - shl * shl;
+    if (det > 1e-9 * c->sh * shll) {
+        const double s = (c->sh * shxl - shl * c->shx) / det;
+        if (s > 0.0 && s < (double)INFINITY) {
+            f.s = s;
+            f.m = (shll * c->shx - shl * shxl) / det;
+        }
+    }
+    const double m = f.m, s = f.s;
+    const double e = c->shxx - 2.0 * m * c->shx - 2.0 * s * shxl + m * m * c->sh +
+                     2.0 * m * s * shl + s * s * shll;
+    f.err = e > 0.0 ? e : 0.0;
+    return f;
+}
+
+typedef struct aq_kernels_s {
+    const char *name; /* "scalar", "avx2", "avx512" */
+    int simd;         /* the aq_simd value of aq/config.h: 1 scalar, 2 avx2, 3 avx512 */
+    /* aq_convert_to_f32() */
+    void (*convert)(aq_dtype dt, const void *src, size_t n, float *dst);
+    /* aq_minmax_f32() */
+    void (*minmax)(const float *x, int n, float *lo, float *hi);
+    /* aq_encode_group() then aq_pack_codes() of the n codes (n <= AQ_MAX_GROUP) */
+    void (*encode_pack)(const float *x, int n, int bits, float scale, float min,
+                        uint8_t *packed);
+    /* out[j] = min + (float)q_j * scale for the n packed codes */
+    void (*dequant)(const uint8_t *packed, int n, int bits, float scale, float min,
+                    float *out);
+    /* adds row elements [j0, j0+n) to lanes (element j0+k to lane (j0+k) % AQ_LANES);
+     * j0 % AQ_LANES == 0; h may be NULL (all 1) */
+    void (*err_sums)(const float *w, const float *wh, const float *h, int64_t n,
+                     double lanes[AQ_ES_N][AQ_LANES]);
+    /* aq_group_wsse() with lane order */
+    double (*group_wsse)(const float *x, const float *h, int n, int bits, float scale,
+                         float min);
+    /* k candidates (lo[c], inv[c]) -> fit[c] as described above */
+    void (*mse_eval)(const float *x, const float *h, int n, float qmaxf, const aq_wconst *c,
+                     const float *lo, const float *inv, int k, aq_fit *fit);
+} aq_kernels_t;
+
+extern const aq_kernels_t aq_kernels_scalar;
+#if defined(__x86_64__) || defined(__i386__)
+extern const aq_kernels_t aq_kernels_avx2;
+extern const aq_kernels_t aq_kernels_avx512;
+#endif
+
+/* Scalar references (also the tails of the SIMD twins). */
+void aq_encode_pack_ref(const float *x, int n, int bits, float scale, float min,
+                        uint8_t *packed);
+void aq_dequant_ref(const uint8_t *packed, int n, int bits, float scale, float min,
+                    float *out);
+void aq_err_sums_ref(const float *w, const float *wh, const float *h, int64_t n,
+                     double lanes[AQ_ES_N][AQ_LANES]);
+void aq_mse_eval_ref(const float *x, const float *h, int n, float qmaxf, const aq_wconst *c,
+                     const float *lo, const float *inv, int k, aq_fit *fit);
+
+/*! aq_group_params_mse_k() / aq_quantize_row_k() : the method drivers with kernel table. */
+void aq_group_params_mse_k(const aq_kernels_t *k, const float *x, const float *h, int n,
+                           int bits, aq_scale_dtype d, float *scale, float *min);
+void aq_quantize_row_k(const aq_kernels_t *k, const aq_quant_params *p, const float *w,
+                       int64_t cols, const float *h, uint8_t *codes, void *scale, void *min);
+void aq_dequantize_row_k(const aq_kernels_t *k, const aq_quant_params *p,
+                         const uint8_t *codes, const void *scale, const void *min,
+                         int64_t cols, float *out);
 
 #endif /* AQ_QUANT_IMPL_H */

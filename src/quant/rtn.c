@@ -11,8 +11,10 @@ void aq_minmax_f32(const float *x, int n, float *lo, float *hi) {
         a = x[j] < a ? x[j] : a;
         b = x[j] > b ? x[j] : b;
     }
-    *lo = a;
-    *hi = b;
+    /* + 0.0f turns -0 into +0, so the result does not depend on which zero came first
+     * (the SIMD twins reduce in another order). */
+    *lo = a + 0.0f;
+    *hi = b + 0.0f;
 }
 
 void aq_params_from_range(float lo, float hi, int bits, aq_scale_dtype d, float *scale,
@@ -42,17 +44,32 @@ void aq_encode_group(const float *x, int n, int bits, float scale, float min, ui
     for (int j = 0; j < n; ++j) q[j] = aq_code_of((x[j] - min) / scale, qmaxf);
 }
 
+void aq_encode_pack_ref(const float *x, int n, int bits, float scale, float min,
+                        uint8_t *packed) {
+    uint8_t q[AQ_MAX_GROUP];
+    aq_encode_group(x, n, bits, scale, min, q);
+    aq_pack_codes(q, n, bits, packed);
+}
+
+void aq_dequant_ref(const uint8_t *packed, int n, int bits, float scale, float min,
+                    float *out) {
+    uint8_t q[AQ_MAX_GROUP];
+    aq_unpack_codes(packed, n, bits, q);
+    for (int j = 0; j < n; ++j) out[j] = min + (float)q[j] * scale;
+}
+
+/* Lane order of quant_impl.h: element j adds to lane j % AQ_LANES. */
 double aq_group_wsse(const float *x, const float *h, int n, int bits, float scale, float min) {
     uint8_t q[AQ_MAX_GROUP];
-    double e = 0.0;
+    double lanes[AQ_LANES] = {0};
     for (int j0 = 0; j0 < n; j0 += AQ_MAX_GROUP) {
         int m = n - j0 < AQ_MAX_GROUP ? n - j0 : AQ_MAX_GROUP;
         aq_encode_group(x + j0, m, bits, scale, min, q);
         for (int j = 0; j < m; ++j) {
             float xh = min + (float)q[j] * scale; /* exactly as decoded */
             double dlt = (double)x[j0 + j] - (double)xh;
-            e += (h ? (double)h[j0 + j] : 1.0) * dlt * dlt;
+            lanes[(j0 + j) % AQ_LANES] += (h ? (double)h[j0 + j] : 1.0) * dlt * dlt;
         }
     }
-    return e;
+    return aq_lanes_sum(lanes);
 }

@@ -20,6 +20,7 @@ typedef struct {
 
 /* Read-only description of one call, shared by the threads. */
 typedef struct {
+    const aq_kernels_t *k;
     const aq_quant_params *p;
     aq_dtype dt;
     const unsigned char *src;
@@ -67,24 +68,38 @@ static int64_t first_bad_param(const tensor_job *t, int64_t r) {
     return -1;
 }
 
-static void row_sums(const float *w, const float *wh, const float *h, int64_t cols,
-                     row_stats *st) {
-    for (int64_t j = 0; j < cols; ++j) {
+void aq_err_sums_ref(const float *w, const float *wh, const float *h, int64_t n,
+                     double lanes[AQ_ES_N][AQ_LANES]) {
+    for (int64_t j = 0; j < n; ++j) {
         double a = w[j], b = wh[j], d = a - b, hj = h ? h[j] : 1.0;
-        st->e2 += d * d;
-        st->w2 += a * a;
-        st->wv += a * b;
-        st->v2 += b * b;
-        st->he2 += hj * d * d;
-        st->hw2 += hj * a * a;
+        const int l = (int)(j % AQ_LANES);
+        lanes[AQ_ES_E2][l] += d * d;
+        lanes[AQ_ES_W2][l] += a * a;
+        lanes[AQ_ES_WV][l] += a * b;
+        lanes[AQ_ES_V2][l] += b * b;
+        lanes[AQ_ES_HE2][l] += hj * d * d;
+        lanes[AQ_ES_HW2][l] += hj * a * a;
     }
+}
+
+/* Row sums in the lane order of quant_impl.h. */
+static void row_sums(const aq_kernels_t *k, const float *w, const float *wh, const float *h,
+                     int64_t cols, row_stats *st) {
+    double lanes[AQ_ES_N][AQ_LANES] = {{0}};
+    k->err_sums(w, wh, h, cols, lanes);
+    st->e2 = aq_lanes_sum(lanes[AQ_ES_E2]);
+    st->w2 = aq_lanes_sum(lanes[AQ_ES_W2]);
+    st->wv = aq_lanes_sum(lanes[AQ_ES_WV]);
+    st->v2 = aq_lanes_sum(lanes[AQ_ES_V2]);
+    st->he2 = aq_lanes_sum(lanes[AQ_ES_HE2]);
+    st->hw2 = aq_lanes_sum(lanes[AQ_ES_HW2]);
 }
 
 /* One row; `stop` is raised at the first bad weight so later rows only get checked. */
 static void process_row(const tensor_job *t, int64_t r, float *w, float *wh, int *stop) {
     row_stats *st = &t->rs[r];
     *st = (row_stats){0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0f};
-    aq_convert_to_f32(t->dt, t->src + (size_t)r * (size_t)t->cols * aq_dtype_size(t->dt),
+    t->k->convert(t->dt, t->src + (size_t)r * (size_t)t->cols * aq_dtype_size(t->dt),
                       (size_t)t->cols, w);
     st->bad_col = first_nonfinite(w, t->cols);
     if (st->bad_col >= 0) {
@@ -100,10 +115,10 @@ static void process_row(const tensor_job *t, int64_t r, float *w, float *wh, int
     uint8_t *codes = t->codes + (size_t)r * t->row_bytes;
     unsigned char *sc = t->scale + (size_t)r * (size_t)t->groups * t->psize;
     unsigned char *mn = t->min + (size_t)r * (size_t)t->groups * t->psize;
-    aq_quantize_row(t->p, w, t->cols, t->h, codes, sc, mn);
+    aq_quantize_row_k(t->k, t->p, w, t->cols, t->h, codes, sc, mn);
     st->bad_group = first_bad_param(t, r);
-    aq_dequantize_row(t->p, codes, sc, mn, t->cols, wh);
-    row_sums(w, wh, t->h, t->cols, st);
+    aq_dequantize_row_k(t->k, t->p, codes, sc, mn, t->cols, wh);
+    row_sums(t->k, w, wh, t->h, t->cols, st);
 }
 
 /* Runs all rows; returns 0, or -1 when a thread could not get its row buffers. */
@@ -172,8 +187,17 @@ aq_status aq_quantize_tensor(const aq_quant_params *p, aq_dtype src_dtype, const
                              int64_t rows, int64_t cols, const float *h, const char *name,
                              uint8_t *codes, void *scale, void *min, aq_quant_metrics *metrics,
                              aq_err *err) {
+    return aq_quantize_tensor_ex(p, NULL, src_dtype, src, rows, cols, h, name, codes, scale,
+                                 min, metrics, err);
+}
+
+aq_status aq_quantize_tensor_ex(const aq_quant_params *p, const aq_kernels *k,
+                                aq_dtype src_dtype, const void *src, int64_t rows, int64_t cols,
+                                const float *h, const char *name, uint8_t *codes, void *scale,
+                                void *min, aq_quant_metrics *metrics, aq_err *err) {
     if (!name) name = "(unnamed)";
-    tensor_job t = {p, src_dtype, src, cols, 0, 0, 0, h, codes, scale, min, NULL};
+    if (!k) k = aq_kernels_select(0);
+    tensor_job t = {k, p, src_dtype, src, cols, 0, 0, 0, h, codes, scale, min, NULL};
     aq_status st = check_inputs(p, &t, rows, name, err);
     if (st != AQ_OK) return st;
     if (rows == 0 || cols == 0) { /* nothing stored, an exact (empty) result */

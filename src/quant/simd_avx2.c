@@ -1,0 +1,287 @@
+/*
+ * aq-mpi — AVX2 twins of the scalar kernels of src/quant (quant_impl.h).
+ *
+ * Compiled with -mavx2 -mfma -ffp-contract=off (CMakeLists.txt; FMA is never used, the
+ * contraction is off so the results stay those of the reference); only called after
+ * aq_kernels_select() checked the CPU.  Same contract as simd_avx512.c: the reference's
+ * operations per element, doubles in the AQ_LANES lane order, tails by the reference.
+ */
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#include <string.h>
+
+#include "quant_impl.h"
+
+#define MAGIC 12582912.0f /* 1.5 * 2^23, aq_code_of() */
+
+static inline __m256 code_of8(__m256 v, __m256 qmax) {
+    const __m256 magic = _mm256_set1_ps(MAGIC);
+    v = _mm256_max_ps(v, _mm256_setzero_ps()); /* v > 0 ? v : 0, NaN -> 0 */
+    v = _mm256_min_ps(v, qmax);                /* v < qmax ? v : qmax */
+    return _mm256_sub_ps(_mm256_add_ps(v, magic), magic);
+}
+
+/*-------------------------------- conversion --------------------------------*/
+
+static void convert(aq_dtype dt, const void *src, size_t n, float *dst) {
+    const unsigned char *s = src;
+    size_t i = 0;
+    if (dt == AQ_DT_BF16) {
+        for (; i + 8 <= n; i += 8) {
+            __m256i u = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(s + 2 * i)));
+            _mm256_storeu_si256((__m256i *)(dst + i), _mm256_slli_epi32(u, 16));
+        }
+    } else if (dt == AQ_DT_F16) {
+        const __m256i m7fff = _mm256_set1_epi32(0x7fff), bias = _mm256_set1_epi32(112 << 23);
+        const __m256i sgn = _mm256_set1_epi32(0x8000), einf = _mm256_set1_epi32(0x7c00);
+        const __m256i m3ff = _mm256_set1_epi32(0x3ff), inf32 = _mm256_set1_epi32(0x7f800000);
+        const __m256 tiny = _mm256_set1_ps(0x1p-24f);
+        for (; i + 8 <= n; i += 8) {
+            __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(s + 2 * i)));
+            __m256i sign = _mm256_slli_epi32(_mm256_and_si256(h, sgn), 16);
+            __m256i mag = _mm256_slli_epi32(_mm256_and_si256(h, m7fff), 13);
+            __m256i e = _mm256_and_si256(h, einf);
+            __m256i normal = _mm256_add_epi32(mag, bias);
+            __m256i special = _mm256_or_si256(mag, inf32);
+            __m256i sub = _mm256_castps_si256(
+                _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_and_si256(h, m3ff)), tiny));
+            __m256i r = _mm256_blendv_epi8(normal, special, _mm256_cmpeq_epi32(e, einf));
+            r = _mm256_blendv_epi8(r, sub, _mm256_cmpeq_epi32(e, _mm256_setzero_si256()));
+            _mm256_storeu_si256((__m256i *)(dst + i), _mm256_or_si256(r, sign));
+        }
+    } else {
+        memcpy(dst, s, n * 4);
+        return;
+    }
+    if (i < n) aq_convert_to_f32(dt, s + i * 2, n - i, dst + i);
+}
+
+/*-------------------------------- min / max --------------------------------*/
+
+static void minmax(const float *x, int n, float *lo, float *hi) {
+    if (n < 8) {
+        aq_minmax_f32(x, n, lo, hi);
+        return;
+    }
+    __m256 a = _mm256_loadu_ps(x), b = a;
+    int j = 8;
+    for (; j + 8 <= n; j += 8) {
+        __m256 v = _mm256_loadu_ps(x + j);
+        a = _mm256_min_ps(a, v);
+        b = _mm256_max_ps(b, v);
+    }
+    if (j < n) {
+        __m256 v = _mm256_loadu_ps(x + n - 8);
+        a = _mm256_min_ps(a, v);
+        b = _mm256_max_ps(b, v);
+    }
+    float la[8], lb[8];
+    _mm256_storeu_ps(la, a);
+    _mm256_storeu_ps(lb, b);
+    float mn = la[0], mx = lb[0];
+    for (int i = 1; i < 8; ++i) {
+        mn = la[i] < mn ? la[i] : mn;
+        mx = lb[i] > mx ? lb[i] : mx;
+    }
+    *lo = mn + 0.0f; /* sign of zero made order-free, as in the reference */
+    *hi = mx + 0.0f;
+}
+
+/*-------------------------------- encode + pack --------------------------------*/
+
+/* 16 codes as bytes (two vectors of 8). */
+static inline __m128i codes16(const float *x, __m256 vmin, __m256 vscale, __m256 qmax) {
+    __m256 v0 = _mm256_div_ps(_mm256_sub_ps(_mm256_loadu_ps(x), vmin), vscale);
+    __m256 v1 = _mm256_div_ps(_mm256_sub_ps(_mm256_loadu_ps(x + 8), vmin), vscale);
+    __m256i q0 = _mm256_cvttps_epi32(code_of8(v0, qmax));
+    __m256i q1 = _mm256_cvttps_epi32(code_of8(v1, qmax));
+    __m256i w = _mm256_packus_epi32(q0, q1);            /* per 128 lane: q0lo q1lo q0hi q1hi */
+    w = _mm256_permute4x64_epi64(w, 0xd8);              /* q0lo q0hi q1lo q1hi */
+    __m128i b = _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+    return b;
+}
+
+static inline void store_packed16(__m128i b, int bits, uint8_t *out) {
+    if (bits == 8) {
+        _mm_storeu_si128((__m128i *)out, b);
+    } else if (bits == 4) {
+        __m128i p = _mm_maddubs_epi16(b, _mm_set1_epi16(0x1001));
+        _mm_storel_epi64((__m128i *)out, _mm_packus_epi16(p, p));
+    } else {
+        __m128i p = _mm_maddubs_epi16(b, _mm_set1_epi16(0x0401));
+        p = _mm_madd_epi16(p, _mm_set1_epi32(0x00100001));
+        p = _mm_packus_epi32(p, p);
+        p = _mm_packus_epi16(p, p);
+        int32_t w = _mm_cvtsi128_si32(p);
+        memcpy(out, &w, 4);
+    }
+}
+
+static void encode_pack(const float *x, int n, int bits, float scale, float min,
+                        uint8_t *packed) {
+    if (scale == 0.0f) {
+        memset(packed, 0, aq_packed_row_bytes(n, bits));
+        return;
+    }
+    const __m256 vmin = _mm256_set1_ps(min), vs = _mm256_set1_ps(scale);
+    const __m256 qmax = _mm256_set1_ps((float)aq_qmax(bits));
+    int j = 0;
+    for (; j + 16 <= n; j += 16) store_packed16(codes16(x + j, vmin, vs, qmax), bits, packed + j * bits / 8);
+    if (j < n) aq_encode_pack_ref(x + j, n - j, bits, scale, min, packed + j * bits / 8);
+}
+
+/*-------------------------------- dequantize --------------------------------*/
+
+/* 8 codes from packed bytes starting at code index 8*k (k = half) of a 16-code block. */
+static inline __m256i unpack8(const uint8_t *p, int bits) {
+    if (bits == 8) return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
+    uint32_t w;
+    if (bits == 4) {
+        memcpy(&w, p, 4);
+        const __m256i sh = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+        return _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)w), sh), _mm256_set1_epi32(15));
+    }
+    uint16_t v;
+    memcpy(&v, p, 2);
+    const __m256i sh = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    return _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(v), sh), _mm256_set1_epi32(3));
+}
+
+static void dequant(const uint8_t *packed, int n, int bits, float scale, float min, float *out) {
+    const __m256 vmin = _mm256_set1_ps(min), vs = _mm256_set1_ps(scale);
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 q = _mm256_cvtepi32_ps(unpack8(packed + j * bits / 8, bits));
+        _mm256_storeu_ps(out + j, _mm256_add_ps(vmin, _mm256_mul_ps(q, vs)));
+    }
+    if (j < n) aq_dequant_ref(packed + j * bits / 8, n - j, bits, scale, min, out + j);
+}
+
+/*-------------------------------- error sums --------------------------------*/
+
+/* Lanes 0-3 in [0], 4-7 in [1]. */
+#define ACC(i, t0, t1)                                \
+    do {                                              \
+        acc[i][0] = _mm256_add_pd(acc[i][0], (t0));   \
+        acc[i][1] = _mm256_add_pd(acc[i][1], (t1));   \
+    } while (0)
+
+static void err_sums(const float *w, const float *wh, const float *h, int64_t n,
+                     double lanes[AQ_ES_N][AQ_LANES]) {
+    __m256d acc[AQ_ES_N][2];
+    for (int i = 0; i < AQ_ES_N; ++i) {
+        acc[i][0] = _mm256_loadu_pd(lanes[i]);
+        acc[i][1] = _mm256_loadu_pd(lanes[i] + 4);
+    }
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256d a[2], b[2], d[2], dd[2], aa[2];
+        for (int k = 0; k < 2; ++k) {
+            a[k] = _mm256_cvtps_pd(_mm_loadu_ps(w + j + 4 * k));
+            b[k] = _mm256_cvtps_pd(_mm_loadu_ps(wh + j + 4 * k));
+            d[k] = _mm256_sub_pd(a[k], b[k]);
+            dd[k] = _mm256_mul_pd(d[k], d[k]);
+            aa[k] = _mm256_mul_pd(a[k], a[k]);
+        }
+        ACC(AQ_ES_E2, dd[0], dd[1]);
+        ACC(AQ_ES_W2, aa[0], aa[1]);
+        ACC(AQ_ES_WV, _mm256_mul_pd(a[0], b[0]), _mm256_mul_pd(a[1], b[1]));
+        ACC(AQ_ES_V2, _mm256_mul_pd(b[0], b[0]), _mm256_mul_pd(b[1], b[1]));
+        if (h) {
+            __m256d h0 = _mm256_cvtps_pd(_mm_loadu_ps(h + j));
+            __m256d h1 = _mm256_cvtps_pd(_mm_loadu_ps(h + j + 4));
+            ACC(AQ_ES_HE2, _mm256_mul_pd(_mm256_mul_pd(h0, d[0]), d[0]),
+                _mm256_mul_pd(_mm256_mul_pd(h1, d[1]), d[1]));
+            ACC(AQ_ES_HW2, _mm256_mul_pd(_mm256_mul_pd(h0, a[0]), a[0]),
+                _mm256_mul_pd(_mm256_mul_pd(h1, a[1]), a[1]));
+        } else {
+            ACC(AQ_ES_HE2, dd[0], dd[1]);
+            ACC(AQ_ES_HW2, aa[0], aa[1]);
+        }
+    }
+    for (int i = 0; i < AQ_ES_N; ++i) {
+        _mm256_storeu_pd(lanes[i], acc[i][0]);
+        _mm256_storeu_pd(lanes[i] + 4, acc[i][1]);
+    }
+    if (j < n) aq_err_sums_ref(w + j, wh + j, h ? h + j : NULL, n - j, lanes);
+}
+
+/*-------------------------------- group wsse --------------------------------*/
+
+static double group_wsse(const float *x, const float *h, int n, int bits, float scale,
+                         float min) {
+    const __m256 vmin = _mm256_set1_ps(min), vs = _mm256_set1_ps(scale);
+    const __m256 qmax = _mm256_set1_ps((float)aq_qmax(bits));
+    __m256d acc0 = _mm256_setzero_pd(), acc1 = acc0;
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 xv = _mm256_loadu_ps(x + j);
+        __m256 q = scale == 0.0f ? _mm256_setzero_ps()
+                                 : code_of8(_mm256_div_ps(_mm256_sub_ps(xv, vmin), vs), qmax);
+        __m256 xh = _mm256_add_ps(vmin, _mm256_mul_ps(q, vs));
+        __m256d d0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(xv)),
+                                   _mm256_cvtps_pd(_mm256_castps256_ps128(xh)));
+        __m256d d1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(xv, 1)),
+                                   _mm256_cvtps_pd(_mm256_extractf128_ps(xh, 1)));
+        if (h) {
+            d0 = _mm256_mul_pd(_mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(h + j)), d0), d0);
+            d1 = _mm256_mul_pd(_mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(h + j + 4)), d1), d1);
+        } else {
+            d0 = _mm256_mul_pd(d0, d0);
+            d1 = _mm256_mul_pd(d1, d1);
+        }
+        acc0 = _mm256_add_pd(acc0, d0);
+        acc1 = _mm256_add_pd(acc1, d1);
+    }
+    double lanes[AQ_LANES];
+    _mm256_storeu_pd(lanes, acc0);
+    _mm256_storeu_pd(lanes + 4, acc1);
+    if (j < n) {
+        uint8_t q[AQ_MAX_GROUP];
+        for (int j0 = j; j0 < n; j0 += AQ_MAX_GROUP) {
+            int m = n - j0 < AQ_MAX_GROUP ? n - j0 : AQ_MAX_GROUP;
+            aq_encode_group(x + j0, m, bits, scale, min, q);
+            for (int k = 0; k < m; ++k) {
+                float xh = min + (float)q[k] * scale;
+                double dlt = (double)x[j0 + k] - (double)xh;
+                lanes[(j0 + k) % AQ_LANES] += (h ? (double)h[j0 + k] : 1.0) * dlt * dlt;
+            }
+        }
+    }
+    return aq_lanes_sum(lanes);
+}
+
+/*-------------------------------- mse candidates --------------------------------*/
+
+static void mse_eval(const float *x, const float *h, int n, float qmaxf, const aq_wconst *c,
+                     const float *lo, const float *inv, int k, aq_fit *fit) {
+    const __m256 qmax = _mm256_set1_ps(qmaxf);
+    for (int i0 = 0; i0 < k; i0 += 8) {
+        float plo[8] = {0}, pinv[8] = {0};
+        const int live = k - i0 < 8 ? k - i0 : 8;
+        memcpy(plo, lo + i0, (size_t)live * sizeof *plo);
+        memcpy(pinv, inv + i0, (size_t)live * sizeof *pinv);
+        const __m256 vlo = _mm256_loadu_ps(plo), vinv = _mm256_loadu_ps(pinv);
+        __m256 shl = _mm256_setzero_ps(), shll = shl, shxl = shl;
+        for (int j = 0; j < n; ++j) {
+            const __m256 xj = _mm256_set1_ps(x[j]), hj = _mm256_set1_ps(h[j]);
+            const __m256 l = code_of8(_mm256_mul_ps(_mm256_sub_ps(xj, vlo), vinv), qmax);
+            const __m256 hl = _mm256_mul_ps(hj, l);
+            shl = _mm256_add_ps(shl, hl);
+            shll = _mm256_add_ps(shll, _mm256_mul_ps(hl, l));
+            shxl = _mm256_add_ps(shxl, _mm256_mul_ps(hl, xj));
+        }
+        float a[8], b[8], d[8];
+        _mm256_storeu_ps(a, shl);
+        _mm256_storeu_ps(b, shll);
+        _mm256_storeu_ps(d, shxl);
+        for (int i = 0; i < live; ++i)
+            fit[i0 + i] = aq_mse_fit(c, lo[i0 + i], inv[i0 + i], a[i], b[i], d[i]);
+    }
+}
+
+const aq_kernels_t aq_kernels_avx2 = {
+    "avx2", 2, convert, minmax, encode_pack, dequant, err_sums, group_wsse, mse_eval,
+};
+
+#endif /* x86 */

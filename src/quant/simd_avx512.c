@@ -1,0 +1,254 @@
+/*
+ * aq-mpi — AVX-512 (F, BW, VL, DQ) twins of the scalar kernels of src/quant (quant_impl.h).
+ *
+ * Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq -ffp-contract=off (CMakeLists.txt); only
+ * called after aq_kernels_select() checked the CPU.  Every kernel performs the scalar
+ * reference's IEEE operations in the same order per element (no FMA contraction, true
+ * division for the codes) and accumulates doubles in the AQ_LANES lane order, so its results
+ * are bit-identical to the reference.  Tails shorter than a vector go to the reference.
+ */
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#include <string.h>
+
+#include "quant_impl.h"
+
+#define MAGIC 12582912.0f /* 1.5 * 2^23, aq_code_of() */
+
+/* aq_code_of() on 16 lanes, as floats. */
+static inline __m512 code_of16(__m512 v, __m512 qmax) {
+    const __m512 magic = _mm512_set1_ps(MAGIC);
+    v = _mm512_max_ps(v, _mm512_setzero_ps()); /* v > 0 ? v : 0, NaN -> 0 */
+    v = _mm512_min_ps(v, qmax);                /* v < qmax ? v : qmax */
+    return _mm512_sub_ps(_mm512_add_ps(v, magic), magic);
+}
+
+/*-------------------------------- conversion --------------------------------*/
+
+static void convert(aq_dtype dt, const void *src, size_t n, float *dst) {
+    const unsigned char *s = src;
+    size_t i = 0;
+    if (dt == AQ_DT_BF16) {
+        for (; i + 16 <= n; i += 16) {
+            __m512i u = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(s + 2 * i)));
+            _mm512_storeu_si512(dst + i, _mm512_slli_epi32(u, 16));
+        }
+    } else if (dt == AQ_DT_F16) {
+        const __m512i m7fff = _mm512_set1_epi32(0x7fff), bias = _mm512_set1_epi32(112 << 23);
+        const __m512i sgn = _mm512_set1_epi32(0x8000), einf = _mm512_set1_epi32(0x7c00);
+        const __m512i m3ff = _mm512_set1_epi32(0x3ff), inf32 = _mm512_set1_epi32(0x7f800000);
+        const __m512 tiny = _mm512_set1_ps(0x1p-24f);
+        for (; i + 16 <= n; i += 16) {
+            __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(s + 2 * i)));
+            __m512i sign = _mm512_slli_epi32(_mm512_and_si512(h, sgn), 16);
+            __m512i mag = _mm512_slli_epi32(_mm512_and_si512(h, m7fff), 13);
+            __m512i e = _mm512_and_si512(h, einf);
+            __m512i normal = _mm512_add_epi32(mag, bias);
+            __m512i special = _mm512_or_si512(mag, inf32);
+            __m512i sub = _mm512_castps_si512(
+                _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(h, m3ff)), tiny));
+            __m512i r = normal;
+            r = _mm512_mask_mov_epi32(r, _mm512_cmpeq_epi32_mask(e, einf), special);
+            r = _mm512_mask_mov_epi32(r, _mm512_cmpeq_epi32_mask(e, _mm512_setzero_si512()),
+                                      sub);
+            _mm512_storeu_si512(dst + i, _mm512_or_si512(r, sign));
+        }
+    } else {
+        memcpy(dst, s, n * 4);
+        return;
+    }
+    if (i < n) aq_convert_to_f32(dt, s + i * 2, n - i, dst + i);
+}
+
+/*-------------------------------- min / max --------------------------------*/
+
+static void minmax(const float *x, int n, float *lo, float *hi) {
+    if (n < 16) {
+        aq_minmax_f32(x, n, lo, hi);
+        return;
+    }
+    __m512 a = _mm512_loadu_ps(x), b = a;
+    int j = 16;
+    for (; j + 16 <= n; j += 16) {
+        __m512 v = _mm512_loadu_ps(x + j);
+        a = _mm512_min_ps(a, v);
+        b = _mm512_max_ps(b, v);
+    }
+    if (j < n) { /* overlapping last vector: the set of values is the same */
+        __m512 v = _mm512_loadu_ps(x + n - 16);
+        a = _mm512_min_ps(a, v);
+        b = _mm512_max_ps(b, v);
+    }
+    /* Finite inputs: min/max as a set; only the sign of zero could depend on the order,
+     * and + 0.0f removes it exactly as the reference does. */
+    *lo = _mm512_reduce_min_ps(a) + 0.0f;
+    *hi = _mm512_reduce_max_ps(b) + 0.0f;
+}
+
+/*-------------------------------- encode + pack --------------------------------*/
+
+/* 16 codes as bytes. */
+static inline __m128i codes16(const float *x, __m512 vmin, __m512 vscale, __m512 qmax) {
+    __m512 v = _mm512_div_ps(_mm512_sub_ps(_mm512_loadu_ps(x), vmin), vscale);
+    return _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(code_of16(v, qmax)));
+}
+
+/* 16 byte codes -> 4 (2-bit), 8 (4-bit) or 16 (8-bit) packed bytes at out. */
+static inline void store_packed16(__m128i b, int bits, uint8_t *out) {
+    if (bits == 8) {
+        _mm_storeu_si128((__m128i *)out, b);
+    } else if (bits == 4) {
+        __m128i p = _mm_maddubs_epi16(b, _mm_set1_epi16(0x1001)); /* b0 + 16 b1 */
+        _mm_storel_epi64((__m128i *)out, _mm_packus_epi16(p, p));
+    } else {
+        __m128i p = _mm_maddubs_epi16(b, _mm_set1_epi16(0x0401));   /* b0 + 4 b1 */
+        p = _mm_madd_epi16(p, _mm_set1_epi32(0x00100001));          /* + 16 (b2 + 4 b3) */
+        p = _mm_packus_epi32(p, p);
+        p = _mm_packus_epi16(p, p);
+        int32_t w = _mm_cvtsi128_si32(p);
+        memcpy(out, &w, 4);
+    }
+}
+
+static void encode_pack(const float *x, int n, int bits, float scale, float min,
+                        uint8_t *packed) {
+    if (scale == 0.0f) {
+        memset(packed, 0, aq_packed_row_bytes(n, bits));
+        return;
+    }
+    const __m512 vmin = _mm512_set1_ps(min), vs = _mm512_set1_ps(scale);
+    const __m512 qmax = _mm512_set1_ps((float)aq_qmax(bits));
+    int j = 0;
+    for (; j + 16 <= n; j += 16) store_packed16(codes16(x + j, vmin, vs, qmax), bits, packed + j * bits / 8);
+    if (j < n) aq_encode_pack_ref(x + j, n - j, bits, scale, min, packed + j * bits / 8);
+}
+
+/*-------------------------------- dequantize --------------------------------*/
+
+static inline __m512i unpack16(const uint8_t *p, int bits) {
+    if (bits == 8) return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p));
+    if (bits == 4) {
+        __m128i b = _mm_loadl_epi64((const __m128i *)p);
+        __m128i lo = _mm_and_si128(b, _mm_set1_epi8(0x0f));
+        __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0f));
+        return _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi));
+    }
+    int32_t w;
+    memcpy(&w, p, 4);
+    const __m512i sh = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    return _mm512_and_si512(_mm512_srlv_epi32(_mm512_set1_epi32(w), sh), _mm512_set1_epi32(3));
+}
+
+static void dequant(const uint8_t *packed, int n, int bits, float scale, float min, float *out) {
+    const __m512 vmin = _mm512_set1_ps(min), vs = _mm512_set1_ps(scale);
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512 q = _mm512_cvtepi32_ps(unpack16(packed + j * bits / 8, bits));
+        _mm512_storeu_ps(out + j, _mm512_add_ps(vmin, _mm512_mul_ps(q, vs)));
+    }
+    if (j < n) aq_dequant_ref(packed + j * bits / 8, n - j, bits, scale, min, out + j);
+}
+
+/*-------------------------------- error sums --------------------------------*/
+
+#define ACC(i, t) acc[i] = _mm512_add_pd(acc[i], t)
+
+static void err_sums(const float *w, const float *wh, const float *h, int64_t n,
+                     double lanes[AQ_ES_N][AQ_LANES]) {
+    __m512d acc[AQ_ES_N];
+    for (int i = 0; i < AQ_ES_N; ++i) acc[i] = _mm512_loadu_pd(lanes[i]);
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m512d a = _mm512_cvtps_pd(_mm256_loadu_ps(w + j));
+        __m512d b = _mm512_cvtps_pd(_mm256_loadu_ps(wh + j));
+        __m512d d = _mm512_sub_pd(a, b), dd = _mm512_mul_pd(d, d), aa = _mm512_mul_pd(a, a);
+        ACC(AQ_ES_E2, dd);
+        ACC(AQ_ES_W2, aa);
+        ACC(AQ_ES_WV, _mm512_mul_pd(a, b));
+        ACC(AQ_ES_V2, _mm512_mul_pd(b, b));
+        if (h) {
+            __m512d hj = _mm512_cvtps_pd(_mm256_loadu_ps(h + j));
+            ACC(AQ_ES_HE2, _mm512_mul_pd(_mm512_mul_pd(hj, d), d));
+            ACC(AQ_ES_HW2, _mm512_mul_pd(_mm512_mul_pd(hj, a), a));
+        } else { /* (1.0 * d) * d == d * d exactly */
+            ACC(AQ_ES_HE2, dd);
+            ACC(AQ_ES_HW2, aa);
+        }
+    }
+    for (int i = 0; i < AQ_ES_N; ++i) _mm512_storeu_pd(lanes[i], acc[i]);
+    if (j < n) aq_err_sums_ref(w + j, wh + j, h ? h + j : NULL, n - j, lanes);
+}
+
+/*-------------------------------- group wsse --------------------------------*/
+
+static double group_wsse(const float *x, const float *h, int n, int bits, float scale,
+                         float min) {
+    const __m512 vmin = _mm512_set1_ps(min), vs = _mm512_set1_ps(scale);
+    const __m512 qmax = _mm512_set1_ps((float)aq_qmax(bits));
+    __m512d acc = _mm512_setzero_pd();
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512 xv = _mm512_loadu_ps(x + j);
+        __m512 q = scale == 0.0f ? _mm512_setzero_ps()
+                                 : code_of16(_mm512_div_ps(_mm512_sub_ps(xv, vmin), vs), qmax);
+        __m512 xh = _mm512_add_ps(vmin, _mm512_mul_ps(q, vs));
+        __m512 df[2] = {xv, xh};
+        for (int half = 0; half < 2; ++half) {
+            __m256 xa = half ? _mm512_extractf32x8_ps(df[0], 1) : _mm512_castps512_ps256(df[0]);
+            __m256 xb = half ? _mm512_extractf32x8_ps(df[1], 1) : _mm512_castps512_ps256(df[1]);
+            __m512d d = _mm512_sub_pd(_mm512_cvtps_pd(xa), _mm512_cvtps_pd(xb));
+            if (h) d = _mm512_mul_pd(_mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(h + j + 8 * half)), d), d);
+            else d = _mm512_mul_pd(d, d);
+            acc = _mm512_add_pd(acc, d);
+        }
+    }
+    double lanes[AQ_LANES];
+    _mm512_storeu_pd(lanes, acc);
+    if (j < n) { /* the reference's terms, lanes continue at j % AQ_LANES == 0 */
+        uint8_t q[AQ_MAX_GROUP];
+        for (int j0 = j; j0 < n; j0 += AQ_MAX_GROUP) {
+            int m = n - j0 < AQ_MAX_GROUP ? n - j0 : AQ_MAX_GROUP;
+            aq_encode_group(x + j0, m, bits, scale, min, q);
+            for (int k = 0; k < m; ++k) {
+                float xh = min + (float)q[k] * scale;
+                double dlt = (double)x[j0 + k] - (double)xh;
+                lanes[(j0 + k) % AQ_LANES] += (h ? (double)h[j0 + k] : 1.0) * dlt * dlt;
+            }
+        }
+    }
+    return aq_lanes_sum(lanes);
+}
+
+/*-------------------------------- mse candidates --------------------------------*/
+
+/* 16 candidates per vector, elements in order: each lane is the reference's loop. */
+static void mse_eval(const float *x, const float *h, int n, float qmaxf, const aq_wconst *c,
+                     const float *lo, const float *inv, int k, aq_fit *fit) {
+    const __m512 qmax = _mm512_set1_ps(qmaxf);
+    for (int i0 = 0; i0 < k; i0 += 16) {
+        const __mmask16 live = k - i0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - i0)) - 1u);
+        const __m512 vlo = _mm512_maskz_loadu_ps(live, lo + i0);
+        const __m512 vinv = _mm512_maskz_loadu_ps(live, inv + i0);
+        __m512 shl = _mm512_setzero_ps(), shll = shl, shxl = shl;
+        for (int j = 0; j < n; ++j) {
+            const __m512 xj = _mm512_set1_ps(x[j]), hj = _mm512_set1_ps(h[j]);
+            const __m512 l = code_of16(_mm512_mul_ps(_mm512_sub_ps(xj, vlo), vinv), qmax);
+            const __m512 hl = _mm512_mul_ps(hj, l);
+            shl = _mm512_add_ps(shl, hl);
+            shll = _mm512_add_ps(shll, _mm512_mul_ps(hl, l));
+            shxl = _mm512_add_ps(shxl, _mm512_mul_ps(hl, xj));
+        }
+        float a[16], b[16], d[16];
+        _mm512_storeu_ps(a, shl);
+        _mm512_storeu_ps(b, shll);
+        _mm512_storeu_ps(d, shxl);
+        for (int i = 0; i < 16 && i0 + i < k; ++i)
+            fit[i0 + i] = aq_mse_fit(c, lo[i0 + i], inv[i0 + i], a[i], b[i], d[i]);
+    }
+}
+
+const aq_kernels_t aq_kernels_avx512 = {
+    "avx512", 3, convert, minmax, encode_pack, dequant, err_sums, group_wsse, mse_eval,
+};
+
+#endif /* x86 */
