@@ -294,8 +294,11 @@ int main(int argc, char **argv) {
     int rc = parse(argc, argv, &o);
     if (rc == 0) {
         aq_err e = {0};
+        int rank = 0;
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
         if (run(&o, &e) != AQ_OK) {
-            fprintf(stderr, "aq-eval: error: %s\n", e.msg);
+            /* Every rank returns the same agreed error; one line for the user. */
+            if (rank == 0) fprintf(stderr, "aq-eval: error: %s\n", e.msg);
             rc = 1;
         }
     }
