@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <nettle/sha2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,17 +48,44 @@ static aq_status probe_writable(const char *partial, aq_err *err) {
     return AQ_OK;
 }
 
-/* The 1.8 file format checksums the superblock, object headers (attributes included) and
- * the indexes of chunked datasets, whose data Fletcher32 covers: a flipped byte anywhere
- * but in the global heap of variable-length strings makes HDF5 refuse the object. */
-static hid_t create_checksummed(const char *partial) {
+/* The 1.10 file format checksums the superblock, object headers (attributes included) and
+ * the chunk indexes; Fletcher32 covers the chunks.  A flipped byte anywhere but in unused
+ * space or the global heap of variable-length strings (covered by the *_sha256 digests)
+ * makes HDF5 refuse the object.  The 1.8 format would leave v1 B-tree nodes unchecked. */
+hid_t aq_h5_fapl_checksummed(void) {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl < 0) return -1;
-    hid_t f = H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0
-                  ? -1
-                  : H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (fapl >= 0 && H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110) < 0) {
+        aq_h5_close_id(fapl);
+        return -1;
+    }
+    return fapl;
+}
+
+static hid_t create_checksummed(const char *partial) {
+    hid_t fapl = aq_h5_fapl_checksummed();
+    hid_t f = fapl < 0 ? -1 : H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     aq_h5_close_id(fapl);
     return f;
+}
+
+/* The string attributes live in the global heap, which HDF5 does not checksum: attribute
+ * root_sha256 = SHA-256 of format, producer, created, config and source_model, each
+ * followed by one NUL byte (64 hex digits), lets aq-inspect --verify check them. */
+static int root_digest(hid_t f, const aq_h5_root_info *r) {
+    const char *v[] = {AQ_FORMAT_NAME, r->producer, r->created, r->config_text,
+                       r->source_model};
+    struct sha256_ctx ctx;
+    sha256_init(&ctx);
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; ++i) {
+        const char *s = v[i] ? v[i] : "";
+        sha256_update(&ctx, strlen(s) + 1, (const uint8_t *)s);
+    }
+    uint8_t d[SHA256_DIGEST_SIZE];
+    sha256_digest(&ctx, sizeof d, d);
+    char hex[2 * SHA256_DIGEST_SIZE + 1];
+    for (size_t i = 0; i < sizeof d; ++i)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    return aq_h5_attr_str(f, "root_sha256", hex);
 }
 
 static aq_status write_root(hid_t f, const aq_h5_root_info *r, aq_err *err) {
@@ -68,6 +96,7 @@ static aq_status write_root(hid_t f, const aq_h5_root_info *r, aq_err *err) {
     if (rc == 0) rc = aq_h5_attr_str(f, "source_model", r->source_model);
     if (rc == 0) rc = aq_h5_attr_i32(f, "ranks", r->ranks);
     if (rc == 0) rc = aq_h5_attr_i32(f, "threads", r->threads);
+    if (rc == 0) rc = root_digest(f, r);
     return rc == 0 ? AQ_OK : aq_h5_fail(err, "root attributes");
 }
 

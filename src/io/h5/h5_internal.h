@@ -29,6 +29,12 @@ struct aq_h5_writer {
 aq_status aq_h5_writer_alloc(const char *path, int level, aq_h5_writer **out, aq_err *err);
 void aq_h5_writer_free(aq_h5_writer *w);
 
+/*! aq_h5_fapl_checksummed() : a file access property list pinning the HDF5 1.10 file
+ *  format (checksummed metadata and chunk indexes), for creating AND reopening result
+ *  files, so that objects added on --resume are checksummed too.  Caller closes.
+ *  @return : the list or a negative id. */
+hid_t aq_h5_fapl_checksummed(void);
+
 /*! aq_h5_quiet : saved automatic error-stack printer (restored by aq_h5_quiet_end). */
 typedef struct {
     H5E_auto2_t func;

@@ -136,7 +136,9 @@ static aq_status reopen(aq_h5_writer *w, const char *config_text, const char *co
                         size_t n_drop, names *done, aq_err *err) {
     if (access(w->partial, F_OK) != 0)
         return aq_err_set(err, AQ_E_IO, "%s: no partial result to resume", w->partial);
-    w->file = H5Fopen(w->partial, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t fapl = aq_h5_fapl_checksummed(); /* new objects get checksummed metadata too */
+    w->file = fapl < 0 ? -1 : H5Fopen(w->partial, H5F_ACC_RDWR, fapl);
+    aq_h5_close_id(fapl);
     if (w->file < 0) {
         char what[AQ_ERR_MSG_MAX / 2];
         snprintf(what, sizeof what, "cannot reopen %s", w->partial);

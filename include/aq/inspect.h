@@ -1,0 +1,44 @@
+/*
+ * aq-mpi — inspecting result files (aq-inspect): summary, verification, export.
+ *
+ * Works on any "aq-mpi/1" file (docs/FORMAT.md), including a "<path>.partial" left by an
+ * interrupted run (verification then reports what is missing).  Output goes to the FILE
+ * given by the caller; errors that stop the work are returned as values.
+ */
+#ifndef AQ_INSPECT_H
+#define AQ_INSPECT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "aq/dtype.h"
+#include "aq/error.h"
+
+/*! aq_inspect_summary() :
+ *  Prints the root attributes, one line per tensor (kind, shape, bits/group/method or
+ *  dtype, stored bytes, SQNR), totals (tensors, bytes source/stored, ratio, bits per
+ *  weight, mean SQNR), /timegroups and /act figures (Phases 1-3), /run per rank and the
+ *  /source digests.  @return : AQ_OK; AQ_E_IO / AQ_E_FORMAT when the file cannot be read. */
+aq_status aq_inspect_summary(const char *path, FILE *out, aq_err *err);
+
+/*! aq_inspect_verify() :
+ *  Reads every byte of every dataset (Fletcher32 and the 1.8 format's metadata checksums
+ *  reject damage), checks the string digests (root_sha256, /run/unit_names sha256), and
+ *  per tensor: complete = 1, known kind/dtype/method/packing, shapes against attributes,
+ *  codes [rows, packed] with zero padding bits, scale/min [rows, groups] finite and of the
+ *  stored scale_dtype, passthrough data shape and size; /run present (run finished).
+ *  Prints one line per problem to `out` ("<path>: <object>: <what>") and sets *problems.
+ *  @return : AQ_OK when the file could be examined (problems may be > 0); AQ_E_IO when it
+ *            cannot be opened at all (also counted as a problem). */
+aq_status aq_inspect_verify(const char *path, FILE *out, size_t *problems, aq_err *err);
+
+/*! aq_inspect_export() :
+ *  Dequantizes tensor `only` (NULL: every tensor) of result file `path` and writes it as
+ *  safetensors to `out_path` in `dtype` (AQ_DT_BF16 or AQ_DT_F32) with the original names
+ *  and shapes; hard-linked aliases become "__metadata__" alias entries, as in the source.
+ *  The file is written via a temporary name and renamed when complete.
+ *  @return : AQ_OK; AQ_E_FORMAT (tensor missing, damaged file); AQ_E_IO; AQ_E_NOMEM. */
+aq_status aq_inspect_export(const char *path, const char *out_path, aq_dtype dtype,
+                            const char *only, aq_err *err);
+
+#endif /* AQ_INSPECT_H */

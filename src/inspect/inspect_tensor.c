@@ -1,0 +1,224 @@
+/*
+ * aq-mpi — aq-inspect --verify: the checks of one /tensors/<name> group against
+ * docs/FORMAT.md (attributes, shapes, packing, stored values).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aq/quant.h"
+#include "inspect_read.h"
+#include "inspect_verify.h"
+
+typedef struct {
+    ins_verify *v;
+    const char *obj; /* "tensor <name>" */
+    int ndim;
+    int64_t shape[8], rows, cols;
+    char dtype[16];
+} tensor_ctx;
+
+static int one_of(const char *s, const char *const *set) {
+    for (; *set; ++set)
+        if (strcmp(s, *set) == 0) return 1;
+    return 0;
+}
+
+/* Opens dataset `dn` and checks its class, element size and dims; -1 after a problem. */
+static hid_t open_checked(tensor_ctx *t, hid_t g, const char *dn, H5T_class_t cls, size_t size,
+                          int nd, const int64_t *want) {
+    hid_t d = H5Lexists(g, dn, H5P_DEFAULT) > 0 ? H5Dopen2(g, dn, H5P_DEFAULT) : -1;
+    if (d < 0) {
+        ins_problem(t->v, t->obj, "dataset %s missing or unreadable", dn);
+        return -1;
+    }
+    hid_t ft = H5Dget_type(d);
+    int ok_type = ft >= 0 && H5Tget_class(ft) == cls && H5Tget_size(ft) == size;
+    ins_close(ft);
+    hsize_t dims[8];
+    int got = ins_dims(d, dims), ok_dims = got == nd;
+    for (int i = 0; ok_dims && i < nd; ++i)
+        ok_dims = dims[i] == (hsize_t)want[i];
+    if (!ok_type) ins_problem(t->v, t->obj, "dataset %s has the wrong type", dn);
+    if (!ok_dims) {
+        char s[160] = "";
+        for (int i = 0; i < nd; ++i)
+            snprintf(s + strlen(s), sizeof s - strlen(s), "%s%lld", i ? ", " : "", (long long)want[i]);
+        ins_problem(t->v, t->obj, "dataset %s has rank %d or dims other than [%s]", dn, got, s);
+    }
+    if (ok_type && ok_dims) return d;
+    ins_close(d);
+    return -1;
+}
+
+typedef struct {
+    int64_t cols;
+    int bits;
+    int64_t bad_row;
+} pad_ctx;
+
+/* Unused high bits of each row's last byte must be 0 (lsb-first-row-aligned). */
+static int check_padding(void *ctx, const void *buf, int64_t row0, int64_t nrows, int64_t row_elems) {
+    pad_ctx *p = ctx;
+    int used = (int)((p->cols * p->bits) % 8);
+    if (used == 0 || p->bad_row >= 0) return 0;
+    const uint8_t *b = buf;
+    for (int64_t r = 0; r < nrows; ++r)
+        if (b[r * row_elems + row_elems - 1] >> used) {
+            p->bad_row = row0 + r;
+            return 0;
+        }
+    return 0;
+}
+
+typedef struct {
+    int64_t bad;
+} finite_ctx;
+
+static int check_finite(void *ctx, const void *buf, int64_t row0, int64_t nrows, int64_t row_elems) {
+    finite_ctx *c = ctx;
+    const float *f = buf;
+    for (int64_t i = 0; c->bad < 0 && i < nrows * row_elems; ++i)
+        if (!isfinite(f[i])) c->bad = row0 + i / row_elems;
+    return 0;
+}
+
+static void read_checked(tensor_ctx *t, hid_t d, const char *dn, hid_t mt, ins_block_fn fn, void *c) {
+    char desc[200];
+    if (d >= 0 && ins_read_all(d, mt, fn, c) < 0)
+        ins_problem(t->v, t->obj, "dataset %s cannot be read: %s", dn, ins_h5_desc(desc));
+}
+
+static void check_scale(tensor_ctx *t, hid_t g, const char *dn, size_t size, const int64_t *dims) {
+    hid_t d = open_checked(t, g, dn, H5T_FLOAT, size, 2, dims);
+    finite_ctx c = {-1};
+    read_checked(t, d, dn, H5T_NATIVE_FLOAT, check_finite, &c);
+    if (c.bad >= 0) ins_problem(t->v, t->obj, "dataset %s: non-finite value in row %lld", dn, (long long)c.bad);
+    ins_close(d);
+}
+
+static int quant_attrs(tensor_ctx *t, hid_t g, int *bits, int *gs, size_t *ssize) {
+    static const char *const METHODS[] = {"rtn", "mse", NULL}, *const SDT[] = {"f16", "f32", NULL};
+    char method[16] = "", sdt[16] = "", packing[64] = "";
+    int ok = 1;
+    if (ins_attr_num(g, "bits", H5T_NATIVE_INT, bits) != 0 || (*bits != 2 && *bits != 4 && *bits != 8))
+        ok = 0, ins_problem(t->v, t->obj, "attribute bits missing or not 2, 4 or 8");
+    if (ins_attr_num(g, "group_size", H5T_NATIVE_INT, gs) != 0 || *gs < 16 || *gs > 256 || (*gs & (*gs - 1)))
+        ok = 0, ins_problem(t->v, t->obj, "attribute group_size missing or not 16..256");
+    if (ins_attr_str(g, "method", method, sizeof method) != 0 || !one_of(method, METHODS))
+        ins_problem(t->v, t->obj, "attribute method missing or not rtn/mse");
+    if (ins_attr_str(g, "scale_dtype", sdt, sizeof sdt) != 0 || !one_of(sdt, SDT))
+        ok = 0, ins_problem(t->v, t->obj, "attribute scale_dtype missing or not f16/f32");
+    if (ins_attr_str(g, "packing", packing, sizeof packing) != 0 || strcmp(packing, "lsb-first-row-aligned"))
+        ins_problem(t->v, t->obj, "attribute packing missing or not lsb-first-row-aligned");
+    double m = 0;
+    if (ins_attr_num(g, "rel_mse", H5T_NATIVE_DOUBLE, &m) != 0 || !(m >= 0) || !isfinite(m))
+        ins_problem(t->v, t->obj, "attribute rel_mse missing or not a finite value >= 0");
+    *ssize = strcmp(sdt, "f32") == 0 ? 4 : 2;
+    return ok;
+}
+
+static void check_quantized(tensor_ctx *t, hid_t g) {
+    int bits = 0, gs = 0;
+    size_t ssize = 2;
+    if (!quant_attrs(t, g, &bits, &gs, &ssize)) return;
+    int64_t cdims[2] = {t->rows, (int64_t)aq_packed_row_bytes(t->cols, bits)};
+    int64_t sdims[2] = {t->rows, aq_groups_per_row(t->cols, gs)};
+    hid_t d = open_checked(t, g, "codes", H5T_INTEGER, 1, 2, cdims);
+    pad_ctx p = {t->cols, bits, -1};
+    read_checked(t, d, "codes", H5T_NATIVE_UINT8, check_padding, &p);
+    if (p.bad_row >= 0)
+        ins_problem(t->v, t->obj, "codes row %lld: padding bits are not zero", (long long)p.bad_row);
+    ins_close(d);
+    check_scale(t, g, "scale", ssize, sdims);
+    check_scale(t, g, "min", ssize, sdims);
+}
+
+static void check_passthrough(tensor_ctx *t, hid_t g) {
+    int64_t one = 1;
+    const int64_t *dims = t->ndim ? t->shape : &one;
+    int nd = t->ndim ? t->ndim : 1;
+    int bf16 = strcmp(t->dtype, "BF16") == 0;
+    size_t size = strcmp(t->dtype, "F32") == 0 ? 4 : 2;
+    hid_t d = open_checked(t, g, "data", bf16 ? H5T_INTEGER : H5T_FLOAT, size, nd, dims);
+    char tag[16];
+    if (d >= 0 && bf16 && (ins_attr_str(d, "dtype", tag, sizeof tag) != 0 || strcmp(tag, "bf16")))
+        ins_problem(t->v, t->obj, "dataset data: BF16 without attribute dtype = \"bf16\"");
+    read_checked(t, d, "data", -1, NULL, NULL);
+    ins_close(d);
+}
+
+static int shape_attrs(tensor_ctx *t, hid_t g) {
+    static const char *const DT[] = {"F32", "F16", "BF16", NULL};
+    int32_t complete = 0;
+    if (ins_attr_num(g, "complete", H5T_NATIVE_INT32, &complete) != 0 || complete != 1) {
+        ins_problem(t->v, t->obj, "incomplete (attribute complete != 1)");
+        return 0;
+    }
+    if (ins_attr_shape(g, "shape", t->shape, 8, &t->ndim) != 0) {
+        ins_problem(t->v, t->obj, "attribute shape missing or not an int64 array");
+        return 0;
+    }
+    t->rows = t->ndim ? t->shape[0] : 1;
+    t->cols = 1;
+    for (int i = 0; i < t->ndim; ++i)
+        if (t->shape[i] < 0) return ins_problem(t->v, t->obj, "negative dimension in shape"), 0;
+    for (int i = 1; i < t->ndim; ++i)
+        t->cols *= t->shape[i];
+    if (ins_attr_str(g, "orig_dtype", t->dtype, sizeof t->dtype) != 0 || !one_of(t->dtype, DT)) {
+        ins_problem(t->v, t->obj, "attribute orig_dtype missing or not F32/F16/BF16");
+        return 0;
+    }
+    return 1;
+}
+
+/* Aliases are hard links: check each group once. */
+static int seen_before(ins_verify *v, hid_t g) {
+    H5O_info_t info;
+    if (H5Oget_info2(g, &info, H5O_INFO_BASIC) < 0) return 0;
+    for (size_t i = 0; i < v->nseen; ++i)
+        if (v->seen[i] == info.addr) return 1;
+    if (v->nseen == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 64;
+        haddr_t *p = realloc(v->seen, cap * sizeof *p);
+        if (!p) return 0;
+        v->seen = p;
+        v->cap = cap;
+    }
+    v->seen[v->nseen++] = info.addr;
+    return 0;
+}
+
+static herr_t check_one(hid_t tensors, const char *name, const H5L_info_t *li, void *data) {
+    (void)li;
+    ins_verify *v = data;
+    char obj[600], kind[32] = "", desc[200];
+    snprintf(obj, sizeof obj, "tensor %s", name);
+    hid_t g = H5Gopen2(tensors, name, H5P_DEFAULT);
+    tensor_ctx t = {.v = v, .obj = obj};
+    if (g < 0) {
+        ins_problem(v, obj, "not a readable group: %s", ins_h5_desc(desc));
+    } else if (!seen_before(v, g) && shape_attrs(&t, g)) {
+        if (ins_attr_str(g, "kind", kind, sizeof kind) != 0)
+            ins_problem(v, obj, "attribute kind missing");
+        else if (strcmp(kind, "quantized") == 0)
+            check_quantized(&t, g);
+        else if (strcmp(kind, "passthrough") == 0)
+            check_passthrough(&t, g);
+        else
+            ins_problem(v, obj, "unknown kind '%s'", kind);
+    }
+    ins_close(g);
+    return 0;
+}
+
+void ins_check_tensors(ins_verify *v, hid_t f) {
+    hid_t g = H5Gopen2(f, "tensors", H5P_DEFAULT);
+    hsize_t idx = 0;
+    char desc[200];
+    if (g < 0 || H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, check_one, v) < 0)
+        ins_problem(v, "/tensors", "cannot list: %s", ins_h5_desc(desc));
+    else if (idx == 0)
+        ins_problem(v, "/tensors", "no tensors");
+    ins_close(g);
+}
