@@ -138,6 +138,20 @@ typedef struct aq_kernels_s {
     /* k candidates (lo[c], inv[c]) -> fit[c] as described above */
     void (*mse_eval)(const float *x, const float *h, int n, float qmaxf, const aq_wconst *c,
                      const float *lo, const float *inv, int k, aq_fit *fit);
+    /* Row level (the tensor driver):
+     * index of the first non-finite w[j], -1 if none */
+    int64_t (*first_nonfinite)(const float *w, int64_t n);
+    /* aq_group_params_rtn() of every group of the row into s[g], m[g] */
+    void (*rtn_params)(const float *w, int64_t cols, int gs, int bits, aq_scale_dtype d,
+                       float *s, float *m);
+    /* aq_store_param() of s[g], m[g], g < groups, into the scale/min arrays */
+    void (*store_params)(const float *s, const float *m, int64_t groups, aq_scale_dtype d,
+                         void *scale, void *min);
+    /* per group encode_pack with (s[g], m[g]), then the decoded row w^ added to the error
+     * sum lanes (err_sums of w and w^, h may be NULL) */
+    void (*encode_row)(const float *w, int64_t cols, int gs, int bits, const float *h,
+                       const float *s, const float *m, uint8_t *codes,
+                       double lanes[AQ_ES_N][AQ_LANES]);
 } aq_kernels_t;
 
 extern const aq_kernels_t aq_kernels_scalar;
@@ -153,6 +167,14 @@ void aq_dequant_ref(const uint8_t *packed, int n, int bits, float scale, float m
                     float *out);
 void aq_err_sums_ref(const float *w, const float *wh, const float *h, int64_t n,
                      double lanes[AQ_ES_N][AQ_LANES]);
+int64_t aq_first_nonfinite_ref(const float *w, int64_t n);
+void aq_rtn_params_ref(const float *w, int64_t cols, int gs, int bits, aq_scale_dtype d,
+                       float *s, float *m);
+void aq_store_params_ref(const float *s, const float *m, int64_t groups, aq_scale_dtype d,
+                         void *scale, void *min);
+void aq_encode_row_ref(const float *w, int64_t cols, int gs, int bits, const float *h,
+                       const float *s, const float *m, uint8_t *codes,
+                       double lanes[AQ_ES_N][AQ_LANES]);
 void aq_mse_eval_ref(const float *x, const float *h, int n, float qmaxf, const aq_wconst *c,
                      const float *lo, const float *inv, int k, aq_fit *fit);
 

@@ -4,6 +4,8 @@
  * group_size * bits is a multiple of 8 for every valid pair (16 * 2 = 32 bits at least),
  * so each group starts on a byte boundary of the packed row and can be packed on its own.
  */
+#include <math.h>
+
 #include "quant_impl.h"
 
 static void group_params(const aq_kernels_t *k, const aq_quant_params *p, const float *x,
@@ -53,4 +55,45 @@ void aq_quantize_row(const aq_quant_params *p, const float *w, int64_t cols, con
 void aq_dequantize_row(const aq_quant_params *p, const uint8_t *codes, const void *scale,
                        const void *min, int64_t cols, float *out) {
     aq_dequantize_row_k(&aq_kernels_scalar, p, codes, scale, min, cols, out);
+}
+
+/*-------------------------------- row-level references --------------------------------*/
+
+int64_t aq_first_nonfinite_ref(const float *w, int64_t n) {
+    for (int64_t j = 0; j < n; ++j)
+        if (!isfinite(w[j])) return j;
+    return -1;
+}
+
+void aq_rtn_params_ref(const float *w, int64_t cols, int gs, int bits, aq_scale_dtype d,
+                       float *s, float *m) {
+    const int64_t groups = aq_groups_per_row(cols, gs);
+    for (int64_t g = 0; g < groups; ++g) {
+        const int64_t off = g * gs;
+        const int n = (int)(cols - off < gs ? cols - off : gs);
+        aq_group_params_rtn(w + off, n, bits, d, &s[g], &m[g]);
+    }
+}
+
+void aq_store_params_ref(const float *s, const float *m, int64_t groups, aq_scale_dtype d,
+                         void *scale, void *min) {
+    for (int64_t g = 0; g < groups; ++g) {
+        aq_store_param(scale, g, d, s[g]);
+        aq_store_param(min, g, d, m[g]);
+    }
+}
+
+void aq_encode_row_ref(const float *w, int64_t cols, int gs, int bits, const float *h,
+                       const float *s, const float *m, uint8_t *codes,
+                       double lanes[AQ_ES_N][AQ_LANES]) {
+    const int64_t groups = aq_groups_per_row(cols, gs);
+    float wh[AQ_MAX_GROUP];
+    for (int64_t g = 0; g < groups; ++g) {
+        const int64_t off = g * gs; /* a multiple of AQ_LANES: lanes continue */
+        const int n = (int)(cols - off < gs ? cols - off : gs);
+        uint8_t *out = codes + off * bits / 8;
+        aq_encode_pack_ref(w + off, n, bits, s[g], m[g], out);
+        aq_dequant_ref(out, n, bits, s[g], m[g], wh);
+        aq_err_sums_ref(w + off, wh, h ? h + off : NULL, n, lanes);
+    }
 }

@@ -280,8 +280,114 @@ static void mse_eval(const float *x, const float *h, int n, float qmaxf, const a
     }
 }
 
+/*-------------------------------- row level --------------------------------*/
+
+static int64_t first_nonfinite(const float *w, int64_t n) {
+    const __m256i abs = _mm256_set1_epi32(0x7fffffff), big = _mm256_set1_epi32(0x7f7fffff);
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256i u = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(w + j)), abs);
+        int bad = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(u, big)));
+        if (bad) return j + __builtin_ctz((unsigned)bad);
+    }
+    int64_t r = j < n ? aq_first_nonfinite_ref(w + j, n - j) : -1;
+    return r < 0 ? -1 : j + r;
+}
+
+static void rtn_params(const float *w, int64_t cols, int gs, int bits, aq_scale_dtype d,
+                       float *s, float *m) {
+    const int64_t groups = aq_groups_per_row(cols, gs);
+    for (int64_t g = 0; g < groups; ++g) {
+        const int64_t off = g * gs;
+        const int n = (int)(cols - off < gs ? cols - off : gs);
+        float lo, hi;
+        minmax(w + off, n, &lo, &hi);
+        aq_params_from_range(lo, hi, bits, d, &s[g], &m[g]);
+    }
+}
+
+/* Adds 8 elements (w, w^, h) to the lanes. */
+static inline void acc8(__m256d acc[AQ_ES_N][2], __m256 x, __m256 xh, const float *h) {
+    __m256d a[2], b[2], d[2], dd[2], aa[2];
+    for (int k = 0; k < 2; ++k) {
+        a[k] = _mm256_cvtps_pd(k ? _mm256_extractf128_ps(x, 1) : _mm256_castps256_ps128(x));
+        b[k] = _mm256_cvtps_pd(k ? _mm256_extractf128_ps(xh, 1) : _mm256_castps256_ps128(xh));
+        d[k] = _mm256_sub_pd(a[k], b[k]);
+        dd[k] = _mm256_mul_pd(d[k], d[k]);
+        aa[k] = _mm256_mul_pd(a[k], a[k]);
+    }
+    ACC(AQ_ES_E2, dd[0], dd[1]);
+    ACC(AQ_ES_W2, aa[0], aa[1]);
+    ACC(AQ_ES_WV, _mm256_mul_pd(a[0], b[0]), _mm256_mul_pd(a[1], b[1]));
+    ACC(AQ_ES_V2, _mm256_mul_pd(b[0], b[0]), _mm256_mul_pd(b[1], b[1]));
+    if (h) {
+        __m256d h0 = _mm256_cvtps_pd(_mm_loadu_ps(h)), h1 = _mm256_cvtps_pd(_mm_loadu_ps(h + 4));
+        ACC(AQ_ES_HE2, _mm256_mul_pd(_mm256_mul_pd(h0, d[0]), d[0]),
+            _mm256_mul_pd(_mm256_mul_pd(h1, d[1]), d[1]));
+        ACC(AQ_ES_HW2, _mm256_mul_pd(_mm256_mul_pd(h0, a[0]), a[0]),
+            _mm256_mul_pd(_mm256_mul_pd(h1, a[1]), a[1]));
+    } else {
+        ACC(AQ_ES_HE2, dd[0], dd[1]);
+        ACC(AQ_ES_HW2, aa[0], aa[1]);
+    }
+}
+
+static void encode_row(const float *w, int64_t cols, int gs, int bits, const float *h,
+                       const float *s, const float *m, uint8_t *codes,
+                       double lanes[AQ_ES_N][AQ_LANES]) {
+    const int64_t groups = aq_groups_per_row(cols, gs);
+    const __m256 qmax = _mm256_set1_ps((float)aq_qmax(bits));
+    __m256d acc[AQ_ES_N][2];
+    for (int i = 0; i < AQ_ES_N; ++i) {
+        acc[i][0] = _mm256_loadu_pd(lanes[i]);
+        acc[i][1] = _mm256_loadu_pd(lanes[i] + 4);
+    }
+    for (int64_t g = 0; g < groups; ++g) {
+        const int64_t off = g * gs;
+        const int n = (int)(cols - off < gs ? cols - off : gs);
+        const __m256 vs = _mm256_set1_ps(s[g]), vm = _mm256_set1_ps(m[g]);
+        const int zero = s[g] == 0.0f;
+        int j = 0;
+        for (; j + 16 <= n; j += 16) {
+            const __m256 x0 = _mm256_loadu_ps(w + off + j), x1 = _mm256_loadu_ps(w + off + j + 8);
+            __m256 q0 = _mm256_setzero_ps(), q1 = q0;
+            if (!zero) {
+                q0 = code_of8(_mm256_div_ps(_mm256_sub_ps(x0, vm), vs), qmax);
+                q1 = code_of8(_mm256_div_ps(_mm256_sub_ps(x1, vm), vs), qmax);
+            }
+            __m256i pk = _mm256_packus_epi32(_mm256_cvttps_epi32(q0), _mm256_cvttps_epi32(q1));
+            pk = _mm256_permute4x64_epi64(pk, 0xd8);
+            store_packed16(_mm_packus_epi16(_mm256_castsi256_si128(pk), _mm256_extracti128_si256(pk, 1)),
+                           bits, codes + (off + j) * bits / 8);
+            acc8(acc, x0, _mm256_add_ps(vm, _mm256_mul_ps(q0, vs)), h ? h + off + j : NULL);
+            acc8(acc, x1, _mm256_add_ps(vm, _mm256_mul_ps(q1, vs)), h ? h + off + j + 8 : NULL);
+        }
+        if (j < n) {
+            for (int i = 0; i < AQ_ES_N; ++i) {
+                _mm256_storeu_pd(lanes[i], acc[i][0]);
+                _mm256_storeu_pd(lanes[i] + 4, acc[i][1]);
+            }
+            float wh[AQ_MAX_GROUP];
+            uint8_t *out = codes + (off + j) * bits / 8;
+            aq_encode_pack_ref(w + off + j, n - j, bits, s[g], m[g], out);
+            aq_dequant_ref(out, n - j, bits, s[g], m[g], wh);
+            aq_err_sums_ref(w + off + j, wh, h ? h + off + j : NULL, n - j, lanes);
+            for (int i = 0; i < AQ_ES_N; ++i) {
+                acc[i][0] = _mm256_loadu_pd(lanes[i]);
+                acc[i][1] = _mm256_loadu_pd(lanes[i] + 4);
+            }
+        }
+    }
+    for (int i = 0; i < AQ_ES_N; ++i) {
+        _mm256_storeu_pd(lanes[i], acc[i][0]);
+        _mm256_storeu_pd(lanes[i] + 4, acc[i][1]);
+    }
+}
+
 const aq_kernels_t aq_kernels_avx2 = {
-    "avx2", 2, convert, minmax, encode_pack, dequant, err_sums, group_wsse, mse_eval,
+    "avx2",       2,          convert,         minmax,     encode_pack,  dequant,
+    err_sums,     group_wsse, mse_eval,        first_nonfinite, rtn_params,
+    aq_store_params_ref,      encode_row,
 };
 
 #endif /* x86 */

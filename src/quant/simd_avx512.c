@@ -247,8 +247,133 @@ static void mse_eval(const float *x, const float *h, int n, float qmaxf, const a
     }
 }
 
+/*-------------------------------- row level --------------------------------*/
+
+static int64_t first_nonfinite(const float *w, int64_t n) {
+    const __m512i abs = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512i u = _mm512_and_si512(_mm512_loadu_si512(w + j), abs);
+        __mmask16 bad = _mm512_cmpge_epi32_mask(u, inf);
+        if (bad) return j + __builtin_ctz((unsigned)bad);
+    }
+    int64_t r = j < n ? aq_first_nonfinite_ref(w + j, n - j) : -1;
+    return r < 0 ? -1 : j + r;
+}
+
+/* scale/min of 16 groups from their lo (in m) and hi (in s), in place. */
+static inline void params16(float *s, float *m, int bits, aq_scale_dtype d) {
+    const __m512 lo = _mm512_loadu_ps(m), hi = _mm512_loadu_ps(s);
+    const __m512d q = _mm512_set1_pd((double)aq_qmax(bits));
+    __m256 s0 = _mm512_cvtpd_ps(_mm512_div_pd(
+        _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(hi)),
+                      _mm512_cvtps_pd(_mm512_castps512_ps256(lo))), q));
+    __m256 s1 = _mm512_cvtpd_ps(_mm512_div_pd(
+        _mm512_sub_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(hi, 1)),
+                      _mm512_cvtps_pd(_mm512_extractf32x8_ps(lo, 1))), q));
+    __m512 sc = _mm512_insertf32x8(_mm512_castps256_ps512(s0), s1, 1), mn = lo;
+    if (d == AQ_SCALE_F16) {
+        const int rm = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+        sc = _mm512_cvtph_ps(_mm512_cvtps_ph(sc, rm));
+        mn = _mm512_cvtph_ps(_mm512_cvtps_ph(mn, rm));
+    }
+    __mmask16 keep = _mm512_cmp_ps_mask(hi, lo, _CMP_GT_OQ) &
+                     _mm512_cmp_ps_mask(sc, _mm512_setzero_ps(), _CMP_GT_OQ);
+    _mm512_storeu_ps(s, _mm512_maskz_mov_ps(keep, sc));
+    _mm512_storeu_ps(m, mn);
+}
+
+static void rtn_params(const float *w, int64_t cols, int gs, int bits, aq_scale_dtype d,
+                       float *s, float *m) {
+    const int64_t groups = aq_groups_per_row(cols, gs);
+    for (int64_t g = 0; g < groups; ++g) { /* lo -> m[g], hi -> s[g] */
+        const int64_t off = g * gs;
+        const int n = (int)(cols - off < gs ? cols - off : gs);
+        minmax(w + off, n, &m[g], &s[g]);
+    }
+    int64_t g = 0;
+    for (; g + 16 <= groups; g += 16) params16(s + g, m + g, bits, d);
+    for (; g < groups; ++g) aq_params_from_range(m[g], s[g], bits, d, &s[g], &m[g]);
+}
+
+static void store_params(const float *s, const float *m, int64_t groups, aq_scale_dtype d,
+                         void *scale, void *min) {
+    if (d == AQ_SCALE_F32) {
+        memcpy(scale, s, (size_t)groups * 4);
+        memcpy(min, m, (size_t)groups * 4);
+        return;
+    }
+    const int rm = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    int64_t g = 0;
+    for (; g + 16 <= groups; g += 16) {
+        _mm256_storeu_si256((__m256i *)((uint16_t *)scale + g), _mm512_cvtps_ph(_mm512_loadu_ps(s + g), rm));
+        _mm256_storeu_si256((__m256i *)((uint16_t *)min + g), _mm512_cvtps_ph(_mm512_loadu_ps(m + g), rm));
+    }
+    for (; g < groups; ++g) {
+        aq_store_param(scale, g, d, s[g]);
+        aq_store_param(min, g, d, m[g]);
+    }
+}
+
+/* Adds 16 elements (w, w^, h) to the lanes: elements 0-7 then 8-15. */
+static inline void acc16(__m512d acc[AQ_ES_N], __m512 x, __m512 xh, const float *h) {
+    for (int half = 0; half < 2; ++half) {
+        __m512d a = _mm512_cvtps_pd(half ? _mm512_extractf32x8_ps(x, 1) : _mm512_castps512_ps256(x));
+        __m512d b = _mm512_cvtps_pd(half ? _mm512_extractf32x8_ps(xh, 1) : _mm512_castps512_ps256(xh));
+        __m512d d = _mm512_sub_pd(a, b), dd = _mm512_mul_pd(d, d), aa = _mm512_mul_pd(a, a);
+        ACC(AQ_ES_E2, dd);
+        ACC(AQ_ES_W2, aa);
+        ACC(AQ_ES_WV, _mm512_mul_pd(a, b));
+        ACC(AQ_ES_V2, _mm512_mul_pd(b, b));
+        if (h) {
+            __m512d hj = _mm512_cvtps_pd(_mm256_loadu_ps(h + 8 * half));
+            ACC(AQ_ES_HE2, _mm512_mul_pd(_mm512_mul_pd(hj, d), d));
+            ACC(AQ_ES_HW2, _mm512_mul_pd(_mm512_mul_pd(hj, a), a));
+        } else {
+            ACC(AQ_ES_HE2, dd);
+            ACC(AQ_ES_HW2, aa);
+        }
+    }
+}
+
+static void encode_row(const float *w, int64_t cols, int gs, int bits, const float *h,
+                       const float *s, const float *m, uint8_t *codes,
+                       double lanes[AQ_ES_N][AQ_LANES]) {
+    const int64_t groups = aq_groups_per_row(cols, gs);
+    const __m512 qmax = _mm512_set1_ps((float)aq_qmax(bits));
+    __m512d acc[AQ_ES_N];
+    for (int i = 0; i < AQ_ES_N; ++i) acc[i] = _mm512_loadu_pd(lanes[i]);
+    for (int64_t g = 0; g < groups; ++g) {
+        const int64_t off = g * gs;
+        const int n = (int)(cols - off < gs ? cols - off : gs);
+        const __m512 vs = _mm512_set1_ps(s[g]), vm = _mm512_set1_ps(m[g]);
+        const int zero = s[g] == 0.0f;
+        int j = 0;
+        for (; j + 16 <= n; j += 16) {
+            const __m512 x = _mm512_loadu_ps(w + off + j);
+            const __m512 q = zero ? _mm512_setzero_ps()
+                                  : code_of16(_mm512_div_ps(_mm512_sub_ps(x, vm), vs), qmax);
+            store_packed16(_mm512_cvtepi32_epi8(_mm512_cvttps_epi32(q)), bits,
+                           codes + (off + j) * bits / 8);
+            acc16(acc, x, _mm512_add_ps(vm, _mm512_mul_ps(q, vs)), h ? h + off + j : NULL);
+        }
+        if (j < n) { /* short last group: the reference, lanes continue (j % 16 == 0) */
+            for (int i = 0; i < AQ_ES_N; ++i) _mm512_storeu_pd(lanes[i], acc[i]);
+            float wh[AQ_MAX_GROUP];
+            uint8_t *out = codes + (off + j) * bits / 8;
+            aq_encode_pack_ref(w + off + j, n - j, bits, s[g], m[g], out);
+            aq_dequant_ref(out, n - j, bits, s[g], m[g], wh);
+            aq_err_sums_ref(w + off + j, wh, h ? h + off + j : NULL, n - j, lanes);
+            for (int i = 0; i < AQ_ES_N; ++i) acc[i] = _mm512_loadu_pd(lanes[i]);
+        }
+    }
+    for (int i = 0; i < AQ_ES_N; ++i) _mm512_storeu_pd(lanes[i], acc[i]);
+}
+
 const aq_kernels_t aq_kernels_avx512 = {
-    "avx512", 3, convert, minmax, encode_pack, dequant, err_sums, group_wsse, mse_eval,
+    "avx512",     3,          convert,         minmax,     encode_pack,  dequant,
+    err_sums,     group_wsse, mse_eval,        first_nonfinite, rtn_params, store_params,
+    encode_row,
 };
 
 #endif /* x86 */

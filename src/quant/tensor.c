@@ -6,6 +6,7 @@
  * metrics are bit-identical for any thread count and schedule.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "quant_impl.h"
@@ -51,23 +52,6 @@ static aq_status check_inputs(const aq_quant_params *p, const tensor_job *t, int
     return AQ_OK;
 }
 
-static int64_t first_nonfinite(const float *w, int64_t cols) {
-    for (int64_t j = 0; j < cols; ++j)
-        if (!isfinite(w[j])) return j;
-    return -1;
-}
-
-/* f16 cannot hold |v| > 65504: such a scale/min is stored as Inf and must not pass. */
-static int64_t first_bad_param(const tensor_job *t, int64_t r) {
-    for (int64_t g = 0; g < t->groups; ++g) {
-        int64_t i = r * t->groups + g;
-        if (!isfinite(aq_load_param(t->scale, i, t->p->scale_dtype)) ||
-            !isfinite(aq_load_param(t->min, i, t->p->scale_dtype)))
-            return g;
-    }
-    return -1;
-}
-
 void aq_err_sums_ref(const float *w, const float *wh, const float *h, int64_t n,
                      double lanes[AQ_ES_N][AQ_LANES]) {
     for (int64_t j = 0; j < n; ++j) {
@@ -82,26 +66,30 @@ void aq_err_sums_ref(const float *w, const float *wh, const float *h, int64_t n,
     }
 }
 
-/* Row sums in the lane order of quant_impl.h. */
-static void row_sums(const aq_kernels_t *k, const float *w, const float *wh, const float *h,
-                     int64_t cols, row_stats *st) {
-    double lanes[AQ_ES_N][AQ_LANES] = {{0}};
-    k->err_sums(w, wh, h, cols, lanes);
-    st->e2 = aq_lanes_sum(lanes[AQ_ES_E2]);
-    st->w2 = aq_lanes_sum(lanes[AQ_ES_W2]);
-    st->wv = aq_lanes_sum(lanes[AQ_ES_WV]);
-    st->v2 = aq_lanes_sum(lanes[AQ_ES_V2]);
-    st->he2 = aq_lanes_sum(lanes[AQ_ES_HE2]);
-    st->hw2 = aq_lanes_sum(lanes[AQ_ES_HW2]);
+/* Per-thread row buffers. */
+typedef struct {
+    float *w, *s, *m;
+} row_bufs;
+
+/* The row as float32: the source itself when it already is aligned little-endian f32. */
+static const float *row_f32(const tensor_job *t, int64_t r, float *buf) {
+    const unsigned char *p = t->src + (size_t)r * (size_t)t->cols * aq_dtype_size(t->dt);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (t->dt == AQ_DT_F32 && (uintptr_t)p % _Alignof(float) == 0) return (const float *)p;
+#endif
+    t->k->convert(t->dt, p, (size_t)t->cols, buf);
+    return buf;
 }
 
-/* One row; `stop` is raised at the first bad weight so later rows only get checked. */
-static void process_row(const tensor_job *t, int64_t r, float *w, float *wh, int *stop) {
+/* One row; `stop` is raised at the first bad weight so later rows only get checked.
+ * Same results as aq_quantize_row() + aq_dequantize_row() + the error sums, fused. */
+static void process_row(const tensor_job *t, int64_t r, const row_bufs *b, int *stop) {
+    const aq_kernels_t *k = t->k;
+    const aq_quant_params *p = t->p;
     row_stats *st = &t->rs[r];
     *st = (row_stats){0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0f};
-    t->k->convert(t->dt, t->src + (size_t)r * (size_t)t->cols * aq_dtype_size(t->dt),
-                      (size_t)t->cols, w);
-    st->bad_col = first_nonfinite(w, t->cols);
+    const float *w = row_f32(t, r, b->w);
+    st->bad_col = k->first_nonfinite(w, t->cols);
     if (st->bad_col >= 0) {
         st->bad_val = w[st->bad_col];
 #pragma omp atomic write
@@ -112,13 +100,32 @@ static void process_row(const tensor_job *t, int64_t r, float *w, float *wh, int
 #pragma omp atomic read
     stopped = *stop;
     if (stopped) return;
-    uint8_t *codes = t->codes + (size_t)r * t->row_bytes;
+    const int gs = p->group_size;
+    if (p->method == AQ_METHOD_MSE) {
+        for (int64_t g = 0; g < t->groups; ++g) {
+            const int64_t off = g * gs;
+            const int n = (int)(t->cols - off < gs ? t->cols - off : gs);
+            aq_group_params_mse_k(k, w + off, t->h ? t->h + off : NULL, n, p->bits,
+                                  p->scale_dtype, &b->s[g], &b->m[g]);
+        }
+    } else {
+        k->rtn_params(w, t->cols, gs, p->bits, p->scale_dtype, b->s, b->m);
+    }
+    /* f16 cannot hold |v| > 65504: such a scale/min is stored as Inf and must not pass. */
+    for (int64_t g = 0; g < t->groups && st->bad_group < 0; ++g)
+        if (!isfinite(b->s[g]) || !isfinite(b->m[g])) st->bad_group = g;
     unsigned char *sc = t->scale + (size_t)r * (size_t)t->groups * t->psize;
     unsigned char *mn = t->min + (size_t)r * (size_t)t->groups * t->psize;
-    aq_quantize_row_k(t->k, t->p, w, t->cols, t->h, codes, sc, mn);
-    st->bad_group = first_bad_param(t, r);
-    aq_dequantize_row_k(t->k, t->p, codes, sc, mn, t->cols, wh);
-    row_sums(t->k, w, wh, t->h, t->cols, st);
+    k->store_params(b->s, b->m, t->groups, p->scale_dtype, sc, mn);
+    double lanes[AQ_ES_N][AQ_LANES] = {{0}};
+    k->encode_row(w, t->cols, gs, p->bits, t->h, b->s, b->m,
+                  t->codes + (size_t)r * t->row_bytes, lanes);
+    st->e2 = aq_lanes_sum(lanes[AQ_ES_E2]);
+    st->w2 = aq_lanes_sum(lanes[AQ_ES_W2]);
+    st->wv = aq_lanes_sum(lanes[AQ_ES_WV]);
+    st->v2 = aq_lanes_sum(lanes[AQ_ES_V2]);
+    st->he2 = aq_lanes_sum(lanes[AQ_ES_HE2]);
+    st->hw2 = aq_lanes_sum(lanes[AQ_ES_HW2]);
 }
 
 /* Runs all rows; returns 0, or -1 when a thread could not get its row buffers. */
@@ -126,17 +133,20 @@ static int run_rows(const tensor_job *t, int64_t rows) {
     int nomem = 0, stop = 0;
 #pragma omp parallel
     {
-        float *w = malloc((size_t)t->cols * sizeof *w);
-        float *wh = malloc((size_t)t->cols * sizeof *wh);
-        if (!w || !wh) {
+        row_bufs b = {malloc((size_t)t->cols * sizeof *b.w),
+                      malloc((size_t)t->groups * sizeof *b.s),
+                      malloc((size_t)t->groups * sizeof *b.m)};
+        const int ok = b.w && b.s && b.m;
+        if (!ok) {
 #pragma omp atomic write
             nomem = 1;
         }
 #pragma omp for schedule(dynamic, 4)
         for (int64_t r = 0; r < rows; ++r)
-            if (w && wh) process_row(t, r, w, wh, &stop);
-        free(w);
-        free(wh);
+            if (ok) process_row(t, r, &b, &stop);
+        free(b.w);
+        free(b.s);
+        free(b.m);
     }
     return nomem ? -1 : 0;
 }
