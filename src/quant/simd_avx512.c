@@ -221,6 +221,49 @@ static double group_wsse(const float *x, const float *h, int n, int bits, float 
 
 /*-------------------------------- mse candidates --------------------------------*/
 
+/* aq_mse_fit() on 8 candidates in double lanes: the same operations in the same order;
+ * the guarded branch is computed everywhere and selected, which changes no value. */
+static inline void fit8(const aq_wconst *c, __m256 lo, __m256 inv, __m256 fshl, __m256 fshll,
+                        __m256 fshxl, double *os, double *om, double *oe) {
+    const __m512d sh = _mm512_set1_pd(c->sh), shx = _mm512_set1_pd(c->shx);
+    const __m512d shxx = _mm512_set1_pd(c->shxx), two = _mm512_set1_pd(2.0);
+    const __m512d shl = _mm512_cvtps_pd(fshl), shll = _mm512_cvtps_pd(fshll);
+    const __m512d shxl = _mm512_cvtps_pd(fshxl);
+    __m512d s0 = _mm512_div_pd(_mm512_set1_pd(1.0), _mm512_cvtps_pd(inv));
+    __m512d m0 = _mm512_cvtps_pd(lo);
+    const __m512d det = _mm512_sub_pd(_mm512_mul_pd(sh, shll), _mm512_mul_pd(shl, shl));
+    const __m512d thr = _mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(1e-9), sh), shll);
+    const __m512d s = _mm512_div_pd(_mm512_sub_pd(_mm512_mul_pd(sh, shxl), _mm512_mul_pd(shl, shx)), det);
+    const __m512d m = _mm512_div_pd(_mm512_sub_pd(_mm512_mul_pd(shll, shx), _mm512_mul_pd(shl, shxl)), det);
+    __mmask8 ok = _mm512_cmp_pd_mask(det, thr, _CMP_GT_OQ) &
+                  _mm512_cmp_pd_mask(s, _mm512_setzero_pd(), _CMP_GT_OQ) &
+                  _mm512_cmp_pd_mask(s, _mm512_set1_pd((double)INFINITY), _CMP_LT_OQ);
+    s0 = _mm512_mask_mov_pd(s0, ok, s);
+    m0 = _mm512_mask_mov_pd(m0, ok, m);
+    const __m512d m2 = _mm512_mul_pd(two, m0);
+    __m512d e = _mm512_sub_pd(shxx, _mm512_mul_pd(m2, shx));
+    e = _mm512_sub_pd(e, _mm512_mul_pd(_mm512_mul_pd(two, s0), shxl));
+    e = _mm512_add_pd(e, _mm512_mul_pd(_mm512_mul_pd(m0, m0), sh));
+    e = _mm512_add_pd(e, _mm512_mul_pd(_mm512_mul_pd(m2, s0), shl));
+    e = _mm512_add_pd(e, _mm512_mul_pd(_mm512_mul_pd(s0, s0), shll));
+    e = _mm512_max_pd(e, _mm512_setzero_pd()); /* e > 0 ? e : 0 */
+    _mm512_storeu_pd(os, s0);
+    _mm512_storeu_pd(om, m0);
+    _mm512_storeu_pd(oe, e);
+}
+
+static inline void fit16(const aq_wconst *c, __m512 lo, __m512 inv, __m512 shl, __m512 shll,
+                         __m512 shxl, int live, aq_fit *fit) {
+    double s[16], m[16], e[16];
+    fit8(c, _mm512_castps512_ps256(lo), _mm512_castps512_ps256(inv), _mm512_castps512_ps256(shl),
+         _mm512_castps512_ps256(shll), _mm512_castps512_ps256(shxl), s, m, e);
+    if (live > 8)
+        fit8(c, _mm512_extractf32x8_ps(lo, 1), _mm512_extractf32x8_ps(inv, 1),
+             _mm512_extractf32x8_ps(shl, 1), _mm512_extractf32x8_ps(shll, 1),
+             _mm512_extractf32x8_ps(shxl, 1), s + 8, m + 8, e + 8);
+    for (int i = 0; i < live; ++i) fit[i] = (aq_fit){s[i], m[i], e[i]};
+}
+
 /* 16 candidates per vector, elements in order: each lane is the reference's loop. */
 static void mse_eval(const float *x, const float *h, int n, float qmaxf, const aq_wconst *c,
                      const float *lo, const float *inv, int k, aq_fit *fit) {
@@ -238,12 +281,7 @@ static void mse_eval(const float *x, const float *h, int n, float qmaxf, const a
             shll = _mm512_add_ps(shll, _mm512_mul_ps(hl, l));
             shxl = _mm512_add_ps(shxl, _mm512_mul_ps(hl, xj));
         }
-        float a[16], b[16], d[16];
-        _mm512_storeu_ps(a, shl);
-        _mm512_storeu_ps(b, shll);
-        _mm512_storeu_ps(d, shxl);
-        for (int i = 0; i < 16 && i0 + i < k; ++i)
-            fit[i0 + i] = aq_mse_fit(c, lo[i0 + i], inv[i0 + i], a[i], b[i], d[i]);
+        fit16(c, vlo, vinv, shl, shll, shxl, k - i0 < 16 ? k - i0 : 16, fit + i0);
     }
 }
 
