@@ -20,6 +20,8 @@
 typedef enum { AQ_BOUND_UNIFORM = 0, AQ_BOUND_OPTIMIZED = 1 } aq_boundaries;
 typedef enum { AQ_SCHED_LINEAR = 0, AQ_SCHED_COSINE = 1, AQ_SCHED_MASK = 2 } aq_schedule;
 typedef enum { AQ_TW_ALPHABAR = 0, AQ_TW_UNIFORM = 1 } aq_time_weight;
+/* Expected-error model c(t; lo, hi) of the layer inputs (docs/PHASES.md, "Expected error"). */
+typedef enum { AQ_ERRMODEL_GAUSSIAN = 0, AQ_ERRMODEL_MIXTURE = 1 } aq_error_model;
 typedef enum { AQ_INTERP_LINEAR = 0, AQ_INTERP_CUBIC = 1, AQ_INTERP_SIGMOID = 2 } aq_interp;
 typedef enum { AQ_SIMD_AUTO = 0, AQ_SIMD_SCALAR, AQ_SIMD_AVX2, AQ_SIMD_AVX512 } aq_simd;
 
@@ -45,6 +47,7 @@ typedef struct {
     aq_schedule tg_schedule;
     aq_time_weight tg_time_weight;
     int tg_t_ref;                  /* reference horizon of the linear schedule */
+    aq_error_model tg_error_model; /* c(t; lo, hi): Gaussian or channel mixture */
     /* [phase1] */
     int p1_enabled;
     double p1_threshold;

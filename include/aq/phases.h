@@ -50,6 +50,42 @@ double aq_gauss_err(double mean, double std, double lo, double hi, int amax, dou
                     double *dhi);
 
 /*-*********************************************
+ *  Error model built from the calibration statistics (docs/PHASES.md, "Expected error")
+ ***********************************************/
+
+/*! Components of the channel mixture: AQ_MIX_GAUSS log-RMS bins of channel bodies, then
+ *  AQ_MIX_SPIKE log-|x| bins of point masses on each side (negative, then positive). */
+#define AQ_MIX_GAUSS 12
+#define AQ_MIX_SPIKE 8
+#define AQ_MIX_M (AQ_MIX_GAUSS + 2 * AQ_MIX_SPIKE)
+
+/*! aq_error_model_build() :
+ *  `gaussian`: removes any mixture from `s` (M = 0: c is the Gaussian N(mean_t, std_t^2)).
+ *  `mixture` : builds, from sq_mean[t][j], absmax[t][j], count, min/max and mean of every
+ *  step, the per-step mixture over input channels (M = AQ_MIX_M, zero-weight components
+ *  allowed).  Channel j (m2 = sq_mean, A = absmax, N = count_t/in values per channel) is a
+ *  Gaussian body plus a point mass ("spike") of probability p at |x| = A:
+ *    p = 1/N                       (absmax is attained by at least one of the N values),
+ *    p = max(1/N, (m2 - b)/(A^2 - b)) when A > sqrt(2 ln N) sqrt(m2) (heavier-tailed than a
+ *        Gaussian of that RMS can be in N draws: Gumbel extreme-value location), with
+ *        b = min(m2, median_j m2) — the energy in excess of a typical channel sits at A;
+ *    body energy e = (m2 - p A^2)/(1 - p) (total second moment conserved).
+ *  The spike's sign: negative when A > max_t, positive when A > -min_t, else half each
+ *  (clamped into [min_t, max_t]).  Bodies are binned on log e (weights (1-p)/in, component
+ *  N(mean_t, mean e of the bin - mean_t^2)), spikes on log A per side (weights p/in, at the
+ *  weight-RMS location of the bin).  Weights sum to 1 per step.  Sequential double
+ *  arithmetic only: a pure function of the statistics (same bits on any rank/thread count).
+ *  @return : AQ_OK; AQ_E_VALUE when the per-channel arrays are gone; AQ_E_NOMEM. */
+aq_status aq_error_model_build(aq_layer_stats *s, aq_error_model model, aq_err *err);
+
+/*! aq_step_err() :
+ *  c(t; lo, hi) of step t: sum_m mix_w[t,m] aq_gauss_err(mix_mu, mix_sd; lo, hi) when `s`
+ *  has a mixture (exact gradient: the same linear combination), else aq_gauss_err(mean_t,
+ *  std_t; lo, hi).  The single entry point for every per-step error of the phases. */
+double aq_step_err(const aq_layer_stats *s, int t, double lo, double hi, int amax, double *dlo,
+                   double *dhi);
+
+/*-*********************************************
  *  Time groups
  ***********************************************/
 

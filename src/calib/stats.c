@@ -53,6 +53,11 @@ void aq_layer_stats_free(aq_layer_stats *s) {
     free(s->hist);
     s->min = s->max = s->mean = s->std = s->count = s->hist = NULL;
     s->sq_mean = s->absmax = NULL;
+    free(s->mix_w);
+    free(s->mix_mu);
+    free(s->mix_sd);
+    s->mix_w = s->mix_mu = s->mix_sd = NULL;
+    s->M = 0;
 }
 
 /* Per-step scalars: the first violation, or NULL. */

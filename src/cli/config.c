@@ -26,6 +26,7 @@ static const char *const SCALE_DT[] = {"f16", "f32", NULL};
 static const char *const BOUNDS[] = {"uniform", "optimized", NULL};
 static const char *const SCHEDS[] = {"linear", "cosine", "mask", NULL};
 static const char *const TWEIGHTS[] = {"alphabar", "uniform", NULL};
+static const char *const ERRMODELS[] = {"gaussian", "mixture", NULL};
 static const char *const INTERPS[] = {"linear", "cubic", "sigmoid", NULL};
 static const char *const MISSING[] = {"error", "skip", NULL};
 static const char *const SIMDS[] = {"auto", "scalar", "avx2", "avx512", NULL};
@@ -51,6 +52,7 @@ static const key_def KEYS[] = {
     {"timegroups", "schedule", K_ENUM, F(tg_schedule), 0, 0, SCHEDS},
     {"timegroups", "time_weight", K_ENUM, F(tg_time_weight), 0, 0, TWEIGHTS},
     {"timegroups", "t_ref", K_INT, F(tg_t_ref), 1, 1000000, NULL},
+    {"timegroups", "error_model", K_ENUM, F(tg_error_model), 0, 0, ERRMODELS},
     {"phase1", "enabled", K_BOOL, F(p1_enabled), 0, 0, NULL},
     {"phase1", "threshold", K_DBL, F(p1_threshold), 0.0, 1.0, NULL},
     {"phase2", "enabled", K_BOOL, F(p2_enabled), 0, 0, NULL},
@@ -82,6 +84,7 @@ void aq_config_defaults(aq_config *c) {
     c->tg_t_ref = 1000;
     c->tg_act_bits = 8;
     c->tg_schedule = AQ_SCHED_MASK;
+    c->tg_error_model = AQ_ERRMODEL_MIXTURE; /* measured with aq-eval: docs/PHASES.md */
     c->p1_threshold = 0.3;
     c->p2_method = AQ_INTERP_CUBIC;
     c->p2_window = 2;

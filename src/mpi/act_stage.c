@@ -35,6 +35,8 @@ static aq_status load_layers(aq_job *j, layers *L, aq_err *err) {
             aq_status st = aq_act_load_stats(j, t, &l->s, err);
             if (st != AQ_OK) return st;
             if (l->s.T == 0) continue; /* missing, calib.missing = skip */
+            st = aq_error_model_build(&l->s, j->cfg->tg_error_model, err);
+            if (st != AQ_OK) return aq_layer_stats_free(&l->s), st;
             /* Only the per-step scalars are needed from here on. */
             free(l->s.sq_mean), free(l->s.absmax), free(l->s.hist);
             l->s.sq_mean = l->s.absmax = NULL;

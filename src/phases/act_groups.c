@@ -77,7 +77,7 @@ double aq_expected_error(const aq_layer_stats *s, const double *w, const aq_act_
             hi = g->hi[k];
         }
         aq_fix_range(&lo, &hi);
-        e += w[t] * aq_gauss_err(s->mean[t], s->std[t], lo, hi, amax, NULL, NULL);
+        e += w[t] * aq_step_err(s, t, lo, hi, amax, NULL, NULL);
     }
     return e;
 }

@@ -29,7 +29,7 @@ static double segment_err(const aq_layer_stats *s, const double *w, int amax, in
     aq_fix_range(&lo, &hi);
     double e = 0.0;
     for (int t = i; t < j; ++t)
-        e += w[t] * aq_gauss_err(s->mean[t], s->std[t], lo, hi, amax, NULL, NULL);
+        e += w[t] * aq_step_err(s, t, lo, hi, amax, NULL, NULL);
     return e;
 }
 
