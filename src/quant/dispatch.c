@@ -10,7 +10,7 @@ const aq_kernels_t aq_kernels_scalar = {
     aq_convert_to_f32, aq_minmax_f32,
     aq_encode_pack_ref, aq_dequant_ref,
     aq_err_sums_ref,  aq_group_wsse,
-    aq_mse_eval_ref,  aq_first_nonfinite_ref,
+    aq_wconst_ref,    aq_mse_eval_ref,  aq_first_nonfinite_ref,
     aq_rtn_params_ref, aq_store_params_ref,
     aq_encode_row_ref,
 };

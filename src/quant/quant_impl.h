@@ -80,15 +80,15 @@ static inline double aq_lanes_sum(const double l[AQ_LANES]) {
  * (h*a)*a. */
 enum { AQ_ES_E2, AQ_ES_W2, AQ_ES_WV, AQ_ES_V2, AQ_ES_HE2, AQ_ES_HW2, AQ_ES_N };
 
-/* Code-independent sums of an mse group (double, j order). */
+/* Code-independent sums of an mse group (double, lane order). */
 typedef struct {
     double sh, shx, shxx;
 } aq_wconst;
 
 /* The mse candidate evaluation, per candidate c (the reference, aq_mse_eval_ref):
  *   l_j = aq_code_of((x_j - lo_c) * inv_c, qmaxf) as float;
- *   float sums in j order: hl = h_j*l_j; shl += hl; shll += hl*l_j; shxl += hl*x_j;
- *   then aq_mse_fit() in double.  h is never NULL here. */
+ *   float sums in j order: hl = h_j*l_j (l_j when h is NULL); shl += hl; shll += hl*l_j;
+ *   shxl += hl*x_j; then aq_mse_fit() in double. */
 typedef struct {
     double s, m, err;
 } aq_fit;
@@ -102,10 +102,11 @@ static inline aq_fit aq_mse_fit(const aq_wconst *c, float lo, float inv, float f
     aq_fit f = {1.0 / (double)inv, (double)lo, 0.0};
     const double det = c->sh * shll - shl * shl;
     if (det > 1e-9 * c->sh * shll) {
-        const double s = (c->sh * shxl - shl * c->shx) / det;
+        const double rdet = 1.0 / det; /* one division for both unknowns */
+        const double s = (c->sh * shxl - shl * c->shx) * rdet;
         if (s > 0.0 && s < (double)INFINITY) {
             f.s = s;
-            f.m = (shll * c->shx - shl * shxl) / det;
+            f.m = (shll * c->shx - shl * shxl) * rdet;
         }
     }
     const double m = f.m, s = f.s;
@@ -135,6 +136,9 @@ typedef struct aq_kernels_s {
     /* aq_group_wsse() with lane order */
     double (*group_wsse)(const float *x, const float *h, int n, int bits, float scale,
                          float min);
+    /* the group's aq_wconst: sums of h, h x, (h x) x in the AQ_LANES lane order (h NULL:
+     * all 1) */
+    void (*wconst)(const float *x, const float *h, int n, aq_wconst *out);
     /* k candidates (lo[c], inv[c]) -> fit[c] as described above */
     void (*mse_eval)(const float *x, const float *h, int n, float qmaxf, const aq_wconst *c,
                      const float *lo, const float *inv, int k, aq_fit *fit);
@@ -175,6 +179,7 @@ void aq_store_params_ref(const float *s, const float *m, int64_t groups, aq_scal
 void aq_encode_row_ref(const float *w, int64_t cols, int gs, int bits, const float *h,
                        const float *s, const float *m, uint8_t *codes,
                        double lanes[AQ_ES_N][AQ_LANES]);
+void aq_wconst_ref(const float *x, const float *h, int n, aq_wconst *out);
 void aq_mse_eval_ref(const float *x, const float *h, int n, float qmaxf, const aq_wconst *c,
                      const float *lo, const float *inv, int k, aq_fit *fit);
 

@@ -253,6 +253,34 @@ static double group_wsse(const float *x, const float *h, int n, int bits, float 
 
 /*-------------------------------- mse candidates --------------------------------*/
 
+static void wconst(const float *x, const float *h, int n, aq_wconst *out) {
+    __m256d sh[2] = {_mm256_setzero_pd(), _mm256_setzero_pd()}, shx[2] = {sh[0], sh[0]},
+            shxx[2] = {sh[0], sh[0]};
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 2; ++k) {
+            const __m256d xj = _mm256_cvtps_pd(_mm_loadu_ps(x + j + 4 * k));
+            const __m256d hj = h ? _mm256_cvtps_pd(_mm_loadu_ps(h + j + 4 * k)) : _mm256_set1_pd(1.0);
+            const __m256d hx = _mm256_mul_pd(hj, xj);
+            sh[k] = _mm256_add_pd(sh[k], hj);
+            shx[k] = _mm256_add_pd(shx[k], hx);
+            shxx[k] = _mm256_add_pd(shxx[k], _mm256_mul_pd(hx, xj));
+        }
+    double a[AQ_LANES], b[AQ_LANES], c[AQ_LANES];
+    for (int k = 0; k < 2; ++k) {
+        _mm256_storeu_pd(a + 4 * k, sh[k]);
+        _mm256_storeu_pd(b + 4 * k, shx[k]);
+        _mm256_storeu_pd(c + 4 * k, shxx[k]);
+    }
+    for (; j < n; ++j) {
+        const double hj = h ? h[j] : 1.0, xj = x[j];
+        a[j % AQ_LANES] += hj;
+        b[j % AQ_LANES] += hj * xj;
+        c[j % AQ_LANES] += hj * xj * xj;
+    }
+    *out = (aq_wconst){aq_lanes_sum(a), aq_lanes_sum(b), aq_lanes_sum(c)};
+}
+
 static void mse_eval(const float *x, const float *h, int n, float qmaxf, const aq_wconst *c,
                      const float *lo, const float *inv, int k, aq_fit *fit) {
     const __m256 qmax = _mm256_set1_ps(qmaxf);
@@ -264,7 +292,7 @@ static void mse_eval(const float *x, const float *h, int n, float qmaxf, const a
         const __m256 vlo = _mm256_loadu_ps(plo), vinv = _mm256_loadu_ps(pinv);
         __m256 shl = _mm256_setzero_ps(), shll = shl, shxl = shl;
         for (int j = 0; j < n; ++j) {
-            const __m256 xj = _mm256_set1_ps(x[j]), hj = _mm256_set1_ps(h[j]);
+            const __m256 xj = _mm256_set1_ps(x[j]), hj = _mm256_set1_ps(h ? h[j] : 1.0f);
             const __m256 l = code_of8(_mm256_mul_ps(_mm256_sub_ps(xj, vlo), vinv), qmax);
             const __m256 hl = _mm256_mul_ps(hj, l);
             shl = _mm256_add_ps(shl, hl);
@@ -386,7 +414,7 @@ static void encode_row(const float *w, int64_t cols, int gs, int bits, const flo
 
 const aq_kernels_t aq_kernels_avx2 = {
     "avx2",       2,          convert,         minmax,     encode_pack,  dequant,
-    err_sums,     group_wsse, mse_eval,        first_nonfinite, rtn_params,
+    err_sums,     group_wsse, wconst, mse_eval,        first_nonfinite, rtn_params,
     aq_store_params_ref,      encode_row,
 };
 

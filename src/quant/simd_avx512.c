@@ -23,6 +23,13 @@ static inline __m512 code_of16(__m512 v, __m512 qmax) {
     return _mm512_sub_ps(_mm512_add_ps(v, magic), magic);
 }
 
+/* The same with one rounding instruction: after the clamp v is in [0, qmax], where
+ * round-to-nearest-even to an integer is exactly what the magic addition does. */
+static inline __m512 round16(__m512 v, __m512 qmax) {
+    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), qmax);
+    return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
 /*-------------------------------- conversion --------------------------------*/
 
 static void convert(aq_dtype dt, const void *src, size_t n, float *dst) {
@@ -221,6 +228,30 @@ static double group_wsse(const float *x, const float *h, int n, int bits, float 
 
 /*-------------------------------- mse candidates --------------------------------*/
 
+static void wconst(const float *x, const float *h, int n, aq_wconst *out) {
+    __m512d sh = _mm512_setzero_pd(), shx = sh, shxx = sh;
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        const __m512d xj = _mm512_cvtps_pd(_mm256_loadu_ps(x + j));
+        const __m512d hj = h ? _mm512_cvtps_pd(_mm256_loadu_ps(h + j)) : _mm512_set1_pd(1.0);
+        const __m512d hx = _mm512_mul_pd(hj, xj);
+        sh = _mm512_add_pd(sh, hj);
+        shx = _mm512_add_pd(shx, hx);
+        shxx = _mm512_add_pd(shxx, _mm512_mul_pd(hx, xj));
+    }
+    double a[AQ_LANES], b[AQ_LANES], c[AQ_LANES];
+    _mm512_storeu_pd(a, sh);
+    _mm512_storeu_pd(b, shx);
+    _mm512_storeu_pd(c, shxx);
+    for (; j < n; ++j) {
+        const double hj = h ? h[j] : 1.0, xj = x[j];
+        a[j % AQ_LANES] += hj;
+        b[j % AQ_LANES] += hj * xj;
+        c[j % AQ_LANES] += hj * xj * xj;
+    }
+    *out = (aq_wconst){aq_lanes_sum(a), aq_lanes_sum(b), aq_lanes_sum(c)};
+}
+
 /* aq_mse_fit() on 8 candidates in double lanes: the same operations in the same order;
  * the guarded branch is computed everywhere and selected, which changes no value. */
 static inline void fit8(const aq_wconst *c, __m256 lo, __m256 inv, __m256 fshl, __m256 fshll,
@@ -233,8 +264,9 @@ static inline void fit8(const aq_wconst *c, __m256 lo, __m256 inv, __m256 fshl, 
     __m512d m0 = _mm512_cvtps_pd(lo);
     const __m512d det = _mm512_sub_pd(_mm512_mul_pd(sh, shll), _mm512_mul_pd(shl, shl));
     const __m512d thr = _mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(1e-9), sh), shll);
-    const __m512d s = _mm512_div_pd(_mm512_sub_pd(_mm512_mul_pd(sh, shxl), _mm512_mul_pd(shl, shx)), det);
-    const __m512d m = _mm512_div_pd(_mm512_sub_pd(_mm512_mul_pd(shll, shx), _mm512_mul_pd(shl, shxl)), det);
+    const __m512d rdet = _mm512_div_pd(_mm512_set1_pd(1.0), det);
+    const __m512d s = _mm512_mul_pd(_mm512_sub_pd(_mm512_mul_pd(sh, shxl), _mm512_mul_pd(shl, shx)), rdet);
+    const __m512d m = _mm512_mul_pd(_mm512_sub_pd(_mm512_mul_pd(shll, shx), _mm512_mul_pd(shl, shxl)), rdet);
     __mmask8 ok = _mm512_cmp_pd_mask(det, thr, _CMP_GT_OQ) &
                   _mm512_cmp_pd_mask(s, _mm512_setzero_pd(), _CMP_GT_OQ) &
                   _mm512_cmp_pd_mask(s, _mm512_set1_pd((double)INFINITY), _CMP_LT_OQ);
@@ -273,13 +305,23 @@ static void mse_eval(const float *x, const float *h, int n, float qmaxf, const a
         const __m512 vlo = _mm512_maskz_loadu_ps(live, lo + i0);
         const __m512 vinv = _mm512_maskz_loadu_ps(live, inv + i0);
         __m512 shl = _mm512_setzero_ps(), shll = shl, shxl = shl;
-        for (int j = 0; j < n; ++j) {
-            const __m512 xj = _mm512_set1_ps(x[j]), hj = _mm512_set1_ps(h[j]);
-            const __m512 l = code_of16(_mm512_mul_ps(_mm512_sub_ps(xj, vlo), vinv), qmax);
-            const __m512 hl = _mm512_mul_ps(hj, l);
-            shl = _mm512_add_ps(shl, hl);
-            shll = _mm512_add_ps(shll, _mm512_mul_ps(hl, l));
-            shxl = _mm512_add_ps(shxl, _mm512_mul_ps(hl, xj));
+        if (h) {
+            for (int j = 0; j < n; ++j) {
+                const __m512 xj = _mm512_set1_ps(x[j]), hj = _mm512_set1_ps(h[j]);
+                const __m512 l = round16(_mm512_mul_ps(_mm512_sub_ps(xj, vlo), vinv), qmax);
+                const __m512 hl = _mm512_mul_ps(hj, l);
+                shl = _mm512_add_ps(shl, hl);
+                shll = _mm512_add_ps(shll, _mm512_mul_ps(hl, l));
+                shxl = _mm512_add_ps(shxl, _mm512_mul_ps(hl, xj));
+            }
+        } else { /* h = 1: hl = l exactly */
+            for (int j = 0; j < n; ++j) {
+                const __m512 xj = _mm512_set1_ps(x[j]);
+                const __m512 l = round16(_mm512_mul_ps(_mm512_sub_ps(xj, vlo), vinv), qmax);
+                shl = _mm512_add_ps(shl, l);
+                shll = _mm512_add_ps(shll, _mm512_mul_ps(l, l));
+                shxl = _mm512_add_ps(shxl, _mm512_mul_ps(l, xj));
+            }
         }
         fit16(c, vlo, vinv, shl, shll, shxl, k - i0 < 16 ? k - i0 : 16, fit + i0);
     }
@@ -410,7 +452,7 @@ static void encode_row(const float *w, int64_t cols, int gs, int bits, const flo
 
 const aq_kernels_t aq_kernels_avx512 = {
     "avx512",     3,          convert,         minmax,     encode_pack,  dequant,
-    err_sums,     group_wsse, mse_eval,        first_nonfinite, rtn_params, store_params,
+    err_sums,     group_wsse, wconst, mse_eval,        first_nonfinite, rtn_params, store_params,
     encode_row,
 };
 
