@@ -136,7 +136,14 @@ static aq_status reopen(aq_h5_writer *w, const char *config_text, const char *co
                         size_t n_drop, names *done, aq_err *err) {
     if (access(w->partial, F_OK) != 0)
         return aq_err_set(err, AQ_E_IO, "%s: no partial result to resume", w->partial);
-    hid_t fapl = aq_h5_fapl_checksummed(); /* new objects get checksummed metadata too */
+    /* New objects get checksummed metadata too.  A writer killed with SIGKILL leaves the
+     * 1.10 superblock's "open for write" flag set; clear it as h5clear -s does (the
+     * library's fapl property "clear_status_flags"): the partial's writer is gone, and
+     * HDF5's file lock still refuses a partial that another process has open. */
+    hid_t fapl = aq_h5_fapl_checksummed();
+    hbool_t clear = 1;
+    if (fapl >= 0 && H5Pexist(fapl, "clear_status_flags") > 0)
+        H5Pset(fapl, "clear_status_flags", &clear);
     w->file = fapl < 0 ? -1 : H5Fopen(w->partial, H5F_ACC_RDWR, fapl);
     aq_h5_close_id(fapl);
     if (w->file < 0) {

@@ -21,10 +21,26 @@ typedef struct {
 
 /* The walk goes from the API call down to where the error arose; keep the last, most
  * specific description (e.g. "unable to open file" rather than "not a file"). */
+/* Copies the text after `key` up to the next quote into out[n]; 0 when found. */
+static int quoted_field(const char *s, const char *key, char *out, size_t n) {
+    const char *p = strstr(s, key), *q = p ? strchr(p + strlen(key), '\'') : NULL;
+    if (!q) return -1;
+    p += strlen(key);
+    snprintf(out, n, "%.*s", (int)(q - p), p);
+    return 0;
+}
+
 static herr_t keep_innermost(unsigned n, const H5E_error2_t *e, void *data) {
     (void)n;
     innermost_err *out = data;
-    if (e && e->desc && e->desc[0])
+    if (!e || !e->desc || !e->desc[0]) return 0;
+    /* The sec2 driver's write/read failures carry the OS message among a dump of fields
+     * (time, descriptor, buffer address): keep "<filename>: <strerror>" only. */
+    char file[160], msg[80];
+    if (quoted_field(e->desc, "filename = '", file, sizeof file) == 0 &&
+        quoted_field(e->desc, "error message = '", msg, sizeof msg) == 0)
+        snprintf(out->desc, sizeof out->desc, "%s: %s", file, msg);
+    else
         snprintf(out->desc, sizeof out->desc, "%s (in %s)", e->desc,
                  e->func_name ? e->func_name : "?");
     return 0;
