@@ -79,15 +79,17 @@ static double cpu_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Cheapest of `repeat` runs in CPU seconds (its wall seconds in *wall); < 0 on failure. */
-static double time_run(const phases_opts *o, const run_def *r, double *wall) {
+/* Cheapest of `repeat` runs in CPU seconds (its wall seconds in *wall and the activation
+ * stage's wall seconds in *act); < 0 on failure. */
+static double time_run(const phases_opts *o, const run_def *r, double *wall, double *act) {
     aq_config c;
     aq_err err = {0};
     if (make_config(o, r, &c, &err) != AQ_OK) {
         fprintf(stderr, "aq-bench phases: %s\n", err.msg);
         return -1.0;
     }
-    aq_job_opts jo = {.dry_run = 0, .config_text = "", .quiet = 1};
+    aq_job_stats js = {0, 0};
+    aq_job_opts jo = {.dry_run = 0, .config_text = "", .quiet = 1, .stats = &js};
     double best = -1.0;
     for (int k = 0; k < o->repeat; ++k) {
         double t0 = MPI_Wtime(), c0 = cpu_seconds();
@@ -96,18 +98,23 @@ static double time_run(const phases_opts *o, const run_def *r, double *wall) {
             return -1.0;
         }
         double t = cpu_seconds() - c0;
-        if (best < 0 || t < best) best = t, *wall = MPI_Wtime() - t0;
+        if (best < 0 || t < best) best = t, *wall = MPI_Wtime() - t0, *act = js.seconds_act;
         remove(c.output_path);
     }
     return best;
 }
 
-static void print_row(const run_def *r, double t, double wall, double base) {
+/* Two views of the overhead: the whole run's CPU time against the baseline's (noisy on a
+ * shared machine), and the extra activation-stage time over the baseline's, as a share of
+ * the baseline's wall time (precise: the phases run inside that stage and nowhere else). */
+static void print_row(const run_def *r, double t, double wall, double act, double base,
+                      double base_wall, double base_act) {
     double over = base > 0 ? t / base - 1.0 : 0.0;
-    printf("%-16s %10.3f %10.3f %10.4f %+10.2f %%", r->name, t, wall, base > 0 ? t / base : 0.0,
-           100.0 * over);
+    double stage = base_wall > 0 ? (act - base_act) / base_wall : 0.0;
+    printf("%-16s %9.3f %9.3f %9.3f %+9.2f %% %+9.2f %%", r->name, t, wall, act, 100.0 * over,
+           100.0 * stage);
     if (r->target >= 0)
-        printf("   target < %4.0f %%   %s\n", 100.0 * r->target, over < r->target ? "met" : "MISSED");
+        printf("   target < %4.0f %%   %s\n", 100.0 * r->target, stage < r->target ? "met" : "MISSED");
     else
         printf("\n");
 }
@@ -117,10 +124,10 @@ int aq_bench_phases(int argc, char **argv) {
     if (parse(argc, argv, &o) != 0) return 2;
     int provided;
     MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
-    double t[N_RUNS], wall[N_RUNS];
+    double t[N_RUNS], wall[N_RUNS], act[N_RUNS];
     int rc = 0;
     for (size_t i = 0; i < N_RUNS && rc == 0; ++i) {
-        t[i] = time_run(&o, &RUNS[i], &wall[i]);
+        t[i] = time_run(&o, &RUNS[i], &wall[i], &act[i]);
         if (t[i] < 0) rc = 1;
         else printf("aq-bench phases: %-16s best of %d: %.3f CPU s (%.3f wall s)\n",
                     RUNS[i].name, o.repeat, t[i], wall[i]);
@@ -129,8 +136,11 @@ int aq_bench_phases(int argc, char **argv) {
     if (rc == 0) {
         printf("\nphase overhead on %s (%d-bit mse, %s statistics, one process, best of %d)\n",
                o.model, o.bits, o.calib ? o.calib : "synthetic", o.repeat);
-        printf("%-16s %10s %10s %10s %12s\n", "run", "CPU s", "wall s", "ratio", "overhead");
-        for (size_t i = 0; i < N_RUNS; ++i) print_row(&RUNS[i], t[i], wall[i], t[1]);
+        printf("%-16s %9s %9s %9s %11s %11s\n", "run", "CPU s", "wall s", "act s",
+               "CPU vs base", "act stage");
+        for (size_t i = 0; i < N_RUNS; ++i)
+            print_row(&RUNS[i], t[i], wall[i], act[i], t[1], wall[1], act[1]);
+        printf("targets are judged on the activation-stage column (the phases' own cost)\n");
     }
     MPI_Finalize();
     return rc;

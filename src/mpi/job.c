@@ -286,6 +286,10 @@ aq_status aq_job_run(const aq_config *cfg, const aq_job_opts *opts, MPI_Comm com
     MPI_Comm_rank(comm, &j.rank);
     MPI_Comm_size(comm, &j.size);
     aq_status st = run_stages(&j, err);
+    if (opts->stats) {
+        opts->stats->seconds_total = MPI_Wtime() - j.tally.t_start;
+        opts->stats->seconds_act = j.seconds_act;
+    }
     aq_act_setup_close(&j.act);
     free(j.done);
     aq_plan_free(j.plan);
