@@ -18,18 +18,17 @@
  * lo = mu + a (rmin - mu), hi = mu + b (rmax - mu):
  *   batch 1 (coarse): a, b in {1, 0.85, 0.70, 0.55} (16 candidates, one AVX-512 vector);
  *   batch 2 (local):  a* + {-0.1125, -0.0375, 0.0375, 0.1125} x the same for b* around the
- *                     best of batch 1 (16 candidates);
- *   then AQ_MSE_LLOYD_ITERS assign/refit (Lloyd) step(s) from the best fit, kept only if
- *   it lowers E.
+ *                     best of batch 1, the last (+0.1125, +0.1125) corner replaced by the
+ *                     assign/refit (Lloyd) step of the batch-1 best: its fitted grid
+ *                     (lo = m, inv = 1/s) as a candidate (16 candidates).
  * This replaced a 65-candidate 1-D grid (clip factors 0.95..0.20 of both/low/high end plus
  * ggml make_qkx2_quants-style steps) followed by 3 Lloyd steps: 2 vector passes instead of
- * 8 for the same or better pooled SQNR on the DESIGN section 7 tensors (bench/results).
+ * 8 for about the same pooled SQNR on the DESIGN section 7 tensors (bench/results).
  */
 #include <math.h>
 
 #include "quant_impl.h"
 
-#define AQ_MSE_LLOYD_ITERS 1
 #define AQ_MSE_BATCH 16
 
 /* Batch 1: pull factors of the two ends, a x b over {1, 0.85, 0.70, 0.55}^2 (row-major). */
@@ -122,17 +121,11 @@ void aq_group_params_mse_k(const aq_kernels_t *kt, const float *x, const float *
     aq_fit best = fits[bi];
 
     make_batch(lo, inv, qmaxf, rmin, rmax, mu, grid_a[bi], local_a, grid_b[bi], local_b);
+    lo[AQ_MSE_BATCH - 1] = (float)best.m; /* the Lloyd step of the batch-1 best */
+    inv[AQ_MSE_BATCH - 1] = (float)(1.0 / best.s);
     kt->mse_eval(x, h, n, qmaxf, &c, lo, inv, AQ_MSE_BATCH, fits);
     bi = best_index(fits, AQ_MSE_BATCH, best.err);
     if (bi >= 0) best = fits[bi];
-
-    for (int it = 0; it < AQ_MSE_LLOYD_ITERS; ++it) {
-        const float l1 = (float)best.m, i1 = (float)(1.0 / best.s);
-        aq_fit f;
-        kt->mse_eval(x, h, n, qmaxf, &c, &l1, &i1, 1, &f);
-        if (!(f.err < best.err)) break;
-        best = f;
-    }
 
     float s = aq_round_param((float)best.s, d), m = aq_round_param((float)best.m, d);
     if (!(s > 0.0f) || !isfinite(s) || !isfinite(m)) return; /* rtn reports overflow */

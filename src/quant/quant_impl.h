@@ -99,7 +99,7 @@ typedef struct {
 static inline aq_fit aq_mse_fit(const aq_wconst *c, float lo, float inv, float fshl,
                                 float fshll, float fshxl) {
     const double shl = fshl, shll = fshll, shxl = fshxl;
-    aq_fit f = {1.0 / (double)inv, (double)lo, 0.0};
+    aq_fit f = {(double)(1.0f / inv), (double)lo, 0.0};
     const double det = c->sh * shll - shl * shl;
     if (det > 1e-9 * c->sh * shll) {
         const double rdet = 1.0 / det; /* one division for both unknowns */

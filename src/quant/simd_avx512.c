@@ -254,13 +254,13 @@ static void wconst(const float *x, const float *h, int n, aq_wconst *out) {
 
 /* aq_mse_fit() on 8 candidates in double lanes: the same operations in the same order;
  * the guarded branch is computed everywhere and selected, which changes no value. */
-static inline void fit8(const aq_wconst *c, __m256 lo, __m256 inv, __m256 fshl, __m256 fshll,
+static inline void fit8(const aq_wconst *c, __m256 lo, __m256 rinv, __m256 fshl, __m256 fshll,
                         __m256 fshxl, double *os, double *om, double *oe) {
     const __m512d sh = _mm512_set1_pd(c->sh), shx = _mm512_set1_pd(c->shx);
     const __m512d shxx = _mm512_set1_pd(c->shxx), two = _mm512_set1_pd(2.0);
     const __m512d shl = _mm512_cvtps_pd(fshl), shll = _mm512_cvtps_pd(fshll);
     const __m512d shxl = _mm512_cvtps_pd(fshxl);
-    __m512d s0 = _mm512_div_pd(_mm512_set1_pd(1.0), _mm512_cvtps_pd(inv));
+    __m512d s0 = _mm512_cvtps_pd(rinv);
     __m512d m0 = _mm512_cvtps_pd(lo);
     const __m512d det = _mm512_sub_pd(_mm512_mul_pd(sh, shll), _mm512_mul_pd(shl, shl));
     const __m512d thr = _mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(1e-9), sh), shll);
@@ -287,10 +287,11 @@ static inline void fit8(const aq_wconst *c, __m256 lo, __m256 inv, __m256 fshl, 
 static inline void fit16(const aq_wconst *c, __m512 lo, __m512 inv, __m512 shl, __m512 shll,
                          __m512 shxl, int live, aq_fit *fit) {
     double s[16], m[16], e[16];
-    fit8(c, _mm512_castps512_ps256(lo), _mm512_castps512_ps256(inv), _mm512_castps512_ps256(shl),
+    const __m512 rinv = _mm512_div_ps(_mm512_set1_ps(1.0f), inv); /* 1.0f / inv */
+    fit8(c, _mm512_castps512_ps256(lo), _mm512_castps512_ps256(rinv), _mm512_castps512_ps256(shl),
          _mm512_castps512_ps256(shll), _mm512_castps512_ps256(shxl), s, m, e);
     if (live > 8)
-        fit8(c, _mm512_extractf32x8_ps(lo, 1), _mm512_extractf32x8_ps(inv, 1),
+        fit8(c, _mm512_extractf32x8_ps(lo, 1), _mm512_extractf32x8_ps(rinv, 1),
              _mm512_extractf32x8_ps(shl, 1), _mm512_extractf32x8_ps(shll, 1),
              _mm512_extractf32x8_ps(shxl, 1), s + 8, m + 8, e + 8);
     for (int i = 0; i < live; ++i) fit[i] = (aq_fit){s[i], m[i], e[i]};
