@@ -235,10 +235,6 @@ aq_status aq_config_check(const aq_config *c, aq_err *err) {
                           "or calib.synthetic = true");
     if (c->calib_path[0] && c->calib_synthetic)
         return aq_err_set(err, AQ_E_CONFIG, "calib.path and calib.synthetic = true exclude each other");
-    if (c->simd == AQ_SIMD_AVX2 || c->simd == AQ_SIMD_AVX512)
-        return aq_err_set(err, AQ_E_UNSUPPORTED,
-                          "run.simd = %s: only the scalar kernels exist in aq-mpi %s; use auto or scalar",
-                          c->simd == AQ_SIMD_AVX2 ? "avx2" : "avx512", AQ_VERSION);
     return AQ_OK;
 }
 

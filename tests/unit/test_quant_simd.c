@@ -250,6 +250,49 @@ START_TEST(tensor_identical) {
 }
 END_TEST
 
+/* Row kernels on their own: non-finite search, rtn parameters of every group (including
+ * values that overflow f16 and denormal ranges), parameter storage, group sums. */
+START_TEST(row_kernels) {
+    enum { C = 1000 };
+    float w[C], sa[C], ma[C], sb[C], mb[C];
+    uint16_t pa[2 * C], pb[2 * C];
+    static const int gsz[5] = {16, 32, 64, 128, 256};
+    for (int s = 0; s < n_sets; ++s) {
+        const aq_kernels_t *k = sets[s];
+        for (int trial = 0; trial < 400; ++trial) {
+            const int64_t cols = 1 + (int64_t)(rnd() % C);
+            for (int64_t j = 0; j < cols; j += 64) fill_group(w + j, (int)(cols - j < 64 ? cols - j : 64), (int)(rnd() % 8));
+            if (trial % 5 == 0) w[rnd() % cols] = 1e5f * (float)(1 + rnd() % 9); /* f16 overflow */
+            if (trial % 7 == 0) w[rnd() % cols] = -7e4f;
+            ck_assert(aq_first_nonfinite_ref(w, cols) == k->first_nonfinite(w, cols));
+            const int gs = gsz[rnd() % 5], bits = 2 << (rnd() % 3);
+            const aq_scale_dtype d = (aq_scale_dtype)(rnd() % 2);
+            const int64_t groups = aq_groups_per_row(cols, gs);
+            aq_rtn_params_ref(w, cols, gs, bits, d, sa, ma);
+            k->rtn_params(w, cols, gs, bits, d, sb, mb);
+            ck_assert_msg(memcmp(sa, sb, 4 * (size_t)groups) == 0 && memcmp(ma, mb, 4 * (size_t)groups) == 0,
+                          "%s rtn_params cols %lld g %d bits %d", k->name, (long long)cols, gs, bits);
+            memset(pa, 1, sizeof pa);
+            memset(pb, 1, sizeof pb);
+            aq_store_params_ref(sa, ma, groups, d, pa, pa + C);
+            k->store_params(sa, ma, groups, d, pb, pb + C);
+            ck_assert(memcmp(pa, pb, sizeof pa) == 0);
+            const int64_t at = (int64_t)(rnd() % cols);
+            const float bad[3] = {NAN, INFINITY, -INFINITY};
+            const float keep = w[at];
+            w[at] = bad[trial % 3];
+            ck_assert(k->first_nonfinite(w, cols) == at && aq_first_nonfinite_ref(w, cols) == at);
+            w[at] = keep;
+            aq_wconst ca, cb;
+            const int n = (int)(cols < AQ_MAX_GROUP ? cols : AQ_MAX_GROUP);
+            aq_wconst_ref(w, trial % 2 ? sa : NULL, n < groups ? n : (int)groups, &ca);
+            k->wconst(w, trial % 2 ? sa : NULL, n < groups ? n : (int)groups, &cb);
+            ck_assert(memcmp(&ca, &cb, sizeof ca) == 0);
+        }
+    }
+}
+END_TEST
+
 START_TEST(select_and_names) {
     const aq_kernels *a = aq_kernels_select(0);
     ck_assert_ptr_nonnull(a);
@@ -270,6 +313,7 @@ int main(void) {
     tcase_add_test(tc, group_kernels);
     tcase_add_test(tc, mse_eval_kernel);
     tcase_add_test(tc, tensor_identical);
+    tcase_add_test(tc, row_kernels);
     suite_add_tcase(s, tc);
     return aq_check_run(s);
 }
