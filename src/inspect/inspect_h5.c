@@ -24,6 +24,8 @@ void ins_quiet_end(const ins_quiet *q) {
 
 void ins_close(hid_t id) {
     if (id < 0) return;
+    /* HDF5 calls clear the error stack on entry: keep the failure being reported. */
+    hid_t saved = H5Eget_num(H5E_DEFAULT) > 0 ? H5Eget_current_stack() : -1;
     switch (H5Iget_type(id)) {
     case H5I_FILE: H5Fclose(id); break;
     case H5I_GROUP: H5Gclose(id); break;
@@ -33,6 +35,7 @@ void ins_close(hid_t id) {
     case H5I_ATTR: H5Aclose(id); break;
     default: break;
     }
+    if (saved >= 0) H5Eset_current_stack(saved);
 }
 
 static int read_str(hid_t a, hid_t ft, char *buf, size_t size) {
