@@ -19,9 +19,9 @@
 #include "phases_internal.h"
 
 typedef struct {
-    double bw[AQ_MIX_GAUSS], be[AQ_MIX_GAUSS];          /* body weight, sum weight * energy */
-    double sw[2][AQ_MIX_SPIKE], sa[2][AQ_MIX_SPIKE];    /* spike weight, sum weight * |x|^2 */
-    double elo, ehi, alo[2], ahi[2];                    /* log ranges of the bins */
+    double bw[AQ_MIX_GAUSS], be[AQ_MIX_GAUSS];       /* body weight, sum weight * energy */
+    double sw[2][AQ_MIX_SPIKE], sa[2][AQ_MIX_SPIKE]; /* spike weight, sum weight * |x|^2 */
+    double elo, ehi, alo[2], ahi[2];                 /* log ranges of the bins */
 } mix_acc;
 
 /* One channel: spike probability p, body energy e, share of the spike on the negative side
@@ -157,8 +157,7 @@ aq_status aq_error_model_build(aq_layer_stats *s, aq_error_model model, aq_err *
     if (!s->mix_w || !s->mix_mu || !s->mix_sd || !scratch) {
         free(scratch);
         drop_mixture(s);
-        return aq_err_set(err, AQ_E_NOMEM, "layer %s: out of memory for the error model",
-                          s->name);
+        return aq_err_set(err, AQ_E_NOMEM, "layer %s: out of memory for the error model", s->name);
     }
     s->M = AQ_MIX_M;
     for (int t = 0; t < s->T; ++t) {
@@ -171,8 +170,7 @@ aq_status aq_error_model_build(aq_layer_stats *s, aq_error_model model, aq_err *
 
 double aq_step_err(const aq_layer_stats *s, int t, double lo, double hi, int amax, double *dlo,
                    double *dhi) {
-    if (s->M < 1 || !s->mix_w)
-        return aq_gauss_err(s->mean[t], s->std[t], lo, hi, amax, dlo, dhi);
+    if (s->M < 1 || !s->mix_w) return aq_gauss_err(s->mean[t], s->std[t], lo, hi, amax, dlo, dhi);
     const double *w = s->mix_w + (size_t)t * (size_t)s->M;
     const double *mu = s->mix_mu + (size_t)t * (size_t)s->M;
     const double *sd = s->mix_sd + (size_t)t * (size_t)s->M;
