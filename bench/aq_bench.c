@@ -10,6 +10,9 @@
  */
 #include "bench.h"
 #include <errno.h>
+#include <mpi.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -17,7 +20,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "aq/config.h"
 #include "aq/dtype.h"
+#include "aq/job.h"
+#include "aq/safetensors.h"
 #include "aq/quant.h"
 #include "aq/synth.h"
 
@@ -72,8 +78,17 @@ static double now_s(void) {
 
 static void usage(FILE *f) {
     fputs("usage: aq-bench quality [--seed S] [--threads N] [--scale F] [--json OUT]\n"
+          "       aq-bench kernels [--threads N] [--simd all|auto|scalar|avx2|avx512] [--min-seconds S] [--json OUT]\n"
+          "       mpirun -n R aq-bench scaling [--threads T] [--mweights M] [--weak] [--repeat N] [--bits B]\n"
+          "                                     [--method rtn|mse] [--group-size G] [--simd S] [--json OUT (appends)]\n"
+          "       mpirun -n R aq-bench memory --model DIR [--set key=value]... [--repeat N] [--allowance-mb A]\n"
+          "                                    [--out-dir DIR] [--json OUT (appends)]\n"
           "       aq-bench phases --model DIR [--out-dir DIR] [--repeat N] [--bits B] [--calib FILE]\n"
           "\n"
+          "  kernels   Mweights/s per thread of every bits x method x group size per kernel set\n"
+          "            (SIMD vs scalar ratio) and the read bandwidth measured in the same run\n"
+          "  scaling   in-memory model quantized over ranks x threads, gathered to rank 0\n"
+          "  memory    the real job on a model: peak RSS per rank vs the streaming bound, wall time\n"
           "  quality   pooled SQNR and quantization speed of bits {2,4,8} x method {rtn,mse}\n"
           "            x group size {32,64,128} (f16 scale/min) on the DESIGN section 7 test\n"
           "            tensors (Dream-7B shapes q, k, gate, down; Student-t nu=5 weights,\n"
@@ -491,12 +506,281 @@ static int run_kernels(const kernels_opts *o) {
     return fclose(f) == 0 ? 0 : -1;
 }
 
+/*-*********************************************
+ *  aq-bench scaling  (run under mpirun)
+ ***********************************************/
+
+/* An in-memory model of `mweights` million bf16 weights in [rows, 3584] tensors (Dream-7B
+ * q_proj width), split over the ranks in contiguous, weight-balanced blocks; each rank
+ * generates its tensors (not timed), then all quantize (OpenMP inside each rank) and the
+ * packed results are gathered to rank 0 (MPI_Gatherv of codes + scale + min), as the job's
+ * gathered output mode does.  --weak multiplies the model by the rank count.  Best of
+ * --repeat; one JSON object per run is appended to --json. */
+
+typedef struct {
+    double mweights;
+    int threads, repeat, weak, bits, gs;
+    aq_method method;
+    const char *json, *simd;
+} scaling_opts;
+
+static int scaling_parse(int argc, char **argv, scaling_opts *o) {
+    *o = (scaling_opts){256.0, 1, 3, 0, 4, 128, AQ_METHOD_RTN, NULL, "auto"};
+    for (int i = 2; i < argc; ++i) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--weak")) {
+            o->weak = 1;
+            continue;
+        }
+        if (v && !strcmp(a, "--mweights")) o->mweights = atof(v);
+        else if (v && !strcmp(a, "--threads")) o->threads = atoi(v);
+        else if (v && !strcmp(a, "--repeat")) o->repeat = atoi(v);
+        else if (v && !strcmp(a, "--bits")) o->bits = atoi(v);
+        else if (v && !strcmp(a, "--group-size")) o->gs = atoi(v);
+        else if (v && !strcmp(a, "--method")) o->method = strcmp(v, "mse") ? AQ_METHOD_RTN : AQ_METHOD_MSE;
+        else if (v && !strcmp(a, "--json")) o->json = v;
+        else if (v && !strcmp(a, "--simd")) o->simd = v;
+        else {
+            fprintf(stderr, "aq-bench scaling: unknown or incomplete option '%s'\n", a);
+            return -1;
+        }
+        ++i;
+    }
+    return o->mweights > 0 && o->threads >= 1 && o->repeat >= 1 ? 0 : -1;
+}
+
+static int simd_code(const char *name) {
+    for (int s = 0; s < 4; ++s)
+        if (!strcmp(name, k_simd_names[s])) return s;
+    return -1;
+}
+
+static int run_scaling(const scaling_opts *o) {
+    int provided, rank, size;
+    MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    omp_set_num_threads(o->threads);
+    const aq_kernels *k = aq_kernels_select(simd_code(o->simd));
+    const aq_quant_params p = {o->bits, o->gs, o->method, AQ_SCALE_F16};
+    const int64_t cols = 3584, rows_per = 1024; /* 3.67 Mweights per tensor */
+    const double total = o->mweights * 1e6 * (o->weak ? size : 1);
+    const int ntens = (int)(total / ((double)cols * rows_per) + 0.5) > 0 ? (int)(total / ((double)cols * rows_per) + 0.5) : 1;
+    const int t0 = (int)((int64_t)ntens * rank / size), t1 = (int)((int64_t)ntens * (rank + 1) / size);
+    const size_t n = (size_t)rows_per * (size_t)cols;
+    const size_t nb = (size_t)rows_per * aq_packed_row_bytes(cols, p.bits);
+    const size_t ng = (size_t)rows_per * (size_t)aq_groups_per_row(cols, p.group_size);
+    const int mine = t1 - t0;
+    uint16_t *w = malloc((size_t)(mine > 0 ? mine : 1) * n * sizeof *w);
+    unsigned char *out = malloc((size_t)(mine > 0 ? mine : 1) * (nb + 4 * ng));
+    float *tmp = malloc(n * sizeof *tmp);
+    if (!k || !w || !out || !tmp) {
+        fprintf(stderr, "aq-bench scaling: rank %d: no memory or --simd %s unsupported\n", rank, o->simd);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    for (int t = 0; t < mine; ++t) {
+        char name[64];
+        snprintf(name, sizeof name, "scaling.%d", t0 + t);
+        aq_synth_weights_f32(42, name, tmp, n, 0.02f);
+        for (size_t i = 0; i < n; ++i) w[(size_t)t * n + i] = aq_f32_to_bf16(tmp[i]);
+    }
+    free(tmp);
+    /* rank 0 receives everything: its buffer is the whole model's packed size */
+    int *counts = malloc(sizeof *counts * (size_t)size), *displs = malloc(sizeof *displs * (size_t)size);
+    const size_t per = nb + 4 * ng;
+    size_t all = 0;
+    for (int r = 0; r < size; ++r) {
+        const int a = (int)((int64_t)ntens * r / size), b = (int)((int64_t)ntens * (r + 1) / size);
+        counts[r] = (int)((size_t)(b - a) * per);
+        displs[r] = (int)all;
+        all += (size_t)counts[r];
+    }
+    unsigned char *gathered = rank == 0 ? malloc(all ? all : 1) : NULL;
+    double best = 1e30, best_c = 0, best_g = 0;
+    for (int rep = 0; rep < o->repeat; ++rep) {
+        MPI_Barrier(MPI_COMM_WORLD);
+        const double a = MPI_Wtime();
+        for (int t = 0; t < mine; ++t) {
+            unsigned char *dst = out + (size_t)t * per;
+            aq_err err = {0};
+            if (aq_quantize_tensor_ex(&p, k, AQ_DT_BF16, w + (size_t)t * n, rows_per, cols, NULL,
+                                      "scaling", dst, dst + nb, dst + nb + 2 * ng, NULL, &err) != AQ_OK) {
+                fprintf(stderr, "aq-bench scaling: %s\n", err.msg);
+                MPI_Abort(MPI_COMM_WORLD, 1);
+            }
+        }
+        const double b = MPI_Wtime();
+        double cmax, lc = b - a;
+        MPI_Allreduce(&lc, &cmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+        const double g0 = MPI_Wtime();
+        MPI_Gatherv(out, counts[rank], MPI_BYTE, gathered, counts, displs, MPI_BYTE, 0, MPI_COMM_WORLD);
+        const double g1 = MPI_Wtime();
+        double gmax, lg = g1 - g0;
+        MPI_Allreduce(&lg, &gmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+        if (cmax + gmax < best) best = cmax + gmax, best_c = cmax, best_g = gmax;
+    }
+    if (rank == 0) {
+        const double mw = (double)ntens * (double)n / 1e6;
+        printf("aq-bench scaling: %s ranks %d x threads %d, %.1f Mweights bf16 (%d tensors), %d-bit %s g%d, simd %s: "
+               "%.3f s (quantize %.3f s, gather %.3f s, %.1f MB), %.1f Mweights/s\n",
+               o->weak ? "weak" : "strong", size, o->threads, mw, ntens, p.bits, aq_method_name(p.method), p.group_size,
+               aq_kernels_name(k), best, best_c, best_g, (double)all / 1e6, mw / best);
+        if (o->json) {
+            FILE *f = fopen(o->json, "a");
+            if (f) {
+                fprintf(f,
+                        "{\"mode\": \"%s\", \"ranks\": %d, \"threads\": %d, \"mweights\": %.3f, \"tensors\": %d, "
+                        "\"bits\": %d, \"method\": \"%s\", \"group_size\": %d, \"simd\": \"%s\", \"seconds\": %.4f, "
+                        "\"quantize_s\": %.4f, \"gather_s\": %.4f, \"gather_bytes\": %zu, \"mweights_per_s\": %.2f}\n",
+                        o->weak ? "weak" : "strong", size, o->threads, mw, ntens, p.bits, aq_method_name(p.method),
+                        p.group_size, aq_kernels_name(k), best, best_c, best_g, all, mw / best);
+                fclose(f);
+            }
+        }
+    }
+    free(w);
+    free(out);
+    free(gathered);
+    free(counts);
+    free(displs);
+    MPI_Finalize();
+    return 0;
+}
+
+/*-*********************************************
+ *  aq-bench memory  (run under mpirun)
+ ***********************************************/
+
+/* Runs the real job (aq_job_run, quiet) on a model directory --repeat times (the first run
+ * also warms the page cache; the fastest counts) and reports, per rank, the peak resident
+ * set (getrusage ru_maxrss, which includes touched pages of the mapped model) against the
+ * streaming bound 2 x (largest tensor in f32) + allowance; on rank 0 also the wall time and
+ * the fraction of the read floor (model bytes / single-core read bandwidth). */
+
+typedef struct {
+    const char *model, *out_dir, *json, *sets[8];
+    int repeat, nsets;
+    double allowance_mb;
+} memory_opts;
+
+static int memory_parse(int argc, char **argv, memory_opts *o) {
+    *o = (memory_opts){NULL, "/tmp", NULL, {NULL}, 2, 0, 256.0};
+    for (int i = 2; i < argc; ++i) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (v && !strcmp(a, "--model")) o->model = v;
+        else if (v && !strcmp(a, "--out-dir")) o->out_dir = v;
+        else if (v && !strcmp(a, "--json")) o->json = v;
+        else if (v && !strcmp(a, "--repeat")) o->repeat = atoi(v);
+        else if (v && !strcmp(a, "--allowance-mb")) o->allowance_mb = atof(v);
+        else if (v && !strcmp(a, "--set") && o->nsets < 8) o->sets[o->nsets++] = v;
+        else {
+            fprintf(stderr, "aq-bench memory: unknown or incomplete option '%s'\n", a);
+            return -1;
+        }
+        ++i;
+    }
+    return o->model && o->repeat >= 1 ? 0 : -1;
+}
+
+static int run_memory(const memory_opts *o) {
+    int provided, rank, size;
+    MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    aq_err err = {0};
+    aq_model *m = NULL;
+    if (aq_model_open(o->model, &m, &err) != AQ_OK) {
+        fprintf(stderr, "aq-bench memory: %s\n", err.msg);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    double model_bytes = 0.0, largest_f32 = 0.0;
+    for (size_t i = 0; i < aq_model_count(m); ++i) {
+        const aq_tensor *t = aq_model_tensor(m, i);
+        model_bytes += (double)t->nbytes;
+        if (4.0 * (double)t->numel > largest_f32) largest_f32 = 4.0 * (double)t->numel;
+    }
+    aq_model_close(m);
+    aq_config c;
+    aq_config_defaults(&c);
+    snprintf(c.model_path, sizeof c.model_path, "%s", o->model);
+    snprintf(c.output_path, sizeof c.output_path, "%s/aq_bench_memory_%d.h5", o->out_dir, (int)getpid());
+    for (int i = 0; i < o->nsets; ++i)
+        if (aq_config_set(&c, o->sets[i], &err) != AQ_OK) {
+            fprintf(stderr, "aq-bench memory: %s\n", err.msg);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+    if (aq_config_check(&c, &err) != AQ_OK) {
+        fprintf(stderr, "aq-bench memory: %s\n", err.msg);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    aq_job_opts jo = {.dry_run = 0, .config_text = "", .quiet = 1};
+    double best = 1e30;
+    for (int k = 0; k < o->repeat; ++k) {
+        MPI_Barrier(MPI_COMM_WORLD);
+        const double t0 = MPI_Wtime();
+        if (aq_job_run(&c, &jo, MPI_COMM_WORLD, &err) != AQ_OK) {
+            if (rank == 0) fprintf(stderr, "aq-bench memory: %s\n", err.msg);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+        const double t = MPI_Wtime() - t0;
+        if (t < best) best = t;
+    }
+    if (rank == 0) remove(c.output_path);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double rss = (double)ru.ru_maxrss * 1024.0, *all = rank == 0 ? malloc(sizeof *all * (size_t)size) : NULL;
+    MPI_Gather(&rss, 1, MPI_DOUBLE, all, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    if (rank == 0) {
+        uint64_t sink = 0;
+        const double bw = read_gbps(1, &sink);
+        const double bound = 2.0 * largest_f32 + o->allowance_mb * 1e6;
+        printf("aq-bench memory: %s, %d ranks: model %.1f MB, largest tensor %.1f MB as f32, "
+               "wall %.3f s, %.2f GB/s = %.1f %% of the 1-core read bandwidth (%.2f GB/s)\n",
+               o->model, size, model_bytes / 1e6, largest_f32 / 1e6, best, model_bytes / best / 1e9,
+               100.0 * model_bytes / best / (bw * 1e9), bw);
+        FILE *f = o->json ? fopen(o->json, "a") : NULL;
+        if (f)
+            fprintf(f, "{\"model\": \"%s\", \"ranks\": %d, \"model_bytes\": %.0f, \"largest_tensor_f32_bytes\": %.0f, "
+                       "\"seconds\": %.4f, \"read_gbps_per_thread\": %.3f, \"read_floor_fraction\": %.4f, "
+                       "\"bound_bytes\": %.0f, \"peak_rss_bytes\": [",
+                    o->model, size, model_bytes, largest_f32, best, bw, model_bytes / best / (bw * 1e9), bound);
+        for (int r = 0; r < size; ++r) {
+            printf("  rank %d: peak RSS %.1f MB (bound 2 x %.1f + %.0f = %.1f MB): %s\n", r, all[r] / 1e6,
+                   largest_f32 / 1e6, o->allowance_mb, bound / 1e6, all[r] <= bound ? "within" : "ABOVE");
+            if (f) fprintf(f, "%s%.0f", r ? ", " : "", all[r]);
+        }
+        if (f) {
+            fprintf(f, "]}\n");
+            fclose(f);
+        }
+        free(all);
+    }
+    MPI_Finalize();
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "phases") == 0) return aq_bench_phases(argc - 1, argv + 1);
+    if (strcmp(argv[1], "memory") == 0) {
+        memory_opts mo;
+        if (memory_parse(argc, argv, &mo) != 0) {
+            fprintf(stderr, "aq-bench memory: --model DIR is required (see --help)\n");
+            return 2;
+        }
+        return run_memory(&mo);
+    }
+    if (strcmp(argv[1], "scaling") == 0) {
+        scaling_opts so;
+        if (scaling_parse(argc, argv, &so) != 0) {
+            fprintf(stderr, "aq-bench scaling: bad options (see --help)\n");
+            return 2;
+        }
+        return run_scaling(&so) == 0 ? 0 : 1;
+    }
     if (strcmp(argv[1], "kernels") == 0) {
         kernels_opts ko;
         if (kernels_parse(argc, argv, &ko) != 0) return 2;
