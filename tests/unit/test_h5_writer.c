@@ -118,13 +118,13 @@ static int ds_dims(hid_t f, const char *path, hsize_t *dims) {
     return r;
 }
 
-/* The dataset is chunked with filter 32015 (mandatory, cd_values[0] = level) and nothing
- * else (no shuffle). */
+/* The dataset is chunked with filter 32015 (mandatory, cd_values[0] = level) then
+ * Fletcher32, and nothing else (no shuffle). */
 static void assert_zstd(hid_t f, const char *path, int level) {
     hid_t d = H5Dopen2(f, path, H5P_DEFAULT);
     hid_t p = H5Dget_create_plist(d);
     ck_assert_int_eq(H5Pget_layout(p), H5D_CHUNKED);
-    ck_assert_int_eq(H5Pget_nfilters(p), 1);
+    ck_assert_int_eq(H5Pget_nfilters(p), 2);
     unsigned flags = 0, cd[4] = {0};
     size_t ncd = 4;
     char name[64];
@@ -134,6 +134,9 @@ static void assert_zstd(hid_t f, const char *path, int level) {
     ck_assert_uint_eq(ncd, 1);
     ck_assert_uint_eq(cd[0], (unsigned)level);
     ck_assert_uint_eq(flags & H5Z_FLAG_OPTIONAL, 0);
+    ncd = 0;
+    ck_assert_int_eq(H5Pget_filter2(p, 1, &flags, &ncd, cd, sizeof name, name, &cfg),
+                     H5Z_FILTER_FLETCHER32);
     H5Pclose(p);
     H5Dclose(d);
 }
@@ -327,7 +330,7 @@ START_TEST(test_complete_is_last) {
         H5O_info_t info;
         H5Oget_info2(g, &info, H5O_INFO_NUM_ATTRS);
         char name[64];
-        H5Aget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_NATIVE, info.num_attrs - 1, name,
+        H5Aget_name_by_idx(g, ".", H5_INDEX_CRT_ORDER, H5_ITER_INC, info.num_attrs - 1, name,
                            sizeof name, H5P_DEFAULT);
         ck_assert_str_eq(name, "complete");
         H5Gclose(g);

@@ -92,9 +92,22 @@ static aq_status finish_group(hid_t g, const char *name, aq_err *err) {
     return AQ_OK;
 }
 
+/* Tensor groups track the creation order of their attributes: in the 1.10 format more than
+ * 8 attributes move to dense (name-indexed) storage, and readers must still be able to see
+ * that `complete` came last. */
+static hid_t create_group(hid_t tensors, const char *name) {
+    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    if (gcpl < 0) return -1;
+    hid_t g = H5Pset_attr_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) < 0
+                  ? -1
+                  : H5Gcreate2(tensors, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    aq_h5_close_id(gcpl);
+    return g;
+}
+
 static aq_status quantized_impl(aq_h5_writer *w, const char *name, const aq_h5_quantized *t,
                                 aq_err *err) {
-    hid_t g = H5Gcreate2(w->tensors, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = create_group(w->tensors, name);
     if (g < 0) return fail_tensor(err, name, "cannot create group (duplicate name?)");
     aq_status st = quantized_datasets(g, name, t, w->level, err);
     if (st == AQ_OK && quantized_attrs(g, t) < 0) st = fail_tensor(err, name, "attributes");
@@ -148,7 +161,7 @@ static aq_status passthrough_data(hid_t g, const char *name, aq_dtype dt, int nd
 
 static aq_status passthrough_impl(aq_h5_writer *w, const char *name, aq_dtype dt, int ndim,
                                   const int64_t *shape, const void *data, aq_err *err) {
-    hid_t g = H5Gcreate2(w->tensors, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = create_group(w->tensors, name);
     if (g < 0) return fail_tensor(err, name, "cannot create group (duplicate name?)");
     aq_status st = passthrough_data(g, name, dt, ndim, shape, data, w->level, err);
     int rc = st == AQ_OK ? aq_h5_attr_str(g, "kind", "passthrough") : 0;
