@@ -67,12 +67,20 @@ typedef struct {
 /* Accumulated over the tensors for one configuration. */
 typedef struct {
     aq_quant_params p;
-    double err2, w2, seconds, weights;
+    double err2, w2, seconds, weights, cpu;
 } config_acc;
 
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Process CPU seconds (all threads).  On a shared machine the rates are computed from CPU
+ * time, which time spent waiting for a core does not inflate; wall time is kept beside. */
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -173,10 +181,11 @@ static int bench_tensor_all(const bench_tensor *t, int64_t rows, const float *w,
     for (int c = 0; c < N_CONFIGS; ++c) {
         aq_quant_metrics m;
         aq_err err = {0};
-        double t0 = now_s();
+        double t0 = now_s(), c0 = cpu_s();
         aq_status st = aq_quantize_tensor(&acc[c].p, AQ_DT_F32, w, rows, t->cols, NULL,
                                           t->name, b.codes, b.scale, b.min, &m, &err);
         double dt = now_s() - t0;
+        acc[c].cpu += cpu_s() - c0;
         if (st != AQ_OK) {
             fprintf(stderr, "aq-bench: %s\n", err.msg);
             free_bufs(&b);
@@ -199,7 +208,7 @@ static void init_configs(config_acc *acc) {
         for (int m = 0; m < 2; ++m)
             for (int g = 0; g < 3; ++g)
                 acc[c++] = (config_acc){{k_bits[b], k_groups[g], k_methods[m], AQ_SCALE_F16},
-                                        0.0, 0.0, 0.0, 0.0};
+                                        0.0, 0.0, 0.0, 0.0, 0.0};
 }
 
 static double pooled_sqnr(const config_acc *a) {
@@ -210,7 +219,13 @@ static double bits_per_weight(const aq_quant_params *p) {
     return p->bits + 32.0 / p->group_size; /* f16 scale + f16 min per group */
 }
 
+/* Per thread from CPU time (all threads' CPU seconds). */
 static double mw_per_thread(const config_acc *a, int threads) {
+    (void)threads;
+    return a->weights / a->cpu / 1e6;
+}
+
+static double mw_per_thread_wall(const config_acc *a, int threads) {
     return a->weights / a->seconds / 1e6 / threads;
 }
 
@@ -218,11 +233,12 @@ static void print_table(const quality_opts *o, const config_acc *acc, double tot
     printf("aq-bench quality: seed %llu, threads %d, scale %g, %.1f Mweights "
            "(q, k, gate, down), scale/min f16\n",
            (unsigned long long)o->seed, o->threads, o->scale, total_w / 1e6);
-    printf("bits  method    g  bits/w  SQNR dB  Mweights/s/thread\n");
+    printf("bits  method    g  bits/w  SQNR dB  Mweights/s/thread (CPU time)  (wall)\n");
     for (int c = 0; c < N_CONFIGS; ++c)
-        printf("%4d  %-6s  %3d  %6.3f  %7.2f  %17.2f\n", acc[c].p.bits,
+        printf("%4d  %-6s  %3d  %6.3f  %7.2f  %28.2f  %7.2f\n", acc[c].p.bits,
                aq_method_name(acc[c].p.method), acc[c].p.group_size,
-               bits_per_weight(&acc[c].p), pooled_sqnr(&acc[c]), mw_per_thread(&acc[c], o->threads));
+               bits_per_weight(&acc[c].p), pooled_sqnr(&acc[c]), mw_per_thread(&acc[c], o->threads),
+               mw_per_thread_wall(&acc[c], o->threads));
     printf("\nggml reference (DESIGN section 7, same recipe, pooled, single thread):\n");
     printf("type  bits/w  SQNR dB  Mweights/s/thread\n");
     for (int i = 0; i < N_GGML; ++i)
@@ -247,10 +263,12 @@ static int write_json(const quality_opts *o, const config_acc *acc) {
         fprintf(f,
                 "%s\n    {\"bits\": %d, \"method\": \"%s\", \"group_size\": %d, "
                 "\"scale_dtype\": \"f16\", \"bits_per_weight\": %.4f, \"sqnr_db\": %.4f, "
-                "\"seconds\": %.4f, \"mweights_per_s_per_thread\": %.4f}",
+                "\"seconds\": %.4f, \"cpu_seconds\": %.4f, \"mweights_per_s_per_thread\": %.4f, "
+                "\"mweights_per_s_per_thread_wall\": %.4f, \"simd\": \"%s\"}",
                 c ? "," : "", acc[c].p.bits, aq_method_name(acc[c].p.method),
                 acc[c].p.group_size, bits_per_weight(&acc[c].p), pooled_sqnr(&acc[c]),
-                acc[c].seconds, mw_per_thread(&acc[c], o->threads));
+                acc[c].seconds, acc[c].cpu, mw_per_thread(&acc[c], o->threads),
+                mw_per_thread_wall(&acc[c], o->threads), aq_kernels_name(aq_kernels_select(0)));
     fprintf(f, "\n  ],\n  \"ggml_reference\": [");
     for (int i = 0; i < N_GGML; ++i)
         fprintf(f,
@@ -308,7 +326,7 @@ typedef struct {
 static const char *const k_simd_names[] = {"auto", "scalar", "avx2", "avx512"};
 
 /* Read bandwidth (GB/s) of `threads` threads each summing its part of a 512 MiB buffer;
- * best of 5 passes.  The sum is returned through *sink so it cannot be optimised away. */
+ * best of 5 passes, timed by CPU time per thread.  The sum is returned through *sink so it cannot be optimised away. */
 static double read_gbps(int threads, uint64_t *sink) {
     const size_t n = (size_t)512 << 20 >> 3;
     uint64_t *buf = malloc(n * sizeof *buf);
@@ -318,7 +336,7 @@ static double read_gbps(int threads, uint64_t *sink) {
     double best = 0.0;
     for (int pass = 0; pass < 5; ++pass) {
         uint64_t total = 0;
-        double t0 = now_s();
+        double t0 = cpu_s();
 #pragma omp parallel num_threads(threads) reduction(+ : total)
         {
             uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
@@ -335,7 +353,7 @@ static double read_gbps(int threads, uint64_t *sink) {
             }
             total += a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
         }
-        double dt = now_s() - t0, g = (double)(n * sizeof *buf) / dt / 1e9;
+        double dt = (cpu_s() - t0) / threads, g = (double)(n * sizeof *buf) / dt / 1e9;
         *sink += total;
         if (g > best) best = g;
     }
@@ -347,7 +365,7 @@ typedef struct {
     aq_quant_params p;
     aq_dtype src;
     const aq_kernels *k;
-    double mw_s, sqnr, bpw, seconds;
+    double mw_s, sqnr, bpw, seconds, mw_s_wall;
 } kernel_row;
 
 /* Runs one configuration until min_seconds have passed (at least twice); the fastest
@@ -356,25 +374,37 @@ static int time_config(const kernels_opts *o, kernel_row *r, const void *src, in
                        int64_t cols, out_bufs *b) {
     aq_quant_metrics m;
     aq_err err = {0};
-    double best = 1e30, spent = 0.0;
+    double best = 1e30, best_wall = 1e30, spent = 0.0;
     for (int rep = 0; rep < 2 || spent < o->min_seconds; ++rep) {
-        double t0 = now_s();
+        double t0 = now_s(), c0 = cpu_s();
         aq_status st = aq_quantize_tensor_ex(&r->p, r->k, r->src, src, rows, cols, NULL,
                                              "bench", b->codes, b->scale, b->min, &m, &err);
-        double dt = now_s() - t0;
+        double wall = now_s() - t0, dt = (cpu_s() - c0) / o->threads;
         if (st != AQ_OK) {
             fprintf(stderr, "aq-bench kernels: %s\n", err.msg);
             return -1;
         }
-        spent += dt;
+        spent += wall;
         if (dt < best) best = dt;
+        if (wall < best_wall) best_wall = wall;
         if (rep > 50) break;
     }
     r->seconds = best;
     r->mw_s = (double)rows * (double)cols / best / 1e6 / o->threads;
+    r->mw_s_wall = (double)rows * (double)cols / best_wall / 1e6 / o->threads;
     r->sqnr = m.sqnr_db;
     r->bpw = bits_per_weight(&r->p);
     return 0;
+}
+
+/* Ratio to the scalar row of the same configuration (0 when there is none). */
+static double speedup_of(const kernel_row *rows, int nr, int i) {
+    for (int j = 0; j < nr; ++j)
+        if (!strcmp(aq_kernels_name(rows[j].k), "scalar") && rows[j].src == rows[i].src &&
+            rows[j].p.bits == rows[i].p.bits && rows[j].p.method == rows[i].p.method &&
+            rows[j].p.group_size == rows[i].p.group_size)
+            return rows[i].mw_s / rows[j].mw_s;
+    return 0.0;
 }
 
 static int kernels_parse(int argc, char **argv, kernels_opts *o) {
@@ -441,6 +471,7 @@ static int run_kernels(const kernels_opts *o) {
     printf("aq-bench kernels: threads %d, read bandwidth %.2f GB/s (1 thread), %.2f GB/s (%d "
            "threads)\n",
            o->threads, bw1, bwn, omp_get_num_procs());
+    printf("rates from CPU time; floor %% = share of the 1-thread read bandwidth consumed\n");
     printf("src   bits method   g  simd    bits/w  SQNR dB  Mweights/s/thread  x scalar  "
            "floor %%\n");
     double scalar_mw[3][2][3] = {{{0}}};
@@ -450,7 +481,7 @@ static int run_kernels(const kernels_opts *o) {
                 for (int ki = 0; ki < nk; ++ki) {
                     kernel_row *r = &rows[nr];
                     *r = (kernel_row){{k_bits[bi], k_groups[gi], k_methods[mi], AQ_SCALE_F16},
-                                      AQ_DT_F32, ks[ki], 0, 0, 0, 0};
+                                      AQ_DT_F32, ks[ki], 0, 0, 0, 0, 0};
                     const int64_t rr = mi ? rows_mse : rows_rtn;
                     if (time_config(o, r, w, rr, cols, &b) != 0) return -1;
                     if (!strcmp(aq_kernels_name(ks[ki]), "scalar")) scalar_mw[bi][mi][gi] = r->mw_s;
@@ -468,7 +499,7 @@ static int run_kernels(const kernels_opts *o) {
             for (int ki = 0; ki < nk; ++ki) {
                 kernel_row *r = &rows[nr];
                 *r = (kernel_row){{k_bits[bi], k_groups[gi], AQ_METHOD_RTN, AQ_SCALE_F16},
-                                  AQ_DT_BF16, ks[ki], 0, 0, 0, 0};
+                                  AQ_DT_BF16, ks[ki], 0, 0, 0, 0, 0};
                 if (time_config(o, r, wb, rows_rtn, cols, &b) != 0) return -1;
                 printf("bf16  %4d  %-6s %3d  %-6s  %6.3f  %7.2f  %17.1f  %8s  %6.1f\n", r->p.bits,
                        aq_method_name(r->p.method), r->p.group_size, aq_kernels_name(r->k), r->bpw,
@@ -497,10 +528,11 @@ static int run_kernels(const kernels_opts *o) {
         fprintf(f,
                 "%s\n    {\"bits\": %d, \"method\": \"%s\", \"group_size\": %d, \"threads\": %d, "
                 "\"simd\": \"%s\", \"src_dtype\": \"%s\", \"mweights_per_s\": %.3f, "
-                "\"sqnr_db\": %.4f, \"bits_per_weight\": %.4f, \"memory_floor_fraction\": %.4f}",
+                "\"sqnr_db\": %.4f, \"bits_per_weight\": %.4f, \"memory_floor_fraction\": %.4f, "
+                "\"mweights_per_s_wall\": %.3f, \"speedup_vs_scalar\": %.3f}",
                 i ? "," : "", r->p.bits, aq_method_name(r->p.method), r->p.group_size, o->threads,
                 aq_kernels_name(r->k), aq_dtype_name(r->src), r->mw_s, r->sqnr, r->bpw,
-                r->mw_s * 1e6 * bytes / (bw1 * 1e9));
+                r->mw_s * 1e6 * bytes / (bw1 * 1e9), r->mw_s_wall, speedup_of(rows, nr, i));
     }
     fprintf(f, "\n  ],\n  \"sink\": %llu\n}\n", (unsigned long long)(sink & 1));
     return fclose(f) == 0 ? 0 : -1;
