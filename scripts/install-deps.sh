@@ -10,6 +10,7 @@ PACKAGES=(
   libzstd-dev libinih-dev libjansson-dev check libopenblas-dev nettle-dev
   clang libclang-rt-14-dev
   python3-h5py python3-numpy
+  slurm-wlm munge python3-matplotlib shellcheck
 )
 
 missing=()

@@ -155,6 +155,8 @@ AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/filetxt
 JobCompLoc=$dir/jobcomp.txt
 MinJobAge=3600
+# Job ids differ between runs of the cluster, so job logs named by id never collide.
+FirstJobId=$(($(date +%s) % 60000000 + 1))
 KillWait=30
 InactiveLimit=0
 SlurmdTimeout=300
@@ -172,9 +174,12 @@ node_idle() {
 up() {
   check || exit $?
   if [ -f "$pids" ]; then
-    while read -r _ pid; do
-      alive "$pid" && die "a cluster from $dir is still running (pid $pid): run '$0 down $dir' first"
-    done <"$pids"
+    log "up: stopping the cluster an earlier run left in $dir"
+    down
+  fi
+  local port=${AQ_SLURM_PORT:-6817}
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    die "port $port is in use (another slurmctld?): set AQ_SLURM_PORT"
   fi
   rm -rf "$dir/state" "$dir/spool" "$dir/log" "$pids"
   mkdir -p "$dir/state" "$dir/spool" "$dir/log"
@@ -207,7 +212,8 @@ down_pids() {
   [ -f "$pids" ] || return 0
   local name pid i
   tac "$pids" | while read -r name pid; do
-    if alive "$pid"; then
+    # Only a live process with the recorded name (a pid may have been reused since).
+    if alive "$pid" && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ]; then
       kill -TERM "$pid" 2>/dev/null || true
       for ((i = 0; i < 60; i++)); do
         alive "$pid" || break
