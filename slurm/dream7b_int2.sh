@@ -156,6 +156,14 @@ case $status in
     fi
     ;;
   2) echo "dream7b_int2.sh: aq-mpi refused the configuration (status 2), see the .err log" >&2 ;;
-  *) echo "dream7b_int2.sh: aq-mpi failed (status $status), see the .err log" >&2 ;;
+  *)
+    if [ -n "$got_signal" ] && [ -f "$AQ_OUTPUT.partial" ]; then
+      # mpirun answers SIGTERM by killing the ranks: the tensor in flight is lost, the
+      # completed ones (flushed after every tensor) are kept.
+      say "stopped by SIG$got_signal (status $status); to continue: AQ_RESUME=1 sbatch slurm/dream7b_int2.sh"
+    else
+      echo "dream7b_int2.sh: aq-mpi failed (status $status), see the .err log" >&2
+    fi
+    ;;
 esac
 exit "$status"
