@@ -10,14 +10,14 @@ const aq_kernels_t aq_kernels_scalar = {
     aq_convert_to_f32, aq_minmax_f32,
     aq_encode_pack_ref, aq_dequant_ref,
     aq_err_sums_ref,  aq_group_wsse,
-    aq_wconst_ref,    aq_mse_eval_ref,  aq_first_nonfinite_ref,
+    aq_round2_ref,    aq_wconst_ref,    aq_mse_eval_ref,  aq_first_nonfinite_ref,
     aq_rtn_params_ref, aq_store_params_ref,
     aq_encode_row_ref,
 };
 
 static int have_avx2(void) {
 #if defined(__x86_64__) || defined(__i386__)
-    return __builtin_cpu_supports("avx2");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
     return 0;
 #endif
@@ -26,7 +26,7 @@ static int have_avx2(void) {
 static int have_avx512(void) {
 #if defined(__x86_64__) || defined(__i386__)
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("f16c") &&
            __builtin_cpu_supports("avx512vl");
 #else
     return 0;

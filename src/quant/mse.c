@@ -15,10 +15,12 @@
  *
  * Search (rmax = max x, rmin = min x, mu = h-weighted mean, clamped into [rmin, rmax]);
  * a candidate pulls the two ends towards mu by factors a (low end) and b (high end):
- * lo = mu + a (rmin - mu), hi = mu + b (rmax - mu):
- *   batch 1 (coarse): a, b in {1, 0.85, 0.70, 0.55} (16 candidates, one AVX-512 vector);
- *   batch 2 (local):  a* + {-0.1125, -0.0375, 0.0375, 0.1125} x the same for b* around the
- *                     best of batch 1, the last (+0.1125, +0.1125) corner replaced by the
+ * lo = mu + a (rmin - mu), hi = mu + b (rmax - mu), with a grid step st = 0.18 (2 bits),
+ * 0.08 (4 bits), 0.015 (8 bits):
+ *   batch 1 (coarse): a, b in {1, 1 - st, 1 - 2 st, 1 - 3 st} (16 candidates, one AVX-512
+ *                     vector);
+ *   batch 2 (local):  a* + st {-0.75, -0.25, 0.25, 0.75} x the same for b* around the
+ *                     best of batch 1, the last (+0.75, +0.75) corner replaced by the
  *                     assign/refit (Lloyd) step of the batch-1 best: its fitted grid
  *                     (lo = m, inv = 1/s) as a candidate (16 candidates).
  * This replaced a 65-candidate 1-D grid (clip factors 0.95..0.20 of both/low/high end plus
@@ -31,18 +33,19 @@
 
 #define AQ_MSE_BATCH 16
 
-/* Batch 1: pull factors of the two ends, a x b over {1, 0.85, 0.70, 0.55}^2 (row-major). */
-static const float grid_a[AQ_MSE_BATCH] = {1.00f, 1.00f, 1.00f, 1.00f, 0.85f, 0.85f, 0.85f, 0.85f,
-                                           0.70f, 0.70f, 0.70f, 0.70f, 0.55f, 0.55f, 0.55f, 0.55f};
-static const float grid_b[AQ_MSE_BATCH] = {1.00f, 0.85f, 0.70f, 0.55f, 1.00f, 0.85f, 0.70f, 0.55f,
-                                           1.00f, 0.85f, 0.70f, 0.55f, 1.00f, 0.85f, 0.70f, 0.55f};
-/* Batch 2: offsets around the best (a, b), a 4 x 4 grid at half the batch-1 step. */
-static const float local_a[AQ_MSE_BATCH] = {
-    -0.1125f, -0.1125f, -0.1125f, -0.1125f, -0.0375f, -0.0375f, -0.0375f, -0.0375f,
-    0.0375f,  0.0375f,  0.0375f,  0.0375f,  0.1125f,  0.1125f,  0.1125f,  0.1125f};
-static const float local_b[AQ_MSE_BATCH] = {
-    -0.1125f, -0.0375f, 0.0375f, 0.1125f, -0.1125f, -0.0375f, 0.0375f, 0.1125f,
-    -0.1125f, -0.0375f, 0.0375f, 0.1125f, -0.1125f, -0.0375f, 0.0375f, 0.1125f};
+/* Grid step of the pull factors per bit width (index 0: 2 bits, 1: 4, 2: 8): the finer the
+ * codes, the closer to the full range the optimum clipping lies. */
+static const float grid_step[3] = {0.18f, 0.08f, 0.015f}; /* tuned on the section 7 tensors */
+/* Batch 1: a = 1 - step * grid_i[c], b = 1 - step * grid_j[c] (4 x 4, row-major). */
+static const float grid_i[AQ_MSE_BATCH] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
+static const float grid_j[AQ_MSE_BATCH] = {0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3};
+/* Batch 2: a* + step * local_i[c], b* + step * local_j[c] (4 x 4 at half the step). */
+static const float local_i[AQ_MSE_BATCH] = {-0.75f, -0.75f, -0.75f, -0.75f, -0.25f, -0.25f,
+                                            -0.25f, -0.25f, 0.25f,  0.25f,  0.25f,  0.25f,
+                                            0.75f,  0.75f,  0.75f,  0.75f};
+static const float local_j[AQ_MSE_BATCH] = {-0.75f, -0.25f, 0.25f, 0.75f, -0.75f, -0.25f,
+                                            0.25f,  0.75f,  -0.75f, -0.25f, 0.25f, 0.75f,
+                                            -0.75f, -0.25f, 0.25f,  0.75f};
 
 void aq_wconst_ref(const float *x, const float *h, int n, aq_wconst *out) {
     double sh[AQ_LANES] = {0}, shx[AQ_LANES] = {0}, shxx[AQ_LANES] = {0};
@@ -71,12 +74,13 @@ void aq_mse_eval_ref(const float *x, const float *h, int n, float qmaxf, const a
 }
 
 /* Candidates lo = mu + a (rmin - mu), hi = mu + b (rmax - mu), inv = qmax / (hi - lo), for
- * a = a0 + da[i], b = b0 + db[i].  No candidate is skipped: one with hi <= lo (possible
- * only when the range is a few ulps) is still a well-defined point of the search. */
+ * a = a0 + step * da[i], b = b0 + step * db[i].  No candidate is skipped: one with hi <= lo
+ * (possible only when the range is a few ulps) is still a well-defined point of the search. */
 static void make_batch(float *lo, float *inv, float qmaxf, float rmin, float rmax, float mu,
-                       float a0, const float *da, float b0, const float *db) {
+                       float step, float a0, const float *da, float b0, const float *db) {
     for (int i = 0; i < AQ_MSE_BATCH; ++i) {
-        const float l = mu + (a0 + da[i]) * (rmin - mu), h = mu + (b0 + db[i]) * (rmax - mu);
+        const float l = mu + (a0 + step * da[i]) * (rmin - mu);
+        const float h = mu + (b0 + step * db[i]) * (rmax - mu);
         lo[i] = l;
         inv[i] = qmaxf / (h - l);
     }
@@ -85,21 +89,27 @@ static void make_batch(float *lo, float *inv, float qmaxf, float rmin, float rma
 /* Index of the first candidate with the smallest error (-1: none below best_err). */
 static int best_index(const aq_fit *f, int k, double best_err) {
     int bi = -1;
-    for (int i = 0; i < k; ++i)
-        if (f[i].err < best_err) {
-            best_err = f[i].err;
-            bi = i;
-        }
+    for (int i = 0; i < k; ++i) { /* branch-free: the winner is data, not a branch pattern */
+        const int lt = f[i].err < best_err;
+        best_err = lt ? f[i].err : best_err;
+        bi = lt ? i : bi;
+    }
     return bi;
 }
 
 void aq_group_params_mse_k(const aq_kernels_t *kt, const float *x, const float *h, int n,
                            int bits, aq_scale_dtype d, float *scale, float *min) {
-    float rs, rm, rmin, rmax;
+    float lo, hi;
+    kt->minmax(x, n, &lo, &hi);
+    aq_params_from_range(lo, hi, bits, d, scale, min);
+    aq_group_params_mse_from_rtn(kt, x, h, n, bits, d, scale, min);
+}
+
+void aq_group_params_mse_from_rtn(const aq_kernels_t *kt, const float *x, const float *h,
+                                  int n, int bits, aq_scale_dtype d, float *scale, float *min) {
+    const float rs = *scale, rm = *min;
+    float rmin, rmax;
     kt->minmax(x, n, &rmin, &rmax);
-    aq_params_from_range(rmin, rmax, bits, d, &rs, &rm);
-    *scale = rs;
-    *min = rm;
     /* A constant group is exact with rtn.  n > AQ_MAX_GROUP cannot come from a checked
      * aq_quant_params (group_size <= 256); such direct calls get the rtn answer. */
     if (!(rmax > rmin) || n > AQ_MAX_GROUP) return;
@@ -114,20 +124,23 @@ void aq_group_params_mse_k(const aq_kernels_t *kt, const float *x, const float *
     float lo[AQ_MSE_BATCH], inv[AQ_MSE_BATCH];
     aq_fit fits[AQ_MSE_BATCH];
 
-    make_batch(lo, inv, qmaxf, rmin, rmax, mu, 0.0f, grid_a, 0.0f, grid_b);
+    const float step = grid_step[bits == 2 ? 0 : bits == 4 ? 1 : 2];
+    make_batch(lo, inv, qmaxf, rmin, rmax, mu, -step, 1.0f, grid_i, 1.0f, grid_j);
     kt->mse_eval(x, h, n, qmaxf, &c, lo, inv, AQ_MSE_BATCH, fits);
     int bi = best_index(fits, AQ_MSE_BATCH, INFINITY);
     if (bi < 0) return; /* no finite candidate error: keep rtn */
     aq_fit best = fits[bi];
 
-    make_batch(lo, inv, qmaxf, rmin, rmax, mu, grid_a[bi], local_a, grid_b[bi], local_b);
+    make_batch(lo, inv, qmaxf, rmin, rmax, mu, step, 1.0f - step * grid_i[bi], local_i,
+               1.0f - step * grid_j[bi], local_j);
     lo[AQ_MSE_BATCH - 1] = (float)best.m; /* the Lloyd step of the batch-1 best */
     inv[AQ_MSE_BATCH - 1] = (float)(1.0 / best.s);
     kt->mse_eval(x, h, n, qmaxf, &c, lo, inv, AQ_MSE_BATCH, fits);
     bi = best_index(fits, AQ_MSE_BATCH, best.err);
     if (bi >= 0) best = fits[bi];
 
-    float s = aq_round_param((float)best.s, d), m = aq_round_param((float)best.m, d);
+    float s = (float)best.s, m = (float)best.m;
+    kt->round2(&s, &m, d);
     if (!(s > 0.0f) || !isfinite(s) || !isfinite(m)) return; /* rtn reports overflow */
 
     if (kt->group_wsse(x, h, n, bits, s, m) < kt->group_wsse(x, h, n, bits, rs, rm)) {

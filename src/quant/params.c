@@ -60,6 +60,11 @@ float aq_round_param(float v, aq_scale_dtype d) {
     return d == AQ_SCALE_F16 ? aq_f16_to_f32(aq_f32_to_f16(v)) : v;
 }
 
+void aq_round2_ref(float *s, float *m, aq_scale_dtype d) {
+    *s = aq_round_param(*s, d);
+    *m = aq_round_param(*m, d);
+}
+
 void aq_store_param(void *arr, int64_t i, aq_scale_dtype d, float v) {
     if (d == AQ_SCALE_F16) {
         uint16_t b = aq_f32_to_f16(v);

@@ -136,6 +136,8 @@ typedef struct aq_kernels_s {
     /* aq_group_wsse() with lane order */
     double (*group_wsse)(const float *x, const float *h, int n, int bits, float scale,
                          float min);
+    /* aq_round_param() of *s and *m in place */
+    void (*round2)(float *s, float *m, aq_scale_dtype d);
     /* the group's aq_wconst: sums of h, h x, (h x) x in the AQ_LANES lane order (h NULL:
      * all 1) */
     void (*wconst)(const float *x, const float *h, int n, aq_wconst *out);
@@ -186,6 +188,11 @@ void aq_mse_eval_ref(const float *x, const float *h, int n, float qmaxf, const a
 /*! aq_group_params_mse_k() / aq_quantize_row_k() : the method drivers with kernel table. */
 void aq_group_params_mse_k(const aq_kernels_t *k, const float *x, const float *h, int n,
                            int bits, aq_scale_dtype d, float *scale, float *min);
+/* The same when *scale / *min already hold the group's rtn parameters (tensor driver). */
+void aq_group_params_mse_from_rtn(const aq_kernels_t *k, const float *x, const float *h,
+                                  int n, int bits, aq_scale_dtype d, float *scale, float *min);
+/* aq_round_param() of both values (reference). */
+void aq_round2_ref(float *s, float *m, aq_scale_dtype d);
 void aq_quantize_row_k(const aq_kernels_t *k, const aq_quant_params *p, const float *w,
                        int64_t cols, const float *h, uint8_t *codes, void *scale, void *min);
 void aq_dequantize_row_k(const aq_kernels_t *k, const aq_quant_params *p,

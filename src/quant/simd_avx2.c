@@ -414,7 +414,7 @@ static void encode_row(const float *w, int64_t cols, int gs, int bits, const flo
 
 const aq_kernels_t aq_kernels_avx2 = {
     "avx2",       2,          convert,         minmax,     encode_pack,  dequant,
-    err_sums,     group_wsse, wconst, mse_eval,        first_nonfinite, rtn_params,
+    err_sums,     group_wsse, aq_round2_ref, wconst, mse_eval,        first_nonfinite, rtn_params,
     aq_store_params_ref,      encode_row,
 };
 

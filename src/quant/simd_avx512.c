@@ -1,7 +1,7 @@
 /*
  * aq-mpi — AVX-512 (F, BW, VL, DQ) twins of the scalar kernels of src/quant (quant_impl.h).
  *
- * Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq -ffp-contract=off (CMakeLists.txt); only
+ * Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq -mf16c -ffp-contract=off (CMakeLists.txt); only
  * called after aq_kernels_select() checked the CPU.  Every kernel performs the scalar
  * reference's IEEE operations in the same order per element (no FMA contraction, true
  * division for the codes) and accumulates doubles in the AQ_LANES lane order, so its results
@@ -228,6 +228,16 @@ static double group_wsse(const float *x, const float *h, int n, int bits, float 
 
 /*-------------------------------- mse candidates --------------------------------*/
 
+/* aq_round_param() of two values with the F16C instructions (round to nearest even,
+ * overflow to Inf, subnormals exact: the same bits as the reference's conversion). */
+static void round2(float *s, float *m, aq_scale_dtype d) {
+    if (d != AQ_SCALE_F16) return;
+    const __m128 v = _mm_setr_ps(*s, *m, 0.0f, 0.0f);
+    const __m128 r = _mm_cvtph_ps(_mm_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    *s = _mm_cvtss_f32(r);
+    *m = _mm_cvtss_f32(_mm_shuffle_ps(r, r, 1));
+}
+
 static void wconst(const float *x, const float *h, int n, aq_wconst *out) {
     __m512d sh = _mm512_setzero_pd(), shx = sh, shxx = sh;
     int j = 0;
@@ -453,7 +463,7 @@ static void encode_row(const float *w, int64_t cols, int gs, int bits, const flo
 
 const aq_kernels_t aq_kernels_avx512 = {
     "avx512",     3,          convert,         minmax,     encode_pack,  dequant,
-    err_sums,     group_wsse, wconst, mse_eval,        first_nonfinite, rtn_params, store_params,
+    err_sums,     group_wsse, round2, wconst, mse_eval,        first_nonfinite, rtn_params, store_params,
     encode_row,
 };
 

@@ -101,16 +101,14 @@ static void process_row(const tensor_job *t, int64_t r, const row_bufs *b, int *
     stopped = *stop;
     if (stopped) return;
     const int gs = p->group_size;
-    if (p->method == AQ_METHOD_MSE) {
+    k->rtn_params(w, t->cols, gs, p->bits, p->scale_dtype, b->s, b->m);
+    if (p->method == AQ_METHOD_MSE) /* each group starts from its rtn parameters */
         for (int64_t g = 0; g < t->groups; ++g) {
             const int64_t off = g * gs;
             const int n = (int)(t->cols - off < gs ? t->cols - off : gs);
-            aq_group_params_mse_k(k, w + off, t->h ? t->h + off : NULL, n, p->bits,
-                                  p->scale_dtype, &b->s[g], &b->m[g]);
+            aq_group_params_mse_from_rtn(k, w + off, t->h ? t->h + off : NULL, n, p->bits,
+                                         p->scale_dtype, &b->s[g], &b->m[g]);
         }
-    } else {
-        k->rtn_params(w, t->cols, gs, p->bits, p->scale_dtype, b->s, b->m);
-    }
     /* f16 cannot hold |v| > 65504: such a scale/min is stored as Inf and must not pass. */
     for (int64_t g = 0; g < t->groups && st->bad_group < 0; ++g)
         if (!isfinite(b->s[g]) || !isfinite(b->m[g])) st->bad_group = g;

@@ -283,6 +283,19 @@ START_TEST(row_kernels) {
             w[at] = bad[trial % 3];
             ck_assert(k->first_nonfinite(w, cols) == at && aq_first_nonfinite_ref(w, cols) == at);
             w[at] = keep;
+            for (int i = 0; i < 64; ++i) { /* f16 rounding of any magnitude, incl. overflow */
+                uint32_t u = rnd();
+                float v, v2;
+                memcpy(&v, &u, 4);
+                if (!isfinite(v)) continue;
+                float a1 = v, a2 = -v * 0.5f, b1 = v, b2 = -v * 0.5f;
+                aq_round2_ref(&a1, &a2, AQ_SCALE_F16);
+                k->round2(&b1, &b2, AQ_SCALE_F16);
+                ck_assert(memcmp(&a1, &b1, 4) == 0 && memcmp(&a2, &b2, 4) == 0);
+                v2 = v;
+                k->round2(&v2, &b2, AQ_SCALE_F32);
+                ck_assert(memcmp(&v2, &v, 4) == 0);
+            }
             aq_wconst ca, cb;
             const int n = (int)(cols < AQ_MAX_GROUP ? cols : AQ_MAX_GROUP);
             aq_wconst_ref(w, trial % 2 ? sa : NULL, n < groups ? n : (int)groups, &ca);
