@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Wall-time model of an aq-mpi job beyond one machine (docs/SCALING.md).
+
+Parameters are measured on this machine (bench/results/*.json) or given on the command
+line for a target cluster; the model is checked against the measured 1-2 rank points and
+then predicts 8..512 ranks for a model of W weights.
+
+  T(P) = T_fixed + T_par(P) + T_write                          P = 1 (rank 0 writes in line)
+  T(P) = T_fixed + max(T_par(P), T_ser) + T_fill(P)            P >= 2 (streamed to rank 0)
+
+  T_par(P) = max(W / P, W_unit) / (t * c)  +  max(B_in / P, B_unit) / r_read(P)
+  r_read(P) = min(r_rank, R_fs / P)                 (per-rank share of the file system)
+  T_ser    = B_out / min(G, w0)                     (rank 0 ingests and writes everything)
+  T_fill(P) = T_par(P) / n_units_per_rank           (the last unit cannot overlap)
+
+c: quantize rate per thread (weights/s, bf16 in), t threads per rank, r_rank: read bandwidth
+of one rank, R_fs: aggregate file-system bandwidth, G: gather bandwidth into rank 0,
+w0: rank 0's HDF5 (+zstd) write rate, W_unit / B_unit: the largest plan unit (a transformer
+block or the embedding / lm_head tensor).
+"""
+import argparse
+import json
+import os
+
+
+def load_lines(p):
+    return [json.loads(l) for l in open(p) if l.strip()] if os.path.exists(p) else []
+
+
+def model_T(P, W, B_in, B_out, W_unit, B_unit, n_units, c, t, r_rank, R_fs, G, w0, T_fixed):
+    r_read = min(r_rank, R_fs / P)
+    T_par = max(W / P, W_unit) / (t * c) + max(B_in / P, B_unit) / r_read
+    if P == 1:
+        return T_fixed + T_par + B_out / w0, T_par, B_out / w0
+    T_ser = B_out / min(G, w0)
+    per_rank = max(1.0, n_units / P)
+    return T_fixed + max(T_par, T_ser) + T_par / per_rank, T_par, T_ser
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--results", default="bench/results")
+    ap.add_argument("--weights", type=float, default=7.62e9, help="W (dream-7b: 7.62e9)")
+    ap.add_argument("--bits-per-weight", type=float, default=3.0, help="output b/w (INT2 g32: 3.0)")
+    ap.add_argument("--units", type=int, default=31, help="plan units (dream-7b: 28 blocks + 3)")
+    ap.add_argument("--largest-unit", type=float, default=0.545e9, help="weights of the largest unit")
+    ap.add_argument("--rate", type=float, default=0, help="c, weights/s/thread (default: measured mse 2-bit g32)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--r-rank", type=float, default=2.0e9, help="read B/s per rank from the FS")
+    ap.add_argument("--r-fs", type=float, default=50e9, help="aggregate FS read B/s")
+    ap.add_argument("--gather", type=float, default=10e9, help="G: rank-0 ingress B/s (NIC)")
+    ap.add_argument("--w0", type=float, default=0, help="rank-0 write B/s (default: measured)")
+    a = ap.parse_args()
+    R = a.results
+    scal = load_lines(f"{R}/scaling.jsonl")
+    mem = load_lines(f"{R}/memory.jsonl")
+    qual = json.load(open(f"{R}/quality.json")) if os.path.exists(f"{R}/quality.json") else None
+
+    # ---- calibration on this machine: the in-memory scaling runs (no file system, no write)
+    s11 = [s for s in scal if s["mode"] == "strong" and s["ranks"] == 1 and s["threads"] == 1]
+    s21 = [s for s in scal if s["mode"] == "strong" and s["ranks"] == 2 and s["threads"] == 1]
+    print("# calibration on this machine (in-memory model: no read, no write)")
+    if s11:
+        s = s11[0]
+        c = s["mweights"] * 1e6 / s["quantize_s"]
+        print(f"c (rtn 4-bit g128, bf16 in, 1 thread) = {c/1e9:.2f} Gweights/s")
+        if s21:
+            g = s21[0]
+            # rank 1 sends half the packed bytes
+            G = (g["gather_bytes"] / 2) / g["gather_s"] if g["gather_s"] > 0 else float("inf")
+            print(f"G (gather into rank 0, shared memory) = {G/1e9:.2f} GB/s")
+            for P, meas in ((1, s), (2, g)):
+                W = meas["mweights"] * 1e6
+                Bo = meas["gather_bytes"]
+                pred = W / P / c + (Bo / 2 / G if P == 2 else 0.0)
+                print(f"  P={P}: predicted {pred:.3f} s, measured {meas['seconds']:.3f} s "
+                      f"({100*(pred/meas['seconds']-1):+.0f} %)")
+    # ---- the real job (memory runs: read from page cache, HDF5 write on rank 0)
+    m1 = sorted([m for m in mem if m["ranks"] == 1], key=lambda x: x["model_bytes"])
+    m2 = sorted([m for m in mem if m["ranks"] == 2], key=lambda x: x["model_bytes"])
+    w0 = a.w0
+    if m1 and s11:
+        m = m1[-1]
+        W = m["model_bytes"] / 2
+        B_out = W * 4.5 / 8  # 4-bit g64 f16 scale/min
+        r_page = m["read_gbps_per_thread"] * 1e9
+        T_par = W / c + m["model_bytes"] / r_page
+        rest = m["seconds"] - T_par
+        if not w0:
+            w0 = B_out / rest if rest > 0 else 1e9
+        print(f"\n# real job, {m['model_bytes']/1e9:.2f} GB model, 4-bit rtn: 1 rank {m['seconds']:.2f} s "
+              f"= compute+read {T_par:.2f} s + write/serial {rest:.2f} s -> w0 = {w0/1e9:.2f} GB/s "
+              f"(rank-0 HDF5 + zstd + checksums)")
+        for mm in m2:
+            if abs(mm["model_bytes"] - m["model_bytes"]) > 1:
+                continue
+            Wm = mm["model_bytes"] / 2
+            pred, tp, ts = model_T(2, Wm, mm["model_bytes"], Wm * 4.5 / 8, 0, 0, 8, c, 1,
+                                   r_page, 1e12, G if s21 else 1e10, w0, 0.0)
+            print(f"  check P=2: predicted {pred:.2f} s (T_par {tp:.2f}, T_ser {ts:.2f}), "
+                  f"measured {mm['seconds']:.2f} s ({100*(pred/mm['seconds']-1):+.0f} %)")
+    if not w0:
+        w0 = 0.15e9
+    # ---- projection
+    rate = a.rate
+    if not rate and qual:
+        r = [x for x in qual["results"] if x["bits"] == 2 and x["method"] == "mse" and x["group_size"] == 32]
+        rate = r[0]["mweights_per_s_per_thread"] * 1e6 if r else 100e6
+    rate = rate or 100e6
+    W = a.weights
+    B_in = 2 * W
+    B_out = W * a.bits_per_weight / 8
+    W_unit = a.largest_unit
+    print(f"\n# projection: W = {W/1e9:.2f} G weights ({B_in/1e9:.1f} GB bf16), out {B_out/1e9:.2f} GB, "
+          f"c = {rate/1e6:.0f} Mweights/s/thread x {a.threads} threads, r_rank {a.r_rank/1e9:.1f} GB/s, "
+          f"R_fs {a.r_fs/1e9:.0f} GB/s, G {a.gather/1e9:.0f} GB/s, w0 {w0/1e9:.2f} GB/s, "
+          f"largest unit {W_unit/1e9:.2f} G weights, {a.units} units")
+    print("| ranks | T_par s | T_ser s | predicted wall s | speed-up vs 8 | limited by |")
+    print("|---|---|---|---|---|---|")
+    base = None
+    for P in (1, 2, 8, 16, 32, 64, 128, 256, 512):
+        T, tp, ts = model_T(P, W, B_in, B_out, W_unit, 2 * W_unit, a.units, rate, a.threads,
+                            a.r_rank, a.r_fs, a.gather, w0, 1.0)
+        if P == 8:
+            base = T
+        lim = "compute+read" if tp >= ts else ("rank-0 write" if w0 < a.gather else "gather")
+        if P > 1 and W / P < W_unit and tp >= ts:
+            lim = "largest unit"
+        sp = f"{base / T:.2f}x" if base else ""
+        print(f"| {P} | {tp:.1f} | {ts:.1f} | {T:.1f} | {sp} | {lim} |")
+    # crossover
+    Pstar = (W / (a.threads * rate) + B_in / a.r_rank) / (B_out / min(a.gather, w0))
+    print(f"\ngather/write to rank 0 stops scaling at P* = (W/(t c) + B_in/r_rank) / (B_out/min(G, w0)) "
+          f"= {Pstar:.1f} ranks")
+    Ppar = (W / (a.threads * rate) + B_in / a.r_rank) / (B_out / min(a.gather, 1e12))
+    print(f"with parallel HDF5 (each rank writes its hyperslabs, w0 no longer serial) and rank-0 "
+          f"ingress gone: bounded by the largest unit at P = W / W_unit = {W / W_unit:.0f} ranks "
+          f"unless large tensors are split by rows (then by R_fs: P = R_fs / r_rank = "
+          f"{a.r_fs / a.r_rank:.0f})")
+    _ = Ppar
+
+
+if __name__ == "__main__":
+    main()
