@@ -225,6 +225,18 @@ static aq_status write_aliases(aq_job *j, aq_err *err) {
     return AQ_OK;
 }
 
+/* /source: SHA-256 of every model file, so users can tell which model a result came from. */
+static aq_status write_source(aq_job *j, aq_err *err) {
+    size_t n = 0;
+    char **files = NULL, **hex = NULL;
+    aq_status st = aq_model_file_digests(j->cfg->model_path, j->model, &n, &files, &hex, err);
+    if (st == AQ_OK)
+        st = aq_h5_write_source_digests(j->w, n, (const char *const *)files,
+                                        (const char *const *)hex, err);
+    aq_model_file_digests_free(n, files, hex);
+    return st;
+}
+
 static aq_status finish(aq_job *j, aq_err *err) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -236,6 +248,7 @@ static aq_status finish(aq_job *j, aq_err *err) {
     aq_status st = AQ_OK;
     if (j->rank == 0) {
         st = all ? write_aliases(j, err) : aq_err_set(err, AQ_E_NOMEM, "rank 0: out of memory");
+        if (st == AQ_OK) st = write_source(j, err);
         if (st == AQ_OK) st = write_run(j, all, err);
         if (st == AQ_OK) st = aq_h5_commit(j->w, err);
         else aq_h5_abort(j->w, 0);

@@ -72,5 +72,11 @@ aq_itest(interop.h5dump REQUIRES real_n2 COMMAND bash ${ITD}/h5dump_check.sh ${I
 # Requeue safety: SIGUSR1 mid-run, exit 3, --resume on another rank count, bit-identical.
 aq_itest(interrupt_resume COMMAND bash ${ITD}/interrupt_resume.sh ${BIN} ${IT}/interrupt)
 
+# A rank killed with SIGKILL mid-run: partial left, --resume finishes bit-identical.
+foreach(n 1 2 3)
+  aq_itest(kill_resume.n${n} COMMAND bash ${ITD}/kill_resume.sh ${BIN} ${n} ${IT}/kill_n${n})
+endforeach()
+aq_itest(inspect REQUIRES real_n2 COMMAND bash ${ITD}/inspect_check.sh ${BIN} ${REAL_MODEL} ${IT}/inspect)
+
 # Bad input: one-line error naming the file, non-zero exit, nothing under the final name.
 aq_itest(bad_input COMMAND bash ${ITD}/bad_input.sh ${BIN} ${REAL_MODEL}/model.safetensors ${IT}/bad)
