@@ -34,6 +34,8 @@ typedef struct {
     /* [quant] */
     aq_quant_params quant;         /* bits, group_size, method, scale_dtype */
     int quant_embeddings;          /* also quantize embed_tokens and lm_head */
+    int fallback;                  /* re-quantize a layer at the next width when too lossy */
+    double fallback_2bit, fallback_4bit; /* weighted_rel_err thresholds at 2 and 4 bits */
     /* [calib] */
     char calib_path[AQ_PATH_MAX];
     int calib_synthetic;

@@ -57,6 +57,8 @@ typedef struct {
     const uint8_t *codes;     /* [rows, aq_packed_row_bytes(cols, bits)] */
     const void *scale, *min;  /* [rows, groups] of params.scale_dtype */
     aq_quant_metrics metrics;
+    int fallback_from_bits;   /* > 0: first tried at this width and re-quantized (issue 8) */
+    double fallback_from_err; /* weighted_rel_err at fallback_from_bits */
 } aq_h5_quantized;
 
 /*! aq_h5_run_info : /run, one entry per rank (arrays of length `ranks`) plus the plan. */
@@ -83,8 +85,9 @@ aq_status aq_h5_create(const char *path, int level, const aq_h5_root_info *root,
 
 /*! aq_h5_write_quantized() :
  *  /tensors/<name>/ with kind="quantized", shape, orig_dtype, codes, scale, min, bits,
- *  group_size, method, scale_dtype, packing="lsb-first-row-aligned", metrics, and last the
- *  attribute complete=1.  @return : AQ_OK or AQ_E_HDF5 naming the tensor. */
+ *  group_size, method, scale_dtype, packing="lsb-first-row-aligned", metrics, when
+ *  fallback_from_bits > 0 the attributes fallback_from_bits and fallback_from_err, and last
+ *  the attribute complete=1.  @return : AQ_OK or AQ_E_HDF5 naming the tensor. */
 aq_status aq_h5_write_quantized(aq_h5_writer *w, const char *name, const aq_h5_quantized *t,
                                 aq_err *err);
 

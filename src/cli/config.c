@@ -41,6 +41,9 @@ static const key_def KEYS[] = {
     {"quant", "method", K_ENUM, F(quant.method), 0, 0, METHODS},
     {"quant", "scale_dtype", K_ENUM, F(quant.scale_dtype), 0, 0, SCALE_DT},
     {"quant", "embeddings", K_BOOL, F(quant_embeddings), 0, 0, NULL},
+    {"quant", "fallback", K_BOOL, F(fallback), 0, 0, NULL},
+    {"quant", "fallback_2bit", K_DBL, F(fallback_2bit), 0.0, 1e6, NULL},
+    {"quant", "fallback_4bit", K_DBL, F(fallback_4bit), 0.0, 1e6, NULL},
     {"calib", "path", K_STR, F(calib_path), 0, 0, NULL},
     {"calib", "synthetic", K_BOOL, F(calib_synthetic), 0, 0, NULL},
     {"calib", "timesteps", K_INT, F(calib_timesteps), 1, 4096, NULL},
@@ -78,6 +81,8 @@ void aq_config_defaults(aq_config *c) {
     c->compression_level = 3;
     c->quant = (aq_quant_params){.bits = 4, .group_size = 64, .method = AQ_METHOD_MSE,
                                  .scale_dtype = AQ_SCALE_F16};
+    c->fallback_2bit = 0.15; /* ~8.2 dB; the test tensors reach ~9.5 at g32 */
+    c->fallback_4bit = 0.012; /* ~19.2 dB; the test tensors reach ~21 at g32 */
     c->calib_timesteps = 32;
     c->calib_seed = 1;
     c->tg_count = 4;

@@ -19,10 +19,13 @@ static void abort_workers(aq_job *j) {
 
 static aq_status write_result(aq_job *j, const aq_qresult *r, aq_err *err) {
     const aq_tensor *t = aq_model_tensor(j->model, (size_t)r->hdr.tensor);
+    aq_quant_params p = j->cfg->quant;
+    p.bits = r->hdr.bits;
     aq_h5_quantized q = {.ndim = t->ndim, .shape = t->shape, .orig_dtype = t->dtype,
-                         .rows = r->hdr.rows, .cols = r->hdr.cols, .params = j->cfg->quant,
+                         .rows = r->hdr.rows, .cols = r->hdr.cols, .params = p,
                          .codes = r->codes, .scale = r->scale, .min = r->min,
-                         .metrics = r->hdr.metrics};
+                         .metrics = r->hdr.metrics, .fallback_from_bits = r->hdr.from_bits,
+                         .fallback_from_err = r->hdr.from_err};
     double t0 = MPI_Wtime();
     aq_status st = aq_h5_write_quantized(j->w, t->name, &q, err);
     if (st == AQ_OK) st = aq_h5_flush(j->w, err); /* a resumable partial if we die later */
@@ -258,8 +261,22 @@ static aq_status finish(aq_job *j, aq_err *err) {
     return aq_mpi_agree(j->comm, st, err);
 }
 
+/* run.simd's kernel set; every rank checks its own CPU. */
+static aq_status select_kernels(aq_job *j, aq_err *err) {
+    static const char *const NAMES[] = {"auto", "scalar", "avx2", "avx512"};
+    j->kernels = aq_kernels_select((int)j->cfg->simd);
+    j->tally.simd = aq_kernels_name(j->kernels);
+    aq_status st = j->kernels ? AQ_OK
+                              : aq_err_set(err, AQ_E_UNSUPPORTED,
+                                           "run.simd = %s: not available on this CPU or build",
+                                           NAMES[j->cfg->simd]);
+    return aq_mpi_agree(j->comm, st, err);
+}
+
 static aq_status run_stages(aq_job *j, aq_err *err) {
-    aq_status st = aq_model_open(j->cfg->model_path, &j->model, err);
+    aq_status st = select_kernels(j, err);
+    if (st != AQ_OK) return st;
+    st = aq_model_open(j->cfg->model_path, &j->model, err);
     if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
     if ((st = make_plan(j, err)) != AQ_OK) return st;
     j->tally.t_plan = MPI_Wtime() - j->tally.t_start;

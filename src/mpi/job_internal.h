@@ -29,7 +29,10 @@ typedef struct {
     uint64_t param_bytes; /* bytes of scale, and of min */
     double seconds;       /* compute seconds on the producing rank */
     int32_t rank;         /* producer */
+    int32_t bits;         /* width actually used (after any fallback) */
+    int32_t from_bits;    /* > 0: fell back from this width */
     int32_t pad;
+    double from_err;      /* weighted_rel_err at from_bits */
     aq_quant_metrics metrics;
     char msg[AQ_ERR_MSG_MAX];
 } aq_msg_hdr;
@@ -69,7 +72,8 @@ void aq_recv_abort(MPI_Comm comm);
 
 /* Progress and summary (report.c). */
 typedef struct {
-    size_t n_total, n_done, n_quantized, n_passthrough, n_alias, n_resumed;
+    size_t n_total, n_done, n_quantized, n_passthrough, n_alias, n_resumed, n_fallback;
+    const char *simd;     /* name of the kernel set that ran */
     uint64_t bytes_in, payload_bytes, q_bytes, weights_quantized;
     double sqnr_sum, sqnr_min;
     char sqnr_min_name[256];
@@ -115,6 +119,7 @@ struct aq_job_s {
     int abort_sent;       /* rank 0: told the workers to stop */
     int abort_seen;       /* worker: consumed rank 0's stop request */
     uint8_t *done;        /* [model tensors]: complete in the partial file being resumed */
+    const aq_kernels *kernels; /* run.simd's kernel set */
     size_t n_resumed;     /* rank 0: how many */
 };
 

@@ -34,11 +34,16 @@ void aq_report_quantized(aq_tally *t, const aq_tensor *src, const aq_qresult *r,
         snprintf(t->sqnr_min_name, sizeof t->sqnr_min_name, "%s", src->name);
     }
     double mbs = r->hdr.seconds > 0 ? src->nbytes / MB / r->hdr.seconds : 0.0;
+    t->n_fallback += r->hdr.from_bits > 0;
     if (t->quiet) return;
-    printf("[%4zu/%zu] rank %-3d %-44s %-12s int%d %s g%d  SQNR %6.2f dB  cos %.5f  %8.1f MB/s\n",
-           t->n_done, t->n_total, r->hdr.rank, src->name, shape, cfg->quant.bits,
+    printf("[%4zu/%zu] rank %-3d %-44s %-12s int%d %s g%d  SQNR %6.2f dB  cos %.5f  %8.1f MB/s",
+           t->n_done, t->n_total, r->hdr.rank, src->name, shape, r->hdr.bits,
            aq_method_name(cfg->quant.method), cfg->quant.group_size, sqnr,
            r->hdr.metrics.cosine, mbs);
+    if (r->hdr.from_bits)
+        printf("  (fallback from int%d: weighted rel. error %.4f > %.4f)", r->hdr.from_bits,
+               r->hdr.from_err, r->hdr.from_bits == 2 ? cfg->fallback_2bit : cfg->fallback_4bit);
+    printf("\n");
     fflush(stdout);
 }
 
@@ -88,8 +93,10 @@ void aq_report_summary(const aq_tally *t, const aq_h5_run_info *run, const char 
            t->bytes_in / MB, t->payload_bytes / MB, file_mb,
            file_mb > 0 ? t->bytes_in / MB / file_mb : 0.0);
     if (t->n_quantized)
-        printf("weights       %llu quantized at %.3f bits/weight (codes + scale + min)\n",
-               (unsigned long long)t->weights_quantized, bpw);
+        printf("weights       %llu quantized at %.3f bits/weight (codes + scale + min), %s "
+               "kernels, %zu fallbacks to a wider width\n",
+               (unsigned long long)t->weights_quantized, bpw, t->simd ? t->simd : "?",
+               t->n_fallback);
     if (t->n_quantized)
         printf("SQNR          mean %.2f dB over %zu tensors, min %.2f dB (%s)\n",
                t->sqnr_sum / (double)t->n_quantized, t->n_quantized, t->sqnr_min,

@@ -62,6 +62,28 @@ static aq_status importance(const aq_job *j, const aq_tensor *t, int64_t cols, f
     return st;
 }
 
+static double fallback_threshold(const aq_config *c, int bits) {
+    return bits == 2 ? c->fallback_2bit : bits == 4 ? c->fallback_4bit : INFINITY;
+}
+
+/* Allocates and fills r for `bits` (the other parameters from the job). */
+static aq_status quantize_at(const aq_job *j, const aq_tensor *t, int bits, const float *h,
+                             aq_qresult *r, aq_err *err) {
+    aq_quant_params p = j->cfg->quant;
+    p.bits = bits;
+    r->hdr.bits = bits;
+    r->hdr.codes_bytes = (uint64_t)r->hdr.rows * aq_packed_row_bytes(r->hdr.cols, bits);
+    r->hdr.param_bytes = (uint64_t)r->hdr.rows *
+                         (uint64_t)aq_groups_per_row(r->hdr.cols, p.group_size) *
+                         aq_scale_dtype_size(p.scale_dtype);
+    aq_status st = aq_qresult_alloc(r, t->name, err);
+    if (st == AQ_OK)
+        st = aq_quantize_tensor_ex(&p, j->kernels, t->dtype, t->data, r->hdr.rows, r->hdr.cols,
+                                   h, t->name, r->codes, r->scale, r->min, &r->hdr.metrics, err);
+    if (st != AQ_OK) aq_qresult_free(r);
+    return st;
+}
+
 aq_status aq_qresult_compute(const aq_job *j, int64_t index, aq_qresult *r, aq_err *err) {
     const aq_tensor *t = aq_model_tensor(j->model, (size_t)index);
     memset(&r->hdr, 0, sizeof r->hdr);
@@ -71,21 +93,24 @@ aq_status aq_qresult_compute(const aq_job *j, int64_t index, aq_qresult *r, aq_e
     r->hdr.tensor = index;
     r->hdr.rank = j->rank;
     aq_tensor_view(t, &r->hdr.rows, &r->hdr.cols);
-    const aq_quant_params *p = &j->cfg->quant;
-    r->hdr.codes_bytes = (uint64_t)r->hdr.rows * aq_packed_row_bytes(r->hdr.cols, p->bits);
-    r->hdr.param_bytes = (uint64_t)r->hdr.rows *
-                         (uint64_t)aq_groups_per_row(r->hdr.cols, p->group_size) *
-                         aq_scale_dtype_size(p->scale_dtype);
     double t0 = MPI_Wtime();
     float *h = NULL;
+    int bits = j->cfg->quant.bits;
     aq_status st = importance(j, t, r->hdr.cols, &h, err);
-    if (st == AQ_OK) st = aq_qresult_alloc(r, t->name, err);
-    if (st == AQ_OK)
-        st = aq_quantize_tensor(p, t->dtype, t->data, r->hdr.rows, r->hdr.cols, h, t->name,
-                                r->codes, r->scale, r->min, &r->hdr.metrics, err);
+    if (st == AQ_OK) st = quantize_at(j, t, bits, h, r, err);
+    /* Per-layer fallback (issue 8): a layer too lossy at its width moves up, 2 -> 4 -> 8. */
+    while (st == AQ_OK && j->cfg->fallback && bits < 8 &&
+           r->hdr.metrics.weighted_rel_err > fallback_threshold(j->cfg, bits)) {
+        if (!r->hdr.from_bits) {
+            r->hdr.from_bits = bits;
+            r->hdr.from_err = r->hdr.metrics.weighted_rel_err;
+        }
+        aq_qresult_free(r);
+        bits = bits == 2 ? 4 : 8;
+        st = quantize_at(j, t, bits, h, r, err);
+    }
     r->hdr.seconds = MPI_Wtime() - t0;
     free(h);
-    if (st != AQ_OK) aq_qresult_free(r);
     return st;
 }
 

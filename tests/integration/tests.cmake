@@ -69,6 +69,9 @@ foreach(cfg "8;rtn;f32;true" "2;mse;f16;true" "4;rtn;f16;false")
 endforeach()
 aq_itest(interop.h5dump REQUIRES real_n2 COMMAND bash ${ITD}/h5dump_check.sh ${IT}/real_n2.h5 ${CMAKE_BINARY_DIR}/plugins)
 
+# Per-layer fallback 2 -> 4 bits (issue 8): decisions recorded, mixed widths read back.
+aq_itest(fallback COMMAND bash ${ITD}/fallback_test.sh ${BIN} ${REAL_MODEL} ${IT}/fallback)
+
 # Requeue safety: SIGUSR1 mid-run, exit 3, --resume on another rank count, bit-identical.
 aq_itest(interrupt_resume COMMAND bash ${ITD}/interrupt_resume.sh ${BIN} ${IT}/interrupt)
 
