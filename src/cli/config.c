@@ -44,6 +44,7 @@ static const key_def KEYS[] = {
     {"quant", "fallback", K_BOOL, F(fallback), 0, 0, NULL},
     {"quant", "fallback_2bit", K_DBL, F(fallback_2bit), 0.0, 1e6, NULL},
     {"quant", "fallback_4bit", K_DBL, F(fallback_4bit), 0.0, 1e6, NULL},
+    {"quant", "budget_bits", K_DBL, F(budget_bits), 0.0, 64.0, NULL},
     {"calib", "path", K_STR, F(calib_path), 0, 0, NULL},
     {"calib", "synthetic", K_BOOL, F(calib_synthetic), 0, 0, NULL},
     {"calib", "timesteps", K_INT, F(calib_timesteps), 1, 4096, NULL},
@@ -238,6 +239,9 @@ aq_status aq_config_check(const aq_config *c, aq_err *err) {
         return aq_err_set(err, AQ_E_CONFIG,
                           "phase1/2/3 need activation statistics: set calib.path = STATS.h5 "
                           "or calib.synthetic = true");
+    if (c->budget_bits > 0 && c->fallback)
+        return aq_err_set(err, AQ_E_CONFIG, "quant.budget_bits and quant.fallback exclude each "
+                          "other: the budget already chooses every layer's width");
     if (c->calib_path[0] && c->calib_synthetic)
         return aq_err_set(err, AQ_E_CONFIG, "calib.path and calib.synthetic = true exclude each other");
     return AQ_OK;

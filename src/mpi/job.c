@@ -286,6 +286,14 @@ static aq_status run_stages(aq_job *j, aq_err *err) {
     }
     if ((st = aq_act_setup_open(j, err)) != AQ_OK) return st;
     if ((st = aq_job_open_output(j, err)) != AQ_OK) return st;
+    if ((st = aq_budget_assign(j, err)) != AQ_OK) {
+        if (j->rank == 0) aq_h5_abort(j->w, j->opts->resume);
+        j->w = NULL;
+        return st;
+    }
+    if (j->bits && j->rank == 0 && !j->tally.quiet)
+        printf("budget: %.3f bits/weight requested, %.3f allocated over 2/4/8-bit widths\n",
+               j->cfg->budget_bits, j->budget_achieved);
     j->tally.n_total = aq_model_count(j->model);
     j->tally.n_done = j->tally.n_resumed = j->n_resumed;
     st = j->rank == 0 ? writer_loop(j, err) : worker_loop(j, err);
@@ -322,6 +330,7 @@ aq_status aq_job_run(const aq_config *cfg, const aq_job_opts *opts, MPI_Comm com
     }
     aq_act_setup_close(&j.act);
     free(j.done);
+    free(j.bits);
     aq_plan_free(j.plan);
     aq_model_close(j.model);
     return st;

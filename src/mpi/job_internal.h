@@ -55,6 +55,15 @@ void aq_qresult_free(aq_qresult *r);
  * calibration, the mse error is weighted by the importance h_j (DESIGN 3). */
 aq_status aq_qresult_compute(const aq_job *j, int64_t index, aq_qresult *r, aq_err *err);
 
+/* Importance of tensor t's input channels from the calibration, or *h = NULL (all 1). */
+aq_status aq_job_importance(const aq_job *j, const aq_tensor *t, int64_t cols, float **h,
+                            aq_err *err);
+/* Allocates and fills r for tensor t at `bits` (the rest from the job). */
+aq_status aq_quantize_at(const aq_job *j, const aq_tensor *t, int bits, const float *h,
+                         aq_qresult *r, aq_err *err);
+/* Mixed precision under quant.budget_bits (budget.c): fills j->bits, collective. */
+aq_status aq_budget_assign(aq_job *j, aq_err *err);
+
 /* Checks a passthrough tensor for non-finite values (float dtypes).  AQ_E_VALUE naming it. */
 aq_status aq_check_finite(const aq_tensor *t, aq_err *err);
 
@@ -120,6 +129,8 @@ struct aq_job_s {
     int abort_seen;       /* worker: consumed rank 0's stop request */
     uint8_t *done;        /* [model tensors]: complete in the partial file being resumed */
     const aq_kernels *kernels; /* run.simd's kernel set */
+    uint8_t *bits;        /* [model tensors]: widths from the budget, or NULL */
+    double budget_achieved; /* bits/weight the budget allocation reached */
     size_t n_resumed;     /* rank 0: how many */
 };
 

@@ -46,7 +46,7 @@ void aq_qresult_free(aq_qresult *r) {
 }
 
 /* Importance h_j = sum_t w_t E[x_tj^2] of tensor t's input channels, or NULL (all 1). */
-static aq_status importance(const aq_job *j, const aq_tensor *t, int64_t cols, float **h,
+aq_status aq_job_importance(const aq_job *j, const aq_tensor *t, int64_t cols, float **h,
                             aq_err *err) {
     *h = NULL;
     if (!j->act.enabled) return AQ_OK;
@@ -66,8 +66,7 @@ static double fallback_threshold(const aq_config *c, int bits) {
     return bits == 2 ? c->fallback_2bit : bits == 4 ? c->fallback_4bit : INFINITY;
 }
 
-/* Allocates and fills r for `bits` (the other parameters from the job). */
-static aq_status quantize_at(const aq_job *j, const aq_tensor *t, int bits, const float *h,
+aq_status aq_quantize_at(const aq_job *j, const aq_tensor *t, int bits, const float *h,
                              aq_qresult *r, aq_err *err) {
     aq_quant_params p = j->cfg->quant;
     p.bits = bits;
@@ -95,9 +94,9 @@ aq_status aq_qresult_compute(const aq_job *j, int64_t index, aq_qresult *r, aq_e
     aq_tensor_view(t, &r->hdr.rows, &r->hdr.cols);
     double t0 = MPI_Wtime();
     float *h = NULL;
-    int bits = j->cfg->quant.bits;
-    aq_status st = importance(j, t, r->hdr.cols, &h, err);
-    if (st == AQ_OK) st = quantize_at(j, t, bits, h, r, err);
+    int bits = j->bits ? j->bits[index] : j->cfg->quant.bits;
+    aq_status st = aq_job_importance(j, t, r->hdr.cols, &h, err);
+    if (st == AQ_OK) st = aq_quantize_at(j, t, bits, h, r, err);
     /* Per-layer fallback (issue 8): a layer too lossy at its width moves up, 2 -> 4 -> 8. */
     while (st == AQ_OK && j->cfg->fallback && bits < 8 &&
            r->hdr.metrics.weighted_rel_err > fallback_threshold(j->cfg, bits)) {
@@ -107,7 +106,7 @@ aq_status aq_qresult_compute(const aq_job *j, int64_t index, aq_qresult *r, aq_e
         }
         aq_qresult_free(r);
         bits = bits == 2 ? 4 : 8;
-        st = quantize_at(j, t, bits, h, r, err);
+        st = aq_quantize_at(j, t, bits, h, r, err);
     }
     r->hdr.seconds = MPI_Wtime() - t0;
     free(h);

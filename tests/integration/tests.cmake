@@ -72,6 +72,14 @@ aq_itest(interop.h5dump REQUIRES real_n2 COMMAND bash ${ITD}/h5dump_check.sh ${I
 # Per-layer fallback 2 -> 4 bits (issue 8): decisions recorded, mixed widths read back.
 aq_itest(fallback COMMAND bash ${ITD}/fallback_test.sh ${BIN} ${REAL_MODEL} ${IT}/fallback)
 
+# Mixed precision under a size budget (issue 8): within budget, same widths on 1 and 3 ranks.
+foreach(n 1 3)
+  aq_itest(mpi.budget.n${n} SETUP budget_n${n}
+    COMMAND bash ${ITD}/run_job.sh ${BIN} ${n} ${REAL_MODEL} ${IT}/budget_n${n}.h5 --set quant.budget_bits=3.0)
+endforeach()
+aq_itest(budget REQUIRES "budget_n1;budget_n3" COMMAND bash -c
+  "${PY} ${ITD}/budget_check.py ${IT}/budget_n3.h5 3.0 && ${PY} ${ITD}/compare_results.py ${IT}/budget_n1.h5 ${IT}/budget_n3.h5 && ${PY} ${ITD}/interop_check.py ${IT}/budget_n3.h5 ${REAL_MODEL} | tail -n 1")
+
 # Requeue safety: SIGUSR1 mid-run, exit 3, --resume on another rank count, bit-identical.
 aq_itest(interrupt_resume COMMAND bash ${ITD}/interrupt_resume.sh ${BIN} ${IT}/interrupt)
 
