@@ -27,7 +27,7 @@ FLAGS=(-std=c17 -D_GNU_SOURCE -DAQ_VERSION=\"fuzz\" -g -O1 -Wall -Wextra -Werror
        -I"$root/include" -I"$root/tests/fuzz")
 common=("$root"/src/common/*.c "$root/tests/fuzz/fuzz_util.c")
 st=("$root"/src/io/safetensors/*.c)
-read -r -a JANSSON <<<"$(pkg-config --cflags --libs jansson)"
+read -r -a JANSSON <<<"$(pkg-config --cflags --libs jansson nettle)" # st_digest.c: SHA-256
 read -r -a INIH <<<"$(pkg-config --cflags --libs inih)"
 read -r -a HDF5 <<<"$(pkg-config --cflags --libs hdf5-openmpi)"
 
