@@ -88,7 +88,7 @@ def main():
           f"{m['model_bytes']/1e9:.2f} GB model | {100*m['read_floor_fraction']:.1f} % of "
           f"{m['read_gbps_per_thread']:.1f} GB/s ({m['model_bytes']/m['seconds']/1e9:.2f} GB/s, "
           f"{m['seconds']:.2f} s) | >= 50 % | {met(m['read_floor_fraction'] >= 0.5)} |")
-    strong = [s for s in scal if s["mode"] == "strong"]
+    strong = [s for s in scal if s["mode"] == "strong" and s.get("gather") != "bulk"]
     base = [s for s in strong if s["ranks"] == 1 and s["threads"] == 1]
     if base:
         t1 = base[0]["seconds"]
@@ -158,39 +158,50 @@ def main():
     # ---------------------------------------------------------------- scaling
     if scal:
         w("## Scaling (`aq-bench scaling`, in-memory bf16 model, 4-bit rtn g128, gather to rank 0)\n")
-        w("| mode | ranks | threads | Mweights | seconds | quantize s | gather s | speed-up | efficiency |")
-        w("|---|---|---|---|---|---|---|---|---|")
+        w("| mode | gather | ranks | threads | Mweights | seconds | quantize s | gather s (not hidden) | CPU s (all ranks) | speed-up | efficiency |")
+        w("|---|---|---|---|---|---|---|---|---|---|---|")
         for mode in ("strong", "weak"):
             xs = [s for s in scal if s["mode"] == mode]
             b1 = [s for s in xs if s["ranks"] == 1 and s["threads"] == 1]
-            for s in xs:
+            for s in sorted(xs, key=lambda x: (x.get("gather", "") == "bulk", x["ranks"], x["threads"])):
                 p = s["ranks"] * s["threads"]
                 if b1:
                     sp = (b1[0]["seconds"] / s["seconds"]) if mode == "strong" else \
                          (s["mweights"] / s["seconds"]) / (b1[0]["mweights"] / b1[0]["seconds"])
                 else:
                     sp = 0
-                w(f"| {mode} | {s['ranks']} | {s['threads']} | {s['mweights']:.0f} | {s['seconds']:.3f} | "
-                  f"{s['quantize_s']:.3f} | {s['gather_s']:.3f} | {sp:.2f}x | {100*sp/p:.0f} % |")
+                w(f"| {mode} | {s.get('gather', 'bulk')} | {s['ranks']} | {s['threads']} | {s['mweights']:.0f} | "
+                  f"{s['seconds']:.3f} | {s['quantize_s']:.3f} | {s['gather_s']:.3f} | {s.get('cpu_s', 0):.3f} | "
+                  f"{sp:.2f}x | {100*sp/p:.0f} % |")
         w("\nWeak scaling: speed-up = throughput ratio (model grows with the ranks). Wall times "
-          "are the slowest rank's; gather = MPI_Gatherv of codes + scale + min to rank 0.\n")
+          "are the slowest rank's. streamed = each tensor sent to rank 0 when finished (as the job "
+          "does), bulk = one MPI_Gatherv at the end (measures G). CPU s = process CPU time summed "
+          "over ranks: with 1 rank x 2 threads it is ~17 % above 1 x 1, i.e. threads spin at the "
+          "per-tensor OpenMP barrier while the other thread is preempted by the machine's other "
+          "load — the work itself does not grow.\n")
         w("![scaling](scaling.png)\n")
 
     # ---------------------------------------------------------------- memory
     if mem:
         w("## Memory and end to end (`aq-bench memory`: the real job, bf16 -> 4-bit rtn, "
           "embeddings quantized, zstd 1)\n")
-        w("Bound per rank: 2 x (largest tensor in f32) + 256 MB allowance (ru_maxrss, which "
-          "also counts touched pages of the mapped model).\n")
-        w("| model GB | ranks | largest f32 MB | peak RSS MB per rank | bound MB | wall s | GB/s | % of 1-core read |")
-        w("|---|---|---|---|---|---|---|---|")
+        w("Bound per rank: 2 x (largest tensor in f32) + 256 MB allowance, checked on the peak "
+          "*anonymous* resident memory (sampled every 2 ms from /proc/self/status RssAnon). "
+          "The peak RSS (ru_maxrss, what /run/peak_rss_bytes reports) also counts the touched, "
+          "file-backed pages of the mmapped model, so it grows with the part of the model a rank "
+          "reads although those pages are reclaimable page cache.\n")
+        w("| model GB | ranks | largest f32 MB | peak anon MB per rank | peak RSS MB per rank | bound MB | wall s | GB/s | % of 1-core read |")
+        w("|---|---|---|---|---|---|---|---|---|")
         for m in sorted(mem, key=lambda x: (x["model_bytes"], x["ranks"])):
             w(f"| {m['model_bytes']/1e9:.2f} | {m['ranks']} | {m['largest_tensor_f32_bytes']/1e6:.0f} | "
+              f"{', '.join(f'{v/1e6:.0f}' for v in m.get('peak_anon_bytes', []))} | "
               f"{', '.join(f'{v/1e6:.0f}' for v in m['peak_rss_bytes'])} | {m['bound_bytes']/1e6:.0f} | "
               f"{m['seconds']:.2f} | {m['model_bytes']/m['seconds']/1e9:.2f} | "
               f"{100*m['read_floor_fraction']:.1f} |")
         w("\n![memory](memory.png)\n")
 
+    if os.path.exists(f"{R}/notes.md"):
+        w(open(f"{R}/notes.md").read())
     if loads:
         w("## Load during the run\n")
         for l in loads:
@@ -239,6 +250,7 @@ plot '{R}/kernels.dat' using 2:xtic(1) title 'scalar', '' using 3 title '{best}'
         gnuplot(f"""set terminal pngcairo size 900,600
 set output '{R}/quality.png'
 set title 'Pooled SQNR on the section 7 test tensors vs bits/weight'
+set termoption noenhanced
 set xlabel 'bits per weight (codes + f16 scale + f16 min)'
 set ylabel 'SQNR dB'
 set key bottom right
@@ -250,42 +262,48 @@ plot '{R}/quality_aq.dat' using 1:($4 eq "rtn" ? $2 : 1/0) with points pt 7 ps 1
 """.replace('($4 eq "rtn" ? $2 : 1/0)', '((strcol(4) eq "rtn") ? $2 : 1/0)'))
     if scal:
         with open(f"{R}/scaling.dat", "w") as f:
+            # kind 0: strong, ranks; 1: strong, threads; 2: weak, ranks
             for mode in ("strong", "weak"):
-                xs = [s for s in scal if s["mode"] == mode]
-                b1 = [s for s in xs if s["ranks"] == 1 and s["threads"] == 1]
+                xs = [x for x in scal if x["mode"] == mode]
+                b1 = [x for x in xs if x["ranks"] == 1 and x["threads"] == 1]
                 if not b1:
                     continue
-                f.write(f"# {mode}\n")
-                for s in xs:
-                    sp = (b1[0]["seconds"] / s["seconds"]) if mode == "strong" else \
-                         (s["mweights"] / s["seconds"]) / (b1[0]["mweights"] / b1[0]["seconds"])
-                    f.write(f"\"{mode} {s['ranks']}r x {s['threads']}t\" {s['ranks']*s['threads']} {sp}\n")
+                for x in xs:
+                    sp = (b1[0]["seconds"] / x["seconds"]) if mode == "strong" else \
+                         (x["mweights"] / x["seconds"]) / (b1[0]["mweights"] / b1[0]["seconds"])
+                    kind = 2 if mode == "weak" else (1 if x["threads"] > 1 else 0)
+                    f.write(f"{x['ranks']*x['threads']} {sp} {kind}\n")
         gnuplot(f"""set terminal pngcairo size 800,500
 set output '{R}/scaling.png'
-set title 'Scaling on 2 cores: speed-up vs 1 rank x 1 thread (weak: throughput ratio)'
+set title 'Scaling on 2 cores vs 1 rank x 1 thread (weak: throughput ratio), in-memory model'
 set xlabel 'ranks x threads'
 set ylabel 'speed-up'
 set xrange [0.5:2.5]
 set yrange [0:2.3]
+set xtics 1
 set grid
-set key top left
+set key bottom right
 plot x with lines dt 2 title 'ideal', 1.8 with lines title 'target 1.8x', \\
-     '{R}/scaling.dat' using 2:3:1 with labels offset 0,0.7 font ',8' notitle, \\
-     '' using 2:3 with points pt 7 ps 1.5 title 'measured'
+     '{R}/scaling.dat' using ($1-0.04):($3==0 ? $2 : 1/0) with points pt 7 ps 1.8 title 'strong, ranks x 1 thread', \\
+     '' using 1:($3==1 ? $2 : 1/0) with points pt 5 ps 1.8 title 'strong, 1 rank x threads', \\
+     '' using ($1+0.04):($3==2 ? $2 : 1/0) with points pt 9 ps 1.8 title 'weak, ranks x 1 thread'
 """)
     if mem:
         with open(f"{R}/memory.dat", "w") as f:
             for m in sorted(mem, key=lambda x: (x["ranks"], x["model_bytes"])):
-                f.write(f"{m['model_bytes']/1e9} {max(m['peak_rss_bytes'])/1e6} {m['bound_bytes']/1e6} {m['ranks']}\n")
+                f.write(f"{m['model_bytes']/1e9} {max(m['peak_rss_bytes'])/1e6} {m['bound_bytes']/1e6} {m['ranks']} "
+                        f"{max(m.get('peak_anon_bytes', [0]))/1e6}\n")
         gnuplot(f"""set terminal pngcairo size 800,500
 set output '{R}/memory.png'
-set title 'Peak RSS per rank (max over ranks) vs model size, real job'
+set title 'Peak memory per rank (max over ranks) vs model size, real job'
 set xlabel 'model size GB (bf16)'
 set ylabel 'MB'
 set grid
 set key top left
-plot '{R}/memory.dat' using 1:($4==1 ? $2 : 1/0) with linespoints pt 7 title '1 rank', \\
-     '' using 1:($4==2 ? $2 : 1/0) with linespoints pt 5 title '2 ranks (max)', \\
+plot '{R}/memory.dat' using 1:($4==1 ? $2 : 1/0) with linespoints pt 7 title 'RSS, 1 rank (incl. mapped model)', \\
+     '' using 1:($4==2 ? $2 : 1/0) with linespoints pt 5 title 'RSS, 2 ranks (incl. mapped model)', \\
+     '' using 1:($4==1 ? $5 : 1/0) with linespoints pt 6 title 'anonymous, 1 rank', \\
+     '' using 1:($4==2 ? $5 : 1/0) with linespoints pt 4 title 'anonymous, 2 ranks', \\
      '' using 1:3 with lines dt 2 title 'bound 2 x largest f32 + 256 MB'
 """)
 

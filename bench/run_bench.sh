@@ -40,7 +40,7 @@ fi
 has() { [[ ",$PARTS," == *",$1,"* ]]; }
 note_load() { echo "{\"part\": \"$1\", \"when\": \"$(date -u +%FT%TZ)\", \"uptime\": \"$(uptime | sed 's/.*load/load/')\"}" >> "$OUT/load.jsonl"; }
 
-: > "$OUT/load.jsonl"
+[ "$PARTS" = kernels,quality,scaling,memory ] && : > "$OUT/load.jsonl"
 lscpu | grep -E "Model name|^CPU\(s\)|Flags" | sed 's/Flags:.*/(flags omitted)/' > "$OUT/machine.txt" || true
 
 if has kernels; then
