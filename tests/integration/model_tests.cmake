@@ -4,6 +4,7 @@
 if(TARGET aq-eval AND TARGET aq-calib)
   aq_itest(model.pipeline COMMAND bash ${ITD}/model_pipeline.sh ${BIN} ${REAL_MODEL} ${IT}/model_pipe)
   aq_itest(model.kl_bits COMMAND bash ${ITD}/model_kl.sh ${BIN} ${REAL_MODEL} ${IT}/model_kl)
+  aq_itest(model.act_fakequant COMMAND bash ${ITD}/model_act.sh ${BIN} ${REAL_MODEL} ${IT}/model_act)
   aq_itest(model.help COMMAND bash -c "$<TARGET_FILE:aq-eval> --help | grep -q -- --result && $<TARGET_FILE:aq-calib> --help | grep -q -- --timesteps")
   aq_itest(model.bad_result COMMAND bash -c "! $<TARGET_FILE:aq-eval> --model ${REAL_MODEL} --result ${REAL_MODEL}/config.json 2> ${IT}/bad_result.err && grep -q 'not an HDF5 file' ${IT}/bad_result.err")
 endif()
