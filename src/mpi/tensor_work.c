@@ -1,5 +1,6 @@
 /* What happens to one tensor on the rank that owns it. */
 #include <math.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <mpi.h>
@@ -62,6 +63,14 @@ aq_status aq_job_importance(const aq_job *j, const aq_tensor *t, int64_t cols, f
     return st;
 }
 
+/* Test hook: AQ_TEST_TENSOR_DELAY_MS=N makes every quantized tensor take N ms longer, so
+ * tests can interrupt or kill a run mid-way whatever the speed of the kernels. */
+static void test_delay(void) {
+    const char *ms = getenv("AQ_TEST_TENSOR_DELAY_MS");
+    long n = ms ? strtol(ms, NULL, 10) : 0;
+    if (n > 0 && n < 10000) nanosleep(&(struct timespec){n / 1000, (n % 1000) * 1000000L}, NULL);
+}
+
 static double fallback_threshold(const aq_config *c, int bits) {
     return bits == 2 ? c->fallback_2bit : bits == 4 ? c->fallback_4bit : INFINITY;
 }
@@ -108,6 +117,7 @@ aq_status aq_qresult_compute(const aq_job *j, int64_t index, aq_qresult *r, aq_e
         bits = bits == 2 ? 4 : 8;
         st = aq_quantize_at(j, t, bits, h, r, err);
     }
+    test_delay();
     r->hdr.seconds = MPI_Wtime() - t0;
     free(h);
     return st;

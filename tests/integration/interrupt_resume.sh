@@ -17,7 +17,8 @@ mpi 2 "${job[@]}" --set output.path="$work/full.h5" >"$work/full.log" 2>&1 || fa
 
 # mpirun itself in the background (not a shell function), so the signal reaches mpirun,
 # which forwards SIGUSR1 to every rank.
-mpirun --allow-run-as-root --oversubscribe -n 2 "$bin/aq-mpi" "${job[@]}" \
+# 20 ms per tensor (test hook): the signal lands mid-run whatever the kernel speed.
+AQ_TEST_TENSOR_DELAY_MS=20 mpirun --allow-run-as-root --oversubscribe -n 2 "$bin/aq-mpi" "${job[@]}" \
   --set output.path="$work/int.h5" >"$work/int.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do  # wait for progress, not for a fixed time

@@ -17,7 +17,8 @@ out="$work/kill.h5"
 
 mpi "${job[@]}" --set output.path="$work/full.h5" >"$work/full.log" 2>&1 || fail "uninterrupted run"
 
-mpirun --allow-run-as-root --oversubscribe -n "$n" "$bin/aq-mpi" "${job[@]}" \
+# 20 ms per tensor (test hook): the kill lands mid-run whatever the kernel speed.
+AQ_TEST_TENSOR_DELAY_MS=20 mpirun --allow-run-as-root --oversubscribe -n "$n" "$bin/aq-mpi" "${job[@]}" \
   --set output.path="$out" >"$work/kill.log" 2>&1 &
 mpirun_pid=$!
 for _ in $(seq 1 600); do # wait for progress (rank 0 prints one line per tensor written)

@@ -39,7 +39,9 @@ no_errors() {
 submit_slow() {
   local name=$1 out=$2
   shift 2
-  AQ_MODEL=$work/tiny48 AQ_OUTPUT=$out sbatch --parsable --job-name="$name" "${SMALL[@]}" \
+  # 15 ms per tensor (aq-mpi test hook, exported by sbatch): interruptions land mid-run
+  # whatever the kernel speed.
+  AQ_TEST_TENSOR_DELAY_MS=15 AQ_MODEL=$work/tiny48 AQ_OUTPUT=$out sbatch --parsable --job-name="$name" "${SMALL[@]}" \
     --output="$work/%x-%j.out" --error="$work/%x-%j.err" "$@" slurm/dream7b_int2.sh
 }
 
