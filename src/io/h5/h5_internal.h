@@ -69,6 +69,10 @@ int aq_h5_attr_f64(hid_t loc, const char *name, double value);
 /* 1-D int64 array of n entries; n = 0 gives an empty array (shape of a 0-d tensor). */
 int aq_h5_attr_i64_array(hid_t loc, const char *name, const int64_t *v, int n);
 
+/*! aq_h5_attr_read_str() : string attribute `name` of `loc` (variable or fixed length) as a
+ *  malloc'ed C string (caller frees), or NULL when absent, not a string or unreadable. */
+char *aq_h5_attr_read_str(hid_t loc, const char *name);
+
 /*-*********************************************
  *  Datasets
  ***********************************************/

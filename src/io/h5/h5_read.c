@@ -25,35 +25,11 @@ const char *aq_h5in_name(const aq_h5in *h, size_t i) { return i < h->n ? h->name
 
 /* String attribute (variable or fixed length) into buf; 0 or -1. */
 static int attr_str(hid_t loc, const char *name, char *buf, size_t size) {
-    if (H5Aexists(loc, name) <= 0) return -1;
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT), ft = a >= 0 ? H5Aget_type(a) : -1;
-    int rc = -1;
-    if (ft >= 0 && H5Tget_class(ft) == H5T_STRING) {
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        if (H5Tis_variable_str(ft) > 0) {
-            char *s = NULL;
-            H5Tset_size(mt, H5T_VARIABLE);
-            H5Tset_cset(mt, H5Tget_cset(ft));
-            if (H5Aread(a, mt, &s) >= 0 && s) {
-                snprintf(buf, size, "%s", s);
-                H5free_memory(s);
-                rc = 0;
-            }
-        } else {
-            size_t n = H5Tget_size(ft);
-            char *s = calloc(n + 1, 1);
-            H5Tset_size(mt, n);
-            if (s && H5Aread(a, mt, s) >= 0) {
-                snprintf(buf, size, "%s", s);
-                rc = 0;
-            }
-            free(s);
-        }
-        H5Tclose(mt);
-    }
-    aq_h5_close_id(ft);
-    aq_h5_close_id(a);
-    return rc;
+    char *v = aq_h5_attr_read_str(loc, name);
+    if (!v) return -1;
+    snprintf(buf, size, "%s", v);
+    free(v);
+    return 0;
 }
 
 static int attr_num(hid_t loc, const char *name, hid_t memtype, void *v) {

@@ -17,29 +17,6 @@ aq_status aq_h5_flush(aq_h5_writer *w, aq_err *err) {
     return st;
 }
 
-/* A string attribute (variable or fixed length) as a malloc'ed C string, or NULL. */
-static char *read_str_attr(hid_t loc, const char *name) {
-    if (H5Aexists(loc, name) <= 0) return NULL;
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT), ft = a < 0 ? -1 : H5Aget_type(a);
-    char *out = NULL;
-    if (ft >= 0 && H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0) {
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        char *v = NULL;
-        H5Tset_size(mt, H5T_VARIABLE);
-        H5Tset_cset(mt, H5T_CSET_UTF8);
-        if (H5Aread(a, mt, &v) >= 0 && v) out = strdup(v);
-        if (v) H5free_memory(v);
-        H5Tclose(mt);
-    } else if (ft >= 0 && H5Tget_class(ft) == H5T_STRING) {
-        size_t n = H5Tget_size(ft);
-        out = calloc(n + 1, 1);
-        if (out && H5Aread(a, ft, out) < 0) free(out), out = NULL;
-    }
-    aq_h5_close_id(ft);
-    aq_h5_close_id(a);
-    return out;
-}
-
 static int read_i32_attr(hid_t loc, const char *name, int32_t *v) {
     if (H5Aexists(loc, name) <= 0) return -1;
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
@@ -57,7 +34,7 @@ static size_t without_run(const char *s) {
 
 /* Equal configs, or AQ_E_CONFIG naming the first line that differs. */
 static aq_status check_config(hid_t f, const char *partial, const char *want, aq_err *err) {
-    char *have = read_str_attr(f, "config");
+    char *have = aq_h5_attr_read_str(f, "config");
     if (!have) return aq_err_set(err, AQ_E_FORMAT, "%s: no config attribute; cannot resume", partial);
     aq_status st = AQ_OK;
     size_t nh = without_run(have), nw = without_run(want);
@@ -151,7 +128,7 @@ static aq_status reopen(aq_h5_writer *w, const char *config_text, const char *co
         snprintf(what, sizeof what, "cannot reopen %s", w->partial);
         return aq_h5_fail(err, what);
     }
-    char *fmt = read_str_attr(w->file, "format");
+    char *fmt = aq_h5_attr_read_str(w->file, "format");
     int ok = fmt && strcmp(fmt, AQ_FORMAT_NAME) == 0;
     free(fmt);
     if (!ok) return aq_err_set(err, AQ_E_FORMAT, "%s: not an %s file", w->partial, AQ_FORMAT_NAME);

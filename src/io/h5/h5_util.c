@@ -4,6 +4,7 @@
 #include "h5_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void aq_h5_quiet_begin(aq_h5_quiet *q) {
@@ -139,4 +140,29 @@ const char *aq_h5_dtype_name(aq_dtype dt) {
     case AQ_DT_BF16: return "BF16";
     }
     return NULL;
+}
+
+char *aq_h5_attr_read_str(hid_t loc, const char *name) {
+    if (H5Aexists(loc, name) <= 0) return NULL;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT), ft = a >= 0 ? H5Aget_type(a) : -1;
+    char *out = NULL;
+    if (ft >= 0 && H5Tget_class(ft) == H5T_STRING) {
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        if (H5Tis_variable_str(ft) > 0) {
+            char *v = NULL;
+            H5Tset_size(mt, H5T_VARIABLE);
+            H5Tset_cset(mt, H5Tget_cset(ft));
+            if (H5Aread(a, mt, &v) >= 0 && v) out = strdup(v);
+            if (v) H5free_memory(v);
+        } else {
+            size_t n = H5Tget_size(ft);
+            out = calloc(n + 1, 1);
+            H5Tset_size(mt, n);
+            if (out && H5Aread(a, mt, out) < 0) free(out), out = NULL;
+        }
+        aq_h5_close_id(mt);
+    }
+    aq_h5_close_id(ft);
+    aq_h5_close_id(a);
+    return out;
 }
