@@ -13,6 +13,10 @@
 
 #include "quant_impl.h"
 
+/* Rounding immediate of the f16 conversions: a macro, not a variable, because the
+ * intrinsics need a compile-time constant even at -O0 (the sanitizer build). */
+#define AQ_RM (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
 #define MAGIC 12582912.0f /* 1.5 * 2^23, aq_code_of() */
 
 /* aq_code_of() on 16 lanes, as floats. */
@@ -364,9 +368,8 @@ static inline void params16(float *s, float *m, int bits, aq_scale_dtype d) {
                       _mm512_cvtps_pd(_mm512_extractf32x8_ps(lo, 1))), q));
     __m512 sc = _mm512_insertf32x8(_mm512_castps256_ps512(s0), s1, 1), mn = lo;
     if (d == AQ_SCALE_F16) {
-        const int rm = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
-        sc = _mm512_cvtph_ps(_mm512_cvtps_ph(sc, rm));
-        mn = _mm512_cvtph_ps(_mm512_cvtps_ph(mn, rm));
+        sc = _mm512_cvtph_ps(_mm512_cvtps_ph(sc, AQ_RM));
+        mn = _mm512_cvtph_ps(_mm512_cvtps_ph(mn, AQ_RM));
     }
     __mmask16 keep = _mm512_cmp_ps_mask(hi, lo, _CMP_GT_OQ) &
                      _mm512_cmp_ps_mask(sc, _mm512_setzero_ps(), _CMP_GT_OQ);
@@ -394,11 +397,10 @@ static void store_params(const float *s, const float *m, int64_t groups, aq_scal
         memcpy(min, m, (size_t)groups * 4);
         return;
     }
-    const int rm = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
     int64_t g = 0;
     for (; g + 16 <= groups; g += 16) {
-        _mm256_storeu_si256((__m256i *)((uint16_t *)scale + g), _mm512_cvtps_ph(_mm512_loadu_ps(s + g), rm));
-        _mm256_storeu_si256((__m256i *)((uint16_t *)min + g), _mm512_cvtps_ph(_mm512_loadu_ps(m + g), rm));
+        _mm256_storeu_si256((__m256i *)((uint16_t *)scale + g), _mm512_cvtps_ph(_mm512_loadu_ps(s + g), AQ_RM));
+        _mm256_storeu_si256((__m256i *)((uint16_t *)min + g), _mm512_cvtps_ph(_mm512_loadu_ps(m + g), AQ_RM));
     }
     for (; g < groups; ++g) {
         aq_store_param(scale, g, d, s[g]);
