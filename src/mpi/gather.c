@@ -32,14 +32,37 @@ static int recv_bytes(MPI_Comm comm, void *buf, uint64_t n, int src, int tag) {
     return 0;
 }
 
-aq_status aq_send_result(MPI_Comm comm, const aq_qresult *r, aq_err *err) {
-    if (send_bytes(comm, &r->hdr, sizeof r->hdr, TAG_HDR) || 
-        send_bytes(comm, r->codes, r->hdr.codes_bytes, TAG_CODES) ||
-        send_bytes(comm, r->scale, r->hdr.param_bytes, TAG_SCALE) ||
-        send_bytes(comm, r->min, r->hdr.param_bytes, TAG_MIN))
+/* Non-blocking twin of send_bytes: appends its requests to p->req. */
+static int isend_bytes(MPI_Comm comm, const void *buf, uint64_t n, int tag, aq_pending *p) {
+    const char *b = buf;
+    do {
+        int k = (int)(n < PIECE ? n : PIECE);
+        if (p->n == AQ_PENDING_REQS) return -1;
+        if (MPI_Isend(b, k, MPI_BYTE, 0, tag, comm, &p->req[p->n++]) != MPI_SUCCESS) return -1;
+        b += k;
+        n -= (uint64_t)k;
+    } while (n > 0);
+    return 0;
+}
+
+aq_status aq_send_result_start(MPI_Comm comm, aq_pending *p, aq_err *err) {
+    const aq_qresult *r = &p->r;
+    p->n = 0;
+    /* The header is small and goes eagerly; the payload is left to progress while the worker
+     * computes its next tensor. */
+    if (send_bytes(comm, &r->hdr, sizeof r->hdr, TAG_HDR) ||
+        isend_bytes(comm, r->codes, r->hdr.codes_bytes, TAG_CODES, p) ||
+        isend_bytes(comm, r->scale, r->hdr.param_bytes, TAG_SCALE, p) ||
+        isend_bytes(comm, r->min, r->hdr.param_bytes, TAG_MIN, p))
         return aq_err_set(err, AQ_E_MPI, "rank %d: sending tensor %lld to rank 0 failed",
                           r->hdr.rank, (long long)r->hdr.tensor);
     return AQ_OK;
+}
+
+void aq_send_result_finish(aq_pending *p) {
+    if (p->n) MPI_Waitall(p->n, p->req, MPI_STATUSES_IGNORE);
+    p->n = 0;
+    aq_qresult_free(&p->r);
 }
 
 aq_status aq_send_end(MPI_Comm comm, aq_status st, const char *msg, int rank) {

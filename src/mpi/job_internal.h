@@ -68,8 +68,19 @@ aq_status aq_budget_assign(aq_job *j, aq_err *err);
 aq_status aq_check_finite(const aq_tensor *t, aq_err *err);
 
 /* Point-to-point protocol (gather.c). */
-aq_status aq_send_result(MPI_Comm comm, const aq_qresult *r, aq_err *err);
 aq_status aq_send_end(MPI_Comm comm, aq_status st, const char *msg, int rank);
+/* A result whose payload is still being sent (worker side); owns r until finished. */
+#define AQ_PENDING_REQS 16
+typedef struct {
+    aq_qresult r;
+    MPI_Request req[AQ_PENDING_REQS];
+    int n;       /* requests in flight; 0: slot free */
+    int used;    /* slot holds a result */
+} aq_pending;
+/* Sends p->r's header, starts its payload (MPI_Isend). */
+aq_status aq_send_result_start(MPI_Comm comm, aq_pending *p, aq_err *err);
+/* Waits for p's payload, frees p->r. */
+void aq_send_result_finish(aq_pending *p);
 /* Receives one header from any rank into r->hdr and, for MSG_RESULT, its payload. */
 aq_status aq_recv_message(MPI_Comm comm, aq_qresult *r, aq_err *err);
 /* Non-blocking check for a header from any rank. */
