@@ -892,6 +892,7 @@ int main(int argc, char **argv) {
         }
         return run_scaling(&so) == 0 ? 0 : 1;
     }
+    if (strcmp(argv[1], "dq") == 0) return aq_bench_dq(argc - 1, argv + 1);
     if (strcmp(argv[1], "kernels") == 0) {
         kernels_opts ko;
         if (kernels_parse(argc, argv, &ko) != 0) return 2;
