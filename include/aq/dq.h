@@ -28,11 +28,11 @@
  * Search (per super-block, importance h_j per column, NULL = all 1):
  *   1. per group the mse method of aq/quant.h (clipping search + weighted LS refit) with
  *      unrounded parameters -> target (s_g, m_g) and codes;
- *   2. a 6 x 6 grid of (d, dmin) around (max s_g / 15, extreme m_g / 15); for each, per group
- *      the best of the 4 floor/ceil (sc, mc) pairs by the exact quadratic error for the codes,
- *      then the joint weighted LS refit of (d, dmin) for those (sc, mc) and codes, a second
- *      (sc, mc) choice; the best by that error wins;
- *   3. d, dmin rounded to float16, (sc, mc) chosen again for the rounded values, the codes
+ *   2. d = max s_g / 15, dmin = (min m_g if -min m_g >= max m_g, else max m_g) / 15, nearest
+ *      (sc, mc),
+ *      then the joint weighted LS refit of (d, dmin) for those (sc, mc) and codes;
+ *   3. d, dmin rounded to float16, per group the best of the 4 floor/ceil (sc, mc) pairs by
+ *      the exact quadratic error for the current codes, the codes
  *      re-encoded for the stored parameters;
  *   4. AQ_DQ_ITERS refinement passes (LS targets from the new codes, (sc, mc), LS (d, dmin),
  *      float16, re-encode), each kept only when it lowers the weighted error.
