@@ -14,7 +14,8 @@
  *
  * Tail: when cols % 256 != 0 the last super-block holds ceil(rem / 16) groups and, when
  * cols % 16 != 0, its last group is short; counts and sizes below are ceilings.  Nothing is
- * padded: a short row stores exactly the groups it has.
+ * padded: a short row stores exactly the groups it has.  A constant group is not exact (its
+ * min is dmin * mc with a float16 dmin: relative error up to 2^-11).
  *
  * Storage of one row (bits in {2, 4}):
  *   codes : aq_packed_row_bytes(cols, bits) bytes, DESIGN 3 packing (lsb first; each group of
