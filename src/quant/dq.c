@@ -87,10 +87,9 @@ static int clamp15(float v) {
 }
 
 /* Best of the floor/ceil (sc, mc) pairs for target (s, m) under (d, dmin). */
-static double pick_group(const gsums *c, float s, float m, float d, float dmin, uint8_t *sc,
+static double pick_group(const gsums *c, float rs, float rm, float d, float dmin, uint8_t *sc,
                          uint8_t *mc) {
-    const float rs = d > 0.0f ? s / d : 0.0f, rm = dmin != 0.0f ? m / dmin : 0.0f;
-    const int s0 = clamp15(floorf(rs)), m0 = clamp15(floorf(rm));
+    const int s0 = clamp15(rs), m0 = clamp15(rm); /* truncation = floor for rs, rm >= 0 */
     double best = INFINITY;
     for (int a = 0; a < 2; ++a)
         for (int b = 0; b < 2; ++b) {
@@ -106,9 +105,10 @@ static double pick_group(const gsums *c, float s, float m, float d, float dmin, 
 }
 
 static double pick_all(sblock *b, float d, float dmin) {
+    const float id = d > 0.0f ? 1.0f / d : 0.0f, im = dmin != 0.0f ? 1.0f / dmin : 0.0f;
     double e = 0.0;
     for (int g = 0; g < b->ng; ++g)
-        e += pick_group(&b->gs[g], b->s[g], b->m[g], d, dmin, &b->sc[g], &b->mc[g]);
+        e += pick_group(&b->gs[g], b->s[g] * id, b->m[g] * im, d, dmin, &b->sc[g], &b->mc[g]);
     return e;
 }
 
@@ -206,7 +206,7 @@ static int search_block(sblock *b, const aq_kernels_t *k) {
     for (int it = 0; it < AQ_DQ_ITERS; ++it) {
         sblock t = *b;
         for (int g = 0; g < t.ng; ++g) group_ls(&t.gs[g], &t.s[g], &t.m[g]);
-        pick_all(&t, t.d, t.dmin);
+        pick_near(&t, t.d, t.dmin);
         refit_dd(&t, &t.d, &t.dmin);
         const double e = store_and_encode(&t);
         if (!(e < err)) break;
