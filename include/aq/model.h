@@ -360,8 +360,9 @@ typedef struct {
 aq_status aq_run_open(const aq_run_opts *o, aq_run *r, aq_err *err);
 void aq_run_close(aq_run *r);
 
-/*! aq_agree() : collective; AQ_E_MPI "<what> failed on another rank" when any rank has a
- *  status other than AQ_OK, else `st`. */
+/*! aq_agree() : collective (MPI_COMM_WORLD); aq_mpi_agree() of include/aq/job.h: every rank
+ *  gets the status and message of the lowest failing rank ("rank N: " prefixed), or AQ_OK.
+ *  `what` labels a failure whose message is empty. */
 aq_status aq_agree(aq_status st, const char *what, aq_err *err);
 
 #endif /* AQ_MODEL_H */

@@ -6,14 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aq/job.h"
 #include "aq/model.h"
 
 aq_status aq_agree(aq_status st, const char *what, aq_err *err) {
-    int bad = st != AQ_OK, any = 0;
-    if (MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD) != MPI_SUCCESS)
-        return aq_err_set(err, AQ_E_MPI, "%s: MPI_Allreduce failed", what);
-    if (any && !bad) return aq_err_set(err, AQ_E_MPI, "%s failed on another rank", what);
-    return st;
+    /* The job's agreement: every rank gets the lowest failing rank's own message. */
+    if (st != AQ_OK && err && !err->msg[0]) aq_err_set(err, st, "%s failed", what);
+    return aq_mpi_agree(MPI_COMM_WORLD, st, err);
 }
 
 static aq_status open_local(const aq_run_opts *o, aq_run *r, aq_err *err) {
