@@ -1,42 +1,41 @@
 /*
- * aq-mpi — double-quantized group parameters ("dq", issue 8; k-quant-like layout).
+ * aq-mpi — double-quantized group parameters ("dq", issue 8; a k-quant-like layout).
  *
- * A row of `cols` weights is cut into super-blocks of AQ_DQ_SUPER = 256 weights, each made
- * of 16 groups of AQ_DQ_GROUP = 16 weights.  Group g of super-block b decodes as
- *     scale_g = d_b    * (float)sc_g          sc_g in 0..15 (4-bit code)
- *     min_g   = dmin_b * (float)mc_g          mc_g in 0..15 (4-bit code)
+ * Layout aq_dq_layout {bits, group_size G, sub_bits S}.  A row of `cols` weights is cut into
+ * super-blocks of AQ_DQ_SUPER = 256 weights, each made of 256 / G groups of G weights.
+ * Group g of super-block b decodes as
+ *     scale_g = d_b    * (float)sc_g          sc_g in 0..2^S-1
+ *     min_g   = dmin_b * (float)mc_g          mc_g in 0..2^S-1
  *     w^      = min_g + (float)q * scale_g    q in 0..2^bits-1, float32 arithmetic
  * with d_b (>= 0) and dmin_b (either sign; usually negative, so min_g <= 0 for mc_g > 0)
- * stored as IEEE float16.  d * sc and dmin * mc are exact in float32 (11 x 4 significant
- * bits), so the decode does not depend on the evaluation order of the product.  The codes q
- * follow the single rounding rule of DESIGN section 3 (aq_encode_group()) for the STORED
- * scale_g/min_g, i.e. each q is the nearest code for the parameters in the file.
+ * stored as IEEE float16.  d * sc and dmin * mc are exact in float32 (11 + 8 significant
+ * bits at most), so the decode does not depend on the evaluation order of the product.  The
+ * codes q follow the single rounding rule of DESIGN section 3 (aq_encode_group()) for the
+ * STORED scale_g/min_g, i.e. each q is the nearest code for the parameters in the file.
  *
- * Tail: when cols % 256 != 0 the last super-block holds ceil(rem / 16) groups and, when
- * cols % 16 != 0, its last group is short; counts and sizes below are ceilings.  Nothing is
- * padded: a short row stores exactly the groups it has.  A constant group is not exact (its
- * min is dmin * mc with a float16 dmin: relative error up to 2^-11).
+ * Tail: when cols % 256 != 0 the last super-block holds ceil(rem / G) groups and, when
+ * cols % G != 0, its last group is short; counts and sizes below are ceilings.  Nothing is
+ * padded.  A constant group is not exact (its min is dmin * mc with a float16 dmin).
  *
- * Storage of one row (bits in {2, 4}):
- *   codes : aq_packed_row_bytes(cols, bits) bytes, DESIGN 3 packing (lsb first; each group of
- *           16 codes starts on a byte boundary at byte 2 * bits * g);
- *   sub   : aq_dq_groups(cols) bytes, byte g = sc_g | mc_g << 4;
- *   super : 2 * aq_dq_supers(cols) uint16 float16 bits, [2b] = d_b, [2b + 1] = dmin_b.
+ * Storage of one row:
+ *   codes : aq_packed_row_bytes(cols, bits) bytes, DESIGN 3 packing (lsb first; code i at
+ *           bit i * bits);
+ *   sub   : aq_dq_sub_row_bytes(cols, L) bytes: the 2 * groups codes sc_0, mc_0, sc_1, mc_1,
+ *           ... packed with the same rule at S bits each (S = 4: byte g = sc_g | mc_g << 4);
+ *   d     : aq_dq_supers(cols) uint16 float16 bits, the super-block scales d_b;
+ *   dmin  : aq_dq_supers(cols) uint16 float16 bits, the super-block mins dmin_b.
  * A tensor [rows, cols] stores rows of each array back to back ([rows, per-row size]).
- * Bits/weight = (cols * bits + 8 * groups + 32 * supers) / cols, i.e. for cols % 256 == 0
- *     bits + 8/16 + 32/256 = 2.625 (2-bit), 4.625 (4-bit).
+ * Bits/weight = (8 * (codes + sub bytes) + 32 * supers) / cols, for cols % 256 == 0:
+ *     bits + 2 S / G + 32 / 256:  2-bit G16 S4 = 2.625 (Q2_K's size), 3-bit G32 S5 = 3.4375
+ *     (Q3_K's), 4-bit G32 S6 = 4.5 (Q4_K's) — aq_dq_default_layout().
+ * Source of the idea: llama.cpp k-quants (ggml-quants.c, Q2_K..Q6_K: 4-6-bit block scales
+ * under a float16 super-block scale); our search is our own (below), not ggml's.
  *
- * Search (per super-block, importance h_j per column, NULL = all 1):
- *   1. per group the mse method of aq/quant.h (clipping search + weighted LS refit) with
- *      unrounded parameters -> target (s_g, m_g) and codes;
- *   2. d = max s_g / 15, dmin = (min m_g if -min m_g >= max m_g, else max m_g) / 15, nearest
- *      (sc, mc),
- *      then the joint weighted LS refit of (d, dmin) for those (sc, mc) and codes;
- *   3. d, dmin rounded to float16, per group the best of the 4 floor/ceil (sc, mc) pairs by
- *      the exact quadratic error for the current codes, the codes
- *      re-encoded for the stored parameters;
- *   4. AQ_DQ_ITERS refinement passes (LS targets from the new codes, (sc, mc), LS (d, dmin),
- *      float16, re-encode), each kept only when it lowers the weighted error.
+ * Search (per super-block, importance h_j per column, NULL = all 1): per-group targets
+ * (s_g, m_g) minimising the h-weighted squared error, (d, dmin) and the (sc, mc) codes for
+ * them, a joint weighted least-squares refit of (d, dmin) for the chosen codes, float16
+ * rounding, codes re-encoded for the stored parameters, and refinement passes kept only when
+ * they lower the weighted error.  Every error reported is that of the stored result.
  */
 #ifndef AQ_DQ_H
 #define AQ_DQ_H
@@ -48,38 +47,60 @@
 #include "aq/error.h"
 #include "aq/quant.h"
 
-#define AQ_DQ_GROUP 16
 #define AQ_DQ_SUPER 256
 
-/*! aq_dq_groups() : ceil(cols / 16), the sub bytes of one row. */
-int64_t aq_dq_groups(int64_t cols);
-/*! aq_dq_supers() : ceil(cols / 256); a row stores 2 * this many uint16. */
+/*! aq_dq_layout : the code width, group size and width of the group scale/min codes. */
+typedef struct {
+    int bits;       /* code width: 2, 3, 4 or 8 */
+    int group_size; /* G: 16, 32, 64, 128 or 256 (divides AQ_DQ_SUPER) */
+    int sub_bits;   /* S: width of each group's scale code and min code, 4..8 */
+} aq_dq_layout;
+
+/*! aq_dq_default_layout() : the k-quant-sized layout for `bits`: 2 -> {2, 16, 4} (2.625
+ *  b/w), 3 -> {3, 32, 5} (3.4375), 4 -> {4, 32, 6} (4.5), 8 -> {8, 32, 6} (8.5); other
+ *  values give {bits, 32, 6} (rejected by aq_dq_layout_check when bits is invalid). */
+aq_dq_layout aq_dq_default_layout(int bits);
+
+/*! aq_dq_layout_check() : AQ_OK, or AQ_E_CONFIG naming the bad field ("dq: bits = 5: must
+ *  be 2, 3, 4 or 8" and the like). */
+aq_status aq_dq_layout_check(const aq_dq_layout *L, aq_err *err);
+
+/*! aq_dq_groups() : ceil(cols / G). */
+int64_t aq_dq_groups(int64_t cols, const aq_dq_layout *L);
+/*! aq_dq_sub_row_bytes() : ceil(2 * groups * S / 8), the sub bytes of one row. */
+size_t aq_dq_sub_row_bytes(int64_t cols, const aq_dq_layout *L);
+/*! aq_dq_supers() : ceil(cols / 256), the d (and dmin) entries of one row. */
 int64_t aq_dq_supers(int64_t cols);
 /*! aq_dq_bits_per_weight() : total stored bits of one row / cols (0 when cols <= 0). */
-double aq_dq_bits_per_weight(int64_t cols, int bits);
+double aq_dq_bits_per_weight(int64_t cols, const aq_dq_layout *L);
 
 /*! aq_dq_quantize_row() :
  *  Quantizes `w[0..cols)` with importance `h` (cols entries >= 0, NULL: all 1) into `codes`,
- *  `sub`, `super` (sizes above).  Pure function of its inputs.
- *  @return : AQ_OK; AQ_E_CONFIG when bits is not 2 or 4; AQ_E_VALUE for a non-finite weight
- *            or when d/dmin do not fit float16 (|w| beyond ~1e6); outputs are then
- *            unspecified. */
-aq_status aq_dq_quantize_row(const float *w, int64_t cols, int bits, const float *h,
-                             uint8_t *codes, uint8_t *sub, uint16_t *super, aq_err *err);
+ *  `sub`, `d`, `dmin` (sizes above) with kernel set `k` (NULL: aq_kernels_select(0)); every
+ *  kernel set gives bit-identical output.  Pure function of its inputs.
+ *  @return : AQ_OK; AQ_E_CONFIG for a bad layout; AQ_E_VALUE for a non-finite weight or when
+ *            d/dmin do not fit float16 (|w| beyond ~1e6); outputs are then unspecified. */
+aq_status aq_dq_quantize_row(const aq_kernels *k, const aq_dq_layout *L, const float *w,
+                             int64_t cols, const float *h, uint8_t *codes, uint8_t *sub,
+                             uint16_t *d, uint16_t *dmin, aq_err *err);
 
-/*! aq_dq_dequantize_row() : w^ of one row (cols floats to `out`) from its stored arrays. */
-void aq_dq_dequantize_row(const uint8_t *codes, const uint8_t *sub, const uint16_t *super,
-                          int64_t cols, int bits, float *out);
+/*! aq_dq_dequantize_row() : w^ of one row (cols floats to `out`) from its stored arrays
+ *  (the layout must be valid). */
+void aq_dq_dequantize_row(const aq_dq_layout *L, const uint8_t *codes, const uint8_t *sub,
+                          const uint16_t *d, const uint16_t *dmin, int64_t cols, float *out);
 
 /*! aq_dq_quantize_tensor() :
- *  [rows, cols] tensor of `src_dtype` at `src` (rows widened one at a time).  OpenMP over
- *  rows; codes/sub/super and `metrics` (may be NULL; definitions of aq_quant_metrics) are
- *  bit-identical for any thread count (per-row partial sums added in row order).
- *  @return : AQ_OK; AQ_E_CONFIG bad bits; AQ_E_VALUE "tensor <name>: non-finite weight at
- *            [r, c]" (lowest flat index), a float16 overflow, a bad shape or h; AQ_E_NOMEM. */
-aq_status aq_dq_quantize_tensor(aq_dtype src_dtype, const void *src, int64_t rows,
-                                int64_t cols, int bits, const float *h, const char *name,
-                                uint8_t *codes, uint8_t *sub, uint16_t *super,
-                                aq_quant_metrics *metrics, aq_err *err);
+ *  [rows, cols] tensor of `src_dtype` at `src` (rows widened one at a time), kernel set `k`
+ *  (NULL: auto).  Arrays are [rows, per-row size] as above, caller-allocated.  OpenMP over
+ *  rows; codes/sub/d/dmin and `metrics` (may be NULL; definitions of aq_quant_metrics) are
+ *  bit-identical for any thread count and kernel set (per-row partial sums added in row
+ *  order).  `name` is used in messages.
+ *  @return : AQ_OK; AQ_E_CONFIG bad layout; AQ_E_VALUE "tensor <name>: non-finite weight at
+ *            [r, c]" (lowest flat index), a float16 overflow naming row and column, a bad
+ *            shape or h; AQ_E_NOMEM. */
+aq_status aq_dq_quantize_tensor(const aq_kernels *k, const aq_dq_layout *L, aq_dtype src_dtype,
+                                const void *src, int64_t rows, int64_t cols, const float *h,
+                                const char *name, uint8_t *codes, uint8_t *sub, uint16_t *d,
+                                uint16_t *dmin, aq_quant_metrics *metrics, aq_err *err);
 
 #endif /* AQ_DQ_H */

@@ -40,6 +40,7 @@ typedef struct {
     int64_t rows, cols;   /* [shape[0], prod(shape[1:])]; [1, 1] for 0-d */
     int64_t numel;
     int bits, group_size; /* quantized only */
+    int dq_bits;          /* > 0: double-quantized layout (scale_dtype "dq", aq/dq.h) */
 } aq_h5in_info;
 
 /*! aq_h5in_tensor_info() : @return : AQ_OK; AQ_E_FORMAT "<path>: tensor <name>: <what>". */

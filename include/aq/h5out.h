@@ -8,6 +8,11 @@
  * the HDF Group's registered-filter list assigns to Zstandard; readers load our plugin
  * (libaq_h5z_zstd.so) through HDF5_PLUGIN_PATH.
  *
+ * Double-quantized tensors (scale_dtype "dq", include/aq/dq.h) store codes, sub (uint8
+ * [rows, sub bytes per row]: the packed group scale/min codes), super_scale and super_min
+ * (float16 [rows, supers]) instead of scale and min, plus the attributes dq_bits and
+ * super_size = 256 (docs/FORMAT.md).
+ *
  * Float16 scale/min are stored as an IEEE binary16 HDF5 type (H5T_IEEE_F32LE re-shaped to
  * 16 bits: sign 15, exponent 10..14 bias 15, mantissa 0..9), which h5py reads as float16.
  */
@@ -55,7 +60,9 @@ typedef struct {
     int64_t rows, cols;       /* the 2-D view that was quantized */
     aq_quant_params params;
     const uint8_t *codes;     /* [rows, aq_packed_row_bytes(cols, bits)] */
-    const void *scale, *min;  /* [rows, groups] of params.scale_dtype */
+    const void *scale, *min;  /* [rows, groups] of params.scale_dtype; dq: float16 bits
+                                 [rows, supers] (d and dmin of aq/dq.h) */
+    const uint8_t *sub;       /* dq only: [rows, aq_dq_sub_row_bytes] packed group codes */
     aq_quant_metrics metrics;
     int fallback_from_bits;   /* > 0: first tried at this width and re-quantized (issue 8) */
     double fallback_from_err; /* weighted_rel_err at fallback_from_bits */
@@ -84,8 +91,9 @@ aq_status aq_h5_create(const char *path, int level, const aq_h5_root_info *root,
                        aq_h5_writer **out, aq_err *err);
 
 /*! aq_h5_write_quantized() :
- *  /tensors/<name>/ with kind="quantized", shape, orig_dtype, codes, scale, min, bits,
- *  group_size, method, scale_dtype, packing="lsb-first-row-aligned", metrics, when
+ *  /tensors/<name>/ with kind="quantized", shape, orig_dtype, codes, scale, min (dq: sub,
+ *  super_scale, super_min, dq_bits, super_size), bits, group_size, method, scale_dtype,
+ *  packing="lsb-first-row-aligned", metrics, when
  *  fallback_from_bits > 0 the attributes fallback_from_bits and fallback_from_err, and last
  *  the attribute complete=1.  @return : AQ_OK or AQ_E_HDF5 naming the tensor. */
 aq_status aq_h5_write_quantized(aq_h5_writer *w, const char *name, const aq_h5_quantized *t,

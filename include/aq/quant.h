@@ -37,19 +37,25 @@
 #include "aq/error.h"
 
 typedef enum { AQ_METHOD_RTN = 0, AQ_METHOD_MSE = 1 } aq_method;
-typedef enum { AQ_SCALE_F16 = 0, AQ_SCALE_F32 = 1 } aq_scale_dtype;
+/* AQ_SCALE_DQ: the group scale and min are themselves quantized (double quantization,
+ * include/aq/dq.h) and the tensor is produced by aq_dq_quantize_tensor(); the functions of
+ * this header that take aq_quant_params handle f16 and f32 only. */
+typedef enum { AQ_SCALE_F16 = 0, AQ_SCALE_F32 = 1, AQ_SCALE_DQ = 2 } aq_scale_dtype;
 
 typedef struct {
-    int bits;                   /* 2, 4 or 8 */
+    int bits;                   /* 2, 4 or 8; also 3 with AQ_SCALE_DQ */
     int group_size;             /* 16, 32, 64, 128 or 256 */
-    aq_method method;
+    aq_method method;           /* AQ_SCALE_DQ: must be mse (the dq search is an mse search) */
     aq_scale_dtype scale_dtype;
+    int dq_bits;                /* AQ_SCALE_DQ: width of the group scale/min codes, 4..8;
+                                   0 = aq_dq_default_layout(bits).sub_bits; ignored otherwise */
 } aq_quant_params;
 
-/*! aq_quant_params_check() : AQ_OK, or AQ_E_CONFIG with a message for a bad field. */
+/*! aq_quant_params_check() : AQ_OK, or AQ_E_CONFIG with a message for a bad field (bits 3
+ *  without scale_dtype dq, dq with method rtn, a dq layout refused by aq_dq_layout_check). */
 aq_status aq_quant_params_check(const aq_quant_params *p, aq_err *err);
 
-/*! aq_method_name() : "rtn" / "mse".  aq_scale_dtype_name() : "f16" / "f32". */
+/*! aq_method_name() : "rtn" / "mse".  aq_scale_dtype_name() : "f16" / "f32" / "dq". */
 const char *aq_method_name(aq_method m);
 const char *aq_scale_dtype_name(aq_scale_dtype d);
 
@@ -57,7 +63,7 @@ const char *aq_scale_dtype_name(aq_scale_dtype d);
 size_t aq_packed_row_bytes(int64_t cols, int bits);
 /*! aq_groups_per_row() : ceil(cols / group_size). */
 int64_t aq_groups_per_row(int64_t cols, int group_size);
-/*! aq_scale_dtype_size() : 2 (f16) or 4 (f32). */
+/*! aq_scale_dtype_size() : 2 (f16; dq: its float16 super-block values) or 4 (f32). */
 size_t aq_scale_dtype_size(aq_scale_dtype d);
 
 /*-*********************************************

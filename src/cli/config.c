@@ -22,7 +22,7 @@ typedef struct {
 } key_def;
 
 static const char *const METHODS[] = {"rtn", "mse", NULL};
-static const char *const SCALE_DT[] = {"f16", "f32", NULL};
+static const char *const SCALE_DT[] = {"f16", "f32", "dq", NULL};
 static const char *const BOUNDS[] = {"uniform", "optimized", NULL};
 static const char *const SCHEDS[] = {"linear", "cosine", "mask", NULL};
 static const char *const TWEIGHTS[] = {"alphabar", "uniform", NULL};
@@ -30,7 +30,7 @@ static const char *const ERRMODELS[] = {"gaussian", "mixture", NULL};
 static const char *const INTERPS[] = {"linear", "cubic", "sigmoid", NULL};
 static const char *const MISSING[] = {"error", "skip", NULL};
 static const char *const SIMDS[] = {"auto", "scalar", "avx2", "avx512", NULL};
-static const char *const BITS[] = {"2", "4", "8", NULL};
+static const char *const BITS[] = {"2", "3", "4", "8", NULL};
 static const char *const GROUPS[] = {"16", "32", "64", "128", "256", NULL};
 
 #define F(m) offsetof(aq_config, m)
@@ -40,6 +40,7 @@ static const key_def KEYS[] = {
     {"quant", "group_size", K_INTSET, F(quant.group_size), 0, 0, GROUPS},
     {"quant", "method", K_ENUM, F(quant.method), 0, 0, METHODS},
     {"quant", "scale_dtype", K_ENUM, F(quant.scale_dtype), 0, 0, SCALE_DT},
+    {"quant", "dq_bits", K_INT, F(quant.dq_bits), 0, 8, NULL},
     {"quant", "embeddings", K_BOOL, F(quant_embeddings), 0, 0, NULL},
     {"quant", "fallback", K_BOOL, F(fallback), 0, 0, NULL},
     {"quant", "fallback_2bit", K_DBL, F(fallback_2bit), 0.0, 1e6, NULL},
@@ -234,6 +235,8 @@ aq_status aq_config_check(const aq_config *c, aq_err *err) {
         return aq_err_set(err, AQ_E_CONFIG, "model.path is not set (config or --set model.path=DIR)");
     if (!c->output_path[0])
         return aq_err_set(err, AQ_E_CONFIG, "output.path is not set (config or --set output.path=FILE.h5)");
+    aq_status st = aq_quant_params_check(&c->quant, err);
+    if (st != AQ_OK) return st;
     int calib = c->calib_path[0] || c->calib_synthetic;
     if (!calib && (c->p1_enabled || c->p2_enabled || c->p3_enabled))
         return aq_err_set(err, AQ_E_CONFIG,

@@ -22,7 +22,7 @@ static const int WIDTHS[3] = {2, 4, 8};
 typedef struct {
     int64_t tensor;
     double err[3];   /* weighted_rel_err at 2, 4, 8 bits */
-    double bytes[3]; /* codes + scale + min */
+    double bytes[3]; /* codes + scale + min (+ sub) */
 } record;
 
 static aq_status measure(const aq_job *j, size_t index, record *rec, aq_err *err) {
@@ -40,7 +40,7 @@ static aq_status measure(const aq_job *j, size_t index, record *rec, aq_err *err
         st = aq_quantize_at(j, t, WIDTHS[w], h, &r, err);
         if (st != AQ_OK) break;
         rec->err[w] = r.hdr.metrics.weighted_rel_err;
-        rec->bytes[w] = (double)(r.hdr.codes_bytes + 2 * r.hdr.param_bytes);
+        rec->bytes[w] = (double)aq_qresult_bytes(&r);
         aq_qresult_free(&r);
     }
     free(h);

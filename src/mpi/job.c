@@ -23,7 +23,7 @@ static aq_status write_result(aq_job *j, const aq_qresult *r, aq_err *err) {
     p.bits = r->hdr.bits;
     aq_h5_quantized q = {.ndim = t->ndim, .shape = t->shape, .orig_dtype = t->dtype,
                          .rows = r->hdr.rows, .cols = r->hdr.cols, .params = p,
-                         .codes = r->codes, .scale = r->scale, .min = r->min,
+                         .codes = r->codes, .scale = r->scale, .min = r->min, .sub = r->sub,
                          .metrics = r->hdr.metrics, .fallback_from_bits = r->hdr.from_bits,
                          .fallback_from_err = r->hdr.from_err};
     double t0 = MPI_Wtime();

@@ -15,7 +15,7 @@
 
 typedef struct aq_job_s aq_job; /* defined below */
 
-enum { TAG_HDR = 11, TAG_CODES = 12, TAG_SCALE = 13, TAG_MIN = 14, TAG_ABORT = 19 };
+enum { TAG_HDR = 11, TAG_CODES = 12, TAG_SCALE = 13, TAG_MIN = 14, TAG_SUB = 15, TAG_ABORT = 19 };
 enum { MSG_RESULT = 1, MSG_END = 2 };
 
 /* Sent as raw bytes: ranks of one job are assumed to share the architecture (homogeneous
@@ -27,6 +27,7 @@ typedef struct {
     int64_t rows, cols;
     uint64_t codes_bytes; /* rows * packed row bytes */
     uint64_t param_bytes; /* bytes of scale, and of min */
+    uint64_t sub_bytes;   /* bytes of the dq group codes (0: plain layout), aq/qlayout.h */
     double seconds;       /* compute seconds on the producing rank */
     int32_t rank;         /* producer */
     int32_t bits;         /* width actually used (after any fallback) */
@@ -37,12 +38,17 @@ typedef struct {
     char msg[AQ_ERR_MSG_MAX];
 } aq_msg_hdr;
 
-/* One quantized tensor's result; buffers owned by the struct. */
+/* One quantized tensor's result; buffers owned by the struct; layouts in aq/qlayout.h
+ * (dq: scale/min are the float16 super-block values, sub the packed group codes). */
 typedef struct {
     aq_msg_hdr hdr;
     uint8_t *codes;
     void *scale, *min;
+    uint8_t *sub;         /* NULL when hdr.sub_bytes == 0 */
 } aq_qresult;
+
+/* Stored bytes of r: codes + scale + min + sub. */
+uint64_t aq_qresult_bytes(const aq_qresult *r);
 
 /* 2-D view [rows, cols] of a tensor: rows = shape[0], cols = product of the rest. */
 void aq_tensor_view(const aq_tensor *t, int64_t *rows, int64_t *cols);

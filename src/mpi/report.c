@@ -25,8 +25,8 @@ void aq_report_quantized(aq_tally *t, const aq_tensor *src, const aq_qresult *r,
     t->n_done++;
     t->n_quantized++;
     t->bytes_in += src->nbytes;
-    t->payload_bytes += r->hdr.codes_bytes + 2 * r->hdr.param_bytes;
-    t->q_bytes += r->hdr.codes_bytes + 2 * r->hdr.param_bytes;
+    t->payload_bytes += aq_qresult_bytes(r);
+    t->q_bytes += aq_qresult_bytes(r);
     t->weights_quantized += src->numel;
     t->sqnr_sum += isfinite(sqnr) ? sqnr : 0.0;
     if (t->n_quantized == 1 || sqnr < t->sqnr_min) {
@@ -36,9 +36,10 @@ void aq_report_quantized(aq_tally *t, const aq_tensor *src, const aq_qresult *r,
     double mbs = r->hdr.seconds > 0 ? src->nbytes / MB / r->hdr.seconds : 0.0;
     t->n_fallback += r->hdr.from_bits > 0;
     if (t->quiet) return;
-    printf("[%4zu/%zu] rank %-3d %-44s %-12s int%d %s g%d  SQNR %6.2f dB  cos %.5f  %8.1f MB/s",
+    printf("[%4zu/%zu] rank %-3d %-44s %-12s int%d %s g%d%s  SQNR %6.2f dB  cos %.5f  %8.1f MB/s",
            t->n_done, t->n_total, r->hdr.rank, src->name, shape, r->hdr.bits,
-           aq_method_name(cfg->quant.method), cfg->quant.group_size, sqnr,
+           aq_method_name(cfg->quant.method), cfg->quant.group_size,
+           cfg->quant.scale_dtype == AQ_SCALE_DQ ? " dq" : "", sqnr,
            r->hdr.metrics.cosine, mbs);
     if (r->hdr.from_bits)
         printf("  (fallback from int%d: weighted rel. error %.4f > %.4f)", r->hdr.from_bits,
@@ -93,7 +94,7 @@ void aq_report_summary(const aq_tally *t, const aq_h5_run_info *run, const char 
            t->bytes_in / MB, t->payload_bytes / MB, file_mb,
            file_mb > 0 ? t->bytes_in / MB / file_mb : 0.0);
     if (t->n_quantized)
-        printf("weights       %llu quantized at %.3f bits/weight (codes + scale + min), %s "
+        printf("weights       %llu quantized at %.3f bits/weight (all stored arrays), %s "
                "kernels, %zu fallbacks to a wider width\n",
                (unsigned long long)t->weights_quantized, bpw, t->simd ? t->simd : "?",
                t->n_fallback);

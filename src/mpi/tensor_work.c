@@ -7,6 +7,7 @@
 
 #include "aq/job.h"
 #include "aq/phases.h"
+#include "aq/qlayout.h"
 #include "job_internal.h"
 
 static int ends_with(const char *s, const char *suffix) {
@@ -28,21 +29,27 @@ void aq_tensor_view(const aq_tensor *t, int64_t *rows, int64_t *cols) {
     for (int d = 1; d < t->ndim; ++d) *cols *= t->shape[d];
 }
 
+uint64_t aq_qresult_bytes(const aq_qresult *r) {
+    return r->hdr.codes_bytes + 2 * r->hdr.param_bytes + r->hdr.sub_bytes;
+}
+
 aq_status aq_qresult_alloc(aq_qresult *r, const char *name, aq_err *err) {
     r->codes = malloc(r->hdr.codes_bytes ? r->hdr.codes_bytes : 1);
     r->scale = malloc(r->hdr.param_bytes ? r->hdr.param_bytes : 1);
     r->min = malloc(r->hdr.param_bytes ? r->hdr.param_bytes : 1);
-    if (r->codes && r->scale && r->min) return AQ_OK;
+    r->sub = r->hdr.sub_bytes ? malloc(r->hdr.sub_bytes) : NULL;
+    if (r->codes && r->scale && r->min && (r->sub || !r->hdr.sub_bytes)) return AQ_OK;
     aq_qresult_free(r);
     return aq_err_set(err, AQ_E_NOMEM, "tensor %s: cannot allocate %llu bytes of results", name,
-                      (unsigned long long)(r->hdr.codes_bytes + 2 * r->hdr.param_bytes));
+                      (unsigned long long)aq_qresult_bytes(r));
 }
 
 void aq_qresult_free(aq_qresult *r) {
     free(r->codes);
     free(r->scale);
     free(r->min);
-    r->codes = NULL;
+    free(r->sub);
+    r->codes = r->sub = NULL;
     r->scale = r->min = NULL;
 }
 
@@ -80,14 +87,21 @@ aq_status aq_quantize_at(const aq_job *j, const aq_tensor *t, int bits, const fl
     aq_quant_params p = j->cfg->quant;
     p.bits = bits;
     r->hdr.bits = bits;
-    r->hdr.codes_bytes = (uint64_t)r->hdr.rows * aq_packed_row_bytes(r->hdr.cols, bits);
-    r->hdr.param_bytes = (uint64_t)r->hdr.rows *
-                         (uint64_t)aq_groups_per_row(r->hdr.cols, p.group_size) *
-                         aq_scale_dtype_size(p.scale_dtype);
+    const aq_qrow_sizes z = aq_qrow_sizes_of(&p, r->hdr.cols);
+    const uint64_t rows = (uint64_t)r->hdr.rows;
+    r->hdr.codes_bytes = rows * z.codes;
+    r->hdr.param_bytes = rows * z.scale;
+    r->hdr.sub_bytes = rows * z.sub;
     aq_status st = aq_qresult_alloc(r, t->name, err);
-    if (st == AQ_OK)
+    if (st == AQ_OK && p.scale_dtype == AQ_SCALE_DQ) {
+        const aq_dq_layout L = aq_quant_dq_layout(&p);
+        st = aq_dq_quantize_tensor(j->kernels, &L, t->dtype, t->data, r->hdr.rows, r->hdr.cols,
+                                   h, t->name, r->codes, r->sub, r->scale, r->min,
+                                   &r->hdr.metrics, err);
+    } else if (st == AQ_OK) {
         st = aq_quantize_tensor_ex(&p, j->kernels, t->dtype, t->data, r->hdr.rows, r->hdr.cols,
                                    h, t->name, r->codes, r->scale, r->min, &r->hdr.metrics, err);
+    }
     if (st != AQ_OK) aq_qresult_free(r);
     return st;
 }
@@ -95,7 +109,7 @@ aq_status aq_quantize_at(const aq_job *j, const aq_tensor *t, int bits, const fl
 aq_status aq_qresult_compute(const aq_job *j, int64_t index, aq_qresult *r, aq_err *err) {
     const aq_tensor *t = aq_model_tensor(j->model, (size_t)index);
     memset(&r->hdr, 0, sizeof r->hdr);
-    r->codes = NULL;
+    r->codes = r->sub = NULL;
     r->scale = r->min = NULL;
     r->hdr.kind = MSG_RESULT;
     r->hdr.tensor = index;

@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "aq/qlayout.h"
 #include "quant_impl.h"
 
 static int is_valid_group_size(int g) {
@@ -12,8 +13,13 @@ static int is_valid_group_size(int g) {
 
 aq_status aq_quant_params_check(const aq_quant_params *p, aq_err *err) {
     if (!p) return aq_err_set(err, AQ_E_CONFIG, "quant: no parameters given");
-    if (p->bits != 2 && p->bits != 4 && p->bits != 8)
-        return aq_err_set(err, AQ_E_CONFIG, "quant.bits = %d: must be 2, 4 or 8", p->bits);
+    if (p->bits == 3 && p->scale_dtype != AQ_SCALE_DQ)
+        return aq_err_set(err, AQ_E_CONFIG,
+                          "quant.bits = 3 needs quant.scale_dtype = dq (3-bit codes exist only "
+                          "in the double-quantized layout)");
+    if (p->bits != 2 && p->bits != 3 && p->bits != 4 && p->bits != 8)
+        return aq_err_set(err, AQ_E_CONFIG, "quant.bits = %d: must be 2, 4 or 8 (3 with dq)",
+                          p->bits);
     if (!is_valid_group_size(p->group_size))
         return aq_err_set(err, AQ_E_CONFIG,
                           "quant.group_size = %d: must be 16, 32, 64, 128 or 256",
@@ -21,10 +27,20 @@ aq_status aq_quant_params_check(const aq_quant_params *p, aq_err *err) {
     if (p->method != AQ_METHOD_RTN && p->method != AQ_METHOD_MSE)
         return aq_err_set(err, AQ_E_CONFIG, "quant.method = %d: must be rtn or mse",
                           (int)p->method);
-    if (p->scale_dtype != AQ_SCALE_F16 && p->scale_dtype != AQ_SCALE_F32)
-        return aq_err_set(err, AQ_E_CONFIG, "quant.scale_dtype = %d: must be f16 or f32",
+    if (p->scale_dtype != AQ_SCALE_F16 && p->scale_dtype != AQ_SCALE_F32 &&
+        p->scale_dtype != AQ_SCALE_DQ)
+        return aq_err_set(err, AQ_E_CONFIG, "quant.scale_dtype = %d: must be f16, f32 or dq",
                           (int)p->scale_dtype);
-    return AQ_OK;
+    if (p->scale_dtype != AQ_SCALE_DQ) return AQ_OK;
+    if (p->method != AQ_METHOD_MSE)
+        return aq_err_set(err, AQ_E_CONFIG,
+                          "quant.scale_dtype = dq searches its own parameters by weighted mse: "
+                          "set quant.method = mse");
+    if (p->dq_bits != 0 && (p->dq_bits < 4 || p->dq_bits > 8))
+        return aq_err_set(err, AQ_E_CONFIG, "quant.dq_bits = %d: must be 0 (default) or 4..8",
+                          p->dq_bits);
+    const aq_dq_layout L = aq_quant_dq_layout(p);
+    return aq_dq_layout_check(&L, err);
 }
 
 const char *aq_method_name(aq_method m) {
@@ -39,6 +55,7 @@ const char *aq_scale_dtype_name(aq_scale_dtype d) {
     switch (d) {
     case AQ_SCALE_F16: return "f16";
     case AQ_SCALE_F32: return "f32";
+    case AQ_SCALE_DQ: return "dq";
     }
     return "unknown";
 }

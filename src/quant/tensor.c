@@ -37,6 +37,9 @@ static aq_status check_inputs(const aq_quant_params *p, const tensor_job *t, int
                               const char *name, aq_err *err) {
     aq_status st = aq_quant_params_check(p, err);
     if (st != AQ_OK) return st;
+    if (p->scale_dtype == AQ_SCALE_DQ)
+        return aq_err_set(err, AQ_E_CONFIG,
+                          "tensor %s: scale_dtype dq is quantized by aq_dq_quantize_tensor()", name);
     const int64_t cols = t->cols;
     const float *h = t->h;
     if (rows < 0 || cols < 0 || cols > INT64_MAX / 8 / (rows > 0 ? rows : 1))

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """budget_check.py RESULT.h5 BUDGET: a mixed-precision result spends at most BUDGET bits per
-quantized weight (codes + scale + min, counted from the datasets themselves) and uses more
+quantized weight (every dataset of the tensor, counted from the datasets themselves) and uses more
 than one width."""
 import sys
 
@@ -17,8 +17,8 @@ def main():
                 continue
             widths.add(int(g.attrs["bits"]))
             weights += int(np.prod(g.attrs["shape"]))
-            for ds in ("codes", "scale", "min"):
-                bits_used += 8.0 * g[ds].size * g[ds].dtype.itemsize
+            for ds in g.values():  # codes, scale, min (dq: sub, super_scale, super_min)
+                bits_used += 8.0 * ds.size * ds.dtype.itemsize
     bpw = bits_used / weights
     ok = bpw <= budget + 1e-9 and len(widths) > 1
     print(f"budget: {bpw:.4f} bits/weight (budget {budget}), widths {sorted(widths)}")

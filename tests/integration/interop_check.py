@@ -94,14 +94,14 @@ def load_model(model_path):
 # ---------------------------------------------------------------- result file
 
 def unpack_codes(packed, bits, cols):
-    """lsb-first-row-aligned: code i of a row at bit i*bits of the row's bytes."""
-    per = 8 // bits
-    shifts = (np.arange(per, dtype=np.uint8) * bits).astype(np.uint8)
-    q = (packed[:, :, None] >> shifts) & np.uint8((1 << bits) - 1)
-    q = q.reshape(packed.shape[0], -1)
-    if np.any(q[:, cols:]):
+    """lsb-first-row-aligned: code i of a row at bit i*bits of the row's bytes (any width)."""
+    packed = np.asarray(packed, dtype=np.uint8)
+    b = np.unpackbits(packed, axis=1, bitorder="little")
+    if np.any(b[:, cols * bits:]):
         raise CheckError("padding bits after the last code of a row are not zero")
-    return q[:, :cols]
+    b = b[:, :cols * bits].reshape(packed.shape[0], cols, bits).astype(np.uint16)
+    weights = (1 << np.arange(bits, dtype=np.uint16)).astype(np.uint16)
+    return (b * weights).sum(axis=2).astype(np.uint8)
 
 
 def dequantize(q, scale, mn, group_size, cols):
@@ -135,26 +135,62 @@ def two_d(shape):
     return rows, cols
 
 
+class PlainParams:
+    """scale/min float16|float32 [rows, groups] (DESIGN 6.2)."""
+
+    def __init__(self, g, rows, gs, groups):
+        self.scale, self.mn, self.gs = g["scale"], g["min"], gs
+        expect(self.scale.shape == (rows, groups) and self.mn.shape == (rows, groups),
+               f"scale/min shape {self.scale.shape}/{self.mn.shape}, want {(rows, groups)}")
+        want = {"f16": np.float16, "f32": np.float32}[attr_str(g, "scale_dtype")]
+        expect(self.scale.dtype == want and self.mn.dtype == want, f"scale dtype {self.scale.dtype}")
+
+    def group_params(self, r0, r1):
+        return self.scale[r0:r1].astype(np.float32), self.mn[r0:r1].astype(np.float32)
+
+
+class DqParams:
+    """Double-quantized: scale_g = super_scale[g*G//256] * sc_g, min_g = super_min[..] * mc_g,
+    (sc_g, mc_g) packed in `sub` at dq_bits each, order sc_0 mc_0 sc_1 mc_1 (docs/FORMAT.md)."""
+
+    def __init__(self, g, rows, cols, gs, groups):
+        self.sb, self.gs, self.groups = int(g.attrs["dq_bits"]), gs, groups
+        expect(int(g.attrs["super_size"]) == 256, "super_size != 256")
+        expect(4 <= self.sb <= 8 and 256 % gs == 0, f"dq layout dq_bits {self.sb} group {gs}")
+        supers = -(-cols // 256)
+        self.sub, self.d, self.dm = g["sub"], g["super_scale"], g["super_min"]
+        expect(self.sub.shape == (rows, -(-2 * groups * self.sb // 8)), f"sub shape {self.sub.shape}")
+        expect(self.d.shape == (rows, supers) and self.dm.shape == (rows, supers),
+               f"super_scale/super_min shape {self.d.shape}/{self.dm.shape}")
+        expect(self.d.dtype == np.float16 and self.dm.dtype == np.float16, "super dtype not f16")
+
+    def group_params(self, r0, r1):
+        u = unpack_codes(self.sub[r0:r1], self.sb, 2 * self.groups)
+        owner = (np.arange(self.groups) * self.gs) // 256
+        d = self.d[r0:r1].astype(np.float32)[:, owner]
+        dm = self.dm[r0:r1].astype(np.float32)[:, owner]
+        return d * u[:, 0::2].astype(np.float32), dm * u[:, 1::2].astype(np.float32)
+
+
 def check_quantized(g, src):
     bits, gs = int(g.attrs["bits"]), int(g.attrs["group_size"])
-    expect(bits in (2, 4, 8), f"bits {bits} not in 2/4/8")
+    dq = attr_str(g, "scale_dtype") == "dq"
+    expect(bits in ((2, 3, 4, 8) if dq else (2, 4, 8)), f"bits {bits} not allowed")
     expect(attr_str(g, "packing") == "lsb-first-row-aligned", "unknown packing")
     rows, cols = two_d(src.shape)
     groups = -(-cols // gs)
-    codes, scale, mn = g["codes"], g["scale"], g["min"]
+    codes = g["codes"]
     expect(codes.dtype == np.uint8, f"codes dtype {codes.dtype}")
     expect(codes.shape == (rows, -(-cols * bits // 8)), f"codes shape {codes.shape}")
-    expect(scale.shape == (rows, groups) and mn.shape == (rows, groups),
-           f"scale/min shape {scale.shape}/{mn.shape}, want {(rows, groups)}")
-    want_sdt = {"f16": np.float16, "f32": np.float32}[attr_str(g, "scale_dtype")]
-    expect(scale.dtype == want_sdt and mn.dtype == want_sdt, f"scale dtype {scale.dtype}")
+    params = DqParams(g, rows, cols, gs, groups) if dq else PlainParams(g, rows, gs, groups)
     err = ref = 0.0
     step = max(1, BLOCK_ELEMS // max(cols, 1))
     for r0 in range(0, rows, step):
         r1 = min(rows, r0 + step)
         q = unpack_codes(codes[r0:r1], bits, cols)
         expect(int(q.max(initial=0)) < (1 << bits), "code >= 2^bits")
-        w_hat = dequantize(q, scale[r0:r1], mn[r0:r1], gs, cols).astype(np.float64)
+        scale, mn = params.group_params(r0, r1)
+        w_hat = dequantize(q, scale, mn, gs, cols).astype(np.float64)
         w = src.rows_f32(r0, r1, cols).astype(np.float64)
         err += float(np.sum((w - w_hat) ** 2))
         ref += float(np.sum(w * w))
@@ -167,7 +203,7 @@ def check_quantized(g, src):
         expect(abs(sqnr - f_sqnr) <= SQNR_TOL_DB, f"sqnr_db {f_sqnr:.4f} != recomputed {sqnr:.4f}")
     expect(abs(rel - f_rel) <= REL_MSE_TOL * max(abs(rel), abs(f_rel)),
            f"rel_mse {f_rel:.9g} != recomputed {rel:.9g}")
-    return f"quantized {bits}-bit g{gs} {attr_str(g, 'method')} sqnr {sqnr:.2f} dB (file {f_sqnr:.2f})"
+    return f"quantized {bits}-bit g{gs} {attr_str(g, 'method')}{' dq' if dq else ''} sqnr {sqnr:.2f} dB (file {f_sqnr:.2f})"
 
 
 def check_passthrough(g, src):

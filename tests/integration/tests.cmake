@@ -80,6 +80,25 @@ endforeach()
 aq_itest(budget REQUIRES "budget_n1;budget_n3" COMMAND bash -c
   "${PY} ${ITD}/budget_check.py ${IT}/budget_n3.h5 3.0 && ${PY} ${ITD}/compare_results.py ${IT}/budget_n1.h5 ${IT}/budget_n3.h5 && ${PY} ${ITD}/interop_check.py ${IT}/budget_n3.h5 ${REAL_MODEL} | tail -n 1")
 
+# Double-quantized group parameters (issue 8): jobs/int2_compact.ini (2-bit, 2.625 b/w) at 1
+# and 3 ranks, bit-identical; 3- and 4-bit dq; every file dequantized independently by
+# h5py/numpy (interop_check.py) and checked by aq-inspect --verify; size within the budget.
+foreach(n 1 3)
+  aq_itest(mpi.dq2.n${n} SETUP dq2_n${n} REQUIRES tiny
+    COMMAND bash -c "mpirun --oversubscribe --allow-run-as-root -n ${n} $<TARGET_FILE:aq-mpi> --config ${CMAKE_SOURCE_DIR}/jobs/int2_compact.ini --set model.path=${IT}/tiny --set output.path=${IT}/dq2_n${n}.h5 --set run.threads=1 | tee /dev/stderr | grep -q 'int2 mse g16 dq'")
+endforeach()
+aq_itest(determinism.dq2 REQUIRES "dq2_n1;dq2_n3"
+  COMMAND ${PY} ${ITD}/compare_results.py ${IT}/dq2_n1.h5 ${IT}/dq2_n3.h5)
+aq_itest(interop.dq2 REQUIRES "tiny;dq2_n3" COMMAND bash -c
+  "${PY} ${ITD}/interop_check.py ${IT}/dq2_n3.h5 ${IT}/tiny && ${PY} ${ITD}/dq_size_check.py ${IT}/dq2_n3.h5 2.625 && $<TARGET_FILE:aq-inspect> --verify ${IT}/dq2_n3.h5")
+foreach(bits 3 4)
+  aq_itest(mpi.dq${bits}.real SETUP dq${bits}_real
+    COMMAND bash ${ITD}/run_job.sh ${BIN} 2 ${REAL_MODEL} ${IT}/dq${bits}_real.h5 --set quant.bits=${bits}
+            --set quant.group_size=32 --set quant.scale_dtype=dq)
+  aq_itest(interop.dq${bits}.real REQUIRES dq${bits}_real COMMAND bash -c
+    "${PY} ${ITD}/interop_check.py ${IT}/dq${bits}_real.h5 ${REAL_MODEL} && $<TARGET_FILE:aq-inspect> --verify ${IT}/dq${bits}_real.h5")
+endforeach()
+
 # Requeue safety: SIGUSR1 mid-run, exit 3, --resume on another rank count, bit-identical.
 aq_itest(interrupt_resume COMMAND bash ${ITD}/interrupt_resume.sh ${BIN} ${IT}/interrupt)
 

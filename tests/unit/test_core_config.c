@@ -48,8 +48,8 @@ START_TEST(errors_name_file_and_line) {
     aq_err err = {0};
     ck_assert_int_eq(load_text("[quant]\nbits = 4\nbogus = 1\n", &c, &err), AQ_E_CONFIG);
     ck_assert_ptr_nonnull(strstr(err.msg, ":3: unknown key 'bogus'"));
-    ck_assert_int_eq(load_text("[quant]\n\nbits = 3\n", &c, &err), AQ_E_CONFIG);
-    ck_assert_ptr_nonnull(strstr(err.msg, ":3: quant.bits: '3' is not one of: 2, 4, 8"));
+    ck_assert_int_eq(load_text("[quant]\n\nbits = 5\n", &c, &err), AQ_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, ":3: quant.bits: '5' is not one of: 2, 3, 4, 8"));
     ck_assert_int_eq(load_text("[nope]\nx = 1\n", &c, &err), AQ_E_CONFIG);
     ck_assert_ptr_nonnull(strstr(err.msg, ":2: unknown section [nope]"));
     ck_assert_int_eq(load_text("[output]\ncompression_level = 99\n", &c, &err), AQ_E_CONFIG);
@@ -102,6 +102,34 @@ START_TEST(check_cross_key_rules) {
 }
 END_TEST
 
+/* Double quantization (issue 8): 3-bit only with dq, dq only with mse, dq_bits 0 or 4..8. */
+START_TEST(check_dq_rules) {
+    aq_config c;
+    aq_err err = {0};
+    aq_config_defaults(&c);
+    aq_config_set(&c, "model.path=/m", &err);
+    aq_config_set(&c, "output.path=/o.h5", &err);
+    ck_assert_int_eq(aq_config_set(&c, "quant.bits=3", &err), AQ_OK);
+    ck_assert_int_eq(aq_config_check(&c, &err), AQ_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "scale_dtype = dq"));
+    ck_assert_int_eq(aq_config_set(&c, "quant.scale_dtype=dq", &err), AQ_OK);
+    ck_assert_int_eq(aq_config_check(&c, &err), AQ_OK);
+    aq_config_set(&c, "quant.method=rtn", &err);
+    ck_assert_int_eq(aq_config_check(&c, &err), AQ_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "method = mse"));
+    aq_config_set(&c, "quant.method=mse", &err);
+    aq_config_set(&c, "quant.dq_bits=3", &err);
+    ck_assert_int_eq(aq_config_check(&c, &err), AQ_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "dq_bits"));
+    aq_config_set(&c, "quant.dq_bits=6", &err);
+    ck_assert_int_eq(aq_config_check(&c, &err), AQ_OK);
+    ck_assert_int_eq(aq_config_set(&c, "quant.bits=5", &err), AQ_E_CONFIG);
+    char *ini = aq_config_to_ini(&c);
+    ck_assert_ptr_nonnull(strstr(ini, "scale_dtype = dq\ndq_bits = 6\n"));
+    free(ini);
+}
+END_TEST
+
 START_TEST(ini_round_trip) {
     aq_config a, b;
     aq_err err = {0};
@@ -124,6 +152,7 @@ int main(void) {
     tcase_add_test(tc, errors_name_file_and_line);
     tcase_add_test(tc, overrides);
     tcase_add_test(tc, check_cross_key_rules);
+    tcase_add_test(tc, check_dq_rules);
     tcase_add_test(tc, ini_round_trip);
     suite_add_tcase(s, tc);
     return aq_check_run(s);

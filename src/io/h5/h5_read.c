@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aq/dq.h"
 #include "aq/dtype.h"
 #include "aq/quant.h"
 
@@ -126,6 +127,17 @@ static aq_status info_impl(const aq_h5in *h, hid_t g, const char *name, aq_h5in_
     if (in->quantized &&
         (attr_num(g, "bits", H5T_NATIVE_INT, &in->bits) || attr_num(g, "group_size", H5T_NATIVE_INT, &in->group_size)))
         return aq_err_set(err, AQ_E_FORMAT, "%s: tensor %s: no bits/group_size", h->path, name);
+    char sd[16] = "";
+    if (in->quantized && attr_str(g, "scale_dtype", sd, sizeof sd) == 0 && !strcmp(sd, "dq")) {
+        aq_err e2;
+        aq_dq_layout L = {in->bits, in->group_size, 0};
+        if (attr_num(g, "dq_bits", H5T_NATIVE_INT, &L.sub_bits) ||
+            aq_dq_layout_check(&L, &e2) != AQ_OK)
+            return aq_err_set(err, AQ_E_FORMAT, "%s: tensor %s: bad dq layout (bits %d, "
+                              "group_size %d, dq_bits %d)", h->path, name, L.bits,
+                              L.group_size, L.sub_bits);
+        in->dq_bits = L.sub_bits;
+    }
     return AQ_OK;
 }
 
@@ -172,9 +184,41 @@ static int dataset_type_size(hid_t g, const char *name) {
     return n;
 }
 
+/* Double-quantized layout: codes, sub, super_scale, super_min (docs/FORMAT.md). */
+static aq_status read_dq(const aq_h5in *h, hid_t g, const char *name, const aq_h5in_info *in,
+                         float *dst, aq_err *err) {
+    const aq_dq_layout L = {in->bits, in->group_size, in->dq_bits};
+    const size_t packed = aq_packed_row_bytes(in->cols, in->bits);
+    const size_t sb = aq_dq_sub_row_bytes(in->cols, &L);
+    const int64_t ns = aq_dq_supers(in->cols), rows = in->rows;
+    uint8_t *codes = malloc((size_t)rows * packed + 1), *sub = malloc((size_t)rows * sb + 1);
+    uint16_t *d = malloc((size_t)(rows * ns) * 2 + 2), *dm = malloc((size_t)(rows * ns) * 2 + 2);
+    hid_t mt = aq_h5_f16_type();
+    aq_status st = codes && sub && d && dm ? AQ_OK
+                                           : aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", name);
+    if (st == AQ_OK)
+        st = read_ds(h, g, name, "codes", H5T_NATIVE_UINT8, codes, rows * (int64_t)packed, err);
+    if (st == AQ_OK) st = read_ds(h, g, name, "sub", H5T_NATIVE_UINT8, sub, rows * (int64_t)sb, err);
+    if (st == AQ_OK) st = read_ds(h, g, name, "super_scale", mt, d, rows * ns, err);
+    if (st == AQ_OK) st = read_ds(h, g, name, "super_min", mt, dm, rows * ns, err);
+    if (st == AQ_OK) {
+#pragma omp parallel for schedule(static)
+        for (int64_t r = 0; r < rows; r++)
+            aq_dq_dequantize_row(&L, codes + r * (int64_t)packed, sub + r * (int64_t)sb,
+                                 d + r * ns, dm + r * ns, in->cols, dst + r * in->cols);
+    }
+    aq_h5_close_id(mt);
+    free(codes);
+    free(sub);
+    free(d);
+    free(dm);
+    return st;
+}
+
 static aq_status read_quantized(const aq_h5in *h, hid_t g, const char *name,
                                 const aq_h5in_info *in, float *dst, aq_err *err) {
-    aq_quant_params p = {in->bits, in->group_size, AQ_METHOD_RTN, AQ_SCALE_F16};
+    if (in->dq_bits > 0) return read_dq(h, g, name, in, dst, err);
+    aq_quant_params p = {in->bits, in->group_size, AQ_METHOD_RTN, AQ_SCALE_F16, 0};
     p.scale_dtype = dataset_type_size(g, "scale") == 4 ? AQ_SCALE_F32 : AQ_SCALE_F16;
     size_t packed = aq_packed_row_bytes(in->cols, in->bits);
     int64_t groups = aq_groups_per_row(in->cols, in->group_size);

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "aq/qlayout.h"
+
 /* Tensor names become link names under /tensors: a '/' would silently nest groups. */
 static aq_status check_name(const aq_h5_writer *w, const char *name, aq_err *err) {
     if (!w || !name || !name[0])
@@ -42,27 +44,34 @@ static aq_status check_quantized(const char *name, const aq_h5_quantized *t, aq_
     const aq_quant_params *p = &t->params;
     if (p->bits < 1 || p->bits > 8 || p->group_size < 1 || t->rows < 0 || t->cols < 0 ||
         t->ndim < 0 || (t->ndim > 0 && !t->shape) || !aq_h5_dtype_name(t->orig_dtype) ||
-        (p->scale_dtype != AQ_SCALE_F16 && p->scale_dtype != AQ_SCALE_F32) ||
+        (p->scale_dtype != AQ_SCALE_F16 && p->scale_dtype != AQ_SCALE_F32 &&
+         p->scale_dtype != AQ_SCALE_DQ) ||
         (p->method != AQ_METHOD_RTN && p->method != AQ_METHOD_MSE))
         return aq_err_set(err, AQ_E_VALUE, "tensor %s: invalid quantized tensor description",
                           name);
-    if (t->rows * t->cols > 0 && (!t->codes || !t->scale || !t->min))
-        return aq_err_set(err, AQ_E_VALUE, "tensor %s: missing codes, scale or min", name);
+    if (t->rows * t->cols > 0 &&
+        (!t->codes || !t->scale || !t->min || (p->scale_dtype == AQ_SCALE_DQ && !t->sub)))
+        return aq_err_set(err, AQ_E_VALUE, "tensor %s: missing codes, scale, min or sub", name);
     return AQ_OK;
 }
 
 static aq_status quantized_datasets(hid_t g, const char *name, const aq_h5_quantized *t,
                                     int level, aq_err *err) {
     const aq_quant_params *p = &t->params;
-    hsize_t packed = (hsize_t)aq_packed_row_bytes(t->cols, p->bits);
-    hsize_t groups = (hsize_t)aq_groups_per_row(t->cols, p->group_size);
-    hsize_t cdims[2] = {(hsize_t)t->rows, packed};
-    hsize_t sdims[2] = {(hsize_t)t->rows, groups};
+    const aq_qrow_sizes z = aq_qrow_sizes_of(p, t->cols);
+    const int dq = p->scale_dtype == AQ_SCALE_DQ;
+    hsize_t cdims[2] = {(hsize_t)t->rows, (hsize_t)z.codes};
+    hsize_t sdims[2] = {(hsize_t)t->rows, (hsize_t)z.params};
+    hsize_t udims[2] = {(hsize_t)t->rows, (hsize_t)z.sub};
     aq_status st = put_dataset(g, name, "codes", H5T_STD_U8LE, 2, cdims, t->codes, level, err);
+    if (st == AQ_OK && dq)
+        st = put_dataset(g, name, "sub", H5T_STD_U8LE, 2, udims, t->sub, level, err);
     if (st != AQ_OK) return st;
-    hid_t stype = p->scale_dtype == AQ_SCALE_F16 ? aq_h5_f16_type() : H5Tcopy(H5T_IEEE_F32LE);
-    st = put_dataset(g, name, "scale", stype, 2, sdims, t->scale, level, err);
-    if (st == AQ_OK) st = put_dataset(g, name, "min", stype, 2, sdims, t->min, level, err);
+    hid_t stype = p->scale_dtype == AQ_SCALE_F32 ? H5Tcopy(H5T_IEEE_F32LE) : aq_h5_f16_type();
+    st = put_dataset(g, name, dq ? "super_scale" : "scale", stype, 2, sdims, t->scale, level,
+                     err);
+    if (st == AQ_OK)
+        st = put_dataset(g, name, dq ? "super_min" : "min", stype, 2, sdims, t->min, level, err);
     aq_h5_close_id(stype);
     return st;
 }
@@ -78,6 +87,10 @@ static int quantized_attrs(hid_t g, const aq_h5_quantized *t) {
     if (rc == 0)
         rc = aq_h5_attr_str(g, "scale_dtype", aq_scale_dtype_name(p->scale_dtype));
     if (rc == 0) rc = aq_h5_attr_str(g, "packing", "lsb-first-row-aligned");
+    if (rc == 0 && p->scale_dtype == AQ_SCALE_DQ) {
+        rc = aq_h5_attr_i32(g, "dq_bits", aq_quant_dq_layout(p).sub_bits);
+        if (rc == 0) rc = aq_h5_attr_i32(g, "super_size", AQ_DQ_SUPER);
+    }
     if (rc == 0) rc = aq_h5_attr_f64(g, "rel_mse", t->metrics.rel_mse);
     if (rc == 0) rc = aq_h5_attr_f64(g, "sqnr_db", t->metrics.sqnr_db);
     if (rc == 0) rc = aq_h5_attr_f64(g, "cosine", t->metrics.cosine);
