@@ -36,6 +36,8 @@ typedef struct {
     int quant_embeddings;          /* also quantize embed_tokens and lm_head */
     int fallback;                  /* re-quantize a layer at the next width when too lossy */
     double fallback_2bit, fallback_4bit; /* weighted_rel_err thresholds at 2 and 4 bits */
+    char fallback_kl_path[AQ_PATH_MAX]; /* aq-eval --layer-kl JSON, or empty */
+    double fallback_kl;            /* KL threshold (nats) for layers in that file */
     double budget_bits;            /* > 0: mixed 2/4/8-bit widths for this bits/weight */
     /* [calib] */
     char calib_path[AQ_PATH_MAX];

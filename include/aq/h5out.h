@@ -66,6 +66,7 @@ typedef struct {
     aq_quant_metrics metrics;
     int fallback_from_bits;   /* > 0: first tried at this width and re-quantized (issue 8) */
     double fallback_from_err; /* weighted_rel_err at fallback_from_bits */
+    double fallback_from_kl;  /* its per-layer KL (aq-eval --layer-kl); written when finite */
 } aq_h5_quantized;
 
 /*! aq_h5_run_info : /run, one entry per rank (arrays of length `ranks`) plus the plan. */
@@ -94,7 +95,8 @@ aq_status aq_h5_create(const char *path, int level, const aq_h5_root_info *root,
  *  /tensors/<name>/ with kind="quantized", shape, orig_dtype, codes, scale, min (dq: sub,
  *  super_scale, super_min, dq_bits, super_size), bits, group_size, method, scale_dtype,
  *  packing="lsb-first-row-aligned", metrics, when
- *  fallback_from_bits > 0 the attributes fallback_from_bits and fallback_from_err, and last
+ *  fallback_from_bits > 0 the attributes fallback_from_bits and fallback_from_err (and
+ *  fallback_from_kl when finite), and last
  *  the attribute complete=1.  @return : AQ_OK or AQ_E_HDF5 naming the tensor. */
 aq_status aq_h5_write_quantized(aq_h5_writer *w, const char *name, const aq_h5_quantized *t,
                                 aq_err *err);

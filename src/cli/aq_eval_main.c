@@ -15,16 +15,7 @@
 
 #include "aq/h5in.h"
 #include "aq/model.h"
-
-#define MAX_RESULTS 16
-
-typedef struct {
-    aq_run_opts run;
-    const char *results[MAX_RESULTS];
-    int n_results, T, print_samples;
-    const char *json;
-    const char *dump_logits; /* raw float32 full-precision logits [N, T, L, vocab] (tests) */
-} eval_opts;
+#include "aq_eval.h"
 
 typedef struct {
     aq_h5in *h;
@@ -43,7 +34,11 @@ static void usage(FILE *f) {
             "  --temperature X   sampling temperature (default 1)\n"
             "  --mask-token ID   mask token (default: config mask_token_id, else 0)\n"
             "  --causal | --bidirectional   override the attention mode of config.json\n"
+            "  --weights-only    ignore /act (no activation fake-quantization) in every result\n"
             "  --json OUT.json   also write the results as JSON\n"
+            "  --layer-kl OUT.json  per-layer sensitivity of ONE result: KL with only that\n"
+            "                    weight quantized, for every quantized linear weight (feeds\n"
+            "                    aq-mpi's quant.fallback_kl_path)\n"
             "  --print-samples K print the first K sequences (decoded with tokenizer.json)\n"
             "  --dump-logits F   write the full-precision logits, float32 [N, T, L, vocab]\n");
 }
@@ -54,7 +49,7 @@ static int parse(int argc, char **argv, eval_opts *o) {
         {"length", 1, 0, 'L'},    {"seed", 1, 0, 's'},        {"timesteps", 1, 0, 'T'},
         {"tokens", 1, 0, 'k'},    {"temperature", 1, 0, 'x'}, {"mask-token", 1, 0, 'M'},
         {"causal", 0, 0, 'c'},    {"bidirectional", 0, 0, 'b'}, {"json", 1, 0, 'j'},
-        {"print-samples", 1, 0, 'p'}, {"dump-logits", 1, 0, 'D'}, {"help", 0, 0, 'h'},    {0, 0, 0, 0}};
+        {"print-samples", 1, 0, 'p'}, {"dump-logits", 1, 0, 'D'}, {"weights-only", 0, 0, 'W'}, {"layer-kl", 1, 0, 'K'}, {"help", 0, 0, 'h'},    {0, 0, 0, 0}};
     *o = (eval_opts){.run = {NULL, NULL, 8, 64, 4321, 1.0, -1, -1}, .T = 8};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -76,6 +71,8 @@ static int parse(int argc, char **argv, eval_opts *o) {
         case 'j': o->json = optarg; break;
         case 'p': o->print_samples = atoi(optarg); break;
         case 'D': o->dump_logits = optarg; break;
+        case 'W': o->weights_only = 1; break;
+        case 'K': o->layer_kl = optarg; break;
         case 'h': usage(stdout); return -1;
         default: usage(stderr); return 2;
         }
@@ -84,18 +81,22 @@ static int parse(int argc, char **argv, eval_opts *o) {
         fprintf(stderr, "aq-eval: --model and --result are required; T, N >= 1, L >= 2\n");
         return 2;
     }
+    if (o->layer_kl && o->n_results != 1) {
+        fprintf(stderr, "aq-eval: --layer-kl takes exactly one --result\n");
+        return 2;
+    }
     return 0;
 }
 
-static aq_status open_quantized(const aq_run *r, const char *path, int T, quantized *q,
-                                aq_err *err) {
+static aq_status open_quantized(const aq_run *r, const char *path, int T, int weights_only,
+                                quantized *q, aq_err *err) {
     memset(q, 0, sizeof *q);
     aq_status st = aq_h5in_open(path, &q->h, err);
     if (st == AQ_OK) {
         aq_llm_source src = aq_llm_source_result(q->h);
         st = aq_pipe_load(&r->pipe, &r->cfg, &src, &q->q, err);
     }
-    if (st == AQ_OK) st = aq_actq_load(q->h, &q->q, T, &q->actq, err);
+    if (st == AQ_OK && !weights_only) st = aq_actq_load(q->h, &q->q, T, &q->actq, err);
     return st;
 }
 
@@ -108,8 +109,8 @@ static void close_quantized(quantized *q) {
 /* Adds one (sequence, step) to acc on the last rank: predicted position i is read from
  * logits row i-1 (shift) or i; KL/top-1 over masked positions (all predicted positions for a
  * causal model), NLL over masked positions. */
-static void score(const aq_llm_config *c, const int32_t *orig, const uint8_t *masked, int L,
-                  const float *lf, const float *lq, aq_eval_acc *acc) {
+void aq_eval_score(const aq_llm_config *c, const int32_t *orig, const uint8_t *masked, int L,
+                   const float *lf, const float *lq, aq_eval_acc *acc) {
     int first = c->logits_shift ? 1 : 0;
     for (int i = first; i < L; i++) {
         int row = c->logits_shift ? i - 1 : i;
@@ -141,7 +142,7 @@ static aq_status eval_all(const eval_opts *o, const aq_run *r, quantized *qs, aq
                 aq_actq_set_step(qs[k].actq, t);
                 aq_llm_hook hook = aq_actq_hook(qs[k].actq);
                 st = aq_pipe_forward(&r->pipe, &qs[k].q, tok, L, lq, qs[k].actq ? &hook : NULL, err);
-                if (st == AQ_OK && r->pipe.last) score(c, orig, masked, L, lf, lq, &acc[k * T + t]);
+                if (st == AQ_OK && r->pipe.last) aq_eval_score(c, orig, masked, L, lf, lq, &acc[k * T + t]);
             }
         }
     }
@@ -177,6 +178,10 @@ static metrics overall(const aq_eval_acc *acc, int T) {
     for (int k = 0; k < 4; k++)
         if (n[k] > 0) *out[k] = sum[k] / n[k];
     return o;
+}
+
+double aq_eval_overall_kl(const aq_eval_acc *acc, int T) {
+    return overall(acc, T).kl;
 }
 
 static json_t *num(double v) { return isnan(v) ? json_null() : json_real(v); }
@@ -257,10 +262,15 @@ static aq_status run(const eval_opts *o, aq_err *err) {
     aq_run r;
     aq_status st = aq_run_open(&o->run, &r, err);
     if (st != AQ_OK) return st;
+    if (o->layer_kl) {
+        st = aq_eval_layer_kl(o, &r, err);
+        aq_run_close(&r);
+        return st;
+    }
     quantized qs[MAX_RESULTS];
     memset(qs, 0, sizeof qs);
     for (int k = 0; k < o->n_results && st == AQ_OK; k++)
-        st = aq_agree(open_quantized(&r, o->results[k], o->T, &qs[k], err), "opening a result", err);
+        st = aq_agree(open_quantized(&r, o->results[k], o->T, o->weights_only, &qs[k], err), "opening a result", err);
     size_t n = (size_t)o->n_results * (size_t)o->T;
     aq_eval_acc *acc = calloc(n, sizeof *acc), *tot = calloc(n, sizeof *tot);
     if (st == AQ_OK && (!acc || !tot)) st = aq_err_set(err, AQ_E_NOMEM, "out of memory");

@@ -45,6 +45,8 @@ static const key_def KEYS[] = {
     {"quant", "fallback", K_BOOL, F(fallback), 0, 0, NULL},
     {"quant", "fallback_2bit", K_DBL, F(fallback_2bit), 0.0, 1e6, NULL},
     {"quant", "fallback_4bit", K_DBL, F(fallback_4bit), 0.0, 1e6, NULL},
+    {"quant", "fallback_kl_path", K_STR, F(fallback_kl_path), 0, 0, NULL},
+    {"quant", "fallback_kl", K_DBL, F(fallback_kl), 0.0, 1e6, NULL},
     {"quant", "budget_bits", K_DBL, F(budget_bits), 0.0, 64.0, NULL},
     {"calib", "path", K_STR, F(calib_path), 0, 0, NULL},
     {"calib", "synthetic", K_BOOL, F(calib_synthetic), 0, 0, NULL},
@@ -85,6 +87,7 @@ void aq_config_defaults(aq_config *c) {
                                  .scale_dtype = AQ_SCALE_F16};
     c->fallback_2bit = 0.15; /* ~8.2 dB; the test tensors reach ~9.5 at g32 */
     c->fallback_4bit = 0.012; /* ~19.2 dB; the test tensors reach ~21 at g32 */
+    c->fallback_kl = 0.1;     /* nats; one 2-bit g64 layer of TinyStories costs 0.02-0.23 */
     c->calib_timesteps = 32;
     c->calib_seed = 1;
     c->tg_count = 4;
@@ -245,6 +248,9 @@ aq_status aq_config_check(const aq_config *c, aq_err *err) {
     if (c->budget_bits > 0 && c->fallback)
         return aq_err_set(err, AQ_E_CONFIG, "quant.budget_bits and quant.fallback exclude each "
                           "other: the budget already chooses every layer's width");
+    if (c->fallback_kl_path[0] && !c->fallback)
+        return aq_err_set(err, AQ_E_CONFIG, "quant.fallback_kl_path is used by the per-layer "
+                          "fallback: set quant.fallback = true");
     if (c->calib_path[0] && c->calib_synthetic)
         return aq_err_set(err, AQ_E_CONFIG, "calib.path and calib.synthetic = true exclude each other");
     return AQ_OK;

@@ -25,7 +25,8 @@ static aq_status write_result(aq_job *j, const aq_qresult *r, aq_err *err) {
                          .rows = r->hdr.rows, .cols = r->hdr.cols, .params = p,
                          .codes = r->codes, .scale = r->scale, .min = r->min, .sub = r->sub,
                          .metrics = r->hdr.metrics, .fallback_from_bits = r->hdr.from_bits,
-                         .fallback_from_err = r->hdr.from_err};
+                         .fallback_from_err = r->hdr.from_err,
+                         .fallback_from_kl = r->hdr.from_kl};
     double t0 = MPI_Wtime();
     aq_status st = aq_h5_write_quantized(j->w, t->name, &q, err);
     if (st == AQ_OK) st = aq_h5_flush(j->w, err); /* a resumable partial if we die later */
@@ -297,6 +298,9 @@ static aq_status run_stages(aq_job *j, aq_err *err) {
     if (st != AQ_OK) return st;
     st = aq_model_open(j->cfg->model_path, &j->model, err);
     if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
+    if (j->cfg->fallback_kl_path[0])
+        st = aq_kl_table_load(j->cfg->fallback_kl_path, &j->kl, err);
+    if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
     if ((st = make_plan(j, err)) != AQ_OK) return st;
     j->tally.t_plan = MPI_Wtime() - j->tally.t_start;
     if (j->opts->dry_run) {
@@ -350,6 +354,7 @@ aq_status aq_job_run(const aq_config *cfg, const aq_job_opts *opts, MPI_Comm com
     aq_act_setup_close(&j.act);
     free(j.done);
     free(j.bits);
+    aq_kl_table_free(&j.kl);
     aq_plan_free(j.plan);
     aq_model_close(j.model);
     return st;

@@ -34,6 +34,7 @@ typedef struct {
     int32_t from_bits;    /* > 0: fell back from this width */
     int32_t pad;
     double from_err;      /* weighted_rel_err at from_bits */
+    double from_kl;       /* per-layer KL at from_bits (aq-eval --layer-kl), NaN: none */
     aq_quant_metrics metrics;
     char msg[AQ_ERR_MSG_MAX];
 } aq_msg_hdr;
@@ -69,6 +70,20 @@ aq_status aq_quantize_at(const aq_job *j, const aq_tensor *t, int bits, const fl
                          aq_qresult *r, aq_err *err);
 /* Mixed precision under quant.budget_bits (budget.c): fills j->bits, collective. */
 aq_status aq_budget_assign(aq_job *j, aq_err *err);
+
+/* Per-layer KL from aq-eval --layer-kl (kl_table.c), for the KL fallback. */
+typedef struct {
+    size_t n;
+    char **names;
+    int *bits;            /* width the KL was measured at */
+    double *kl;           /* nats, mean over t */
+} aq_kl_table;
+/* Reads `path`.  AQ_E_IO (unreadable or not JSON, with line), AQ_E_FORMAT naming the entry,
+ * AQ_E_NOMEM.  On error t is empty. */
+aq_status aq_kl_table_load(const char *path, aq_kl_table *t, aq_err *err);
+/* 1 and *bits, *kl for tensor `name`, else 0. */
+int aq_kl_table_find(const aq_kl_table *t, const char *name, int *bits, double *kl);
+void aq_kl_table_free(aq_kl_table *t);
 
 /* Checks a passthrough tensor for non-finite values (float dtypes).  AQ_E_VALUE naming it. */
 aq_status aq_check_finite(const aq_tensor *t, aq_err *err);
@@ -147,6 +162,7 @@ struct aq_job_s {
     uint8_t *done;        /* [model tensors]: complete in the partial file being resumed */
     const aq_kernels *kernels; /* run.simd's kernel set */
     uint8_t *bits;        /* [model tensors]: widths from the budget, or NULL */
+    aq_kl_table kl;       /* quant.fallback_kl_path, or empty */
     double budget_achieved; /* bits/weight the budget allocation reached */
     size_t n_resumed;     /* rank 0: how many */
 };

@@ -41,9 +41,15 @@ void aq_report_quantized(aq_tally *t, const aq_tensor *src, const aq_qresult *r,
            aq_method_name(cfg->quant.method), cfg->quant.group_size,
            cfg->quant.scale_dtype == AQ_SCALE_DQ ? " dq" : "", sqnr,
            r->hdr.metrics.cosine, mbs);
-    if (r->hdr.from_bits)
-        printf("  (fallback from int%d: weighted rel. error %.4f > %.4f)", r->hdr.from_bits,
-               r->hdr.from_err, r->hdr.from_bits == 2 ? cfg->fallback_2bit : cfg->fallback_4bit);
+    if (r->hdr.from_bits) {
+        const double thr = r->hdr.from_bits == 2 ? cfg->fallback_2bit : cfg->fallback_4bit;
+        printf("  (fallback from int%d: weighted rel. error %.4f %s %.4f", r->hdr.from_bits,
+               r->hdr.from_err, r->hdr.from_err > thr ? ">" : "<=", thr);
+        if (isfinite(r->hdr.from_kl))
+            printf(", KL %.4f %s %.4f", r->hdr.from_kl, r->hdr.from_kl > cfg->fallback_kl ? ">" : "<=",
+                   cfg->fallback_kl);
+        printf(")");
+    }
     printf("\n");
     fflush(stdout);
 }

@@ -82,6 +82,19 @@ static double fallback_threshold(const aq_config *c, int bits) {
     return bits == 2 ? c->fallback_2bit : bits == 4 ? c->fallback_4bit : INFINITY;
 }
 
+/* The layer's KL from aq-eval --layer-kl when it was measured at this width, else NaN. */
+static double layer_kl(const aq_job *j, const char *name, int bits) {
+    int kb = 0;
+    double kl = NAN;
+    return aq_kl_table_find(&j->kl, name, &kb, &kl) && kb == bits ? kl : NAN;
+}
+
+/* Per-layer fallback (issue 8): too lossy at this width by weighted_rel_err, or by KL. */
+static int too_lossy(const aq_job *j, const char *name, int bits, double werr, double *kl) {
+    *kl = layer_kl(j, name, bits);
+    return werr > fallback_threshold(j->cfg, bits) || *kl > j->cfg->fallback_kl;
+}
+
 aq_status aq_quantize_at(const aq_job *j, const aq_tensor *t, int bits, const float *h,
                              aq_qresult *r, aq_err *err) {
     aq_quant_params p = j->cfg->quant;
@@ -121,11 +134,14 @@ aq_status aq_qresult_compute(const aq_job *j, int64_t index, aq_qresult *r, aq_e
     aq_status st = aq_job_importance(j, t, r->hdr.cols, &h, err);
     if (st == AQ_OK) st = aq_quantize_at(j, t, bits, h, r, err);
     /* Per-layer fallback (issue 8): a layer too lossy at its width moves up, 2 -> 4 -> 8. */
+    double kl = NAN;
+    r->hdr.from_kl = NAN;
     while (st == AQ_OK && j->cfg->fallback && bits < 8 &&
-           r->hdr.metrics.weighted_rel_err > fallback_threshold(j->cfg, bits)) {
+           too_lossy(j, t->name, bits, r->hdr.metrics.weighted_rel_err, &kl)) {
         if (!r->hdr.from_bits) {
             r->hdr.from_bits = bits;
             r->hdr.from_err = r->hdr.metrics.weighted_rel_err;
+            r->hdr.from_kl = kl;
         }
         aq_qresult_free(r);
         bits = bits == 2 ? 4 : 8;

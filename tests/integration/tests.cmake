@@ -71,6 +71,10 @@ aq_itest(interop.h5dump REQUIRES real_n2 COMMAND bash ${ITD}/h5dump_check.sh ${I
 
 # Per-layer fallback 2 -> 4 bits (issue 8): decisions recorded, mixed widths read back.
 aq_itest(fallback COMMAND bash ${ITD}/fallback_test.sh ${BIN} ${REAL_MODEL} ${IT}/fallback)
+# The same driven by aq-eval --layer-kl (KL with only that layer quantized).
+if(TARGET aq-eval)
+  aq_itest(fallback.kl COMMAND bash ${ITD}/fallback_kl_test.sh ${BIN} ${REAL_MODEL} ${IT}/fallback_kl)
+endif()
 
 # Mixed precision under a size budget (issue 8): within budget, same widths on 1 and 3 ranks.
 foreach(n 1 3)

@@ -3,6 +3,7 @@
  */
 #include "h5_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -98,6 +99,8 @@ static int quantized_attrs(hid_t g, const aq_h5_quantized *t) {
     if (rc == 0 && t->fallback_from_bits > 0) {
         rc = aq_h5_attr_i32(g, "fallback_from_bits", t->fallback_from_bits);
         if (rc == 0) rc = aq_h5_attr_f64(g, "fallback_from_err", t->fallback_from_err);
+        if (rc == 0 && isfinite(t->fallback_from_kl))
+            rc = aq_h5_attr_f64(g, "fallback_from_kl", t->fallback_from_kl);
     }
     return rc;
 }

@@ -1,0 +1,32 @@
+/* Private to aq-eval: options and the pieces shared by its two modes (KL per result file,
+ * and per-layer KL sensitivity, aq_eval_layers.c). */
+#ifndef AQ_EVAL_H
+#define AQ_EVAL_H
+
+#include "aq/model.h"
+
+#define MAX_RESULTS 16
+
+typedef struct {
+    aq_run_opts run;
+    const char *results[MAX_RESULTS];
+    int n_results, T, print_samples;
+    int weights_only;        /* ignore /act: compare weight layouts alone */
+    const char *json;
+    const char *layer_kl;    /* per-layer sensitivity JSON (one --result) */
+    const char *dump_logits; /* raw float32 full-precision logits [N, T, L, vocab] (tests) */
+} eval_opts;
+
+/* Adds one (sequence, step) to acc (last rank): KL/top-1/NLL of the predicted positions. */
+void aq_eval_score(const aq_llm_config *c, const int32_t *orig, const uint8_t *masked, int L,
+                   const float *lf, const float *lq, aq_eval_acc *acc);
+
+/* Mean over the time steps with data of the KL of acc[0..T). NaN when none. */
+double aq_eval_overall_kl(const aq_eval_acc *acc, int T);
+
+/* --layer-kl: for every linear weight of the blocks that o->results[0] holds quantized, the
+ * KL of the model with only that weight quantized; table on stdout, JSON to o->layer_kl
+ * (format in docs/PHASES.md, "Per-layer KL").  Collective. */
+aq_status aq_eval_layer_kl(const eval_opts *o, const aq_run *r, aq_err *err);
+
+#endif /* AQ_EVAL_H */

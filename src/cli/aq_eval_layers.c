@@ -1,0 +1,161 @@
+/*
+ * aq-eval --layer-kl — per-layer sensitivity of one result file: for each quantized linear
+ * weight, the KL(p_fp || p_q) of the model in which ONLY that weight is replaced by its
+ * dequantized value (mean over the T mask-ratio bins, as aq-eval's "overall").  This is the
+ * "KL through aq-eval" measure of issue 8's per-layer fallback: aq-mpi reads the JSON
+ * (quant.fallback_kl_path) and re-quantizes the layers above quant.fallback_kl at the next
+ * width.  One-at-a-time sensitivity ignores interactions between layers; it is the standard
+ * layer-wise probe (e.g. HAWQ's and llama.cpp's per-tensor studies use the same idea).
+ */
+#include <jansson.h>
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aq/h5in.h"
+#include "aq_eval.h"
+
+/* One candidate weight: block `layer`, linear `lin`, its width in the result (0: not a
+ * quantized tensor there). */
+typedef struct {
+    int layer;
+    aq_linear lin;
+    int bits;
+    char name[160];
+    double kl;
+} probe_target;
+
+/* KL over all sequences and steps of `probe` (one weight swapped) against r->fp. */
+static aq_status probe_kl(const eval_opts *o, const aq_run *r, const aq_llm *probe,
+                          aq_eval_acc *acc, aq_err *err) {
+    const int L = o->run.L, T = o->T;
+    const aq_llm_config *c = &r->cfg;
+    size_t nl = r->pipe.last ? (size_t)L * (size_t)c->vocab : 1;
+    float *lf = malloc(nl * sizeof *lf), *lq = malloc(nl * sizeof *lq);
+    int32_t *tok = malloc((size_t)L * sizeof *tok);
+    uint8_t *masked = malloc((size_t)L);
+    aq_status st = lf && lq && tok && masked ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "out of memory");
+    st = aq_agree(st, "allocation", err);
+    memset(acc, 0, (size_t)T * sizeof *acc);
+    for (int s = 0; s < o->run.n_seq && st == AQ_OK; s++) {
+        const int32_t *orig = r->seqs + (int64_t)s * L;
+        for (int t = 0; t < T && st == AQ_OK; t++) {
+            aq_mask_sequence(orig, L, t, T, o->run.seed, s, r->mask_token, c->logits_shift, tok,
+                             masked);
+            st = aq_pipe_forward(&r->pipe, &r->fp, tok, L, lf, NULL, err);
+            if (st == AQ_OK) st = aq_pipe_forward(&r->pipe, probe, tok, L, lq, NULL, err);
+            if (st == AQ_OK && r->pipe.last) aq_eval_score(c, orig, masked, L, lf, lq, &acc[t]);
+        }
+    }
+    free(lf);
+    free(lq);
+    free(tok);
+    free(masked);
+    return st;
+}
+
+/* On the owning rank, weight (layer, lin) of `probe` <- the dequantized tensor of h, or back
+ * to full precision (restore = 1). */
+static aq_status swap_weight(const aq_run *r, const aq_h5in *h, aq_llm *probe,
+                             const probe_target *p, int restore, aq_err *err) {
+    if (p->layer < r->pipe.l0 || p->layer >= r->pipe.l1) return AQ_OK;
+    const int i = p->layer - r->pipe.l0;
+    aq_h5in_info in;
+    aq_status st = aq_h5in_tensor_info(h, p->name, &in, err);
+    if (st != AQ_OK) return st;
+    float *dst = probe->layers[i].w[p->lin];
+    if (restore) {
+        memcpy(dst, r->fp.layers[i].w[p->lin], (size_t)in.numel * sizeof *dst);
+        return AQ_OK;
+    }
+    return aq_h5in_tensor(h, p->name, dst, in.numel, err);
+}
+
+/* The candidates: every block linear that h holds as a quantized tensor. */
+static probe_target *targets(const aq_run *r, const aq_h5in *h, int *n) {
+    const int total = (int)r->cfg.n_layers * AQ_LIN_HEAD;
+    probe_target *t = calloc((size_t)total + 1, sizeof *t);
+    *n = 0;
+    for (int k = 0; t && k < total; k++) {
+        probe_target *p = &t[*n];
+        p->layer = k / AQ_LIN_HEAD;
+        p->lin = (aq_linear)(k % AQ_LIN_HEAD);
+        aq_llm_weight_name(p->layer, p->lin, p->name, sizeof p->name);
+        aq_h5in_info in;
+        aq_err e;
+        if (!aq_h5in_has(h, p->name) || aq_h5in_tensor_info(h, p->name, &in, &e) != AQ_OK ||
+            !in.quantized)
+            continue;
+        p->bits = in.bits;
+        p->kl = NAN;
+        (*n)++;
+    }
+    return t;
+}
+
+static aq_status write_json(const eval_opts *o, const probe_target *t, int n, aq_err *err) {
+    json_t *arr = json_array();
+    for (int k = 0; k < n; k++)
+        json_array_append_new(arr, json_pack("{s:s, s:i, s:f}", "name", t[k].name, "bits",
+                                             t[k].bits, "kl", t[k].kl));
+    json_t *root = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:I, s:o}", "format",
+                             "aq-eval/layer-kl/1", "model", o->run.model, "result",
+                             o->results[0], "sequences", o->run.n_seq, "length", o->run.L,
+                             "timesteps", o->T, "seed", (json_int_t)o->run.seed, "layers", arr);
+    int rc = root ? json_dump_file(root, o->layer_kl, JSON_INDENT(2)) : -1;
+    json_decref(root);
+    return rc == 0 ? AQ_OK : aq_err_set(err, AQ_E_IO, "cannot write %s", o->layer_kl);
+}
+
+static aq_status measure_all(const eval_opts *o, const aq_run *r, const aq_h5in *h,
+                             aq_llm *probe, probe_target *t, int n, aq_err *err) {
+    aq_eval_acc *acc = calloc((size_t)o->T, sizeof *acc), *tot = calloc((size_t)o->T, sizeof *tot);
+    aq_status st = aq_agree(acc && tot ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "out of memory"),
+                            "allocation", err);
+    for (int k = 0; k < n && st == AQ_OK; k++) {
+        st = aq_agree(swap_weight(r, h, probe, &t[k], 0, err), "loading a weight", err);
+        if (st == AQ_OK) st = probe_kl(o, r, probe, acc, err);
+        if (st == AQ_OK) st = aq_agree(swap_weight(r, h, probe, &t[k], 1, err), "restore", err);
+        if (st != AQ_OK) break;
+        MPI_Reduce(acc, tot, (int)((size_t)o->T * sizeof *acc / sizeof(double)), MPI_DOUBLE,
+                   MPI_SUM, 0, MPI_COMM_WORLD);
+        if (r->pipe.rank != 0) continue;
+        t[k].kl = aq_eval_overall_kl(tot, o->T);
+        printf("[%3d/%d] %-44s int%d  KL %.6g\n", k + 1, n, t[k].name, t[k].bits, t[k].kl);
+        fflush(stdout);
+    }
+    free(acc);
+    free(tot);
+    return st;
+}
+
+aq_status aq_eval_layer_kl(const eval_opts *o, const aq_run *r, aq_err *err) {
+    aq_h5in *h = NULL;
+    aq_llm probe;
+    memset(&probe, 0, sizeof probe);
+    aq_status st = aq_agree(aq_h5in_open(o->results[0], &h, err), "opening the result", err);
+    if (st == AQ_OK) {
+        aq_llm_source src = aq_llm_source_safetensors(r->st);
+        st = aq_agree(aq_pipe_load(&r->pipe, &r->cfg, &src, &probe, err), "loading", err);
+    }
+    int n = 0;
+    probe_target *t = st == AQ_OK ? targets(r, h, &n) : NULL;
+    if (st == AQ_OK && !t) st = aq_err_set(err, AQ_E_NOMEM, "out of memory");
+    st = aq_agree(st, "setup", err);
+    if (st == AQ_OK && n == 0)
+        st = aq_err_set(err, AQ_E_FORMAT, "%s: no quantized linear weights of the model's blocks",
+                        o->results[0]);
+    if (st == AQ_OK && r->pipe.rank == 0)
+        printf("aq-eval --layer-kl: %s, %d quantized weights, %d sequences x %d tokens, T = %d; "
+               "KL = mean over t with only that weight quantized\n",
+               o->results[0], n, o->run.n_seq, o->run.L, o->T);
+    if (st == AQ_OK) st = measure_all(o, r, h, &probe, t, n, err);
+    if (st == AQ_OK && r->pipe.rank == 0) st = write_json(o, t, n, err);
+    st = aq_agree(st, "writing", err);
+    free(t);
+    aq_llm_free(&probe);
+    aq_h5in_close(h);
+    return st;
+}

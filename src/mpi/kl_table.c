@@ -1,0 +1,72 @@
+/* Per-layer KL from `aq-eval --layer-kl` (format "aq-eval/layer-kl/1"), read by the
+ * per-layer fallback (quant.fallback_kl_path). */
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job_internal.h"
+
+void aq_kl_table_free(aq_kl_table *t) {
+    for (size_t i = 0; t && i < t->n; ++i) free(t->names[i]);
+    if (t) {
+        free(t->names);
+        free(t->bits);
+        free(t->kl);
+        memset(t, 0, sizeof *t);
+    }
+}
+
+static aq_status bad(const char *path, size_t i, const char *what, aq_err *err) {
+    return aq_err_set(err, AQ_E_FORMAT, "%s: layers[%zu]: %s (expected aq-eval --layer-kl output)",
+                      path, i, what);
+}
+
+static aq_status take_entries(json_t *layers, const char *path, aq_kl_table *t, aq_err *err) {
+    size_t n = json_array_size(layers);
+    t->names = calloc(n + 1, sizeof *t->names);
+    t->bits = calloc(n + 1, sizeof *t->bits);
+    t->kl = calloc(n + 1, sizeof *t->kl);
+    if (!t->names || !t->bits || !t->kl) return aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", path);
+    for (size_t i = 0; i < n; ++i) {
+        json_t *e = json_array_get(layers, i), *name = json_object_get(e, "name");
+        json_t *bits = json_object_get(e, "bits"), *kl = json_object_get(e, "kl");
+        if (!json_is_string(name) || !json_is_integer(bits) || !json_is_number(kl))
+            return bad(path, i, "needs name (string), bits (integer), kl (number)", err);
+        t->kl[i] = json_number_value(kl);
+        t->bits[i] = (int)json_integer_value(bits);
+        if (!(t->kl[i] >= 0.0) || !isfinite(t->kl[i])) return bad(path, i, "kl is not >= 0", err);
+        if (!(t->names[i] = strdup(json_string_value(name))))
+            return aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", path);
+        t->n = i + 1;
+    }
+    return AQ_OK;
+}
+
+aq_status aq_kl_table_load(const char *path, aq_kl_table *t, aq_err *err) {
+    memset(t, 0, sizeof *t);
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (!root)
+        return aq_err_set(err, AQ_E_IO, "quant.fallback_kl_path %s:%d: %s", path, je.line, je.text);
+    json_t *fmt = json_object_get(root, "format"), *layers = json_object_get(root, "layers");
+    aq_status st = AQ_OK;
+    if (!json_is_string(fmt) || strcmp(json_string_value(fmt), "aq-eval/layer-kl/1") != 0 ||
+        !json_is_array(layers))
+        st = aq_err_set(err, AQ_E_FORMAT, "%s: not an aq-eval --layer-kl file (format "
+                        "\"aq-eval/layer-kl/1\" with a layers array)", path);
+    if (st == AQ_OK) st = take_entries(layers, path, t, err);
+    json_decref(root);
+    if (st != AQ_OK) aq_kl_table_free(t);
+    return st;
+}
+
+int aq_kl_table_find(const aq_kl_table *t, const char *name, int *bits, double *kl) {
+    for (size_t i = 0; t && i < t->n; ++i)
+        if (strcmp(t->names[i], name) == 0) {
+            *bits = t->bits[i];
+            *kl = t->kl[i];
+            return 1;
+        }
+    return 0;
+}
