@@ -1,10 +1,10 @@
 /* Mixed precision under a size budget (issue 8).
  *
- * Each rank quantizes its layers at 2, 4 and 8 bits and measures the importance-weighted
+ * Each rank quantizes its layers at 2, 4 and 8 bits (and 3 with the dq layout) and measures the importance-weighted
  * relative error (weighted_rel_err, DESIGN 3); MPI_Allgatherv gives every rank the whole table
  * in tensor order, and every rank runs the same greedy allocation, so the widths are identical
  * for any rank count.  Allocation: start every layer at 8 bits and repeatedly take the step
- * down (8 -> 4 or 4 -> 2) with the smallest error increase per byte saved until the payload
+ * down (8 -> 4 -> 2, or 8 -> 4 -> 3 -> 2 with the dq layout) with the smallest error increase per byte saved until the payload
  * fits quant.budget_bits (codes + scale + min) — the marginal-return rule for bit allocation
  * over a set of quantizers (Shoham & Gersho, IEEE Trans. ASSP 36(9), 1988).  The distortion
  * summed is the layers' relative error, so every layer's output noise counts alike; ties go
@@ -17,12 +17,20 @@
 #include "aq/job.h"
 #include "job_internal.h"
 
-static const int WIDTHS[3] = {2, 4, 8};
+/* Candidate widths, narrowest first: 2/4/8, and 2/3/4/8 with the dq layout (the only one
+ * with 3-bit codes). */
+#define MAX_W 4
+static const int WIDTHS[MAX_W] = {2, 4, 8, 0}, WIDTHS_DQ[MAX_W] = {2, 3, 4, 8};
+
+static const int *widths(const aq_config *c, int *n) {
+    *n = c->quant.scale_dtype == AQ_SCALE_DQ ? 4 : 3;
+    return c->quant.scale_dtype == AQ_SCALE_DQ ? WIDTHS_DQ : WIDTHS;
+}
 
 typedef struct {
     int64_t tensor;
-    double err[3];   /* weighted_rel_err at 2, 4, 8 bits */
-    double bytes[3]; /* codes + scale + min (+ sub) */
+    double err[MAX_W];   /* weighted_rel_err at each width */
+    double bytes[MAX_W]; /* codes + scale + min (+ sub) */
 } record;
 
 static aq_status measure(const aq_job *j, size_t index, record *rec, aq_err *err) {
@@ -32,12 +40,14 @@ static aq_status measure(const aq_job *j, size_t index, record *rec, aq_err *err
     float *h = NULL;
     aq_status st = aq_job_importance(j, t, cols, &h, err);
     rec->tensor = (int64_t)index;
-    for (int w = 0; w < 3 && st == AQ_OK; ++w) {
+    int nw = 0;
+    const int *W = widths(j->cfg, &nw);
+    for (int w = 0; w < nw && st == AQ_OK; ++w) {
         aq_qresult r;
         memset(&r, 0, sizeof r);
         r.hdr.rows = rows;
         r.hdr.cols = cols;
-        st = aq_quantize_at(j, t, WIDTHS[w], h, &r, err);
+        st = aq_quantize_at(j, t, W[w], h, &r, err);
         if (st != AQ_OK) break;
         rec->err[w] = r.hdr.metrics.weighted_rel_err;
         rec->bytes[w] = (double)aq_qresult_bytes(&r);
@@ -80,10 +90,10 @@ static aq_status gather_all(const aq_job *j, const record *mine, int n, record *
     return *all ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "budget: out of memory");
 }
 
-/* The greedy allocation; level[i] indexes WIDTHS.  @return : achieved bytes. */
-static double allocate(const record *rec, int n, double budget_bytes, int *level) {
+/* The greedy allocation over nw widths; level[i] indexes them.  @return : achieved bytes. */
+static double allocate(const record *rec, int n, int nw, double budget_bytes, int *level) {
     double bytes = 0.0;
-    for (int i = 0; i < n; ++i) level[i] = 2, bytes += rec[i].bytes[2];
+    for (int i = 0; i < n; ++i) level[i] = nw - 1, bytes += rec[i].bytes[nw - 1];
     while (bytes > budget_bytes) {
         int best = -1;
         double best_cost = INFINITY;
@@ -120,9 +130,11 @@ aq_status aq_budget_assign(aq_job *j, aq_err *err) {
         double weights = 0.0;
         for (int i = 0; i < total; ++i)
             weights += (double)aq_model_tensor(j->model, (size_t)all[i].tensor)->numel;
-        double got = allocate(all, total, j->cfg->budget_bits * weights / 8.0, level);
+        int nw = 0;
+        const int *W = widths(j->cfg, &nw);
+        double got = allocate(all, total, nw, j->cfg->budget_bits * weights / 8.0, level);
         j->budget_achieved = weights > 0 ? 8.0 * got / weights : 0.0;
-        for (int i = 0; i < total; ++i) j->bits[all[i].tensor] = (uint8_t)WIDTHS[level[i]];
+        for (int i = 0; i < total; ++i) j->bits[all[i].tensor] = (uint8_t)W[level[i]];
         if (j->budget_achieved > j->cfg->budget_bits * (1 + 1e-9))
             st = aq_err_set(err, AQ_E_CONFIG, "quant.budget_bits = %g is below the smallest size "
                             "(%.3f bits/weight with every layer at 2 bits)", j->cfg->budget_bits,

@@ -315,8 +315,9 @@ static aq_status run_stages(aq_job *j, aq_err *err) {
         return st;
     }
     if (j->bits && j->rank == 0 && !j->tally.quiet)
-        printf("budget: %.3f bits/weight requested, %.3f allocated over 2/4/8-bit widths\n",
-               j->cfg->budget_bits, j->budget_achieved);
+        printf("budget: %.3f bits/weight requested, %.3f allocated over %s-bit widths\n",
+               j->cfg->budget_bits, j->budget_achieved,
+               j->cfg->quant.scale_dtype == AQ_SCALE_DQ ? "2/3/4/8" : "2/4/8");
     j->tally.n_total = aq_model_count(j->model);
     j->tally.n_done = j->tally.n_resumed = j->n_resumed;
     st = j->rank == 0 ? writer_loop(j, err) : worker_loop(j, err);
