@@ -95,7 +95,7 @@ aq_itest(determinism.dq2 REQUIRES "dq2_n1;dq2_n3"
   COMMAND ${PY} ${ITD}/compare_results.py ${IT}/dq2_n1.h5 ${IT}/dq2_n3.h5)
 aq_itest(interop.dq2 REQUIRES "tiny;dq2_n3" COMMAND bash -c
   "${PY} ${ITD}/interop_check.py ${IT}/dq2_n3.h5 ${IT}/tiny && ${PY} ${ITD}/dq_size_check.py ${IT}/dq2_n3.h5 2.625 && $<TARGET_FILE:aq-inspect> --verify ${IT}/dq2_n3.h5")
-aq_itest(budget.dq REQUIRES tiny COMMAND bash -c
+aq_itest(budget.dq COMMAND bash -c
   "mpirun --oversubscribe --allow-run-as-root -n 3 $<TARGET_FILE:aq-mpi> --config ${CMAKE_SOURCE_DIR}/jobs/int2_compact.ini --set model.path=${REAL_MODEL} --set output.path=${IT}/budget_dq.h5 --set run.threads=1 --set quant.budget_bits=3.0 | grep -q '2/3/4/8-bit widths' && ${PY} ${ITD}/budget_check.py ${IT}/budget_dq.h5 3.0 && ${PY} ${ITD}/interop_check.py ${IT}/budget_dq.h5 ${REAL_MODEL} | tail -n 1")
 foreach(bits 3 4)
   aq_itest(mpi.dq${bits}.real SETUP dq${bits}_real
