@@ -12,7 +12,7 @@ const aq_kernels_t aq_kernels_scalar = {
     aq_err_sums_ref,  aq_group_wsse,
     aq_round2_ref,    aq_wconst_ref,    aq_mse_eval_ref,  aq_first_nonfinite_ref,
     aq_rtn_params_ref, aq_store_params_ref,
-    aq_encode_row_ref,
+    aq_encode_row_ref, aq_dq_targets_ref, aq_dq_pick_ref,
 };
 
 static int have_avx2(void) {

@@ -12,9 +12,6 @@
 #include "aq/dq.h"
 #include "quant_impl.h"
 
-#define DQ_MIN_GROUP 16
-#define NG (AQ_DQ_SUPER / DQ_MIN_GROUP) /* most groups per super-block */
-#define AQ_DQ_ITERS 2
 
 /*-*********************************************
  *  Layout
@@ -79,184 +76,354 @@ static unsigned sub_get(const uint8_t *sub, int64_t i, int S) {
 }
 
 /*-*********************************************
- *  Search of one super-block
+ *  Reference kernels (quant_impl.h: aq_dq_targets_fn, aq_dq_pick_fn)
  ***********************************************/
 
-/* Weighted sums of one group for fixed codes l: E(s, m) = sum h (x - m - s l)^2. */
-typedef struct {
-    double sh, shx, shxx, shl, shll, shxl;
-} gsums;
-
-/* One super-block being searched. */
-typedef struct {
-    const float *x, *h;
-    int n, ng, G, bits, subq; /* subq = 2^S - 1 */
-    float s[NG], m[NG];       /* per-group LS targets */
-    uint8_t q[AQ_DQ_SUPER];   /* codes */
-    gsums gs[NG];
-    uint8_t sc[NG], mc[NG];
-    float d, dmin;
-} sblock;
-
-static int group_len(const sblock *b, int g) {
-    const int r = b->n - g * b->G;
-    return r < b->G ? r : b->G;
-}
-
-static const float *hoff(const sblock *b, int g) {
-    return b->h ? b->h + g * b->G : NULL;
-}
-
-static gsums group_sums(const float *x, const float *h, int n, const uint8_t *q) {
-    gsums s = {0};
+static aq_dq_gstat group_stat(const float *x, const float *h, int n) {
+    aq_dq_gstat g = {0.0, 0.0, 0.0, x[0], x[0]};
     for (int j = 0; j < n; ++j) {
-        const double hj = h ? h[j] : 1.0, xj = x[j], l = q[j];
-        s.sh += hj;
-        s.shx += hj * xj;
-        s.shxx += hj * xj * xj;
-        s.shl += hj * l;
-        s.shll += hj * l * l;
-        s.shxl += hj * xj * l;
+        const double hj = h ? (double)h[j] : 1.0, xj = x[j], hx = hj * xj;
+        g.sh += hj;
+        g.shx += hx;
+        g.shxx += hx * xj;
+        g.lo = x[j] < g.lo ? x[j] : g.lo;
+        g.hi = x[j] > g.hi ? x[j] : g.hi;
     }
-    return s;
+    g.lo += 0.0f; /* -0 -> +0, as aq_minmax_f32() */
+    g.hi += 0.0f;
+    return g;
 }
 
-static double group_err(const gsums *c, double s, double m) {
-    const double e = c->shxx - 2.0 * m * c->shx - 2.0 * s * c->shxl + m * m * c->sh +
-                     2.0 * m * s * c->shl + s * s * c->shll;
-    return e > 0.0 ? e : 0.0;
+/* csums of the codes aq_code_of((x - lo) * inv). */
+static aq_dq_csums code_sums(const float *x, const float *h, int n, float qmaxf, float lo,
+                             float inv) {
+    aq_dq_csums c = {0.0f, 0.0f, 0.0f};
+    for (int j = 0; j < n; ++j) {
+        const float l = (float)aq_code_of((x[j] - lo) * inv, qmaxf);
+        const float hl = h ? h[j] * l : l;
+        c.shl += hl;
+        c.shll += hl * l;
+        c.shxl += hl * x[j];
+    }
+    return c;
 }
 
-/* LS (s, m) for the group's codes; keeps *s (refits m) when the codes are all equal. */
-static void group_ls(const gsums *c, float *s, float *m) {
-    const double det = c->sh * c->shll - c->shl * c->shl;
-    if (det > 1e-9 * c->sh * c->shll && det > 0.0) {
-        *s = (float)((c->sh * c->shxl - c->shl * c->shx) / det);
-        *m = (float)((c->shll * c->shx - c->shl * c->shxl) / det);
-    } else if (c->sh > 0.0) {
-        *m = (float)((c->shx - (double)*s * c->shl) / c->sh);
+static aq_fit eval_cand(const float *x, const float *h, int n, float qmaxf, const aq_dq_gstat *g,
+                        float lo, float inv, aq_dq_csums *c) {
+    const aq_wconst w = {g->sh, g->shx, g->shxx};
+    *c = code_sums(x, h, n, qmaxf, lo, inv);
+    return aq_mse_fit(&w, lo, inv, c->shl, c->shll, c->shxl);
+}
+
+static void targets_one(const float *x, const float *h, int n, float qmaxf, float step,
+                        aq_dq_gstat *st, float *s, float *m, aq_dq_csums *cs) {
+    const aq_dq_gstat g = group_stat(x, h, n);
+    *st = g;
+    if (!(g.hi > g.lo) || !(g.sh > 0.0)) { /* constant, or no weight: nothing to fit */
+        *s = 0.0f;
+        *m = g.lo;
+        *cs = (aq_dq_csums){0.0f, 0.0f, 0.0f};
+        return;
+    }
+    float mu = (float)(g.shx / g.sh);
+    mu = mu < g.lo ? g.lo : (mu > g.hi ? g.hi : mu);
+    const float pull = 1.0f - step;
+    aq_fit best = {0.0, 0.0, 0.0};
+    aq_dq_csums bc = {0.0f, 0.0f, 0.0f};
+    for (int c = 0; c < 4; ++c) {
+        const float a = (c & 2) ? pull : 1.0f, b = (c & 1) ? pull : 1.0f;
+        const float clo = mu + a * (g.lo - mu), chi = mu + b * (g.hi - mu);
+        aq_dq_csums cc;
+        const aq_fit f = eval_cand(x, h, n, qmaxf, &g, clo, qmaxf / (chi - clo), &cc);
+        if (c == 0 || f.err < best.err) {
+            best = f;
+            bc = cc;
+        }
+    }
+    aq_dq_csums cc; /* assign/refit step from the winner */
+    const aq_fit f = eval_cand(x, h, n, qmaxf, &g, (float)best.m, (float)(1.0 / best.s), &cc);
+    if (f.err < best.err) {
+        best = f;
+        bc = cc;
+    }
+    *s = (float)best.s;
+    *m = (float)best.m;
+    *cs = bc;
+}
+
+void aq_dq_targets_ref(const aq_dq_batch *b, float step, aq_dq_gstat *st, float *s, float *m,
+                       aq_dq_csums *cs) {
+    for (int g = 0; g < b->ng; ++g) {
+        const size_t off = (size_t)g * (size_t)b->G;
+        targets_one(b->x + off, b->h ? b->h + off : NULL, b->G, b->qmaxf, step, &st[g], &s[g],
+                    &m[g], &cs[g]);
     }
 }
 
+/* trunc(clamp(v, 0, q)) as an int (NaN -> 0). */
 static int clampq(float v, int q) {
-    return v > 0.0f ? (v < (float)q ? (int)v : q) : 0;
+    v = v > 0.0f ? v : 0.0f;
+    v = v < (float)q ? v : (float)q;
+    return (int)v;
 }
 
-/* Best of the floor/ceil (sc, mc) pairs for target (s, m) under (d, dmin). */
-static double pick_group(const gsums *c, int q, float rs, float rm, float d, float dmin,
-                         uint8_t *sc, uint8_t *mc) {
-    const int s0 = clampq(rs, q), m0 = clampq(rm, q); /* truncation = floor for rs, rm >= 0 */
-    double best = INFINITY;
-    for (int a = 0; a < 2; ++a)
-        for (int b = 0; b < 2; ++b) {
-            const int si = s0 + a > q ? q : s0 + a, mi = m0 + b > q ? q : m0 + b;
-            const double e = group_err(c, (double)(d * (float)si), (double)(dmin * (float)mi));
-            if (e < best) {
+static void pick_one(const float *x, const float *h, int n, float qmaxf, int q, int radius,
+                     const aq_dq_gstat *st, float s, float m, const aq_dq_csums *cs_in, float d,
+                     float dmin, uint8_t *sc, uint8_t *mc, aq_dq_csums *cs, double *err) {
+    const float id = d > 0.0f ? 1.0f / d : 0.0f, im = dmin != 0.0f ? 1.0f / dmin : 0.0f;
+    const int s0 = clampq(s * id, q), m0 = clampq(m * im, q);
+    int sc0 = s0, mc0 = m0;
+    double best = 0.0;
+    for (int a = 0; a < 2; ++a) /* closed form, codes of cs_in held fixed */
+        for (int c = 0; c < 2; ++c) {
+            const int si = s0 + a < q ? s0 + a : q, mi = m0 + c < q ? m0 + c : q;
+            const double e = aq_dq_cerr(st, cs_in, (double)(d * (float)si), (double)(dmin * (float)mi));
+            if ((a == 0 && c == 0) || e < best) {
+                best = e;
+                sc0 = si;
+                mc0 = mi;
+            }
+        }
+    int have = 0;
+    for (int a = -radius; a <= radius; ++a) /* trials, codes re-encoded */
+        for (int c = -radius; c <= radius; ++c) {
+            const int si = sc0 + a, mi = mc0 + c;
+            if (si < 0 || si > q || mi < 0 || mi > q) continue;
+            const float scale = d * (float)si, mn = dmin * (float)mi;
+            const float inv = scale > 0.0f ? 1.0f / scale : 0.0f;
+            const aq_dq_csums t = code_sums(x, h, n, qmaxf, mn, inv);
+            const double e = aq_dq_cerr(st, &t, (double)scale, (double)mn);
+            if (!have || e < best) {
+                have = 1;
                 best = e;
                 *sc = (uint8_t)si;
                 *mc = (uint8_t)mi;
+                *cs = t;
             }
         }
-    return best;
+    *err = best;
 }
 
-static void pick_all(sblock *b, float d, float dmin) {
-    const float id = d > 0.0f ? 1.0f / d : 0.0f, im = dmin != 0.0f ? 1.0f / dmin : 0.0f;
-    for (int g = 0; g < b->ng; ++g)
-        pick_group(&b->gs[g], b->subq, b->s[g] * id, b->m[g] * im, d, dmin, &b->sc[g],
-                   &b->mc[g]);
-}
-
-/* Joint weighted LS of (d, dmin) for the chosen (sc, mc) and codes; unchanged if singular. */
-static void refit_dd(const sblock *b, float *d, float *dmin) {
-    double a = 0, bb = 0, c = 0, r1 = 0, r2 = 0;
+void aq_dq_pick_ref(const aq_dq_batch *b, int subq, int radius, const aq_dq_gstat *st,
+                    const float *s, const float *m, const aq_dq_csums *cs_in, const float *d,
+                    const float *dmin, uint8_t *sc, uint8_t *mc, aq_dq_csums *cs, double *err) {
     for (int g = 0; g < b->ng; ++g) {
-        const gsums *s = &b->gs[g];
-        const double u = b->sc[g], v = b->mc[g];
-        a += u * u * s->shll;
-        bb += u * v * s->shl;
-        c += v * v * s->sh;
-        r1 += u * s->shxl;
-        r2 += v * s->shx;
+        const size_t off = (size_t)g * (size_t)b->G;
+        pick_one(b->x + off, b->h ? b->h + off : NULL, b->G, b->qmaxf, subq, radius, &st[g],
+                 s[g], m[g], &cs_in[g], d[g], dmin[g], &sc[g], &mc[g], &cs[g], &err[g]);
     }
-    const double det = a * c - bb * bb;
-    if (!(det > 1e-12 * a * c) || !(a > 0.0) || !(c > 0.0)) return;
-    const double nd = (r1 * c - bb * r2) / det, nm = (a * r2 - bb * r1) / det;
+}
+
+/*-*********************************************
+ *  Search of one chunk of a row
+ ***********************************************/
+
+/* Grid step of the target pull factors per code width (tuned on the DESIGN 7 tensors,
+ * bench/results/dq.md): coarse codes want strong clipping candidates. */
+static float target_step(int bits) {
+    return bits == 2 ? 0.35f : bits == 3 ? 0.2f : bits == 4 ? 0.15f : 0.05f;
+}
+
+#define DQ_CHUNK_SUPERS 16                              /* super-blocks per chunk */
+#define DQ_CHUNK (DQ_CHUNK_SUPERS * AQ_DQ_SUPER)         /* columns per chunk */
+#define DQ_CHUNK_GROUPS (DQ_CHUNK / 16)                   /* most groups per chunk */
+
+/* One chunk of a row: up to 16 super-blocks, searched phase by phase over all its groups
+ * so that the kernels see long runs of groups whatever G is. */
+typedef struct {
+    const aq_kernels_t *k;
+    const float *x, *h;
+    int n, G, ng, gpb, nsb, bits, subq; /* gpb: groups per full super-block */
+    aq_dq_gstat st[DQ_CHUNK_GROUPS];
+    float s[DQ_CHUNK_GROUPS], m[DQ_CHUNK_GROUPS];  /* targets */
+    aq_dq_csums cs[DQ_CHUNK_GROUPS];               /* code sums of the current choice */
+    float dg[DQ_CHUNK_GROUPS], mg[DQ_CHUNK_GROUPS]; /* per group copies of d, dmin */
+    uint8_t sc[DQ_CHUNK_GROUPS], mc[DQ_CHUNK_GROUPS];
+    double err[DQ_CHUNK_GROUPS];
+    float d[DQ_CHUNK_SUPERS], dmin[DQ_CHUNK_SUPERS];
+} dq_chunk;
+
+/* Groups [g0, g1) of super-block sb. */
+static void sb_groups(const dq_chunk *c, int sb, int *g0, int *g1) {
+    *g0 = sb * c->gpb;
+    *g1 = (sb + 1) * c->gpb < c->ng ? (sb + 1) * c->gpb : c->ng;
+}
+
+/* Runs a kernel over the chunk's full groups, and the reference over a short last one. */
+static aq_dq_batch full_batch(const dq_chunk *c, int *nfull) {
+    *nfull = c->n / c->G;
+    return (aq_dq_batch){c->x, c->h, c->G, *nfull, (float)aq_qmax(c->bits)};
+}
+
+static aq_dq_batch tail_batch(const dq_chunk *c, int nfull) {
+    const size_t off = (size_t)nfull * (size_t)c->G;
+    return (aq_dq_batch){c->x + off, c->h ? c->h + off : NULL, c->n - (int)off, 1,
+                         (float)aq_qmax(c->bits)};
+}
+
+static void run_targets(dq_chunk *c) {
+    int nf;
+    const aq_dq_batch b = full_batch(c, &nf);
+    const float step = target_step(c->bits);
+    if (nf > 0) c->k->dq_targets(&b, step, c->st, c->s, c->m, c->cs);
+    if (nf < c->ng) {
+        const aq_dq_batch t = tail_batch(c, nf);
+        aq_dq_targets_ref(&t, step, &c->st[nf], &c->s[nf], &c->m[nf], &c->cs[nf]);
+    }
+}
+
+static void run_pick(const dq_chunk *c, int radius, const float *s, const float *m,
+                     const aq_dq_csums *cs_in, const float *dg, const float *mg, uint8_t *sc,
+                     uint8_t *mc, aq_dq_csums *cs, double *err) {
+    int nf;
+    const aq_dq_batch b = full_batch(c, &nf);
+    if (nf > 0) c->k->dq_pick(&b, c->subq, radius, c->st, s, m, cs_in, dg, mg, sc, mc, cs, err);
+    if (nf < c->ng) {
+        const aq_dq_batch t = tail_batch(c, nf);
+        aq_dq_pick_ref(&t, c->subq, radius, &c->st[nf], &s[nf], &m[nf], &cs_in[nf], &dg[nf],
+                       &mg[nf], &sc[nf], &mc[nf], &cs[nf], &err[nf]);
+    }
+}
+
+/* Nearest (sc, mc) of groups [g0, g1) for targets s, m under (d, dmin). */
+static void pick_near(const dq_chunk *c, int g0, int g1, const float *s, const float *m, float d,
+                      float dmin, uint8_t *sc, uint8_t *mc) {
+    const float id = d > 0.0f ? 1.0f / d : 0.0f, im = dmin != 0.0f ? 1.0f / dmin : 0.0f;
+    for (int g = g0; g < g1; ++g) {
+        sc[g] = (uint8_t)clampq(s[g] * id + 0.5f, c->subq);
+        mc[g] = (uint8_t)clampq(m[g] * im + 0.5f, c->subq);
+    }
+}
+
+/* Joint weighted LS of (d, dmin) over groups [g0, g1) for fixed (sc, mc) and the codes of
+ * cs; *d, *dmin unchanged when singular. */
+static void refit_dd(const dq_chunk *c, int g0, int g1, const aq_dq_csums *cs, const uint8_t *sc,
+                     const uint8_t *mc, float *d, float *dmin) {
+    double a = 0.0, bb = 0.0, cc = 0.0, r1 = 0.0, r2 = 0.0;
+    for (int g = g0; g < g1; ++g) {
+        const double u = sc[g], v = mc[g];
+        a += u * u * (double)cs[g].shll;
+        bb += u * v * (double)cs[g].shl;
+        cc += v * v * c->st[g].sh;
+        r1 += u * (double)cs[g].shxl;
+        r2 += v * c->st[g].shx;
+    }
+    const double det = a * cc - bb * bb;
+    if (!(det > 1e-12 * a * cc) || !(a > 0.0) || !(cc > 0.0)) return;
+    const double nd = (r1 * cc - bb * r2) / det, nm = (a * r2 - bb * r1) / det;
     if (nd > 0.0 && isfinite(nd) && isfinite(nm)) {
         *d = (float)nd;
         *dmin = (float)nm;
     }
 }
 
-/* Nearest (sc, mc) for every group under (d, dmin). */
-static void pick_near(sblock *b, float d, float dmin) {
-    const float id = d > 0.0f ? 1.0f / d : 0.0f, im = dmin != 0.0f ? 1.0f / dmin : 0.0f;
-    for (int g = 0; g < b->ng; ++g) {
-        b->sc[g] = (uint8_t)clampq(b->s[g] * id + 0.5f, b->subq);
-        b->mc[g] = (uint8_t)clampq(b->m[g] * im + 0.5f, b->subq);
-    }
+static float f16_round(float v) {
+    return aq_f16_to_f32(aq_f32_to_f16(v));
 }
 
-/* (d, dmin) from the extreme targets, nearest (sc, mc), joint LS refit of (d, dmin). */
-static void search_dd(sblock *b) {
+/* First (d, dmin) of super-block sb: from the extreme targets, nearest (sc, mc), joint LS
+ * refit, float16.  0, or -1 when they do not fit float16. */
+static int first_dd(dq_chunk *c, int sb) {
+    int g0, g1;
+    sb_groups(c, sb, &g0, &g1);
     float smax = 0.0f, mlo = 0.0f, mhi = 0.0f;
-    for (int g = 0; g < b->ng; ++g) {
-        smax = b->s[g] > smax ? b->s[g] : smax;
-        mlo = b->m[g] < mlo ? b->m[g] : mlo;
-        mhi = b->m[g] > mhi ? b->m[g] : mhi;
+    for (int g = g0; g < g1; ++g) {
+        smax = c->s[g] > smax ? c->s[g] : smax;
+        mlo = c->m[g] < mlo ? c->m[g] : mlo;
+        mhi = c->m[g] > mhi ? c->m[g] : mhi;
     }
-    const float qf = (float)b->subq;
-    float d = smax / qf, dm = (-mlo >= mhi ? mlo : mhi) / qf;
-    pick_near(b, d, dm);
-    refit_dd(b, &d, &dm);
-    b->d = d;
-    b->dmin = dm;
+    const float qf = (float)c->subq;
+    float d = smax / qf, dmin = (-mlo >= mhi ? mlo : mhi) / qf;
+    pick_near(c, g0, g1, c->s, c->m, d, dmin, c->sc, c->mc);
+    refit_dd(c, g0, g1, c->cs, c->sc, c->mc, &d, &dmin);
+    c->d[sb] = f16_round(d);
+    c->dmin[sb] = f16_round(dmin);
+    for (int g = g0; g < g1; ++g) {
+        c->dg[g] = c->d[sb];
+        c->mg[g] = c->dmin[sb];
+    }
+    return isfinite(c->d[sb]) && isfinite(c->dmin[sb]) ? 0 : -1;
 }
 
-/* float16 d/dmin, (sc, mc) for them, codes re-encoded; returns the error. */
-static double store_and_encode(sblock *b) {
-    b->d = aq_f16_to_f32(aq_f32_to_f16(b->d));
-    b->dmin = aq_f16_to_f32(aq_f32_to_f16(b->dmin));
-    if (!isfinite(b->d) || !isfinite(b->dmin)) return INFINITY;
-    pick_all(b, b->d, b->dmin);
+static double sum_err(const double *err, int g0, int g1) {
     double e = 0.0;
-    for (int g = 0; g < b->ng; ++g) {
-        const int off = g * b->G, n = group_len(b, g);
-        const float s = b->d * (float)b->sc[g], m = b->dmin * (float)b->mc[g];
-        aq_encode_group(b->x + off, n, b->bits, s, m, b->q + off);
-        b->gs[g] = group_sums(b->x + off, hoff(b, g), n, b->q + off);
-        e += group_err(&b->gs[g], (double)s, (double)m);
-    }
+    for (int g = g0; g < g1; ++g) e += err[g];
     return e;
 }
 
-/* Per-group mse targets and their codes. */
-static void init_groups(sblock *b, const aq_kernels_t *k) {
-    for (int g = 0; g < b->ng; ++g) {
-        const int off = g * b->G, n = group_len(b, g);
-        aq_group_params_mse_k(k, b->x + off, hoff(b, g), n, b->bits, AQ_SCALE_F32, &b->s[g],
-                              &b->m[g]);
-        aq_encode_group(b->x + off, n, b->bits, b->s[g], b->m[g], b->q + off);
-        b->gs[g] = group_sums(b->x + off, hoff(b, g), n, b->q + off);
+/* Scratch of the refinement pass. */
+typedef struct {
+    float s[DQ_CHUNK_GROUPS], m[DQ_CHUNK_GROUPS], dg[DQ_CHUNK_GROUPS], mg[DQ_CHUNK_GROUPS];
+    uint8_t sc[DQ_CHUNK_GROUPS], mc[DQ_CHUNK_GROUPS];
+    aq_dq_csums cs[DQ_CHUNK_GROUPS];
+    double err[DQ_CHUNK_GROUPS];
+    float d[DQ_CHUNK_SUPERS], dmin[DQ_CHUNK_SUPERS];
+    int ok[DQ_CHUNK_SUPERS];
+} dq_refine;
+
+/* Weighted LS (s, m) for the codes of cs; keeps *s and refits *m when the fit is degenerate
+ * or gives no positive scale (all codes equal, ...). */
+static void group_ls(const aq_dq_gstat *g, const aq_dq_csums *cs, float *s, float *m) {
+    const double shl = cs->shl, shll = cs->shll, shxl = cs->shxl;
+    const double det = g->sh * shll - shl * shl;
+    if (det > 1e-9 * g->sh * shll) {
+        const double rd = 1.0 / det, ss = (g->sh * shxl - shl * g->shx) * rd;
+        if (ss > 0.0 && ss < 1e30) {
+            *s = (float)ss;
+            *m = (float)((shll * g->shx - shl * shxl) * rd);
+            return;
+        }
+    }
+    if (g->sh > 0.0) *m = (float)((g->shx - (double)*s * shl) / g->sh);
+}
+
+/* One refinement pass: per group LS targets for the current codes, per super-block nearest
+ * (sc, mc) and LS (d, dmin), float16, one exact pick; kept per super-block when its error
+ * is lower. */
+static void refine(dq_chunk *c, dq_refine *r) {
+    for (int g = 0; g < c->ng; ++g) {
+        r->s[g] = c->s[g];
+        r->m[g] = c->m[g];
+        group_ls(&c->st[g], &c->cs[g], &r->s[g], &r->m[g]);
+    }
+    for (int sb = 0; sb < c->nsb; ++sb) {
+        int g0, g1;
+        sb_groups(c, sb, &g0, &g1);
+        float d = c->d[sb], dmin = c->dmin[sb];
+        pick_near(c, g0, g1, r->s, r->m, d, dmin, r->sc, r->mc);
+        refit_dd(c, g0, g1, c->cs, r->sc, r->mc, &d, &dmin);
+        r->d[sb] = f16_round(d);
+        r->dmin[sb] = f16_round(dmin);
+        r->ok[sb] = isfinite(r->d[sb]) && isfinite(r->dmin[sb]);
+        for (int g = g0; g < g1; ++g) {
+            r->dg[g] = r->ok[sb] ? r->d[sb] : c->d[sb];
+            r->mg[g] = r->ok[sb] ? r->dmin[sb] : c->dmin[sb];
+        }
+    }
+    run_pick(c, 0, r->s, r->m, c->cs, r->dg, r->mg, r->sc, r->mc, r->cs, r->err);
+    for (int sb = 0; sb < c->nsb; ++sb) {
+        int g0, g1;
+        sb_groups(c, sb, &g0, &g1);
+        if (!r->ok[sb] || !(sum_err(r->err, g0, g1) < sum_err(c->err, g0, g1))) continue;
+        c->d[sb] = r->d[sb];
+        c->dmin[sb] = r->dmin[sb];
+        for (int g = g0; g < g1; ++g) {
+            c->sc[g] = r->sc[g];
+            c->mc[g] = r->mc[g];
+            c->cs[g] = r->cs[g];
+            c->err[g] = r->err[g];
+        }
     }
 }
 
-/* The whole search of one super-block; 0, or -1 when d/dmin overflow float16. */
-static int search_block(sblock *b, const aq_kernels_t *k) {
-    init_groups(b, k);
-    search_dd(b);
-    double err = store_and_encode(b);
-    if (!isfinite(err)) return -1;
-    for (int it = 0; it < AQ_DQ_ITERS; ++it) {
-        sblock t = *b;
-        for (int g = 0; g < t.ng; ++g) group_ls(&t.gs[g], &t.s[g], &t.m[g]);
-        pick_near(&t, t.d, t.dmin);
-        refit_dd(&t, &t.d, &t.dmin);
-        const double e = store_and_encode(&t);
-        if (!(e < err)) break;
-        *b = t;
-        err = e;
-    }
+/* The search of one chunk; -1 - (first column of a super-block whose d/dmin overflow
+ * float16), or 0. */
+static int64_t search_chunk(dq_chunk *c, dq_refine *r) {
+    run_targets(c);
+    for (int sb = 0; sb < c->nsb; ++sb)
+        if (first_dd(c, sb) != 0) return -1 - (int64_t)sb * AQ_DQ_SUPER;
+    run_pick(c, AQ_DQ_MAX_RADIUS, c->s, c->m, c->cs, c->dg, c->mg, c->sc, c->mc, c->cs, c->err);
+    refine(c, r);
     return 0;
 }
 
@@ -270,33 +437,54 @@ typedef struct {
     uint16_t *d, *dmin;
 } dq_row_out;
 
-static void emit_block(const sblock *b, int64_t c0, int S, const dq_row_out *o) {
-    const int64_t sb = c0 / AQ_DQ_SUPER, g0 = c0 / b->G;
-    aq_pack_codes(b->q, b->n, b->bits, o->codes + c0 * b->bits / 8);
-    for (int g = 0; g < b->ng; ++g) {
-        sub_put(o->sub, 2 * (g0 + g), S, b->sc[g]);
-        sub_put(o->sub, 2 * (g0 + g) + 1, S, b->mc[g]);
+/* Stored arrays of the chunk starting at column c0; codes by the exact rule for the stored
+ * parameters, their error sums added to `lanes`. */
+static void emit_chunk(const dq_chunk *c, int64_t c0, int S, const dq_row_out *o,
+                       double lanes[AQ_ES_N][AQ_LANES]) {
+    float s[DQ_CHUNK_GROUPS], m[DQ_CHUNK_GROUPS];
+    const int64_t g0 = c0 / c->G;
+    for (int g = 0; g < c->ng; ++g) {
+        const int sb = g / c->gpb;
+        s[g] = c->d[sb] * (float)c->sc[g];
+        m[g] = c->dmin[sb] * (float)c->mc[g];
+        sub_put(o->sub, 2 * (g0 + g), S, c->sc[g]);
+        sub_put(o->sub, 2 * (g0 + g) + 1, S, c->mc[g]);
     }
-    o->d[sb] = aq_f32_to_f16(b->d);
-    o->dmin[sb] = aq_f32_to_f16(b->dmin);
+    c->k->encode_row(c->x, c->n, c->G, c->bits, c->h, s, m, o->codes + c0 * c->bits / 8, lanes);
+    for (int sb = 0; sb < c->nsb; ++sb) {
+        o->d[c0 / AQ_DQ_SUPER + sb] = aq_f32_to_f16(c->d[sb]);
+        o->dmin[c0 / AQ_DQ_SUPER + sb] = aq_f32_to_f16(c->dmin[sb]);
+    }
 }
 
+/* Scratch of one row search (about 40 KB: heap, not stack, in the tensor driver). */
+typedef struct {
+    dq_chunk c;
+    dq_refine r;
+} dq_scratch;
+
 /* Row with a kernel table; returns -1 - (first column of the overflowing super-block) on a
- * float16 overflow, 0 otherwise.  Inputs are finite, the layout valid. */
+ * float16 overflow, 0 otherwise.  Inputs are finite, the layout valid.  The error sums of
+ * the stored result are added to `lanes`. */
 static int64_t dq_row_k(const aq_kernels_t *k, const aq_dq_layout *L, const float *w,
-                        int64_t cols, const float *h, const dq_row_out *o) {
+                        int64_t cols, const float *h, const dq_row_out *o, dq_scratch *sc,
+                        double lanes[AQ_ES_N][AQ_LANES]) {
     memset(o->sub, 0, aq_dq_sub_row_bytes(cols, L));
-    for (int64_t c0 = 0; c0 < cols; c0 += AQ_DQ_SUPER) {
-        sblock b;
-        b.x = w + c0;
-        b.h = h ? h + c0 : NULL;
-        b.n = (int)(cols - c0 < AQ_DQ_SUPER ? cols - c0 : AQ_DQ_SUPER);
-        b.G = L->group_size;
-        b.ng = (b.n + b.G - 1) / b.G;
-        b.bits = L->bits;
-        b.subq = (1 << L->sub_bits) - 1;
-        if (search_block(&b, k) != 0) return -1 - c0;
-        emit_block(&b, c0, L->sub_bits, o);
+    dq_chunk *c = &sc->c;
+    for (int64_t c0 = 0; c0 < cols; c0 += DQ_CHUNK) {
+        c->k = k;
+        c->x = w + c0;
+        c->h = h ? h + c0 : NULL;
+        c->n = (int)(cols - c0 < DQ_CHUNK ? cols - c0 : DQ_CHUNK);
+        c->G = L->group_size;
+        c->ng = (c->n + c->G - 1) / c->G;
+        c->gpb = AQ_DQ_SUPER / c->G;
+        c->nsb = (c->n + AQ_DQ_SUPER - 1) / AQ_DQ_SUPER;
+        c->bits = L->bits;
+        c->subq = (1 << L->sub_bits) - 1;
+        const int64_t bad = search_chunk(c, &sc->r);
+        if (bad < 0) return bad - c0;
+        emit_chunk(c, c0, L->sub_bits, o, lanes);
     }
     return 0;
 }
@@ -316,8 +504,12 @@ aq_status aq_dq_quantize_row(const aq_kernels *k, const aq_dq_layout *L, const f
     if (bad >= 0)
         return aq_err_set(err, AQ_E_VALUE, "dq: non-finite weight %g at column %lld",
                           (double)w[bad], (long long)bad);
+    dq_scratch *s = malloc(sizeof *s);
+    if (!s) return aq_err_set(err, AQ_E_NOMEM, "dq: out of memory for the row scratch");
     const dq_row_out o = {codes, sub, d, dmin};
-    const int64_t r = dq_row_k(kt, L, w, cols, h, &o);
+    double lanes[AQ_ES_N][AQ_LANES] = {{0}};
+    const int64_t r = dq_row_k(kt, L, w, cols, h, &o, s, lanes);
+    free(s);
     if (r < 0)
         return aq_err_set(err, AQ_E_VALUE,
                           "dq: super-block at column %lld: d/dmin do not fit float16",
@@ -360,7 +552,7 @@ typedef struct {
     dq_row_stats *rs;
 } dq_job;
 
-static void dq_process_row(const dq_job *t, int64_t r, float *w, float *wh) {
+static void dq_process_row(const dq_job *t, int64_t r, float *w, dq_scratch *scr) {
     dq_row_stats *st = &t->rs[r];
     memset(st, 0, sizeof *st);
     st->bad_sb = -1;
@@ -375,14 +567,12 @@ static void dq_process_row(const dq_job *t, int64_t r, float *w, float *wh) {
     const dq_row_out o = {t->codes + (size_t)r * aq_packed_row_bytes(t->cols, t->L->bits),
                           t->sub + (size_t)r * aq_dq_sub_row_bytes(t->cols, t->L),
                           t->d + r * supers, t->dmin + r * supers};
-    const int64_t bad = dq_row_k(t->k, t->L, w, t->cols, t->h, &o);
+    double lanes[AQ_ES_N][AQ_LANES] = {{0}};
+    const int64_t bad = dq_row_k(t->k, t->L, w, t->cols, t->h, &o, scr, lanes);
     if (bad < 0) {
         st->bad_sb = -1 - bad;
         return;
     }
-    aq_dq_dequantize_row(t->L, o.codes, o.sub, o.d, o.dmin, t->cols, wh);
-    double lanes[AQ_ES_N][AQ_LANES] = {{0}};
-    t->k->err_sums(w, wh, t->h, t->cols, lanes);
     for (int i = 0; i < AQ_ES_N; ++i) st->l[i] = aq_lanes_sum(lanes[i]);
 }
 
@@ -390,16 +580,17 @@ static int dq_run_rows(const dq_job *t, int64_t rows) {
     int nomem = 0;
 #pragma omp parallel
     {
-        float *w = malloc((size_t)t->cols * sizeof *w), *wh = malloc((size_t)t->cols * sizeof *wh);
-        if (!w || !wh) {
+        float *w = malloc((size_t)t->cols * sizeof *w);
+        dq_scratch *scr = malloc(sizeof *scr);
+        if (!w || !scr) {
 #pragma omp atomic write
             nomem = 1;
         }
 #pragma omp for schedule(dynamic, 4)
         for (int64_t r = 0; r < rows; ++r)
-            if (w && wh) dq_process_row(t, r, w, wh);
+            if (w && scr) dq_process_row(t, r, w, scr);
         free(w);
-        free(wh);
+        free(scr);
     }
     return nomem ? -1 : 0;
 }

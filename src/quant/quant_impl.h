@@ -116,6 +116,73 @@ static inline aq_fit aq_mse_fit(const aq_wconst *c, float lo, float inv, float f
     return f;
 }
 
+/*-*********************************************
+ *  Double-quantized ("dq") search kernels (src/quant/dq.c, include/aq/dq.h)
+ ***********************************************/
+
+/* Code-independent statistics of one dq group: min and max (each + 0.0f, as
+ * aq_minmax_f32()), and the double sums in j order (hj = h_j, or 1.0 without h):
+ * sh += hj; shx += hj * xj; shxx += (hj * xj) * xj. */
+typedef struct {
+    double sh, shx, shxx;
+    float lo, hi;
+} aq_dq_gstat;
+
+/* Sums of one group for codes l_j (float, j order; hl = h_j * l_j, or l_j without h):
+ * shl += hl; shll += hl * l; shxl += hl * x_j. */
+typedef struct {
+    float shl, shll, shxl;
+} aq_dq_csums;
+
+/*! aq_dq_cerr() : sum h (x - m - s l)^2 for the codes of `c`, closed form in double (0 when
+ *  rounding makes it negative), written out so that every ISA evaluates the same tree. */
+static inline double aq_dq_cerr(const aq_dq_gstat *g, const aq_dq_csums *c, double s, double m) {
+    const double e = g->shxx - 2.0 * m * g->shx - 2.0 * s * (double)c->shxl + m * m * g->sh +
+                     2.0 * m * s * (double)c->shl + s * s * (double)c->shll;
+    return e > 0.0 ? e : 0.0;
+}
+
+/* Number of sub-code trials of the dq pick for radius r: (2 r + 1)^2. */
+#define AQ_DQ_MAX_RADIUS 1
+
+/* Arguments of the dq kernels.  The kernels work on `ng` consecutive groups of exactly `G`
+ * weights each (x, h at stride G); per group g they do what the reference (dq.c) does for
+ * that group alone, so SIMD twins vectorise across groups (lane = group) and agree bit for
+ * bit.  A short last group of a row is passed alone with G = its length. */
+typedef struct {
+    const float *x, *h; /* h NULL: all 1 */
+    int G, ng;
+    float qmaxf; /* 2^bits - 1 */
+} aq_dq_batch;
+
+/* dq_targets, per group: statistics st[g]; then, unless the group is degenerate
+ * (!(hi > lo) or !(sh > 0): s = 0, m = lo, cs = 0), the candidates c = 0..3 with pull factors
+ * a = (c & 2 ? 1 - step : 1) at the low end and b = (c & 1 ? 1 - step : 1) at the high end:
+ *   mu = (float)(shx / sh) clamped into [lo, hi]; clo = mu + a (lo - mu),
+ *   chi = mu + b (hi - mu), inv = qmaxf / (chi - clo),
+ *   codes aq_code_of((x - clo) * inv), their csums, aq_mse_fit() -> (s, m, err);
+ * the first smallest err wins (c = 0 always taken), then one assign/refit step:
+ * clo = (float)best.m, inv = (float)(1.0 / best.s), taken when its err is smaller.
+ * Output s[g] = (float)best.s, m[g] = (float)best.m, cs[g] = the winner's code sums. */
+typedef void (*aq_dq_targets_fn)(const aq_dq_batch *b, float step, aq_dq_gstat *st, float *s,
+                                 float *m, aq_dq_csums *cs);
+
+/* dq_pick, per group, with the group's stored (already float16) d[g], dmin[g]:
+ *   id = d > 0 ? 1 / d : 0, im = dmin != 0 ? 1 / dmin : 0 (float);
+ *   s0 = trunc(clamp(s * id, 0, subq)), m0 likewise from m * im;
+ *   (sc0, mc0) = the first best of (s0 + a, m0 + c) (a, c in {0, 1}, clamped to subq) by
+ *     aq_dq_cerr(st, cs_in, d * sc, dmin * mc) (the codes of cs_in held fixed);
+ *   trials (sc0 + a, mc0 + c), a outer and c inner in -radius..radius, those in [0, subq]:
+ *     scale = d * sc, min = dmin * mc (float), inv = scale > 0 ? 1 / scale : 0, codes
+ *     aq_code_of((x - min) * inv), their csums and aq_dq_cerr(st, csums, scale, min); the
+ *     first valid trial is taken, later ones when strictly better.
+ * Output sc[g], mc[g], the winner's csums cs[g] and error err[g].  (The trials multiply by
+ * the inverse: a search step; the stored codes come from the exact rule afterwards.) */
+typedef void (*aq_dq_pick_fn)(const aq_dq_batch *b, int subq, int radius, const aq_dq_gstat *st,
+                              const float *s, const float *m, const aq_dq_csums *cs_in,
+                              const float *d, const float *dmin, uint8_t *sc, uint8_t *mc,
+                              aq_dq_csums *cs, double *err);
+
 typedef struct aq_kernels_s {
     const char *name; /* "scalar", "avx2", "avx512" */
     int simd;         /* the aq_simd value of aq/config.h: 1 scalar, 2 avx2, 3 avx512 */
@@ -158,6 +225,9 @@ typedef struct aq_kernels_s {
     void (*encode_row)(const float *w, int64_t cols, int gs, int bits, const float *h,
                        const float *s, const float *m, uint8_t *codes,
                        double lanes[AQ_ES_N][AQ_LANES]);
+    /* The dq search (described above the typedefs) */
+    aq_dq_targets_fn dq_targets;
+    aq_dq_pick_fn dq_pick;
 } aq_kernels_t;
 
 extern const aq_kernels_t aq_kernels_scalar;
@@ -184,6 +254,11 @@ void aq_encode_row_ref(const float *w, int64_t cols, int gs, int bits, const flo
 void aq_wconst_ref(const float *x, const float *h, int n, aq_wconst *out);
 void aq_mse_eval_ref(const float *x, const float *h, int n, float qmaxf, const aq_wconst *c,
                      const float *lo, const float *inv, int k, aq_fit *fit);
+void aq_dq_targets_ref(const aq_dq_batch *b, float step, aq_dq_gstat *st, float *s, float *m,
+                       aq_dq_csums *cs);
+void aq_dq_pick_ref(const aq_dq_batch *b, int subq, int radius, const aq_dq_gstat *st,
+                    const float *s, const float *m, const aq_dq_csums *cs_in, const float *d,
+                    const float *dmin, uint8_t *sc, uint8_t *mc, aq_dq_csums *cs, double *err);
 
 /*! aq_group_params_mse_k() / aq_quantize_row_k() : the method drivers with kernel table. */
 void aq_group_params_mse_k(const aq_kernels_t *k, const float *x, const float *h, int n,

@@ -101,9 +101,23 @@ static inline __m128i codes16(const float *x, __m256 vmin, __m256 vscale, __m256
     return b;
 }
 
+/* 16 byte codes (0..7) -> 6 bytes at 3 bits each, code i at bit 3 i. */
+static inline void store_packed16_3(__m128i b, uint8_t *out) {
+    __m128i p = _mm_maddubs_epi16(b, _mm_set1_epi16(0x0801)); /* b0 + 8 b1: 6 bits */
+    p = _mm_madd_epi16(p, _mm_set1_epi32(0x00400001));        /* + 64 (...): 12 bits */
+    p = _mm_or_si128(p, _mm_srli_epi64(p, 20));               /* 24 bits per 64-bit half */
+    p = _mm_shuffle_epi8(p, _mm_setr_epi8(0, 1, 2, 8, 9, 10, -1, -1, -1, -1, -1, -1, -1, -1,
+                                          -1, -1));
+    uint8_t t[16];
+    _mm_storeu_si128((__m128i *)t, p);
+    memcpy(out, t, 6);
+}
+
 static inline void store_packed16(__m128i b, int bits, uint8_t *out) {
     if (bits == 8) {
         _mm_storeu_si128((__m128i *)out, b);
+    } else if (bits == 3) {
+        store_packed16_3(b, out);
     } else if (bits == 4) {
         __m128i p = _mm_maddubs_epi16(b, _mm_set1_epi16(0x1001));
         _mm_storel_epi64((__m128i *)out, _mm_packus_epi16(p, p));
@@ -148,6 +162,10 @@ static inline __m256i unpack8(const uint8_t *p, int bits) {
 }
 
 static void dequant(const uint8_t *packed, int n, int bits, float scale, float min, float *out) {
+    if (bits != 2 && bits != 4 && bits != 8) { /* 3 bits (dq): the reference */
+        aq_dequant_ref(packed, n, bits, scale, min, out);
+        return;
+    }
     const __m256 vmin = _mm256_set1_ps(min), vs = _mm256_set1_ps(scale);
     int j = 0;
     for (; j + 8 <= n; j += 8) {
@@ -415,7 +433,7 @@ static void encode_row(const float *w, int64_t cols, int gs, int bits, const flo
 const aq_kernels_t aq_kernels_avx2 = {
     "avx2",       2,          convert,         minmax,     encode_pack,  dequant,
     err_sums,     group_wsse, aq_round2_ref, wconst, mse_eval,        first_nonfinite, rtn_params,
-    aq_store_params_ref,      encode_row,
+    aq_store_params_ref,      encode_row,   aq_dq_targets_ref, aq_dq_pick_ref,
 };
 
 #endif /* x86 */
