@@ -77,7 +77,7 @@ PY
 expect nan_weight 1 "model.layers.1.self_attn.q_proj.weight.*\[1, 2\]" -- run2 --config "$cfg" --set model.path="$work/nan.safetensors"
 
 # bad config values, with file and line
-printf '[quant]\nbits = 3\n' > "$work/bad.ini"
+printf '[quant]\nbits = 5\n' > "$work/bad.ini"
 expect config_value 2 "bad.ini:2: quant.bits" -- run1 --config "$work/bad.ini" --set model.path="$model"
 printf '[quant]\nbits = 4\ncolour = red\n' > "$work/unknown.ini"
 expect config_key 2 "unknown.ini:3: unknown key 'colour'" -- run1 --config "$work/unknown.ini" --set model.path="$model"
