@@ -360,6 +360,375 @@ static void mse_eval(const float *x, const float *h, int n, float qmaxf, const a
     }
 }
 
+/*-------------------------------- dq search (lane = group) --------------------------------*/
+
+/* The dq kernels of quant_impl.h on 16 groups at a time: the batch is transposed once
+ * (lane g holds group g, one vector per weight index j), so every per-group loop of the
+ * reference runs in its own lane in the same order; doubles are split into two halves of 8
+ * lanes.  Fewer than 16 remaining groups go to the reference. */
+
+/* Two halves of 16 double lanes. */
+typedef struct {
+    __m512d a, b; /* lanes 0-7, 8-15 */
+} dq_d16;
+
+static inline dq_d16 d16_of(__m512 v) {
+    return (dq_d16){_mm512_cvtps_pd(_mm512_castps512_ps256(v)),
+                    _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1))};
+}
+
+static inline __m512 f16_of(dq_d16 v) { /* (float) of each lane */
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(v.a)), _mm512_cvtpd_ps(v.b),
+                              1);
+}
+
+static inline dq_d16 d16_load(const double *p) { /* 16 doubles */
+    return (dq_d16){_mm512_loadu_pd(p), _mm512_loadu_pd(p + 8)};
+}
+
+static inline __mmask16 mask16(__mmask8 a, __mmask8 b) {
+    return (__mmask16)((unsigned)a | (unsigned)b << 8);
+}
+
+/* Transposed copy: t[16 j + g] = x[g G + j]. */
+static void dq_transpose(const float *x, int G, float *t) {
+    const __m512i idx = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(G));
+    for (int j = 0; j < G; ++j) _mm512_storeu_ps(t + 16 * j, _mm512_i32gather_ps(idx, x + j, 4));
+}
+
+typedef struct {
+    float x[AQ_MAX_GROUP * 16], h[AQ_MAX_GROUP * 16];
+    const float *hp; /* h or NULL */
+    int G;
+} dq_tbatch;
+
+static void dq_load_batch(const aq_dq_batch *b, int g0, dq_tbatch *t) {
+    const size_t off = (size_t)g0 * (size_t)b->G;
+    t->G = b->G;
+    dq_transpose(b->x + off, b->G, t->x);
+    t->hp = NULL;
+    if (b->h) {
+        dq_transpose(b->h + off, b->G, t->h);
+        t->hp = t->h;
+    }
+}
+
+/* Code sums of aq_code_of((x - lo) * inv), per lane. */
+static inline void dq_sums16(const dq_tbatch *t, __m512 lo, __m512 inv, __m512 qmax, __m512 *shl,
+                             __m512 *shll, __m512 *shxl) {
+    __m512 a = _mm512_setzero_ps(), b = a, c = a;
+    if (t->hp) {
+        for (int j = 0; j < t->G; ++j) {
+            const __m512 x = _mm512_loadu_ps(t->x + 16 * j);
+            const __m512 l = round16(_mm512_mul_ps(_mm512_sub_ps(x, lo), inv), qmax);
+            const __m512 hl = _mm512_mul_ps(_mm512_loadu_ps(t->h + 16 * j), l);
+            a = _mm512_add_ps(a, hl);
+            b = _mm512_add_ps(b, _mm512_mul_ps(hl, l));
+            c = _mm512_add_ps(c, _mm512_mul_ps(hl, x));
+        }
+    } else {
+        for (int j = 0; j < t->G; ++j) {
+            const __m512 x = _mm512_loadu_ps(t->x + 16 * j);
+            const __m512 l = round16(_mm512_mul_ps(_mm512_sub_ps(x, lo), inv), qmax);
+            a = _mm512_add_ps(a, l);
+            b = _mm512_add_ps(b, _mm512_mul_ps(l, l));
+            c = _mm512_add_ps(c, _mm512_mul_ps(l, x));
+        }
+    }
+    *shl = a;
+    *shll = b;
+    *shxl = c;
+}
+
+/* Per lane statistics (group_stat of dq.c). */
+typedef struct {
+    dq_d16 sh, shx, shxx;
+    __m512 lo, hi;
+} dq_stat16;
+
+static void dq_stats16(const dq_tbatch *t, dq_stat16 *s) {
+    __m512 lo = _mm512_loadu_ps(t->x), hi = lo;
+    __m512d sh[2], shx[2], shxx[2];
+    for (int i = 0; i < 2; ++i) sh[i] = shx[i] = shxx[i] = _mm512_setzero_pd();
+    const __m512d one = _mm512_set1_pd(1.0);
+    for (int j = 0; j < t->G; ++j) {
+        const __m512 x = _mm512_loadu_ps(t->x + 16 * j);
+        lo = _mm512_min_ps(x, lo); /* x < lo ? x : lo */
+        hi = _mm512_max_ps(x, hi); /* x > hi ? x : hi */
+        const dq_d16 xd = d16_of(x);
+        const dq_d16 hd = t->hp ? d16_of(_mm512_loadu_ps(t->h + 16 * j)) : (dq_d16){one, one};
+        const __m512d xs[2] = {xd.a, xd.b}, hs[2] = {hd.a, hd.b};
+        for (int i = 0; i < 2; ++i) {
+            const __m512d hx = t->hp ? _mm512_mul_pd(hs[i], xs[i]) : xs[i]; /* 1.0 * x == x */
+            sh[i] = _mm512_add_pd(sh[i], hs[i]);
+            shx[i] = _mm512_add_pd(shx[i], hx);
+            shxx[i] = _mm512_add_pd(shxx[i], _mm512_mul_pd(hx, xs[i]));
+        }
+    }
+    s->lo = _mm512_add_ps(lo, _mm512_setzero_ps());
+    s->hi = _mm512_add_ps(hi, _mm512_setzero_ps());
+    s->sh = (dq_d16){sh[0], sh[1]};
+    s->shx = (dq_d16){shx[0], shx[1]};
+    s->shxx = (dq_d16){shxx[0], shxx[1]};
+}
+
+/* aq_dq_cerr() on 8 lanes. */
+static inline __m512d dq_cerr8(__m512d sh, __m512d shx, __m512d shxx, __m512d shl, __m512d shll,
+                               __m512d shxl, __m512d s, __m512d m) {
+    const __m512d two = _mm512_set1_pd(2.0), m2 = _mm512_mul_pd(two, m);
+    __m512d e = _mm512_sub_pd(shxx, _mm512_mul_pd(m2, shx));
+    e = _mm512_sub_pd(e, _mm512_mul_pd(_mm512_mul_pd(two, s), shxl));
+    e = _mm512_add_pd(e, _mm512_mul_pd(_mm512_mul_pd(m, m), sh));
+    e = _mm512_add_pd(e, _mm512_mul_pd(_mm512_mul_pd(m2, s), shl));
+    e = _mm512_add_pd(e, _mm512_mul_pd(_mm512_mul_pd(s, s), shll));
+    return _mm512_max_pd(e, _mm512_setzero_pd()); /* e > 0 ? e : 0 */
+}
+
+/* aq_mse_fit() on 8 lanes with per-lane sums; s0 = (double)(1.0f / inv), m0 = lo. */
+static inline void dq_fit8(__m512d sh, __m512d shx, __m512d shxx, __m512d shl, __m512d shll,
+                           __m512d shxl, __m512d *s0, __m512d *m0, __m512d *err) {
+    const __m512d det = _mm512_sub_pd(_mm512_mul_pd(sh, shll), _mm512_mul_pd(shl, shl));
+    const __m512d thr = _mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(1e-9), sh), shll);
+    const __m512d rdet = _mm512_div_pd(_mm512_set1_pd(1.0), det);
+    const __m512d s = _mm512_mul_pd(_mm512_sub_pd(_mm512_mul_pd(sh, shxl), _mm512_mul_pd(shl, shx)), rdet);
+    const __m512d m = _mm512_mul_pd(_mm512_sub_pd(_mm512_mul_pd(shll, shx), _mm512_mul_pd(shl, shxl)), rdet);
+    const __mmask8 ok = _mm512_cmp_pd_mask(det, thr, _CMP_GT_OQ) &
+                        _mm512_cmp_pd_mask(s, _mm512_setzero_pd(), _CMP_GT_OQ) &
+                        _mm512_cmp_pd_mask(s, _mm512_set1_pd((double)INFINITY), _CMP_LT_OQ);
+    *s0 = _mm512_mask_mov_pd(*s0, ok, s);
+    *m0 = _mm512_mask_mov_pd(*m0, ok, m);
+    *err = dq_cerr8(sh, shx, shxx, shl, shll, shxl, *s0, *m0);
+}
+
+/* Best candidate so far, per lane. */
+typedef struct {
+    dq_d16 s, m, err;
+    __m512 shl, shll, shxl;
+} dq_best16;
+
+/* Evaluates candidate (lo, inv) in every lane; takes it where `all` or strictly better. */
+static void dq_cand16(const dq_tbatch *t, const dq_stat16 *st, __m512 lo, __m512 inv, __m512 qmax,
+                      int all, dq_best16 *b) {
+    __m512 shl, shll, shxl;
+    dq_sums16(t, lo, inv, qmax, &shl, &shll, &shxl);
+    const dq_d16 fs = d16_of(_mm512_div_ps(_mm512_set1_ps(1.0f), inv)), fm = d16_of(lo);
+    const dq_d16 l1 = d16_of(shl), l2 = d16_of(shll), l3 = d16_of(shxl);
+    __m512d s[2] = {fs.a, fs.b}, m[2] = {fm.a, fm.b}, e[2];
+    dq_fit8(st->sh.a, st->shx.a, st->shxx.a, l1.a, l2.a, l3.a, &s[0], &m[0], &e[0]);
+    dq_fit8(st->sh.b, st->shx.b, st->shxx.b, l1.b, l2.b, l3.b, &s[1], &m[1], &e[1]);
+    const __mmask8 ta = all ? 0xff : _mm512_cmp_pd_mask(e[0], b->err.a, _CMP_LT_OQ);
+    const __mmask8 tb = all ? 0xff : _mm512_cmp_pd_mask(e[1], b->err.b, _CMP_LT_OQ);
+    b->s = (dq_d16){_mm512_mask_mov_pd(b->s.a, ta, s[0]), _mm512_mask_mov_pd(b->s.b, tb, s[1])};
+    b->m = (dq_d16){_mm512_mask_mov_pd(b->m.a, ta, m[0]), _mm512_mask_mov_pd(b->m.b, tb, m[1])};
+    b->err = (dq_d16){_mm512_mask_mov_pd(b->err.a, ta, e[0]), _mm512_mask_mov_pd(b->err.b, tb, e[1])};
+    const __mmask16 t16 = mask16(ta, tb);
+    b->shl = _mm512_mask_mov_ps(b->shl, t16, shl);
+    b->shll = _mm512_mask_mov_ps(b->shll, t16, shll);
+    b->shxl = _mm512_mask_mov_ps(b->shxl, t16, shxl);
+}
+
+static void dq_store_stat(const dq_stat16 *s, aq_dq_gstat *out) {
+    double sh[16], shx[16], shxx[16];
+    float lo[16], hi[16];
+    _mm512_storeu_pd(sh, s->sh.a);
+    _mm512_storeu_pd(sh + 8, s->sh.b);
+    _mm512_storeu_pd(shx, s->shx.a);
+    _mm512_storeu_pd(shx + 8, s->shx.b);
+    _mm512_storeu_pd(shxx, s->shxx.a);
+    _mm512_storeu_pd(shxx + 8, s->shxx.b);
+    _mm512_storeu_ps(lo, s->lo);
+    _mm512_storeu_ps(hi, s->hi);
+    for (int g = 0; g < 16; ++g) out[g] = (aq_dq_gstat){sh[g], shx[g], shxx[g], lo[g], hi[g]};
+}
+
+static void dq_store_sums(__m512 shl, __m512 shll, __m512 shxl, aq_dq_csums *out) {
+    float a[16], b[16], c[16];
+    _mm512_storeu_ps(a, shl);
+    _mm512_storeu_ps(b, shll);
+    _mm512_storeu_ps(c, shxl);
+    for (int g = 0; g < 16; ++g) out[g] = (aq_dq_csums){a[g], b[g], c[g]};
+}
+
+static void dq_targets16(const dq_tbatch *t, float qmaxf, float step, aq_dq_gstat *st, float *s,
+                         float *m, aq_dq_csums *cs) {
+    const __m512 qmax = _mm512_set1_ps(qmaxf);
+    dq_stat16 g;
+    dq_stats16(t, &g);
+    const __mmask16 deg = ~mask16(_mm512_cmp_pd_mask(g.sh.a, _mm512_setzero_pd(), _CMP_GT_OQ),
+                                  _mm512_cmp_pd_mask(g.sh.b, _mm512_setzero_pd(), _CMP_GT_OQ)) |
+                          ~_mm512_cmp_ps_mask(g.hi, g.lo, _CMP_GT_OQ);
+    const dq_d16 q = {_mm512_div_pd(g.shx.a, g.sh.a), _mm512_div_pd(g.shx.b, g.sh.b)};
+    __m512 mu = f16_of(q);
+    mu = _mm512_mask_mov_ps(_mm512_mask_mov_ps(mu, _mm512_cmp_ps_mask(mu, g.hi, _CMP_GT_OQ), g.hi),
+                            _mm512_cmp_ps_mask(mu, g.lo, _CMP_LT_OQ), g.lo);
+    const __m512 pull = _mm512_set1_ps(1.0f - step), one = _mm512_set1_ps(1.0f);
+    const __m512 dlo = _mm512_sub_ps(g.lo, mu), dhi = _mm512_sub_ps(g.hi, mu);
+    dq_best16 b;
+    memset(&b, 0, sizeof b);
+    for (int c = 0; c < 4; ++c) {
+        const __m512 fa = (c & 2) ? pull : one, fb = (c & 1) ? pull : one;
+        const __m512 clo = _mm512_add_ps(mu, _mm512_mul_ps(fa, dlo));
+        const __m512 chi = _mm512_add_ps(mu, _mm512_mul_ps(fb, dhi));
+        dq_cand16(t, &g, clo, _mm512_div_ps(qmax, _mm512_sub_ps(chi, clo)), qmax, c == 0, &b);
+    }
+    const __m512 llo = f16_of(b.m);
+    const dq_d16 ri = {_mm512_div_pd(_mm512_set1_pd(1.0), b.s.a), _mm512_div_pd(_mm512_set1_pd(1.0), b.s.b)};
+    dq_cand16(t, &g, llo, f16_of(ri), qmax, 0, &b);
+    const __m512 zero = _mm512_setzero_ps();
+    _mm512_storeu_ps(s, _mm512_mask_mov_ps(f16_of(b.s), deg, zero));
+    _mm512_storeu_ps(m, _mm512_mask_mov_ps(f16_of(b.m), deg, g.lo));
+    dq_store_stat(&g, st);
+    dq_store_sums(_mm512_mask_mov_ps(b.shl, deg, zero), _mm512_mask_mov_ps(b.shll, deg, zero),
+                  _mm512_mask_mov_ps(b.shxl, deg, zero), cs);
+}
+
+static void dq_targets(const aq_dq_batch *b, float step, aq_dq_gstat *st, float *s, float *m,
+                       aq_dq_csums *cs) {
+    if (b->G > AQ_MAX_GROUP) {
+        aq_dq_targets_ref(b, step, st, s, m, cs);
+        return;
+    }
+    dq_tbatch t;
+    int g = 0;
+    for (; g + 16 <= b->ng; g += 16) {
+        dq_load_batch(b, g, &t);
+        dq_targets16(&t, b->qmaxf, step, st + g, s + g, m + g, cs + g);
+    }
+    if (g < b->ng) {
+        const aq_dq_batch r = {b->x + (size_t)g * (size_t)b->G, b->h ? b->h + (size_t)g * (size_t)b->G : NULL,
+                               b->G, b->ng - g, b->qmaxf};
+        aq_dq_targets_ref(&r, step, st + g, s + g, m + g, cs + g);
+    }
+}
+
+/* Per-lane loads of the pick inputs (AoS arrays of the reference). */
+static void dq_load_stat(const aq_dq_gstat *st, dq_stat16 *g) {
+    double sh[16], shx[16], shxx[16];
+    for (int i = 0; i < 16; ++i) {
+        sh[i] = st[i].sh;
+        shx[i] = st[i].shx;
+        shxx[i] = st[i].shxx;
+    }
+    g->sh = d16_load(sh);
+    g->shx = d16_load(shx);
+    g->shxx = d16_load(shxx);
+}
+
+static void dq_load_sums(const aq_dq_csums *cs, dq_d16 *shl, dq_d16 *shll, dq_d16 *shxl) {
+    float a[16], b[16], c[16];
+    for (int i = 0; i < 16; ++i) {
+        a[i] = cs[i].shl;
+        b[i] = cs[i].shll;
+        c[i] = cs[i].shxl;
+    }
+    *shl = d16_of(_mm512_loadu_ps(a));
+    *shll = d16_of(_mm512_loadu_ps(b));
+    *shxl = d16_of(_mm512_loadu_ps(c));
+}
+
+/* aq_dq_cerr() on 16 lanes for per-lane float scale/min (widened) and double sums. */
+static inline void dq_cerr16(const dq_stat16 *g, dq_d16 shl, dq_d16 shll, dq_d16 shxl, __m512 s,
+                             __m512 m, dq_d16 *e) {
+    const dq_d16 sd = d16_of(s), md = d16_of(m);
+    e->a = dq_cerr8(g->sh.a, g->shx.a, g->shxx.a, shl.a, shll.a, shxl.a, sd.a, md.a);
+    e->b = dq_cerr8(g->sh.b, g->shx.b, g->shxx.b, shl.b, shll.b, shxl.b, sd.b, md.b);
+}
+
+static inline __m512i clampq16(__m512 v, __m512 qf) { /* clampq() of dq.c */
+    v = _mm512_max_ps(v, _mm512_setzero_ps());
+    v = _mm512_min_ps(v, qf);
+    return _mm512_cvttps_epi32(v);
+}
+
+static void dq_pick16(const dq_tbatch *t, float qmaxf, int q, int radius, const aq_dq_gstat *st,
+                      const float *s, const float *m, const aq_dq_csums *cs_in, const float *d,
+                      const float *dmin, uint8_t *osc, uint8_t *omc, aq_dq_csums *ocs,
+                      double *oerr) {
+    const __m512 qmax = _mm512_set1_ps(qmaxf), qf = _mm512_set1_ps((float)q), zero = _mm512_setzero_ps();
+    const __m512i vq = _mm512_set1_epi32(q), z = _mm512_setzero_si512();
+    dq_stat16 g;
+    dq_load_stat(st, &g);
+    dq_d16 il, ill, ixl;
+    dq_load_sums(cs_in, &il, &ill, &ixl);
+    const __m512 vd = _mm512_loadu_ps(d), vm = _mm512_loadu_ps(dmin);
+    const __m512 id = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(vd, zero, _CMP_GT_OQ), _mm512_set1_ps(1.0f), vd);
+    const __m512 im = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(vm, zero, _CMP_NEQ_UQ), _mm512_set1_ps(1.0f), vm);
+    const __m512i s0 = clampq16(_mm512_mul_ps(_mm512_loadu_ps(s), id), qf);
+    const __m512i m0 = clampq16(_mm512_mul_ps(_mm512_loadu_ps(m), im), qf);
+    __m512i sc = s0, mc = m0;
+    dq_d16 best = {_mm512_setzero_pd(), _mm512_setzero_pd()};
+    for (int a = 0; a < 2; ++a) /* closed form, codes of cs_in held fixed */
+        for (int c = 0; c < 2; ++c) {
+            const __m512i si = _mm512_min_epi32(_mm512_add_epi32(s0, _mm512_set1_epi32(a)), vq);
+            const __m512i mi = _mm512_min_epi32(_mm512_add_epi32(m0, _mm512_set1_epi32(c)), vq);
+            dq_d16 e;
+            dq_cerr16(&g, il, ill, ixl, _mm512_mul_ps(vd, _mm512_cvtepi32_ps(si)),
+                      _mm512_mul_ps(vm, _mm512_cvtepi32_ps(mi)), &e);
+            const int first = a == 0 && c == 0;
+            const __mmask8 ta = first ? 0xff : _mm512_cmp_pd_mask(e.a, best.a, _CMP_LT_OQ);
+            const __mmask8 tb = first ? 0xff : _mm512_cmp_pd_mask(e.b, best.b, _CMP_LT_OQ);
+            best = (dq_d16){_mm512_mask_mov_pd(best.a, ta, e.a), _mm512_mask_mov_pd(best.b, tb, e.b)};
+            sc = _mm512_mask_mov_epi32(sc, mask16(ta, tb), si);
+            mc = _mm512_mask_mov_epi32(mc, mask16(ta, tb), mi);
+        }
+    const __m512i sc0 = sc, mc0 = mc;
+    __m512 bl = zero, bll = zero, bxl = zero;
+    __mmask16 have = 0;
+    for (int a = -radius; a <= radius; ++a) /* trials, codes re-encoded */
+        for (int c = -radius; c <= radius; ++c) {
+            const __m512i si = _mm512_add_epi32(sc0, _mm512_set1_epi32(a));
+            const __m512i mi = _mm512_add_epi32(mc0, _mm512_set1_epi32(c));
+            const __mmask16 valid = _mm512_cmpge_epi32_mask(si, z) & _mm512_cmple_epi32_mask(si, vq) &
+                                    _mm512_cmpge_epi32_mask(mi, z) & _mm512_cmple_epi32_mask(mi, vq);
+            if (!valid) continue;
+            const __m512 scale = _mm512_mul_ps(vd, _mm512_cvtepi32_ps(si));
+            const __m512 mn = _mm512_mul_ps(vm, _mm512_cvtepi32_ps(mi));
+            const __m512 inv = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(scale, zero, _CMP_GT_OQ),
+                                                   _mm512_set1_ps(1.0f), scale);
+            __m512 l1, l2, l3;
+            dq_sums16(t, mn, inv, qmax, &l1, &l2, &l3);
+            dq_d16 e;
+            dq_cerr16(&g, d16_of(l1), d16_of(l2), d16_of(l3), scale, mn, &e);
+            const __mmask16 lt = mask16(_mm512_cmp_pd_mask(e.a, best.a, _CMP_LT_OQ),
+                                        _mm512_cmp_pd_mask(e.b, best.b, _CMP_LT_OQ));
+            const __mmask16 take = valid & (__mmask16)(~have | lt);
+            have |= valid;
+            best = (dq_d16){_mm512_mask_mov_pd(best.a, (__mmask8)take, e.a),
+                            _mm512_mask_mov_pd(best.b, (__mmask8)(take >> 8), e.b)};
+            sc = _mm512_mask_mov_epi32(sc, take, si);
+            mc = _mm512_mask_mov_epi32(mc, take, mi);
+            bl = _mm512_mask_mov_ps(bl, take, l1);
+            bll = _mm512_mask_mov_ps(bll, take, l2);
+            bxl = _mm512_mask_mov_ps(bxl, take, l3);
+        }
+    _mm_storeu_si128((__m128i *)osc, _mm512_cvtepi32_epi8(sc));
+    _mm_storeu_si128((__m128i *)omc, _mm512_cvtepi32_epi8(mc));
+    dq_store_sums(bl, bll, bxl, ocs);
+    _mm512_storeu_pd(oerr, best.a);
+    _mm512_storeu_pd(oerr + 8, best.b);
+}
+
+static void dq_pick(const aq_dq_batch *b, int subq, int radius, const aq_dq_gstat *st,
+                    const float *s, const float *m, const aq_dq_csums *cs_in, const float *d,
+                    const float *dmin, uint8_t *sc, uint8_t *mc, aq_dq_csums *cs, double *err) {
+    int g = 0;
+    if (b->G <= AQ_MAX_GROUP) {
+        dq_tbatch t;
+        for (; g + 16 <= b->ng; g += 16) {
+            dq_load_batch(b, g, &t);
+            dq_pick16(&t, b->qmaxf, subq, radius, st + g, s + g, m + g, cs_in + g, d + g,
+                      dmin + g, sc + g, mc + g, cs + g, err + g);
+        }
+    }
+    if (g < b->ng) {
+        const size_t off = (size_t)g * (size_t)b->G;
+        const aq_dq_batch r = {b->x + off, b->h ? b->h + off : NULL, b->G, b->ng - g, b->qmaxf};
+        aq_dq_pick_ref(&r, subq, radius, st + g, s + g, m + g, cs_in + g, d + g, dmin + g,
+                       sc + g, mc + g, cs + g, err + g);
+    }
+}
+
 /*-------------------------------- row level --------------------------------*/
 
 static int64_t first_nonfinite(const float *w, int64_t n) {
@@ -484,7 +853,7 @@ static void encode_row(const float *w, int64_t cols, int gs, int bits, const flo
 const aq_kernels_t aq_kernels_avx512 = {
     "avx512",     3,          convert,         minmax,     encode_pack,  dequant,
     err_sums,     group_wsse, round2, wconst, mse_eval,        first_nonfinite, rtn_params, store_params,
-    encode_row,   aq_dq_targets_ref, aq_dq_pick_ref,
+    encode_row,   dq_targets,   dq_pick,
 };
 
 #endif /* x86 */
