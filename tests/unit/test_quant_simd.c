@@ -306,6 +306,125 @@ START_TEST(row_kernels) {
 }
 END_TEST
 
+/* 3-bit codes (the dq layout's width) through the group and row encoders of every set. */
+START_TEST(three_bit_kernels) {
+    enum { C = 1000 };
+    float x[C], h[C], ya[AQ_MAX_GROUP], yb[AQ_MAX_GROUP], s[C], m[C];
+    uint8_t pa[C], pb[C];
+    static const int gsz[5] = {16, 32, 64, 128, 256};
+    for (int si = 0; si < n_sets; ++si) {
+        const aq_kernels_t *k = sets[si];
+        for (int trial = 0; trial < 2000; ++trial) {
+            const int n = 1 + (int)(rnd() % AQ_MAX_GROUP);
+            fill_group(x, n, trial);
+            float sc, mn, lo, hi;
+            aq_minmax_f32(x, n, &lo, &hi);
+            aq_params_from_range(lo, hi, 3, AQ_SCALE_F32, &sc, &mn);
+            if (trial % 8 == 2) { sc = 1.0f; mn = 0.0f; } /* exact ties */
+            const size_t nb = aq_packed_row_bytes(n, 3);
+            memset(pa, 0x11, sizeof pa);
+            memset(pb, 0x22, sizeof pb);
+            aq_encode_pack_ref(x, n, 3, sc, mn, pa);
+            k->encode_pack(x, n, 3, sc, mn, pb);
+            ck_assert(pa[nb] == 0x11 && pb[nb] == 0x22); /* nothing past the packed bytes */
+            ck_assert_msg(memcmp(pa, pb, nb) == 0, "%s encode_pack 3-bit n %d trial %d", k->name,
+                          n, trial);
+            for (size_t i = 0; i < nb; ++i) pa[i] = (uint8_t)rnd();
+            aq_dequant_ref(pa, n, 3, sc, mn, ya);
+            k->dequant(pa, n, 3, sc, mn, yb);
+            ck_assert_msg(memcmp(ya, yb, (size_t)n * 4) == 0, "%s dequant 3-bit n %d", k->name, n);
+        }
+        for (int trial = 0; trial < 200; ++trial) {
+            const int64_t cols = 1 + (int64_t)(rnd() % C);
+            const int gs = gsz[rnd() % 5];
+            for (int64_t j = 0; j < cols; j += 64)
+                fill_group(x + j, (int)(cols - j < 64 ? cols - j : 64), (int)(rnd() % 8));
+            for (int64_t j = 0; j < cols; ++j) h[j] = (float)(rnd() % 100) / 7.0f;
+            const int64_t groups = aq_groups_per_row(cols, gs);
+            aq_rtn_params_ref(x, cols, gs, 3, AQ_SCALE_F32, s, m);
+            double la[AQ_ES_N][AQ_LANES] = {{0}}, lb[AQ_ES_N][AQ_LANES] = {{0}};
+            memset(pa, 0x33, sizeof pa);
+            memset(pb, 0x44, sizeof pb);
+            aq_encode_row_ref(x, cols, gs, 3, trial % 2 ? h : NULL, s, m, pa, la);
+            k->encode_row(x, cols, gs, 3, trial % 2 ? h : NULL, s, m, pb, lb);
+            ck_assert_msg(memcmp(pa, pb, aq_packed_row_bytes(cols, 3)) == 0 &&
+                              memcmp(la, lb, sizeof la) == 0,
+                          "%s encode_row 3-bit cols %lld g %d (%lld groups)", k->name,
+                          (long long)cols, gs, (long long)groups);
+        }
+    }
+}
+END_TEST
+
+/* The dq search kernels (quant_impl.h): statistics, targets, picks with and without
+ * importance, every group size and code width, batches with and without a remainder of
+ * fewer than a vector of groups, edge-case groups (constant, zeros, denormals, ties, huge
+ * range), zero and either-sign dmin, cs_in aliasing cs as dq.c calls it. */
+START_TEST(dq_kernels) {
+    enum { NGMAX = 40 };
+    static float x[NGMAX * AQ_MAX_GROUP], h[NGMAX * AQ_MAX_GROUP];
+    static const int gsz[5] = {16, 32, 64, 128, 256}, bw[4] = {2, 3, 4, 8};
+    aq_dq_gstat sta[NGMAX], stb[NGMAX];
+    float sa[NGMAX], sb[NGMAX], ma[NGMAX], mb[NGMAX], d[NGMAX], dm[NGMAX];
+    aq_dq_csums ca[NGMAX], cb[NGMAX], ca2[NGMAX], cb2[NGMAX];
+    uint8_t sca[NGMAX], scb[NGMAX], mca[NGMAX], mcb[NGMAX];
+    double ea[NGMAX], eb[NGMAX];
+    for (int si = 0; si < n_sets; ++si) {
+        const aq_kernels_t *k = sets[si];
+        for (int trial = 0; trial < 300; ++trial) {
+            const int G = gsz[trial % 5], ng = 1 + (int)(rnd() % NGMAX), bits = bw[(trial / 5) % 4];
+            for (int g = 0; g < ng; ++g) {
+                if (rnd() % 3) aq_synth_weights_f32(trial, "dqk", x + g * G, (size_t)G, 0.02f);
+                else fill_group(x + g * G, G, (int)(rnd() % 8));
+            }
+            for (int j = 0; j < ng * G; ++j) h[j] = (rnd() % 5 == 0) ? 0.0f : (float)(rnd() % 1000) / 97.0f;
+            if (ng > 2) memset(h + G, 0, sizeof(float) * (size_t)G); /* a group without weight */
+            const aq_dq_batch b = {x, trial % 2 ? h : NULL, G, ng, (float)((1 << bits) - 1)};
+            const float step = (trial % 7 == 0) ? (float)(rnd() % 50) / 100.0f : 0.35f;
+            memset(sta, 1, sizeof sta);
+            memset(stb, 2, sizeof stb);
+            aq_dq_targets_ref(&b, step, sta, sa, ma, ca);
+            k->dq_targets(&b, step, stb, sb, mb, cb);
+            for (int g = 0; g < ng; ++g)
+                ck_assert_msg(memcmp(&sta[g], &stb[g], sizeof sta[g]) == 0 &&
+                                  memcmp(&sa[g], &sb[g], 4) == 0 && memcmp(&ma[g], &mb[g], 4) == 0 &&
+                                  memcmp(&ca[g], &cb[g], sizeof ca[g]) == 0,
+                              "%s dq_targets G %d ng %d bits %d group %d trial %d", k->name, G,
+                              ng, bits, g, trial);
+            const int S = 4 + (int)(rnd() % 5), q = (1 << S) - 1;
+            float smax = 0.0f, mext = 0.0f;
+            for (int g = 0; g < ng; ++g) {
+                smax = sa[g] > smax ? sa[g] : smax;
+                mext = fabsf(ma[g]) > fabsf(mext) ? ma[g] : mext;
+            }
+            for (int g = 0; g < ng; ++g) {
+                const float f = (float)(8 + rnd() % 8) / 15.0f; /* some clipping */
+                d[g] = aq_f16_to_f32(aq_f32_to_f16(smax / (float)q * f));
+                dm[g] = aq_f16_to_f32(aq_f32_to_f16(mext / (float)q));
+                if (trial % 11 == 3) dm[g] = -dm[g]; /* the other sign */
+                if (trial % 13 == 5) dm[g] = 0.0f;
+                if (trial % 17 == 7 && g % 3 == 0) d[g] = 0.0f;
+            }
+            for (int radius = 0; radius <= AQ_DQ_MAX_RADIUS; ++radius) {
+                memset(cb2, 3, sizeof cb2);
+                aq_dq_pick_ref(&b, q, radius, sta, sa, ma, ca, d, dm, sca, mca, ca2, ea);
+                k->dq_pick(&b, q, radius, sta, sa, ma, ca, d, dm, scb, mcb, cb2, eb);
+                ck_assert_msg(memcmp(sca, scb, (size_t)ng) == 0 && memcmp(mca, mcb, (size_t)ng) == 0 &&
+                                  memcmp(ca2, cb2, sizeof ca2[0] * (size_t)ng) == 0 &&
+                                  memcmp(ea, eb, sizeof ea[0] * (size_t)ng) == 0,
+                              "%s dq_pick G %d ng %d bits %d S %d radius %d trial %d", k->name,
+                              G, ng, bits, S, radius, trial);
+                /* in place: cs_in is also the output (dq.c's first pick) */
+                memcpy(cb2, ca, sizeof ca);
+                k->dq_pick(&b, q, radius, sta, sa, ma, cb2, d, dm, scb, mcb, cb2, eb);
+                ck_assert(memcmp(ca2, cb2, sizeof ca2[0] * (size_t)ng) == 0);
+                for (int g = 0; g < ng; ++g) ck_assert(sca[g] <= q && mca[g] <= q);
+            }
+        }
+    }
+}
+END_TEST
+
 START_TEST(select_and_names) {
     const aq_kernels *a = aq_kernels_select(0);
     ck_assert_ptr_nonnull(a);
@@ -327,6 +446,8 @@ int main(void) {
     tcase_add_test(tc, mse_eval_kernel);
     tcase_add_test(tc, tensor_identical);
     tcase_add_test(tc, row_kernels);
+    tcase_add_test(tc, three_bit_kernels);
+    tcase_add_test(tc, dq_kernels);
     suite_add_tcase(s, tc);
     return aq_check_run(s);
 }
