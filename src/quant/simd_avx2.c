@@ -430,10 +430,394 @@ static void encode_row(const float *w, int64_t cols, int gs, int bits, const flo
     }
 }
 
+/*-------------------------------- dq search (lane = group) --------------------------------*/
+
+/* The dq kernels of quant_impl.h on 8 groups at a time, as the AVX-512 file does on 16: the
+ * batch is transposed once (lane g holds group g), every per-group loop of the reference runs
+ * in its own lane in the same order; doubles are split into two halves of 4 lanes, masks are
+ * all-ones lanes.  Fewer than 8 remaining groups go to the reference. */
+
+typedef struct {
+    __m256d a, b; /* lanes 0-3, 4-7 */
+} dq_d8;
+
+static inline dq_d8 d8_of(__m256 v) {
+    return (dq_d8){_mm256_cvtps_pd(_mm256_castps256_ps128(v)),
+                   _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))};
+}
+
+static inline __m256 f8_of(dq_d8 v) { /* (float) of each lane */
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(v.a)),
+                                _mm256_cvtpd_ps(v.b), 1);
+}
+
+static inline dq_d8 d8_load(const double *p) {
+    return (dq_d8){_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4)};
+}
+
+/* Two 4-lane double masks -> one 8-lane float mask, and back. */
+static inline __m256 mask_f8(__m256d a, __m256d b) {
+    const __m256 s = _mm256_shuffle_ps(_mm256_castpd_ps(a), _mm256_castpd_ps(b), 0x88);
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), 0xD8));
+}
+
+static inline dq_d8 mask_d8(__m256 m) {
+    const __m256i i = _mm256_castps_si256(m);
+    return (dq_d8){_mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(i))),
+                   _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(i, 1)))};
+}
+
+static inline __m256 round8(__m256 v, __m256 qmax) { /* aq_code_of() as a float */
+    v = _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), qmax);
+    return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
+typedef struct {
+    float x[AQ_MAX_GROUP * 8], h[AQ_MAX_GROUP * 8];
+    const float *hp; /* h or NULL */
+    int G;
+} dq_tbatch;
+
+static void dq_transpose(const float *x, int G, float *t) {
+    const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                           _mm256_set1_epi32(G));
+    for (int j = 0; j < G; ++j) _mm256_storeu_ps(t + 8 * j, _mm256_i32gather_ps(x + j, idx, 4));
+}
+
+static void dq_load_batch(const aq_dq_batch *b, int g0, dq_tbatch *t) {
+    const size_t off = (size_t)g0 * (size_t)b->G;
+    t->G = b->G;
+    dq_transpose(b->x + off, b->G, t->x);
+    t->hp = NULL;
+    if (b->h) {
+        dq_transpose(b->h + off, b->G, t->h);
+        t->hp = t->h;
+    }
+}
+
+static inline void dq_sums8(const dq_tbatch *t, __m256 lo, __m256 inv, __m256 qmax, __m256 *shl,
+                            __m256 *shll, __m256 *shxl) {
+    __m256 a = _mm256_setzero_ps(), b = a, c = a;
+    if (t->hp) {
+        for (int j = 0; j < t->G; ++j) {
+            const __m256 x = _mm256_loadu_ps(t->x + 8 * j);
+            const __m256 l = round8(_mm256_mul_ps(_mm256_sub_ps(x, lo), inv), qmax);
+            const __m256 hl = _mm256_mul_ps(_mm256_loadu_ps(t->h + 8 * j), l);
+            a = _mm256_add_ps(a, hl);
+            b = _mm256_add_ps(b, _mm256_mul_ps(hl, l));
+            c = _mm256_add_ps(c, _mm256_mul_ps(hl, x));
+        }
+    } else {
+        for (int j = 0; j < t->G; ++j) {
+            const __m256 x = _mm256_loadu_ps(t->x + 8 * j);
+            const __m256 l = round8(_mm256_mul_ps(_mm256_sub_ps(x, lo), inv), qmax);
+            a = _mm256_add_ps(a, l);
+            b = _mm256_add_ps(b, _mm256_mul_ps(l, l));
+            c = _mm256_add_ps(c, _mm256_mul_ps(l, x));
+        }
+    }
+    *shl = a;
+    *shll = b;
+    *shxl = c;
+}
+
+typedef struct {
+    dq_d8 sh, shx, shxx;
+    __m256 lo, hi;
+} dq_stat8;
+
+static void dq_stats8(const dq_tbatch *t, dq_stat8 *s) {
+    __m256 lo = _mm256_loadu_ps(t->x), hi = lo;
+    __m256d sh[2], shx[2], shxx[2];
+    for (int i = 0; i < 2; ++i) sh[i] = shx[i] = shxx[i] = _mm256_setzero_pd();
+    const __m256d one = _mm256_set1_pd(1.0);
+    for (int j = 0; j < t->G; ++j) {
+        const __m256 x = _mm256_loadu_ps(t->x + 8 * j);
+        lo = _mm256_min_ps(x, lo); /* x < lo ? x : lo */
+        hi = _mm256_max_ps(x, hi); /* x > hi ? x : hi */
+        const dq_d8 xd = d8_of(x);
+        const dq_d8 hd = t->hp ? d8_of(_mm256_loadu_ps(t->h + 8 * j)) : (dq_d8){one, one};
+        const __m256d xs[2] = {xd.a, xd.b}, hs[2] = {hd.a, hd.b};
+        for (int i = 0; i < 2; ++i) {
+            const __m256d hx = t->hp ? _mm256_mul_pd(hs[i], xs[i]) : xs[i]; /* 1.0 * x == x */
+            sh[i] = _mm256_add_pd(sh[i], hs[i]);
+            shx[i] = _mm256_add_pd(shx[i], hx);
+            shxx[i] = _mm256_add_pd(shxx[i], _mm256_mul_pd(hx, xs[i]));
+        }
+    }
+    s->lo = _mm256_add_ps(lo, _mm256_setzero_ps());
+    s->hi = _mm256_add_ps(hi, _mm256_setzero_ps());
+    s->sh = (dq_d8){sh[0], sh[1]};
+    s->shx = (dq_d8){shx[0], shx[1]};
+    s->shxx = (dq_d8){shxx[0], shxx[1]};
+}
+
+/* aq_dq_cerr() on 4 lanes. */
+static inline __m256d dq_cerr4(__m256d sh, __m256d shx, __m256d shxx, __m256d shl, __m256d shll,
+                               __m256d shxl, __m256d s, __m256d m) {
+    const __m256d two = _mm256_set1_pd(2.0), m2 = _mm256_mul_pd(two, m);
+    __m256d e = _mm256_sub_pd(shxx, _mm256_mul_pd(m2, shx));
+    e = _mm256_sub_pd(e, _mm256_mul_pd(_mm256_mul_pd(two, s), shxl));
+    e = _mm256_add_pd(e, _mm256_mul_pd(_mm256_mul_pd(m, m), sh));
+    e = _mm256_add_pd(e, _mm256_mul_pd(_mm256_mul_pd(m2, s), shl));
+    e = _mm256_add_pd(e, _mm256_mul_pd(_mm256_mul_pd(s, s), shll));
+    return _mm256_max_pd(e, _mm256_setzero_pd()); /* e > 0 ? e : 0 */
+}
+
+/* aq_mse_fit() on 4 lanes with per-lane sums; *s0, *m0 hold the fallback. */
+static inline void dq_fit4(__m256d sh, __m256d shx, __m256d shxx, __m256d shl, __m256d shll,
+                           __m256d shxl, __m256d *s0, __m256d *m0, __m256d *err) {
+    const __m256d det = _mm256_sub_pd(_mm256_mul_pd(sh, shll), _mm256_mul_pd(shl, shl));
+    const __m256d thr = _mm256_mul_pd(_mm256_mul_pd(_mm256_set1_pd(1e-9), sh), shll);
+    const __m256d rdet = _mm256_div_pd(_mm256_set1_pd(1.0), det);
+    const __m256d s = _mm256_mul_pd(_mm256_sub_pd(_mm256_mul_pd(sh, shxl), _mm256_mul_pd(shl, shx)), rdet);
+    const __m256d m = _mm256_mul_pd(_mm256_sub_pd(_mm256_mul_pd(shll, shx), _mm256_mul_pd(shl, shxl)), rdet);
+    const __m256d ok = _mm256_and_pd(
+        _mm256_cmp_pd(det, thr, _CMP_GT_OQ),
+        _mm256_and_pd(_mm256_cmp_pd(s, _mm256_setzero_pd(), _CMP_GT_OQ),
+                      _mm256_cmp_pd(s, _mm256_set1_pd((double)INFINITY), _CMP_LT_OQ)));
+    *s0 = _mm256_blendv_pd(*s0, s, ok);
+    *m0 = _mm256_blendv_pd(*m0, m, ok);
+    *err = dq_cerr4(sh, shx, shxx, shl, shll, shxl, *s0, *m0);
+}
+
+typedef struct {
+    dq_d8 s, m, err;
+    __m256 shl, shll, shxl;
+} dq_best8;
+
+static void dq_cand8(const dq_tbatch *t, const dq_stat8 *st, __m256 lo, __m256 inv, __m256 qmax,
+                     int all, dq_best8 *b) {
+    __m256 shl, shll, shxl;
+    dq_sums8(t, lo, inv, qmax, &shl, &shll, &shxl);
+    const dq_d8 fs = d8_of(_mm256_div_ps(_mm256_set1_ps(1.0f), inv)), fm = d8_of(lo);
+    const dq_d8 l1 = d8_of(shl), l2 = d8_of(shll), l3 = d8_of(shxl);
+    __m256d s[2] = {fs.a, fs.b}, m[2] = {fm.a, fm.b}, e[2];
+    dq_fit4(st->sh.a, st->shx.a, st->shxx.a, l1.a, l2.a, l3.a, &s[0], &m[0], &e[0]);
+    dq_fit4(st->sh.b, st->shx.b, st->shxx.b, l1.b, l2.b, l3.b, &s[1], &m[1], &e[1]);
+    const __m256d allm = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+    const __m256d ta = all ? allm : _mm256_cmp_pd(e[0], b->err.a, _CMP_LT_OQ);
+    const __m256d tb = all ? allm : _mm256_cmp_pd(e[1], b->err.b, _CMP_LT_OQ);
+    b->s = (dq_d8){_mm256_blendv_pd(b->s.a, s[0], ta), _mm256_blendv_pd(b->s.b, s[1], tb)};
+    b->m = (dq_d8){_mm256_blendv_pd(b->m.a, m[0], ta), _mm256_blendv_pd(b->m.b, m[1], tb)};
+    b->err = (dq_d8){_mm256_blendv_pd(b->err.a, e[0], ta), _mm256_blendv_pd(b->err.b, e[1], tb)};
+    const __m256 t8 = mask_f8(ta, tb);
+    b->shl = _mm256_blendv_ps(b->shl, shl, t8);
+    b->shll = _mm256_blendv_ps(b->shll, shll, t8);
+    b->shxl = _mm256_blendv_ps(b->shxl, shxl, t8);
+}
+
+static void dq_store_stat(const dq_stat8 *s, aq_dq_gstat *out) {
+    double sh[8], shx[8], shxx[8];
+    float lo[8], hi[8];
+    _mm256_storeu_pd(sh, s->sh.a);
+    _mm256_storeu_pd(sh + 4, s->sh.b);
+    _mm256_storeu_pd(shx, s->shx.a);
+    _mm256_storeu_pd(shx + 4, s->shx.b);
+    _mm256_storeu_pd(shxx, s->shxx.a);
+    _mm256_storeu_pd(shxx + 4, s->shxx.b);
+    _mm256_storeu_ps(lo, s->lo);
+    _mm256_storeu_ps(hi, s->hi);
+    for (int g = 0; g < 8; ++g) out[g] = (aq_dq_gstat){sh[g], shx[g], shxx[g], lo[g], hi[g]};
+}
+
+static void dq_store_sums(__m256 shl, __m256 shll, __m256 shxl, aq_dq_csums *out) {
+    float a[8], b[8], c[8];
+    _mm256_storeu_ps(a, shl);
+    _mm256_storeu_ps(b, shll);
+    _mm256_storeu_ps(c, shxl);
+    for (int g = 0; g < 8; ++g) out[g] = (aq_dq_csums){a[g], b[g], c[g]};
+}
+
+static void dq_targets8(const dq_tbatch *t, float qmaxf, float step, aq_dq_gstat *st, float *s,
+                        float *m, aq_dq_csums *cs) {
+    const __m256 qmax = _mm256_set1_ps(qmaxf), zero = _mm256_setzero_ps();
+    dq_stat8 g;
+    dq_stats8(t, &g);
+    const __m256 pos = mask_f8(_mm256_cmp_pd(g.sh.a, _mm256_setzero_pd(), _CMP_GT_OQ),
+                               _mm256_cmp_pd(g.sh.b, _mm256_setzero_pd(), _CMP_GT_OQ));
+    const __m256 live = _mm256_and_ps(pos, _mm256_cmp_ps(g.hi, g.lo, _CMP_GT_OQ));
+    const dq_d8 q = {_mm256_div_pd(g.shx.a, g.sh.a), _mm256_div_pd(g.shx.b, g.sh.b)};
+    __m256 mu = f8_of(q);
+    mu = _mm256_blendv_ps(_mm256_blendv_ps(mu, g.hi, _mm256_cmp_ps(mu, g.hi, _CMP_GT_OQ)), g.lo,
+                          _mm256_cmp_ps(mu, g.lo, _CMP_LT_OQ));
+    const __m256 pull = _mm256_set1_ps(1.0f - step), one = _mm256_set1_ps(1.0f);
+    const __m256 dlo = _mm256_sub_ps(g.lo, mu), dhi = _mm256_sub_ps(g.hi, mu);
+    dq_best8 b;
+    memset(&b, 0, sizeof b);
+    for (int c = 0; c < 4; ++c) {
+        const __m256 fa = (c & 2) ? pull : one, fb = (c & 1) ? pull : one;
+        const __m256 clo = _mm256_add_ps(mu, _mm256_mul_ps(fa, dlo));
+        const __m256 chi = _mm256_add_ps(mu, _mm256_mul_ps(fb, dhi));
+        dq_cand8(t, &g, clo, _mm256_div_ps(qmax, _mm256_sub_ps(chi, clo)), qmax, c == 0, &b);
+    }
+    const dq_d8 ri = {_mm256_div_pd(_mm256_set1_pd(1.0), b.s.a), _mm256_div_pd(_mm256_set1_pd(1.0), b.s.b)};
+    dq_cand8(t, &g, f8_of(b.m), f8_of(ri), qmax, 0, &b);
+    _mm256_storeu_ps(s, _mm256_blendv_ps(zero, f8_of(b.s), live));
+    _mm256_storeu_ps(m, _mm256_blendv_ps(g.lo, f8_of(b.m), live));
+    dq_store_stat(&g, st);
+    dq_store_sums(_mm256_and_ps(b.shl, live), _mm256_and_ps(b.shll, live),
+                  _mm256_and_ps(b.shxl, live), cs);
+}
+
+static void dq_targets(const aq_dq_batch *b, float step, aq_dq_gstat *st, float *s, float *m,
+                       aq_dq_csums *cs) {
+    int g = 0;
+    if (b->G <= AQ_MAX_GROUP) {
+        dq_tbatch t;
+        for (; g + 8 <= b->ng; g += 8) {
+            dq_load_batch(b, g, &t);
+            dq_targets8(&t, b->qmaxf, step, st + g, s + g, m + g, cs + g);
+        }
+    }
+    if (g < b->ng) {
+        const size_t off = (size_t)g * (size_t)b->G;
+        const aq_dq_batch r = {b->x + off, b->h ? b->h + off : NULL, b->G, b->ng - g, b->qmaxf};
+        aq_dq_targets_ref(&r, step, st + g, s + g, m + g, cs + g);
+    }
+}
+
+static void dq_load_stat(const aq_dq_gstat *st, dq_stat8 *g) {
+    double sh[8], shx[8], shxx[8];
+    for (int i = 0; i < 8; ++i) {
+        sh[i] = st[i].sh;
+        shx[i] = st[i].shx;
+        shxx[i] = st[i].shxx;
+    }
+    g->sh = d8_load(sh);
+    g->shx = d8_load(shx);
+    g->shxx = d8_load(shxx);
+}
+
+static void dq_load_sums(const aq_dq_csums *cs, dq_d8 *shl, dq_d8 *shll, dq_d8 *shxl) {
+    float a[8], b[8], c[8];
+    for (int i = 0; i < 8; ++i) {
+        a[i] = cs[i].shl;
+        b[i] = cs[i].shll;
+        c[i] = cs[i].shxl;
+    }
+    *shl = d8_of(_mm256_loadu_ps(a));
+    *shll = d8_of(_mm256_loadu_ps(b));
+    *shxl = d8_of(_mm256_loadu_ps(c));
+}
+
+static inline void dq_cerr8(const dq_stat8 *g, dq_d8 shl, dq_d8 shll, dq_d8 shxl, __m256 s,
+                            __m256 m, dq_d8 *e) {
+    const dq_d8 sd = d8_of(s), md = d8_of(m);
+    e->a = dq_cerr4(g->sh.a, g->shx.a, g->shxx.a, shl.a, shll.a, shxl.a, sd.a, md.a);
+    e->b = dq_cerr4(g->sh.b, g->shx.b, g->shxx.b, shl.b, shll.b, shxl.b, sd.b, md.b);
+}
+
+static inline __m256i clampq8(__m256 v, __m256 qf) { /* clampq() of dq.c */
+    v = _mm256_max_ps(v, _mm256_setzero_ps());
+    v = _mm256_min_ps(v, qf);
+    return _mm256_cvttps_epi32(v);
+}
+
+/* 8 lanes of epi32 0..255 -> 8 bytes. */
+static inline void store_u8x8(__m256i v, uint8_t *out) {
+    const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    _mm_storel_epi64((__m128i *)out, _mm_packus_epi16(w, w));
+}
+
+static void dq_pick8(const dq_tbatch *t, float qmaxf, int q, int radius, const aq_dq_gstat *st,
+                     const float *s, const float *m, const aq_dq_csums *cs_in, const float *d,
+                     const float *dmin, uint8_t *osc, uint8_t *omc, aq_dq_csums *ocs,
+                     double *oerr) {
+    const __m256 qmax = _mm256_set1_ps(qmaxf), qf = _mm256_set1_ps((float)q), zero = _mm256_setzero_ps();
+    const __m256 one = _mm256_set1_ps(1.0f);
+    const __m256i vq = _mm256_set1_epi32(q), neg1 = _mm256_set1_epi32(-1), zi = _mm256_setzero_si256();
+    dq_stat8 g;
+    dq_load_stat(st, &g);
+    dq_d8 il, ill, ixl;
+    dq_load_sums(cs_in, &il, &ill, &ixl);
+    const __m256 vd = _mm256_loadu_ps(d), vm = _mm256_loadu_ps(dmin);
+    const __m256 id = _mm256_and_ps(_mm256_cmp_ps(vd, zero, _CMP_GT_OQ), _mm256_div_ps(one, vd));
+    const __m256 im = _mm256_and_ps(_mm256_cmp_ps(vm, zero, _CMP_NEQ_UQ), _mm256_div_ps(one, vm));
+    const __m256i s0 = clampq8(_mm256_mul_ps(_mm256_loadu_ps(s), id), qf);
+    const __m256i m0 = clampq8(_mm256_mul_ps(_mm256_loadu_ps(m), im), qf);
+    __m256i sc = s0, mc = m0;
+    dq_d8 best = {_mm256_setzero_pd(), _mm256_setzero_pd()};
+    const __m256d allm = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+    for (int a = 0; a < 2; ++a) /* closed form, codes of cs_in held fixed */
+        for (int c = 0; c < 2; ++c) {
+            const __m256i si = _mm256_min_epi32(_mm256_add_epi32(s0, _mm256_set1_epi32(a)), vq);
+            const __m256i mi = _mm256_min_epi32(_mm256_add_epi32(m0, _mm256_set1_epi32(c)), vq);
+            dq_d8 e;
+            dq_cerr8(&g, il, ill, ixl, _mm256_mul_ps(vd, _mm256_cvtepi32_ps(si)),
+                     _mm256_mul_ps(vm, _mm256_cvtepi32_ps(mi)), &e);
+            const int first = a == 0 && c == 0;
+            const __m256d ta = first ? allm : _mm256_cmp_pd(e.a, best.a, _CMP_LT_OQ);
+            const __m256d tb = first ? allm : _mm256_cmp_pd(e.b, best.b, _CMP_LT_OQ);
+            best = (dq_d8){_mm256_blendv_pd(best.a, e.a, ta), _mm256_blendv_pd(best.b, e.b, tb)};
+            const __m256i t8 = _mm256_castps_si256(mask_f8(ta, tb));
+            sc = _mm256_blendv_epi8(sc, si, t8);
+            mc = _mm256_blendv_epi8(mc, mi, t8);
+        }
+    const __m256i sc0 = sc, mc0 = mc;
+    __m256 bl = zero, bll = zero, bxl = zero;
+    __m256i have = _mm256_setzero_si256();
+    for (int a = -radius; a <= radius; ++a) /* trials, codes re-encoded */
+        for (int c = -radius; c <= radius; ++c) {
+            const __m256i si = _mm256_add_epi32(sc0, _mm256_set1_epi32(a));
+            const __m256i mi = _mm256_add_epi32(mc0, _mm256_set1_epi32(c));
+            const __m256i bad = _mm256_or_si256(
+                _mm256_or_si256(_mm256_cmpgt_epi32(zi, si), _mm256_cmpgt_epi32(si, vq)),
+                _mm256_or_si256(_mm256_cmpgt_epi32(zi, mi), _mm256_cmpgt_epi32(mi, vq)));
+            const __m256i valid = _mm256_xor_si256(bad, neg1);
+            if (_mm256_testz_si256(valid, valid)) continue;
+            const __m256 scale = _mm256_mul_ps(vd, _mm256_cvtepi32_ps(si));
+            const __m256 mn = _mm256_mul_ps(vm, _mm256_cvtepi32_ps(mi));
+            const __m256 inv = _mm256_and_ps(_mm256_cmp_ps(scale, zero, _CMP_GT_OQ),
+                                             _mm256_div_ps(one, scale));
+            __m256 l1, l2, l3;
+            dq_sums8(t, mn, inv, qmax, &l1, &l2, &l3);
+            dq_d8 e;
+            dq_cerr8(&g, d8_of(l1), d8_of(l2), d8_of(l3), scale, mn, &e);
+            const __m256i lt = _mm256_castps_si256(mask_f8(_mm256_cmp_pd(e.a, best.a, _CMP_LT_OQ),
+                                                           _mm256_cmp_pd(e.b, best.b, _CMP_LT_OQ)));
+            const __m256i take = _mm256_and_si256(valid, _mm256_or_si256(_mm256_xor_si256(have, neg1), lt));
+            have = _mm256_or_si256(have, valid);
+            const dq_d8 td = mask_d8(_mm256_castsi256_ps(take));
+            best = (dq_d8){_mm256_blendv_pd(best.a, e.a, td.a), _mm256_blendv_pd(best.b, e.b, td.b)};
+            sc = _mm256_blendv_epi8(sc, si, take);
+            mc = _mm256_blendv_epi8(mc, mi, take);
+            const __m256 tf = _mm256_castsi256_ps(take);
+            bl = _mm256_blendv_ps(bl, l1, tf);
+            bll = _mm256_blendv_ps(bll, l2, tf);
+            bxl = _mm256_blendv_ps(bxl, l3, tf);
+        }
+    store_u8x8(sc, osc);
+    store_u8x8(mc, omc);
+    dq_store_sums(bl, bll, bxl, ocs);
+    _mm256_storeu_pd(oerr, best.a);
+    _mm256_storeu_pd(oerr + 4, best.b);
+}
+
+static void dq_pick(const aq_dq_batch *b, int subq, int radius, const aq_dq_gstat *st,
+                    const float *s, const float *m, const aq_dq_csums *cs_in, const float *d,
+                    const float *dmin, uint8_t *sc, uint8_t *mc, aq_dq_csums *cs, double *err) {
+    int g = 0;
+    if (b->G <= AQ_MAX_GROUP) {
+        dq_tbatch t;
+        for (; g + 8 <= b->ng; g += 8) {
+            dq_load_batch(b, g, &t);
+            dq_pick8(&t, b->qmaxf, subq, radius, st + g, s + g, m + g, cs_in + g, d + g,
+                     dmin + g, sc + g, mc + g, cs + g, err + g);
+        }
+    }
+    if (g < b->ng) {
+        const size_t off = (size_t)g * (size_t)b->G;
+        const aq_dq_batch r = {b->x + off, b->h ? b->h + off : NULL, b->G, b->ng - g, b->qmaxf};
+        aq_dq_pick_ref(&r, subq, radius, st + g, s + g, m + g, cs_in + g, d + g, dmin + g,
+                       sc + g, mc + g, cs + g, err + g);
+    }
+}
+
 const aq_kernels_t aq_kernels_avx2 = {
     "avx2",       2,          convert,         minmax,     encode_pack,  dequant,
     err_sums,     group_wsse, aq_round2_ref, wconst, mse_eval,        first_nonfinite, rtn_params,
-    aq_store_params_ref,      encode_row,   aq_dq_targets_ref, aq_dq_pick_ref,
+    aq_store_params_ref,      encode_row,   dq_targets,   dq_pick,
 };
 
 #endif /* x86 */
