@@ -31,11 +31,22 @@
  * Source of the idea: llama.cpp k-quants (ggml-quants.c, Q2_K..Q6_K: 4-6-bit block scales
  * under a float16 super-block scale); our search is our own (below), not ggml's.
  *
- * Search (per super-block, importance h_j per column, NULL = all 1): per-group targets
- * (s_g, m_g) minimising the h-weighted squared error, (d, dmin) and the (sc, mc) codes for
- * them, a joint weighted least-squares refit of (d, dmin) for the chosen codes, float16
- * rounding, codes re-encoded for the stored parameters, and refinement passes kept only when
- * they lower the weighted error.  Every error reported is that of the stored result.
+ * Search (per super-block, importance h_j per column, NULL = all 1; src/quant/dq.c):
+ *   1. per group, targets (s_g, m_g) minimising the h-weighted squared error: 4 clipping
+ *      candidates (each end of the range pulled or not towards the weighted mean, by a step
+ *      per code width) each refit by weighted least squares for its codes, the best one,
+ *      then one assign/refit step;
+ *   2. d = max s_g / (2^S - 1), dmin = the extreme m_g / (2^S - 1), nearest (sc, mc), a
+ *      joint weighted least-squares refit of (d, dmin) for those codes, float16 rounding;
+ *   3. per group (sc, mc): the best floor/ceil pair by the closed-form error for the
+ *      target codes, then the 3 x 3 neighbourhood of it with the codes re-encoded, the
+ *      lowest weighted error wins;
+ *   4. one refinement (LS targets for the new codes, nearest (sc, mc), LS (d, dmin),
+ *      float16, step 3 without the neighbourhood), kept per super-block only when it
+ *      lowers the weighted error.
+ * The stored codes are then the exact rule's for the stored parameters, and every error
+ * reported is that of the stored result.  The result depends only on the inputs: any
+ * thread count and any kernel set (scalar, AVX2, AVX-512) give the same bits.
  */
 #ifndef AQ_DQ_H
 #define AQ_DQ_H
@@ -76,8 +87,9 @@ double aq_dq_bits_per_weight(int64_t cols, const aq_dq_layout *L);
 
 /*! aq_dq_quantize_row() :
  *  Quantizes `w[0..cols)` with importance `h` (cols entries >= 0, NULL: all 1) into `codes`,
- *  `sub`, `d`, `dmin` (sizes above) with kernel set `k` (NULL: aq_kernels_select(0)); every
- *  kernel set gives bit-identical output.  Pure function of its inputs.
+ *  `sub`, `d`, `dmin` (sizes above; every byte of them is written, unused high bits 0) with
+ *  kernel set `k` (NULL: aq_kernels_select(0)); every kernel set gives bit-identical output.
+ *  Pure function of its inputs; uses about 64 KB of stack.  cols <= 0 writes nothing.
  *  @return : AQ_OK; AQ_E_CONFIG for a bad layout; AQ_E_VALUE for a non-finite weight or when
  *            d/dmin do not fit float16 (|w| beyond ~1e6); outputs are then unspecified. */
 aq_status aq_dq_quantize_row(const aq_kernels *k, const aq_dq_layout *L, const float *w,

@@ -5,6 +5,10 @@
  */
 #include "quant_impl.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 const aq_kernels_t aq_kernels_scalar = {
     "scalar",         1,
     aq_convert_to_f32, aq_minmax_f32,
@@ -23,10 +27,21 @@ static int have_avx2(void) {
 #endif
 }
 
+/* F16C from cpuid leaf 1 (ECX bit 29) directly: clang before 15 does not know "f16c" as a
+ * __builtin_cpu_supports() feature name. */
+static int have_f16c(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) != 0;
+#else
+    return 0;
+#endif
+}
+
 static int have_avx512(void) {
 #if defined(__x86_64__) || defined(__i386__)
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("f16c") &&
+           __builtin_cpu_supports("avx512dq") && have_f16c() &&
            __builtin_cpu_supports("avx512vl");
 #else
     return 0;

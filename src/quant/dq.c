@@ -457,7 +457,7 @@ static void emit_chunk(const dq_chunk *c, int64_t c0, int S, const dq_row_out *o
     }
 }
 
-/* Scratch of one row search (about 40 KB: heap, not stack, in the tensor driver). */
+/* Scratch of one row search (about 30 KB; the tensor driver keeps one per thread). */
 typedef struct {
     dq_chunk c;
     dq_refine r;
@@ -504,12 +504,10 @@ aq_status aq_dq_quantize_row(const aq_kernels *k, const aq_dq_layout *L, const f
     if (bad >= 0)
         return aq_err_set(err, AQ_E_VALUE, "dq: non-finite weight %g at column %lld",
                           (double)w[bad], (long long)bad);
-    dq_scratch *s = malloc(sizeof *s);
-    if (!s) return aq_err_set(err, AQ_E_NOMEM, "dq: out of memory for the row scratch");
+    dq_scratch s; /* about 30 KB: on the stack, so the row function cannot fail for memory */
     const dq_row_out o = {codes, sub, d, dmin};
     double lanes[AQ_ES_N][AQ_LANES] = {{0}};
-    const int64_t r = dq_row_k(kt, L, w, cols, h, &o, s, lanes);
-    free(s);
+    const int64_t r = dq_row_k(kt, L, w, cols, h, &o, &s, lanes);
     if (r < 0)
         return aq_err_set(err, AQ_E_VALUE,
                           "dq: super-block at column %lld: d/dmin do not fit float16",
