@@ -185,11 +185,24 @@ static const char *target_status(const dq_ref *r, double bpw, double db, double 
     return q_ok ? "MISSED (speed)" : "MISSED (SQNR)";
 }
 
-static void print_dq(const dq_opts *o, const dq_conf *conf) {
+/* The 1-minute load average (the machine may be shared; speeds are CPU-time rates, but a
+ * loaded machine still slows them through caches and frequency), -1 when unknown. */
+static double load_avg(void) {
+    double l = -1.0;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1) l = -1.0;
+        fclose(f);
+    }
+    return l;
+}
+
+static void print_dq(const dq_opts *o, const dq_conf *conf, double load0) {
     printf("aq-bench dq: seed %llu, threads %d, kernels %s, scale %g (q, k, gate, down; "
-           "pooled SQNR; Mweights/s per thread from CPU time)\n",
+           "pooled SQNR; Mweights/s per thread from CPU time); load average %.2f before, "
+           "%.2f after\n",
            (unsigned long long)o->seed, o->threads, aq_kernels_name(aq_kernels_select(o->simd)),
-           o->scale);
+           o->scale, load0, load_avg());
     printf("%-18s %7s %8s %9s | %-30s | %-14s %s\n", "layout", "bits/w", "SQNR dB", "Mw/s/thr",
            "ggml (DESIGN 7): dB @ b/w, Mw/s", "target", "status");
     for (int c = 0; c < DQ_N_CONF; ++c) {
@@ -200,13 +213,13 @@ static void print_dq(const dq_opts *o, const dq_conf *conf) {
         const double mw = x->weights / x->cpu / 1e6; /* CPU time sums the threads */
         const char *status = "";
         if (x->ref) {
-            snprintf(ref, sizeof ref, "%s %5.2f @ %.4g, %5.1f", x->ref->type, x->ref->sqnr_db,
+            snprintf(ref, sizeof ref, "%s %5.2f @ %.5g, %5.1f", x->ref->type, x->ref->sqnr_db,
                      x->ref->bpw, x->ref->mw_s);
             snprintf(tgt, sizeof tgt, "%s%.2f, >=%.0f", x->ref->strict ? ">" : ">=",
                      x->ref->min_db, x->ref->min_mw_s);
             status = target_status(x->ref, bpw, db, mw);
         }
-        printf("%-18s %7.4f %8.2f %9.1f | %-30s | %-14s %s\n", lbl, bpw, db, mw, ref, tgt, status);
+        printf("%-18s %7.4f %8.3f %9.1f | %-30s | %-14s %s\n", lbl, bpw, db, mw, ref, tgt, status);
     }
 }
 
@@ -225,8 +238,9 @@ int aq_bench_dq(int argc, char **argv) {
         {0, {2, 16, 0}, 16, NULL, 0, 0, 0, 0, 0},
         {0, {2, 32, 0}, 32, NULL, 0, 0, 0, 0, 0},
     };
+    const double load0 = load_avg();
     for (int i = 0; i < DQ_N_TENSORS; ++i)
         if (run_tensor(&o, &k_dq_tensors[i], conf) != 0) return 1;
-    print_dq(&o, conf);
+    print_dq(&o, conf, load0);
     return 0;
 }
