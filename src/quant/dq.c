@@ -224,9 +224,9 @@ static float target_step(int bits) {
     return bits == 2 ? 0.35f : bits == 3 ? 0.2f : bits == 4 ? 0.15f : 0.05f;
 }
 
-#define DQ_CHUNK_SUPERS 16                              /* super-blocks per chunk */
-#define DQ_CHUNK (DQ_CHUNK_SUPERS * AQ_DQ_SUPER)         /* columns per chunk */
-#define DQ_CHUNK_GROUPS (DQ_CHUNK / 16)                   /* most groups per chunk */
+#define DQ_CHUNK_SUPERS 16                      /* super-blocks per chunk */
+#define DQ_CHUNK (DQ_CHUNK_SUPERS * AQ_DQ_SUPER) /* columns per chunk */
+#define DQ_CHUNK_GROUPS (DQ_CHUNK / 16)          /* most groups per chunk (G = 16) */
 
 /* One chunk of a row: up to 16 super-blocks, searched phase by phase over all its groups
  * so that the kernels see long runs of groups whatever G is. */
@@ -249,7 +249,8 @@ static void sb_groups(const dq_chunk *c, int sb, int *g0, int *g1) {
     *g1 = (sb + 1) * c->gpb < c->ng ? (sb + 1) * c->gpb : c->ng;
 }
 
-/* Runs a kernel over the chunk's full groups, and the reference over a short last one. */
+/* The chunk's full groups, and its short last group (a row's last chunk only): the kernels
+ * run on the former, the reference on the latter, so short groups never reach a twin. */
 static aq_dq_batch full_batch(const dq_chunk *c, int *nfull) {
     *nfull = c->n / c->G;
     return (aq_dq_batch){c->x, c->h, c->G, *nfull, (float)aq_qmax(c->bits)};

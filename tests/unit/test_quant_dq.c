@@ -10,7 +10,6 @@
 #include "aq_check.h"
 #include <math.h>
 #include <omp.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -453,7 +452,6 @@ START_TEST(better_than_plain_equal_bits) {
     const double r2 = plain_sqnr(w, 2, 32, AQ_METHOD_RTN), m2 = plain_sqnr(w, 2, 64, AQ_METHOD_MSE);
     const double m2g16 = plain_sqnr(w, 2, 16, AQ_METHOD_MSE);
     const double m4 = plain_sqnr(w, 4, 64, AQ_METHOD_MSE), r4 = plain_sqnr(w, 4, 32, AQ_METHOD_RTN);
-    fprintf(stderr, "dq2 %.2f rtn2 g32 %.2f mse2 g64 %.2f mse2 g16 %.2f dq3 %.2f dq4 %.2f mse4 g64 %.2f rtn4 g32 %.2f\n", d2, r2, m2, m2g16, d3, d4, m4, r4);
     ck_assert_msg(d2 > r2 + 3.0 && d2 > m2 + 1.5, "dq2 %.2f rtn g32 %.2f mse g64 %.2f", d2, r2, m2);
     ck_assert_msg(d3 > m2g16 + 3.0, "dq3 %.2f mse2 g16 %.2f", d3, m2g16);
     ck_assert_msg(d4 > m4 + 1.0 && d4 > r4 + 0.5, "dq4 %.2f mse g64 %.2f rtn g32 %.2f", d4, m4, r4);
