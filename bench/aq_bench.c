@@ -208,7 +208,7 @@ static void init_configs(config_acc *acc) {
     for (int b = 0; b < 3; ++b)
         for (int m = 0; m < 2; ++m)
             for (int g = 0; g < 3; ++g)
-                acc[c++] = (config_acc){{k_bits[b], k_groups[g], k_methods[m], AQ_SCALE_F16},
+                acc[c++] = (config_acc){{k_bits[b], k_groups[g], k_methods[m], AQ_SCALE_F16, 0},
                                         0.0, 0.0, 0.0, 0.0, 0.0};
 }
 
@@ -481,7 +481,7 @@ static int run_kernels(const kernels_opts *o) {
             for (int gi = 0; gi < 3; ++gi)
                 for (int ki = 0; ki < nk; ++ki) {
                     kernel_row *r = &rows[nr];
-                    *r = (kernel_row){{k_bits[bi], k_groups[gi], k_methods[mi], AQ_SCALE_F16},
+                    *r = (kernel_row){{k_bits[bi], k_groups[gi], k_methods[mi], AQ_SCALE_F16, 0},
                                       AQ_DT_F32, ks[ki], 0, 0, 0, 0, 0};
                     const int64_t rr = mi ? rows_mse : rows_rtn;
                     if (time_config(o, r, w, rr, cols, &b) != 0) return -1;
@@ -499,7 +499,7 @@ static int run_kernels(const kernels_opts *o) {
         for (int gi = 0; gi < 3; gi += 2)
             for (int ki = 0; ki < nk; ++ki) {
                 kernel_row *r = &rows[nr];
-                *r = (kernel_row){{k_bits[bi], k_groups[gi], AQ_METHOD_RTN, AQ_SCALE_F16},
+                *r = (kernel_row){{k_bits[bi], k_groups[gi], AQ_METHOD_RTN, AQ_SCALE_F16, 0},
                                   AQ_DT_BF16, ks[ki], 0, 0, 0, 0, 0};
                 if (time_config(o, r, wb, rows_rtn, cols, &b) != 0) return -1;
                 printf("bf16  %4d  %-6s %3d  %-6s  %6.3f  %7.2f  %17.1f  %8s  %6.1f\n", r->p.bits,
