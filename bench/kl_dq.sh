@@ -13,7 +13,7 @@ job() { # job NAME [--set ...]
   local name=$1; shift
   $run "$bin/aq-mpi" --config "$root/jobs/baseline.ini" --set model.path="$model" \
     --set output.path="$work/$name.h5" --set run.threads=1 "$@" > "$work/$name.log"
-  printf '%-14s %s\n' "$name" "$(grep -o '[0-9.]* bits/weight' "$work/$name.log")"
+  printf '%-14s %s\n' "$name" "$(grep -o 'quantized at [0-9.]* bits/weight' "$work/$name.log")"
 }
 [ -f "$work/calib.h5" ] || $run "$bin/aq-calib" --model "$model" --out "$work/calib.h5" \
   --timesteps 16 --sequences 16 --length 64 > /dev/null
@@ -22,7 +22,7 @@ cal="--set calib.path=$work/calib.h5"
 job w2_g64 --set quant.bits=2 --set quant.group_size=64
 job w2_g32 --set quant.bits=2 --set quant.group_size=32
 job dq2 $dq
-bpw=$(grep -o '[0-9.]* bits/weight' "$work/dq2.log" | cut -d' ' -f1)
+bpw=$(grep -o 'quantized at [0-9.]* bits/weight' "$work/dq2.log" | cut -d' ' -f3)
 job mixed_at_dq2 --set quant.budget_bits="$bpw" --set quant.group_size=64
 job mixed_dq_3.0 $dq --set quant.budget_bits=3.0
 job mixed_3.0 --set quant.budget_bits=3.0 --set quant.group_size=64
@@ -32,7 +32,7 @@ $run "$bin/aq-eval" --model "$model" --result "$work/w2_g64.h5" --sequences 16 -
   --timesteps 16 --layer-kl "$work/layer_kl.json" > "$work/layer_kl.log"
 job kl_fallback --set quant.bits=2 --set quant.group_size=64 --set quant.fallback=true \
   --set quant.fallback_2bit=1e6 --set quant.fallback_kl_path="$work/layer_kl.json" --set quant.fallback_kl=0.1
-bpw=$(grep -o '[0-9.]* bits/weight' "$work/kl_fallback.log" | cut -d' ' -f1)
+bpw=$(grep -o 'quantized at [0-9.]* bits/weight' "$work/kl_fallback.log" | cut -d' ' -f3)
 job mixed_at_klfb --set quant.budget_bits="$bpw" --set quant.group_size=64
 job w2_g64_cal --set quant.bits=2 --set quant.group_size=64 $cal
 job dq2_cal $dq $cal
