@@ -17,6 +17,17 @@ typedef struct {
     const char *dump_logits; /* raw float32 full-precision logits [N, T, L, vocab] (tests) */
 } eval_opts;
 
+/* Per-(sequence, step) buffers: logits of both models (last rank: [L, vocab]), the masked
+ * tokens and mask.  alloc is collective (aq_agree); free is safe on a failed alloc. */
+typedef struct {
+    float *lf, *lq;
+    int32_t *tok;
+    uint8_t *masked;
+    size_t nl;               /* logits floats per model */
+} eval_bufs;
+aq_status aq_eval_bufs_alloc(const eval_opts *o, const aq_run *r, eval_bufs *b, aq_err *err);
+void aq_eval_bufs_free(eval_bufs *b);
+
 /* Adds one (sequence, step) to acc (last rank): KL/top-1/NLL of the predicted positions. */
 void aq_eval_score(const aq_llm_config *c, const int32_t *orig, const uint8_t *masked, int L,
                    const float *lf, const float *lq, aq_eval_acc *acc);

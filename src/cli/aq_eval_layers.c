@@ -32,27 +32,21 @@ static aq_status probe_kl(const eval_opts *o, const aq_run *r, const aq_llm *pro
                           aq_eval_acc *acc, aq_err *err) {
     const int L = o->run.L, T = o->T;
     const aq_llm_config *c = &r->cfg;
-    size_t nl = r->pipe.last ? (size_t)L * (size_t)c->vocab : 1;
-    float *lf = malloc(nl * sizeof *lf), *lq = malloc(nl * sizeof *lq);
-    int32_t *tok = malloc((size_t)L * sizeof *tok);
-    uint8_t *masked = malloc((size_t)L);
-    aq_status st = lf && lq && tok && masked ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "out of memory");
-    st = aq_agree(st, "allocation", err);
+    eval_bufs b;
+    aq_status st = aq_eval_bufs_alloc(o, r, &b, err);
     memset(acc, 0, (size_t)T * sizeof *acc);
     for (int s = 0; s < o->run.n_seq && st == AQ_OK; s++) {
         const int32_t *orig = r->seqs + (int64_t)s * L;
         for (int t = 0; t < T && st == AQ_OK; t++) {
-            aq_mask_sequence(orig, L, t, T, o->run.seed, s, r->mask_token, c->logits_shift, tok,
-                             masked);
-            st = aq_pipe_forward(&r->pipe, &r->fp, tok, L, lf, NULL, err);
-            if (st == AQ_OK) st = aq_pipe_forward(&r->pipe, probe, tok, L, lq, NULL, err);
-            if (st == AQ_OK && r->pipe.last) aq_eval_score(c, orig, masked, L, lf, lq, &acc[t]);
+            aq_mask_sequence(orig, L, t, T, o->run.seed, s, r->mask_token, c->logits_shift,
+                             b.tok, b.masked);
+            st = aq_pipe_forward(&r->pipe, &r->fp, b.tok, L, b.lf, NULL, err);
+            if (st == AQ_OK) st = aq_pipe_forward(&r->pipe, probe, b.tok, L, b.lq, NULL, err);
+            if (st == AQ_OK && r->pipe.last)
+                aq_eval_score(c, orig, b.masked, L, b.lf, b.lq, &acc[t]);
         }
     }
-    free(lf);
-    free(lq);
-    free(tok);
-    free(masked);
+    aq_eval_bufs_free(&b);
     return st;
 }
 

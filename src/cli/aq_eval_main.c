@@ -121,16 +121,36 @@ void aq_eval_score(const aq_llm_config *c, const int32_t *orig, const uint8_t *m
     }
 }
 
+aq_status aq_eval_bufs_alloc(const eval_opts *o, const aq_run *r, eval_bufs *b, aq_err *err) {
+    b->nl = r->pipe.last ? (size_t)o->run.L * (size_t)r->cfg.vocab : 1;
+    b->lf = malloc(b->nl * sizeof *b->lf);
+    b->lq = malloc(b->nl * sizeof *b->lq);
+    b->tok = malloc((size_t)o->run.L * sizeof *b->tok);
+    b->masked = malloc((size_t)o->run.L);
+    aq_status st = b->lf && b->lq && b->tok && b->masked
+                       ? AQ_OK
+                       : aq_err_set(err, AQ_E_NOMEM, "out of memory");
+    return aq_agree(st, "allocation", err);
+}
+
+void aq_eval_bufs_free(eval_bufs *b) {
+    free(b->lf);
+    free(b->lq);
+    free(b->tok);
+    free(b->masked);
+    memset(b, 0, sizeof *b);
+}
+
 static aq_status eval_all(const eval_opts *o, const aq_run *r, quantized *qs, aq_eval_acc *acc,
                           FILE *dump, aq_err *err) {
     int L = o->run.L, T = o->T;
     const aq_llm_config *c = &r->cfg;
-    size_t nl = r->pipe.last ? (size_t)L * (size_t)c->vocab : 1;
-    float *lf = malloc(nl * sizeof *lf), *lq = malloc(nl * sizeof *lq);
-    int32_t *tok = malloc((size_t)L * sizeof *tok);
-    uint8_t *masked = malloc((size_t)L);
-    aq_status st = lf && lq && tok && masked ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "out of memory");
-    st = aq_agree(st, "allocation", err);
+    eval_bufs b;
+    aq_status st = aq_eval_bufs_alloc(o, r, &b, err);
+    float *lf = b.lf, *lq = b.lq;
+    int32_t *tok = b.tok;
+    uint8_t *masked = b.masked;
+    const size_t nl = b.nl;
     for (int s = 0; s < o->run.n_seq && st == AQ_OK; s++) {
         const int32_t *orig = r->seqs + (int64_t)s * L;
         for (int t = 0; t < T && st == AQ_OK; t++) {
@@ -146,10 +166,7 @@ static aq_status eval_all(const eval_opts *o, const aq_run *r, quantized *qs, aq
             }
         }
     }
-    free(lf);
-    free(lq);
-    free(tok);
-    free(masked);
+    aq_eval_bufs_free(&b);
     return st;
 }
 
