@@ -28,17 +28,25 @@ job mixed_dq_3.0 $dq --set quant.budget_bits=3.0
 job mixed_3.0 --set quant.budget_bits=3.0 --set quant.group_size=64
 # KL-driven fallback: per-layer KL of the 2-bit g64 result, layers above 0.1 nats -> 4 bits;
 # then the error-driven budget at exactly the size that produced.
-$run "$bin/aq-eval" --model "$model" --result "$work/w2_g64.h5" --sequences 16 --length 64 \
-  --timesteps 16 --layer-kl "$work/layer_kl.json" > "$work/layer_kl.log"
+job w4_g64 --set quant.bits=4 --set quant.group_size=64
+job w8_g64 --set quant.bits=8 --set quant.group_size=64
+$run "$bin/aq-eval" --model "$model" --result "$work/w2_g64.h5" --result "$work/w4_g64.h5" \
+  --result "$work/w8_g64.h5" --sequences 16 --length 64 --timesteps 16 \
+  --layer-kl "$work/layer_kl.json" > "$work/layer_kl.log"
 job kl_fallback --set quant.bits=2 --set quant.group_size=64 --set quant.fallback=true \
   --set quant.fallback_2bit=1e6 --set quant.fallback_kl_path="$work/layer_kl.json" --set quant.fallback_kl=0.1
 bpw=$(grep -o 'quantized at [0-9.]* bits/weight' "$work/kl_fallback.log" | cut -d' ' -f3)
 job mixed_at_klfb --set quant.budget_bits="$bpw" --set quant.group_size=64
+job kl_budget_at_klfb --set quant.budget_bits="$bpw" --set quant.group_size=64 \
+  --set quant.budget_kl_path="$work/layer_kl.json"
+job kl_budget_3.0 --set quant.budget_bits=3.0 --set quant.group_size=64 \
+  --set quant.budget_kl_path="$work/layer_kl.json"
 job w2_g64_cal --set quant.bits=2 --set quant.group_size=64 $cal
 job dq2_cal $dq $cal
 eval_args="--sequences 16 --length 64 --timesteps 16"
 results=()
-for n in w2_g64 w2_g32 dq2 mixed_at_dq2 mixed_dq_3.0 mixed_3.0 kl_fallback mixed_at_klfb w2_g64_cal dq2_cal; do
+for n in w2_g64 w2_g32 dq2 mixed_at_dq2 mixed_dq_3.0 mixed_3.0 kl_budget_3.0 kl_fallback mixed_at_klfb \
+  kl_budget_at_klfb w2_g64_cal dq2_cal; do
   results+=(--result "$work/$n.h5")
 done
 $run "$bin/aq-eval" --model "$model" "${results[@]}" $eval_args --weights-only --json "$work/kl.json"

@@ -39,6 +39,7 @@ typedef struct {
     char fallback_kl_path[AQ_PATH_MAX]; /* aq-eval --layer-kl JSON, or empty */
     double fallback_kl;            /* KL threshold (nats) for layers in that file */
     double budget_bits;            /* > 0: mixed 2/4/8-bit widths for this bits/weight */
+    char budget_kl_path[AQ_PATH_MAX]; /* aq-eval --layer-kl JSON as the budget's sensitivity */
     /* [calib] */
     char calib_path[AQ_PATH_MAX];
     int calib_synthetic;

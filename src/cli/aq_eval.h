@@ -35,9 +35,9 @@ void aq_eval_score(const aq_llm_config *c, const int32_t *orig, const uint8_t *m
 /* Mean over the time steps with data of the KL of acc[0..T). NaN when none. */
 double aq_eval_overall_kl(const aq_eval_acc *acc, int T);
 
-/* --layer-kl: for every linear weight of the blocks that o->results[0] holds quantized, the
+/* --layer-kl: for every result and every linear weight of the blocks it holds quantized, the
  * KL of the model with only that weight quantized; table on stdout, JSON to o->layer_kl
- * (format in docs/PHASES.md, "Per-layer KL").  Collective. */
+ * (format in docs/BITS.md).  Collective. */
 aq_status aq_eval_layer_kl(const eval_opts *o, const aq_run *r, aq_err *err);
 
 #endif /* AQ_EVAL_H */

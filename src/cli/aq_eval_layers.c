@@ -1,5 +1,5 @@
 /*
- * aq-eval --layer-kl — per-layer sensitivity of one result file: for each quantized linear
+ * aq-eval --layer-kl — per-layer sensitivity of result files: for each quantized linear
  * weight, the KL(p_fp || p_q) of the model in which ONLY that weight is replaced by its
  * dequantized value (mean over the T mask-ratio bins, as aq-eval's "overall").  This is the
  * "KL through aq-eval" measure of issue 8's per-layer fallback: aq-mpi reads the JSON
@@ -89,15 +89,19 @@ static probe_target *targets(const aq_run *r, const aq_h5in *h, int *n) {
     return t;
 }
 
-static aq_status write_json(const eval_opts *o, const probe_target *t, int n, aq_err *err) {
-    json_t *arr = json_array();
+static void append_json(json_t *arr, const char *result, const probe_target *t, int n) {
     for (int k = 0; k < n; k++)
-        json_array_append_new(arr, json_pack("{s:s, s:i, s:f}", "name", t[k].name, "bits",
-                                             t[k].bits, "kl", t[k].kl));
-    json_t *root = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:I, s:o}", "format",
-                             "aq-eval/layer-kl/1", "model", o->run.model, "result",
-                             o->results[0], "sequences", o->run.n_seq, "length", o->run.L,
-                             "timesteps", o->T, "seed", (json_int_t)o->run.seed, "layers", arr);
+        json_array_append_new(arr, json_pack("{s:s, s:i, s:f, s:s}", "name", t[k].name, "bits",
+                                             t[k].bits, "kl", t[k].kl, "result", result));
+}
+
+static aq_status write_json(const eval_opts *o, json_t *arr, aq_err *err) {
+    json_t *res = json_array();
+    for (int k = 0; k < o->n_results; k++) json_array_append_new(res, json_string(o->results[k]));
+    json_t *root = json_pack("{s:s, s:s, s:o, s:i, s:i, s:i, s:I, s:O}", "format",
+                             "aq-eval/layer-kl/1", "model", o->run.model, "results", res,
+                             "sequences", o->run.n_seq, "length", o->run.L, "timesteps", o->T,
+                             "seed", (json_int_t)o->run.seed, "layers", arr);
     int rc = root ? json_dump_file(root, o->layer_kl, JSON_INDENT(2)) : -1;
     json_decref(root);
     return rc == 0 ? AQ_OK : aq_err_set(err, AQ_E_IO, "cannot write %s", o->layer_kl);
@@ -125,31 +129,40 @@ static aq_status measure_all(const eval_opts *o, const aq_run *r, const aq_h5in 
     return st;
 }
 
-aq_status aq_eval_layer_kl(const eval_opts *o, const aq_run *r, aq_err *err) {
+/* One result file: its candidates measured and appended to arr (rank 0). */
+static aq_status layer_kl_one(const eval_opts *o, const aq_run *r, const char *path,
+                              aq_llm *probe, json_t *arr, aq_err *err) {
     aq_h5in *h = NULL;
-    aq_llm probe;
-    memset(&probe, 0, sizeof probe);
-    aq_status st = aq_agree(aq_h5in_open(o->results[0], &h, err), "opening the result", err);
-    if (st == AQ_OK) {
-        aq_llm_source src = aq_llm_source_safetensors(r->st);
-        st = aq_agree(aq_pipe_load(&r->pipe, &r->cfg, &src, &probe, err), "loading", err);
-    }
+    aq_status st = aq_agree(aq_h5in_open(path, &h, err), "opening the result", err);
     int n = 0;
     probe_target *t = st == AQ_OK ? targets(r, h, &n) : NULL;
     if (st == AQ_OK && !t) st = aq_err_set(err, AQ_E_NOMEM, "out of memory");
     st = aq_agree(st, "setup", err);
     if (st == AQ_OK && n == 0)
         st = aq_err_set(err, AQ_E_FORMAT, "%s: no quantized linear weights of the model's blocks",
-                        o->results[0]);
+                        path);
     if (st == AQ_OK && r->pipe.rank == 0)
         printf("aq-eval --layer-kl: %s, %d quantized weights, %d sequences x %d tokens, T = %d; "
                "KL = mean over t with only that weight quantized\n",
-               o->results[0], n, o->run.n_seq, o->run.L, o->T);
-    if (st == AQ_OK) st = measure_all(o, r, h, &probe, t, n, err);
-    if (st == AQ_OK && r->pipe.rank == 0) st = write_json(o, t, n, err);
-    st = aq_agree(st, "writing", err);
+               path, n, o->run.n_seq, o->run.L, o->T);
+    if (st == AQ_OK) st = measure_all(o, r, h, probe, t, n, err);
+    if (st == AQ_OK && r->pipe.rank == 0) append_json(arr, path, t, n);
     free(t);
-    aq_llm_free(&probe);
     aq_h5in_close(h);
+    return st;
+}
+
+aq_status aq_eval_layer_kl(const eval_opts *o, const aq_run *r, aq_err *err) {
+    aq_llm probe;
+    memset(&probe, 0, sizeof probe);
+    aq_llm_source src = aq_llm_source_safetensors(r->st);
+    aq_status st = aq_agree(aq_pipe_load(&r->pipe, &r->cfg, &src, &probe, err), "loading", err);
+    json_t *arr = json_array();
+    for (int k = 0; k < o->n_results && st == AQ_OK; k++)
+        st = layer_kl_one(o, r, o->results[k], &probe, arr, err);
+    if (st == AQ_OK && r->pipe.rank == 0) st = write_json(o, arr, err);
+    st = aq_agree(st, "writing", err);
+    json_decref(arr);
+    aq_llm_free(&probe);
     return st;
 }

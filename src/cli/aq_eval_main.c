@@ -36,9 +36,10 @@ static void usage(FILE *f) {
             "  --causal | --bidirectional   override the attention mode of config.json\n"
             "  --weights-only    ignore /act (no activation fake-quantization) in every result\n"
             "  --json OUT.json   also write the results as JSON\n"
-            "  --layer-kl OUT.json  per-layer sensitivity of ONE result: KL with only that\n"
-            "                    weight quantized, for every quantized linear weight (feeds\n"
-            "                    aq-mpi's quant.fallback_kl_path)\n"
+            "  --layer-kl OUT.json  per-layer sensitivity: for each result and each of its\n"
+            "                    quantized linear weights, the KL with only that weight\n"
+            "                    quantized (for aq-mpi's quant.fallback_kl_path and, with\n"
+            "                    results at every width, quant.budget_kl_path)\n"
             "  --print-samples K print the first K sequences (decoded with tokenizer.json)\n"
             "  --dump-logits F   write the full-precision logits, float32 [N, T, L, vocab]\n");
 }
@@ -79,10 +80,6 @@ static int parse(int argc, char **argv, eval_opts *o) {
     }
     if (!o->run.model || !o->n_results || o->T < 1 || o->run.n_seq < 1 || o->run.L < 2) {
         fprintf(stderr, "aq-eval: --model and --result are required; T, N >= 1, L >= 2\n");
-        return 2;
-    }
-    if (o->layer_kl && o->n_results != 1) {
-        fprintf(stderr, "aq-eval: --layer-kl takes exactly one --result\n");
         return 2;
     }
     return 0;

@@ -48,6 +48,7 @@ static const key_def KEYS[] = {
     {"quant", "fallback_kl_path", K_STR, F(fallback_kl_path), 0, 0, NULL},
     {"quant", "fallback_kl", K_DBL, F(fallback_kl), 0.0, 1e6, NULL},
     {"quant", "budget_bits", K_DBL, F(budget_bits), 0.0, 64.0, NULL},
+    {"quant", "budget_kl_path", K_STR, F(budget_kl_path), 0, 0, NULL},
     {"calib", "path", K_STR, F(calib_path), 0, 0, NULL},
     {"calib", "synthetic", K_BOOL, F(calib_synthetic), 0, 0, NULL},
     {"calib", "timesteps", K_INT, F(calib_timesteps), 1, 4096, NULL},
@@ -248,6 +249,9 @@ aq_status aq_config_check(const aq_config *c, aq_err *err) {
     if (c->budget_bits > 0 && c->fallback)
         return aq_err_set(err, AQ_E_CONFIG, "quant.budget_bits and quant.fallback exclude each "
                           "other: the budget already chooses every layer's width");
+    if (c->budget_kl_path[0] && !(c->budget_bits > 0))
+        return aq_err_set(err, AQ_E_CONFIG, "quant.budget_kl_path is the sensitivity of the "
+                          "size budget: set quant.budget_bits");
     if (c->fallback_kl_path[0] && !c->fallback)
         return aq_err_set(err, AQ_E_CONFIG, "quant.fallback_kl_path is used by the per-layer "
                           "fallback: set quant.fallback = true");

@@ -5,16 +5,20 @@
  * in tensor order, and every rank runs the same greedy allocation, so the widths are identical
  * for any rank count.  Allocation: start every layer at 8 bits and repeatedly take the step
  * down (8 -> 4 -> 2, or 8 -> 4 -> 3 -> 2 with the dq layout) with the smallest error increase per byte saved until the payload
- * fits quant.budget_bits (codes + scale + min) — the marginal-return rule for bit allocation
+ * fits quant.budget_bits (codes + scale + min), then the reverse steps that still fit (the
+ * last step down may overshoot) — the marginal-return rule for bit allocation
  * over a set of quantizers (Shoham & Gersho, IEEE Trans. ASSP 36(9), 1988).  The distortion
  * summed is the layers' relative error, so every layer's output noise counts alike; ties go
- * to the lowest tensor index. */
+ * to the lowest tensor index.  With quant.budget_kl_path the distortion is instead each
+ * layer's KL from aq-eval --layer-kl (only that layer quantized, at each width), summed as if
+ * additive. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "aq/job.h"
+#include "aq/qlayout.h"
 #include "job_internal.h"
 
 /* Candidate widths, narrowest first: 2/4/8, and 2/3/4/8 with the dq layout (the only one
@@ -33,13 +37,35 @@ typedef struct {
     double bytes[MAX_W]; /* codes + scale + min (+ sub) */
 } record;
 
+/* Sensitivity from aq-eval --layer-kl (quant.budget_kl_path): the layer's KL at each width,
+ * sizes from the layout alone (nothing to quantize). */
+static aq_status measure_kl(const aq_job *j, const aq_tensor *t, record *rec, aq_err *err) {
+    int64_t rows, cols;
+    aq_tensor_view(t, &rows, &cols);
+    int nw = 0;
+    const int *W = widths(j->cfg, &nw);
+    for (int w = 0; w < nw; ++w) {
+        aq_quant_params p = j->cfg->quant;
+        p.bits = W[w];
+        rec->bytes[w] = (double)aq_quant_tensor_bytes(&p, rows, cols);
+        if (!aq_kl_table_find(&j->kl, t->name, W[w], &rec->err[w]))
+            return aq_err_set(err, AQ_E_CONFIG,
+                              "quant.budget_kl_path %s: no KL for tensor %s at %d bits (run "
+                              "aq-eval --layer-kl on a result at every width: %s)",
+                              j->cfg->budget_kl_path, t->name, W[w],
+                              nw == 4 ? "2, 3, 4 and 8" : "2, 4 and 8");
+    }
+    return AQ_OK;
+}
+
 static aq_status measure(const aq_job *j, size_t index, record *rec, aq_err *err) {
     const aq_tensor *t = aq_model_tensor(j->model, index);
+    rec->tensor = (int64_t)index;
+    if (j->cfg->budget_kl_path[0]) return measure_kl(j, t, rec, err);
     int64_t rows, cols;
     aq_tensor_view(t, &rows, &cols);
     float *h = NULL;
     aq_status st = aq_job_importance(j, t, cols, &h, err);
-    rec->tensor = (int64_t)index;
     int nw = 0;
     const int *W = widths(j->cfg, &nw);
     for (int w = 0; w < nw && st == AQ_OK; ++w) {
@@ -90,6 +116,27 @@ static aq_status gather_all(const aq_job *j, const record *mine, int n, record *
     return *all ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "budget: out of memory");
 }
 
+/* The last narrowing step may leave room: step layers back up, largest error decrease per
+ * byte first, while the budget still holds.  @return : achieved bytes. */
+static double fill(const record *rec, int n, int nw, double budget_bytes, double bytes,
+                   int *level) {
+    for (;;) {
+        int best = -1;
+        double best_gain = 0.0;
+        for (int i = 0; i < n; ++i) {
+            int l = level[i];
+            if (l == nw - 1) continue;
+            double extra = rec[i].bytes[l + 1] - rec[i].bytes[l];
+            if (!(extra > 0) || bytes + extra > budget_bytes) continue;
+            double gain = (rec[i].err[l] - rec[i].err[l + 1]) / extra;
+            if (gain > best_gain) best_gain = gain, best = i;
+        }
+        if (best < 0) return bytes;
+        bytes += rec[best].bytes[level[best] + 1] - rec[best].bytes[level[best]];
+        level[best]++;
+    }
+}
+
 /* The greedy allocation over nw widths; level[i] indexes them.  @return : achieved bytes. */
 static double allocate(const record *rec, int n, int nw, double budget_bytes, int *level) {
     double bytes = 0.0;
@@ -108,7 +155,7 @@ static double allocate(const record *rec, int n, int nw, double budget_bytes, in
         bytes -= rec[best].bytes[level[best]] - rec[best].bytes[level[best] - 1];
         level[best]--;
     }
-    return bytes;
+    return bytes <= budget_bytes ? fill(rec, n, nw, budget_bytes, bytes, level) : bytes;
 }
 
 static int by_tensor(const void *a, const void *b) {

@@ -298,8 +298,9 @@ static aq_status run_stages(aq_job *j, aq_err *err) {
     if (st != AQ_OK) return st;
     st = aq_model_open(j->cfg->model_path, &j->model, err);
     if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
-    if (j->cfg->fallback_kl_path[0])
-        st = aq_kl_table_load(j->cfg->fallback_kl_path, &j->kl, err);
+    const char *kl_path = j->cfg->fallback_kl_path[0] ? j->cfg->fallback_kl_path
+                                                      : j->cfg->budget_kl_path;
+    if (kl_path[0]) st = aq_kl_table_load(kl_path, &j->kl, err);
     if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
     if ((st = make_plan(j, err)) != AQ_OK) return st;
     j->tally.t_plan = MPI_Wtime() - j->tally.t_start;
@@ -315,9 +316,11 @@ static aq_status run_stages(aq_job *j, aq_err *err) {
         return st;
     }
     if (j->bits && j->rank == 0 && !j->tally.quiet)
-        printf("budget: %.3f bits/weight requested, %.3f allocated over %s-bit widths\n",
+        printf("budget: %.3f bits/weight requested, %.3f allocated over %s-bit widths by %s\n",
                j->cfg->budget_bits, j->budget_achieved,
-               j->cfg->quant.scale_dtype == AQ_SCALE_DQ ? "2/3/4/8" : "2/4/8");
+               j->cfg->quant.scale_dtype == AQ_SCALE_DQ ? "2/3/4/8" : "2/4/8",
+               j->cfg->budget_kl_path[0] ? "per-layer KL (quant.budget_kl_path)"
+                                         : "weighted relative error");
     j->tally.n_total = aq_model_count(j->model);
     j->tally.n_done = j->tally.n_resumed = j->n_resumed;
     st = j->rank == 0 ? writer_loop(j, err) : worker_loop(j, err);

@@ -81,8 +81,8 @@ typedef struct {
 /* Reads `path`.  AQ_E_IO (unreadable or not JSON, with line), AQ_E_FORMAT naming the entry,
  * AQ_E_NOMEM.  On error t is empty. */
 aq_status aq_kl_table_load(const char *path, aq_kl_table *t, aq_err *err);
-/* 1 and *bits, *kl for tensor `name`, else 0. */
-int aq_kl_table_find(const aq_kl_table *t, const char *name, int *bits, double *kl);
+/* 1 and *kl for tensor `name` measured at `bits`, else 0. */
+int aq_kl_table_find(const aq_kl_table *t, const char *name, int bits, double *kl);
 void aq_kl_table_free(aq_kl_table *t);
 
 /* Checks a passthrough tensor for non-finite values (float dtypes).  AQ_E_VALUE naming it. */
@@ -162,7 +162,7 @@ struct aq_job_s {
     uint8_t *done;        /* [model tensors]: complete in the partial file being resumed */
     const aq_kernels *kernels; /* run.simd's kernel set */
     uint8_t *bits;        /* [model tensors]: widths from the budget, or NULL */
-    aq_kl_table kl;       /* quant.fallback_kl_path, or empty */
+    aq_kl_table kl;       /* quant.fallback_kl_path or quant.budget_kl_path, or empty */
     double budget_achieved; /* bits/weight the budget allocation reached */
     size_t n_resumed;     /* rank 0: how many */
 };

@@ -1,5 +1,5 @@
 /* Per-layer KL from `aq-eval --layer-kl` (format "aq-eval/layer-kl/1"), read by the
- * per-layer fallback (quant.fallback_kl_path). */
+ * per-layer fallback (quant.fallback_kl_path) and the budget (quant.budget_kl_path). */
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -48,7 +48,7 @@ aq_status aq_kl_table_load(const char *path, aq_kl_table *t, aq_err *err) {
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
     if (!root)
-        return aq_err_set(err, AQ_E_IO, "quant.fallback_kl_path %s:%d: %s", path, je.line, je.text);
+        return aq_err_set(err, AQ_E_IO, "%s:%d: %s", path, je.line, je.text);
     json_t *fmt = json_object_get(root, "format"), *layers = json_object_get(root, "layers");
     aq_status st = AQ_OK;
     if (!json_is_string(fmt) || strcmp(json_string_value(fmt), "aq-eval/layer-kl/1") != 0 ||
@@ -61,10 +61,9 @@ aq_status aq_kl_table_load(const char *path, aq_kl_table *t, aq_err *err) {
     return st;
 }
 
-int aq_kl_table_find(const aq_kl_table *t, const char *name, int *bits, double *kl) {
+int aq_kl_table_find(const aq_kl_table *t, const char *name, int bits, double *kl) {
     for (size_t i = 0; t && i < t->n; ++i)
-        if (strcmp(t->names[i], name) == 0) {
-            *bits = t->bits[i];
+        if (t->bits[i] == bits && strcmp(t->names[i], name) == 0) {
             *kl = t->kl[i];
             return 1;
         }

@@ -84,9 +84,8 @@ static double fallback_threshold(const aq_config *c, int bits) {
 
 /* The layer's KL from aq-eval --layer-kl when it was measured at this width, else NaN. */
 static double layer_kl(const aq_job *j, const char *name, int bits) {
-    int kb = 0;
     double kl = NAN;
-    return aq_kl_table_find(&j->kl, name, &kb, &kl) && kb == bits ? kl : NAN;
+    return aq_kl_table_find(&j->kl, name, bits, &kl) ? kl : NAN;
 }
 
 /* Per-layer fallback (issue 8): too lossy at this width by weighted_rel_err, or by KL. */

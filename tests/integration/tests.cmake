@@ -74,6 +74,7 @@ aq_itest(fallback COMMAND bash ${ITD}/fallback_test.sh ${BIN} ${REAL_MODEL} ${IT
 # The same driven by aq-eval --layer-kl (KL with only that layer quantized).
 if(TARGET aq-eval)
   aq_itest(fallback.kl COMMAND bash ${ITD}/fallback_kl_test.sh ${BIN} ${REAL_MODEL} ${IT}/fallback_kl)
+  aq_itest(budget.kl COMMAND bash ${ITD}/budget_kl_test.sh ${BIN} ${REAL_MODEL} ${IT}/budget_kl)
 endif()
 
 # Mixed precision under a size budget (issue 8): within budget, same widths on 1 and 3 ranks.
