@@ -114,6 +114,7 @@ void aq_recv_abort(MPI_Comm comm);
 /* Progress and summary (report.c). */
 typedef struct {
     size_t n_total, n_done, n_quantized, n_passthrough, n_alias, n_resumed, n_fallback;
+    size_t n_width[9];    /* quantized tensors per code width (fallback / budget decisions) */
     const char *simd;     /* name of the kernel set that ran */
     uint64_t bytes_in, payload_bytes, q_bytes, weights_quantized;
     double sqnr_sum, sqnr_min;

@@ -35,6 +35,7 @@ void aq_report_quantized(aq_tally *t, const aq_tensor *src, const aq_qresult *r,
     }
     double mbs = r->hdr.seconds > 0 ? src->nbytes / MB / r->hdr.seconds : 0.0;
     t->n_fallback += r->hdr.from_bits > 0;
+    if (r->hdr.bits >= 0 && r->hdr.bits <= 8) t->n_width[r->hdr.bits]++;
     if (t->quiet) return;
     printf("[%4zu/%zu] rank %-3d %-44s %-12s int%d %s g%d%s  SQNR %6.2f dB  cos %.5f  %8.1f MB/s",
            t->n_done, t->n_total, r->hdr.rank, src->name, shape, r->hdr.bits,
@@ -104,6 +105,12 @@ void aq_report_summary(const aq_tally *t, const aq_h5_run_info *run, const char 
                "kernels, %zu fallbacks to a wider width\n",
                (unsigned long long)t->weights_quantized, bpw, t->simd ? t->simd : "?",
                t->n_fallback);
+    if (t->n_quantized) {
+        printf("widths       ");
+        for (int b = 0; b <= 8; ++b)
+            if (t->n_width[b]) printf(" int%d %zu tensors;", b, t->n_width[b]);
+        printf("\n");
+    }
     if (t->n_quantized)
         printf("SQNR          mean %.2f dB over %zu tensors, min %.2f dB (%s)\n",
                t->sqnr_sum / (double)t->n_quantized, t->n_quantized, t->sqnr_min,
