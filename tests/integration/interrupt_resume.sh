@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# interrupt_resume.sh BIN_DIR WORKDIR
+# interrupt_resume.sh BIN_DIR WORKDIR [--set k=v ...]   (extra settings for every run)
 # SIGUSR1 (what Slurm sends before the time limit) mid-run must stop aq-mpi with exit 3 and a
 # kept <out>.partial; --resume (on another rank count) must finish it bit-identical to an
 # uninterrupted run; resuming with another configuration must be refused (exit 2).
 set -uo pipefail
 bin=$1 work=$2
+shift 2
 root=$(cd "$(dirname "$0")/../.." && pwd)
 rm -rf "$work"; mkdir -p "$work"
 "$bin/aq-synth" --preset tiny --layers 16 --out "$work/model" >/dev/null || exit 1
 job=(--config "$root/jobs/phase3.ini" --set model.path="$work/model" --set quant.bits=2
-     --set quant.group_size=16 --set calib.timesteps=16)
+     --set quant.group_size=16 --set calib.timesteps=16 "$@")
 mpi() { local n=$1; shift; mpirun --allow-run-as-root --oversubscribe -n "$n" "$bin/aq-mpi" "$@"; }
 fail() { echo "FAIL $*"; exit 1; }
 

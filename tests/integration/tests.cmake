@@ -108,6 +108,8 @@ endforeach()
 
 # Requeue safety: SIGUSR1 mid-run, exit 3, --resume on another rank count, bit-identical.
 aq_itest(interrupt_resume COMMAND bash ${ITD}/interrupt_resume.sh ${BIN} ${IT}/interrupt)
+aq_itest(interrupt_resume.dq COMMAND bash ${ITD}/interrupt_resume.sh ${BIN} ${IT}/interrupt_dq
+  --set quant.scale_dtype=dq --set quant.dq_bits=4)
 
 # A rank killed with SIGKILL mid-run: partial left, --resume finishes bit-identical.
 foreach(n 1 2 3)
