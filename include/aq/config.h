@@ -48,6 +48,7 @@ typedef struct {
     int calib_skip_missing;        /* calib.missing = skip: layers without stats get none */
     /* [timegroups] */
     int tg_count;                  /* K >= 1 */
+    int tg_min_steps;              /* optimized boundaries: steps per group at least */
     aq_boundaries tg_boundaries;
     int tg_act_bits;               /* 2..16 */
     aq_schedule tg_schedule;

@@ -104,9 +104,12 @@ void aq_boundaries_uniform(int T, int K, int *b);
 void aq_segment_costs_add(const aq_layer_stats *s, const double *w, int act_bits, int64_t *cost);
 
 /*! aq_boundaries_dp() :
- *  The K-segment partition of [0, T) minimising the total summed cost (dynamic programme,
- *  O(K T^2)); ties go to the earliest boundary.  @return : AQ_OK, or AQ_E_CONFIG when K > T. */
-aq_status aq_boundaries_dp(const int64_t *cost, int T, int K, int *b, aq_err *err);
+ *  The K-segment partition of [0, T) into groups of at least `min_steps` steps minimising
+ *  the total summed cost (dynamic programme, O(K T^2)); ties go to the earliest boundary.
+ *  min_steps > 1 leaves Phase 2 room for its windows (a one-step group lends no step).
+ *  @return : AQ_OK, or AQ_E_CONFIG when K > T or K * min_steps > T (or a value < 1). */
+aq_status aq_boundaries_dp(const int64_t *cost, int T, int K, int min_steps, int *b,
+                           aq_err *err);
 
 /*-*********************************************
  *  Activation parameters of one layer

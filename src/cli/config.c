@@ -56,6 +56,7 @@ static const key_def KEYS[] = {
     {"calib", "missing", K_ENUM, F(calib_skip_missing), 0, 0, MISSING},
     {"timegroups", "count", K_INT, F(tg_count), 1, 64, NULL},
     {"timegroups", "boundaries", K_ENUM, F(tg_boundaries), 0, 0, BOUNDS},
+    {"timegroups", "min_steps", K_INT, F(tg_min_steps), 1, 4096, NULL},
     {"timegroups", "act_bits", K_INT, F(tg_act_bits), 2, 16, NULL},
     {"timegroups", "schedule", K_ENUM, F(tg_schedule), 0, 0, SCHEDS},
     {"timegroups", "time_weight", K_ENUM, F(tg_time_weight), 0, 0, TWEIGHTS},
@@ -92,6 +93,7 @@ void aq_config_defaults(aq_config *c) {
     c->calib_timesteps = 32;
     c->calib_seed = 1;
     c->tg_count = 4;
+    c->tg_min_steps = 1;
     c->tg_t_ref = 1000;
     c->tg_act_bits = 8;
     c->tg_schedule = AQ_SCHED_MASK;

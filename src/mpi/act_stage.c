@@ -62,7 +62,7 @@ static aq_status boundaries(aq_job *j, const layers *L, aq_err *err) {
     if (st != AQ_OK) return free(cost), st;
     for (size_t i = 0; i < L->n; ++i) aq_segment_costs_add(&L->l[i].s, a->w, j->cfg->tg_act_bits, cost);
     MPI_Allreduce(MPI_IN_PLACE, cost, (int)n, MPI_INT64_T, MPI_SUM, j->comm);
-    st = aq_boundaries_dp(cost, a->T, a->K, a->bounds, err);
+    st = aq_boundaries_dp(cost, a->T, a->K, j->cfg->tg_min_steps, a->bounds, err);
     free(cost);
     return st;
 }

@@ -67,18 +67,19 @@ static int64_t sat_add(int64_t a, int64_t b) {
     return a + b;
 }
 
-/* D[k][j] = min cost of splitting [0, j) into k segments; arg[k][j] = start of the last one.
- * Scanning i upwards with a strict '<' keeps the earliest start among equal costs. */
-static void dp_fill(const int64_t *cost, int T, int K, int64_t *D, int *arg) {
+/* D[k][j] = min cost of splitting [0, j) into k segments of at least m steps; arg[k][j] =
+ * start of the last one.  Scanning i upwards with a strict '<' keeps the earliest start among
+ * equal costs. */
+static void dp_fill(const int64_t *cost, int T, int K, int m, int64_t *D, int *arg) {
     size_t n = (size_t)T + 1;
     for (size_t x = 0; x < (size_t)(K + 1) * n; ++x)
         D[x] = INT64_MAX;
     D[0] = 0;
     for (int k = 1; k <= K; ++k) {
-        for (int j = k; j <= T; ++j) {
+        for (int j = k * m; j <= T; ++j) {
             int64_t best = INT64_MAX;
-            int bi = k - 1;
-            for (int i = k - 1; i < j; ++i) {
+            int bi = (k - 1) * m;
+            for (int i = (k - 1) * m; i <= j - m; ++i) {
                 int64_t prev = D[(size_t)(k - 1) * n + (size_t)i];
                 if (prev == INT64_MAX) continue;
                 int64_t v = sat_add(prev, cost[(size_t)i * n + (size_t)j]);
@@ -95,14 +96,22 @@ static void dp_fill(const int64_t *cost, int T, int K, int64_t *D, int *arg) {
 
 /* Ties: backtracking takes the earliest start of the last segment, then the earliest start
  * of the one before given that, and so on (smallest b[K-1], then b[K-2], ...). */
-aq_status aq_boundaries_dp(const int64_t *cost, int T, int K, int *b, aq_err *err) {
-    if (T < 1 || K < 1)
-        return aq_err_set(err, AQ_E_CONFIG, "time groups: T = %d, K = %d: both must be >= 1", T, K);
+aq_status aq_boundaries_dp(const int64_t *cost, int T, int K, int min_steps, int *b,
+                           aq_err *err) {
+    if (T < 1 || K < 1 || min_steps < 1)
+        return aq_err_set(err, AQ_E_CONFIG,
+                          "time groups: T = %d, K = %d, min_steps = %d: all must be >= 1", T, K,
+                          min_steps);
     if (K > T)
         return aq_err_set(err, AQ_E_CONFIG,
                           "timegroups.count = %d exceeds the %d time steps of the calibration "
                           "statistics",
                           K, T);
+    if ((int64_t)K * min_steps > T)
+        return aq_err_set(err, AQ_E_CONFIG,
+                          "timegroups.count = %d groups of timegroups.min_steps = %d steps "
+                          "exceed the %d time steps of the calibration statistics",
+                          K, min_steps, T);
     size_t n = (size_t)T + 1;
     int64_t *D = malloc((size_t)(K + 1) * n * sizeof *D);
     int *arg = calloc((size_t)(K + 1) * n, sizeof *arg);
@@ -112,7 +121,7 @@ aq_status aq_boundaries_dp(const int64_t *cost, int T, int K, int *b, aq_err *er
         return aq_err_set(err, AQ_E_NOMEM, "time groups: out of memory for the DP (T = %d, K = %d)",
                           T, K);
     }
-    dp_fill(cost, T, K, D, arg);
+    dp_fill(cost, T, K, min_steps, D, arg);
     b[K] = T;
     for (int k = K; k >= 1; --k)
         b[k - 1] = arg[(size_t)k * n + (size_t)b[k]];

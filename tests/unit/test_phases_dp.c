@@ -28,9 +28,11 @@ static int earlier(const int *a, const int *b, int K) {
     return 0;
 }
 
-/* Recursively enumerate b[k..K-1] after b[k-1]. */
-static void enumerate(const int64_t *cost, int T, int K, int k, int *b, int64_t acc, brute *r) {
+/* Recursively enumerate b[k..K-1] after b[k-1], every group at least m steps. */
+static void enumerate(const int64_t *cost, int T, int K, int m, int k, int *b, int64_t acc,
+                      brute *r) {
     if (k == K) {
+        if (T - b[K - 1] < m) return;
         int64_t tot = acc + C(b[K - 1], T);
         if (tot < r->best || (tot == r->best && earlier(b, r->b, K))) {
             r->best = tot;
@@ -38,9 +40,9 @@ static void enumerate(const int64_t *cost, int T, int K, int k, int *b, int64_t 
         }
         return;
     }
-    for (int x = b[k - 1] + 1; x <= T - (K - k); ++x) {
+    for (int x = b[k - 1] + m; x <= T - (K - k) * m; ++x) {
         b[k] = x;
-        enumerate(cost, T, K, k + 1, b, acc + C(b[k - 1], x), r);
+        enumerate(cost, T, K, m, k + 1, b, acc + C(b[k - 1], x), r);
     }
 }
 
@@ -63,11 +65,11 @@ START_TEST(dp_vs_brute_force) {
                     (_i % 2) ? (int64_t)(aq_rng_next(&r) % 4) : (int64_t)(aq_rng_next(&r) >> 24);
             brute bf = {INT64_MAX, {0}};
             int bb[5] = {0};
-            enumerate(cost, T, K, 1, bb, 0, &bf);
+            enumerate(cost, T, K, 1, 1, bb, 0, &bf);
             bf.b[K] = T;
             int b[5];
             aq_err e = {0};
-            ck_assert_int_eq(aq_boundaries_dp(cost, T, K, b, &e), AQ_OK);
+            ck_assert_int_eq(aq_boundaries_dp(cost, T, K, 1, b, &e), AQ_OK);
             ck_assert(b[0] == 0 && b[K] == T);
             for (int k = 0; k < K; ++k)
                 ck_assert(b[k] < b[k + 1]);
@@ -79,14 +81,48 @@ START_TEST(dp_vs_brute_force) {
 }
 END_TEST
 
+/* Groups of at least m steps (timegroups.min_steps): same optimum and tie rule as brute force;
+ * K * m > T refused. */
+START_TEST(dp_min_steps_vs_brute_force) {
+    aq_rng r;
+    aq_rng_seed(&r, 4242 + (uint64_t)_i);
+    for (int m = 2; m <= 3; ++m)
+        for (int T = 1; T <= 10; ++T)
+            for (int K = 1; K <= 4 && K <= T; ++K) {
+                int64_t cost[11 * 11];
+                for (int x = 0; x < 121; ++x)
+                    cost[x] = (_i % 2) ? (int64_t)(aq_rng_next(&r) % 4)
+                                       : (int64_t)(aq_rng_next(&r) >> 24);
+                int b[5];
+                aq_err e = {0};
+                if (K * m > T) {
+                    ck_assert_int_eq(aq_boundaries_dp(cost, T, K, m, b, &e), AQ_E_CONFIG);
+                    ck_assert_ptr_nonnull(strstr(e.msg, "min_steps"));
+                    continue;
+                }
+                brute bf = {INT64_MAX, {0}};
+                int bb[5] = {0};
+                enumerate(cost, T, K, m, 1, bb, 0, &bf);
+                bf.b[K] = T;
+                ck_assert_int_eq(aq_boundaries_dp(cost, T, K, m, b, &e), AQ_OK);
+                for (int k = 0; k < K; ++k)
+                    ck_assert_msg(b[k + 1] - b[k] >= m, "T=%d K=%d m=%d: group %d too short", T,
+                                  K, m, k);
+                ck_assert_msg(partition_cost(cost, T, K, b) == bf.best, "T=%d K=%d m=%d", T, K, m);
+                for (int k = 0; k <= K; ++k)
+                    ck_assert_int_eq(b[k], bf.b[k]);
+            }
+}
+END_TEST
+
 START_TEST(dp_errors) {
     int64_t cost[16] = {0};
     int b[8];
     aq_err e = {0};
-    ck_assert_int_eq(aq_boundaries_dp(cost, 3, 4, b, &e), AQ_E_CONFIG);
+    ck_assert_int_eq(aq_boundaries_dp(cost, 3, 4, 1, b, &e), AQ_E_CONFIG);
     ck_assert_ptr_nonnull(strstr(e.msg, "4"));
-    ck_assert_int_eq(aq_boundaries_dp(cost, 3, 0, b, &e), AQ_E_CONFIG);
-    ck_assert_int_eq(aq_boundaries_dp(cost, 3, 3, b, &e), AQ_OK);
+    ck_assert_int_eq(aq_boundaries_dp(cost, 3, 0, 1, b, &e), AQ_E_CONFIG);
+    ck_assert_int_eq(aq_boundaries_dp(cost, 3, 3, 1, b, &e), AQ_OK);
     ck_assert(b[0] == 0 && b[1] == 1 && b[2] == 2 && b[3] == 3);
 }
 END_TEST
@@ -162,7 +198,7 @@ START_TEST(segment_costs) {
         }
     int b[3];
     aq_err e = {0};
-    ck_assert_int_eq(aq_boundaries_dp(cost, T, 2, b, &e), AQ_OK);
+    ck_assert_int_eq(aq_boundaries_dp(cost, T, 2, 1, b, &e), AQ_OK);
     ck_assert_int_eq(b[1], T / 2);
     layer_free(&s);
 }
@@ -171,6 +207,7 @@ END_TEST
 int main(void) {
     Suite *s = suite_create("phases_dp");
     TCase *tc = tcase_create("dp");
+    tcase_add_loop_test(tc, dp_min_steps_vs_brute_force, 0, 4);
     tcase_add_loop_test(tc, dp_vs_brute_force, 0, 6);
     tcase_add_test(tc, dp_errors);
     tcase_add_test(tc, uniform);
