@@ -92,6 +92,14 @@ aq_status aq_model_open(const char *path, aq_model **out, aq_err *err);
 size_t aq_model_count(const aq_model *m);
 const aq_tensor *aq_model_tensor(const aq_model *m, size_t i);
 
+/*! aq_tensor_release() :
+ *  Tells the kernel this process is done with `t`'s bytes: madvise(MADV_DONTNEED) on the whole
+ *  pages inside [data, data + nbytes).  The mapping is private and read-only, so a later read
+ *  simply faults the bytes in again from the file; the point is that resident memory (and the
+ *  peak RSS a job reports) stays near one tensor instead of growing to the whole model.
+ *  Advisory: failures are ignored. */
+void aq_tensor_release(const aq_tensor *t);
+
 /*! aq_model_find() : a stored tensor by name, following an alias; NULL when absent. */
 const aq_tensor *aq_model_find(const aq_model *m, const char *name);
 

@@ -40,6 +40,7 @@ static aq_status write_passthrough(aq_job *j, const aq_tensor *t, aq_err *err) {
     if (st != AQ_OK) return st;
     double t0 = MPI_Wtime();
     st = aq_h5_write_passthrough(j->w, t->name, t->dtype, t->ndim, t->shape, t->data, err);
+    aq_tensor_release(t);
     if (st == AQ_OK) st = aq_h5_flush(j->w, err);
     j->tally.t_write += MPI_Wtime() - t0;
     if (st == AQ_OK) aq_report_passthrough(&j->tally, t);

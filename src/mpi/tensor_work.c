@@ -149,6 +149,7 @@ aq_status aq_qresult_compute(const aq_job *j, int64_t index, aq_qresult *r, aq_e
     test_delay();
     r->hdr.seconds = MPI_Wtime() - t0;
     free(h);
+    aq_tensor_release(t); /* resident memory stays near one tensor, not the whole model */
     return st;
 }
 

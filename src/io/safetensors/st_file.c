@@ -77,3 +77,11 @@ void aq_st_close(aq_st_file *f) {
     free(f->label);
     free(f);
 }
+
+void aq_tensor_release(const aq_tensor *t) {
+    const long page = sysconf(_SC_PAGESIZE);
+    if (!t || !t->data || page <= 0) return;
+    const uintptr_t p = (uintptr_t)page, lo = ((uintptr_t)t->data + p - 1) / p * p;
+    const uintptr_t hi = ((uintptr_t)t->data + (uintptr_t)t->nbytes) / p * p;
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
