@@ -129,10 +129,12 @@ aq_status aq_sha256_file(const char *path, char hex[65], aq_err *err);
  *  shard, plus model.safetensors.index.json and config.json when `path` is a directory
  *  holding them.  *files gets the names relative to `path` (the basename for a single
  *  file), *sha256hex the matching 64-digit hex digests, both sorted by name, *n entries;
- *  the caller frees them with aq_model_file_digests_free().  Reads every byte (rank 0,
- *  once per job).  @return : AQ_OK; AQ_E_IO naming the file; AQ_E_NOMEM. */
-aq_status aq_model_file_digests(const char *path, const aq_model *m, size_t *n, char ***files,
-                                char ***sha256hex, aq_err *err);
+ *  the caller frees them with aq_model_file_digests_free().  Only the files i (in that
+ *  order) with i % parts == part are read and digested; the others get an empty string, so
+ *  `parts` processes can share the work and merge (the list is the same for every caller).
+ *  parts = 1, part = 0: all.  @return : AQ_OK; AQ_E_IO naming the file; AQ_E_NOMEM. */
+aq_status aq_model_file_digests(const char *path, const aq_model *m, int part, int parts,
+                                size_t *n, char ***files, char ***sha256hex, aq_err *err);
 
 /*! aq_model_file_digests_free() : frees what aq_model_file_digests() returned; NULLs ok. */
 void aq_model_file_digests_free(size_t n, char **files, char **sha256hex);

@@ -249,16 +249,29 @@ static aq_status write_aliases(aq_job *j, aq_err *err) {
     return AQ_OK;
 }
 
+/* The SHA-256 of the model files, shared out over the ranks (file i on rank i % size) and
+ * merged on rank 0: the digest strings of the other ranks are empty, so a bitwise OR of the
+ * 65-byte slots assembles them.  Collective. */
+static aq_status digest_files(aq_job *j, size_t *n, char ***files, char ***hex, aq_err *err) {
+    aq_status st = aq_model_file_digests(j->cfg->model_path, j->model, j->rank, j->size, n,
+                                         files, hex, err);
+    if ((st = aq_mpi_agree(j->comm, st, err)) != AQ_OK) return st;
+    unsigned char *buf = calloc(*n * 65 + 1, 1);
+    st = aq_mpi_agree(j->comm, buf ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "digests: out of memory"),
+                      err);
+    if (st != AQ_OK) return free(buf), st;
+    for (size_t i = 0; i < *n; ++i) memcpy(buf + 65 * i, (*hex)[i], 65);
+    MPI_Reduce(j->rank == 0 ? MPI_IN_PLACE : buf, buf, (int)(*n * 65), MPI_BYTE, MPI_BOR, 0,
+               j->comm);
+    for (size_t i = 0; j->rank == 0 && i < *n; ++i) memcpy((*hex)[i], buf + 65 * i, 65);
+    free(buf);
+    return AQ_OK;
+}
+
 /* /source: SHA-256 of every model file, so users can tell which model a result came from. */
-static aq_status write_source(aq_job *j, aq_err *err) {
-    size_t n = 0;
-    char **files = NULL, **hex = NULL;
-    aq_status st = aq_model_file_digests(j->cfg->model_path, j->model, &n, &files, &hex, err);
-    if (st == AQ_OK)
-        st = aq_h5_write_source_digests(j->w, n, (const char *const *)files,
-                                        (const char *const *)hex, err);
-    aq_model_file_digests_free(n, files, hex);
-    return st;
+static aq_status write_source(aq_job *j, size_t n, char **files, char **hex, aq_err *err) {
+    return aq_h5_write_source_digests(j->w, n, (const char *const *)files,
+                                      (const char *const *)hex, err);
 }
 
 static aq_status finish(aq_job *j, aq_err *err) {
@@ -269,16 +282,26 @@ static aq_status finish(aq_job *j, aq_err *err) {
                           (double)ru.ru_maxrss * 1024.0};
     double *all = j->rank == 0 ? malloc((size_t)j->size * RUN_N * sizeof *all) : NULL;
     MPI_Gather(mine, RUN_N, MPI_DOUBLE, all, RUN_N, MPI_DOUBLE, 0, j->comm);
-    aq_status st = AQ_OK;
+    size_t nf = 0;
+    char **files = NULL, **hex = NULL;
+    aq_status st = digest_files(j, &nf, &files, &hex, err);
+    if (st != AQ_OK) {
+        if (j->rank == 0) aq_h5_abort(j->w, 0);
+        j->w = NULL;
+        free(all);
+        aq_model_file_digests_free(nf, files, hex);
+        return st;
+    }
     if (j->rank == 0) {
         st = all ? write_aliases(j, err) : aq_err_set(err, AQ_E_NOMEM, "rank 0: out of memory");
-        if (st == AQ_OK) st = write_source(j, err);
+        if (st == AQ_OK) st = write_source(j, nf, files, hex, err);
         if (st == AQ_OK) st = write_run(j, all, err);
         if (st == AQ_OK) st = aq_h5_commit(j->w, err);
         else aq_h5_abort(j->w, 0);
         j->w = NULL;
         free(all);
     }
+    aq_model_file_digests_free(nf, files, hex);
     return aq_mpi_agree(j->comm, st, err);
 }
 

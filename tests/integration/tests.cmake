@@ -36,6 +36,7 @@ foreach(n 1 2 3)
 endforeach()
 aq_itest(determinism.real REQUIRES "real_n1;real_n2;real_n3"
   COMMAND ${PY} ${ITD}/compare_results.py ${IT}/real_n1.h5 ${IT}/real_n2.h5 ${IT}/real_n3.h5)
+aq_itest(source.digests REQUIRES "tiny;tiny_n3" COMMAND ${PY} ${ITD}/source_check.py ${IT}/tiny_n3.h5 ${IT}/tiny)
 aq_itest(determinism.tiny REQUIRES "tiny_n1;tiny_n2;tiny_n3"
   COMMAND ${PY} ${ITD}/compare_results.py ${IT}/tiny_n1.h5 ${IT}/tiny_n2.h5 ${IT}/tiny_n3.h5)
 

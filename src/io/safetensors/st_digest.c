@@ -83,8 +83,9 @@ static const char *relative(const char *model_path, const char *file) {
     return slash ? slash + 1 : file;
 }
 
-aq_status aq_model_file_digests(const char *path, const aq_model *m, size_t *n, char ***files,
-                                char ***sha256hex, aq_err *err) {
+aq_status aq_model_file_digests(const char *path, const aq_model *m, int part, int parts,
+                                size_t *n, char ***files, char ***sha256hex, aq_err *err) {
+    if (parts < 1) parts = 1;
     *n = 0;
     *files = *sha256hex = NULL;
     char **paths = NULL;
@@ -94,11 +95,11 @@ aq_status aq_model_file_digests(const char *path, const aq_model *m, size_t *n, 
     if (st == AQ_OK && !hex) st = aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", path);
     if (st == AQ_OK) qsort(paths, np, sizeof *paths, by_string);
     for (size_t i = 0; st == AQ_OK && i < np; ++i) {
-        if (!(hex[i] = malloc(65))) {
+        if (!(hex[i] = calloc(65, 1))) {
             st = aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", path);
             break;
         }
-        st = aq_sha256_file(paths[i], hex[i], err);
+        if ((int)(i % (size_t)parts) == part) st = aq_sha256_file(paths[i], hex[i], err);
         char *rel = st == AQ_OK ? st_strdup(relative(path, paths[i])) : NULL;
         if (st == AQ_OK && !rel) st = aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", path);
         free(paths[i]);
