@@ -11,7 +11,7 @@ typedef struct {
     aq_run_opts run;
     const char *results[MAX_RESULTS];
     int n_results, T, print_samples;
-    int weights_only;        /* ignore /act: compare weight layouts alone */
+    int weights_only; /* ignore /act: compare weight layouts alone */
     const char *json;
     const char *layer_kl;    /* per-layer sensitivity JSON (one --result) */
     const char *dump_logits; /* raw float32 full-precision logits [N, T, L, vocab] (tests) */
@@ -23,7 +23,7 @@ typedef struct {
     float *lf, *lq;
     int32_t *tok;
     uint8_t *masked;
-    size_t nl;               /* logits floats per model */
+    size_t nl; /* logits floats per model */
 } eval_bufs;
 aq_status aq_eval_bufs_alloc(const eval_opts *o, const aq_run *r, eval_bufs *b, aq_err *err);
 void aq_eval_bufs_free(eval_bufs *b);

@@ -38,8 +38,8 @@ static aq_status probe_kl(const eval_opts *o, const aq_run *r, const aq_llm *pro
     for (int s = 0; s < o->run.n_seq && st == AQ_OK; s++) {
         const int32_t *orig = r->seqs + (int64_t)s * L;
         for (int t = 0; t < T && st == AQ_OK; t++) {
-            aq_mask_sequence(orig, L, t, T, o->run.seed, s, r->mask_token, c->logits_shift,
-                             b.tok, b.masked);
+            aq_mask_sequence(orig, L, t, T, o->run.seed, s, r->mask_token, c->logits_shift, b.tok,
+                             b.masked);
             st = aq_pipe_forward(&r->pipe, &r->fp, b.tok, L, b.lf, NULL, err);
             if (st == AQ_OK) st = aq_pipe_forward(&r->pipe, probe, b.tok, L, b.lq, NULL, err);
             if (st == AQ_OK && r->pipe.last)
@@ -97,18 +97,19 @@ static void append_json(json_t *arr, const char *result, const probe_target *t, 
 
 static aq_status write_json(const eval_opts *o, json_t *arr, aq_err *err) {
     json_t *res = json_array();
-    for (int k = 0; k < o->n_results; k++) json_array_append_new(res, json_string(o->results[k]));
-    json_t *root = json_pack("{s:s, s:s, s:o, s:i, s:i, s:i, s:I, s:O}", "format",
-                             "aq-eval/layer-kl/1", "model", o->run.model, "results", res,
-                             "sequences", o->run.n_seq, "length", o->run.L, "timesteps", o->T,
-                             "seed", (json_int_t)o->run.seed, "layers", arr);
+    for (int k = 0; k < o->n_results; k++)
+        json_array_append_new(res, json_string(o->results[k]));
+    json_t *root =
+        json_pack("{s:s, s:s, s:o, s:i, s:i, s:i, s:I, s:O}", "format", "aq-eval/layer-kl/1",
+                  "model", o->run.model, "results", res, "sequences", o->run.n_seq, "length",
+                  o->run.L, "timesteps", o->T, "seed", (json_int_t)o->run.seed, "layers", arr);
     int rc = root ? json_dump_file(root, o->layer_kl, JSON_INDENT(2)) : -1;
     json_decref(root);
     return rc == 0 ? AQ_OK : aq_err_set(err, AQ_E_IO, "cannot write %s", o->layer_kl);
 }
 
-static aq_status measure_all(const eval_opts *o, const aq_run *r, const aq_h5in *h,
-                             aq_llm *probe, probe_target *t, int n, aq_err *err) {
+static aq_status measure_all(const eval_opts *o, const aq_run *r, const aq_h5in *h, aq_llm *probe,
+                             probe_target *t, int n, aq_err *err) {
     aq_eval_acc *acc = calloc((size_t)o->T, sizeof *acc), *tot = calloc((size_t)o->T, sizeof *tot);
     aq_status st = aq_agree(acc && tot ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "out of memory"),
                             "allocation", err);
@@ -130,8 +131,8 @@ static aq_status measure_all(const eval_opts *o, const aq_run *r, const aq_h5in 
 }
 
 /* One result file: its candidates measured and appended to arr (rank 0). */
-static aq_status layer_kl_one(const eval_opts *o, const aq_run *r, const char *path,
-                              aq_llm *probe, json_t *arr, aq_err *err) {
+static aq_status layer_kl_one(const eval_opts *o, const aq_run *r, const char *path, aq_llm *probe,
+                              json_t *arr, aq_err *err) {
     aq_h5in *h = NULL;
     aq_status st = aq_agree(aq_h5in_open(path, &h, err), "opening the result", err);
     int n = 0;

@@ -8,7 +8,8 @@
 #include "job_internal.h"
 
 void aq_kl_table_free(aq_kl_table *t) {
-    for (size_t i = 0; t && i < t->n; ++i) free(t->names[i]);
+    for (size_t i = 0; t && i < t->n; ++i)
+        free(t->names[i]);
     if (t) {
         free(t->names);
         free(t->bits);
@@ -27,7 +28,8 @@ static aq_status take_entries(json_t *layers, const char *path, aq_kl_table *t, 
     t->names = calloc(n + 1, sizeof *t->names);
     t->bits = calloc(n + 1, sizeof *t->bits);
     t->kl = calloc(n + 1, sizeof *t->kl);
-    if (!t->names || !t->bits || !t->kl) return aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", path);
+    if (!t->names || !t->bits || !t->kl)
+        return aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", path);
     for (size_t i = 0; i < n; ++i) {
         json_t *e = json_array_get(layers, i), *name = json_object_get(e, "name");
         json_t *bits = json_object_get(e, "bits"), *kl = json_object_get(e, "kl");
@@ -47,14 +49,15 @@ aq_status aq_kl_table_load(const char *path, aq_kl_table *t, aq_err *err) {
     memset(t, 0, sizeof *t);
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
-    if (!root)
-        return aq_err_set(err, AQ_E_IO, "%s:%d: %s", path, je.line, je.text);
+    if (!root) return aq_err_set(err, AQ_E_IO, "%s:%d: %s", path, je.line, je.text);
     json_t *fmt = json_object_get(root, "format"), *layers = json_object_get(root, "layers");
     aq_status st = AQ_OK;
     if (!json_is_string(fmt) || strcmp(json_string_value(fmt), "aq-eval/layer-kl/1") != 0 ||
         !json_is_array(layers))
-        st = aq_err_set(err, AQ_E_FORMAT, "%s: not an aq-eval --layer-kl file (format "
-                        "\"aq-eval/layer-kl/1\" with a layers array)", path);
+        st = aq_err_set(err, AQ_E_FORMAT,
+                        "%s: not an aq-eval --layer-kl file (format "
+                        "\"aq-eval/layer-kl/1\" with a layers array)",
+                        path);
     if (st == AQ_OK) st = take_entries(layers, path, t, err);
     json_decref(root);
     if (st != AQ_OK) aq_kl_table_free(t);

@@ -12,18 +12,22 @@
 #include "aq/dq.h"
 #include "quant_impl.h"
 
-
 /*-*********************************************
  *  Layout
  ***********************************************/
 
 aq_dq_layout aq_dq_default_layout(int bits) {
     switch (bits) {
-    case 2: return (aq_dq_layout){2, 16, 4};
-    case 3: return (aq_dq_layout){3, 32, 5};
-    case 4: return (aq_dq_layout){4, 32, 6};
-    case 8: return (aq_dq_layout){8, 32, 6};
-    default: return (aq_dq_layout){bits, 32, 6};
+    case 2:
+        return (aq_dq_layout){2, 16, 4};
+    case 3:
+        return (aq_dq_layout){3, 32, 5};
+    case 4:
+        return (aq_dq_layout){4, 32, 6};
+    case 8:
+        return (aq_dq_layout){8, 32, 6};
+    default:
+        return (aq_dq_layout){bits, 32, 6};
     }
 }
 
@@ -33,8 +37,8 @@ aq_status aq_dq_layout_check(const aq_dq_layout *L, aq_err *err) {
         return aq_err_set(err, AQ_E_CONFIG, "dq: bits = %d: must be 2, 3, 4 or 8", L->bits);
     const int g = L->group_size;
     if (g != 16 && g != 32 && g != 64 && g != 128 && g != 256)
-        return aq_err_set(err, AQ_E_CONFIG,
-                          "dq: group_size = %d: must be 16, 32, 64, 128 or 256", g);
+        return aq_err_set(err, AQ_E_CONFIG, "dq: group_size = %d: must be 16, 32, 64, 128 or 256",
+                          g);
     if (L->sub_bits < 4 || L->sub_bits > 8)
         return aq_err_set(err, AQ_E_CONFIG, "dq: sub_bits = %d: must be 4..8", L->sub_bits);
     return AQ_OK;
@@ -54,8 +58,8 @@ int64_t aq_dq_supers(int64_t cols) {
 
 double aq_dq_bits_per_weight(int64_t cols, const aq_dq_layout *L) {
     if (cols <= 0) return 0.0;
-    const double bytes = (double)aq_packed_row_bytes(cols, L->bits) +
-                         (double)aq_dq_sub_row_bytes(cols, L);
+    const double bytes =
+        (double)aq_packed_row_bytes(cols, L->bits) + (double)aq_dq_sub_row_bytes(cols, L);
     return (8.0 * bytes + 32.0 * (double)aq_dq_supers(cols)) / (double)cols;
 }
 
@@ -177,7 +181,8 @@ static void pick_one(const float *x, const float *h, int n, float qmaxf, int q, 
     for (int a = 0; a < 2; ++a) /* closed form, codes of cs_in held fixed */
         for (int c = 0; c < 2; ++c) {
             const int si = s0 + a < q ? s0 + a : q, mi = m0 + c < q ? m0 + c : q;
-            const double e = aq_dq_cerr(st, cs_in, (double)(d * (float)si), (double)(dmin * (float)mi));
+            const double e =
+                aq_dq_cerr(st, cs_in, (double)(d * (float)si), (double)(dmin * (float)mi));
             if ((a == 0 && c == 0) || e < best) {
                 best = e;
                 sc0 = si;
@@ -209,8 +214,8 @@ void aq_dq_pick_ref(const aq_dq_batch *b, int subq, int radius, const aq_dq_gsta
                     const float *dmin, uint8_t *sc, uint8_t *mc, aq_dq_csums *cs, double *err) {
     for (int g = 0; g < b->ng; ++g) {
         const size_t off = (size_t)g * (size_t)b->G;
-        pick_one(b->x + off, b->h ? b->h + off : NULL, b->G, b->qmaxf, subq, radius, &st[g],
-                 s[g], m[g], &cs_in[g], d[g], dmin[g], &sc[g], &mc[g], &cs[g], &err[g]);
+        pick_one(b->x + off, b->h ? b->h + off : NULL, b->G, b->qmaxf, subq, radius, &st[g], s[g],
+                 m[g], &cs_in[g], d[g], dmin[g], &sc[g], &mc[g], &cs[g], &err[g]);
     }
 }
 
@@ -224,7 +229,7 @@ static float target_step(int bits) {
     return bits == 2 ? 0.35f : bits == 3 ? 0.2f : bits == 4 ? 0.15f : 0.05f;
 }
 
-#define DQ_CHUNK_SUPERS 16                      /* super-blocks per chunk */
+#define DQ_CHUNK_SUPERS 16                       /* super-blocks per chunk */
 #define DQ_CHUNK (DQ_CHUNK_SUPERS * AQ_DQ_SUPER) /* columns per chunk */
 #define DQ_CHUNK_GROUPS (DQ_CHUNK / 16)          /* most groups per chunk (G = 16) */
 
@@ -235,8 +240,8 @@ typedef struct {
     const float *x, *h;
     int n, G, ng, gpb, nsb, bits, subq; /* gpb: groups per full super-block */
     aq_dq_gstat st[DQ_CHUNK_GROUPS];
-    float s[DQ_CHUNK_GROUPS], m[DQ_CHUNK_GROUPS];  /* targets */
-    aq_dq_csums cs[DQ_CHUNK_GROUPS];               /* code sums of the current choice */
+    float s[DQ_CHUNK_GROUPS], m[DQ_CHUNK_GROUPS];   /* targets */
+    aq_dq_csums cs[DQ_CHUNK_GROUPS];                /* code sums of the current choice */
     float dg[DQ_CHUNK_GROUPS], mg[DQ_CHUNK_GROUPS]; /* per group copies of d, dmin */
     uint8_t sc[DQ_CHUNK_GROUPS], mc[DQ_CHUNK_GROUPS];
     double err[DQ_CHUNK_GROUPS];
@@ -348,7 +353,8 @@ static int first_dd(dq_chunk *c, int sb) {
 
 static double sum_err(const double *err, int g0, int g1) {
     double e = 0.0;
-    for (int g = g0; g < g1; ++g) e += err[g];
+    for (int g = g0; g < g1; ++g)
+        e += err[g];
     return e;
 }
 
@@ -467,8 +473,8 @@ typedef struct {
 /* Row with a kernel table; returns -1 - (first column of the overflowing super-block) on a
  * float16 overflow, 0 otherwise.  Inputs are finite, the layout valid.  The error sums of
  * the stored result are added to `lanes`. */
-static int64_t dq_row_k(const aq_kernels_t *k, const aq_dq_layout *L, const float *w,
-                        int64_t cols, const float *h, const dq_row_out *o, dq_scratch *sc,
+static int64_t dq_row_k(const aq_kernels_t *k, const aq_dq_layout *L, const float *w, int64_t cols,
+                        const float *h, const dq_row_out *o, dq_scratch *sc,
                         double lanes[AQ_ES_N][AQ_LANES]) {
     memset(o->sub, 0, aq_dq_sub_row_bytes(cols, L));
     dq_chunk *c = &sc->c;
@@ -572,7 +578,8 @@ static void dq_process_row(const dq_job *t, int64_t r, float *w, dq_scratch *scr
         st->bad_sb = -1 - bad;
         return;
     }
-    for (int i = 0; i < AQ_ES_N; ++i) st->l[i] = aq_lanes_sum(lanes[i]);
+    for (int i = 0; i < AQ_ES_N; ++i)
+        st->l[i] = aq_lanes_sum(lanes[i]);
 }
 
 static int dq_run_rows(const dq_job *t, int64_t rows) {
@@ -598,8 +605,8 @@ static double ratio(double num, double den) {
     return den > 0.0 ? num / den : (num == 0.0 ? 0.0 : INFINITY);
 }
 
-static aq_status dq_finish(const dq_job *t, int64_t rows, const char *name,
-                           aq_quant_metrics *m, aq_err *err) {
+static aq_status dq_finish(const dq_job *t, int64_t rows, const char *name, aq_quant_metrics *m,
+                           aq_err *err) {
     double s[AQ_ES_N] = {0};
     for (int64_t r = 0; r < rows; ++r) {
         const dq_row_stats *st = &t->rs[r];
@@ -611,13 +618,14 @@ static aq_status dq_finish(const dq_job *t, int64_t rows, const char *name,
                               "tensor %s: row %lld, super-block at column %lld: d/dmin do not "
                               "fit float16 (weights too large)",
                               name, (long long)r, (long long)st->bad_sb);
-        for (int i = 0; i < AQ_ES_N; ++i) s[i] += st->l[i]; /* row order */
+        for (int i = 0; i < AQ_ES_N; ++i)
+            s[i] += st->l[i]; /* row order */
     }
     if (!m) return AQ_OK;
     m->rel_mse = ratio(s[AQ_ES_E2], s[AQ_ES_W2]);
     m->sqnr_db = m->rel_mse == 0.0 ? INFINITY : -10.0 * log10(m->rel_mse);
     const double w2 = s[AQ_ES_W2], v2 = s[AQ_ES_V2];
-    m->cosine = (w2 == 0.0 && v2 == 0.0) ? 1.0
+    m->cosine = (w2 == 0.0 && v2 == 0.0)   ? 1.0
                 : (w2 == 0.0 || v2 == 0.0) ? 0.0
                                            : s[AQ_ES_WV] / sqrt(w2 * v2);
     m->weighted_rel_err = ratio(s[AQ_ES_HE2], s[AQ_ES_HW2]);
@@ -635,8 +643,8 @@ static aq_status dq_check(const aq_dq_layout *L, int64_t rows, int64_t cols, con
     for (int64_t j = 0; h && j < cols; ++j)
         if (!(h[j] >= 0.0f) || !isfinite(h[j]))
             return aq_err_set(err, AQ_E_VALUE,
-                              "tensor %s: importance h[%lld] = %g is negative or non-finite",
-                              name, (long long)j, (double)h[j]);
+                              "tensor %s: importance h[%lld] = %g is negative or non-finite", name,
+                              (long long)j, (double)h[j]);
     return AQ_OK;
 }
 

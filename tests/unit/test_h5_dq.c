@@ -89,9 +89,17 @@ static void write_case(const char *path, const dq_case *c) {
     aq_err err;
     ck_assert_int_eq(aq_h5_create(path, 3, &root, &w, &err), AQ_OK);
     const int64_t shape[2] = {c->rows, c->cols};
-    aq_h5_quantized q = {.ndim = 2, .shape = shape, .orig_dtype = AQ_DT_F32, .rows = c->rows,
-                         .cols = c->cols, .params = c->p, .codes = c->codes, .scale = c->d,
-                         .min = c->dmin, .sub = c->sub, .metrics = c->m};
+    aq_h5_quantized q = {.ndim = 2,
+                         .shape = shape,
+                         .orig_dtype = AQ_DT_F32,
+                         .rows = c->rows,
+                         .cols = c->cols,
+                         .params = c->p,
+                         .codes = c->codes,
+                         .scale = c->d,
+                         .min = c->dmin,
+                         .sub = c->sub,
+                         .metrics = c->m};
     ck_assert_int_eq(aq_h5_write_quantized(w, "layer.weight", &q, &err), AQ_OK);
     ck_assert_int_eq(aq_h5_commit(w, &err), AQ_OK);
 }
@@ -105,8 +113,8 @@ static void assert_dims(hid_t f, const char *ds, hsize_t d0, hsize_t d1) {
     hsize_t dims[2] = {0, 0};
     ck_assert_int_eq(H5Sget_simple_extent_dims(sp, dims, NULL), 2);
     ck_assert_msg(dims[0] == d0 && dims[1] == d1, "%s: [%llu, %llu], want [%llu, %llu]", ds,
-                  (unsigned long long)dims[0], (unsigned long long)dims[1],
-                  (unsigned long long)d0, (unsigned long long)d1);
+                  (unsigned long long)dims[0], (unsigned long long)dims[1], (unsigned long long)d0,
+                  (unsigned long long)d1);
     H5Sclose(sp);
     H5Dclose(d);
 }
@@ -173,13 +181,19 @@ static void round_trip(int bits, int gs, int dq_bits, int64_t rows, int64_t cols
     case_free(&c);
 }
 
-START_TEST(dq2_g16_round_trip) { round_trip(2, 16, 4, 7, 300); }
+START_TEST(dq2_g16_round_trip) {
+    round_trip(2, 16, 4, 7, 300);
+}
 END_TEST
 
-START_TEST(dq3_g32_round_trip) { round_trip(3, 32, 0, 5, 512); }
+START_TEST(dq3_g32_round_trip) {
+    round_trip(3, 32, 0, 5, 512);
+}
 END_TEST
 
-START_TEST(dq4_g32_tail_round_trip) { round_trip(4, 32, 6, 3, 700); }
+START_TEST(dq4_g32_tail_round_trip) {
+    round_trip(4, 32, 6, 3, 700);
+}
 END_TEST
 
 /* A dq description without its sub codes is refused before anything is written. */
@@ -193,9 +207,17 @@ START_TEST(dq_missing_sub_refused) {
     aq_err err;
     ck_assert_int_eq(aq_h5_create(path, 3, &root, &w, &err), AQ_OK);
     const int64_t shape[2] = {c.rows, c.cols};
-    aq_h5_quantized q = {.ndim = 2, .shape = shape, .orig_dtype = AQ_DT_F32, .rows = c.rows,
-                         .cols = c.cols, .params = c.p, .codes = c.codes, .scale = c.d,
-                         .min = c.dmin, .sub = NULL, .metrics = c.m};
+    aq_h5_quantized q = {.ndim = 2,
+                         .shape = shape,
+                         .orig_dtype = AQ_DT_F32,
+                         .rows = c.rows,
+                         .cols = c.cols,
+                         .params = c.p,
+                         .codes = c.codes,
+                         .scale = c.d,
+                         .min = c.dmin,
+                         .sub = NULL,
+                         .metrics = c.m};
     ck_assert_int_eq(aq_h5_write_quantized(w, "x.weight", &q, &err), AQ_E_VALUE);
     ck_assert_ptr_nonnull(strstr(err.msg, "x.weight"));
     aq_h5_abort(w, 0);
