@@ -27,6 +27,14 @@ aq_itest(synth.deterministic COMMAND bash ${ITD}/synth_deterministic.sh $<TARGET
 aq_itest(cli.help COMMAND bash -c "$<TARGET_FILE:aq-mpi> --help | grep -q -- --dry-run && $<TARGET_FILE:aq-mpi> --version | grep -q 'aq-mpi ${PROJECT_VERSION}'")
 aq_itest(cli.dry_run COMMAND bash -c "mpirun -n 3 $<TARGET_FILE:aq-mpi> --config ${CMAKE_SOURCE_DIR}/jobs/baseline.ini --set model.path=${REAL_MODEL} --dry-run | tee /dev/stderr | grep -q 'rank    2'")
 
+# Every shipped job file runs as users run it (model and output redirected to the tiny model).
+file(GLOB AQ_JOB_FILES ${CMAKE_SOURCE_DIR}/jobs/*.ini)
+foreach(job ${AQ_JOB_FILES})
+  get_filename_component(jname ${job} NAME_WE)
+  aq_itest(jobs.${jname} REQUIRES tiny COMMAND bash -c
+    "mpirun --oversubscribe --allow-run-as-root -n 2 $<TARGET_FILE:aq-mpi> --config ${job} --set model.path=${IT}/tiny --set output.path=${IT}/job_${jname}.h5 --set run.threads=1 > ${IT}/job_${jname}.log && test -f ${IT}/job_${jname}.h5 && $<TARGET_FILE:aq-inspect> --verify ${IT}/job_${jname}.h5")
+endforeach()
+
 # Real model and generated model at 1, 2, 3 ranks; outputs must be bit-identical.
 foreach(n 1 2 3)
   aq_itest(mpi.real.n${n} SETUP real_n${n}
