@@ -143,7 +143,7 @@ aq_status aq_qresult_compute(const aq_job *j, int64_t index, aq_qresult *r, aq_e
             r->hdr.from_kl = kl;
         }
         aq_qresult_free(r);
-        bits = bits == 2 ? 4 : 8;
+        bits = bits < 4 ? 4 : 8; /* 2 or 3 (dq) -> 4 -> 8 */
         st = aq_quantize_at(j, t, bits, h, r, err);
     }
     test_delay();
