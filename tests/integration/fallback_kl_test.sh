@@ -18,7 +18,8 @@ print(repr((k[len(k) // 2 - 1] + k[len(k) // 2]) / 2))' "$work/kl.json")
 echo "fallback_kl_test: threshold $thr nats (median per-layer KL at 2 bits)"
 bash "$here/run_job.sh" "$bin" 2 "$model" "$work/fallback.h5" --set quant.bits=2 \
   --set quant.fallback=true --set quant.fallback_2bit=1e6 \
-  --set quant.fallback_kl_path="$work/kl.json" --set quant.fallback_kl="$thr" | grep 'KL ' | head -n 3
+  --set quant.fallback_kl_path="$work/kl.json" --set quant.fallback_kl="$thr" > "$work/fallback.log"
+grep -m 3 'KL ' "$work/fallback.log"
 /usr/bin/python3 - "$work/fallback.h5" "$work/kl.json" "$thr" <<'PY'
 import json, sys, h5py
 kl = {e["name"]: e["kl"] for e in json.load(open(sys.argv[2]))["layers"]}

@@ -18,6 +18,7 @@ PY
 )
 echo "fallback_test: threshold $thr (median weighted relative error at 2 bits)"
 bash "$here/run_job.sh" "$bin" 2 "$model" "$work/fallback.h5" --set quant.bits=2 \
-  --set quant.fallback=true --set quant.fallback_2bit="$thr" | grep 'fallback from' | head -n 3
+  --set quant.fallback=true --set quant.fallback_2bit="$thr" > "$work/fallback.log"
+grep -m 3 'fallback from' "$work/fallback.log"
 /usr/bin/python3 "$here/fallback_check.py" "$work/fallback.h5" "$thr"
 /usr/bin/python3 "$here/interop_check.py" "$work/fallback.h5" "$model" | tail -n 1

@@ -25,7 +25,7 @@ aq_itest(synth.tiny SETUP tiny COMMAND $<TARGET_FILE:aq-synth> --preset tiny --o
 aq_itest(synth.deterministic COMMAND bash ${ITD}/synth_deterministic.sh $<TARGET_FILE:aq-synth> ${IT}/det)
 
 aq_itest(cli.help COMMAND bash -c "$<TARGET_FILE:aq-mpi> --help | grep -q -- --dry-run && $<TARGET_FILE:aq-mpi> --version | grep -q 'aq-mpi ${PROJECT_VERSION}'")
-aq_itest(cli.dry_run COMMAND bash -c "mpirun -n 3 $<TARGET_FILE:aq-mpi> --config ${CMAKE_SOURCE_DIR}/jobs/baseline.ini --set model.path=${REAL_MODEL} --dry-run | tee /dev/stderr | grep -q 'rank    2'")
+aq_itest(cli.dry_run COMMAND bash -c "mpirun -n 3 $<TARGET_FILE:aq-mpi> --config ${CMAKE_SOURCE_DIR}/jobs/baseline.ini --set model.path=${REAL_MODEL} --dry-run > ${IT}/dry_run.log && grep -q 'rank    2' ${IT}/dry_run.log")
 
 # Every shipped job file runs as users run it (model and output redirected to the tiny model).
 file(GLOB AQ_JOB_FILES ${CMAKE_SOURCE_DIR}/jobs/*.ini)
@@ -99,14 +99,14 @@ aq_itest(budget REQUIRES "budget_n1;budget_n3" COMMAND bash -c
 # h5py/numpy (interop_check.py) and checked by aq-inspect --verify; size within the budget.
 foreach(n 1 3)
   aq_itest(mpi.dq2.n${n} SETUP dq2_n${n} REQUIRES tiny
-    COMMAND bash -c "mpirun --oversubscribe --allow-run-as-root -n ${n} $<TARGET_FILE:aq-mpi> --config ${CMAKE_SOURCE_DIR}/jobs/int2_compact.ini --set model.path=${IT}/tiny --set output.path=${IT}/dq2_n${n}.h5 --set run.threads=1 | tee /dev/stderr | grep -q 'int2 mse g16 dq'")
+    COMMAND bash -c "mpirun --oversubscribe --allow-run-as-root -n ${n} $<TARGET_FILE:aq-mpi> --config ${CMAKE_SOURCE_DIR}/jobs/int2_compact.ini --set model.path=${IT}/tiny --set output.path=${IT}/dq2_n${n}.h5 --set run.threads=1 > ${IT}/dq2_n${n}.log && grep -q 'int2 mse g16 dq' ${IT}/dq2_n${n}.log")
 endforeach()
 aq_itest(determinism.dq2 REQUIRES "dq2_n1;dq2_n3"
   COMMAND ${PY} ${ITD}/compare_results.py ${IT}/dq2_n1.h5 ${IT}/dq2_n3.h5)
 aq_itest(interop.dq2 REQUIRES "tiny;dq2_n3" COMMAND bash -c
   "${PY} ${ITD}/interop_check.py ${IT}/dq2_n3.h5 ${IT}/tiny && ${PY} ${ITD}/dq_size_check.py ${IT}/dq2_n3.h5 2.625 && $<TARGET_FILE:aq-inspect> --verify ${IT}/dq2_n3.h5")
 aq_itest(budget.dq COMMAND bash -c
-  "mpirun --oversubscribe --allow-run-as-root -n 3 $<TARGET_FILE:aq-mpi> --config ${CMAKE_SOURCE_DIR}/jobs/int2_compact.ini --set model.path=${REAL_MODEL} --set output.path=${IT}/budget_dq.h5 --set run.threads=1 --set quant.budget_bits=3.0 | grep -q '2/3/4/8-bit widths' && ${PY} ${ITD}/budget_check.py ${IT}/budget_dq.h5 3.0 && ${PY} ${ITD}/interop_check.py ${IT}/budget_dq.h5 ${REAL_MODEL} | tail -n 1")
+  "mpirun --oversubscribe --allow-run-as-root -n 3 $<TARGET_FILE:aq-mpi> --config ${CMAKE_SOURCE_DIR}/jobs/int2_compact.ini --set model.path=${REAL_MODEL} --set output.path=${IT}/budget_dq.h5 --set run.threads=1 --set quant.budget_bits=3.0 > ${IT}/budget_dq.log && grep -q '2/3/4/8-bit widths' ${IT}/budget_dq.log && ${PY} ${ITD}/budget_check.py ${IT}/budget_dq.h5 3.0 && ${PY} ${ITD}/interop_check.py ${IT}/budget_dq.h5 ${REAL_MODEL} | tail -n 1")
 foreach(bits 3 4)
   aq_itest(mpi.dq${bits}.real SETUP dq${bits}_real
     COMMAND bash ${ITD}/run_job.sh ${BIN} 2 ${REAL_MODEL} ${IT}/dq${bits}_real.h5 --set quant.bits=${bits}
