@@ -29,7 +29,8 @@ SMALL=(--ntasks=2 --cpus-per-task=1 --mem=1G --time=10)
 keep_logs() { mv -f "$REPO"/slurm/logs/*-"$1".out "$REPO"/slurm/logs/*-"$1".err "$work/" 2>/dev/null || true; }
 
 no_errors() {
-  if grep -i "error" "$1" | grep -v "interrupted by signal" | grep -v "CANCELLED AT" | grep -q .; then
+  # (a captured string, not "| grep -q": its early exit could SIGPIPE the pipeline under pipefail)
+  if [ -n "$(grep -i "error" "$1" | grep -v "interrupted by signal" | grep -v "CANCELLED AT")" ]; then
     cat "$1" >&2
     fail "unexpected error in $1"
   fi
