@@ -30,6 +30,7 @@ keep_logs() { mv -f "$REPO"/slurm/logs/*-"$1".out "$REPO"/slurm/logs/*-"$1".err 
 
 no_errors() {
   # (a captured string, not "| grep -q": its early exit could SIGPIPE the pipeline under pipefail)
+  # shellcheck disable=SC2143
   if [ -n "$(grep -i "error" "$1" | grep -v "interrupted by signal" | grep -v "CANCELLED AT")" ]; then
     cat "$1" >&2
     fail "unexpected error in $1"
