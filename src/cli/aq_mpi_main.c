@@ -35,7 +35,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "Usage: mpirun -n N aq-mpi --config FILE [--set section.key=value ...] [--dry-run]\n"
             "\n"
-            "Quantizes the weights of a safetensors model to 2/4/8 bits across MPI ranks and\n"
+            "Quantizes the weights of a safetensors model to 2/3/4/8 bits across MPI ranks and\n"
             "writes one HDF5 file (format aq-mpi/1, see docs/FORMAT.md).\n"
             "\n"
             "Options:\n"
@@ -51,7 +51,8 @@ static void usage(FILE *f) {
             "left under the output name); 2 bad command line or configuration; 3 interrupted\n"
             "by SIGUSR1 or SIGTERM after the tensor in flight (<output.path>.partial is kept:\n"
             "run the same command with --resume).\n"
-            "Threads per rank: run.threads (0 = OMP_NUM_THREADS or all cores of the rank).\n");
+            "Threads per rank: run.threads (0 = OMP_NUM_THREADS or all cores of the rank);\n"
+            "give each rank its cores (mpirun --map-by slot:PE=T, srun --cpus-per-task=T).\n");
 }
 
 typedef struct {
