@@ -86,29 +86,35 @@ static double cpu_s(void) {
 }
 
 static void usage(FILE *f) {
-    fputs("usage: aq-bench quality [--seed S] [--threads N] [--scale F] [--json OUT]\n"
-          "       aq-bench kernels [--threads N] [--simd all|auto|scalar|avx2|avx512] [--min-seconds S] [--json OUT]\n"
-          "       mpirun -n R aq-bench scaling [--threads T] [--mweights M] [--weak] [--repeat N] [--bits B]\n"
-          "                                     [--method rtn|mse] [--group-size G] [--simd S] [--json OUT (appends)]\n"
-          "       mpirun -n R aq-bench memory --model DIR [--set key=value]... [--repeat N] [--allowance-mb A]\n"
-          "                                    [--out-dir DIR] [--json OUT (appends)]\n"
-          "       aq-bench phases --model DIR [--out-dir DIR] [--repeat N] [--bits B] [--calib FILE]\n"
-          "\n"
-          "  kernels   Mweights/s per thread of every bits x method x group size per kernel set\n"
-          "            (SIMD vs scalar ratio) and the read bandwidth measured in the same run\n"
-          "  scaling   in-memory model quantized over ranks x threads, gathered to rank 0\n"
-          "  memory    the real job on a model: peak RSS per rank vs the streaming bound, wall time\n"
-          "  quality   pooled SQNR and quantization speed of bits {2,4,8} x method {rtn,mse}\n"
-          "            x group size {32,64,128} (f16 scale/min) on the DESIGN section 7 test\n"
-          "            tensors (Dream-7B shapes q, k, gate, down; Student-t nu=5 weights,\n"
-          "            std 0.02, 1e-3 outliers), with ggml's reference figures beside\n"
-          "\n"
-          "  --seed S      weight generator seed (default 42)\n"
-          "  --threads N   OpenMP threads (default: all); speed is reported per thread\n"
-          "  --scale F     0 < F <= 1: multiply the row counts by F for a quick run (default 1)\n"
-          "  --json OUT    also write the results as JSON to OUT\n"
-          "  -h, --help    this text\n",
-          f);
+    fputs(
+        "usage: aq-bench quality [--seed S] [--threads N] [--scale F] [--json OUT]\n"
+        "       aq-bench kernels [--threads N] [--simd all|auto|scalar|avx2|avx512] [--min-seconds "
+        "S] [--json OUT]\n"
+        "       mpirun -n R aq-bench scaling [--threads T] [--mweights M] [--weak] [--repeat N] "
+        "[--bits B]\n"
+        "                                     [--method rtn|mse] [--group-size G] [--simd S] "
+        "[--json OUT (appends)]\n"
+        "       mpirun -n R aq-bench memory --model DIR [--set key=value]... [--repeat N] "
+        "[--allowance-mb A]\n"
+        "                                    [--out-dir DIR] [--json OUT (appends)]\n"
+        "       aq-bench phases --model DIR [--out-dir DIR] [--repeat N] [--bits B] [--calib "
+        "FILE]\n"
+        "\n"
+        "  kernels   Mweights/s per thread of every bits x method x group size per kernel set\n"
+        "            (SIMD vs scalar ratio) and the read bandwidth measured in the same run\n"
+        "  scaling   in-memory model quantized over ranks x threads, gathered to rank 0\n"
+        "  memory    the real job on a model: peak RSS per rank vs the streaming bound, wall time\n"
+        "  quality   pooled SQNR and quantization speed of bits {2,4,8} x method {rtn,mse}\n"
+        "            x group size {32,64,128} (f16 scale/min) on the DESIGN section 7 test\n"
+        "            tensors (Dream-7B shapes q, k, gate, down; Student-t nu=5 weights,\n"
+        "            std 0.02, 1e-3 outliers), with ggml's reference figures beside\n"
+        "\n"
+        "  --seed S      weight generator seed (default 42)\n"
+        "  --threads N   OpenMP threads (default: all); speed is reported per thread\n"
+        "  --scale F     0 < F <= 1: multiply the row counts by F for a quick run (default 1)\n"
+        "  --json OUT    also write the results as JSON to OUT\n"
+        "  -h, --help    this text\n",
+        f);
 }
 
 static int parse_opts(int argc, char **argv, quality_opts *o) {
@@ -131,7 +137,7 @@ static int parse_opts(int argc, char **argv, quality_opts *o) {
             if (!(o->scale > 0.0 && o->scale <= 1.0)) errno = ERANGE;
         } else if (v && !strcmp(a, "--json")) {
             o->json = v;
-            end = (char *)v + strlen(v);
+            end = strchr(v, '\0'); /* the whole value was consumed */
         } else {
             fprintf(stderr, "aq-bench quality: unknown or incomplete option '%s'\n", a);
             return -1;
@@ -183,8 +189,8 @@ static int bench_tensor_all(const bench_tensor *t, int64_t rows, const float *w,
         aq_quant_metrics m;
         aq_err err = {0};
         double t0 = now_s(), c0 = cpu_s();
-        aq_status st = aq_quantize_tensor(&acc[c].p, AQ_DT_F32, w, rows, t->cols, NULL,
-                                          t->name, b.codes, b.scale, b.min, &m, &err);
+        aq_status st = aq_quantize_tensor(&acc[c].p, AQ_DT_F32, w, rows, t->cols, NULL, t->name,
+                                          b.codes, b.scale, b.min, &m, &err);
         double dt = now_s() - t0;
         acc[c].cpu += cpu_s() - c0;
         if (st != AQ_OK) {
@@ -209,7 +215,11 @@ static void init_configs(config_acc *acc) {
         for (int m = 0; m < 2; ++m)
             for (int g = 0; g < 3; ++g)
                 acc[c++] = (config_acc){{k_bits[b], k_groups[g], k_methods[m], AQ_SCALE_F16, 0},
-                                        0.0, 0.0, 0.0, 0.0, 0.0};
+                                        0.0,
+                                        0.0,
+                                        0.0,
+                                        0.0,
+                                        0.0};
 }
 
 static double pooled_sqnr(const config_acc *a) {
@@ -237,8 +247,8 @@ static void print_table(const quality_opts *o, const config_acc *acc, double tot
     printf("bits  method    g  bits/w  SQNR dB  Mweights/s/thread (CPU time)  (wall)\n");
     for (int c = 0; c < N_CONFIGS; ++c)
         printf("%4d  %-6s  %3d  %6.3f  %7.2f  %28.2f  %7.2f\n", acc[c].p.bits,
-               aq_method_name(acc[c].p.method), acc[c].p.group_size,
-               bits_per_weight(&acc[c].p), pooled_sqnr(&acc[c]), mw_per_thread(&acc[c], o->threads),
+               aq_method_name(acc[c].p.method), acc[c].p.group_size, bits_per_weight(&acc[c].p),
+               pooled_sqnr(&acc[c]), mw_per_thread(&acc[c], o->threads),
                mw_per_thread_wall(&acc[c], o->threads));
     printf("\nggml reference (DESIGN section 7, same recipe, pooled, single thread):\n");
     printf("type  bits/w  SQNR dB  Mweights/s/thread\n");
@@ -266,10 +276,10 @@ static int write_json(const quality_opts *o, const config_acc *acc) {
                 "\"scale_dtype\": \"f16\", \"bits_per_weight\": %.4f, \"sqnr_db\": %.4f, "
                 "\"seconds\": %.4f, \"cpu_seconds\": %.4f, \"mweights_per_s_per_thread\": %.4f, "
                 "\"mweights_per_s_per_thread_wall\": %.4f, \"simd\": \"%s\"}",
-                c ? "," : "", acc[c].p.bits, aq_method_name(acc[c].p.method),
-                acc[c].p.group_size, bits_per_weight(&acc[c].p), pooled_sqnr(&acc[c]),
-                acc[c].seconds, acc[c].cpu, mw_per_thread(&acc[c], o->threads),
-                mw_per_thread_wall(&acc[c], o->threads), aq_kernels_name(aq_kernels_select(0)));
+                c ? "," : "", acc[c].p.bits, aq_method_name(acc[c].p.method), acc[c].p.group_size,
+                bits_per_weight(&acc[c].p), pooled_sqnr(&acc[c]), acc[c].seconds, acc[c].cpu,
+                mw_per_thread(&acc[c], o->threads), mw_per_thread_wall(&acc[c], o->threads),
+                aq_kernels_name(aq_kernels_select(0)));
     fprintf(f, "\n  ],\n  \"ggml_reference\": [");
     for (int i = 0; i < N_GGML; ++i)
         fprintf(f,
@@ -297,7 +307,8 @@ static int run_quality(const quality_opts *o) {
         }
         aq_synth_weights_f32(o->seed, t->name, w, n, 0.02f);
         double w2 = 0.0;
-        for (size_t k = 0; k < n; ++k) w2 += (double)w[k] * w[k];
+        for (size_t k = 0; k < n; ++k)
+            w2 += (double)w[k] * w[k];
         fprintf(stderr, "%s [%lld, %lld]\n", t->name, (long long)rows, (long long)t->cols);
         int rc = bench_tensor_all(t, rows, w, w2, acc);
         free(w);
@@ -327,13 +338,15 @@ typedef struct {
 static const char *const k_simd_names[] = {"auto", "scalar", "avx2", "avx512"};
 
 /* Read bandwidth (GB/s) of `threads` threads each summing its part of a 512 MiB buffer;
- * best of 5 passes, timed by CPU time per thread.  The sum is returned through *sink so it cannot be optimised away. */
+ * best of 5 passes, timed by CPU time per thread.  The sum is returned through *sink so it cannot
+ * be optimised away. */
 static double read_gbps(int threads, uint64_t *sink) {
     const size_t n = (size_t)512 << 20 >> 3;
     uint64_t *buf = malloc(n * sizeof *buf);
     if (!buf) return 0.0;
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (size_t i = 0; i < n; ++i) buf[i] = i * 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < n; ++i)
+        buf[i] = i * 0x9e3779b97f4a7c15ull;
     double best = 0.0;
     for (int pass = 0; pass < 5; ++pass) {
         uint64_t total = 0;
@@ -378,8 +391,8 @@ static int time_config(const kernels_opts *o, kernel_row *r, const void *src, in
     double best = 1e30, best_wall = 1e30, spent = 0.0;
     for (int rep = 0; rep < 2 || spent < o->min_seconds; ++rep) {
         double t0 = now_s(), c0 = cpu_s();
-        aq_status st = aq_quantize_tensor_ex(&r->p, r->k, r->src, src, rows, cols, NULL,
-                                             "bench", b->codes, b->scale, b->min, &m, &err);
+        aq_status st = aq_quantize_tensor_ex(&r->p, r->k, r->src, src, rows, cols, NULL, "bench",
+                                             b->codes, b->scale, b->min, &m, &err);
         double wall = now_s() - t0, dt = (cpu_s() - c0) / o->threads;
         if (st != AQ_OK) {
             fprintf(stderr, "aq-bench kernels: %s\n", err.msg);
@@ -412,11 +425,16 @@ static int kernels_parse(int argc, char **argv, kernels_opts *o) {
     *o = (kernels_opts){42, 1, 0.3, NULL, "all"};
     for (int i = 2; i < argc; ++i) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (v && !strcmp(a, "--seed")) o->seed = strtoull(v, NULL, 0);
-        else if (v && !strcmp(a, "--threads")) o->threads = atoi(v);
-        else if (v && !strcmp(a, "--min-seconds")) o->min_seconds = atof(v);
-        else if (v && !strcmp(a, "--json")) o->json = v;
-        else if (v && !strcmp(a, "--simd")) o->simd = v;
+        if (v && !strcmp(a, "--seed"))
+            o->seed = strtoull(v, NULL, 0);
+        else if (v && !strcmp(a, "--threads"))
+            o->threads = atoi(v);
+        else if (v && !strcmp(a, "--min-seconds"))
+            o->min_seconds = atof(v);
+        else if (v && !strcmp(a, "--json"))
+            o->json = v;
+        else if (v && !strcmp(a, "--simd"))
+            o->simd = v;
         else {
             fprintf(stderr, "aq-bench kernels: unknown or incomplete option '%s'\n", a);
             return -1;
@@ -455,7 +473,8 @@ static int run_kernels(const kernels_opts *o) {
     uint64_t sink = 0;
     const double bw1 = read_gbps(1, &sink), bwn = read_gbps(omp_get_num_procs(), &sink);
     /* q_proj-like rows: rtn on 2048 x 3584 (29 MB f32, out of cache), mse on fewer. */
-    const int64_t cols = 3584, rows_rtn = 2048 * (int64_t)o->threads, rows_mse = 96 * (int64_t)o->threads;
+    const int64_t cols = 3584, rows_rtn = 2048 * (int64_t)o->threads,
+                  rows_mse = 96 * (int64_t)o->threads;
     const size_t n = (size_t)rows_rtn * (size_t)cols;
     float *w = malloc(n * sizeof *w);
     uint16_t *wb = malloc(n * sizeof *wb);
@@ -465,7 +484,8 @@ static int run_kernels(const kernels_opts *o) {
         return -1;
     }
     aq_synth_weights_f32(o->seed, "model.layers.0.self_attn.q_proj.weight", w, n, 0.02f);
-    for (size_t i = 0; i < n; ++i) wb[i] = aq_f32_to_bf16(w[i]);
+    for (size_t i = 0; i < n; ++i)
+        wb[i] = aq_f32_to_bf16(w[i]);
     enum { MAXR = 3 * 2 * 3 * 4 + 4 * 4 };
     kernel_row rows[MAXR];
     int nr = 0;
@@ -482,11 +502,18 @@ static int run_kernels(const kernels_opts *o) {
                 for (int ki = 0; ki < nk; ++ki) {
                     kernel_row *r = &rows[nr];
                     *r = (kernel_row){{k_bits[bi], k_groups[gi], k_methods[mi], AQ_SCALE_F16, 0},
-                                      AQ_DT_F32, ks[ki], 0, 0, 0, 0, 0};
+                                      AQ_DT_F32,
+                                      ks[ki],
+                                      0,
+                                      0,
+                                      0,
+                                      0,
+                                      0};
                     const int64_t rr = mi ? rows_mse : rows_rtn;
                     if (time_config(o, r, w, rr, cols, &b) != 0) return -1;
                     if (!strcmp(aq_kernels_name(ks[ki]), "scalar")) scalar_mw[bi][mi][gi] = r->mw_s;
-                    const double sp = scalar_mw[bi][mi][gi] > 0 ? r->mw_s / scalar_mw[bi][mi][gi] : 0;
+                    const double sp =
+                        scalar_mw[bi][mi][gi] > 0 ? r->mw_s / scalar_mw[bi][mi][gi] : 0;
                     printf("f32   %4d  %-6s %3d  %-6s  %6.3f  %7.2f  %17.1f  %8.2f  %6.1f\n",
                            r->p.bits, aq_method_name(r->p.method), r->p.group_size,
                            aq_kernels_name(r->k), r->bpw, r->sqnr, r->mw_s, sp,
@@ -500,7 +527,13 @@ static int run_kernels(const kernels_opts *o) {
             for (int ki = 0; ki < nk; ++ki) {
                 kernel_row *r = &rows[nr];
                 *r = (kernel_row){{k_bits[bi], k_groups[gi], AQ_METHOD_RTN, AQ_SCALE_F16, 0},
-                                  AQ_DT_BF16, ks[ki], 0, 0, 0, 0, 0};
+                                  AQ_DT_BF16,
+                                  ks[ki],
+                                  0,
+                                  0,
+                                  0,
+                                  0,
+                                  0};
                 if (time_config(o, r, wb, rows_rtn, cols, &b) != 0) return -1;
                 printf("bf16  %4d  %-6s %3d  %-6s  %6.3f  %7.2f  %17.1f  %8s  %6.1f\n", r->p.bits,
                        aq_method_name(r->p.method), r->p.group_size, aq_kernels_name(r->k), r->bpw,
@@ -548,7 +581,8 @@ static int run_kernels(const kernels_opts *o) {
  * generates its tensors (not timed), then all quantize (OpenMP inside each rank) and the
  * packed results (codes + scale + min) go to rank 0 as the job's gathered output mode does:
  * streamed (each tensor sent when finished, rank 0 receiving between its own tensors; the
- * default) or with --bulk one MPI_Gatherv at the end.  --weak multiplies the model by the rank count.  Best of
+ * default) or with --bulk one MPI_Gatherv at the end.  --weak multiplies the model by the rank
+ * count.  Best of
  * --repeat; one JSON object per run is appended to --json. */
 
 typedef struct {
@@ -566,14 +600,22 @@ static int scaling_parse(int argc, char **argv, scaling_opts *o) {
             *(a[2] == 'w' ? &o->weak : &o->bulk) = 1;
             continue;
         }
-        if (v && !strcmp(a, "--mweights")) o->mweights = atof(v);
-        else if (v && !strcmp(a, "--threads")) o->threads = atoi(v);
-        else if (v && !strcmp(a, "--repeat")) o->repeat = atoi(v);
-        else if (v && !strcmp(a, "--bits")) o->bits = atoi(v);
-        else if (v && !strcmp(a, "--group-size")) o->gs = atoi(v);
-        else if (v && !strcmp(a, "--method")) o->method = strcmp(v, "mse") ? AQ_METHOD_RTN : AQ_METHOD_MSE;
-        else if (v && !strcmp(a, "--json")) o->json = v;
-        else if (v && !strcmp(a, "--simd")) o->simd = v;
+        if (v && !strcmp(a, "--mweights"))
+            o->mweights = atof(v);
+        else if (v && !strcmp(a, "--threads"))
+            o->threads = atoi(v);
+        else if (v && !strcmp(a, "--repeat"))
+            o->repeat = atoi(v);
+        else if (v && !strcmp(a, "--bits"))
+            o->bits = atoi(v);
+        else if (v && !strcmp(a, "--group-size"))
+            o->gs = atoi(v);
+        else if (v && !strcmp(a, "--method"))
+            o->method = strcmp(v, "mse") ? AQ_METHOD_RTN : AQ_METHOD_MSE;
+        else if (v && !strcmp(a, "--json"))
+            o->json = v;
+        else if (v && !strcmp(a, "--simd"))
+            o->simd = v;
         else {
             fprintf(stderr, "aq-bench scaling: unknown or incomplete option '%s'\n", a);
             return -1;
@@ -599,8 +641,11 @@ static int run_scaling(const scaling_opts *o) {
     const aq_quant_params p = {o->bits, o->gs, o->method, AQ_SCALE_F16, 0};
     const int64_t cols = 3584, rows_per = 1024; /* 3.67 Mweights per tensor */
     const double total = o->mweights * 1e6 * (o->weak ? size : 1);
-    const int ntens = (int)(total / ((double)cols * rows_per) + 0.5) > 0 ? (int)(total / ((double)cols * rows_per) + 0.5) : 1;
-    const int t0 = (int)((int64_t)ntens * rank / size), t1 = (int)((int64_t)ntens * (rank + 1) / size);
+    const int ntens = (int)(total / ((double)cols * rows_per) + 0.5) > 0
+                          ? (int)(total / ((double)cols * rows_per) + 0.5)
+                          : 1;
+    const int t0 = (int)((int64_t)ntens * rank / size),
+              t1 = (int)((int64_t)ntens * (rank + 1) / size);
     const size_t n = (size_t)rows_per * (size_t)cols;
     const size_t nb = (size_t)rows_per * aq_packed_row_bytes(cols, p.bits);
     const size_t ng = (size_t)rows_per * (size_t)aq_groups_per_row(cols, p.group_size);
@@ -609,18 +654,21 @@ static int run_scaling(const scaling_opts *o) {
     unsigned char *out = malloc((size_t)(mine > 0 ? mine : 1) * (nb + 4 * ng));
     float *tmp = malloc(n * sizeof *tmp);
     if (!k || !w || !out || !tmp) {
-        fprintf(stderr, "aq-bench scaling: rank %d: no memory or --simd %s unsupported\n", rank, o->simd);
+        fprintf(stderr, "aq-bench scaling: rank %d: no memory or --simd %s unsupported\n", rank,
+                o->simd);
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
     for (int t = 0; t < mine; ++t) {
         char name[64];
         snprintf(name, sizeof name, "scaling.%d", t0 + t);
         aq_synth_weights_f32(42, name, tmp, n, 0.02f);
-        for (size_t i = 0; i < n; ++i) w[(size_t)t * n + i] = aq_f32_to_bf16(tmp[i]);
+        for (size_t i = 0; i < n; ++i)
+            w[(size_t)t * n + i] = aq_f32_to_bf16(tmp[i]);
     }
     free(tmp);
     /* rank 0 receives everything: its buffer is the whole model's packed size */
-    int *counts = malloc(sizeof *counts * (size_t)size), *displs = malloc(sizeof *displs * (size_t)size);
+    int *counts = malloc(sizeof *counts * (size_t)size),
+        *displs = malloc(sizeof *displs * (size_t)size);
     const size_t per = nb + 4 * ng;
     size_t all = 0;
     for (int r = 0; r < size; ++r) {
@@ -641,13 +689,16 @@ static int run_scaling(const scaling_opts *o) {
             int q = 0;
             if (rank == 0)
                 for (int r = 1; r < size; ++r)
-                    for (int t = (int)((int64_t)ntens * r / size); t < (int)((int64_t)ntens * (r + 1) / size); ++t)
-                        MPI_Irecv(gathered + (size_t)t * per, (int)per, MPI_BYTE, r, t, MPI_COMM_WORLD, &req[q++]);
+                    for (int t = (int)((int64_t)ntens * r / size);
+                         t < (int)((int64_t)ntens * (r + 1) / size); ++t)
+                        MPI_Irecv(gathered + (size_t)t * per, (int)per, MPI_BYTE, r, t,
+                                  MPI_COMM_WORLD, &req[q++]);
             for (int t = 0; t < mine; ++t) {
                 unsigned char *dst = out + (size_t)t * per;
                 aq_err err = {0};
-                if (aq_quantize_tensor_ex(&p, k, AQ_DT_BF16, w + (size_t)t * n, rows_per, cols, NULL,
-                                          "scaling", dst, dst + nb, dst + nb + 2 * ng, NULL, &err) != AQ_OK) {
+                if (aq_quantize_tensor_ex(&p, k, AQ_DT_BF16, w + (size_t)t * n, rows_per, cols,
+                                          NULL, "scaling", dst, dst + nb, dst + nb + 2 * ng, NULL,
+                                          &err) != AQ_OK) {
                     fprintf(stderr, "aq-bench scaling: %s\n", err.msg);
                     MPI_Abort(MPI_COMM_WORLD, 1);
                 }
@@ -668,15 +719,17 @@ static int run_scaling(const scaling_opts *o) {
             for (int t = 0; t < mine; ++t) {
                 unsigned char *dst = out + (size_t)t * per;
                 aq_err err = {0};
-                if (aq_quantize_tensor_ex(&p, k, AQ_DT_BF16, w + (size_t)t * n, rows_per, cols, NULL,
-                                          "scaling", dst, dst + nb, dst + nb + 2 * ng, NULL, &err) != AQ_OK) {
+                if (aq_quantize_tensor_ex(&p, k, AQ_DT_BF16, w + (size_t)t * n, rows_per, cols,
+                                          NULL, "scaling", dst, dst + nb, dst + nb + 2 * ng, NULL,
+                                          &err) != AQ_OK) {
                     fprintf(stderr, "aq-bench scaling: %s\n", err.msg);
                     MPI_Abort(MPI_COMM_WORLD, 1);
                 }
             }
             lc = MPI_Wtime() - a;
             const double g0 = MPI_Wtime();
-            MPI_Gatherv(out, counts[rank], MPI_BYTE, gathered, counts, displs, MPI_BYTE, 0, MPI_COMM_WORLD);
+            MPI_Gatherv(out, counts[rank], MPI_BYTE, gathered, counts, displs, MPI_BYTE, 0,
+                        MPI_COMM_WORLD);
             lg = MPI_Wtime() - g0;
         }
         double tot = lc + lg, tmax, cmax, gmax, lcpu = cpu_s() - ca, cpu;
@@ -688,20 +741,26 @@ static int run_scaling(const scaling_opts *o) {
     }
     if (rank == 0) {
         const double mw = (double)ntens * (double)n / 1e6;
-        printf("aq-bench scaling: %s ranks %d x threads %d, %.1f Mweights bf16 (%d tensors), %d-bit %s g%d, simd %s: "
+        printf("aq-bench scaling: %s ranks %d x threads %d, %.1f Mweights bf16 (%d tensors), "
+               "%d-bit %s g%d, simd %s: "
                "%.3f s (quantize %.3f s, gather %.3f s, %.1f MB), %.1f Mweights/s\n",
-               o->weak ? "weak" : "strong", size, o->threads, mw, ntens, p.bits, aq_method_name(p.method), p.group_size,
-               aq_kernels_name(k), best, best_c, best_g, (double)all / 1e6, mw / best);
+               o->weak ? "weak" : "strong", size, o->threads, mw, ntens, p.bits,
+               aq_method_name(p.method), p.group_size, aq_kernels_name(k), best, best_c, best_g,
+               (double)all / 1e6, mw / best);
         if (o->json) {
             FILE *f = fopen(o->json, "a");
             if (f) {
                 fprintf(f,
-                        "{\"mode\": \"%s\", \"gather\": \"%s\", \"ranks\": %d, \"threads\": %d, \"mweights\": %.3f, \"tensors\": %d, "
-                        "\"bits\": %d, \"method\": \"%s\", \"group_size\": %d, \"simd\": \"%s\", \"seconds\": %.4f, "
-                        "\"quantize_s\": %.4f, \"gather_s\": %.4f, \"gather_bytes\": %zu, \"mweights_per_s\": %.2f, "
+                        "{\"mode\": \"%s\", \"gather\": \"%s\", \"ranks\": %d, \"threads\": %d, "
+                        "\"mweights\": %.3f, \"tensors\": %d, "
+                        "\"bits\": %d, \"method\": \"%s\", \"group_size\": %d, \"simd\": \"%s\", "
+                        "\"seconds\": %.4f, "
+                        "\"quantize_s\": %.4f, \"gather_s\": %.4f, \"gather_bytes\": %zu, "
+                        "\"mweights_per_s\": %.2f, "
                         "\"cpu_s\": %.4f}\n",
-                        o->weak ? "weak" : "strong", o->bulk ? "bulk" : "streamed", size, o->threads, mw, ntens,
-                        p.bits, aq_method_name(p.method), p.group_size, aq_kernels_name(k), best, best_c, best_g, all, mw / best, best_cpu);
+                        o->weak ? "weak" : "strong", o->bulk ? "bulk" : "streamed", size,
+                        o->threads, mw, ntens, p.bits, aq_method_name(p.method), p.group_size,
+                        aq_kernels_name(k), best, best_c, best_g, all, mw / best, best_cpu);
                 fclose(f);
             }
         }
@@ -736,12 +795,18 @@ static int memory_parse(int argc, char **argv, memory_opts *o) {
     *o = (memory_opts){NULL, "/tmp", NULL, {NULL}, 2, 0, 256.0};
     for (int i = 2; i < argc; ++i) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (v && !strcmp(a, "--model")) o->model = v;
-        else if (v && !strcmp(a, "--out-dir")) o->out_dir = v;
-        else if (v && !strcmp(a, "--json")) o->json = v;
-        else if (v && !strcmp(a, "--repeat")) o->repeat = atoi(v);
-        else if (v && !strcmp(a, "--allowance-mb")) o->allowance_mb = atof(v);
-        else if (v && !strcmp(a, "--set") && o->nsets < 8) o->sets[o->nsets++] = v;
+        if (v && !strcmp(a, "--model"))
+            o->model = v;
+        else if (v && !strcmp(a, "--out-dir"))
+            o->out_dir = v;
+        else if (v && !strcmp(a, "--json"))
+            o->json = v;
+        else if (v && !strcmp(a, "--repeat"))
+            o->repeat = atoi(v);
+        else if (v && !strcmp(a, "--allowance-mb"))
+            o->allowance_mb = atof(v);
+        else if (v && !strcmp(a, "--set") && o->nsets < 8)
+            o->sets[o->nsets++] = v;
         else {
             fprintf(stderr, "aq-bench memory: unknown or incomplete option '%s'\n", a);
             return -1;
@@ -801,7 +866,8 @@ static int run_memory(const memory_opts *o) {
     aq_config c;
     aq_config_defaults(&c);
     snprintf(c.model_path, sizeof c.model_path, "%s", o->model);
-    snprintf(c.output_path, sizeof c.output_path, "%s/aq_bench_memory_%d.h5", o->out_dir, (int)getpid());
+    snprintf(c.output_path, sizeof c.output_path, "%s/aq_bench_memory_%d.h5", o->out_dir,
+             (int)getpid());
     for (int i = 0; i < o->nsets; ++i)
         if (aq_config_set(&c, o->sets[i], &err) != AQ_OK) {
             fprintf(stderr, "aq-bench memory: %s\n", err.msg);
@@ -835,7 +901,8 @@ static int run_memory(const memory_opts *o) {
     MPI_Gather(&anon, 1, MPI_DOUBLE, anons, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    double rss = (double)ru.ru_maxrss * 1024.0, *all = rank == 0 ? malloc(sizeof *all * (size_t)size) : NULL;
+    double rss = (double)ru.ru_maxrss * 1024.0,
+           *all = rank == 0 ? malloc(sizeof *all * (size_t)size) : NULL;
     MPI_Gather(&rss, 1, MPI_DOUBLE, all, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     if (rank == 0) {
         uint64_t sink = 0;
@@ -847,19 +914,25 @@ static int run_memory(const memory_opts *o) {
                100.0 * model_bytes / best / (bw * 1e9), bw);
         FILE *f = o->json ? fopen(o->json, "a") : NULL;
         if (f)
-            fprintf(f, "{\"model\": \"%s\", \"ranks\": %d, \"model_bytes\": %.0f, \"largest_tensor_f32_bytes\": %.0f, "
-                       "\"seconds\": %.4f, \"read_gbps_per_thread\": %.3f, \"read_floor_fraction\": %.4f, "
-                       "\"bound_bytes\": %.0f, \"peak_rss_bytes\": [",
-                    o->model, size, model_bytes, largest_f32, best, bw, model_bytes / best / (bw * 1e9), bound);
+            fprintf(
+                f,
+                "{\"model\": \"%s\", \"ranks\": %d, \"model_bytes\": %.0f, "
+                "\"largest_tensor_f32_bytes\": %.0f, "
+                "\"seconds\": %.4f, \"read_gbps_per_thread\": %.3f, \"read_floor_fraction\": %.4f, "
+                "\"bound_bytes\": %.0f, \"peak_rss_bytes\": [",
+                o->model, size, model_bytes, largest_f32, best, bw, model_bytes / best / (bw * 1e9),
+                bound);
         for (int r = 0; r < size; ++r) {
-            printf("  rank %d: peak RSS %.1f MB, of it anonymous %.1f MB (bound 2 x %.1f + %.0f = %.1f MB): %s\n",
+            printf("  rank %d: peak RSS %.1f MB, of it anonymous %.1f MB (bound 2 x %.1f + %.0f = "
+                   "%.1f MB): %s\n",
                    r, all[r] / 1e6, anons[r] / 1e6, largest_f32 / 1e6, o->allowance_mb, bound / 1e6,
                    anons[r] <= bound ? "within" : "ABOVE");
             if (f) fprintf(f, "%s%.0f", r ? ", " : "", all[r]);
         }
         if (f) {
             fprintf(f, "], \"peak_anon_bytes\": [");
-            for (int r = 0; r < size; ++r) fprintf(f, "%s%.0f", r ? ", " : "", anons[r]);
+            for (int r = 0; r < size; ++r)
+                fprintf(f, "%s%.0f", r ? ", " : "", anons[r]);
             fprintf(f, "]}\n");
             fclose(f);
         }

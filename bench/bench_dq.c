@@ -42,14 +42,14 @@ typedef struct {
     double bpw, sqnr_db, mw_s; /* ggml's bits/weight, SQNR, Mweights/s/thread */
     double min_db;             /* target: SQNR >= min_db (> when strict) */
     int strict;
-    double min_mw_s;           /* target: speed >= min_mw_s */
+    double min_mw_s; /* target: speed >= min_mw_s */
 } dq_ref;
 
 /* One configuration: a dq layout (dq = 1) or mse bits/group with f16 parameters. */
 typedef struct {
     int dq;
     aq_dq_layout L;
-    int group;        /* mse only */
+    int group;         /* mse only */
     const dq_ref *ref; /* dq only */
     double err2, w2, cpu, weights, bits;
 } dq_conf;
@@ -77,11 +77,16 @@ static int dq_parse(int argc, char **argv, dq_opts *o) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
         errno = 0;
-        if (v && !strcmp(a, "--seed")) o->seed = strtoull(v, &end, 0);
-        else if (v && !strcmp(a, "--threads")) o->threads = (int)strtol(v, &end, 10);
-        else if (v && !strcmp(a, "--simd")) o->simd = (int)strtol(v, &end, 10);
-        else if (v && !strcmp(a, "--scale")) o->scale = strtod(v, &end);
-        else end = NULL;
+        if (v && !strcmp(a, "--seed"))
+            o->seed = strtoull(v, &end, 0);
+        else if (v && !strcmp(a, "--threads"))
+            o->threads = (int)strtol(v, &end, 10);
+        else if (v && !strcmp(a, "--simd"))
+            o->simd = (int)strtol(v, &end, 10);
+        else if (v && !strcmp(a, "--scale"))
+            o->scale = strtod(v, &end);
+        else
+            end = NULL;
         if (!end || *end || errno || o->threads < 1 || o->simd < 0 || o->simd > 3 ||
             !(o->scale > 0.0 && o->scale <= 1.0)) {
             fprintf(stderr, "usage: aq-bench dq [--seed S] [--scale F (0,1]] [--threads N] "
@@ -111,19 +116,21 @@ static double conf_bits(const dq_conf *c, int64_t cols) {
            32.0 * (double)aq_groups_per_row(cols, c->group) / (double)cols;
 }
 
-static int run_conf(const dq_opts *o, dq_conf *c, const dq_tensor *t, int64_t rows,
-                    const float *w, double w2, dq_bufs *b) {
+static int run_conf(const dq_opts *o, dq_conf *c, const dq_tensor *t, int64_t rows, const float *w,
+                    double w2, dq_bufs *b) {
     const aq_kernels *k = aq_kernels_select(o->simd);
     aq_quant_metrics m;
     aq_err err = {0};
     aq_status st;
     const double c0 = cpu_now();
     if (c->dq) {
-        st = aq_dq_quantize_tensor(k, &c->L, AQ_DT_F32, w, rows, t->cols, NULL, t->name,
-                                   b->codes, b->sub, b->d, b->dmin, &m, &err);
+        st = aq_dq_quantize_tensor(k, &c->L, AQ_DT_F32, w, rows, t->cols, NULL, t->name, b->codes,
+                                   b->sub, b->d, b->dmin, &m, &err);
     } else {
-        aq_quant_params p = {.bits = c->L.bits, .group_size = c->group,
-                             .method = AQ_METHOD_MSE, .scale_dtype = AQ_SCALE_F16};
+        aq_quant_params p = {.bits = c->L.bits,
+                             .group_size = c->group,
+                             .method = AQ_METHOD_MSE,
+                             .scale_dtype = AQ_SCALE_F16};
         st = aq_quantize_tensor_ex(&p, k, AQ_DT_F32, w, rows, t->cols, NULL, t->name, b->codes,
                                    b->s, b->m, &m, &err);
     }
@@ -152,13 +159,16 @@ static int run_tensor(const dq_opts *o, const dq_tensor *t, dq_conf *conf) {
     float *w = malloc(n * sizeof *w);
     dq_bufs b = {malloc(r * aq_packed_row_bytes(t->cols, 4)),
                  malloc(r * aq_dq_sub_row_bytes(t->cols, &widest)),
-                 malloc(supers * sizeof(uint16_t)), malloc(supers * sizeof(uint16_t)),
-                 malloc(groups16 * sizeof(uint16_t)), malloc(groups16 * sizeof(uint16_t))};
+                 malloc(supers * sizeof(uint16_t)),
+                 malloc(supers * sizeof(uint16_t)),
+                 malloc(groups16 * sizeof(uint16_t)),
+                 malloc(groups16 * sizeof(uint16_t))};
     int rc = -1;
     if (w && b.codes && b.sub && b.d && b.dmin && b.s && b.m) {
         aq_synth_weights_f32(o->seed, t->name, w, n, 0.02f);
         double w2 = 0.0;
-        for (size_t k = 0; k < n; ++k) w2 += (double)w[k] * w[k];
+        for (size_t k = 0; k < n; ++k)
+            w2 += (double)w[k] * w[k];
         rc = 0;
         for (int c = 0; c < DQ_N_CONF && rc == 0; ++c)
             rc = run_conf(o, &conf[c], t, rows, w, w2, &b);
@@ -215,8 +225,8 @@ static void print_dq(const dq_opts *o, const dq_conf *conf, double load0) {
         if (x->ref) {
             snprintf(ref, sizeof ref, "%s %5.2f @ %.5g, %5.1f", x->ref->type, x->ref->sqnr_db,
                      x->ref->bpw, x->ref->mw_s);
-            snprintf(tgt, sizeof tgt, "%s%.2f, >=%.0f", x->ref->strict ? ">" : ">=",
-                     x->ref->min_db, x->ref->min_mw_s);
+            snprintf(tgt, sizeof tgt, "%s%.2f, >=%.0f", x->ref->strict ? ">" : ">=", x->ref->min_db,
+                     x->ref->min_mw_s);
             status = target_status(x->ref, bpw, db, mw);
         }
         printf("%-18s %7.4f %8.3f %9.1f | %-30s | %-14s %s\n", lbl, bpw, db, mw, ref, tgt, status);

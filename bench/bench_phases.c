@@ -27,10 +27,8 @@ typedef struct {
 } run_def;
 
 static const run_def RUNS[] = {
-    {"no-calibration", 0, 0, 0, 0, -1},
-    {"baseline", 1, 0, 0, 0, -1},
-    {"phase1", 1, 1, 0, 0, 0.01},
-    {"phase1+2", 1, 1, 1, 0, 0.10},
+    {"no-calibration", 0, 0, 0, 0, -1}, {"baseline", 1, 0, 0, 0, -1},
+    {"phase1", 1, 1, 0, 0, 0.01},       {"phase1+2", 1, 1, 1, 0, 0.10},
     {"phase1+2+3", 1, 1, 1, 1, 0.25},
 };
 #define N_RUNS (sizeof RUNS / sizeof RUNS[0])
@@ -39,11 +37,16 @@ static int parse(int argc, char **argv, phases_opts *o) {
     *o = (phases_opts){NULL, "/tmp", NULL, 3, 4};
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (v && !strcmp(a, "--model")) o->model = v;
-        else if (v && !strcmp(a, "--out-dir")) o->out_dir = v;
-        else if (v && !strcmp(a, "--calib")) o->calib = v;
-        else if (v && !strcmp(a, "--repeat")) o->repeat = atoi(v);
-        else if (v && !strcmp(a, "--bits")) o->bits = atoi(v);
+        if (v && !strcmp(a, "--model"))
+            o->model = v;
+        else if (v && !strcmp(a, "--out-dir"))
+            o->out_dir = v;
+        else if (v && !strcmp(a, "--calib"))
+            o->calib = v;
+        else if (v && !strcmp(a, "--repeat"))
+            o->repeat = atoi(v);
+        else if (v && !strcmp(a, "--bits"))
+            o->bits = atoi(v);
         else {
             fprintf(stderr, "aq-bench phases: bad argument '%s' (see aq-bench --help)\n", a);
             return -1;
@@ -114,7 +117,8 @@ static void print_row(const run_def *r, double t, double wall, double act, doubl
     printf("%-16s %9.3f %9.3f %9.3f %+9.2f %% %+9.2f %%", r->name, t, wall, act, 100.0 * over,
            100.0 * stage);
     if (r->target >= 0)
-        printf("   target < %4.0f %%   %s\n", 100.0 * r->target, stage < r->target ? "met" : "MISSED");
+        printf("   target < %4.0f %%   %s\n", 100.0 * r->target,
+               stage < r->target ? "met" : "MISSED");
     else
         printf("\n");
 }
@@ -128,16 +132,18 @@ int aq_bench_phases(int argc, char **argv) {
     int rc = 0;
     for (size_t i = 0; i < N_RUNS && rc == 0; ++i) {
         t[i] = time_run(&o, &RUNS[i], &wall[i], &act[i]);
-        if (t[i] < 0) rc = 1;
-        else printf("aq-bench phases: %-16s best of %d: %.3f CPU s (%.3f wall s)\n",
-                    RUNS[i].name, o.repeat, t[i], wall[i]);
+        if (t[i] < 0)
+            rc = 1;
+        else
+            printf("aq-bench phases: %-16s best of %d: %.3f CPU s (%.3f wall s)\n", RUNS[i].name,
+                   o.repeat, t[i], wall[i]);
         fflush(stdout);
     }
     if (rc == 0) {
         printf("\nphase overhead on %s (%d-bit mse, %s statistics, one process, best of %d)\n",
                o.model, o.bits, o.calib ? o.calib : "synthetic", o.repeat);
-        printf("%-16s %9s %9s %9s %11s %11s\n", "run", "CPU s", "wall s", "act s",
-               "CPU vs base", "act stage");
+        printf("%-16s %9s %9s %9s %11s %11s\n", "run", "CPU s", "wall s", "act s", "CPU vs base",
+               "act stage");
         for (size_t i = 0; i < N_RUNS; ++i)
             print_row(&RUNS[i], t[i], wall[i], act[i], t[1], wall[1], act[1]);
         printf("targets are judged on the activation-stage column (the phases' own cost)\n");

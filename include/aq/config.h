@@ -30,27 +30,27 @@ typedef struct {
     char model_path[AQ_PATH_MAX];
     /* [output] */
     char output_path[AQ_PATH_MAX];
-    int compression_level;         /* zstd level 1..22 */
+    int compression_level; /* zstd level 1..22 */
     /* [quant] */
-    aq_quant_params quant;         /* bits, group_size, method, scale_dtype */
-    int quant_embeddings;          /* also quantize embed_tokens and lm_head */
-    int fallback;                  /* re-quantize a layer at the next width when too lossy */
+    aq_quant_params quant;               /* bits, group_size, method, scale_dtype */
+    int quant_embeddings;                /* also quantize embed_tokens and lm_head */
+    int fallback;                        /* re-quantize a layer at the next width when too lossy */
     double fallback_2bit, fallback_4bit; /* weighted_rel_err thresholds at 2 and 4 bits */
-    char fallback_kl_path[AQ_PATH_MAX]; /* aq-eval --layer-kl JSON, or empty */
-    double fallback_kl;            /* KL threshold (nats) for layers in that file */
-    double budget_bits;            /* > 0: mixed 2/4/8-bit widths for this bits/weight */
-    char budget_kl_path[AQ_PATH_MAX]; /* aq-eval --layer-kl JSON as the budget's sensitivity */
+    char fallback_kl_path[AQ_PATH_MAX];  /* aq-eval --layer-kl JSON, or empty */
+    double fallback_kl;                  /* KL threshold (nats) for layers in that file */
+    double budget_bits;                  /* > 0: mixed 2/4/8-bit widths for this bits/weight */
+    char budget_kl_path[AQ_PATH_MAX];    /* aq-eval --layer-kl JSON as the budget's sensitivity */
     /* [calib] */
     char calib_path[AQ_PATH_MAX];
     int calib_synthetic;
-    int calib_timesteps;           /* T of synthetic statistics */
-    int calib_seed;                /* seed of synthetic statistics */
-    int calib_skip_missing;        /* calib.missing = skip: layers without stats get none */
+    int calib_timesteps;    /* T of synthetic statistics */
+    int calib_seed;         /* seed of synthetic statistics */
+    int calib_skip_missing; /* calib.missing = skip: layers without stats get none */
     /* [timegroups] */
-    int tg_count;                  /* K >= 1 */
-    int tg_min_steps;              /* optimized boundaries: steps per group at least */
+    int tg_count;     /* K >= 1 */
+    int tg_min_steps; /* optimized boundaries: steps per group at least */
     aq_boundaries tg_boundaries;
-    int tg_act_bits;               /* 2..16 */
+    int tg_act_bits; /* 2..16 */
     aq_schedule tg_schedule;
     aq_time_weight tg_time_weight;
     int tg_t_ref;                  /* reference horizon of the linear schedule */
@@ -61,13 +61,13 @@ typedef struct {
     /* [phase2] */
     int p2_enabled;
     aq_interp p2_method;
-    int p2_window;                 /* time steps on each side of a boundary */
+    int p2_window; /* time steps on each side of a boundary */
     /* [phase3] */
     int p3_enabled;
     double p3_markov_weight, p3_entropy_weight, p3_learning_rate, p3_convergence, p3_grad_clip;
     int p3_max_iterations;
     /* [run] */
-    int threads;                   /* 0 = all cores of the rank */
+    int threads; /* 0 = all cores of the rank */
     aq_simd simd;
 } aq_config;
 

@@ -34,18 +34,17 @@ int aq_h5in_has(const aq_h5in *h, const char *name);
 
 /*! aq_h5in_info : what aq_h5in_tensor() returns for one tensor. */
 typedef struct {
-    int quantized;        /* 1: kind "quantized", 0: "passthrough" */
+    int quantized; /* 1: kind "quantized", 0: "passthrough" */
     int ndim;
     int64_t shape[8];
-    int64_t rows, cols;   /* [shape[0], prod(shape[1:])]; [1, 1] for 0-d */
+    int64_t rows, cols; /* [shape[0], prod(shape[1:])]; [1, 1] for 0-d */
     int64_t numel;
     int bits, group_size; /* quantized only */
     int dq_bits;          /* > 0: double-quantized layout (scale_dtype "dq", aq/dq.h) */
 } aq_h5in_info;
 
 /*! aq_h5in_tensor_info() : @return : AQ_OK; AQ_E_FORMAT "<path>: tensor <name>: <what>". */
-aq_status aq_h5in_tensor_info(const aq_h5in *h, const char *name, aq_h5in_info *info,
-                              aq_err *err);
+aq_status aq_h5in_tensor_info(const aq_h5in *h, const char *name, aq_h5in_info *info, aq_err *err);
 
 /*! aq_h5in_tensor() :
  *  Reads tensor `name` as float32 into dst[numel] (caller-allocated; `numel` must equal
@@ -58,8 +57,8 @@ aq_status aq_h5in_tensor(const aq_h5in *h, const char *name, float *dst, int64_t
 /*! aq_h5in_act : /act/<name>: K time groups, T time steps; arrays owned (aq_h5in_act_free). */
 typedef struct {
     int K, T, act_bits;
-    float *lo, *hi, *scale;  /* [K] */
-    int32_t *zero;           /* [K] */
+    float *lo, *hi, *scale;                /* [K] */
+    int32_t *zero;                         /* [K] */
     float *schedule_scale, *schedule_zero; /* [T] */
 } aq_h5in_act;
 

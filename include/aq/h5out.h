@@ -4,8 +4,8 @@
  * Written by one process (rank 0) with the default (sec2) driver.  The file is created as
  * "<path>.partial" and renamed to <path> only by aq_h5_commit(), so a failed run never
  * leaves a file under the final name.  Every dataset is chunked, checksummed (Fletcher32)
- * and compressed with zstd through HDF5 filter id 32015 (AQ_H5Z_FILTER_ZSTD, cd_values[0] = level), the id that
- * the HDF Group's registered-filter list assigns to Zstandard; readers load our plugin
+ * and compressed with zstd through HDF5 filter id 32015 (AQ_H5Z_FILTER_ZSTD, cd_values[0] = level),
+ * the id that the HDF Group's registered-filter list assigns to Zstandard; readers load our plugin
  * (libaq_h5z_zstd.so) through HDF5_PLUGIN_PATH.
  *
  * Double-quantized tensors (scale_dtype "dq", include/aq/dq.h) store codes, sub (uint8
@@ -49,20 +49,20 @@ typedef struct {
     const char *config_text;  /* effective INI text after --set overrides */
     const char *source_model; /* model path as given */
     int ranks;
-    int threads;              /* OpenMP threads per rank */
+    int threads; /* OpenMP threads per rank */
 } aq_h5_root_info;
 
 /*! aq_h5_quantized : one quantized tensor's result (all arrays borrowed). */
 typedef struct {
     int ndim;
-    const int64_t *shape;     /* source shape, ndim entries */
+    const int64_t *shape; /* source shape, ndim entries */
     aq_dtype orig_dtype;
-    int64_t rows, cols;       /* the 2-D view that was quantized */
+    int64_t rows, cols; /* the 2-D view that was quantized */
     aq_quant_params params;
-    const uint8_t *codes;     /* [rows, aq_packed_row_bytes(cols, bits)] */
-    const void *scale, *min;  /* [rows, groups] of params.scale_dtype; dq: float16 bits
-                                 [rows, supers] (d and dmin of aq/dq.h) */
-    const uint8_t *sub;       /* dq only: [rows, aq_dq_sub_row_bytes] packed group codes */
+    const uint8_t *codes;    /* [rows, aq_packed_row_bytes(cols, bits)] */
+    const void *scale, *min; /* [rows, groups] of params.scale_dtype; dq: float16 bits
+                                [rows, supers] (d and dmin of aq/dq.h) */
+    const uint8_t *sub;      /* dq only: [rows, aq_dq_sub_row_bytes] packed group codes */
     aq_quant_metrics metrics;
     int fallback_from_bits;   /* > 0: first tried at this width and re-quantized (issue 8) */
     double fallback_from_err; /* weighted_rel_err at fallback_from_bits */
@@ -72,15 +72,15 @@ typedef struct {
 /*! aq_h5_run_info : /run, one entry per rank (arrays of length `ranks`) plus the plan. */
 typedef struct {
     int ranks;
-    const int32_t *units;         /* units assigned to each rank */
-    const int64_t *bytes;         /* source bytes assigned to each rank */
-    const double *seconds_quant;  /* seconds in weight quantization */
-    const double *seconds_send;   /* seconds sending results to rank 0 */
-    const double *seconds_total;  /* wall seconds from start to end of the run */
-    const int64_t *peak_rss;      /* bytes, getrusage(RUSAGE_SELF).ru_maxrss */
+    const int32_t *units;        /* units assigned to each rank */
+    const int64_t *bytes;        /* source bytes assigned to each rank */
+    const double *seconds_quant; /* seconds in weight quantization */
+    const double *seconds_send;  /* seconds sending results to rank 0 */
+    const double *seconds_total; /* wall seconds from start to end of the run */
+    const int64_t *peak_rss;     /* bytes, getrusage(RUSAGE_SELF).ru_maxrss */
     int n_units;
-    const char *const *unit_names;/* n_units names, in plan order */
-    const int32_t *unit_rank;     /* n_units owner ranks */
+    const char *const *unit_names; /* n_units names, in plan order */
+    const int32_t *unit_rank;      /* n_units owner ranks */
 } aq_h5_run_info;
 
 /*! aq_h5_create() :
@@ -88,8 +88,8 @@ typedef struct {
  *  `level` is the zstd level (1..22).  Registers the zstd filter.
  *  @return : AQ_OK and *out, AQ_E_IO naming the path when it cannot be created (directory
  *            missing, no permission), AQ_E_HDF5 otherwise. */
-aq_status aq_h5_create(const char *path, int level, const aq_h5_root_info *root,
-                       aq_h5_writer **out, aq_err *err);
+aq_status aq_h5_create(const char *path, int level, const aq_h5_root_info *root, aq_h5_writer **out,
+                       aq_err *err);
 
 /*! aq_h5_write_quantized() :
  *  /tensors/<name>/ with kind="quantized", shape, orig_dtype, codes, scale, min (dq: sub,
@@ -111,8 +111,7 @@ aq_status aq_h5_write_passthrough(aq_h5_writer *w, const char *name, aq_dtype dt
 
 /*! aq_h5_write_alias() : /tensors/<alias> as an HDF5 hard link to /tensors/<target>
  *  (tied weights are stored once).  The target must have been written.  */
-aq_status aq_h5_write_alias(aq_h5_writer *w, const char *alias, const char *target,
-                            aq_err *err);
+aq_status aq_h5_write_alias(aq_h5_writer *w, const char *alias, const char *target, aq_err *err);
 
 /*! aq_h5_write_run() : the /run group (see aq_h5_run_info). */
 aq_status aq_h5_write_run(aq_h5_writer *w, const aq_h5_run_info *run, aq_err *err);
@@ -129,15 +128,15 @@ aq_status aq_h5_write_source_digests(aq_h5_writer *w, size_t n, const char *cons
 /*! aq_h5_act : one layer's activation parameters and phase figures (DESIGN 6.2 /act). */
 typedef struct {
     int K, T, act_bits;
-    const float *lo, *hi, *scale;              /* [K] */
-    const int32_t *zero;                       /* [K] */
+    const float *lo, *hi, *scale;                /* [K] */
+    const int32_t *zero;                         /* [K] */
     const float *schedule_scale, *schedule_zero; /* [T] */
     double smoothness_before, smoothness_after;
     int violations, violations_high, violations_medium, violations_low;
     double max_jump_before, max_jump_after, expected_err_before, expected_err_after;
-    int opt_iterations, opt_converged;          /* 0, 0 when Phase 3 did not run */
-    double opt_initial_loss, opt_final_loss;    /* NaN when Phase 3 did not run */
-    const char *stats_source;                   /* "calibration" | "synthetic" */
+    int opt_iterations, opt_converged;       /* 0, 0 when Phase 3 did not run */
+    double opt_initial_loss, opt_final_loss; /* NaN when Phase 3 did not run */
+    const char *stats_source;                /* "calibration" | "synthetic" */
 } aq_h5_act;
 
 /*! aq_h5_write_act() :
@@ -165,10 +164,11 @@ aq_status aq_h5_flush(aq_h5_writer *w, aq_err *err);
 /*! aq_h5_resume() :
  *  Reopens "<path>.partial" left by an interrupted run for writing.  Its root attribute
  *  `config` must equal `config_text` up to a trailing [run] section (ranks and threads do not
- *  change results), else AQ_E_CONFIG naming the partial file and the first differing line.  Removes what the run writes at its end (/act, /timegroups, /run,
- *  /source), the links named in drop[0..n_drop) (aliases, re-created at the end), and every
- *  /tensors group without complete = 1; returns the names of the complete ones in
- *  *completed (n entries; free each and the array with aq_h5_names_free).
+ *  change results), else AQ_E_CONFIG naming the partial file and the first differing line.  Removes
+ * what the run writes at its end (/act, /timegroups, /run, /source), the links named in
+ * drop[0..n_drop) (aliases, re-created at the end), and every /tensors group without complete = 1;
+ * returns the names of the complete ones in *completed (n entries; free each and the array with
+ * aq_h5_names_free).
  *  @return : AQ_OK and *out; AQ_E_IO when there is no partial file; AQ_E_FORMAT when it is not
  *            an aq-mpi/1 file; AQ_E_CONFIG; AQ_E_HDF5; AQ_E_NOMEM. */
 aq_status aq_h5_resume(const char *path, int level, const char *config_text,

@@ -14,8 +14,8 @@
 
 /*! aq_job_stats : timings of a finished run, filled on rank 0 when opts->stats is set. */
 typedef struct {
-    double seconds_total;  /* wall seconds of aq_job_run */
-    double seconds_act;    /* wall seconds of the activation stage (groups, phases, /act) */
+    double seconds_total; /* wall seconds of aq_job_run */
+    double seconds_act;   /* wall seconds of the activation stage (groups, phases, /act) */
 } aq_job_stats;
 
 typedef struct aq_job_opts_s {
@@ -26,7 +26,7 @@ typedef struct aq_job_opts_s {
     /* Set to a signal number (asynchronously, by the caller's handler) to stop after the
      * tensor in flight; NULL: never stop.  Checked between tensors on every rank. */
     volatile sig_atomic_t *stop;
-    aq_job_stats *stats;     /* optional output (benchmarks) */
+    aq_job_stats *stats; /* optional output (benchmarks) */
 } aq_job_opts;
 
 /*! aq_job_run() :

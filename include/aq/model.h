@@ -48,14 +48,14 @@
  *  Configuration (config.json)
  ***********************************************/
 typedef struct {
-    char arch[128];        /* architectures[0] or model_type */
+    char arch[128]; /* architectures[0] or model_type */
     int64_t hidden, n_layers, n_heads, n_kv_heads, head_dim, ffn, vocab;
-    double rope_theta;     /* default 10000 */
-    double eps;            /* rms_norm_eps, default 1e-6 */
-    int causal;            /* 1: causal attention (default for *ForCausalLM), 0: bidirectional */
-    int logits_shift;      /* 1: position i predicted from logits at i-1 (see banner) */
-    int64_t mask_token;    /* config mask_token_id, -1 when absent */
-    int64_t bos, eos;      /* bos_token_id / eos_token_id, -1 when absent */
+    double rope_theta;  /* default 10000 */
+    double eps;         /* rms_norm_eps, default 1e-6 */
+    int causal;         /* 1: causal attention (default for *ForCausalLM), 0: bidirectional */
+    int logits_shift;   /* 1: position i predicted from logits at i-1 (see banner) */
+    int64_t mask_token; /* config mask_token_id, -1 when absent */
+    int64_t bos, eos;   /* bos_token_id / eos_token_id, -1 when absent */
 } aq_llm_config;
 
 /*! aq_llm_config_parse() :
@@ -66,8 +66,7 @@ typedef struct {
  *  "LLaDAModelLM"), else 1.  logits_shift: 1 for causal and Dream, else 0.
  *  @return : AQ_OK; AQ_E_FORMAT (bad JSON, missing or non-positive size, n_heads not a
  *            multiple of n_kv_heads, odd head_dim) naming `label` and the key. */
-aq_status aq_llm_config_parse(const char *json, const char *label, aq_llm_config *c,
-                              aq_err *err);
+aq_status aq_llm_config_parse(const char *json, const char *label, aq_llm_config *c, aq_err *err);
 
 /*-*********************************************
  *  Weights
@@ -75,8 +74,15 @@ aq_status aq_llm_config_parse(const char *json, const char *label, aq_llm_config
 
 /*! aq_linear : the linear layers of a block, plus the lm_head (layer index n_layers). */
 typedef enum {
-    AQ_LIN_Q = 0, AQ_LIN_K, AQ_LIN_V, AQ_LIN_O, AQ_LIN_GATE, AQ_LIN_UP, AQ_LIN_DOWN,
-    AQ_LIN_HEAD, AQ_LIN_COUNT
+    AQ_LIN_Q = 0,
+    AQ_LIN_K,
+    AQ_LIN_V,
+    AQ_LIN_O,
+    AQ_LIN_GATE,
+    AQ_LIN_UP,
+    AQ_LIN_DOWN,
+    AQ_LIN_HEAD,
+    AQ_LIN_COUNT
 } aq_linear;
 
 /*! aq_llm_weight_name() : HF name of linear `lin` of block `layer` into buf, e.g.
@@ -87,9 +93,9 @@ void aq_llm_weight_name(int layer, aq_linear lin, char *buf, size_t size);
  *  get() fills dst[0..numel) with tensor `name` as float32 and fails (AQ_E_FORMAT) when it
  *  is absent or has another element count; has() tells whether it exists. */
 typedef struct {
-    void *ctx;
-    aq_status (*get)(void *ctx, const char *name, int64_t numel, float *dst, aq_err *err);
-    int (*has)(void *ctx, const char *name);
+    const void *ctx;
+    aq_status (*get)(const void *ctx, const char *name, int64_t numel, float *dst, aq_err *err);
+    int (*has)(const void *ctx, const char *name);
 } aq_llm_source;
 
 /*! aq_llm_source_safetensors() : a source reading `m` (borrowed; must outlive its use). */
@@ -100,9 +106,9 @@ aq_llm_source aq_llm_source_safetensors(const aq_model *m);
 aq_llm_source aq_llm_source_result(const aq_h5in *h);
 
 typedef struct {
-    float *w[AQ_LIN_HEAD];       /* q,k,v,o,gate,up,down: [out, in] */
-    float *bq, *bk, *bv;         /* q/k/v biases or NULL (Llama) */
-    float *in_norm, *post_norm;  /* [hidden] */
+    float *w[AQ_LIN_HEAD];      /* q,k,v,o,gate,up,down: [out, in] */
+    float *bq, *bk, *bv;        /* q/k/v biases or NULL (Llama) */
+    float *in_norm, *post_norm; /* [hidden] */
 } aq_llm_layer;
 
 /*! aq_llm : the weights one rank holds: blocks [l0, l1), and optionally the embedding (the
@@ -137,8 +143,7 @@ void aq_llm_free(aq_llm *m);
  *  lm_head is layer n_layers, lin AQ_LIN_HEAD.  NULL hook: no call, no copy. */
 typedef struct {
     void *ctx;
-    void (*linear_input)(void *ctx, int layer, aq_linear lin, float *x, int64_t rows,
-                         int64_t cols);
+    void (*linear_input)(void *ctx, int layer, aq_linear lin, float *x, int64_t rows, int64_t cols);
 } aq_llm_hook;
 
 /*! aq_llm_embed() : x[L, hidden] = embed[tok[i]].  @return : AQ_E_VALUE for a token
@@ -147,13 +152,12 @@ aq_status aq_llm_embed(const aq_llm *m, const int32_t *tok, int L, float *x, aq_
 
 /*! aq_llm_blocks() : applies blocks [l0, l1) of `m` to x[L, hidden] in place.
  *  @return : AQ_OK or AQ_E_NOMEM. */
-aq_status aq_llm_blocks(const aq_llm *m, float *x, int L, const aq_llm_hook *hook,
-                        aq_err *err);
+aq_status aq_llm_blocks(const aq_llm *m, float *x, int L, const aq_llm_hook *hook, aq_err *err);
 
 /*! aq_llm_head() : logits[L, vocab] from x[L, hidden] (x is overwritten by the normed
  *  values).  @return : AQ_OK, AQ_E_UNSUPPORTED when `m` holds no head, AQ_E_NOMEM. */
-aq_status aq_llm_head(const aq_llm *m, float *x, int L, float *logits,
-                      const aq_llm_hook *hook, aq_err *err);
+aq_status aq_llm_head(const aq_llm *m, float *x, int L, float *logits, const aq_llm_hook *hook,
+                      aq_err *err);
 
 /*! aq_llm_forward() : embed + blocks + head for a model holding all of them. */
 aq_status aq_llm_forward(const aq_llm *m, const int32_t *tok, int L, float *logits,
@@ -176,8 +180,8 @@ void aq_linear_fwd(const float *x, int64_t rows, int64_t in, const float *W, con
  *  With more ranks than blocks, the extra ranks only forward activations. */
 typedef struct {
     int rank, size;
-    int l0, l1;             /* this rank's blocks */
-    int first, last;        /* rank 0 / rank size-1 */
+    int l0, l1;      /* this rank's blocks */
+    int first, last; /* rank 0 / rank size-1 */
 } aq_pipe;
 
 /*! aq_pipe_init() : partition for `cfg` over MPI_COMM_WORLD (collective-free: every rank
@@ -221,8 +225,7 @@ int aq_mask_sequence(const int32_t *tok, int L, int t, int T, uint64_t seed, int
  *  white space or commas; the first L ids of each line are used; '#' starts a comment line.
  *  @return : AQ_OK and out[n * L]; AQ_E_IO; AQ_E_FORMAT (line too short, bad number, id
  *            outside [0, vocab), fewer than n lines) naming file and line. */
-aq_status aq_tokens_read(const char *path, int n, int L, int64_t vocab, int32_t *out,
-                         aq_err *err);
+aq_status aq_tokens_read(const char *path, int n, int L, int64_t vocab, int32_t *out, aq_err *err);
 
 /*! aq_sample_sequences() :
  *  Collective.  Generates `n` sequences of `L` tokens from the model itself: position 0 is
@@ -233,8 +236,7 @@ aq_status aq_tokens_read(const char *path, int n, int L, int64_t vocab, int32_t 
  *  Randomness: xoshiro256** seeded from (seed, "sample", sequence index); the draw is made on
  *  the last rank and broadcast.  out[n * L] on every rank. */
 aq_status aq_sample_sequences(const aq_pipe *p, const aq_llm *m, int n, int L, uint64_t seed,
-                              double temperature, int32_t mask_token, int32_t *out,
-                              aq_err *err);
+                              double temperature, int32_t mask_token, int32_t *out, aq_err *err);
 
 /*-*********************************************
  *  Tokenizer (decoder only)
@@ -269,8 +271,8 @@ typedef struct {
  *  Adds one predicted position: logits_fp, logits_q [vocab]; KL(p_fp || p_q) in nats and
  *  top-1 agreement (first index of the maximum) when `in_kl`; -log p(target) for both
  *  models when `in_nll`.  Softmaxes in double with the max subtracted. */
-void aq_eval_position(const float *logits_fp, const float *logits_q, int64_t vocab,
-                      int32_t target, int in_kl, int in_nll, aq_eval_acc *acc);
+void aq_eval_position(const float *logits_fp, const float *logits_q, int64_t vocab, int32_t target,
+                      int in_kl, int in_nll, aq_eval_acc *acc);
 
 /*-*********************************************
  *  Activation statistics (aq-calib; DESIGN 4 and 6.3)
@@ -295,8 +297,7 @@ size_t aq_act_stats_count(const aq_act_stats *s);
 /*! aq_act_stats_export() : layer i as DESIGN 6.3 statistics (min, max, mean, std, count [T];
  *  sq_mean, absmax [T, in]; std = sqrt(max(0, E[x^2] - mean^2)) in double).  `out` is
  *  allocated with aq_layer_stats_alloc() (no histogram).  @return : AQ_OK, AQ_E_NOMEM. */
-aq_status aq_act_stats_export(const aq_act_stats *s, size_t i, aq_layer_stats *out,
-                              aq_err *err);
+aq_status aq_act_stats_export(const aq_act_stats *s, size_t i, aq_layer_stats *out, aq_err *err);
 void aq_act_stats_free(aq_act_stats *s);
 
 /*! aq_act_stats_gather() :
@@ -332,23 +333,23 @@ void aq_actq_free(aq_actq *q);
  *  Front-end session (aq-calib, aq-eval): model, pipeline, sequences
  ***********************************************/
 typedef struct {
-    const char *model;       /* model directory (config.json + safetensors) */
-    const char *tokens;      /* token-id file (aq_tokens_read) or NULL: sample from the model */
-    int n_seq, L;            /* sequences and their length */
-    uint64_t seed;           /* sampling and masking */
-    double temperature;      /* sampling temperature (1 = the model's distribution) */
-    int64_t mask_token;      /* -1: config mask_token_id, else 0 (see aq_run_open) */
-    int causal;              /* -1: from config; 0/1 override */
+    const char *model;  /* model directory (config.json + safetensors) */
+    const char *tokens; /* token-id file (aq_tokens_read) or NULL: sample from the model */
+    int n_seq, L;       /* sequences and their length */
+    uint64_t seed;      /* sampling and masking */
+    double temperature; /* sampling temperature (1 = the model's distribution) */
+    int64_t mask_token; /* -1: config mask_token_id, else 0 (see aq_run_open) */
+    int causal;         /* -1: from config; 0/1 override */
 } aq_run_opts;
 
 typedef struct {
     aq_model *st;
     aq_llm_config cfg;
     aq_pipe pipe;
-    aq_llm fp;               /* this rank's full-precision part */
+    aq_llm fp; /* this rank's full-precision part */
     int32_t mask_token;
-    int mask_from_config;    /* 0 when the default token 0 was used */
-    int32_t *seqs;           /* [n_seq * L] on every rank */
+    int mask_from_config; /* 0 when the default token 0 was used */
+    int32_t *seqs;        /* [n_seq * L] on every rank */
 } aq_run;
 
 /*! aq_run_open() :

@@ -108,8 +108,7 @@ void aq_segment_costs_add(const aq_layer_stats *s, const double *w, int act_bits
  *  the total summed cost (dynamic programme, O(K T^2)); ties go to the earliest boundary.
  *  min_steps > 1 leaves Phase 2 room for its windows (a one-step group lends no step).
  *  @return : AQ_OK, or AQ_E_CONFIG when K > T or K * min_steps > T (or a value < 1). */
-aq_status aq_boundaries_dp(const int64_t *cost, int T, int K, int min_steps, int *b,
-                           aq_err *err);
+aq_status aq_boundaries_dp(const int64_t *cost, int T, int K, int min_steps, int *b, aq_err *err);
 
 /*-*********************************************
  *  Activation parameters of one layer
@@ -208,8 +207,7 @@ double aq_phase3_step(aq_phase3 *o, int *changed);
  *  dlo/dhi are not NULL its analytic gradient with respect to them (what the optimiser uses;
  *  for tests and diagnostics).  Uses `o`'s scratch space, hence not const; does not change
  *  the optimiser's state. */
-double aq_phase3_loss(aq_phase3 *o, const double *lo, const double *hi, double *dlo,
-                      double *dhi);
+double aq_phase3_loss(aq_phase3 *o, const double *lo, const double *hi, double *dlo, double *dhi);
 
 /*! aq_phase3_finish() :
  *  Writes the best parameters seen (never a higher loss than the start) into `g` (same K),

@@ -17,21 +17,21 @@
 #include "aq/safetensors.h"
 
 typedef struct {
-    char name[256];        /* "model.layers.3" or the tensor name */
-    uint64_t bytes;        /* source bytes of its tensors */
-    uint64_t work_bytes;   /* source bytes of the tensors the owner processes (balanced) */
-    size_t first, count;   /* its tensors: tensor_order[first .. first+count) */
-    int rank;              /* owner */
+    char name[256];      /* "model.layers.3" or the tensor name */
+    uint64_t bytes;      /* source bytes of its tensors */
+    uint64_t work_bytes; /* source bytes of the tensors the owner processes (balanced) */
+    size_t first, count; /* its tensors: tensor_order[first .. first+count) */
+    int rank;            /* owner */
 } aq_unit;
 
 typedef struct {
     size_t n_units;
     aq_unit *units;
     size_t n_tensors;
-    size_t *tensor_order;  /* model tensor indices (aq_model_tensor) in unit order */
+    size_t *tensor_order; /* model tensor indices (aq_model_tensor) in unit order */
     int n_ranks;
-    uint64_t *rank_bytes;  /* [n_ranks] work bytes */
-    int *rank_units;       /* [n_ranks] */
+    uint64_t *rank_bytes; /* [n_ranks] work bytes */
+    int *rank_units;      /* [n_ranks] */
 } aq_plan;
 
 /*! aq_plan_partition() :

@@ -43,12 +43,12 @@ typedef enum { AQ_METHOD_RTN = 0, AQ_METHOD_MSE = 1 } aq_method;
 typedef enum { AQ_SCALE_F16 = 0, AQ_SCALE_F32 = 1, AQ_SCALE_DQ = 2 } aq_scale_dtype;
 
 typedef struct {
-    int bits;                   /* 2, 4 or 8; also 3 with AQ_SCALE_DQ */
-    int group_size;             /* 16, 32, 64, 128 or 256 */
-    aq_method method;           /* AQ_SCALE_DQ: must be mse (the dq search is an mse search) */
+    int bits;         /* 2, 4 or 8; also 3 with AQ_SCALE_DQ */
+    int group_size;   /* 16, 32, 64, 128 or 256 */
+    aq_method method; /* AQ_SCALE_DQ: must be mse (the dq search is an mse search) */
     aq_scale_dtype scale_dtype;
-    int dq_bits;                /* AQ_SCALE_DQ: width of the group scale/min codes, 4..8;
-                                   0 = aq_dq_default_layout(bits).sub_bits; ignored otherwise */
+    int dq_bits; /* AQ_SCALE_DQ: width of the group scale/min codes, 4..8;
+                    0 = aq_dq_default_layout(bits).sub_bits; ignored otherwise */
 } aq_quant_params;
 
 /*! aq_quant_params_check() : AQ_OK, or AQ_E_CONFIG with a message for a bad field (bits 3
@@ -155,24 +155,23 @@ const char *aq_kernels_name(const aq_kernels *k);
 
 /*! aq_quantize_tensor_ex() : aq_quantize_tensor() with an explicit kernel set (NULL: the
  *  aq_kernels_select(0) choice).  aq_quantize_tensor() is this with NULL. */
-aq_status aq_quantize_tensor_ex(const aq_quant_params *p, const aq_kernels *k,
-                                aq_dtype src_dtype, const void *src, int64_t rows, int64_t cols,
-                                const float *h, const char *name, uint8_t *codes, void *scale,
-                                void *min, aq_quant_metrics *metrics, aq_err *err);
+aq_status aq_quantize_tensor_ex(const aq_quant_params *p, const aq_kernels *k, aq_dtype src_dtype,
+                                const void *src, int64_t rows, int64_t cols, const float *h,
+                                const char *name, uint8_t *codes, void *scale, void *min,
+                                aq_quant_metrics *metrics, aq_err *err);
 
 /*! aq_quantize_row_ex() / aq_dequantize_row_ex() : the row functions with a kernel set
  *  (NULL: auto); bit-identical to aq_quantize_row() / aq_dequantize_row(). */
-void aq_quantize_row_ex(const aq_kernels *k, const aq_quant_params *p, const float *w,
-                        int64_t cols, const float *h, uint8_t *codes, void *scale, void *min);
+void aq_quantize_row_ex(const aq_kernels *k, const aq_quant_params *p, const float *w, int64_t cols,
+                        const float *h, uint8_t *codes, void *scale, void *min);
 void aq_dequantize_row_ex(const aq_kernels *k, const aq_quant_params *p, const uint8_t *codes,
                           const void *scale, const void *min, int64_t cols, float *out);
 
 /*! aq_group_params_mse_ex() : aq_group_params_mse() with a kernel set (NULL: auto). */
-void aq_group_params_mse_ex(const aq_kernels *k, const float *x, const float *h, int n,
-                            int bits, aq_scale_dtype d, float *scale, float *min);
+void aq_group_params_mse_ex(const aq_kernels *k, const float *x, const float *h, int n, int bits,
+                            aq_scale_dtype d, float *scale, float *min);
 
 /*! aq_convert_to_f32_ex() : aq_convert_to_f32() with a kernel set (NULL: auto). */
-void aq_convert_to_f32_ex(const aq_kernels *k, aq_dtype dt, const void *src, size_t n,
-                          float *dst);
+void aq_convert_to_f32_ex(const aq_kernels *k, aq_dtype dt, const void *src, size_t n, float *dst);
 
 #endif /* AQ_QUANT_H */

@@ -33,14 +33,14 @@
 
 /*! aq_tensor : one stored tensor.  All pointers are owned by the file/model object. */
 typedef struct {
-    const char *name;  /* exactly as in the header */
+    const char *name; /* exactly as in the header */
     aq_dtype dtype;
-    int ndim;          /* 0..AQ_ST_MAX_DIMS */
+    int ndim; /* 0..AQ_ST_MAX_DIMS */
     int64_t shape[AQ_ST_MAX_DIMS];
-    uint64_t numel;    /* product of shape (1 for ndim 0) */
-    uint64_t nbytes;   /* numel * aq_dtype_size(dtype) */
-    const void *data;  /* first byte, inside the mapping; may be unaligned */
-    const char *file;  /* path (or label) of the file holding it */
+    uint64_t numel;   /* product of shape (1 for ndim 0) */
+    uint64_t nbytes;  /* numel * aq_dtype_size(dtype) */
+    const void *data; /* first byte, inside the mapping; may be unaligned */
+    const char *file; /* path (or label) of the file holding it */
 } aq_tensor;
 
 /*-*********************************************
@@ -133,8 +133,8 @@ aq_status aq_sha256_file(const char *path, char hex[65], aq_err *err);
  *  order) with i % parts == part are read and digested; the others get an empty string, so
  *  `parts` processes can share the work and merge (the list is the same for every caller).
  *  parts = 1, part = 0: all.  @return : AQ_OK; AQ_E_IO naming the file; AQ_E_NOMEM. */
-aq_status aq_model_file_digests(const char *path, const aq_model *m, int part, int parts,
-                                size_t *n, char ***files, char ***sha256hex, aq_err *err);
+aq_status aq_model_file_digests(const char *path, const aq_model *m, int part, int parts, size_t *n,
+                                char ***files, char ***sha256hex, aq_err *err);
 
 /*! aq_model_file_digests_free() : frees what aq_model_file_digests() returned; NULLs ok. */
 void aq_model_file_digests_free(size_t n, char **files, char **sha256hex);
@@ -153,8 +153,7 @@ aq_status aq_st_writer_declare(aq_st_writer *w, const char *name, aq_dtype dtype
                                const int64_t *shape, aq_err *err);
 
 /*! aq_st_writer_metadata() : adds a "__metadata__" string entry (e.g. an alias). */
-aq_status aq_st_writer_metadata(aq_st_writer *w, const char *key, const char *value,
-                                aq_err *err);
+aq_status aq_st_writer_metadata(aq_st_writer *w, const char *key, const char *value, aq_err *err);
 
 /*! aq_st_writer_data() :
  *  Appends `nbytes` of tensor data.  The first call writes the header (padded with spaces

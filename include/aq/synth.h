@@ -47,7 +47,7 @@ void aq_synth_weights_f32(uint64_t seed, const char *name, float *dst, size_t n,
  *  Elements [first, first+n) of the stream that aq_synth_weights_f32() fills from 0, so a
  *  tensor can be generated in pieces with bounded memory.  Cheapest when `first` is a
  *  multiple of AQ_SYNTH_BLOCK (otherwise the start of the first block is drawn and dropped). */
-void aq_synth_weights_f32_range(uint64_t seed, const char *name, size_t first, float *dst,
-                                size_t n, float std);
+void aq_synth_weights_f32_range(uint64_t seed, const char *name, size_t first, float *dst, size_t n,
+                                float std);
 
 #endif /* AQ_SYNTH_H */

@@ -23,42 +23,67 @@ typedef struct {
 } calib_opts;
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: aq-calib --model DIR --out STATS.h5 [options]\n"
-            "  --timesteps T     mask-ratio bins, u_t = (t+1/2)/T (default 8)\n"
-            "  --sequences N     calibration sequences (default 8)\n"
-            "  --length L        tokens per sequence (default 64)\n"
-            "  --seed S          sampling and masking seed (default 1234; aq-eval uses 4321)\n"
-            "  --tokens FILE     read sequences (one per line, token ids) instead of sampling\n"
-            "  --temperature X   sampling temperature (default 1)\n"
-            "  --mask-token ID   mask token (default: config mask_token_id, else 0)\n"
-            "  --causal | --bidirectional   override the attention mode of config.json\n");
+    fprintf(f, "usage: aq-calib --model DIR --out STATS.h5 [options]\n"
+               "  --timesteps T     mask-ratio bins, u_t = (t+1/2)/T (default 8)\n"
+               "  --sequences N     calibration sequences (default 8)\n"
+               "  --length L        tokens per sequence (default 64)\n"
+               "  --seed S          sampling and masking seed (default 1234; aq-eval uses 4321)\n"
+               "  --tokens FILE     read sequences (one per line, token ids) instead of sampling\n"
+               "  --temperature X   sampling temperature (default 1)\n"
+               "  --mask-token ID   mask token (default: config mask_token_id, else 0)\n"
+               "  --causal | --bidirectional   override the attention mode of config.json\n");
 }
 
 static int parse(int argc, char **argv, calib_opts *o) {
     static const struct option lo[] = {
-        {"model", 1, 0, 'm'},  {"out", 1, 0, 'o'},         {"sequences", 1, 0, 'n'},
-        {"length", 1, 0, 'L'}, {"seed", 1, 0, 's'},        {"timesteps", 1, 0, 'T'},
-        {"tokens", 1, 0, 'k'}, {"temperature", 1, 0, 'x'}, {"mask-token", 1, 0, 'M'},
+        {"model", 1, 0, 'm'},  {"out", 1, 0, 'o'},           {"sequences", 1, 0, 'n'},
+        {"length", 1, 0, 'L'}, {"seed", 1, 0, 's'},          {"timesteps", 1, 0, 'T'},
+        {"tokens", 1, 0, 'k'}, {"temperature", 1, 0, 'x'},   {"mask-token", 1, 0, 'M'},
         {"causal", 0, 0, 'c'}, {"bidirectional", 0, 0, 'b'}, {"help", 0, 0, 'h'},
         {0, 0, 0, 0}};
     *o = (calib_opts){.run = {NULL, NULL, 8, 64, 1234, 1.0, -1, -1}, .T = 8};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
-        case 'm': o->run.model = optarg; break;
-        case 'o': o->out = optarg; break;
-        case 'n': o->run.n_seq = atoi(optarg); break;
-        case 'L': o->run.L = atoi(optarg); break;
-        case 's': o->run.seed = strtoull(optarg, NULL, 10); break;
-        case 'T': o->T = atoi(optarg); break;
-        case 'k': o->run.tokens = optarg; break;
-        case 'x': o->run.temperature = atof(optarg); break;
-        case 'M': o->run.mask_token = atoll(optarg); break;
-        case 'c': o->run.causal = 1; break;
-        case 'b': o->run.causal = 0; break;
-        case 'h': usage(stdout); return -1;
-        default: usage(stderr); return 2;
+        case 'm':
+            o->run.model = optarg;
+            break;
+        case 'o':
+            o->out = optarg;
+            break;
+        case 'n':
+            o->run.n_seq = atoi(optarg);
+            break;
+        case 'L':
+            o->run.L = atoi(optarg);
+            break;
+        case 's':
+            o->run.seed = strtoull(optarg, NULL, 10);
+            break;
+        case 'T':
+            o->T = atoi(optarg);
+            break;
+        case 'k':
+            o->run.tokens = optarg;
+            break;
+        case 'x':
+            o->run.temperature = atof(optarg);
+            break;
+        case 'M':
+            o->run.mask_token = atoll(optarg);
+            break;
+        case 'c':
+            o->run.causal = 1;
+            break;
+        case 'b':
+            o->run.causal = 0;
+            break;
+        case 'h':
+            usage(stdout);
+            return -1;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (!o->run.model || !o->out || o->T < 1 || o->run.n_seq < 1 || o->run.L < 2) {
@@ -74,7 +99,8 @@ static aq_status collect(const calib_opts *o, const aq_run *r, aq_act_stats *s, 
     uint8_t *masked = malloc((size_t)L);
     float *logits = r->pipe.last ? malloc((size_t)L * (size_t)r->cfg.vocab * sizeof *logits) : NULL;
     aq_status st = tok && masked && (logits || !r->pipe.last)
-                       ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "out of memory");
+                       ? AQ_OK
+                       : aq_err_set(err, AQ_E_NOMEM, "out of memory");
     st = aq_agree(st, "allocation", err);
     aq_llm_hook hook = aq_act_stats_hook(s);
     for (int q = 0; q < o->run.n_seq && st == AQ_OK; q++)
@@ -90,14 +116,14 @@ static aq_status collect(const calib_opts *o, const aq_run *r, aq_act_stats *s, 
     return st;
 }
 
-static aq_status write_file(const calib_opts *o, const aq_run *r, aq_layer_stats *layers,
-                            size_t n, aq_err *err) {
+static aq_status write_file(const calib_opts *o, const aq_run *r, aq_layer_stats *layers, size_t n,
+                            aq_err *err) {
     char source[2048];
     snprintf(source, sizeof source,
              "aq-calib on %s (%s, %s attention): %d sequences x %d tokens %s%s, seed %llu, "
              "mask token %d, inputs of every linear layer over all positions",
-             o->run.model, r->cfg.arch, r->cfg.causal ? "causal" : "bidirectional",
-             o->run.n_seq, o->run.L, o->run.tokens ? "from " : "sampled from the model",
+             o->run.model, r->cfg.arch, r->cfg.causal ? "causal" : "bidirectional", o->run.n_seq,
+             o->run.L, o->run.tokens ? "from " : "sampled from the model",
              o->run.tokens ? o->run.tokens : "", (unsigned long long)o->run.seed, r->mask_token);
     return aq_calib_write(o->out, source,
                           "mask ratio bin centre u_t = (t + 1/2)/T; exactly round(u_t * n) "
@@ -122,7 +148,8 @@ static aq_status run(const calib_opts *o, aq_err *err) {
                    o->out, n, o->T, o->run.n_seq, o->run.L, r.pipe.size);
     }
     st = aq_agree(st, "writing the calibration file", err);
-    for (size_t i = 0; i < n; i++) aq_layer_stats_free(&layers[i]);
+    for (size_t i = 0; i < n; i++)
+        aq_layer_stats_free(&layers[i]);
     free(layers);
     aq_act_stats_free(s);
     aq_run_close(&r);

@@ -24,58 +24,93 @@ typedef struct {
 } quantized;
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: aq-eval --model DIR --result A.h5 [--result B.h5 ...] [options]\n"
-            "  --sequences N     held-out sequences (default 8)\n"
-            "  --length L        tokens per sequence (default 64)\n"
-            "  --seed S          sampling and masking seed (default 4321; aq-calib uses 1234)\n"
-            "  --timesteps T     mask-ratio bins, u_t = (t+1/2)/T (default 8)\n"
-            "  --tokens FILE     read sequences (one per line, token ids) instead of sampling\n"
-            "  --temperature X   sampling temperature (default 1)\n"
-            "  --mask-token ID   mask token (default: config mask_token_id, else 0)\n"
-            "  --causal | --bidirectional   override the attention mode of config.json\n"
-            "  --weights-only    ignore /act (no activation fake-quantization) in every result\n"
-            "  --json OUT.json   also write the results as JSON\n"
-            "  --layer-kl OUT.json  per-layer sensitivity: for each result and each of its\n"
-            "                    quantized linear weights, the KL with only that weight\n"
-            "                    quantized (for aq-mpi's quant.fallback_kl_path and, with\n"
-            "                    results at every width, quant.budget_kl_path)\n"
-            "  --print-samples K print the first K sequences (decoded with tokenizer.json)\n"
-            "  --dump-logits F   write the full-precision logits, float32 [N, T, L, vocab]\n");
+    fprintf(f, "usage: aq-eval --model DIR --result A.h5 [--result B.h5 ...] [options]\n"
+               "  --sequences N     held-out sequences (default 8)\n"
+               "  --length L        tokens per sequence (default 64)\n"
+               "  --seed S          sampling and masking seed (default 4321; aq-calib uses 1234)\n"
+               "  --timesteps T     mask-ratio bins, u_t = (t+1/2)/T (default 8)\n"
+               "  --tokens FILE     read sequences (one per line, token ids) instead of sampling\n"
+               "  --temperature X   sampling temperature (default 1)\n"
+               "  --mask-token ID   mask token (default: config mask_token_id, else 0)\n"
+               "  --causal | --bidirectional   override the attention mode of config.json\n"
+               "  --weights-only    ignore /act (no activation fake-quantization) in every result\n"
+               "  --json OUT.json   also write the results as JSON\n"
+               "  --layer-kl OUT.json  per-layer sensitivity: for each result and each of its\n"
+               "                    quantized linear weights, the KL with only that weight\n"
+               "                    quantized (for aq-mpi's quant.fallback_kl_path and, with\n"
+               "                    results at every width, quant.budget_kl_path)\n"
+               "  --print-samples K print the first K sequences (decoded with tokenizer.json)\n"
+               "  --dump-logits F   write the full-precision logits, float32 [N, T, L, vocab]\n");
 }
 
 static int parse(int argc, char **argv, eval_opts *o) {
     static const struct option lo[] = {
-        {"model", 1, 0, 'm'},     {"result", 1, 0, 'r'},      {"sequences", 1, 0, 'n'},
-        {"length", 1, 0, 'L'},    {"seed", 1, 0, 's'},        {"timesteps", 1, 0, 'T'},
-        {"tokens", 1, 0, 'k'},    {"temperature", 1, 0, 'x'}, {"mask-token", 1, 0, 'M'},
-        {"causal", 0, 0, 'c'},    {"bidirectional", 0, 0, 'b'}, {"json", 1, 0, 'j'},
-        {"print-samples", 1, 0, 'p'}, {"dump-logits", 1, 0, 'D'}, {"weights-only", 0, 0, 'W'}, {"layer-kl", 1, 0, 'K'}, {"help", 0, 0, 'h'},    {0, 0, 0, 0}};
+        {"model", 1, 0, 'm'},         {"result", 1, 0, 'r'},        {"sequences", 1, 0, 'n'},
+        {"length", 1, 0, 'L'},        {"seed", 1, 0, 's'},          {"timesteps", 1, 0, 'T'},
+        {"tokens", 1, 0, 'k'},        {"temperature", 1, 0, 'x'},   {"mask-token", 1, 0, 'M'},
+        {"causal", 0, 0, 'c'},        {"bidirectional", 0, 0, 'b'}, {"json", 1, 0, 'j'},
+        {"print-samples", 1, 0, 'p'}, {"dump-logits", 1, 0, 'D'},   {"weights-only", 0, 0, 'W'},
+        {"layer-kl", 1, 0, 'K'},      {"help", 0, 0, 'h'},          {0, 0, 0, 0}};
     *o = (eval_opts){.run = {NULL, NULL, 8, 64, 4321, 1.0, -1, -1}, .T = 8};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
-        case 'm': o->run.model = optarg; break;
+        case 'm':
+            o->run.model = optarg;
+            break;
         case 'r':
-            if (o->n_results == MAX_RESULTS) return fprintf(stderr, "aq-eval: at most %d --result\n", MAX_RESULTS), 2;
+            if (o->n_results == MAX_RESULTS)
+                return fprintf(stderr, "aq-eval: at most %d --result\n", MAX_RESULTS), 2;
             o->results[o->n_results++] = optarg;
             break;
-        case 'n': o->run.n_seq = atoi(optarg); break;
-        case 'L': o->run.L = atoi(optarg); break;
-        case 's': o->run.seed = strtoull(optarg, NULL, 10); break;
-        case 'T': o->T = atoi(optarg); break;
-        case 'k': o->run.tokens = optarg; break;
-        case 'x': o->run.temperature = atof(optarg); break;
-        case 'M': o->run.mask_token = atoll(optarg); break;
-        case 'c': o->run.causal = 1; break;
-        case 'b': o->run.causal = 0; break;
-        case 'j': o->json = optarg; break;
-        case 'p': o->print_samples = atoi(optarg); break;
-        case 'D': o->dump_logits = optarg; break;
-        case 'W': o->weights_only = 1; break;
-        case 'K': o->layer_kl = optarg; break;
-        case 'h': usage(stdout); return -1;
-        default: usage(stderr); return 2;
+        case 'n':
+            o->run.n_seq = atoi(optarg);
+            break;
+        case 'L':
+            o->run.L = atoi(optarg);
+            break;
+        case 's':
+            o->run.seed = strtoull(optarg, NULL, 10);
+            break;
+        case 'T':
+            o->T = atoi(optarg);
+            break;
+        case 'k':
+            o->run.tokens = optarg;
+            break;
+        case 'x':
+            o->run.temperature = atof(optarg);
+            break;
+        case 'M':
+            o->run.mask_token = atoll(optarg);
+            break;
+        case 'c':
+            o->run.causal = 1;
+            break;
+        case 'b':
+            o->run.causal = 0;
+            break;
+        case 'j':
+            o->json = optarg;
+            break;
+        case 'p':
+            o->print_samples = atoi(optarg);
+            break;
+        case 'D':
+            o->dump_logits = optarg;
+            break;
+        case 'W':
+            o->weights_only = 1;
+            break;
+        case 'K':
+            o->layer_kl = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return -1;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (!o->run.model || !o->n_results || o->T < 1 || o->run.n_seq < 1 || o->run.L < 2) {
@@ -151,15 +186,18 @@ static aq_status eval_all(const eval_opts *o, const aq_run *r, quantized *qs, aq
     for (int s = 0; s < o->run.n_seq && st == AQ_OK; s++) {
         const int32_t *orig = r->seqs + (int64_t)s * L;
         for (int t = 0; t < T && st == AQ_OK; t++) {
-            aq_mask_sequence(orig, L, t, T, o->run.seed, s, r->mask_token, c->logits_shift, tok, masked);
+            aq_mask_sequence(orig, L, t, T, o->run.seed, s, r->mask_token, c->logits_shift, tok,
+                             masked);
             st = aq_pipe_forward(&r->pipe, &r->fp, tok, L, lf, NULL, err);
             if (st == AQ_OK && dump && fwrite(lf, sizeof *lf, nl, dump) != nl)
                 st = aq_err_set(err, AQ_E_IO, "%s: write failed", o->dump_logits);
             for (int k = 0; k < o->n_results && st == AQ_OK; k++) {
                 aq_actq_set_step(qs[k].actq, t);
                 aq_llm_hook hook = aq_actq_hook(qs[k].actq);
-                st = aq_pipe_forward(&r->pipe, &qs[k].q, tok, L, lq, qs[k].actq ? &hook : NULL, err);
-                if (st == AQ_OK && r->pipe.last) aq_eval_score(c, orig, masked, L, lf, lq, &acc[k * T + t]);
+                st =
+                    aq_pipe_forward(&r->pipe, &qs[k].q, tok, L, lq, qs[k].actq ? &hook : NULL, err);
+                if (st == AQ_OK && r->pipe.last)
+                    aq_eval_score(c, orig, masked, L, lf, lq, &acc[k * T + t]);
             }
         }
     }
@@ -198,7 +236,9 @@ double aq_eval_overall_kl(const aq_eval_acc *acc, int T) {
     return overall(acc, T).kl;
 }
 
-static json_t *num(double v) { return isnan(v) ? json_null() : json_real(v); }
+static json_t *num(double v) {
+    return isnan(v) ? json_null() : json_real(v);
+}
 
 static json_t *metrics_json(metrics m) {
     return json_pack("{s:o, s:o, s:o, s:o}", "kl", num(m.kl), "nll_fp", num(m.nll_fp), "nll_q",
@@ -210,15 +250,14 @@ static void print_row(const char *label, metrics m, const aq_eval_acc *a) {
            m.top1, a ? a->n_kl : NAN, a ? a->n_nll : NAN);
 }
 
-static void report(const eval_opts *o, const quantized *qs, const aq_eval_acc *acc,
-                   json_t *root) {
+static void report(const eval_opts *o, const quantized *qs, const aq_eval_acc *acc, json_t *root) {
     json_t *files = json_array();
     for (int k = 0; k < o->n_results; k++) {
         const aq_eval_acc *a = acc + k * o->T;
         const char *mode = qs[k].actq ? "weights dequantized + activations fake-quantized (/act)"
                                       : "weights dequantized (no /act: float activations)";
-        printf("\n%s: %s\n  %-8s %12s %10s %10s %8s %8s %8s\n", o->results[k], mode, "t (u)", "KL nats",
-               "NLL fp", "NLL q", "top1", "n_kl", "n_nll");
+        printf("\n%s: %s\n  %-8s %12s %10s %10s %8s %8s %8s\n", o->results[k], mode, "t (u)",
+               "KL nats", "NLL fp", "NLL q", "top1", "n_kl", "n_nll");
         json_t *steps = json_array();
         for (int t = 0; t < o->T; t++) {
             char label[32];
@@ -235,7 +274,8 @@ static void report(const eval_opts *o, const quantized *qs, const aq_eval_acc *a
         metrics m = overall(a, o->T);
         print_row("overall", m, NULL);
         json_array_append_new(files, json_pack("{s:s, s:b, s:o, s:o}", "result", o->results[k],
-                                               "act_fake_quant", qs[k].actq != NULL, "overall", metrics_json(m), "per_timestep", steps));
+                                               "act_fake_quant", qs[k].actq != NULL, "overall",
+                                               metrics_json(m), "per_timestep", steps));
     }
     json_object_set_new(root, "results", files);
 }
@@ -245,8 +285,9 @@ static json_t *header(const eval_opts *o, const aq_run *r) {
            "T = %d mask-ratio bins, mask token %d%s, %d ranks\n",
            o->run.model, r->cfg.arch, r->cfg.causal ? "causal" : "bidirectional",
            r->cfg.logits_shift ? ", shifted logits" : "", o->run.n_seq, o->run.L,
-           o->run.tokens ? o->run.tokens : "sampled from the model", (unsigned long long)o->run.seed,
-           o->T, r->mask_token, r->mask_from_config ? "" : " (model has no mask_token_id)", r->pipe.size);
+           o->run.tokens ? o->run.tokens : "sampled from the model",
+           (unsigned long long)o->run.seed, o->T, r->mask_token,
+           r->mask_from_config ? "" : " (model has no mask_token_id)", r->pipe.size);
     printf("KL(p_fp || p_q) and top-1 agreement over %s; NLL of the original tokens at masked "
            "positions; overall = mean over t\n",
            r->cfg.causal ? "all predicted positions" : "masked positions");
@@ -284,7 +325,8 @@ static aq_status run(const eval_opts *o, aq_err *err) {
     quantized qs[MAX_RESULTS];
     memset(qs, 0, sizeof qs);
     for (int k = 0; k < o->n_results && st == AQ_OK; k++)
-        st = aq_agree(open_quantized(&r, o->results[k], o->T, o->weights_only, &qs[k], err), "opening a result", err);
+        st = aq_agree(open_quantized(&r, o->results[k], o->T, o->weights_only, &qs[k], err),
+                      "opening a result", err);
     size_t n = (size_t)o->n_results * (size_t)o->T;
     aq_eval_acc *acc = calloc(n, sizeof *acc), *tot = calloc(n, sizeof *tot);
     if (st == AQ_OK && (!acc || !tot)) st = aq_err_set(err, AQ_E_NOMEM, "out of memory");
@@ -293,7 +335,8 @@ static aq_status run(const eval_opts *o, aq_err *err) {
         st = aq_err_set(err, AQ_E_IO, "cannot create %s", o->dump_logits);
     st = aq_agree(st, "setup", err);
     if (st == AQ_OK) st = eval_all(o, &r, qs, acc, dump, err);
-    if (dump && fclose(dump) != 0 && st == AQ_OK) st = aq_err_set(err, AQ_E_IO, "%s: close failed", o->dump_logits);
+    if (dump && fclose(dump) != 0 && st == AQ_OK)
+        st = aq_err_set(err, AQ_E_IO, "%s: close failed", o->dump_logits);
     if (st == AQ_OK) /* the last rank scored everything; the struct is all doubles */
         MPI_Reduce(acc, tot, (int)(n * sizeof *acc / sizeof(double)), MPI_DOUBLE, MPI_SUM, 0,
                    MPI_COMM_WORLD);
@@ -305,7 +348,8 @@ static aq_status run(const eval_opts *o, aq_err *err) {
             st = aq_err_set(err, AQ_E_IO, "cannot write %s", o->json);
         json_decref(root);
     }
-    for (int k = 0; k < o->n_results; k++) close_quantized(&qs[k]);
+    for (int k = 0; k < o->n_results; k++)
+        close_quantized(&qs[k]);
     free(acc);
     free(tot);
     aq_run_close(&r);

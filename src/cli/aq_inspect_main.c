@@ -8,14 +8,15 @@
 enum { EXIT_PROBLEM = 1, EXIT_USAGE = 2 };
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "Usage: aq-inspect FILE                       summary (tensors, bits, sizes, SQNR, phases)\n"
-            "       aq-inspect --verify FILE              checksums, completeness, shapes, packing\n"
-            "       aq-inspect --export OUT.safetensors [--dtype bf16|f32] [--tensor NAME] FILE\n"
-            "\n"
-            "--verify prints one line per problem and exits 1 when there is any.\n"
-            "--export dequantizes every tensor (or NAME) to bf16 (default) or f32 safetensors.\n"
-            "Exit status: 0 success; 1 a problem or failure; 2 bad command line.\n");
+    fprintf(
+        f, "Usage: aq-inspect FILE                       summary (tensors, bits, sizes, SQNR, "
+           "phases)\n"
+           "       aq-inspect --verify FILE              checksums, completeness, shapes, packing\n"
+           "       aq-inspect --export OUT.safetensors [--dtype bf16|f32] [--tensor NAME] FILE\n"
+           "\n"
+           "--verify prints one line per problem and exits 1 when there is any.\n"
+           "--export dequantizes every tensor (or NAME) to bf16 (default) or f32 safetensors.\n"
+           "Exit status: 0 success; 1 a problem or failure; 2 bad command line.\n");
 }
 
 typedef struct {
@@ -24,21 +25,29 @@ typedef struct {
 } args;
 
 static int parse(int argc, char **argv, args *a) {
-    static const struct option LONG[] = {{"verify", no_argument, 0, 'v'},
-                                         {"export", required_argument, 0, 'e'},
-                                         {"dtype", required_argument, 0, 'd'},
-                                         {"tensor", required_argument, 0, 't'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option LONG[] = {
+        {"verify", no_argument, 0, 'v'},      {"export", required_argument, 0, 'e'},
+        {"dtype", required_argument, 0, 'd'}, {"tensor", required_argument, 0, 't'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":ve:d:t:h", LONG, NULL)) != -1) {
         switch (c) {
-        case 'v': a->verify = 1; break;
-        case 'e': a->export_path = optarg; break;
-        case 'd': a->dtype = optarg; break;
-        case 't': a->tensor = optarg; break;
-        case 'h': a->help = 1; break;
+        case 'v':
+            a->verify = 1;
+            break;
+        case 'e':
+            a->export_path = optarg;
+            break;
+        case 'd':
+            a->dtype = optarg;
+            break;
+        case 't':
+            a->tensor = optarg;
+            break;
+        case 'h':
+            a->help = 1;
+            break;
         default:
             fprintf(stderr, "aq-inspect: error: %s %s (see --help)\n",
                     c == ':' ? "option needs a value:" : "unknown option", argv[optind - 1]);
@@ -71,8 +80,10 @@ static int run(const args *a) {
     if (a->verify) {
         size_t problems = 0;
         aq_inspect_verify(a->file, stdout, &problems, &err);
-        if (problems) fprintf(stderr, "aq-inspect: %s: %zu problem(s)\n", a->file, problems);
-        else printf("%s: ok\n", a->file);
+        if (problems)
+            fprintf(stderr, "aq-inspect: %s: %zu problem(s)\n", a->file, problems);
+        else
+            printf("%s: ok\n", a->file);
         return problems ? EXIT_PROBLEM : 0;
     }
     aq_status st;

@@ -32,27 +32,26 @@ static void install_signal_handlers(void) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "Usage: mpirun -n N aq-mpi --config FILE [--set section.key=value ...] [--dry-run]\n"
-            "\n"
-            "Quantizes the weights of a safetensors model to 2/3/4/8 bits across MPI ranks and\n"
-            "writes one HDF5 file (format aq-mpi/1, see docs/FORMAT.md).\n"
-            "\n"
-            "Options:\n"
-            "  -c, --config FILE        job configuration (INI; see jobs/ and docs/CONFIG.md)\n"
-            "  -s, --set SEC.KEY=VALUE  override one key after the file (repeatable)\n"
-            "  -n, --dry-run            print the plan (unit -> rank, bytes per rank) and stop\n"
-            "  -r, --resume             continue <output.path>.partial of an interrupted run\n"
-            "                           (same job and overrides; ranks/threads may differ)\n"
-            "  -h, --help               this text\n"
-            "  -V, --version            print the version\n"
-            "\n"
-            "Exit status: 0 success; 1 the job failed (bad model, data or output; nothing is\n"
-            "left under the output name); 2 bad command line or configuration; 3 interrupted\n"
-            "by SIGUSR1 or SIGTERM after the tensor in flight (<output.path>.partial is kept:\n"
-            "run the same command with --resume).\n"
-            "Threads per rank: run.threads (0 = OMP_NUM_THREADS or all cores of the rank);\n"
-            "give each rank its cores (mpirun --map-by slot:PE=T, srun --cpus-per-task=T).\n");
+    fprintf(f, "Usage: mpirun -n N aq-mpi --config FILE [--set section.key=value ...] [--dry-run]\n"
+               "\n"
+               "Quantizes the weights of a safetensors model to 2/3/4/8 bits across MPI ranks and\n"
+               "writes one HDF5 file (format aq-mpi/1, see docs/FORMAT.md).\n"
+               "\n"
+               "Options:\n"
+               "  -c, --config FILE        job configuration (INI; see jobs/ and docs/CONFIG.md)\n"
+               "  -s, --set SEC.KEY=VALUE  override one key after the file (repeatable)\n"
+               "  -n, --dry-run            print the plan (unit -> rank, bytes per rank) and stop\n"
+               "  -r, --resume             continue <output.path>.partial of an interrupted run\n"
+               "                           (same job and overrides; ranks/threads may differ)\n"
+               "  -h, --help               this text\n"
+               "  -V, --version            print the version\n"
+               "\n"
+               "Exit status: 0 success; 1 the job failed (bad model, data or output; nothing is\n"
+               "left under the output name); 2 bad command line or configuration; 3 interrupted\n"
+               "by SIGUSR1 or SIGTERM after the tensor in flight (<output.path>.partial is kept:\n"
+               "run the same command with --resume).\n"
+               "Threads per rank: run.threads (0 = OMP_NUM_THREADS or all cores of the rank);\n"
+               "give each rank its cores (mpirun --map-by slot:PE=T, srun --cpus-per-task=T).\n");
 }
 
 typedef struct {
@@ -76,14 +75,28 @@ static int parse_args(int argc, char **argv, args *a, aq_err *err) {
     int c;
     while ((c = getopt_long(argc, argv, ":c:s:nrhV", LONG, NULL)) != -1) {
         switch (c) {
-        case 'c': a->config = optarg; break;
-        case 's': a->sets[a->n_sets++] = optarg; break;
-        case 'n': a->dry_run = 1; break;
-        case 'r': a->resume = 1; break;
-        case 'h': a->help = 1; break;
-        case 'V': a->version = 1; break;
-        case ':': return aq_err_set(err, AQ_E_CONFIG, "option %s needs a value", argv[optind - 1]);
-        default: return aq_err_set(err, AQ_E_CONFIG, "unknown option %s (see --help)", argv[optind - 1]);
+        case 'c':
+            a->config = optarg;
+            break;
+        case 's':
+            a->sets[a->n_sets++] = optarg;
+            break;
+        case 'n':
+            a->dry_run = 1;
+            break;
+        case 'r':
+            a->resume = 1;
+            break;
+        case 'h':
+            a->help = 1;
+            break;
+        case 'V':
+            a->version = 1;
+            break;
+        case ':':
+            return aq_err_set(err, AQ_E_CONFIG, "option %s needs a value", argv[optind - 1]);
+        default:
+            return aq_err_set(err, AQ_E_CONFIG, "unknown option %s (see --help)", argv[optind - 1]);
         }
     }
     if (optind < argc)
@@ -94,7 +107,8 @@ static int parse_args(int argc, char **argv, args *a, aq_err *err) {
 static aq_status build_config(const args *a, aq_config *cfg, aq_err *err) {
     aq_config_defaults(cfg);
     aq_status st = a->config ? aq_config_load(cfg, a->config, err) : AQ_OK;
-    for (int i = 0; st == AQ_OK && i < a->n_sets; ++i) st = aq_config_set(cfg, a->sets[i], err);
+    for (int i = 0; st == AQ_OK && i < a->n_sets; ++i)
+        st = aq_config_set(cfg, a->sets[i], err);
     if (st == AQ_OK && a->dry_run && !cfg->output_path[0]) strcpy(cfg->output_path, "(dry run)");
     if (st == AQ_OK) st = aq_config_check(cfg, err);
     return st;
@@ -133,8 +147,10 @@ static int run(int rank, const args *a) {
     if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
     warn_thread_binding(rank);
     char *ini = aq_config_to_ini(&cfg);
-    aq_job_opts opts = {.dry_run = a->dry_run, .config_text = ini ? ini : "",
-                        .resume = a->resume, .stop = &stop_signal};
+    aq_job_opts opts = {.dry_run = a->dry_run,
+                        .config_text = ini ? ini : "",
+                        .resume = a->resume,
+                        .stop = &stop_signal};
     st = aq_job_run(&cfg, &opts, MPI_COMM_WORLD, &err);
     free(ini);
     if (st != AQ_OK && rank == 0) fprintf(stderr, "aq-mpi: error: %s\n", err.msg);

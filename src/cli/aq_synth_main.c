@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,8 +57,9 @@ typedef struct {
     uint64_t params, bytes;
 } plan;
 
-static int plan_add(plan *p, tensor_kind kind, int64_t rows, int64_t cols, const char *fmt,
-                    int layer) {
+/* The tensor name is printf(fmt, ...): names are templates over the layer index. */
+__attribute__((format(printf, 5, 6))) static int plan_add(plan *p, tensor_kind kind, int64_t rows,
+                                                          int64_t cols, const char *fmt, ...) {
     if (p->n == p->cap) {
         size_t cap = p->cap ? 2 * p->cap : 64;
         plan_tensor *t = realloc(p->t, cap * sizeof *t);
@@ -66,7 +68,10 @@ static int plan_add(plan *p, tensor_kind kind, int64_t rows, int64_t cols, const
         p->cap = cap;
     }
     plan_tensor *t = &p->t[p->n++];
-    snprintf(t->name, sizeof t->name, fmt, layer);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->name, sizeof t->name, fmt, ap);
+    va_end(ap);
     t->kind = kind;
     t->ndim = cols > 0 ? 2 : 1;
     t->shape[0] = rows;
@@ -81,7 +86,7 @@ static int plan_add(plan *p, tensor_kind kind, int64_t rows, int64_t cols, const
 static int plan_build(const preset *ps, plan *p) {
     int64_t h = ps->hidden, hd = ps->hidden / ps->heads, q = ps->heads * hd, kv = ps->kv_heads * hd,
             in = ps->inter;
-    int rc = plan_add(p, K_LINEAR, ps->vocab, h, "model.embed_tokens.weight", 0);
+    int rc = plan_add(p, K_LINEAR, ps->vocab, h, "model.embed_tokens.weight");
     for (int l = 0; l < ps->layers && rc == 0; ++l) {
         rc |= plan_add(p, K_NORM, h, 0, "model.layers.%d.input_layernorm.weight", l);
         rc |= plan_add(p, K_LINEAR, q, h, "model.layers.%d.self_attn.q_proj.weight", l);
@@ -96,8 +101,8 @@ static int plan_build(const preset *ps, plan *p) {
         rc |= plan_add(p, K_LINEAR, in, h, "model.layers.%d.mlp.up_proj.weight", l);
         rc |= plan_add(p, K_LINEAR, h, in, "model.layers.%d.mlp.down_proj.weight", l);
     }
-    if (rc == 0) rc = plan_add(p, K_NORM, h, 0, "model.norm.weight", 0);
-    if (rc == 0) rc = plan_add(p, K_LINEAR, ps->vocab, h, "lm_head.weight", 0);
+    if (rc == 0) rc = plan_add(p, K_NORM, h, 0, "model.norm.weight");
+    if (rc == 0) rc = plan_add(p, K_LINEAR, ps->vocab, h, "lm_head.weight");
     /* Greedy filling in tensor order, as transformers' save_pretrained does. */
     uint64_t used = 0;
     p->nshards = 1;

@@ -17,8 +17,8 @@ typedef struct {
     const char *section, *key;
     key_type type;
     size_t offset;
-    double lo, hi;              /* K_INT, K_DBL range (inclusive) */
-    const char *const *names;   /* K_ENUM names (index = value), K_INTSET allowed values */
+    double lo, hi;            /* K_INT, K_DBL range (inclusive) */
+    const char *const *names; /* K_ENUM names (index = value), K_INTSET allowed values */
 } key_def;
 
 static const char *const METHODS[] = {"rtn", "mse", NULL};
@@ -85,9 +85,9 @@ static const key_def KEYS[] = {
 void aq_config_defaults(aq_config *c) {
     memset(c, 0, sizeof *c);
     c->compression_level = 3;
-    c->quant = (aq_quant_params){.bits = 4, .group_size = 64, .method = AQ_METHOD_MSE,
-                                 .scale_dtype = AQ_SCALE_F16};
-    c->fallback_2bit = 0.15; /* ~8.2 dB; the test tensors reach ~9.5 at g32 */
+    c->quant = (aq_quant_params){
+        .bits = 4, .group_size = 64, .method = AQ_METHOD_MSE, .scale_dtype = AQ_SCALE_F16};
+    c->fallback_2bit = 0.15;  /* ~8.2 dB; the test tensors reach ~9.5 at g32 */
     c->fallback_4bit = 0.012; /* ~19.2 dB; the test tensors reach ~21 at g32 */
     c->fallback_kl = 0.1;     /* nats; one 2-bit g64 layer of TinyStories costs 0.02-0.23 */
     c->calib_timesteps = 32;
@@ -120,7 +120,8 @@ static const key_def *find_key(const char *section, const char *key, int *sectio
 }
 
 static int parse_bool(const char *v, int *out) {
-    static const char *const T[] = {"true", "yes", "on", "1"}, *const N[] = {"false", "no", "off", "0"};
+    static const char *const T[] = {"true", "yes", "on", "1"}, *const N[] = {"false", "no", "off",
+                                                                             "0"};
     for (int i = 0; i < 4; ++i) {
         if (strcasecmp(v, T[i]) == 0) return *out = 1, 0;
         if (strcasecmp(v, N[i]) == 0) return *out = 0, 0;
@@ -185,8 +186,8 @@ static int set_value(aq_config *c, const key_def *k, const char *v, char *why, s
 }
 
 /* Validates and stores one section/key/value; the reason goes to why[0..n). */
-static int assign(aq_config *c, const char *section, const char *key, const char *value,
-                  char *why, size_t n) {
+static int assign(aq_config *c, const char *section, const char *key, const char *value, char *why,
+                  size_t n) {
     int section_known;
     const key_def *k = find_key(section, key, &section_known);
     if (!section_known) return snprintf(why, n, "unknown section [%s]", section), -1;
@@ -238,9 +239,11 @@ aq_status aq_config_set(aq_config *c, const char *assignment, aq_err *err) {
 
 aq_status aq_config_check(const aq_config *c, aq_err *err) {
     if (!c->model_path[0])
-        return aq_err_set(err, AQ_E_CONFIG, "model.path is not set (config or --set model.path=DIR)");
+        return aq_err_set(err, AQ_E_CONFIG,
+                          "model.path is not set (config or --set model.path=DIR)");
     if (!c->output_path[0])
-        return aq_err_set(err, AQ_E_CONFIG, "output.path is not set (config or --set output.path=FILE.h5)");
+        return aq_err_set(err, AQ_E_CONFIG,
+                          "output.path is not set (config or --set output.path=FILE.h5)");
     aq_status st = aq_quant_params_check(&c->quant, err);
     if (st != AQ_OK) return st;
     int calib = c->calib_path[0] || c->calib_synthetic;
@@ -249,28 +252,42 @@ aq_status aq_config_check(const aq_config *c, aq_err *err) {
                           "phase1/2/3 need activation statistics: set calib.path = STATS.h5 "
                           "or calib.synthetic = true");
     if (c->budget_bits > 0 && c->fallback)
-        return aq_err_set(err, AQ_E_CONFIG, "quant.budget_bits and quant.fallback exclude each "
+        return aq_err_set(err, AQ_E_CONFIG,
+                          "quant.budget_bits and quant.fallback exclude each "
                           "other: the budget already chooses every layer's width");
     if (c->budget_kl_path[0] && !(c->budget_bits > 0))
-        return aq_err_set(err, AQ_E_CONFIG, "quant.budget_kl_path is the sensitivity of the "
+        return aq_err_set(err, AQ_E_CONFIG,
+                          "quant.budget_kl_path is the sensitivity of the "
                           "size budget: set quant.budget_bits");
     if (c->fallback_kl_path[0] && !c->fallback)
-        return aq_err_set(err, AQ_E_CONFIG, "quant.fallback_kl_path is used by the per-layer "
+        return aq_err_set(err, AQ_E_CONFIG,
+                          "quant.fallback_kl_path is used by the per-layer "
                           "fallback: set quant.fallback = true");
     if (c->calib_path[0] && c->calib_synthetic)
-        return aq_err_set(err, AQ_E_CONFIG, "calib.path and calib.synthetic = true exclude each other");
+        return aq_err_set(err, AQ_E_CONFIG,
+                          "calib.path and calib.synthetic = true exclude each other");
     return AQ_OK;
 }
 
 static void format_value(const aq_config *c, const key_def *k, char *buf, size_t n) {
     const char *src = (const char *)c + k->offset;
     switch (k->type) {
-    case K_STR: snprintf(buf, n, "%s", src); break;
-    case K_BOOL: snprintf(buf, n, "%s", *(const int *)src ? "true" : "false"); break;
-    case K_ENUM: snprintf(buf, n, "%s", k->names[*(const int *)src]); break;
+    case K_STR:
+        snprintf(buf, n, "%s", src);
+        break;
+    case K_BOOL:
+        snprintf(buf, n, "%s", *(const int *)src ? "true" : "false");
+        break;
+    case K_ENUM:
+        snprintf(buf, n, "%s", k->names[*(const int *)src]);
+        break;
     case K_INTSET:
-    case K_INT: snprintf(buf, n, "%d", *(const int *)src); break;
-    case K_DBL: snprintf(buf, n, "%.17g", *(const double *)src); break;
+    case K_INT:
+        snprintf(buf, n, "%d", *(const int *)src);
+        break;
+    case K_DBL:
+        snprintf(buf, n, "%.17g", *(const double *)src);
+        break;
     }
 }
 

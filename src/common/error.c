@@ -25,16 +25,26 @@ void aq_err_clear(aq_err *err) {
 
 const char *aq_status_name(aq_status s) {
     switch (s) {
-    case AQ_OK: return "ok";
-    case AQ_E_IO: return "io";
-    case AQ_E_FORMAT: return "format";
-    case AQ_E_CONFIG: return "config";
-    case AQ_E_VALUE: return "value";
-    case AQ_E_UNSUPPORTED: return "unsupported";
-    case AQ_E_NOMEM: return "nomem";
-    case AQ_E_MPI: return "mpi";
-    case AQ_E_HDF5: return "hdf5";
-    case AQ_E_INTERRUPTED: return "interrupted";
+    case AQ_OK:
+        return "ok";
+    case AQ_E_IO:
+        return "io";
+    case AQ_E_FORMAT:
+        return "format";
+    case AQ_E_CONFIG:
+        return "config";
+    case AQ_E_VALUE:
+        return "value";
+    case AQ_E_UNSUPPORTED:
+        return "unsupported";
+    case AQ_E_NOMEM:
+        return "nomem";
+    case AQ_E_MPI:
+        return "mpi";
+    case AQ_E_HDF5:
+        return "hdf5";
+    case AQ_E_INTERRUPTED:
+        return "interrupted";
     }
     return "unknown";
 }

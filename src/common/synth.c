@@ -14,7 +14,8 @@ static uint64_t rotl(uint64_t x, int k) {
 }
 
 void aq_rng_seed(aq_rng *r, uint64_t seed) {
-    for (int i = 0; i < 4; ++i) r->s[i] = splitmix64(&seed);
+    for (int i = 0; i < 4; ++i)
+        r->s[i] = splitmix64(&seed);
 }
 
 uint64_t aq_rng_next(aq_rng *r) {
@@ -65,8 +66,8 @@ float aq_synth_weight(aq_rng *r, float std) {
     return (float)(t * std / sqrt(5.0 / 3.0));
 }
 
-void aq_synth_weights_f32_range(uint64_t seed, const char *name, size_t first, float *dst,
-                                size_t n, float std) {
+void aq_synth_weights_f32_range(uint64_t seed, const char *name, size_t first, float *dst, size_t n,
+                                float std) {
     uint64_t base = aq_synth_seed_for(seed, name);
     size_t end = first + n, b0 = first / AQ_SYNTH_BLOCK;
     size_t b1 = n ? (end + AQ_SYNTH_BLOCK - 1) / AQ_SYNTH_BLOCK : b0;

@@ -33,7 +33,8 @@ static aq_status plan(const aq_h5in *h, hid_t f, const char *only, exp_entry **o
         H5O_info_t oi;
         if (tg < 0 || H5Oget_info_by_name2(tg, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0) {
             ins_close(tg);
-            return aq_err_set(err, AQ_E_FORMAT, "%s: tensor %s: cannot open", aq_h5in_path(h), name);
+            return aq_err_set(err, AQ_E_FORMAT, "%s: tensor %s: cannot open", aq_h5in_path(h),
+                              name);
         }
         exp_entry *x = &e[(*n)++];
         *x = (exp_entry){.name = name, .addr = oi.addr, .target = -1};
@@ -47,7 +48,8 @@ static aq_status plan(const aq_h5in *h, hid_t f, const char *only, exp_entry **o
     }
     ins_close(tg);
     if (only && *n == 0)
-        return aq_err_set(err, AQ_E_FORMAT, "%s: no complete tensor named %s", aq_h5in_path(h), only);
+        return aq_err_set(err, AQ_E_FORMAT, "%s: no complete tensor named %s", aq_h5in_path(h),
+                          only);
     return AQ_OK;
 }
 

@@ -27,13 +27,26 @@ void ins_close(hid_t id) {
     /* HDF5 calls clear the error stack on entry: keep the failure being reported. */
     hid_t saved = H5Eget_num(H5E_DEFAULT) > 0 ? H5Eget_current_stack() : -1;
     switch (H5Iget_type(id)) {
-    case H5I_FILE: H5Fclose(id); break;
-    case H5I_GROUP: H5Gclose(id); break;
-    case H5I_DATASET: H5Dclose(id); break;
-    case H5I_DATATYPE: H5Tclose(id); break;
-    case H5I_DATASPACE: H5Sclose(id); break;
-    case H5I_ATTR: H5Aclose(id); break;
-    default: break;
+    case H5I_FILE:
+        H5Fclose(id);
+        break;
+    case H5I_GROUP:
+        H5Gclose(id);
+        break;
+    case H5I_DATASET:
+        H5Dclose(id);
+        break;
+    case H5I_DATATYPE:
+        H5Tclose(id);
+        break;
+    case H5I_DATASPACE:
+        H5Sclose(id);
+        break;
+    case H5I_ATTR:
+        H5Aclose(id);
+        break;
+    default:
+        break;
     }
     if (saved >= 0) H5Eset_current_stack(saved);
 }
@@ -122,8 +135,7 @@ hid_t ins_open(const char *path, aq_err *err) {
     }
     if (aq_h5z_zstd_register(err) != AQ_OK) return -1;
     if (H5Fis_hdf5(path) <= 0) {
-        aq_err_set(err, AQ_E_FORMAT, "%s: not an HDF5 file (or its superblock is damaged)",
-                   path);
+        aq_err_set(err, AQ_E_FORMAT, "%s: not an HDF5 file (or its superblock is damaged)", path);
         return -1;
     }
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);

@@ -20,7 +20,10 @@ static int read_vlen(hid_t d, hid_t ft) {
     char **v = calloc(n ? n : 1, sizeof *v);
     hid_t mt = H5Tcopy(ft);
     hid_t s = H5Dget_space(d);
-    int rc = v && mt >= 0 && s >= 0 && (n == 0 || H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0) ? 0 : -1;
+    int rc =
+        v && mt >= 0 && s >= 0 && (n == 0 || H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0)
+            ? 0
+            : -1;
     if (rc == 0 && n > 0) H5Dvlen_reclaim(mt, s, H5P_DEFAULT, v);
     ins_close(s);
     ins_close(mt);
@@ -28,8 +31,8 @@ static int read_vlen(hid_t d, hid_t ft) {
     return rc;
 }
 
-static int read_rows(hid_t d, hid_t mt, int nd, const hsize_t *dims, size_t row_elems,
-                     size_t elem, ins_block_fn fn, void *ctx) {
+static int read_rows(hid_t d, hid_t mt, int nd, const hsize_t *dims, size_t row_elems, size_t elem,
+                     ins_block_fn fn, void *ctx) {
     size_t row_bytes = row_elems * elem;
     if (row_bytes == 0) row_bytes = 1;
     hsize_t per = BLOCK_BYTES / row_bytes ? BLOCK_BYTES / row_bytes : 1;

@@ -112,7 +112,8 @@ void ins_print_act(FILE *out, hid_t f) {
     fprintf(out, "act           %zu layers\n", s.layers);
     fprintf(out, "  phase 1     mean smoothness %.4f -> %.4f, %ld boundary violations\n",
             s.sm_before / n, s.sm_after / n, s.violations);
-    fprintf(out, "  phase 2     mean expected error %.6g -> %.6g\n", s.err_before / n, s.err_after / n);
+    fprintf(out, "  phase 2     mean expected error %.6g -> %.6g\n", s.err_before / n,
+            s.err_after / n);
     fprintf(out, "  phase 3     ran on %zu layers, converged on %zu\n", s.ran3, s.conv3);
 }
 
@@ -138,13 +139,15 @@ void ins_print_run(FILE *out, hid_t f) {
 
 void ins_print_source(FILE *out, hid_t f) {
     if (H5Lexists(f, "source", H5P_DEFAULT) <= 0) return;
-    hid_t fd = H5Dopen2(f, "source/file", H5P_DEFAULT), hd = H5Dopen2(f, "source/sha256", H5P_DEFAULT);
+    hid_t fd = H5Dopen2(f, "source/file", H5P_DEFAULT),
+          hd = H5Dopen2(f, "source/sha256", H5P_DEFAULT);
     hid_t ft = fd >= 0 ? H5Dget_type(fd) : -1, ht = hd >= 0 ? H5Dget_type(hd) : -1;
     hsize_t dims[8] = {0};
     size_t fw = ft >= 0 ? H5Tget_size(ft) : 0, hw = ht >= 0 ? H5Tget_size(ht) : 0;
     size_t n = fd >= 0 && ins_dims(fd, dims) == 1 ? (size_t)dims[0] : 0;
     char *fb = calloc(n * fw + 1, 1), *hb = calloc(n * hw + 1, 1);
-    int ok = n > 0 && fb && hb && fw && hw && H5Dread(fd, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, fb) >= 0 &&
+    int ok = n > 0 && fb && hb && fw && hw &&
+             H5Dread(fd, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, fb) >= 0 &&
              H5Dread(hd, ht, H5S_ALL, H5S_ALL, H5P_DEFAULT, hb) >= 0;
     fprintf(out, "\nsource files  (sha256)\n");
     for (size_t i = 0; ok && i < n; ++i)

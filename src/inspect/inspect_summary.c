@@ -13,7 +13,8 @@ static void print_root(FILE *out, const char *path, hid_t f) {
     char buf[1024];
     fprintf(out, "file          %s\n", path);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; ++i)
-        fprintf(out, "%-13s %s\n", keys[i], ins_attr_str(f, keys[i], buf, sizeof buf) == 0 ? buf : "?");
+        fprintf(out, "%-13s %s\n", keys[i],
+                ins_attr_str(f, keys[i], buf, sizeof buf) == 0 ? buf : "?");
     int ranks = 0, threads = 0;
     ins_attr_num(f, "ranks", H5T_NATIVE_INT, &ranks);
     ins_attr_num(f, "threads", H5T_NATIVE_INT, &threads);
@@ -58,7 +59,8 @@ static herr_t tensor_line(hid_t tensors, const char *name, const H5L_info_t *li,
     ins_attr_num(g, "complete", H5T_NATIVE_INT, &complete);
     int64_t numel = 1;
     for (int i = 0; i < nd; ++i) {
-        snprintf(sh + strlen(sh), sizeof sh - strlen(sh), "%s%lld", i ? "x" : "", (long long)shape[i]);
+        snprintf(sh + strlen(sh), sizeof sh - strlen(sh), "%s%lld", i ? "x" : "",
+                 (long long)shape[i]);
         numel *= shape[i];
     }
     hsize_t stored = 0, idx = 0;

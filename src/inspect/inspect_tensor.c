@@ -44,7 +44,8 @@ static hid_t open_checked(tensor_ctx *t, hid_t g, const char *dn, H5T_class_t cl
     if (!ok_dims) {
         char s[160] = "";
         for (int i = 0; i < nd; ++i)
-            snprintf(s + strlen(s), sizeof s - strlen(s), "%s%lld", i ? ", " : "", (long long)want[i]);
+            snprintf(s + strlen(s), sizeof s - strlen(s), "%s%lld", i ? ", " : "",
+                     (long long)want[i]);
         ins_problem(t->v, t->obj, "dataset %s has rank %d or dims other than [%s]", dn, got, s);
     }
     if (ok_type && ok_dims) return d;
@@ -59,7 +60,8 @@ typedef struct {
 } pad_ctx;
 
 /* Unused high bits of each row's last byte must be 0 (lsb-first-row-aligned). */
-static int check_padding(void *ctx, const void *buf, int64_t row0, int64_t nrows, int64_t row_elems) {
+static int check_padding(void *ctx, const void *buf, int64_t row0, int64_t nrows,
+                         int64_t row_elems) {
     pad_ctx *p = ctx;
     int used = (int)((p->cols * p->bits) % 8);
     if (used == 0 || p->bad_row >= 0) return 0;
@@ -76,7 +78,8 @@ typedef struct {
     int64_t bad;
 } finite_ctx;
 
-static int check_finite(void *ctx, const void *buf, int64_t row0, int64_t nrows, int64_t row_elems) {
+static int check_finite(void *ctx, const void *buf, int64_t row0, int64_t nrows,
+                        int64_t row_elems) {
     finite_ctx *c = ctx;
     const float *f = buf;
     for (int64_t i = 0; c->bad < 0 && i < nrows * row_elems; ++i)
@@ -84,7 +87,8 @@ static int check_finite(void *ctx, const void *buf, int64_t row0, int64_t nrows,
     return 0;
 }
 
-static void read_checked(tensor_ctx *t, hid_t d, const char *dn, hid_t mt, ins_block_fn fn, void *c) {
+static void read_checked(tensor_ctx *t, hid_t d, const char *dn, hid_t mt, ins_block_fn fn,
+                         void *c) {
     char desc[200];
     if (d >= 0 && ins_read_all(d, mt, fn, c) < 0)
         ins_problem(t->v, t->obj, "dataset %s cannot be read: %s", dn, ins_h5_desc(desc));
@@ -94,7 +98,8 @@ static void check_scale(tensor_ctx *t, hid_t g, const char *dn, size_t size, con
     hid_t d = open_checked(t, g, dn, H5T_FLOAT, size, 2, dims);
     finite_ctx c = {-1};
     read_checked(t, d, dn, H5T_NATIVE_FLOAT, check_finite, &c);
-    if (c.bad >= 0) ins_problem(t->v, t->obj, "dataset %s: non-finite value in row %lld", dn, (long long)c.bad);
+    if (c.bad >= 0)
+        ins_problem(t->v, t->obj, "dataset %s: non-finite value in row %lld", dn, (long long)c.bad);
     ins_close(d);
 }
 
@@ -104,22 +109,26 @@ static int dq_attrs(tensor_ctx *t, hid_t g, int bits, int gs, int *dq_bits) {
     aq_err e;
     if (ins_attr_num(g, "dq_bits", H5T_NATIVE_INT, dq_bits) != 0 ||
         aq_dq_layout_check(&(aq_dq_layout){bits, gs, *dq_bits}, &e) != AQ_OK)
-        return ins_problem(t->v, t->obj, "dq layout: attribute dq_bits missing or layout "
-                           "(bits %d, group_size %d, dq_bits %d) invalid", bits, gs, *dq_bits), 0;
+        return ins_problem(t->v, t->obj,
+                           "dq layout: attribute dq_bits missing or layout "
+                           "(bits %d, group_size %d, dq_bits %d) invalid",
+                           bits, gs, *dq_bits),
+               0;
     if (ins_attr_num(g, "super_size", H5T_NATIVE_INT32, &super) != 0 || super != AQ_DQ_SUPER)
         return ins_problem(t->v, t->obj, "attribute super_size missing or not %d", AQ_DQ_SUPER), 0;
     return 1;
 }
 
 static int quant_attrs(tensor_ctx *t, hid_t g, int *bits, int *gs, size_t *ssize, int *dq_bits) {
-    static const char *const METHODS[] = {"rtn", "mse", NULL},
-                             *const SDT[] = {"f16", "f32", "dq", NULL};
+    static const char *const METHODS[] = {"rtn", "mse", NULL}, *const SDT[] = {"f16", "f32", "dq",
+                                                                               NULL};
     char method[16] = "", sdt[16] = "", packing[64] = "";
     int ok = 1;
     if (ins_attr_num(g, "bits", H5T_NATIVE_INT, bits) != 0 ||
         (*bits != 2 && *bits != 3 && *bits != 4 && *bits != 8))
         ok = 0, ins_problem(t->v, t->obj, "attribute bits missing or not 2, 3, 4 or 8");
-    if (ins_attr_num(g, "group_size", H5T_NATIVE_INT, gs) != 0 || *gs < 16 || *gs > 256 || (*gs & (*gs - 1)))
+    if (ins_attr_num(g, "group_size", H5T_NATIVE_INT, gs) != 0 || *gs < 16 || *gs > 256 ||
+        (*gs & (*gs - 1)))
         ok = 0, ins_problem(t->v, t->obj, "attribute group_size missing or not 16..256");
     if (ins_attr_str(g, "method", method, sizeof method) != 0 || !one_of(method, METHODS))
         ins_problem(t->v, t->obj, "attribute method missing or not rtn/mse");
@@ -129,7 +138,8 @@ static int quant_attrs(tensor_ctx *t, hid_t g, int *bits, int *gs, size_t *ssize
     if (ok && strcmp(sdt, "dq") == 0) ok = dq_attrs(t, g, *bits, *gs, dq_bits);
     if (ok && *bits == 3 && !*dq_bits)
         ok = 0, ins_problem(t->v, t->obj, "bits 3 without scale_dtype dq");
-    if (ins_attr_str(g, "packing", packing, sizeof packing) != 0 || strcmp(packing, "lsb-first-row-aligned"))
+    if (ins_attr_str(g, "packing", packing, sizeof packing) != 0 ||
+        strcmp(packing, "lsb-first-row-aligned"))
         ins_problem(t->v, t->obj, "attribute packing missing or not lsb-first-row-aligned");
     double m = 0;
     if (ins_attr_num(g, "rel_mse", H5T_NATIVE_DOUBLE, &m) != 0 || !(m >= 0) || !isfinite(m))
@@ -145,7 +155,8 @@ static void check_packed(tensor_ctx *t, hid_t g, const char *dn, int64_t n, int 
     pad_ctx p = {n, bits, -1};
     read_checked(t, d, dn, H5T_NATIVE_UINT8, check_padding, &p);
     if (p.bad_row >= 0)
-        ins_problem(t->v, t->obj, "%s row %lld: padding bits are not zero", dn, (long long)p.bad_row);
+        ins_problem(t->v, t->obj, "%s row %lld: padding bits are not zero", dn,
+                    (long long)p.bad_row);
     ins_close(d);
 }
 

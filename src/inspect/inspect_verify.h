@@ -11,7 +11,7 @@ typedef struct {
     const char *path;
     FILE *out;
     size_t problems;
-    haddr_t *seen;   /* object addresses of tensor groups already checked (aliases) */
+    haddr_t *seen; /* object addresses of tensor groups already checked (aliases) */
     size_t nseen, cap;
 } ins_verify;
 

@@ -10,8 +10,8 @@
 struct aq_actq {
     int t, l0, n_layers;
     size_t n;
-    aq_h5in_act *a;   /* [n], same indexing as the statistics: block-major, then head */
-    int *present;     /* [n] */
+    aq_h5in_act *a; /* [n], same indexing as the statistics: block-major, then head */
+    int *present;   /* [n] */
 };
 
 static size_t slot(const aq_actq *q, int layer, aq_linear lin) {
@@ -22,20 +22,21 @@ static size_t slot(const aq_actq *q, int layer, aq_linear lin) {
 static aq_status load_slots(aq_actq *q, const aq_h5in *h, int T, int has_head, aq_err *err) {
     for (size_t i = 0; i < q->n; i++) {
         int layer = q->l0 + (int)(i / AQ_LIN_HEAD);
-        aq_linear lin = i < (size_t)q->n_layers * AQ_LIN_HEAD ? (aq_linear)(i % AQ_LIN_HEAD)
-                                                              : AQ_LIN_HEAD;
+        aq_linear lin =
+            i < (size_t)q->n_layers * AQ_LIN_HEAD ? (aq_linear)(i % AQ_LIN_HEAD) : AQ_LIN_HEAD;
         char name[256];
         aq_llm_weight_name(layer, lin, name, sizeof name);
         if ((lin == AQ_LIN_HEAD && !has_head) || !aq_h5in_has_act(h, name)) continue;
         aq_status st = aq_h5in_read_act(h, name, &q->a[i], err);
         if (st != AQ_OK) return st;
         if (q->a[i].T != T)
-            return aq_err_set(err, AQ_E_CONFIG, "%s: /act/%s has T = %d time steps, the "
-                              "evaluation uses %d (--timesteps)", aq_h5in_path(h), name,
-                              q->a[i].T, T);
+            return aq_err_set(err, AQ_E_CONFIG,
+                              "%s: /act/%s has T = %d time steps, the "
+                              "evaluation uses %d (--timesteps)",
+                              aq_h5in_path(h), name, q->a[i].T, T);
         if (q->a[i].act_bits < 1 || q->a[i].act_bits > 16)
-            return aq_err_set(err, AQ_E_FORMAT, "%s: /act/%s: act_bits %d", aq_h5in_path(h),
-                              name, q->a[i].act_bits);
+            return aq_err_set(err, AQ_E_FORMAT, "%s: /act/%s: act_bits %d", aq_h5in_path(h), name,
+                              q->a[i].act_bits);
         q->present[i] = 1;
     }
     return AQ_OK;
@@ -65,8 +66,7 @@ void aq_actq_set_step(aq_actq *q, int t) {
     if (q) q->t = t;
 }
 
-static void fake_quant(void *ctx, int layer, aq_linear lin, float *x, int64_t rows,
-                       int64_t cols) {
+static void fake_quant(void *ctx, int layer, aq_linear lin, float *x, int64_t rows, int64_t cols) {
     aq_actq *q = ctx;
     size_t i = slot(q, layer, lin);
     if (i >= q->n || !q->present[i]) return;
@@ -90,7 +90,8 @@ aq_llm_hook aq_actq_hook(aq_actq *q) {
 
 void aq_actq_free(aq_actq *q) {
     if (!q) return;
-    for (size_t i = 0; q->a && i < q->n; i++) aq_h5in_act_free(&q->a[i]);
+    for (size_t i = 0; q->a && i < q->n; i++)
+        aq_h5in_act_free(&q->a[i]);
     free(q->a);
     free(q->present);
     free(q);

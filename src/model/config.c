@@ -35,42 +35,46 @@ static void set_mode(json_t *o, const char *type, aq_llm_config *c) {
                     strcmp(c->arch, "DreamModel") == 0 || strncmp(c->arch, "LLaDA", 5) == 0;
     json_t *ic = json_object_get(o, "is_causal");
     c->causal = json_is_boolean(ic) ? json_is_true(ic) : !diffusion;
-    c->logits_shift = c->causal || strcasecmp(type, "dream") == 0 ||
-                      strcmp(c->arch, "DreamModel") == 0;
+    c->logits_shift =
+        c->causal || strcasecmp(type, "dream") == 0 || strcmp(c->arch, "DreamModel") == 0;
 }
 
 static aq_status check(const aq_llm_config *c, const char *label, aq_err *err) {
-    struct { const char *key; int64_t v; } need[] = {
-        {"hidden_size", c->hidden}, {"num_hidden_layers", c->n_layers},
-        {"num_attention_heads", c->n_heads}, {"num_key_value_heads", c->n_kv_heads},
-        {"intermediate_size", c->ffn}, {"vocab_size", c->vocab}, {"head_dim", c->head_dim}};
+    struct {
+        const char *key;
+        int64_t v;
+    } need[] = {{"hidden_size", c->hidden},
+                {"num_hidden_layers", c->n_layers},
+                {"num_attention_heads", c->n_heads},
+                {"num_key_value_heads", c->n_kv_heads},
+                {"intermediate_size", c->ffn},
+                {"vocab_size", c->vocab},
+                {"head_dim", c->head_dim}};
     for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
         if (need[i].v <= 0)
             return aq_err_set(err, AQ_E_FORMAT, "%s: %s missing or not positive", label,
                               need[i].key);
     if (c->n_heads % c->n_kv_heads)
-        return aq_err_set(err, AQ_E_FORMAT, "%s: num_attention_heads %lld is not a multiple "
-                          "of num_key_value_heads %lld", label, (long long)c->n_heads,
-                          (long long)c->n_kv_heads);
+        return aq_err_set(err, AQ_E_FORMAT,
+                          "%s: num_attention_heads %lld is not a multiple "
+                          "of num_key_value_heads %lld",
+                          label, (long long)c->n_heads, (long long)c->n_kv_heads);
     if (c->head_dim % 2)
-        return aq_err_set(err, AQ_E_FORMAT, "%s: head_dim %lld is odd (RoPE needs pairs)",
-                          label, (long long)c->head_dim);
+        return aq_err_set(err, AQ_E_FORMAT, "%s: head_dim %lld is odd (RoPE needs pairs)", label,
+                          (long long)c->head_dim);
     if (!(c->rope_theta > 0) || !(c->eps > 0))
-        return aq_err_set(err, AQ_E_FORMAT, "%s: rope_theta and rms_norm_eps must be > 0",
-                          label);
+        return aq_err_set(err, AQ_E_FORMAT, "%s: rope_theta and rms_norm_eps must be > 0", label);
     return AQ_OK;
 }
 
-aq_status aq_llm_config_parse(const char *json, const char *label, aq_llm_config *c,
-                              aq_err *err) {
+aq_status aq_llm_config_parse(const char *json, const char *label, aq_llm_config *c, aq_err *err) {
     memset(c, 0, sizeof *c);
     if (!json) return aq_err_set(err, AQ_E_FORMAT, "%s: no config.json", label);
     json_error_t je;
     json_t *o = json_loads(json, 0, &je);
     if (!json_is_object(o)) {
         json_decref(o);
-        return aq_err_set(err, AQ_E_FORMAT, "%s: config.json line %d: %s", label, je.line,
-                          je.text);
+        return aq_err_set(err, AQ_E_FORMAT, "%s: config.json line %d: %s", label, je.line, je.text);
     }
     char type[64];
     get_arch(o, c->arch, sizeof c->arch, type, sizeof type);

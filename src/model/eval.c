@@ -11,13 +11,14 @@ static double log_norm(const float *z, int64_t n, int64_t *arg) {
     for (int64_t j = 1; j < n; j++)
         if (z[j] > z[b]) b = j;
     double s = 0;
-    for (int64_t j = 0; j < n; j++) s += exp((double)z[j] - z[b]);
+    for (int64_t j = 0; j < n; j++)
+        s += exp((double)z[j] - z[b]);
     *arg = b;
     return z[b] + log(s);
 }
 
-void aq_eval_position(const float *logits_fp, const float *logits_q, int64_t vocab,
-                      int32_t target, int in_kl, int in_nll, aq_eval_acc *acc) {
+void aq_eval_position(const float *logits_fp, const float *logits_q, int64_t vocab, int32_t target,
+                      int in_kl, int in_nll, aq_eval_acc *acc) {
     int64_t af, aq;
     double lf = log_norm(logits_fp, vocab, &af), lq = log_norm(logits_q, vocab, &aq);
     if (in_kl) {

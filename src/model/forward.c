@@ -14,7 +14,8 @@ typedef struct {
 
 static void buf_free(block_buf *b) {
     float **p[] = {&b->h, &b->in, &b->q, &b->k, &b->v, &b->a, &b->g, &b->u, &b->t};
-    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) free(*p[i]), *p[i] = NULL;
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+        free(*p[i]), *p[i] = NULL;
 }
 
 static int buf_alloc(const aq_llm_config *c, int L, block_buf *b) {
@@ -38,9 +39,9 @@ static int buf_alloc(const aq_llm_config *c, int L, block_buf *b) {
 
 /* A linear layer with its input offered to the hook first (on a copy, so that q, k and v
  * each see the unmodified normed input even when the hook fake-quantizes). */
-static void linear_hooked(const aq_llm_hook *hook, int layer, aq_linear lin, const float *x,
-                          int L, int64_t in, const float *W, const float *b, int64_t out,
-                          float *scratch, float *y) {
+static void linear_hooked(const aq_llm_hook *hook, int layer, aq_linear lin, const float *x, int L,
+                          int64_t in, const float *W, const float *b, int64_t out, float *scratch,
+                          float *y) {
     if (hook && hook->linear_input) {
         memcpy(scratch, x, (size_t)L * (size_t)in * sizeof *x);
         hook->linear_input(hook->ctx, layer, lin, scratch, L, in);
@@ -51,12 +52,12 @@ static void linear_hooked(const aq_llm_hook *hook, int layer, aq_linear lin, con
 
 static void add_into(float *x, const float *d, size_t n) {
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) x[i] += d[i];
+    for (size_t i = 0; i < n; i++)
+        x[i] += d[i];
 }
 
-static aq_status attention_half(const aq_llm_config *c, const aq_llm_layer *ly, int layer,
-                                float *x, int L, const aq_llm_hook *hook, block_buf *b,
-                                aq_err *err) {
+static aq_status attention_half(const aq_llm_config *c, const aq_llm_layer *ly, int layer, float *x,
+                                int L, const aq_llm_hook *hook, block_buf *b, aq_err *err) {
     int64_t hid = c->hidden, nq = c->n_heads * c->head_dim, nkv = c->n_kv_heads * c->head_dim;
     memcpy(b->h, x, (size_t)L * (size_t)hid * sizeof *x);
     aq_rmsnorm(b->h, L, hid, ly->in_norm, c->eps);
@@ -73,8 +74,8 @@ static aq_status attention_half(const aq_llm_config *c, const aq_llm_layer *ly, 
     return AQ_OK;
 }
 
-static void mlp_half(const aq_llm_config *c, const aq_llm_layer *ly, int layer, float *x,
-                     int L, const aq_llm_hook *hook, block_buf *b) {
+static void mlp_half(const aq_llm_config *c, const aq_llm_layer *ly, int layer, float *x, int L,
+                     const aq_llm_hook *hook, block_buf *b) {
     int64_t hid = c->hidden, ffn = c->ffn;
     memcpy(b->h, x, (size_t)L * (size_t)hid * sizeof *x);
     aq_rmsnorm(b->h, L, hid, ly->post_norm, c->eps);
@@ -87,8 +88,7 @@ static void mlp_half(const aq_llm_config *c, const aq_llm_layer *ly, int layer, 
     add_into(x, b->t, (size_t)L * (size_t)hid);
 }
 
-aq_status aq_llm_blocks(const aq_llm *m, float *x, int L, const aq_llm_hook *hook,
-                        aq_err *err) {
+aq_status aq_llm_blocks(const aq_llm *m, float *x, int L, const aq_llm_hook *hook, aq_err *err) {
     if (m->l1 == m->l0 || L <= 0) return AQ_OK;
     block_buf b = {0};
     if (!buf_alloc(&m->cfg, L, &b))
@@ -108,16 +108,15 @@ aq_status aq_llm_embed(const aq_llm *m, const int32_t *tok, int L, float *x, aq_
     if (!m->embed) return aq_err_set(err, AQ_E_UNSUPPORTED, "this stage holds no embedding");
     for (int i = 0; i < L; i++) {
         if (tok[i] < 0 || tok[i] >= m->cfg.vocab)
-            return aq_err_set(err, AQ_E_VALUE, "token %d at position %d outside vocab %lld",
-                              tok[i], i, (long long)m->cfg.vocab);
-        memcpy(x + (int64_t)i * hid, m->embed + (int64_t)tok[i] * hid,
-               (size_t)hid * sizeof *x);
+            return aq_err_set(err, AQ_E_VALUE, "token %d at position %d outside vocab %lld", tok[i],
+                              i, (long long)m->cfg.vocab);
+        memcpy(x + (int64_t)i * hid, m->embed + (int64_t)tok[i] * hid, (size_t)hid * sizeof *x);
     }
     return AQ_OK;
 }
 
-aq_status aq_llm_head(const aq_llm *m, float *x, int L, float *logits,
-                      const aq_llm_hook *hook, aq_err *err) {
+aq_status aq_llm_head(const aq_llm *m, float *x, int L, float *logits, const aq_llm_hook *hook,
+                      aq_err *err) {
     const aq_llm_config *c = &m->cfg;
     if (!m->lm_head) return aq_err_set(err, AQ_E_UNSUPPORTED, "this stage holds no lm_head");
     aq_rmsnorm(x, L, c->hidden, m->final_norm, c->eps);
@@ -126,8 +125,8 @@ aq_status aq_llm_head(const aq_llm *m, float *x, int L, float *logits,
         scratch = malloc((size_t)L * (size_t)c->hidden * sizeof *scratch);
         if (!scratch) return aq_err_set(err, AQ_E_NOMEM, "lm_head: out of memory");
     }
-    linear_hooked(hook, (int)c->n_layers, AQ_LIN_HEAD, x, L, c->hidden, m->lm_head, NULL,
-                  c->vocab, scratch, logits);
+    linear_hooked(hook, (int)c->n_layers, AQ_LIN_HEAD, x, L, c->hidden, m->lm_head, NULL, c->vocab,
+                  scratch, logits);
     free(scratch);
     return AQ_OK;
 }

@@ -15,9 +15,11 @@ void aq_rmsnorm(float *x, int64_t rows, int64_t n, const float *w, double eps) {
     for (int64_t r = 0; r < rows; r++) {
         float *row = x + r * n;
         double ss = 0;
-        for (int64_t j = 0; j < n; j++) ss += (double)row[j] * row[j];
+        for (int64_t j = 0; j < n; j++)
+            ss += (double)row[j] * row[j];
         float inv = (float)(1.0 / sqrt(ss / (double)n + eps));
-        for (int64_t j = 0; j < n; j++) row[j] = w[j] * (row[j] * inv);
+        for (int64_t j = 0; j < n; j++)
+            row[j] = w[j] * (row[j] * inv);
     }
 }
 
@@ -41,16 +43,17 @@ void aq_rope(float *x, int L, int64_t heads, int64_t head_dim, double theta) {
 
 void aq_linear_fwd(const float *x, int64_t rows, int64_t in, const float *W, const float *b,
                    int64_t out, float *y) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)rows, (blasint)out,
-                (blasint)in, 1.0f, x, (blasint)in, W, (blasint)in, 0.0f, y, (blasint)out);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)rows, (blasint)out, (blasint)in,
+                1.0f, x, (blasint)in, W, (blasint)in, 0.0f, y, (blasint)out);
     if (!b) return;
     for (int64_t r = 0; r < rows; r++)
-        for (int64_t j = 0; j < out; j++) y[r * out + j] += b[j];
+        for (int64_t j = 0; j < out; j++)
+            y[r * out + j] += b[j];
 }
 
 /* One query row against all keys of its kv head; p is scratch of L floats. */
-static void attend_row(const aq_attn_dims *d, const float *q, const float *k, const float *v,
-                       int h, int i, float *p, float *out) {
+static void attend_row(const aq_attn_dims *d, const float *q, const float *k, const float *v, int h,
+                       int i, float *p, float *out) {
     int64_t hd = d->head_dim, kvh = h / (d->n_heads / d->n_kv_heads);
     int64_t kstride = d->n_kv_heads * hd;
     const float *qi = q + ((int64_t)i * d->n_heads + h) * hd;
@@ -59,19 +62,22 @@ static void attend_row(const aq_attn_dims *d, const float *q, const float *k, co
     for (int j = 0; j < n; j++) {
         const float *kj = k + (int64_t)j * kstride + kvh * hd;
         float s = 0;
-        for (int64_t c = 0; c < hd; c++) s += qi[c] * kj[c];
+        for (int64_t c = 0; c < hd; c++)
+            s += qi[c] * kj[c];
         p[j] = s * scale;
         mx = p[j] > mx ? p[j] : mx;
     }
     double sum = 0;
-    for (int j = 0; j < n; j++) sum += (p[j] = expf(p[j] - mx));
+    for (int j = 0; j < n; j++)
+        sum += (p[j] = expf(p[j] - mx));
     float inv = (float)(1.0 / sum);
     float *o = out + ((int64_t)i * d->n_heads + h) * hd;
     memset(o, 0, (size_t)hd * sizeof *o);
     for (int j = 0; j < n; j++) {
         const float *vj = v + (int64_t)j * kstride + kvh * hd;
         float w = p[j] * inv;
-        for (int64_t c = 0; c < hd; c++) o[c] += w * vj[c];
+        for (int64_t c = 0; c < hd; c++)
+            o[c] += w * vj[c];
     }
 }
 

@@ -8,7 +8,9 @@
 #include "aq/model.h"
 #include "aq/synth.h"
 
-double aq_mask_ratio(int t, int T) { return (t + 0.5) / T; }
+double aq_mask_ratio(int t, int T) {
+    return (t + 0.5) / T;
+}
 
 int aq_mask_sequence(const int32_t *tok, int L, int t, int T, uint64_t seed, int64_t seq,
                      int32_t mask_token, int logits_shift, int32_t *out, uint8_t *is_masked) {
@@ -22,7 +24,8 @@ int aq_mask_sequence(const int32_t *tok, int L, int t, int T, uint64_t seed, int
     /* Partial Fisher-Yates on the eligible positions: the first n are the masked ones. */
     int *pos = malloc((size_t)(m > 0 ? m : 1) * sizeof *pos);
     if (!pos) return -1;
-    for (int i = 0; i < m; i++) pos[i] = first + i;
+    for (int i = 0; i < m; i++)
+        pos[i] = first + i;
     for (int i = 0; i < n; i++) {
         int j = i + (int)(aq_rng_uniform(&r) * (m - i));
         int tmp = pos[i];

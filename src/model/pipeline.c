@@ -24,7 +24,8 @@ aq_status aq_pipe_init(const aq_llm_config *cfg, aq_pipe *p, aq_err *err) {
         return aq_err_set(err, AQ_E_NOMEM, "pipeline plan: out of memory");
     }
     /* Blocks of one model are the same size; the byte rule keeps this aq-mpi's partition. */
-    for (size_t i = 0; i < n; i++) bytes[i] = 1;
+    for (size_t i = 0; i < n; i++)
+        bytes[i] = 1;
     aq_plan_partition(bytes, n, p->size, owner);
     p->l0 = p->l1 = 0;
     int seen = 0;

@@ -22,8 +22,9 @@ static aq_status open_local(const aq_run_opts *o, aq_run *r, aq_err *err) {
     if (o->causal >= 0) r->cfg.causal = o->causal;
     if (o->causal == 1) r->cfg.logits_shift = 1;
     r->mask_from_config = o->mask_token < 0 && r->cfg.mask_token >= 0;
-    r->mask_token = (int32_t)(o->mask_token >= 0 ? o->mask_token
-                                                 : (r->cfg.mask_token >= 0 ? r->cfg.mask_token : 0));
+    r->mask_token =
+        (int32_t)(o->mask_token >= 0 ? o->mask_token
+                                     : (r->cfg.mask_token >= 0 ? r->cfg.mask_token : 0));
     if (r->mask_token >= r->cfg.vocab)
         return aq_err_set(err, AQ_E_CONFIG, "mask token %d outside the vocabulary (%lld)",
                           r->mask_token, (long long)r->cfg.vocab);
@@ -38,7 +39,8 @@ static aq_status open_local(const aq_run_opts *o, aq_run *r, aq_err *err) {
         r->seqs = malloc((size_t)o->n_seq * (size_t)o->L * sizeof *r->seqs);
         if (!r->seqs) st = aq_err_set(err, AQ_E_NOMEM, "sequences: out of memory");
     }
-    if (st == AQ_OK && o->tokens) st = aq_tokens_read(o->tokens, o->n_seq, o->L, r->cfg.vocab, r->seqs, err);
+    if (st == AQ_OK && o->tokens)
+        st = aq_tokens_read(o->tokens, o->n_seq, o->L, r->cfg.vocab, r->seqs, err);
     return st;
 }
 

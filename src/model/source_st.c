@@ -4,7 +4,7 @@
 #include "aq/dtype.h"
 #include "aq/model.h"
 
-static aq_status st_get(void *ctx, const char *name, int64_t numel, float *dst, aq_err *err) {
+static aq_status st_get(const void *ctx, const char *name, int64_t numel, float *dst, aq_err *err) {
     const aq_tensor *t = aq_model_find((const aq_model *)ctx, name);
     if (!t) return aq_err_set(err, AQ_E_FORMAT, "model has no tensor %s", name);
     if ((int64_t)t->numel != numel)
@@ -14,11 +14,11 @@ static aq_status st_get(void *ctx, const char *name, int64_t numel, float *dst, 
     return AQ_OK;
 }
 
-static int st_has(void *ctx, const char *name) {
+static int st_has(const void *ctx, const char *name) {
     return aq_model_find((const aq_model *)ctx, name) != NULL;
 }
 
 aq_llm_source aq_llm_source_safetensors(const aq_model *m) {
-    aq_llm_source s = {(void *)m, st_get, st_has};
+    aq_llm_source s = {m, st_get, st_has};
     return s;
 }

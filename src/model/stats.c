@@ -11,17 +11,17 @@
 typedef struct {
     char name[256];
     int64_t in;
-    double *sum, *sq;      /* [T * in] per (t, channel) */
-    float *mn, *mx;        /* [T * in] */
-    double *rows;          /* [T] tokens seen */
+    double *sum, *sq; /* [T * in] per (t, channel) */
+    float *mn, *mx;   /* [T * in] */
+    double *rows;     /* [T] tokens seen */
 } entry;
 
 struct aq_act_stats {
     int T, t;
-    int l0, n_layers;      /* blocks [l0, l0 + n_layers) */
+    int l0, n_layers; /* blocks [l0, l0 + n_layers) */
     int has_head;
     size_t n;
-    entry *e;              /* (layer - l0) * AQ_LIN_HEAD + lin, then the head */
+    entry *e; /* (layer - l0) * AQ_LIN_HEAD + lin, then the head */
 };
 
 static int64_t lin_in(const aq_llm_config *c, aq_linear lin) {
@@ -40,7 +40,8 @@ static int entry_init(entry *e, const char *name, int64_t in, int T) {
     e->mx = malloc(n * sizeof *e->mx);
     e->rows = calloc((size_t)T, sizeof *e->rows);
     if (!e->sum || !e->sq || !e->mn || !e->mx || !e->rows) return 0;
-    for (size_t i = 0; i < n; i++) e->mn[i] = INFINITY, e->mx[i] = -INFINITY;
+    for (size_t i = 0; i < n; i++)
+        e->mn[i] = INFINITY, e->mx[i] = -INFINITY;
     return 1;
 }
 
@@ -56,8 +57,8 @@ aq_status aq_act_stats_create(const aq_llm *m, int T, aq_act_stats **out, aq_err
     int ok = s->e != NULL;
     for (size_t i = 0; ok && i < s->n; i++) {
         int layer = s->l0 + (int)(i / AQ_LIN_HEAD);
-        aq_linear lin = i < (size_t)s->n_layers * AQ_LIN_HEAD ? (aq_linear)(i % AQ_LIN_HEAD)
-                                                                : AQ_LIN_HEAD;
+        aq_linear lin =
+            i < (size_t)s->n_layers * AQ_LIN_HEAD ? (aq_linear)(i % AQ_LIN_HEAD) : AQ_LIN_HEAD;
         char name[256];
         aq_llm_weight_name(layer, lin, name, sizeof name);
         ok = entry_init(&s->e[i], name, lin_in(&m->cfg, lin), T);
@@ -70,8 +71,12 @@ aq_status aq_act_stats_create(const aq_llm *m, int T, aq_act_stats **out, aq_err
     return AQ_OK;
 }
 
-void aq_act_stats_set_step(aq_act_stats *s, int t) { s->t = t; }
-size_t aq_act_stats_count(const aq_act_stats *s) { return s->n; }
+void aq_act_stats_set_step(aq_act_stats *s, int t) {
+    s->t = t;
+}
+size_t aq_act_stats_count(const aq_act_stats *s) {
+    return s->n;
+}
 
 static void record(void *ctx, int layer, aq_linear lin, float *x, int64_t rows, int64_t cols) {
     aq_act_stats *s = ctx;
@@ -129,12 +134,12 @@ static void export_step(const entry *e, int t, aq_layer_stats *o) {
     if (o->mean[t] > o->max[t]) o->mean[t] = o->max[t];
 }
 
-aq_status aq_act_stats_export(const aq_act_stats *s, size_t i, aq_layer_stats *out,
-                              aq_err *err) {
+aq_status aq_act_stats_export(const aq_act_stats *s, size_t i, aq_layer_stats *out, aq_err *err) {
     const entry *e = &s->e[i];
     aq_status st = aq_layer_stats_alloc(out, e->name, s->T, e->in, 0, err);
     if (st != AQ_OK) return st;
-    for (int t = 0; t < s->T; t++) export_step(e, t, out);
+    for (int t = 0; t < s->T; t++)
+        export_step(e, t, out);
     return AQ_OK;
 }
 

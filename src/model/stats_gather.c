@@ -24,7 +24,8 @@ static void send_layer(const aq_layer_stats *l) {
     h.in = l->in;
     MPI_Send(&h, (int)sizeof h, MPI_BYTE, 0, TAG_HDR, MPI_COMM_WORLD);
     double *d[] = {l->min, l->max, l->mean, l->std, l->count};
-    for (int k = 0; k < 5; k++) MPI_Send(d[k], l->T, MPI_DOUBLE, 0, TAG_DATA, MPI_COMM_WORLD);
+    for (int k = 0; k < 5; k++)
+        MPI_Send(d[k], l->T, MPI_DOUBLE, 0, TAG_DATA, MPI_COMM_WORLD);
     int n = (int)((int64_t)l->T * l->in);
     MPI_Send(l->sq_mean, n, MPI_FLOAT, 0, TAG_DATA, MPI_COMM_WORLD);
     MPI_Send(l->absmax, n, MPI_FLOAT, 0, TAG_DATA, MPI_COMM_WORLD);
@@ -60,8 +61,8 @@ static aq_status send_all(const aq_act_stats *s, aq_err *err) {
     return AQ_OK;
 }
 
-static aq_status recv_all(const aq_act_stats *s, int size, int T, aq_layer_stats **out,
-                          size_t *n, aq_err *err) {
+static aq_status recv_all(const aq_act_stats *s, int size, int T, aq_layer_stats **out, size_t *n,
+                          aq_err *err) {
     uint64_t *cnt = calloc((size_t)size, sizeof *cnt);
     if (!cnt) return aq_err_set(err, AQ_E_NOMEM, "statistics gather: out of memory");
     cnt[0] = aq_act_stats_count(s);
@@ -73,9 +74,11 @@ static aq_status recv_all(const aq_act_stats *s, int size, int T, aq_layer_stats
     aq_layer_stats *all = calloc((size_t)total + 1, sizeof *all);
     aq_status st = all ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "statistics gather: out of memory");
     size_t k = 0;
-    for (size_t i = 0; st == AQ_OK && i < cnt[0]; i++) st = aq_act_stats_export(s, i, &all[k++], err);
+    for (size_t i = 0; st == AQ_OK && i < cnt[0]; i++)
+        st = aq_act_stats_export(s, i, &all[k++], err);
     for (int r = 1; st == AQ_OK && r < size; r++)
-        for (uint64_t i = 0; st == AQ_OK && i < cnt[r]; i++) st = recv_layer(r, T, &all[k++], err);
+        for (uint64_t i = 0; st == AQ_OK && i < cnt[r]; i++)
+            st = recv_layer(r, T, &all[k++], err);
     free(cnt);
     *out = all;
     *n = k;

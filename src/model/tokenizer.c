@@ -69,8 +69,9 @@ aq_status aq_tokenizer_open(const char *path, aq_tokenizer **out, aq_err *err) {
         if (tk) tk->n = max_id(vocab, added) + 1;
         if (tk) tk->piece = calloc((size_t)tk->n, sizeof *tk->piece);
         if (tk) tk->special = calloc((size_t)tk->n, 1);
-        st = tk && tk->piece && tk->special ? fill(tk, vocab, added, path, err)
-                                            : aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", path);
+        st = tk && tk->piece && tk->special
+                 ? fill(tk, vocab, added, path, err)
+                 : aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", path);
     }
     json_decref(root);
     if (st != AQ_OK) {
@@ -118,7 +119,8 @@ size_t aq_tokenizer_decode(const aq_tokenizer *tk, const int32_t *tok, int n, in
 
 void aq_tokenizer_close(aq_tokenizer *tk) {
     if (!tk) return;
-    for (int64_t i = 0; tk->piece && i < tk->n; i++) free(tk->piece[i]);
+    for (int64_t i = 0; tk->piece && i < tk->n; i++)
+        free(tk->piece[i]);
     free(tk->piece);
     free(tk->special);
     free(tk);

@@ -67,8 +67,8 @@ static aq_status load_head(const aq_llm_config *c, const aq_llm_source *src, aq_
                            aq_err *err) {
     aq_status st = fetch(src, "model.norm.weight", c->hidden, &m->final_norm, err);
     /* Tied models may be saved without lm_head.weight: the embedding is the head. */
-    const char *head = src->has(src->ctx, "lm_head.weight") ? "lm_head.weight"
-                                                             : "model.embed_tokens.weight";
+    const char *head =
+        src->has(src->ctx, "lm_head.weight") ? "lm_head.weight" : "model.embed_tokens.weight";
     if (st == AQ_OK) st = fetch(src, head, c->vocab * c->hidden, &m->lm_head, err);
     return st;
 }
@@ -78,8 +78,8 @@ aq_status aq_llm_load(const aq_llm_config *cfg, const aq_llm_source *src, int l0
     memset(out, 0, sizeof *out);
     out->cfg = *cfg;
     if (l0 < 0 || l1 < l0 || l1 > cfg->n_layers)
-        return aq_err_set(err, AQ_E_VALUE, "layer range [%d, %d) outside the model's %lld",
-                          l0, l1, (long long)cfg->n_layers);
+        return aq_err_set(err, AQ_E_VALUE, "layer range [%d, %d) outside the model's %lld", l0, l1,
+                          (long long)cfg->n_layers);
     out->l0 = l0;
     out->l1 = l1;
     out->layers = calloc((size_t)(l1 - l0) + 1, sizeof *out->layers);
@@ -88,8 +88,7 @@ aq_status aq_llm_load(const aq_llm_config *cfg, const aq_llm_source *src, int l0
     for (int l = l0; l < l1 && st == AQ_OK; l++)
         st = load_layer(cfg, src, l, &out->layers[l - l0], err);
     if (st == AQ_OK && with_embed)
-        st = fetch(src, "model.embed_tokens.weight", cfg->vocab * cfg->hidden, &out->embed,
-                   err);
+        st = fetch(src, "model.embed_tokens.weight", cfg->vocab * cfg->hidden, &out->embed, err);
     if (st == AQ_OK && with_head) st = load_head(cfg, src, out, err);
     if (st != AQ_OK) aq_llm_free(out);
     return st;
@@ -99,7 +98,8 @@ void aq_llm_free(aq_llm *m) {
     if (!m) return;
     for (int l = 0; m->layers && l < m->l1 - m->l0; l++) {
         aq_llm_layer *ly = &m->layers[l];
-        for (int k = 0; k < AQ_LIN_HEAD; k++) free(ly->w[k]);
+        for (int k = 0; k < AQ_LIN_HEAD; k++)
+            free(ly->w[k]);
         free(ly->bq);
         free(ly->bk);
         free(ly->bv);

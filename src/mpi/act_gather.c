@@ -21,14 +21,20 @@ static size_t rec_size(int K, int T) {
 
 static void pack(const aq_job *j, const layer *l, char *out) {
     int K = j->act.K, T = j->act.T, p1 = j->cfg->p1_enabled;
-    rec_hdr h = {.tensor = (int64_t)l->tensor, .iters = l->iters, .converged = l->converged,
-                 .violations = l->p1_after.violations, .high = l->p1_after.high,
-                 .medium = l->p1_after.medium, .low = l->p1_after.low,
+    rec_hdr h = {.tensor = (int64_t)l->tensor,
+                 .iters = l->iters,
+                 .converged = l->converged,
+                 .violations = l->p1_after.violations,
+                 .high = l->p1_after.high,
+                 .medium = l->p1_after.medium,
+                 .low = l->p1_after.low,
                  .ran_p3 = j->cfg->p3_enabled,
                  .smooth_before = p1 ? l->p1_before.smoothness : NAN,
                  .smooth_after = p1 ? l->p1_after.smoothness : NAN,
-                 .jump_before = l->p2.max_jump_before, .jump_after = l->p2.max_jump_after,
-                 .err_before = l->err_before, .err_after = l->p2.expected_err_after,
+                 .jump_before = l->p2.max_jump_before,
+                 .jump_after = l->p2.max_jump_after,
+                 .err_before = l->err_before,
+                 .err_after = l->p2.expected_err_after,
                  .loss0 = j->cfg->p3_enabled ? l->loss0 : NAN,
                  .loss1 = j->cfg->p3_enabled ? l->loss1 : NAN};
     memcpy(out, &h, sizeof h);
@@ -69,16 +75,29 @@ static aq_status write_record(aq_job *j, const char *rec, aq_err *err) {
     rec_hdr h;
     memcpy(&h, rec, sizeof h);
     const float *f = (const float *)(rec + sizeof h);
-    aq_h5_act a = {.K = K, .T = T, .act_bits = j->cfg->tg_act_bits, .lo = f, .hi = f + K,
-                   .scale = f + 2 * K, .zero = (const int32_t *)(f + 3 * K),
-                   .schedule_scale = f + 4 * K, .schedule_zero = f + 4 * K + T,
-                   .smoothness_before = h.smooth_before, .smoothness_after = h.smooth_after,
-                   .violations = h.violations, .violations_high = h.high,
-                   .violations_medium = h.medium, .violations_low = h.low,
-                   .max_jump_before = h.jump_before, .max_jump_after = h.jump_after,
-                   .expected_err_before = h.err_before, .expected_err_after = h.err_after,
-                   .opt_iterations = h.iters, .opt_converged = h.converged,
-                   .opt_initial_loss = h.loss0, .opt_final_loss = h.loss1,
+    aq_h5_act a = {.K = K,
+                   .T = T,
+                   .act_bits = j->cfg->tg_act_bits,
+                   .lo = f,
+                   .hi = f + K,
+                   .scale = f + 2 * K,
+                   .zero = (const int32_t *)(f + 3 * K),
+                   .schedule_scale = f + 4 * K,
+                   .schedule_zero = f + 4 * K + T,
+                   .smoothness_before = h.smooth_before,
+                   .smoothness_after = h.smooth_after,
+                   .violations = h.violations,
+                   .violations_high = h.high,
+                   .violations_medium = h.medium,
+                   .violations_low = h.low,
+                   .max_jump_before = h.jump_before,
+                   .max_jump_after = h.jump_after,
+                   .expected_err_before = h.err_before,
+                   .expected_err_after = h.err_after,
+                   .opt_iterations = h.iters,
+                   .opt_converged = h.converged,
+                   .opt_initial_loss = h.loss0,
+                   .opt_final_loss = h.loss1,
                    .stats_source = j->act.source};
     tally(&j->act_sum, &h);
     return aq_h5_write_act(j->w, aq_model_tensor(j->model, (size_t)h.tensor)->name, &a, err);
@@ -86,13 +105,16 @@ static aq_status write_record(aq_job *j, const char *rec, aq_err *err) {
 
 static aq_status write_timegroups(aq_job *j, aq_err *err) {
     const aq_act_setup *a = &j->act;
-    static const char *const SCHED[] = {"linear", "cosine", "mask"}, *const TW[] = {"alphabar", "uniform"};
+    static const char *const SCHED[] = {"linear", "cosine", "mask"}, *const TW[] = {"alphabar",
+                                                                                    "uniform"};
     int32_t *b = malloc(((size_t)a->K + 1) * sizeof *b);
     float *w = malloc((size_t)a->T * sizeof *w), *ab = malloc((size_t)a->T * sizeof *ab);
     aq_status st = AQ_E_NOMEM;
     if (b && w && ab) {
-        for (int k = 0; k <= a->K; ++k) b[k] = a->bounds[k];
-        for (int t = 0; t < a->T; ++t) w[t] = (float)a->w[t], ab[t] = (float)a->alphabar[t];
+        for (int k = 0; k <= a->K; ++k)
+            b[k] = a->bounds[k];
+        for (int t = 0; t < a->T; ++t)
+            w[t] = (float)a->w[t], ab[t] = (float)a->alphabar[t];
         st = aq_h5_write_timegroups(j->w, a->K, b, a->T, w, ab, SCHED[j->cfg->tg_schedule],
                                     TW[j->cfg->tg_time_weight],
                                     j->cfg->tg_boundaries ? "optimized" : "uniform", err);
@@ -106,7 +128,8 @@ static aq_status write_timegroups(aq_job *j, aq_err *err) {
 static aq_status write_all(aq_job *j, const char *all, int total, aq_err *err) {
     size_t r = rec_size(j->act.K, j->act.T);
     aq_status st = write_timegroups(j, err);
-    for (int i = 0; i < total && st == AQ_OK; ++i) st = write_record(j, all + (size_t)i * r, err);
+    for (int i = 0; i < total && st == AQ_OK; ++i)
+        st = write_record(j, all + (size_t)i * r, err);
     return st;
 }
 
@@ -117,7 +140,8 @@ aq_status aq_act_gather(aq_job *j, const layers *L, aq_err *err) {
     char *all = NULL;
     aq_status st = mine ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "/act: out of memory");
     if (!mine) n = 0;
-    for (size_t i = 0; st == AQ_OK && i < L->n; ++i) pack(j, &L->l[i], mine + i * r);
+    for (size_t i = 0; st == AQ_OK && i < L->n; ++i)
+        pack(j, &L->l[i], mine + i * r);
     if (j->rank == 0) {
         counts = calloc((size_t)j->size, sizeof *counts);
         displs = calloc((size_t)j->size, sizeof *displs);
@@ -133,7 +157,8 @@ aq_status aq_act_gather(aq_job *j, const layers *L, aq_err *err) {
     }
     MPI_Gatherv(mine, n * (int)r, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, j->comm);
     if (j->rank == 0)
-        st = all ? write_all(j, all, total, err) : aq_err_set(err, AQ_E_NOMEM, "rank 0: /act: out of memory");
+        st = all ? write_all(j, all, total, err)
+                 : aq_err_set(err, AQ_E_NOMEM, "rank 0: /act: out of memory");
     free(mine), free(counts), free(displs), free(all);
     return aq_mpi_agree(j->comm, st, err);
 }

@@ -7,15 +7,15 @@
 
 /* One quantized layer's activation work on its owner rank. */
 typedef struct {
-    size_t tensor;                 /* model index */
-    aq_layer_stats s;              /* per-step scalars only (per-channel arrays dropped) */
-    aq_act_groups g0, g;           /* initial (min/max) and final groups */
+    size_t tensor;       /* model index */
+    aq_layer_stats s;    /* per-step scalars only (per-channel arrays dropped) */
+    aq_act_groups g0, g; /* initial (min/max) and final groups */
     aq_phase1_result p1_before, p1_after;
     aq_phase2_result p2;
     aq_phase3 *opt;
-    int iters, converged;          /* Phase 3 */
+    int iters, converged; /* Phase 3 */
     double loss0, loss1;
-    double err_before;             /* expected error of g0, hard switch */
+    double err_before;               /* expected error of g0, hard switch */
     float *sched_scale, *sched_zero; /* [T] */
 } layer;
 

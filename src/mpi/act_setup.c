@@ -39,7 +39,8 @@ aq_status aq_act_setup_open(aq_job *j, aq_err *err) {
         if (!a->w || !a->alphabar || !a->bounds)
             st = aq_err_set(err, AQ_E_NOMEM, "time weights: out of memory");
     }
-    if (st == AQ_OK) aq_time_weights(c->tg_schedule, c->tg_time_weight, a->T, c->tg_t_ref, a->w, a->alphabar);
+    if (st == AQ_OK)
+        aq_time_weights(c->tg_schedule, c->tg_time_weight, a->T, c->tg_t_ref, a->w, a->alphabar);
     return aq_mpi_agree(j->comm, st, err);
 }
 
@@ -51,8 +52,7 @@ void aq_act_setup_close(aq_act_setup *a) {
     memset(a, 0, sizeof *a);
 }
 
-aq_status aq_act_load_stats(const aq_job *j, const aq_tensor *t, aq_layer_stats *out,
-                            aq_err *err) {
+aq_status aq_act_load_stats(const aq_job *j, const aq_tensor *t, aq_layer_stats *out, aq_err *err) {
     int64_t rows, cols;
     aq_tensor_view(t, &rows, &cols);
     memset(out, 0, sizeof *out);
@@ -62,7 +62,8 @@ aq_status aq_act_load_stats(const aq_job *j, const aq_tensor *t, aq_layer_stats 
         if (j->cfg->calib_skip_missing) return AQ_OK; /* out->T == 0: no statistics */
         return aq_err_set(err, AQ_E_FORMAT,
                           "%s: no statistics for layer %s (set calib.missing = skip to quantize "
-                          "it without)", j->cfg->calib_path, t->name);
+                          "it without)",
+                          j->cfg->calib_path, t->name);
     }
     return aq_calib_load(j->act.file, t->name, cols, out, err);
 }

@@ -60,7 +60,8 @@ static aq_status boundaries(aq_job *j, const layers *L, aq_err *err) {
     aq_status st = cost ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "segment costs: out of memory");
     st = aq_mpi_agree(j->comm, st, err);
     if (st != AQ_OK) return free(cost), st;
-    for (size_t i = 0; i < L->n; ++i) aq_segment_costs_add(&L->l[i].s, a->w, j->cfg->tg_act_bits, cost);
+    for (size_t i = 0; i < L->n; ++i)
+        aq_segment_costs_add(&L->l[i].s, a->w, j->cfg->tg_act_bits, cost);
     MPI_Allreduce(MPI_IN_PLACE, cost, (int)n, MPI_INT64_T, MPI_SUM, j->comm);
     st = aq_boundaries_dp(cost, a->T, a->K, j->cfg->tg_min_steps, a->bounds, err);
     free(cost);
@@ -72,7 +73,8 @@ static aq_status init_groups(aq_job *j, layers *L, aq_err *err) {
     for (size_t i = 0; i < L->n; ++i) {
         layer *l = &L->l[i];
         aq_status st = aq_act_groups_init(&l->s, a->bounds, a->K, j->cfg->tg_act_bits, &l->g0, err);
-        if (st == AQ_OK) st = aq_act_groups_init(&l->s, a->bounds, a->K, j->cfg->tg_act_bits, &l->g, err);
+        if (st == AQ_OK)
+            st = aq_act_groups_init(&l->s, a->bounds, a->K, j->cfg->tg_act_bits, &l->g, err);
         if (st != AQ_OK) return st;
         aq_phase1(&l->g0, j->cfg->p1_threshold, &l->p1_before);
         l->err_before = aq_expected_error(&l->s, a->w, &l->g0, a->bounds, NULL, NULL);
@@ -90,7 +92,7 @@ static aq_status init_groups(aq_job *j, layers *L, aq_err *err) {
 static aq_status phase3(aq_job *j, layers *L, int *global_iters, aq_err *err) {
     const aq_config *c = j->cfg;
     aq_phase3_params p = {c->p3_markov_weight, c->p3_entropy_weight, c->p3_learning_rate,
-                          c->p3_convergence, c->p3_grad_clip, c->p3_max_iterations};
+                          c->p3_convergence,   c->p3_grad_clip,      c->p3_max_iterations};
     aq_status st = AQ_OK;
     for (size_t i = 0; i < L->n && st == AQ_OK; ++i) {
         L->l[i].opt = aq_phase3_create(&L->l[i].g, j->act.bounds, &L->l[i].s, j->act.w, &p);

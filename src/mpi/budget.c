@@ -1,17 +1,16 @@
 /* Mixed precision under a size budget (issue 8).
  *
- * Each rank quantizes its layers at 2, 4 and 8 bits (and 3 with the dq layout) and measures the importance-weighted
- * relative error (weighted_rel_err, DESIGN 3); MPI_Allgatherv gives every rank the whole table
- * in tensor order, and every rank runs the same greedy allocation, so the widths are identical
- * for any rank count.  Allocation: start every layer at 8 bits and repeatedly take the step
- * down (8 -> 4 -> 2, or 8 -> 4 -> 3 -> 2 with the dq layout) with the smallest error increase per byte saved until the payload
- * fits quant.budget_bits (codes + scale + min), then the reverse steps that still fit (the
- * last step down may overshoot) — the marginal-return rule for bit allocation
- * over a set of quantizers (Shoham & Gersho, IEEE Trans. ASSP 36(9), 1988).  The distortion
- * summed is the layers' relative error, so every layer's output noise counts alike; ties go
- * to the lowest tensor index.  With quant.budget_kl_path the distortion is instead each
- * layer's KL from aq-eval --layer-kl (only that layer quantized, at each width), summed as if
- * additive. */
+ * Each rank quantizes its layers at 2, 4 and 8 bits (and 3 with the dq layout) and measures the
+ * importance-weighted relative error (weighted_rel_err, DESIGN 3); MPI_Allgatherv gives every rank
+ * the whole table in tensor order, and every rank runs the same greedy allocation, so the widths
+ * are identical for any rank count.  Allocation: start every layer at 8 bits and repeatedly take
+ * the step down (8 -> 4 -> 2, or 8 -> 4 -> 3 -> 2 with the dq layout) with the smallest error
+ * increase per byte saved until the payload fits quant.budget_bits (codes + scale + min), then the
+ * reverse steps that still fit (the last step down may overshoot) — the marginal-return rule for
+ * bit allocation over a set of quantizers (Shoham & Gersho, IEEE Trans. ASSP 36(9), 1988).  The
+ * distortion summed is the layers' relative error, so every layer's output noise counts alike; ties
+ * go to the lowest tensor index.  With quant.budget_kl_path the distortion is instead each layer's
+ * KL from aq-eval --layer-kl (only that layer quantized, at each width), summed as if additive. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,13 +101,15 @@ static aq_status measure_mine(const aq_job *j, record **out, int *n, aq_err *err
     return AQ_OK;
 }
 
-static aq_status gather_all(const aq_job *j, const record *mine, int n, record **all,
-                            int *total, aq_err *err) {
-    int *counts = calloc((size_t)j->size, sizeof *counts), *displs = calloc((size_t)j->size, sizeof *displs);
+static aq_status gather_all(const aq_job *j, const record *mine, int n, record **all, int *total,
+                            aq_err *err) {
+    int *counts = calloc((size_t)j->size, sizeof *counts),
+        *displs = calloc((size_t)j->size, sizeof *displs);
     int bytes = n * (int)sizeof(record);
     MPI_Allgather(&bytes, 1, MPI_INT, counts, 1, MPI_INT, j->comm);
     *total = 0;
-    for (int r = 0; r < j->size; ++r) displs[r] = *total, *total += counts[r];
+    for (int r = 0; r < j->size; ++r)
+        displs[r] = *total, *total += counts[r];
     *all = malloc((size_t)*total + 1);
     MPI_Allgatherv(mine, bytes, MPI_BYTE, *all, counts, displs, MPI_BYTE, j->comm);
     *total /= (int)sizeof(record);
@@ -140,7 +141,8 @@ static double fill(const record *rec, int n, int nw, double budget_bytes, double
 /* The greedy allocation over nw widths; level[i] indexes them.  @return : achieved bytes. */
 static double allocate(const record *rec, int n, int nw, double budget_bytes, int *level) {
     double bytes = 0.0;
-    for (int i = 0; i < n; ++i) level[i] = nw - 1, bytes += rec[i].bytes[nw - 1];
+    for (int i = 0; i < n; ++i)
+        level[i] = nw - 1, bytes += rec[i].bytes[nw - 1];
     while (bytes > budget_bytes) {
         int best = -1;
         double best_cost = INFINITY;
@@ -168,10 +170,12 @@ aq_status aq_budget_assign(aq_job *j, aq_err *err) {
     record *mine = NULL, *all = NULL;
     int n = 0, total = 0;
     aq_status st = measure_mine(j, &mine, &n, err);
-    if ((st = aq_mpi_agree(j->comm, st, err)) == AQ_OK) st = gather_all(j, mine, n, &all, &total, err);
+    if ((st = aq_mpi_agree(j->comm, st, err)) == AQ_OK)
+        st = gather_all(j, mine, n, &all, &total, err);
     int *level = st == AQ_OK ? malloc(((size_t)total + 1) * sizeof *level) : NULL;
     j->bits = calloc(aq_model_count(j->model) + 1, 1);
-    if (st == AQ_OK && (!level || !j->bits)) st = aq_err_set(err, AQ_E_NOMEM, "budget: out of memory");
+    if (st == AQ_OK && (!level || !j->bits))
+        st = aq_err_set(err, AQ_E_NOMEM, "budget: out of memory");
     if (st == AQ_OK) {
         qsort(all, (size_t)total, sizeof *all, by_tensor); /* rank order -> tensor order */
         double weights = 0.0;
@@ -181,11 +185,13 @@ aq_status aq_budget_assign(aq_job *j, aq_err *err) {
         const int *W = widths(j->cfg, &nw);
         double got = allocate(all, total, nw, j->cfg->budget_bits * weights / 8.0, level);
         j->budget_achieved = weights > 0 ? 8.0 * got / weights : 0.0;
-        for (int i = 0; i < total; ++i) j->bits[all[i].tensor] = (uint8_t)W[level[i]];
+        for (int i = 0; i < total; ++i)
+            j->bits[all[i].tensor] = (uint8_t)W[level[i]];
         if (j->budget_achieved > j->cfg->budget_bits * (1 + 1e-9))
-            st = aq_err_set(err, AQ_E_CONFIG, "quant.budget_bits = %g is below the smallest size "
-                            "(%.3f bits/weight with every layer at 2 bits)", j->cfg->budget_bits,
-                            j->budget_achieved);
+            st = aq_err_set(err, AQ_E_CONFIG,
+                            "quant.budget_bits = %g is below the smallest size "
+                            "(%.3f bits/weight with every layer at 2 bits)",
+                            j->cfg->budget_bits, j->budget_achieved);
     }
     free(mine), free(all), free(level);
     return aq_mpi_agree(j->comm, st, err);

@@ -1,8 +1,8 @@
 /* Point-to-point protocol between the workers and rank 0 (the writer).
  * A worker sends, for each quantized tensor it owns, a header (TAG_HDR) followed by codes,
- * scale, min and, for the dq layout, sub (their own tags), and finally one MSG_END header carrying its status.
- * Rank 0 receives headers from any source; MPI's non-overtaking rule keeps a header and its
- * payload together.  Payloads go in pieces of at most 1 GiB, as MPI counts are int. */
+ * scale, min and, for the dq layout, sub (their own tags), and finally one MSG_END header carrying
+ * its status. Rank 0 receives headers from any source; MPI's non-overtaking rule keeps a header and
+ * its payload together.  Payloads go in pieces of at most 1 GiB, as MPI counts are int. */
 #include <string.h>
 
 #include "aq/job.h"

@@ -8,23 +8,31 @@
 #include "aq/job.h"
 #include "job_internal.h"
 
-
 /* ---- rank 0: writing ---------------------------------------------------------------- */
 
 static void abort_workers(aq_job *j) {
     if (j->abort_sent) return;
     j->abort_sent = 1;
-    for (int r = 1; r < j->size; ++r) aq_send_abort(j->comm, r);
+    for (int r = 1; r < j->size; ++r)
+        aq_send_abort(j->comm, r);
 }
 
 static aq_status write_result(aq_job *j, const aq_qresult *r, aq_err *err) {
     const aq_tensor *t = aq_model_tensor(j->model, (size_t)r->hdr.tensor);
     aq_quant_params p = j->cfg->quant;
     p.bits = r->hdr.bits;
-    aq_h5_quantized q = {.ndim = t->ndim, .shape = t->shape, .orig_dtype = t->dtype,
-                         .rows = r->hdr.rows, .cols = r->hdr.cols, .params = p,
-                         .codes = r->codes, .scale = r->scale, .min = r->min, .sub = r->sub,
-                         .metrics = r->hdr.metrics, .fallback_from_bits = r->hdr.from_bits,
+    aq_h5_quantized q = {.ndim = t->ndim,
+                         .shape = t->shape,
+                         .orig_dtype = t->dtype,
+                         .rows = r->hdr.rows,
+                         .cols = r->hdr.cols,
+                         .params = p,
+                         .codes = r->codes,
+                         .scale = r->scale,
+                         .min = r->min,
+                         .sub = r->sub,
+                         .metrics = r->hdr.metrics,
+                         .fallback_from_bits = r->hdr.from_bits,
                          .fallback_from_err = r->hdr.from_err,
                          .fallback_from_kl = r->hdr.from_kl};
     double t0 = MPI_Wtime();
@@ -51,8 +59,8 @@ static aq_status write_passthrough(aq_job *j, const aq_tensor *t, aq_err *err) {
 static aq_status interrupted(aq_job *j, const char *where, aq_err *err) {
     return aq_err_set(err, AQ_E_INTERRUPTED,
                       "interrupted by %s after %zu of %zu tensors; %s.partial kept: run the "
-                      "same job again with --resume", where, j->tally.n_done, j->tally.n_total,
-                      j->cfg->output_path);
+                      "same job again with --resume",
+                      where, j->tally.n_done, j->tally.n_total, j->cfg->output_path);
 }
 
 static aq_status interrupted_here(aq_job *j, aq_err *err) {
@@ -69,8 +77,10 @@ static void handle_message(aq_job *j, int *ends, aq_status *st, aq_err *err) {
     if (rs == AQ_OK && r.hdr.kind == MSG_END) {
         ++*ends;
         rs = (aq_status)r.hdr.status;
-        if (rs == AQ_E_INTERRUPTED) interrupted(j, r.hdr.msg, &tmp);
-        else if (rs != AQ_OK) aq_err_set(&tmp, rs, "%s", r.hdr.msg);
+        if (rs == AQ_E_INTERRUPTED)
+            interrupted(j, r.hdr.msg, &tmp);
+        else if (rs != AQ_OK)
+            aq_err_set(&tmp, rs, "%s", r.hdr.msg);
     } else if (rs == AQ_OK && *st == AQ_OK) {
         rs = write_result(j, &r, &tmp);
     }
@@ -108,7 +118,8 @@ static aq_status writer_loop(aq_job *j, aq_err *err) {
         for (size_t k = unit->first; k < unit->first + unit->count && st == AQ_OK; ++k) {
             size_t index = j->plan->tensor_order[k];
             if (j->done[index]) continue;
-            st = aq_job_stop_signal(j) ? interrupted_here(j, err) : own_tensor(j, index, unit->rank, err);
+            st = aq_job_stop_signal(j) ? interrupted_here(j, err)
+                                       : own_tensor(j, index, unit->rank, err);
             if (st != AQ_OK) abort_workers(j);
             drain(j, &ends, 0, &st, err);
         }
@@ -131,8 +142,7 @@ static void finish_slot(aq_job *j, aq_pending *p) {
     p->used = 0;
 }
 
-static aq_status worker_tensor(aq_job *j, size_t index, aq_pending *slots, int *next,
-                               aq_err *err) {
+static aq_status worker_tensor(aq_job *j, size_t index, aq_pending *slots, int *next, aq_err *err) {
     aq_pending *p = &slots[*next];
     finish_slot(j, p); /* the oldest result must be out before its slot is reused */
     aq_status st = aq_qresult_compute(j, (int64_t)index, &p->r, err);
@@ -167,7 +177,8 @@ static aq_status worker_loop(aq_job *j, aq_err *err) {
             st = worker_tensor(j, index, slots, &next, err);
         }
     }
-    for (int k = 0; k < AQ_IN_FLIGHT; ++k) finish_slot(j, &slots[k]); /* before END */
+    for (int k = 0; k < AQ_IN_FLIGHT; ++k)
+        finish_slot(j, &slots[k]); /* before END */
     if (st != AQ_OK && strncmp(err->msg, "rank ", 5) != 0) {
         aq_err pre = *err;
         aq_err_set(err, pre.code, "rank %d: %s", j->rank, pre.msg);
@@ -194,7 +205,8 @@ static aq_status make_plan(aq_job *j, aq_err *err) {
         st = aq_err_set(err, AQ_E_MPI, "model has %zu units here but %ld on rank 0",
                         j->plan->n_units, n);
     if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return free(owner), err->code;
-    for (size_t i = 0; i < j->plan->n_units; ++i) owner[i] = j->plan->units[i].rank;
+    for (size_t i = 0; i < j->plan->n_units; ++i)
+        owner[i] = j->plan->units[i].rank;
     MPI_Bcast(owner, (int)n, MPI_INT, 0, j->comm);
     st = aq_plan_assign(j->plan, owner, err);
     free(owner);
@@ -217,23 +229,37 @@ static aq_status write_run(aq_job *j, double *all, aq_err *err) {
             units[r] = (int32_t)all[r * RUN_N + RUN_UNITS];
             bytes[r] = (int64_t)all[r * RUN_N + RUN_BYTES];
             rss[r] = (int64_t)all[r * RUN_N + RUN_RSS];
-            for (int k = 0; k < 3; ++k) sq[k * n + r] = all[r * RUN_N + RUN_QUANT + k];
+            for (int k = 0; k < 3; ++k)
+                sq[k * n + r] = all[r * RUN_N + RUN_QUANT + k];
         }
         for (size_t u = 0; u < j->plan->n_units; ++u) {
             names[u] = j->plan->units[u].name;
             unit_rank[u] = j->plan->units[u].rank;
         }
-        aq_h5_run_info run = {.ranks = n, .units = units, .bytes = bytes, .seconds_quant = sq,
-                              .seconds_send = sq + n, .seconds_total = sq + 2 * n,
-                              .peak_rss = rss, .n_units = (int)j->plan->n_units,
-                              .unit_names = names, .unit_rank = unit_rank};
+        aq_h5_run_info run = {.ranks = n,
+                              .units = units,
+                              .bytes = bytes,
+                              .seconds_quant = sq,
+                              .seconds_send = sq + n,
+                              .seconds_total = sq + 2 * n,
+                              .peak_rss = rss,
+                              .n_units = (int)j->plan->n_units,
+                              .unit_names = names,
+                              .unit_rank = unit_rank};
         st = aq_h5_write_run(j->w, &run, err);
-        if (st == AQ_OK && j->act.enabled && !j->tally.quiet) aq_report_act(&j->act_sum, j->cfg, &j->act);
-        if (st == AQ_OK && !j->tally.quiet) aq_report_summary(&j->tally, &run, j->cfg->output_path, MPI_Wtime() - j->tally.t_start);
+        if (st == AQ_OK && j->act.enabled && !j->tally.quiet)
+            aq_report_act(&j->act_sum, j->cfg, &j->act);
+        if (st == AQ_OK && !j->tally.quiet)
+            aq_report_summary(&j->tally, &run, j->cfg->output_path, MPI_Wtime() - j->tally.t_start);
     } else {
         aq_err_set(err, st, "rank 0: out of memory for /run");
     }
-    free(units); free(bytes); free(rss); free(sq); free(names); free(unit_rank);
+    free(units);
+    free(bytes);
+    free(rss);
+    free(sq);
+    free(names);
+    free(unit_rank);
     return st;
 }
 
@@ -253,32 +279,37 @@ static aq_status write_aliases(aq_job *j, aq_err *err) {
  * merged on rank 0: the digest strings of the other ranks are empty, so a bitwise OR of the
  * 65-byte slots assembles them.  Collective. */
 static aq_status digest_files(aq_job *j, size_t *n, char ***files, char ***hex, aq_err *err) {
-    aq_status st = aq_model_file_digests(j->cfg->model_path, j->model, j->rank, j->size, n,
-                                         files, hex, err);
+    aq_status st =
+        aq_model_file_digests(j->cfg->model_path, j->model, j->rank, j->size, n, files, hex, err);
     if ((st = aq_mpi_agree(j->comm, st, err)) != AQ_OK) return st;
     unsigned char *buf = calloc(*n * 65 + 1, 1);
     st = aq_mpi_agree(j->comm, buf ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "digests: out of memory"),
                       err);
     if (st != AQ_OK) return free(buf), st;
-    for (size_t i = 0; i < *n; ++i) memcpy(buf + 65 * i, (*hex)[i], 65);
+    for (size_t i = 0; i < *n; ++i)
+        memcpy(buf + 65 * i, (*hex)[i], 65);
     MPI_Reduce(j->rank == 0 ? MPI_IN_PLACE : buf, buf, (int)(*n * 65), MPI_BYTE, MPI_BOR, 0,
                j->comm);
-    for (size_t i = 0; j->rank == 0 && i < *n; ++i) memcpy((*hex)[i], buf + 65 * i, 65);
+    for (size_t i = 0; j->rank == 0 && i < *n; ++i)
+        memcpy((*hex)[i], buf + 65 * i, 65);
     free(buf);
     return AQ_OK;
 }
 
 /* /source: SHA-256 of every model file, so users can tell which model a result came from. */
 static aq_status write_source(aq_job *j, size_t n, char **files, char **hex, aq_err *err) {
-    return aq_h5_write_source_digests(j->w, n, (const char *const *)files,
-                                      (const char *const *)hex, err);
+    return aq_h5_write_source_digests(j->w, n, (const char *const *)files, (const char *const *)hex,
+                                      err);
 }
 
 static aq_status finish(aq_job *j, aq_err *err) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    double mine[RUN_N] = {j->plan->rank_units[j->rank], (double)j->plan->rank_bytes[j->rank],
-                          j->seconds_quant, j->seconds_send, MPI_Wtime() - j->tally.t_start,
+    double mine[RUN_N] = {j->plan->rank_units[j->rank],
+                          (double)j->plan->rank_bytes[j->rank],
+                          j->seconds_quant,
+                          j->seconds_send,
+                          MPI_Wtime() - j->tally.t_start,
                           (double)ru.ru_maxrss * 1024.0};
     double *all = j->rank == 0 ? malloc((size_t)j->size * RUN_N * sizeof *all) : NULL;
     MPI_Gather(mine, RUN_N, MPI_DOUBLE, all, RUN_N, MPI_DOUBLE, 0, j->comm);
@@ -296,8 +327,10 @@ static aq_status finish(aq_job *j, aq_err *err) {
         st = all ? write_aliases(j, err) : aq_err_set(err, AQ_E_NOMEM, "rank 0: out of memory");
         if (st == AQ_OK) st = write_source(j, nf, files, hex, err);
         if (st == AQ_OK) st = write_run(j, all, err);
-        if (st == AQ_OK) st = aq_h5_commit(j->w, err);
-        else aq_h5_abort(j->w, 0);
+        if (st == AQ_OK)
+            st = aq_h5_commit(j->w, err);
+        else
+            aq_h5_abort(j->w, 0);
         j->w = NULL;
         free(all);
     }
@@ -322,8 +355,8 @@ static aq_status run_stages(aq_job *j, aq_err *err) {
     if (st != AQ_OK) return st;
     st = aq_model_open(j->cfg->model_path, &j->model, err);
     if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
-    const char *kl_path = j->cfg->fallback_kl_path[0] ? j->cfg->fallback_kl_path
-                                                      : j->cfg->budget_kl_path;
+    const char *kl_path =
+        j->cfg->fallback_kl_path[0] ? j->cfg->fallback_kl_path : j->cfg->budget_kl_path;
     if (kl_path[0]) st = aq_kl_table_load(kl_path, &j->kl, err);
     if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
     if ((st = make_plan(j, err)) != AQ_OK) return st;

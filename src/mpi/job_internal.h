@@ -21,9 +21,9 @@ enum { MSG_RESULT = 1, MSG_END = 2 };
 /* Sent as raw bytes: ranks of one job are assumed to share the architecture (homogeneous
  * cluster), as every MPI_BYTE protocol does. */
 typedef struct {
-    int32_t kind;         /* MSG_RESULT or MSG_END */
-    int32_t status;       /* aq_status; an END with an error carries its message */
-    int64_t tensor;       /* model tensor index */
+    int32_t kind;   /* MSG_RESULT or MSG_END */
+    int32_t status; /* aq_status; an END with an error carries its message */
+    int64_t tensor; /* model tensor index */
     int64_t rows, cols;
     uint64_t codes_bytes; /* rows * packed row bytes */
     uint64_t param_bytes; /* bytes of scale, and of min */
@@ -33,8 +33,8 @@ typedef struct {
     int32_t bits;         /* width actually used (after any fallback) */
     int32_t from_bits;    /* > 0: fell back from this width */
     int32_t pad;
-    double from_err;      /* weighted_rel_err at from_bits */
-    double from_kl;       /* per-layer KL at from_bits (aq-eval --layer-kl), NaN: none */
+    double from_err; /* weighted_rel_err at from_bits */
+    double from_kl;  /* per-layer KL at from_bits (aq-eval --layer-kl), NaN: none */
     aq_quant_metrics metrics;
     char msg[AQ_ERR_MSG_MAX];
 } aq_msg_hdr;
@@ -45,7 +45,7 @@ typedef struct {
     aq_msg_hdr hdr;
     uint8_t *codes;
     void *scale, *min;
-    uint8_t *sub;         /* NULL when hdr.sub_bytes == 0 */
+    uint8_t *sub; /* NULL when hdr.sub_bytes == 0 */
 } aq_qresult;
 
 /* Stored bytes of r: codes + scale + min + sub. */
@@ -75,8 +75,8 @@ aq_status aq_budget_assign(aq_job *j, aq_err *err);
 typedef struct {
     size_t n;
     char **names;
-    int *bits;            /* width the KL was measured at */
-    double *kl;           /* nats, mean over t */
+    int *bits;  /* width the KL was measured at */
+    double *kl; /* nats, mean over t */
 } aq_kl_table;
 /* Reads `path`.  AQ_E_IO (unreadable or not JSON, with line), AQ_E_FORMAT naming the entry,
  * AQ_E_NOMEM.  On error t is empty. */
@@ -95,8 +95,8 @@ aq_status aq_send_end(MPI_Comm comm, aq_status st, const char *msg, int rank);
 typedef struct {
     aq_qresult r;
     MPI_Request req[AQ_PENDING_REQS];
-    int n;       /* requests in flight; 0: slot free */
-    int used;    /* slot holds a result */
+    int n;    /* requests in flight; 0: slot free */
+    int used; /* slot holds a result */
 } aq_pending;
 /* Sends p->r's header, starts its payload (MPI_Isend). */
 aq_status aq_send_result_start(MPI_Comm comm, aq_pending *p, aq_err *err);
@@ -114,19 +114,19 @@ void aq_recv_abort(MPI_Comm comm);
 /* Progress and summary (report.c). */
 typedef struct {
     size_t n_total, n_done, n_quantized, n_passthrough, n_alias, n_resumed, n_fallback;
-    size_t n_width[9];    /* quantized tensors per code width (fallback / budget decisions) */
-    const char *simd;     /* name of the kernel set that ran */
+    size_t n_width[9]; /* quantized tensors per code width (fallback / budget decisions) */
+    const char *simd;  /* name of the kernel set that ran */
     uint64_t bytes_in, payload_bytes, q_bytes, weights_quantized;
     double sqnr_sum, sqnr_min;
     char sqnr_min_name[256];
     double t_start, t_plan, t_write, t_act;
-    int quiet;            /* benchmarks: count, do not print */
+    int quiet; /* benchmarks: count, do not print */
 } aq_tally;
 
 /* Time-aware activation set-up shared by all ranks (act_setup.c). */
 typedef struct {
-    int enabled;          /* calibration present (file or synthetic) */
-    aq_calib *file;       /* NULL for synthetic statistics */
+    int enabled;    /* calibration present (file or synthetic) */
+    aq_calib *file; /* NULL for synthetic statistics */
     int T, K;
     double *w, *alphabar; /* [T] */
     int *bounds;          /* [K+1], set by the activation stage */
@@ -136,12 +136,12 @@ typedef struct {
 /* Model-level figures of the activation stage, reduced to rank 0 (act_stage.c). */
 typedef struct {
     int layers;
-    double smooth_before, smooth_after;          /* means over layers */
-    int violations, high, medium, low;           /* after the phases */
-    double jump_before, jump_after;              /* largest per-step log-scale jump, max over layers */
-    double err_before, err_after;                /* sums over layers of expected error */
+    double smooth_before, smooth_after; /* means over layers */
+    int violations, high, medium, low;  /* after the phases */
+    double jump_before, jump_after;     /* largest per-step log-scale jump, max over layers */
+    double err_before, err_after;       /* sums over layers of expected error */
     int p3_iters_max, p3_converged, p3_layers;
-    double p3_loss_before, p3_loss_after;        /* sums over layers */
+    double p3_loss_before, p3_loss_after; /* sums over layers */
     int global_iterations;
 } aq_act_summary;
 
@@ -153,19 +153,19 @@ struct aq_job_s {
     int rank, size;
     aq_model *model;
     aq_plan *plan;
-    aq_h5_writer *w;      /* rank 0 only */
-    aq_tally tally;       /* rank 0 only */
+    aq_h5_writer *w; /* rank 0 only */
+    aq_tally tally;  /* rank 0 only */
     aq_act_setup act;
     aq_act_summary act_sum; /* rank 0 only */
     double seconds_quant, seconds_send, seconds_act;
-    int abort_sent;       /* rank 0: told the workers to stop */
-    int abort_seen;       /* worker: consumed rank 0's stop request */
-    uint8_t *done;        /* [model tensors]: complete in the partial file being resumed */
+    int abort_sent;            /* rank 0: told the workers to stop */
+    int abort_seen;            /* worker: consumed rank 0's stop request */
+    uint8_t *done;             /* [model tensors]: complete in the partial file being resumed */
     const aq_kernels *kernels; /* run.simd's kernel set */
-    uint8_t *bits;        /* [model tensors]: widths from the budget, or NULL */
-    aq_kl_table kl;       /* quant.fallback_kl_path or quant.budget_kl_path, or empty */
-    double budget_achieved; /* bits/weight the budget allocation reached */
-    size_t n_resumed;     /* rank 0: how many */
+    uint8_t *bits;             /* [model tensors]: widths from the budget, or NULL */
+    aq_kl_table kl;            /* quant.fallback_kl_path or quant.budget_kl_path, or empty */
+    double budget_achieved;    /* bits/weight the budget allocation reached */
+    size_t n_resumed;          /* rank 0: how many */
 };
 
 /* Creates the result file on rank 0, or reopens it with opts->resume, and broadcasts

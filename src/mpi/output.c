@@ -21,9 +21,11 @@ static aq_status create_fresh(aq_job *j, aq_err *err) {
     char created[32], producer[64];
     iso8601_now(created, sizeof created);
     snprintf(producer, sizeof producer, "aq-mpi %s", AQ_VERSION);
-    aq_h5_root_info root = {.producer = producer, .created = created,
+    aq_h5_root_info root = {.producer = producer,
+                            .created = created,
                             .config_text = j->opts->config_text,
-                            .source_model = j->cfg->model_path, .ranks = j->size,
+                            .source_model = j->cfg->model_path,
+                            .ranks = j->size,
                             .threads = omp_get_max_threads()};
     return aq_h5_create(j->cfg->output_path, j->cfg->compression_level, &root, &j->w, err);
 }
@@ -32,8 +34,9 @@ static aq_status create_fresh(aq_job *j, aq_err *err) {
 static aq_status mark_done(aq_job *j, char **names, size_t n, aq_err *err) {
     for (size_t i = 0; i < n; ++i) {
         const aq_tensor *t = aq_model_find(j->model, names[i]);
-        if (!t) return aq_err_set(err, AQ_E_FORMAT, "%s.partial: tensor %s is not in the model",
-                                  j->cfg->output_path, names[i]);
+        if (!t)
+            return aq_err_set(err, AQ_E_FORMAT, "%s.partial: tensor %s is not in the model",
+                              j->cfg->output_path, names[i]);
         for (size_t k = 0; k < aq_model_count(j->model); ++k)
             if (aq_model_tensor(j->model, k) == t) j->done[k] = 1, j->n_resumed++;
     }
@@ -44,7 +47,8 @@ static aq_status resume(aq_job *j, aq_err *err) {
     size_t n_alias = aq_model_alias_count(j->model), n = 0;
     const char **drop = malloc((n_alias + 1) * sizeof *drop);
     if (!drop) return aq_err_set(err, AQ_E_NOMEM, "resume: out of memory");
-    for (size_t i = 0; i < n_alias; ++i) aq_model_alias(j->model, i, &drop[i], &(const char *){0});
+    for (size_t i = 0; i < n_alias; ++i)
+        aq_model_alias(j->model, i, &drop[i], &(const char *){0});
     char **names = NULL;
     aq_status st = aq_h5_resume(j->cfg->output_path, j->cfg->compression_level,
                                 j->opts->config_text, drop, n_alias, &j->w, &names, &n, err);

@@ -40,15 +40,14 @@ void aq_report_quantized(aq_tally *t, const aq_tensor *src, const aq_qresult *r,
     printf("[%4zu/%zu] rank %-3d %-44s %-12s int%d %s g%d%s  SQNR %6.2f dB  cos %.5f  %8.1f MB/s",
            t->n_done, t->n_total, r->hdr.rank, src->name, shape, r->hdr.bits,
            aq_method_name(cfg->quant.method), cfg->quant.group_size,
-           cfg->quant.scale_dtype == AQ_SCALE_DQ ? " dq" : "", sqnr,
-           r->hdr.metrics.cosine, mbs);
+           cfg->quant.scale_dtype == AQ_SCALE_DQ ? " dq" : "", sqnr, r->hdr.metrics.cosine, mbs);
     if (r->hdr.from_bits) {
         const double thr = r->hdr.from_bits == 2 ? cfg->fallback_2bit : cfg->fallback_4bit;
         printf("  (fallback from int%d: weighted rel. error %.4f %s %.4f", r->hdr.from_bits,
                r->hdr.from_err, r->hdr.from_err > thr ? ">" : "<=", thr);
         if (isfinite(r->hdr.from_kl))
-            printf(", KL %.4f %s %.4f", r->hdr.from_kl, r->hdr.from_kl > cfg->fallback_kl ? ">" : "<=",
-                   cfg->fallback_kl);
+            printf(", KL %.4f %s %.4f", r->hdr.from_kl,
+                   r->hdr.from_kl > cfg->fallback_kl ? ">" : "<=", cfg->fallback_kl);
         printf(")");
     }
     printf("\n");
@@ -71,7 +70,8 @@ void aq_report_passthrough(aq_tally *t, const aq_tensor *src) {
 void aq_report_plan(const aq_plan *p, const aq_model *m) {
     (void)m;
     printf("plan: %zu units, %zu tensors, %d ranks (balanced: bytes to quantize; rank 0 also "
-           "writes the passthrough tensors)\n", p->n_units, p->n_tensors, p->n_ranks);
+           "writes the passthrough tensors)\n",
+           p->n_units, p->n_tensors, p->n_ranks);
     for (size_t u = 0; u < p->n_units; ++u)
         printf("  unit %4zu  %-40s %3zu tensors %10.2f MB  quantize %10.2f MB  -> rank %d\n", u,
                p->units[u].name, p->units[u].count, p->units[u].bytes / MB,
@@ -89,13 +89,15 @@ void aq_report_summary(const aq_tally *t, const aq_h5_run_info *run, const char 
     char partial[4200];
     snprintf(partial, sizeof partial, "%s.partial", out_path);
     double file_mb = stat(partial, &sb) == 0 ? sb.st_size / MB : 0.0;
-    double bpw = t->weights_quantized ? 8.0 * (double)t->q_bytes / (double)t->weights_quantized : 0.0;
+    double bpw =
+        t->weights_quantized ? 8.0 * (double)t->q_bytes / (double)t->weights_quantized : 0.0;
     printf("\n== aq-mpi summary ==\n");
     printf("tensors       %zu quantized, %zu passthrough, %zu aliases", t->n_quantized,
            t->n_passthrough, t->n_alias);
     if (t->n_resumed)
         printf(" in this run; %zu complete ones kept from the resumed partial file (figures below "
-               "cover this run only)", t->n_resumed);
+               "cover this run only)",
+               t->n_resumed);
     printf("\n");
     printf("bytes in      %.2f MB   payload out %.2f MB   file %.2f MB   ratio %.2fx\n",
            t->bytes_in / MB, t->payload_bytes / MB, file_mb,
@@ -113,12 +115,12 @@ void aq_report_summary(const aq_tally *t, const aq_h5_run_info *run, const char 
     }
     if (t->n_quantized)
         printf("SQNR          mean %.2f dB over %zu tensors, min %.2f dB (%s)\n",
-               t->sqnr_sum / (double)t->n_quantized, t->n_quantized, t->sqnr_min,
-               t->sqnr_min_name);
+               t->sqnr_sum / (double)t->n_quantized, t->n_quantized, t->sqnr_min, t->sqnr_min_name);
     printf("wall time     total %.2f s   plan %.3f s   write (rank 0, HDF5+zstd) %.2f s   "
-           "activation stage %.3f s\n", wall, t->t_plan, t->t_write, t->t_act);
-    printf("%-6s %6s %12s %12s %10s %10s %12s\n", "rank", "units", "MB in", "quant s",
-           "send s", "total s", "peak RSS MB");
+           "activation stage %.3f s\n",
+           wall, t->t_plan, t->t_write, t->t_act);
+    printf("%-6s %6s %12s %12s %10s %10s %12s\n", "rank", "units", "MB in", "quant s", "send s",
+           "total s", "peak RSS MB");
     for (int r = 0; r < run->ranks; ++r)
         printf("%-6d %6d %12.2f %12.2f %10.2f %10.2f %12.1f\n", r, run->units[r],
                run->bytes[r] / MB, run->seconds_quant[r], run->seconds_send[r],
@@ -130,34 +132,41 @@ void aq_report_act(const aq_act_summary *s, const aq_config *cfg, const aq_act_s
     static const char *const SCHED[] = {"linear", "cosine", "mask"};
     double n = s->layers ? (double)s->layers : 1.0;
     printf("\n== time-aware activations (%s statistics, T = %d, K = %d, %s boundaries, %s "
-           "schedule) ==\n", a->source, a->T, a->K,
-           cfg->tg_boundaries ? "optimized" : "uniform", SCHED[cfg->tg_schedule]);
+           "schedule) ==\n",
+           a->source, a->T, a->K, cfg->tg_boundaries ? "optimized" : "uniform",
+           SCHED[cfg->tg_schedule]);
     printf("boundaries    ");
-    for (int k = 0; k <= a->K; ++k) printf("%d%s", a->bounds[k], k < a->K ? " " : "\n");
+    for (int k = 0; k <= a->K; ++k)
+        printf("%d%s", a->bounds[k], k < a->K ? " " : "\n");
     printf("layers        %d with /act, act_bits %d\n", s->layers, cfg->tg_act_bits);
     if (cfg->p1_enabled)
         printf("phase 1       smoothness %.4f -> %.4f (mean over layers); violations after: %d "
-               "(high %d, medium %d, low %d)\n", s->smooth_before / n, s->smooth_after / n,
-               s->violations, s->high, s->medium, s->low);
+               "(high %d, medium %d, low %d)\n",
+               s->smooth_before / n, s->smooth_after / n, s->violations, s->high, s->medium,
+               s->low);
     else
         printf("phase 1       off\n");
     if (cfg->p2_enabled)
         printf("phase 2       largest per-step log-scale jump %.4f -> %.4f (%.1f %% reduction), "
-               "%s window %d\n", s->jump_before, s->jump_after,
+               "%s window %d\n",
+               s->jump_before, s->jump_after,
                s->jump_before > 0 ? 100.0 * (1.0 - s->jump_after / s->jump_before) : 0.0,
-               cfg->p2_method == AQ_INTERP_LINEAR ? "linear" : cfg->p2_method == AQ_INTERP_CUBIC ? "cubic" : "sigmoid",
+               cfg->p2_method == AQ_INTERP_LINEAR  ? "linear"
+               : cfg->p2_method == AQ_INTERP_CUBIC ? "cubic"
+                                                   : "sigmoid",
                cfg->p2_window);
     else
         printf("phase 2       off (hard switch at boundaries)\n");
     if (cfg->p3_enabled)
         printf("phase 3       loss %.6f -> %.6f (sum over layers), %d/%d layers converged, "
-               "at most %d iterations, %d global iterations\n", s->p3_loss_before,
-               s->p3_loss_after, s->p3_converged, s->p3_layers, s->p3_iters_max,
+               "at most %d iterations, %d global iterations\n",
+               s->p3_loss_before, s->p3_loss_after, s->p3_converged, s->p3_layers, s->p3_iters_max,
                s->global_iterations);
     else
         printf("phase 3       off\n");
     printf("expected err  %.6g -> %.6g (sum over layers of sum_t w_t c(t); initial min/max groups, "
-           "hard switch -> final schedule; %+.2f %%)\n", s->err_before, s->err_after,
+           "hard switch -> final schedule; %+.2f %%)\n",
+           s->err_before, s->err_after,
            s->err_before > 0 ? 100.0 * (s->err_after / s->err_before - 1.0) : 0.0);
     fflush(stdout);
 }

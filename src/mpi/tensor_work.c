@@ -18,15 +18,16 @@ static int ends_with(const char *s, const char *suffix) {
 int aq_job_is_quantized(const aq_tensor *t, const aq_config *cfg) {
     if (t->ndim != 2 || t->shape[0] < 1 || t->shape[1] < 1 || !ends_with(t->name, ".weight"))
         return 0;
-    int embedding = strstr(t->name, "embed") || strstr(t->name, "wte") ||
-                    strstr(t->name, "wpe") || strncmp(t->name, "lm_head", 7) == 0;
+    int embedding = strstr(t->name, "embed") || strstr(t->name, "wte") || strstr(t->name, "wpe") ||
+                    strncmp(t->name, "lm_head", 7) == 0;
     return !embedding || cfg->quant_embeddings;
 }
 
 void aq_tensor_view(const aq_tensor *t, int64_t *rows, int64_t *cols) {
     *rows = t->ndim > 0 ? t->shape[0] : 1;
     *cols = 1;
-    for (int d = 1; d < t->ndim; ++d) *cols *= t->shape[d];
+    for (int d = 1; d < t->ndim; ++d)
+        *cols *= t->shape[d];
 }
 
 uint64_t aq_qresult_bytes(const aq_qresult *r) {
@@ -63,8 +64,10 @@ aq_status aq_job_importance(const aq_job *j, const aq_tensor *t, int64_t cols, f
     aq_status st = aq_act_load_stats(j, t, &s, err);
     if (st == AQ_OK && s.T > 0) {
         *h = malloc((size_t)cols * sizeof **h);
-        if (*h) aq_importance(&s, j->act.w, *h);
-        else st = aq_err_set(err, AQ_E_NOMEM, "tensor %s: out of memory for importance", t->name);
+        if (*h)
+            aq_importance(&s, j->act.w, *h);
+        else
+            st = aq_err_set(err, AQ_E_NOMEM, "tensor %s: out of memory for importance", t->name);
     }
     aq_layer_stats_free(&s);
     return st;
@@ -95,7 +98,7 @@ static int too_lossy(const aq_job *j, const char *name, int bits, double werr, d
 }
 
 aq_status aq_quantize_at(const aq_job *j, const aq_tensor *t, int bits, const float *h,
-                             aq_qresult *r, aq_err *err) {
+                         aq_qresult *r, aq_err *err) {
     aq_quant_params p = j->cfg->quant;
     p.bits = bits;
     r->hdr.bits = bits;
@@ -107,12 +110,12 @@ aq_status aq_quantize_at(const aq_job *j, const aq_tensor *t, int bits, const fl
     aq_status st = aq_qresult_alloc(r, t->name, err);
     if (st == AQ_OK && p.scale_dtype == AQ_SCALE_DQ) {
         const aq_dq_layout L = aq_quant_dq_layout(&p);
-        st = aq_dq_quantize_tensor(j->kernels, &L, t->dtype, t->data, r->hdr.rows, r->hdr.cols,
-                                   h, t->name, r->codes, r->sub, r->scale, r->min,
-                                   &r->hdr.metrics, err);
+        st = aq_dq_quantize_tensor(j->kernels, &L, t->dtype, t->data, r->hdr.rows, r->hdr.cols, h,
+                                   t->name, r->codes, r->sub, r->scale, r->min, &r->hdr.metrics,
+                                   err);
     } else if (st == AQ_OK) {
-        st = aq_quantize_tensor_ex(&p, j->kernels, t->dtype, t->data, r->hdr.rows, r->hdr.cols,
-                                   h, t->name, r->codes, r->scale, r->min, &r->hdr.metrics, err);
+        st = aq_quantize_tensor_ex(&p, j->kernels, t->dtype, t->data, r->hdr.rows, r->hdr.cols, h,
+                                   t->name, r->codes, r->scale, r->min, &r->hdr.metrics, err);
     }
     if (st != AQ_OK) aq_qresult_free(r);
     return st;
@@ -160,8 +163,9 @@ aq_status aq_check_finite(const aq_tensor *t, aq_err *err) {
         aq_convert_to_f32(t->dtype, (const char *)t->data + i * aq_dtype_size(t->dtype), n, buf);
         for (size_t j = 0; j < n; ++j)
             if (!isfinite(buf[j]))
-                return aq_err_set(err, AQ_E_VALUE, "tensor %s (%s): non-finite value %g at flat index %llu",
-                                  t->name, t->file, buf[j], (unsigned long long)(i + j));
+                return aq_err_set(err, AQ_E_VALUE,
+                                  "tensor %s (%s): non-finite value %g at flat index %llu", t->name,
+                                  t->file, buf[j], (unsigned long long)(i + j));
     }
     return AQ_OK;
 }

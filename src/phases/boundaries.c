@@ -96,8 +96,7 @@ static void dp_fill(const int64_t *cost, int T, int K, int m, int64_t *D, int *a
 
 /* Ties: backtracking takes the earliest start of the last segment, then the earliest start
  * of the one before given that, and so on (smallest b[K-1], then b[K-2], ...). */
-aq_status aq_boundaries_dp(const int64_t *cost, int T, int K, int min_steps, int *b,
-                           aq_err *err) {
+aq_status aq_boundaries_dp(const int64_t *cost, int T, int K, int min_steps, int *b, aq_err *err) {
     if (T < 1 || K < 1 || min_steps < 1)
         return aq_err_set(err, AQ_E_CONFIG,
                           "time groups: T = %d, K = %d, min_steps = %d: all must be >= 1", T, K,

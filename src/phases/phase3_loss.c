@@ -24,8 +24,7 @@ static double error_term(aq_phase3 *o, const double *lo, const double *hi, doubl
     for (int t = 0; t < o->s->T; ++t) {
         int k = aq_group_of(o->b, o->K, t);
         double cl, ch;
-        double c = aq_step_err(o->s, t, lo[k], hi[k], o->amax, dlo ? &cl : NULL,
-                               dlo ? &ch : NULL);
+        double c = aq_step_err(o->s, t, lo[k], hi[k], o->amax, dlo ? &cl : NULL, dlo ? &ch : NULL);
         e += o->w[t] * c;
         if (dlo) {
             dlo[k] += o->w[t] * cl / o->E0;

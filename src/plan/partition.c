@@ -36,7 +36,8 @@ static uint64_t min_capacity(const uint64_t *bytes, size_t n, int ranks) {
 void aq_plan_partition(const uint64_t *bytes, size_t n, int ranks, int *owner) {
     if (n == 0) return;
     if ((size_t)ranks >= n) {
-        for (size_t i = 0; i < n; ++i) owner[i] = (int)i;
+        for (size_t i = 0; i < n; ++i)
+            owner[i] = (int)i;
         return;
     }
     uint64_t cap = min_capacity(bytes, n, ranks), acc = 0;

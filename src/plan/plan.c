@@ -9,9 +9,9 @@ enum { CLASS_EMBED = 0, CLASS_BLOCK = 1, CLASS_OTHER = 2, CLASS_HEAD = 3 };
 
 typedef struct {
     int cls;
-    long block;       /* block number for CLASS_BLOCK, else -1 */
-    char unit[256];   /* unit name */
-    size_t tensor;    /* model index */
+    long block;     /* block number for CLASS_BLOCK, else -1 */
+    char unit[256]; /* unit name */
+    size_t tensor;  /* model index */
     uint64_t bytes, work_bytes;
 } entry;
 
@@ -98,7 +98,8 @@ static aq_status partition(aq_plan *p, aq_err *err) {
     if (!bytes || !owner) {
         st = aq_err_set(err, AQ_E_NOMEM, "plan: out of memory");
     } else {
-        for (size_t i = 0; i < p->n_units; ++i) bytes[i] = p->units[i].work_bytes;
+        for (size_t i = 0; i < p->n_units; ++i)
+            bytes[i] = p->units[i].work_bytes;
         aq_plan_partition(bytes, p->n_units, p->n_ranks, owner);
         st = aq_plan_assign(p, owner, err);
     }

@@ -9,6 +9,10 @@
 
 #include "../io/h5/zstd_filter.h"
 
-H5PL_type_t H5PLget_plugin_type(void) { return H5PL_TYPE_FILTER; }
+H5PL_type_t H5PLget_plugin_type(void) {
+    return H5PL_TYPE_FILTER;
+}
 
-const void *H5PLget_plugin_info(void) { return aq_h5z_zstd_class(); }
+const void *H5PLget_plugin_info(void) {
+    return aq_h5z_zstd_class();
+}

@@ -10,13 +10,15 @@
 #endif
 
 const aq_kernels_t aq_kernels_scalar = {
-    "scalar",         1,
-    aq_convert_to_f32, aq_minmax_f32,
+    "scalar",           1,
+    aq_convert_to_f32,  aq_minmax_f32,
     aq_encode_pack_ref, aq_dequant_ref,
-    aq_err_sums_ref,  aq_group_wsse,
-    aq_round2_ref,    aq_wconst_ref,    aq_mse_eval_ref,  aq_first_nonfinite_ref,
-    aq_rtn_params_ref, aq_store_params_ref,
-    aq_encode_row_ref, aq_dq_targets_ref, aq_dq_pick_ref,
+    aq_err_sums_ref,    aq_group_wsse,
+    aq_round2_ref,      aq_wconst_ref,
+    aq_mse_eval_ref,    aq_first_nonfinite_ref,
+    aq_rtn_params_ref,  aq_store_params_ref,
+    aq_encode_row_ref,  aq_dq_targets_ref,
+    aq_dq_pick_ref,
 };
 
 static int have_avx2(void) {
@@ -41,8 +43,7 @@ static int have_f16c(void) {
 static int have_avx512(void) {
 #if defined(__x86_64__) || defined(__i386__)
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512dq") && have_f16c() &&
-           __builtin_cpu_supports("avx512vl");
+           __builtin_cpu_supports("avx512dq") && have_f16c() && __builtin_cpu_supports("avx512vl");
 #else
     return 0;
 #endif
@@ -56,12 +57,16 @@ const aq_kernels *aq_kernels_select(int simd) {
         if (have_avx2()) return &aq_kernels_avx2;
 #endif
         return &aq_kernels_scalar;
-    case 1: return &aq_kernels_scalar;
+    case 1:
+        return &aq_kernels_scalar;
 #if defined(__x86_64__) || defined(__i386__)
-    case 2: return have_avx2() ? &aq_kernels_avx2 : NULL;
-    case 3: return have_avx512() ? &aq_kernels_avx512 : NULL;
+    case 2:
+        return have_avx2() ? &aq_kernels_avx2 : NULL;
+    case 3:
+        return have_avx512() ? &aq_kernels_avx512 : NULL;
 #endif
-    default: return NULL;
+    default:
+        return NULL;
     }
 }
 
@@ -73,8 +78,8 @@ static const aq_kernels_t *or_auto(const aq_kernels *k) {
     return k ? k : aq_kernels_select(0);
 }
 
-void aq_quantize_row_ex(const aq_kernels *k, const aq_quant_params *p, const float *w,
-                        int64_t cols, const float *h, uint8_t *codes, void *scale, void *min) {
+void aq_quantize_row_ex(const aq_kernels *k, const aq_quant_params *p, const float *w, int64_t cols,
+                        const float *h, uint8_t *codes, void *scale, void *min) {
     aq_quantize_row_k(or_auto(k), p, w, cols, h, codes, scale, min);
 }
 
@@ -83,12 +88,11 @@ void aq_dequantize_row_ex(const aq_kernels *k, const aq_quant_params *p, const u
     aq_dequantize_row_k(or_auto(k), p, codes, scale, min, cols, out);
 }
 
-void aq_group_params_mse_ex(const aq_kernels *k, const float *x, const float *h, int n,
-                            int bits, aq_scale_dtype d, float *scale, float *min) {
+void aq_group_params_mse_ex(const aq_kernels *k, const float *x, const float *h, int n, int bits,
+                            aq_scale_dtype d, float *scale, float *min) {
     aq_group_params_mse_k(or_auto(k), x, h, n, bits, d, scale, min);
 }
 
-void aq_convert_to_f32_ex(const aq_kernels *k, aq_dtype dt, const void *src, size_t n,
-                          float *dst) {
+void aq_convert_to_f32_ex(const aq_kernels *k, aq_dtype dt, const void *src, size_t n, float *dst) {
     or_auto(k)->convert(dt, src, n, dst);
 }

@@ -43,8 +43,8 @@ static const float grid_j[AQ_MSE_BATCH] = {0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0
 static const float local_i[AQ_MSE_BATCH] = {-0.75f, -0.75f, -0.75f, -0.75f, -0.25f, -0.25f,
                                             -0.25f, -0.25f, 0.25f,  0.25f,  0.25f,  0.25f,
                                             0.75f,  0.75f,  0.75f,  0.75f};
-static const float local_j[AQ_MSE_BATCH] = {-0.75f, -0.25f, 0.25f, 0.75f, -0.75f, -0.25f,
-                                            0.25f,  0.75f,  -0.75f, -0.25f, 0.25f, 0.75f,
+static const float local_j[AQ_MSE_BATCH] = {-0.75f, -0.25f, 0.25f,  0.75f,  -0.75f, -0.25f,
+                                            0.25f,  0.75f,  -0.75f, -0.25f, 0.25f,  0.75f,
                                             -0.75f, -0.25f, 0.25f,  0.75f};
 
 void aq_wconst_ref(const float *x, const float *h, int n, aq_wconst *out) {
@@ -97,16 +97,16 @@ static int best_index(const aq_fit *f, int k, double best_err) {
     return bi;
 }
 
-void aq_group_params_mse_k(const aq_kernels_t *kt, const float *x, const float *h, int n,
-                           int bits, aq_scale_dtype d, float *scale, float *min) {
+void aq_group_params_mse_k(const aq_kernels_t *kt, const float *x, const float *h, int n, int bits,
+                           aq_scale_dtype d, float *scale, float *min) {
     float lo, hi;
     kt->minmax(x, n, &lo, &hi);
     aq_params_from_range(lo, hi, bits, d, scale, min);
     aq_group_params_mse_from_rtn(kt, x, h, n, bits, d, scale, min);
 }
 
-void aq_group_params_mse_from_rtn(const aq_kernels_t *kt, const float *x, const float *h,
-                                  int n, int bits, aq_scale_dtype d, float *scale, float *min) {
+void aq_group_params_mse_from_rtn(const aq_kernels_t *kt, const float *x, const float *h, int n,
+                                  int bits, aq_scale_dtype d, float *scale, float *min) {
     const float rs = *scale, rm = *min;
     float rmin, rmax;
     kt->minmax(x, n, &rmin, &rmax);

@@ -17,14 +17,16 @@ static void pack2(const uint8_t *q, int64_t n, uint8_t *out) {
     }
     if (n % 4) { /* tail byte: the missing codes stay 0 */
         uint8_t b = 0;
-        for (int64_t k = 4 * full; k < n; ++k) b |= (uint8_t)((q[k] & 3) << (2 * (k - 4 * full)));
+        for (int64_t k = 4 * full; k < n; ++k)
+            b |= (uint8_t)((q[k] & 3) << (2 * (k - 4 * full)));
         out[i] = b;
     }
 }
 
 static void pack4(const uint8_t *q, int64_t n, uint8_t *out) {
     int64_t full = n / 2, i = 0;
-    for (; i < full; ++i) out[i] = (uint8_t)((q[2 * i] & 15) | (q[2 * i + 1] & 15) << 4);
+    for (; i < full; ++i)
+        out[i] = (uint8_t)((q[2 * i] & 15) | (q[2 * i + 1] & 15) << 4);
     if (n % 2) out[i] = (uint8_t)(q[n - 1] & 15);
 }
 
@@ -36,25 +38,32 @@ static void pack_any(const uint8_t *q, int64_t n, int bits, uint8_t *out) {
     for (int64_t k = 0; k < n; ++k) {
         acc |= (q[k] & mask) << have;
         have += bits;
-        for (; have >= 8; have -= 8, acc >>= 8) *out++ = (uint8_t)acc;
+        for (; have >= 8; have -= 8, acc >>= 8)
+            *out++ = (uint8_t)acc;
     }
     if (have > 0) *out = (uint8_t)acc; /* tail byte: the bits above `have` are 0 */
 }
 
 void aq_pack_codes(const uint8_t *q, int64_t n, int bits, uint8_t *packed) {
     if (n <= 0) return;
-    if (bits == 2) pack2(q, n, packed);
-    else if (bits == 4) pack4(q, n, packed);
-    else if (bits == 8) memcpy(packed, q, (size_t)n);
-    else pack_any(q, n, bits, packed);
+    if (bits == 2)
+        pack2(q, n, packed);
+    else if (bits == 4)
+        pack4(q, n, packed);
+    else if (bits == 8)
+        memcpy(packed, q, (size_t)n);
+    else
+        pack_any(q, n, bits, packed);
 }
 
 static void unpack2(const uint8_t *p, int64_t n, uint8_t *q) {
-    for (int64_t k = 0; k < n; ++k) q[k] = (uint8_t)((p[k >> 2] >> (2 * (k & 3))) & 3);
+    for (int64_t k = 0; k < n; ++k)
+        q[k] = (uint8_t)((p[k >> 2] >> (2 * (k & 3))) & 3);
 }
 
 static void unpack4(const uint8_t *p, int64_t n, uint8_t *q) {
-    for (int64_t k = 0; k < n; ++k) q[k] = (uint8_t)((p[k >> 1] >> (4 * (k & 1))) & 15);
+    for (int64_t k = 0; k < n; ++k)
+        q[k] = (uint8_t)((p[k >> 1] >> (4 * (k & 1))) & 15);
 }
 
 /* Any width: code k spans bits [k * bits, (k + 1) * bits), at most two bytes for bits <= 8;
@@ -72,8 +81,12 @@ static void unpack_any(const uint8_t *p, int64_t n, int bits, uint8_t *q) {
 
 void aq_unpack_codes(const uint8_t *packed, int64_t n, int bits, uint8_t *q) {
     if (n <= 0) return;
-    if (bits == 2) unpack2(packed, n, q);
-    else if (bits == 4) unpack4(packed, n, q);
-    else if (bits == 8) memcpy(q, packed, (size_t)n);
-    else unpack_any(packed, n, bits, q);
+    if (bits == 2)
+        unpack2(packed, n, q);
+    else if (bits == 4)
+        unpack4(packed, n, q);
+    else if (bits == 8)
+        memcpy(q, packed, (size_t)n);
+    else
+        unpack_any(packed, n, bits, q);
 }

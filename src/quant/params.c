@@ -20,8 +20,7 @@ aq_status aq_quant_params_check(const aq_quant_params *p, aq_err *err) {
         return aq_err_set(err, AQ_E_CONFIG, "quant.bits = %d: must be 2, 4 or 8 (3 with dq)",
                           p->bits);
     if (!is_valid_group_size(p->group_size))
-        return aq_err_set(err, AQ_E_CONFIG,
-                          "quant.group_size = %d: must be 16, 32, 64, 128 or 256",
+        return aq_err_set(err, AQ_E_CONFIG, "quant.group_size = %d: must be 16, 32, 64, 128 or 256",
                           p->group_size);
     if (p->method != AQ_METHOD_RTN && p->method != AQ_METHOD_MSE)
         return aq_err_set(err, AQ_E_CONFIG, "quant.method = %d: must be rtn or mse",
@@ -45,17 +44,22 @@ aq_status aq_quant_params_check(const aq_quant_params *p, aq_err *err) {
 
 const char *aq_method_name(aq_method m) {
     switch (m) {
-    case AQ_METHOD_RTN: return "rtn";
-    case AQ_METHOD_MSE: return "mse";
+    case AQ_METHOD_RTN:
+        return "rtn";
+    case AQ_METHOD_MSE:
+        return "mse";
     }
     return "unknown";
 }
 
 const char *aq_scale_dtype_name(aq_scale_dtype d) {
     switch (d) {
-    case AQ_SCALE_F16: return "f16";
-    case AQ_SCALE_F32: return "f32";
-    case AQ_SCALE_DQ: return "dq";
+    case AQ_SCALE_F16:
+        return "f16";
+    case AQ_SCALE_F32:
+        return "f32";
+    case AQ_SCALE_DQ:
+        return "dq";
     }
     return "unknown";
 }

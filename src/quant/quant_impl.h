@@ -46,8 +46,7 @@ void aq_minmax_f32(const float *x, int n, float *lo, float *hi);
 /*! aq_params_from_range() :
  *  scale = (hi - lo) / qmax and min = lo, both rounded to `d`; scale 0 when hi <= lo or
  *  when the scale rounds to 0 (min is then lo rounded). */
-void aq_params_from_range(float lo, float hi, int bits, aq_scale_dtype d, float *scale,
-                          float *min);
+void aq_params_from_range(float lo, float hi, int bits, aq_scale_dtype d, float *scale, float *min);
 
 /*! aq_group_wsse() :
  *  sum_j h_j (x_j - x^_j)^2 (h NULL: all 1) for stored `scale`/`min`, codes by the exact
@@ -96,8 +95,8 @@ typedef struct {
 /*! aq_mse_fit() : least-squares (s, m) for the candidate's code sums and its closed-form
  *  error; the candidate's own (1/inv, lo) when the fit is degenerate.  Shared by every ISA
  *  (vector twins must evaluate exactly these operations in this order). */
-static inline aq_fit aq_mse_fit(const aq_wconst *c, float lo, float inv, float fshl,
-                                float fshll, float fshxl) {
+static inline aq_fit aq_mse_fit(const aq_wconst *c, float lo, float inv, float fshl, float fshll,
+                                float fshxl) {
     const double shl = fshl, shll = fshll, shxl = fshxl;
     aq_fit f = {(double)(1.0f / inv), (double)lo, 0.0};
     const double det = c->sh * shll - shl * shl;
@@ -191,18 +190,15 @@ typedef struct aq_kernels_s {
     /* aq_minmax_f32() */
     void (*minmax)(const float *x, int n, float *lo, float *hi);
     /* aq_encode_group() then aq_pack_codes() of the n codes (n <= AQ_MAX_GROUP) */
-    void (*encode_pack)(const float *x, int n, int bits, float scale, float min,
-                        uint8_t *packed);
+    void (*encode_pack)(const float *x, int n, int bits, float scale, float min, uint8_t *packed);
     /* out[j] = min + (float)q_j * scale for the n packed codes */
-    void (*dequant)(const uint8_t *packed, int n, int bits, float scale, float min,
-                    float *out);
+    void (*dequant)(const uint8_t *packed, int n, int bits, float scale, float min, float *out);
     /* adds row elements [j0, j0+n) to lanes (element j0+k to lane (j0+k) % AQ_LANES);
      * j0 % AQ_LANES == 0; h may be NULL (all 1) */
     void (*err_sums)(const float *w, const float *wh, const float *h, int64_t n,
                      double lanes[AQ_ES_N][AQ_LANES]);
     /* aq_group_wsse() with lane order */
-    double (*group_wsse)(const float *x, const float *h, int n, int bits, float scale,
-                         float min);
+    double (*group_wsse)(const float *x, const float *h, int n, int bits, float scale, float min);
     /* aq_round_param() of *s and *m in place */
     void (*round2)(float *s, float *m, aq_scale_dtype d);
     /* the group's aq_wconst: sums of h, h x, (h x) x in the AQ_LANES lane order (h NULL:
@@ -215,8 +211,8 @@ typedef struct aq_kernels_s {
      * index of the first non-finite w[j], -1 if none */
     int64_t (*first_nonfinite)(const float *w, int64_t n);
     /* aq_group_params_rtn() of every group of the row into s[g], m[g] */
-    void (*rtn_params)(const float *w, int64_t cols, int gs, int bits, aq_scale_dtype d,
-                       float *s, float *m);
+    void (*rtn_params)(const float *w, int64_t cols, int gs, int bits, aq_scale_dtype d, float *s,
+                       float *m);
     /* aq_store_param() of s[g], m[g], g < groups, into the scale/min arrays */
     void (*store_params)(const float *s, const float *m, int64_t groups, aq_scale_dtype d,
                          void *scale, void *min);
@@ -237,15 +233,13 @@ extern const aq_kernels_t aq_kernels_avx512;
 #endif
 
 /* Scalar references (also the tails of the SIMD twins). */
-void aq_encode_pack_ref(const float *x, int n, int bits, float scale, float min,
-                        uint8_t *packed);
-void aq_dequant_ref(const uint8_t *packed, int n, int bits, float scale, float min,
-                    float *out);
+void aq_encode_pack_ref(const float *x, int n, int bits, float scale, float min, uint8_t *packed);
+void aq_dequant_ref(const uint8_t *packed, int n, int bits, float scale, float min, float *out);
 void aq_err_sums_ref(const float *w, const float *wh, const float *h, int64_t n,
                      double lanes[AQ_ES_N][AQ_LANES]);
 int64_t aq_first_nonfinite_ref(const float *w, int64_t n);
-void aq_rtn_params_ref(const float *w, int64_t cols, int gs, int bits, aq_scale_dtype d,
-                       float *s, float *m);
+void aq_rtn_params_ref(const float *w, int64_t cols, int gs, int bits, aq_scale_dtype d, float *s,
+                       float *m);
 void aq_store_params_ref(const float *s, const float *m, int64_t groups, aq_scale_dtype d,
                          void *scale, void *min);
 void aq_encode_row_ref(const float *w, int64_t cols, int gs, int bits, const float *h,
@@ -261,17 +255,16 @@ void aq_dq_pick_ref(const aq_dq_batch *b, int subq, int radius, const aq_dq_gsta
                     const float *dmin, uint8_t *sc, uint8_t *mc, aq_dq_csums *cs, double *err);
 
 /*! aq_group_params_mse_k() / aq_quantize_row_k() : the method drivers with kernel table. */
-void aq_group_params_mse_k(const aq_kernels_t *k, const float *x, const float *h, int n,
-                           int bits, aq_scale_dtype d, float *scale, float *min);
+void aq_group_params_mse_k(const aq_kernels_t *k, const float *x, const float *h, int n, int bits,
+                           aq_scale_dtype d, float *scale, float *min);
 /* The same when *scale / *min already hold the group's rtn parameters (tensor driver). */
-void aq_group_params_mse_from_rtn(const aq_kernels_t *k, const float *x, const float *h,
-                                  int n, int bits, aq_scale_dtype d, float *scale, float *min);
+void aq_group_params_mse_from_rtn(const aq_kernels_t *k, const float *x, const float *h, int n,
+                                  int bits, aq_scale_dtype d, float *scale, float *min);
 /* aq_round_param() of both values (reference). */
 void aq_round2_ref(float *s, float *m, aq_scale_dtype d);
 void aq_quantize_row_k(const aq_kernels_t *k, const aq_quant_params *p, const float *w,
                        int64_t cols, const float *h, uint8_t *codes, void *scale, void *min);
-void aq_dequantize_row_k(const aq_kernels_t *k, const aq_quant_params *p,
-                         const uint8_t *codes, const void *scale, const void *min,
-                         int64_t cols, float *out);
+void aq_dequantize_row_k(const aq_kernels_t *k, const aq_quant_params *p, const uint8_t *codes,
+                         const void *scale, const void *min, int64_t cols, float *out);
 
 #endif /* AQ_QUANT_IMPL_H */

@@ -34,9 +34,8 @@ void aq_quantize_row_k(const aq_kernels_t *k, const aq_quant_params *p, const fl
     }
 }
 
-void aq_dequantize_row_k(const aq_kernels_t *k, const aq_quant_params *p,
-                         const uint8_t *codes, const void *scale, const void *min,
-                         int64_t cols, float *out) {
+void aq_dequantize_row_k(const aq_kernels_t *k, const aq_quant_params *p, const uint8_t *codes,
+                         const void *scale, const void *min, int64_t cols, float *out) {
     const int gs = p->group_size;
     const int64_t groups = aq_groups_per_row(cols, gs);
     for (int64_t g = 0; g < groups; ++g) {
@@ -65,8 +64,8 @@ int64_t aq_first_nonfinite_ref(const float *w, int64_t n) {
     return -1;
 }
 
-void aq_rtn_params_ref(const float *w, int64_t cols, int gs, int bits, aq_scale_dtype d,
-                       float *s, float *m) {
+void aq_rtn_params_ref(const float *w, int64_t cols, int gs, int bits, aq_scale_dtype d, float *s,
+                       float *m) {
     const int64_t groups = aq_groups_per_row(cols, gs);
     for (int64_t g = 0; g < groups; ++g) {
         const int64_t off = g * gs;

@@ -41,21 +41,21 @@ void aq_encode_group(const float *x, int n, int bits, float scale, float min, ui
     }
     const float qmaxf = (float)aq_qmax(bits);
     /* A true division, not a multiply by 1/scale: the rule is defined on the quotient. */
-    for (int j = 0; j < n; ++j) q[j] = aq_code_of((x[j] - min) / scale, qmaxf);
+    for (int j = 0; j < n; ++j)
+        q[j] = aq_code_of((x[j] - min) / scale, qmaxf);
 }
 
-void aq_encode_pack_ref(const float *x, int n, int bits, float scale, float min,
-                        uint8_t *packed) {
+void aq_encode_pack_ref(const float *x, int n, int bits, float scale, float min, uint8_t *packed) {
     uint8_t q[AQ_MAX_GROUP];
     aq_encode_group(x, n, bits, scale, min, q);
     aq_pack_codes(q, n, bits, packed);
 }
 
-void aq_dequant_ref(const uint8_t *packed, int n, int bits, float scale, float min,
-                    float *out) {
+void aq_dequant_ref(const uint8_t *packed, int n, int bits, float scale, float min, float *out) {
     uint8_t q[AQ_MAX_GROUP];
     aq_unpack_codes(packed, n, bits, q);
-    for (int j = 0; j < n; ++j) out[j] = min + (float)q[j] * scale;
+    for (int j = 0; j < n; ++j)
+        out[j] = min + (float)q[j] * scale;
 }
 
 /* Lane order of quant_impl.h: element j adds to lane j % AQ_LANES. */

@@ -95,8 +95,8 @@ static inline __m128i codes16(const float *x, __m256 vmin, __m256 vscale, __m256
     __m256 v1 = _mm256_div_ps(_mm256_sub_ps(_mm256_loadu_ps(x + 8), vmin), vscale);
     __m256i q0 = _mm256_cvttps_epi32(code_of8(v0, qmax));
     __m256i q1 = _mm256_cvttps_epi32(code_of8(v1, qmax));
-    __m256i w = _mm256_packus_epi32(q0, q1);            /* per 128 lane: q0lo q1lo q0hi q1hi */
-    w = _mm256_permute4x64_epi64(w, 0xd8);              /* q0lo q0hi q1lo q1hi */
+    __m256i w = _mm256_packus_epi32(q0, q1); /* per 128 lane: q0lo q1lo q0hi q1hi */
+    w = _mm256_permute4x64_epi64(w, 0xd8);   /* q0lo q0hi q1lo q1hi */
     __m128i b = _mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
     return b;
 }
@@ -106,8 +106,8 @@ static inline void store_packed16_3(__m128i b, uint8_t *out) {
     __m128i p = _mm_maddubs_epi16(b, _mm_set1_epi16(0x0801)); /* b0 + 8 b1: 6 bits */
     p = _mm_madd_epi16(p, _mm_set1_epi32(0x00400001));        /* + 64 (...): 12 bits */
     p = _mm_or_si128(p, _mm_srli_epi64(p, 20));               /* 24 bits per 64-bit half */
-    p = _mm_shuffle_epi8(p, _mm_setr_epi8(0, 1, 2, 8, 9, 10, -1, -1, -1, -1, -1, -1, -1, -1,
-                                          -1, -1));
+    p = _mm_shuffle_epi8(p,
+                         _mm_setr_epi8(0, 1, 2, 8, 9, 10, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1));
     uint8_t t[16];
     _mm_storeu_si128((__m128i *)t, p);
     memcpy(out, t, 6);
@@ -131,8 +131,7 @@ static inline void store_packed16(__m128i b, int bits, uint8_t *out) {
     }
 }
 
-static void encode_pack(const float *x, int n, int bits, float scale, float min,
-                        uint8_t *packed) {
+static void encode_pack(const float *x, int n, int bits, float scale, float min, uint8_t *packed) {
     if (scale == 0.0f) {
         memset(packed, 0, aq_packed_row_bytes(n, bits));
         return;
@@ -140,7 +139,8 @@ static void encode_pack(const float *x, int n, int bits, float scale, float min,
     const __m256 vmin = _mm256_set1_ps(min), vs = _mm256_set1_ps(scale);
     const __m256 qmax = _mm256_set1_ps((float)aq_qmax(bits));
     int j = 0;
-    for (; j + 16 <= n; j += 16) store_packed16(codes16(x + j, vmin, vs, qmax), bits, packed + j * bits / 8);
+    for (; j + 16 <= n; j += 16)
+        store_packed16(codes16(x + j, vmin, vs, qmax), bits, packed + j * bits / 8);
     if (j < n) aq_encode_pack_ref(x + j, n - j, bits, scale, min, packed + j * bits / 8);
 }
 
@@ -153,7 +153,8 @@ static inline __m256i unpack8(const uint8_t *p, int bits) {
     if (bits == 4) {
         memcpy(&w, p, 4);
         const __m256i sh = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
-        return _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)w), sh), _mm256_set1_epi32(15));
+        return _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)w), sh),
+                                _mm256_set1_epi32(15));
     }
     uint16_t v;
     memcpy(&v, p, 2);
@@ -178,10 +179,10 @@ static void dequant(const uint8_t *packed, int n, int bits, float scale, float m
 /*-------------------------------- error sums --------------------------------*/
 
 /* Lanes 0-3 in [0], 4-7 in [1]. */
-#define ACC(i, t0, t1)                                \
-    do {                                              \
-        acc[i][0] = _mm256_add_pd(acc[i][0], (t0));   \
-        acc[i][1] = _mm256_add_pd(acc[i][1], (t1));   \
+#define ACC(i, t0, t1)                                                                             \
+    do {                                                                                           \
+        acc[i][0] = _mm256_add_pd(acc[i][0], (t0));                                                \
+        acc[i][1] = _mm256_add_pd(acc[i][1], (t1));                                                \
     } while (0)
 
 static void err_sums(const float *w, const float *wh, const float *h, int64_t n,
@@ -226,8 +227,7 @@ static void err_sums(const float *w, const float *wh, const float *h, int64_t n,
 
 /*-------------------------------- group wsse --------------------------------*/
 
-static double group_wsse(const float *x, const float *h, int n, int bits, float scale,
-                         float min) {
+static double group_wsse(const float *x, const float *h, int n, int bits, float scale, float min) {
     const __m256 vmin = _mm256_set1_ps(min), vs = _mm256_set1_ps(scale);
     const __m256 qmax = _mm256_set1_ps((float)aq_qmax(bits));
     __m256d acc0 = _mm256_setzero_pd(), acc1 = acc0;
@@ -278,7 +278,8 @@ static void wconst(const float *x, const float *h, int n, aq_wconst *out) {
     for (; j + 8 <= n; j += 8)
         for (int k = 0; k < 2; ++k) {
             const __m256d xj = _mm256_cvtps_pd(_mm_loadu_ps(x + j + 4 * k));
-            const __m256d hj = h ? _mm256_cvtps_pd(_mm_loadu_ps(h + j + 4 * k)) : _mm256_set1_pd(1.0);
+            const __m256d hj =
+                h ? _mm256_cvtps_pd(_mm_loadu_ps(h + j + 4 * k)) : _mm256_set1_pd(1.0);
             const __m256d hx = _mm256_mul_pd(hj, xj);
             sh[k] = _mm256_add_pd(sh[k], hj);
             shx[k] = _mm256_add_pd(shx[k], hx);
@@ -340,8 +341,8 @@ static int64_t first_nonfinite(const float *w, int64_t n) {
     return r < 0 ? -1 : j + r;
 }
 
-static void rtn_params(const float *w, int64_t cols, int gs, int bits, aq_scale_dtype d,
-                       float *s, float *m) {
+static void rtn_params(const float *w, int64_t cols, int gs, int bits, aq_scale_dtype d, float *s,
+                       float *m) {
     const int64_t groups = aq_groups_per_row(cols, gs);
     for (int64_t g = 0; g < groups; ++g) {
         const int64_t off = g * gs;
@@ -403,8 +404,9 @@ static void encode_row(const float *w, int64_t cols, int gs, int bits, const flo
             }
             __m256i pk = _mm256_packus_epi32(_mm256_cvttps_epi32(q0), _mm256_cvttps_epi32(q1));
             pk = _mm256_permute4x64_epi64(pk, 0xd8);
-            store_packed16(_mm_packus_epi16(_mm256_castsi256_si128(pk), _mm256_extracti128_si256(pk, 1)),
-                           bits, codes + (off + j) * bits / 8);
+            store_packed16(
+                _mm_packus_epi16(_mm256_castsi256_si128(pk), _mm256_extracti128_si256(pk, 1)), bits,
+                codes + (off + j) * bits / 8);
             acc8(acc, x0, _mm256_add_ps(vm, _mm256_mul_ps(q0, vs)), h ? h + off + j : NULL);
             acc8(acc, x1, _mm256_add_ps(vm, _mm256_mul_ps(q1, vs)), h ? h + off + j + 8 : NULL);
         }
@@ -447,8 +449,8 @@ static inline dq_d8 d8_of(__m256 v) {
 }
 
 static inline __m256 f8_of(dq_d8 v) { /* (float) of each lane */
-    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(v.a)),
-                                _mm256_cvtpd_ps(v.b), 1);
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(v.a)), _mm256_cvtpd_ps(v.b),
+                                1);
 }
 
 static inline dq_d8 d8_load(const double *p) {
@@ -479,9 +481,10 @@ typedef struct {
 } dq_tbatch;
 
 static void dq_transpose(const float *x, int G, float *t) {
-    const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-                                           _mm256_set1_epi32(G));
-    for (int j = 0; j < G; ++j) _mm256_storeu_ps(t + 8 * j, _mm256_i32gather_ps(x + j, idx, 4));
+    const __m256i idx =
+        _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(G));
+    for (int j = 0; j < G; ++j)
+        _mm256_storeu_ps(t + 8 * j, _mm256_i32gather_ps(x + j, idx, 4));
 }
 
 static void dq_load_batch(const aq_dq_batch *b, int g0, dq_tbatch *t) {
@@ -529,7 +532,8 @@ typedef struct {
 static void dq_stats8(const dq_tbatch *t, dq_stat8 *s) {
     __m256 lo = _mm256_loadu_ps(t->x), hi = lo;
     __m256d sh[2], shx[2], shxx[2];
-    for (int i = 0; i < 2; ++i) sh[i] = shx[i] = shxx[i] = _mm256_setzero_pd();
+    for (int i = 0; i < 2; ++i)
+        sh[i] = shx[i] = shxx[i] = _mm256_setzero_pd();
     const __m256d one = _mm256_set1_pd(1.0);
     for (int j = 0; j < t->G; ++j) {
         const __m256 x = _mm256_loadu_ps(t->x + 8 * j);
@@ -570,8 +574,10 @@ static inline void dq_fit4(__m256d sh, __m256d shx, __m256d shxx, __m256d shl, _
     const __m256d det = _mm256_sub_pd(_mm256_mul_pd(sh, shll), _mm256_mul_pd(shl, shl));
     const __m256d thr = _mm256_mul_pd(_mm256_mul_pd(_mm256_set1_pd(1e-9), sh), shll);
     const __m256d rdet = _mm256_div_pd(_mm256_set1_pd(1.0), det);
-    const __m256d s = _mm256_mul_pd(_mm256_sub_pd(_mm256_mul_pd(sh, shxl), _mm256_mul_pd(shl, shx)), rdet);
-    const __m256d m = _mm256_mul_pd(_mm256_sub_pd(_mm256_mul_pd(shll, shx), _mm256_mul_pd(shl, shxl)), rdet);
+    const __m256d s =
+        _mm256_mul_pd(_mm256_sub_pd(_mm256_mul_pd(sh, shxl), _mm256_mul_pd(shl, shx)), rdet);
+    const __m256d m =
+        _mm256_mul_pd(_mm256_sub_pd(_mm256_mul_pd(shll, shx), _mm256_mul_pd(shl, shxl)), rdet);
     const __m256d ok = _mm256_and_pd(
         _mm256_cmp_pd(det, thr, _CMP_GT_OQ),
         _mm256_and_pd(_mm256_cmp_pd(s, _mm256_setzero_pd(), _CMP_GT_OQ),
@@ -618,7 +624,8 @@ static void dq_store_stat(const dq_stat8 *s, aq_dq_gstat *out) {
     _mm256_storeu_pd(shxx + 4, s->shxx.b);
     _mm256_storeu_ps(lo, s->lo);
     _mm256_storeu_ps(hi, s->hi);
-    for (int g = 0; g < 8; ++g) out[g] = (aq_dq_gstat){sh[g], shx[g], shxx[g], lo[g], hi[g]};
+    for (int g = 0; g < 8; ++g)
+        out[g] = (aq_dq_gstat){sh[g], shx[g], shxx[g], lo[g], hi[g]};
 }
 
 static void dq_store_sums(__m256 shl, __m256 shll, __m256 shxl, aq_dq_csums *out) {
@@ -626,7 +633,8 @@ static void dq_store_sums(__m256 shl, __m256 shll, __m256 shxl, aq_dq_csums *out
     _mm256_storeu_ps(a, shl);
     _mm256_storeu_ps(b, shll);
     _mm256_storeu_ps(c, shxl);
-    for (int g = 0; g < 8; ++g) out[g] = (aq_dq_csums){a[g], b[g], c[g]};
+    for (int g = 0; g < 8; ++g)
+        out[g] = (aq_dq_csums){a[g], b[g], c[g]};
 }
 
 static void dq_targets8(const dq_tbatch *t, float qmaxf, float step, aq_dq_gstat *st, float *s,
@@ -651,7 +659,8 @@ static void dq_targets8(const dq_tbatch *t, float qmaxf, float step, aq_dq_gstat
         const __m256 chi = _mm256_add_ps(mu, _mm256_mul_ps(fb, dhi));
         dq_cand8(t, &g, clo, _mm256_div_ps(qmax, _mm256_sub_ps(chi, clo)), qmax, c == 0, &b);
     }
-    const dq_d8 ri = {_mm256_div_pd(_mm256_set1_pd(1.0), b.s.a), _mm256_div_pd(_mm256_set1_pd(1.0), b.s.b)};
+    const dq_d8 ri = {_mm256_div_pd(_mm256_set1_pd(1.0), b.s.a),
+                      _mm256_div_pd(_mm256_set1_pd(1.0), b.s.b)};
     dq_cand8(t, &g, f8_of(b.m), f8_of(ri), qmax, 0, &b);
     _mm256_storeu_ps(s, _mm256_blendv_ps(zero, f8_of(b.s), live));
     _mm256_storeu_ps(m, _mm256_blendv_ps(g.lo, f8_of(b.m), live));
@@ -724,9 +733,11 @@ static void dq_pick8(const dq_tbatch *t, float qmaxf, int q, int radius, const a
                      const float *s, const float *m, const aq_dq_csums *cs_in, const float *d,
                      const float *dmin, uint8_t *osc, uint8_t *omc, aq_dq_csums *ocs,
                      double *oerr) {
-    const __m256 qmax = _mm256_set1_ps(qmaxf), qf = _mm256_set1_ps((float)q), zero = _mm256_setzero_ps();
+    const __m256 qmax = _mm256_set1_ps(qmaxf), qf = _mm256_set1_ps((float)q),
+                 zero = _mm256_setzero_ps();
     const __m256 one = _mm256_set1_ps(1.0f);
-    const __m256i vq = _mm256_set1_epi32(q), neg1 = _mm256_set1_epi32(-1), zi = _mm256_setzero_si256();
+    const __m256i vq = _mm256_set1_epi32(q), neg1 = _mm256_set1_epi32(-1),
+                  zi = _mm256_setzero_si256();
     dq_stat8 g;
     dq_load_stat(st, &g);
     dq_d8 il, ill, ixl;
@@ -768,18 +779,20 @@ static void dq_pick8(const dq_tbatch *t, float qmaxf, int q, int radius, const a
             if (_mm256_testz_si256(valid, valid)) continue;
             const __m256 scale = _mm256_mul_ps(vd, _mm256_cvtepi32_ps(si));
             const __m256 mn = _mm256_mul_ps(vm, _mm256_cvtepi32_ps(mi));
-            const __m256 inv = _mm256_and_ps(_mm256_cmp_ps(scale, zero, _CMP_GT_OQ),
-                                             _mm256_div_ps(one, scale));
+            const __m256 inv =
+                _mm256_and_ps(_mm256_cmp_ps(scale, zero, _CMP_GT_OQ), _mm256_div_ps(one, scale));
             __m256 l1, l2, l3;
             dq_sums8(t, mn, inv, qmax, &l1, &l2, &l3);
             dq_d8 e;
             dq_cerr8(&g, d8_of(l1), d8_of(l2), d8_of(l3), scale, mn, &e);
             const __m256i lt = _mm256_castps_si256(mask_f8(_mm256_cmp_pd(e.a, best.a, _CMP_LT_OQ),
                                                            _mm256_cmp_pd(e.b, best.b, _CMP_LT_OQ)));
-            const __m256i take = _mm256_and_si256(valid, _mm256_or_si256(_mm256_xor_si256(have, neg1), lt));
+            const __m256i take =
+                _mm256_and_si256(valid, _mm256_or_si256(_mm256_xor_si256(have, neg1), lt));
             have = _mm256_or_si256(have, valid);
             const dq_d8 td = mask_d8(_mm256_castsi256_ps(take));
-            best = (dq_d8){_mm256_blendv_pd(best.a, e.a, td.a), _mm256_blendv_pd(best.b, e.b, td.b)};
+            best =
+                (dq_d8){_mm256_blendv_pd(best.a, e.a, td.a), _mm256_blendv_pd(best.b, e.b, td.b)};
             sc = _mm256_blendv_epi8(sc, si, take);
             mc = _mm256_blendv_epi8(mc, mi, take);
             const __m256 tf = _mm256_castsi256_ps(take);
@@ -802,22 +815,28 @@ static void dq_pick(const aq_dq_batch *b, int subq, int radius, const aq_dq_gsta
         dq_tbatch t;
         for (; g + 8 <= b->ng; g += 8) {
             dq_load_batch(b, g, &t);
-            dq_pick8(&t, b->qmaxf, subq, radius, st + g, s + g, m + g, cs_in + g, d + g,
-                     dmin + g, sc + g, mc + g, cs + g, err + g);
+            dq_pick8(&t, b->qmaxf, subq, radius, st + g, s + g, m + g, cs_in + g, d + g, dmin + g,
+                     sc + g, mc + g, cs + g, err + g);
         }
     }
     if (g < b->ng) {
         const size_t off = (size_t)g * (size_t)b->G;
         const aq_dq_batch r = {b->x + off, b->h ? b->h + off : NULL, b->G, b->ng - g, b->qmaxf};
-        aq_dq_pick_ref(&r, subq, radius, st + g, s + g, m + g, cs_in + g, d + g, dmin + g,
-                       sc + g, mc + g, cs + g, err + g);
+        aq_dq_pick_ref(&r, subq, radius, st + g, s + g, m + g, cs_in + g, d + g, dmin + g, sc + g,
+                       mc + g, cs + g, err + g);
     }
 }
 
 const aq_kernels_t aq_kernels_avx2 = {
-    "avx2",       2,          convert,         minmax,     encode_pack,  dequant,
-    err_sums,     group_wsse, aq_round2_ref, wconst, mse_eval,        first_nonfinite, rtn_params,
-    aq_store_params_ref,      encode_row,   dq_targets,   dq_pick,
+    "avx2",        2,
+    convert,       minmax,
+    encode_pack,   dequant,
+    err_sums,      group_wsse,
+    aq_round2_ref, wconst,
+    mse_eval,      first_nonfinite,
+    rtn_params,    aq_store_params_ref,
+    encode_row,    dq_targets,
+    dq_pick,
 };
 
 #endif /* x86 */

@@ -1,9 +1,9 @@
 /*
  * aq-mpi — AVX-512 (F, BW, VL, DQ) twins of the scalar kernels of src/quant (quant_impl.h).
  *
- * Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq -mf16c -ffp-contract=off (CMakeLists.txt); only
- * called after aq_kernels_select() checked the CPU.  Every kernel performs the scalar
- * reference's IEEE operations in the same order per element (no FMA contraction, true
+ * Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq -mf16c -ffp-contract=off
+ * (CMakeLists.txt); only called after aq_kernels_select() checked the CPU.  Every kernel performs
+ * the scalar reference's IEEE operations in the same order per element (no FMA contraction, true
  * division for the codes) and accumulates doubles in the AQ_LANES lane order, so its results
  * are bit-identical to the reference.  Tails shorter than a vector go to the reference.
  */
@@ -60,8 +60,7 @@ static void convert(aq_dtype dt, const void *src, size_t n, float *dst) {
                 _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(h, m3ff)), tiny));
             __m512i r = normal;
             r = _mm512_mask_mov_epi32(r, _mm512_cmpeq_epi32_mask(e, einf), special);
-            r = _mm512_mask_mov_epi32(r, _mm512_cmpeq_epi32_mask(e, _mm512_setzero_si512()),
-                                      sub);
+            r = _mm512_mask_mov_epi32(r, _mm512_cmpeq_epi32_mask(e, _mm512_setzero_si512()), sub);
             _mm512_storeu_si512(dst + i, _mm512_or_si512(r, sign));
         }
     } else {
@@ -109,8 +108,8 @@ static inline void store_packed16_3(__m128i b, uint8_t *out) {
     __m128i p = _mm_maddubs_epi16(b, _mm_set1_epi16(0x0801)); /* b0 + 8 b1: 6 bits */
     p = _mm_madd_epi16(p, _mm_set1_epi32(0x00400001));        /* + 64 (...): 12 bits */
     p = _mm_or_si128(p, _mm_srli_epi64(p, 20));               /* 24 bits per 64-bit half */
-    p = _mm_shuffle_epi8(p, _mm_setr_epi8(0, 1, 2, 8, 9, 10, -1, -1, -1, -1, -1, -1, -1, -1,
-                                          -1, -1));
+    p = _mm_shuffle_epi8(p,
+                         _mm_setr_epi8(0, 1, 2, 8, 9, 10, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1));
     uint8_t t[16];
     _mm_storeu_si128((__m128i *)t, p);
     memcpy(out, t, 6);
@@ -126,8 +125,8 @@ static inline void store_packed16(__m128i b, int bits, uint8_t *out) {
         __m128i p = _mm_maddubs_epi16(b, _mm_set1_epi16(0x1001)); /* b0 + 16 b1 */
         _mm_storel_epi64((__m128i *)out, _mm_packus_epi16(p, p));
     } else {
-        __m128i p = _mm_maddubs_epi16(b, _mm_set1_epi16(0x0401));   /* b0 + 4 b1 */
-        p = _mm_madd_epi16(p, _mm_set1_epi32(0x00100001));          /* + 16 (b2 + 4 b3) */
+        __m128i p = _mm_maddubs_epi16(b, _mm_set1_epi16(0x0401)); /* b0 + 4 b1 */
+        p = _mm_madd_epi16(p, _mm_set1_epi32(0x00100001));        /* + 16 (b2 + 4 b3) */
         p = _mm_packus_epi32(p, p);
         p = _mm_packus_epi16(p, p);
         int32_t w = _mm_cvtsi128_si32(p);
@@ -135,8 +134,7 @@ static inline void store_packed16(__m128i b, int bits, uint8_t *out) {
     }
 }
 
-static void encode_pack(const float *x, int n, int bits, float scale, float min,
-                        uint8_t *packed) {
+static void encode_pack(const float *x, int n, int bits, float scale, float min, uint8_t *packed) {
     if (scale == 0.0f) {
         memset(packed, 0, aq_packed_row_bytes(n, bits));
         return;
@@ -144,7 +142,8 @@ static void encode_pack(const float *x, int n, int bits, float scale, float min,
     const __m512 vmin = _mm512_set1_ps(min), vs = _mm512_set1_ps(scale);
     const __m512 qmax = _mm512_set1_ps((float)aq_qmax(bits));
     int j = 0;
-    for (; j + 16 <= n; j += 16) store_packed16(codes16(x + j, vmin, vs, qmax), bits, packed + j * bits / 8);
+    for (; j + 16 <= n; j += 16)
+        store_packed16(codes16(x + j, vmin, vs, qmax), bits, packed + j * bits / 8);
     if (j < n) aq_encode_pack_ref(x + j, n - j, bits, scale, min, packed + j * bits / 8);
 }
 
@@ -185,7 +184,8 @@ static void dequant(const uint8_t *packed, int n, int bits, float scale, float m
 static void err_sums(const float *w, const float *wh, const float *h, int64_t n,
                      double lanes[AQ_ES_N][AQ_LANES]) {
     __m512d acc[AQ_ES_N];
-    for (int i = 0; i < AQ_ES_N; ++i) acc[i] = _mm512_loadu_pd(lanes[i]);
+    for (int i = 0; i < AQ_ES_N; ++i)
+        acc[i] = _mm512_loadu_pd(lanes[i]);
     int64_t j = 0;
     for (; j + 8 <= n; j += 8) {
         __m512d a = _mm512_cvtps_pd(_mm256_loadu_ps(w + j));
@@ -204,14 +204,14 @@ static void err_sums(const float *w, const float *wh, const float *h, int64_t n,
             ACC(AQ_ES_HW2, aa);
         }
     }
-    for (int i = 0; i < AQ_ES_N; ++i) _mm512_storeu_pd(lanes[i], acc[i]);
+    for (int i = 0; i < AQ_ES_N; ++i)
+        _mm512_storeu_pd(lanes[i], acc[i]);
     if (j < n) aq_err_sums_ref(w + j, wh + j, h ? h + j : NULL, n - j, lanes);
 }
 
 /*-------------------------------- group wsse --------------------------------*/
 
-static double group_wsse(const float *x, const float *h, int n, int bits, float scale,
-                         float min) {
+static double group_wsse(const float *x, const float *h, int n, int bits, float scale, float min) {
     const __m512 vmin = _mm512_set1_ps(min), vs = _mm512_set1_ps(scale);
     const __m512 qmax = _mm512_set1_ps((float)aq_qmax(bits));
     __m512d acc = _mm512_setzero_pd();
@@ -226,8 +226,11 @@ static double group_wsse(const float *x, const float *h, int n, int bits, float 
             __m256 xa = half ? _mm512_extractf32x8_ps(df[0], 1) : _mm512_castps512_ps256(df[0]);
             __m256 xb = half ? _mm512_extractf32x8_ps(df[1], 1) : _mm512_castps512_ps256(df[1]);
             __m512d d = _mm512_sub_pd(_mm512_cvtps_pd(xa), _mm512_cvtps_pd(xb));
-            if (h) d = _mm512_mul_pd(_mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(h + j + 8 * half)), d), d);
-            else d = _mm512_mul_pd(d, d);
+            if (h)
+                d = _mm512_mul_pd(
+                    _mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(h + j + 8 * half)), d), d);
+            else
+                d = _mm512_mul_pd(d, d);
             acc = _mm512_add_pd(acc, d);
         }
     }
@@ -297,8 +300,10 @@ static inline void fit8(const aq_wconst *c, __m256 lo, __m256 rinv, __m256 fshl,
     const __m512d det = _mm512_sub_pd(_mm512_mul_pd(sh, shll), _mm512_mul_pd(shl, shl));
     const __m512d thr = _mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(1e-9), sh), shll);
     const __m512d rdet = _mm512_div_pd(_mm512_set1_pd(1.0), det);
-    const __m512d s = _mm512_mul_pd(_mm512_sub_pd(_mm512_mul_pd(sh, shxl), _mm512_mul_pd(shl, shx)), rdet);
-    const __m512d m = _mm512_mul_pd(_mm512_sub_pd(_mm512_mul_pd(shll, shx), _mm512_mul_pd(shl, shxl)), rdet);
+    const __m512d s =
+        _mm512_mul_pd(_mm512_sub_pd(_mm512_mul_pd(sh, shxl), _mm512_mul_pd(shl, shx)), rdet);
+    const __m512d m =
+        _mm512_mul_pd(_mm512_sub_pd(_mm512_mul_pd(shll, shx), _mm512_mul_pd(shl, shxl)), rdet);
     __mmask8 ok = _mm512_cmp_pd_mask(det, thr, _CMP_GT_OQ) &
                   _mm512_cmp_pd_mask(s, _mm512_setzero_pd(), _CMP_GT_OQ) &
                   _mm512_cmp_pd_mask(s, _mm512_set1_pd((double)INFINITY), _CMP_LT_OQ);
@@ -326,7 +331,8 @@ static inline void fit16(const aq_wconst *c, __m512 lo, __m512 inv, __m512 shl, 
         fit8(c, _mm512_extractf32x8_ps(lo, 1), _mm512_extractf32x8_ps(rinv, 1),
              _mm512_extractf32x8_ps(shl, 1), _mm512_extractf32x8_ps(shll, 1),
              _mm512_extractf32x8_ps(shxl, 1), s + 8, m + 8, e + 8);
-    for (int i = 0; i < live; ++i) fit[i] = (aq_fit){s[i], m[i], e[i]};
+    for (int i = 0; i < live; ++i)
+        fit[i] = (aq_fit){s[i], m[i], e[i]};
 }
 
 /* 16 candidates per vector, elements in order: each lane is the reference's loop. */
@@ -334,7 +340,8 @@ static void mse_eval(const float *x, const float *h, int n, float qmaxf, const a
                      const float *lo, const float *inv, int k, aq_fit *fit) {
     const __m512 qmax = _mm512_set1_ps(qmaxf);
     for (int i0 = 0; i0 < k; i0 += 16) {
-        const __mmask16 live = k - i0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - i0)) - 1u);
+        const __mmask16 live =
+            k - i0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - i0)) - 1u);
         const __m512 vlo = _mm512_maskz_loadu_ps(live, lo + i0);
         const __m512 vinv = _mm512_maskz_loadu_ps(live, inv + i0);
         __m512 shl = _mm512_setzero_ps(), shll = shl, shxl = shl;
@@ -392,9 +399,11 @@ static inline __mmask16 mask16(__mmask8 a, __mmask8 b) {
 
 /* Transposed copy: t[16 j + g] = x[g G + j]. */
 static void dq_transpose(const float *x, int G, float *t) {
-    const __m512i idx = _mm512_mullo_epi32(
-        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(G));
-    for (int j = 0; j < G; ++j) _mm512_storeu_ps(t + 16 * j, _mm512_i32gather_ps(idx, x + j, 4));
+    const __m512i idx =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                           _mm512_set1_epi32(G));
+    for (int j = 0; j < G; ++j)
+        _mm512_storeu_ps(t + 16 * j, _mm512_i32gather_ps(idx, x + j, 4));
 }
 
 typedef struct {
@@ -450,7 +459,8 @@ typedef struct {
 static void dq_stats16(const dq_tbatch *t, dq_stat16 *s) {
     __m512 lo = _mm512_loadu_ps(t->x), hi = lo;
     __m512d sh[2], shx[2], shxx[2];
-    for (int i = 0; i < 2; ++i) sh[i] = shx[i] = shxx[i] = _mm512_setzero_pd();
+    for (int i = 0; i < 2; ++i)
+        sh[i] = shx[i] = shxx[i] = _mm512_setzero_pd();
     const __m512d one = _mm512_set1_pd(1.0);
     for (int j = 0; j < t->G; ++j) {
         const __m512 x = _mm512_loadu_ps(t->x + 16 * j);
@@ -491,8 +501,10 @@ static inline void dq_fit8(__m512d sh, __m512d shx, __m512d shxx, __m512d shl, _
     const __m512d det = _mm512_sub_pd(_mm512_mul_pd(sh, shll), _mm512_mul_pd(shl, shl));
     const __m512d thr = _mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(1e-9), sh), shll);
     const __m512d rdet = _mm512_div_pd(_mm512_set1_pd(1.0), det);
-    const __m512d s = _mm512_mul_pd(_mm512_sub_pd(_mm512_mul_pd(sh, shxl), _mm512_mul_pd(shl, shx)), rdet);
-    const __m512d m = _mm512_mul_pd(_mm512_sub_pd(_mm512_mul_pd(shll, shx), _mm512_mul_pd(shl, shxl)), rdet);
+    const __m512d s =
+        _mm512_mul_pd(_mm512_sub_pd(_mm512_mul_pd(sh, shxl), _mm512_mul_pd(shl, shx)), rdet);
+    const __m512d m =
+        _mm512_mul_pd(_mm512_sub_pd(_mm512_mul_pd(shll, shx), _mm512_mul_pd(shl, shxl)), rdet);
     const __mmask8 ok = _mm512_cmp_pd_mask(det, thr, _CMP_GT_OQ) &
                         _mm512_cmp_pd_mask(s, _mm512_setzero_pd(), _CMP_GT_OQ) &
                         _mm512_cmp_pd_mask(s, _mm512_set1_pd((double)INFINITY), _CMP_LT_OQ);
@@ -521,7 +533,8 @@ static void dq_cand16(const dq_tbatch *t, const dq_stat16 *st, __m512 lo, __m512
     const __mmask8 tb = all ? 0xff : _mm512_cmp_pd_mask(e[1], b->err.b, _CMP_LT_OQ);
     b->s = (dq_d16){_mm512_mask_mov_pd(b->s.a, ta, s[0]), _mm512_mask_mov_pd(b->s.b, tb, s[1])};
     b->m = (dq_d16){_mm512_mask_mov_pd(b->m.a, ta, m[0]), _mm512_mask_mov_pd(b->m.b, tb, m[1])};
-    b->err = (dq_d16){_mm512_mask_mov_pd(b->err.a, ta, e[0]), _mm512_mask_mov_pd(b->err.b, tb, e[1])};
+    b->err =
+        (dq_d16){_mm512_mask_mov_pd(b->err.a, ta, e[0]), _mm512_mask_mov_pd(b->err.b, tb, e[1])};
     const __mmask16 t16 = mask16(ta, tb);
     b->shl = _mm512_mask_mov_ps(b->shl, t16, shl);
     b->shll = _mm512_mask_mov_ps(b->shll, t16, shll);
@@ -539,7 +552,8 @@ static void dq_store_stat(const dq_stat16 *s, aq_dq_gstat *out) {
     _mm512_storeu_pd(shxx + 8, s->shxx.b);
     _mm512_storeu_ps(lo, s->lo);
     _mm512_storeu_ps(hi, s->hi);
-    for (int g = 0; g < 16; ++g) out[g] = (aq_dq_gstat){sh[g], shx[g], shxx[g], lo[g], hi[g]};
+    for (int g = 0; g < 16; ++g)
+        out[g] = (aq_dq_gstat){sh[g], shx[g], shxx[g], lo[g], hi[g]};
 }
 
 static void dq_store_sums(__m512 shl, __m512 shll, __m512 shxl, aq_dq_csums *out) {
@@ -547,7 +561,8 @@ static void dq_store_sums(__m512 shl, __m512 shll, __m512 shxl, aq_dq_csums *out
     _mm512_storeu_ps(a, shl);
     _mm512_storeu_ps(b, shll);
     _mm512_storeu_ps(c, shxl);
-    for (int g = 0; g < 16; ++g) out[g] = (aq_dq_csums){a[g], b[g], c[g]};
+    for (int g = 0; g < 16; ++g)
+        out[g] = (aq_dq_csums){a[g], b[g], c[g]};
 }
 
 static void dq_targets16(const dq_tbatch *t, float qmaxf, float step, aq_dq_gstat *st, float *s,
@@ -573,7 +588,8 @@ static void dq_targets16(const dq_tbatch *t, float qmaxf, float step, aq_dq_gsta
         dq_cand16(t, &g, clo, _mm512_div_ps(qmax, _mm512_sub_ps(chi, clo)), qmax, c == 0, &b);
     }
     const __m512 llo = f16_of(b.m);
-    const dq_d16 ri = {_mm512_div_pd(_mm512_set1_pd(1.0), b.s.a), _mm512_div_pd(_mm512_set1_pd(1.0), b.s.b)};
+    const dq_d16 ri = {_mm512_div_pd(_mm512_set1_pd(1.0), b.s.a),
+                       _mm512_div_pd(_mm512_set1_pd(1.0), b.s.b)};
     dq_cand16(t, &g, llo, f16_of(ri), qmax, 0, &b);
     const __m512 zero = _mm512_setzero_ps();
     _mm512_storeu_ps(s, _mm512_mask_mov_ps(f16_of(b.s), deg, zero));
@@ -596,8 +612,9 @@ static void dq_targets(const aq_dq_batch *b, float step, aq_dq_gstat *st, float 
         dq_targets16(&t, b->qmaxf, step, st + g, s + g, m + g, cs + g);
     }
     if (g < b->ng) {
-        const aq_dq_batch r = {b->x + (size_t)g * (size_t)b->G, b->h ? b->h + (size_t)g * (size_t)b->G : NULL,
-                               b->G, b->ng - g, b->qmaxf};
+        const aq_dq_batch r = {b->x + (size_t)g * (size_t)b->G,
+                               b->h ? b->h + (size_t)g * (size_t)b->G : NULL, b->G, b->ng - g,
+                               b->qmaxf};
         aq_dq_targets_ref(&r, step, st + g, s + g, m + g, cs + g);
     }
 }
@@ -645,15 +662,18 @@ static void dq_pick16(const dq_tbatch *t, float qmaxf, int q, int radius, const 
                       const float *s, const float *m, const aq_dq_csums *cs_in, const float *d,
                       const float *dmin, uint8_t *osc, uint8_t *omc, aq_dq_csums *ocs,
                       double *oerr) {
-    const __m512 qmax = _mm512_set1_ps(qmaxf), qf = _mm512_set1_ps((float)q), zero = _mm512_setzero_ps();
+    const __m512 qmax = _mm512_set1_ps(qmaxf), qf = _mm512_set1_ps((float)q),
+                 zero = _mm512_setzero_ps();
     const __m512i vq = _mm512_set1_epi32(q), z = _mm512_setzero_si512();
     dq_stat16 g;
     dq_load_stat(st, &g);
     dq_d16 il, ill, ixl;
     dq_load_sums(cs_in, &il, &ill, &ixl);
     const __m512 vd = _mm512_loadu_ps(d), vm = _mm512_loadu_ps(dmin);
-    const __m512 id = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(vd, zero, _CMP_GT_OQ), _mm512_set1_ps(1.0f), vd);
-    const __m512 im = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(vm, zero, _CMP_NEQ_UQ), _mm512_set1_ps(1.0f), vm);
+    const __m512 id =
+        _mm512_maskz_div_ps(_mm512_cmp_ps_mask(vd, zero, _CMP_GT_OQ), _mm512_set1_ps(1.0f), vd);
+    const __m512 im =
+        _mm512_maskz_div_ps(_mm512_cmp_ps_mask(vm, zero, _CMP_NEQ_UQ), _mm512_set1_ps(1.0f), vm);
     const __m512i s0 = clampq16(_mm512_mul_ps(_mm512_loadu_ps(s), id), qf);
     const __m512i m0 = clampq16(_mm512_mul_ps(_mm512_loadu_ps(m), im), qf);
     __m512i sc = s0, mc = m0;
@@ -668,7 +688,8 @@ static void dq_pick16(const dq_tbatch *t, float qmaxf, int q, int radius, const 
             const int first = a == 0 && c == 0;
             const __mmask8 ta = first ? 0xff : _mm512_cmp_pd_mask(e.a, best.a, _CMP_LT_OQ);
             const __mmask8 tb = first ? 0xff : _mm512_cmp_pd_mask(e.b, best.b, _CMP_LT_OQ);
-            best = (dq_d16){_mm512_mask_mov_pd(best.a, ta, e.a), _mm512_mask_mov_pd(best.b, tb, e.b)};
+            best =
+                (dq_d16){_mm512_mask_mov_pd(best.a, ta, e.a), _mm512_mask_mov_pd(best.b, tb, e.b)};
             sc = _mm512_mask_mov_epi32(sc, mask16(ta, tb), si);
             mc = _mm512_mask_mov_epi32(mc, mask16(ta, tb), mi);
         }
@@ -679,8 +700,9 @@ static void dq_pick16(const dq_tbatch *t, float qmaxf, int q, int radius, const 
         for (int c = -radius; c <= radius; ++c) {
             const __m512i si = _mm512_add_epi32(sc0, _mm512_set1_epi32(a));
             const __m512i mi = _mm512_add_epi32(mc0, _mm512_set1_epi32(c));
-            const __mmask16 valid = _mm512_cmpge_epi32_mask(si, z) & _mm512_cmple_epi32_mask(si, vq) &
-                                    _mm512_cmpge_epi32_mask(mi, z) & _mm512_cmple_epi32_mask(mi, vq);
+            const __mmask16 valid =
+                _mm512_cmpge_epi32_mask(si, z) & _mm512_cmple_epi32_mask(si, vq) &
+                _mm512_cmpge_epi32_mask(mi, z) & _mm512_cmple_epi32_mask(mi, vq);
             if (!valid) continue;
             const __m512 scale = _mm512_mul_ps(vd, _mm512_cvtepi32_ps(si));
             const __m512 mn = _mm512_mul_ps(vm, _mm512_cvtepi32_ps(mi));
@@ -717,15 +739,15 @@ static void dq_pick(const aq_dq_batch *b, int subq, int radius, const aq_dq_gsta
         dq_tbatch t;
         for (; g + 16 <= b->ng; g += 16) {
             dq_load_batch(b, g, &t);
-            dq_pick16(&t, b->qmaxf, subq, radius, st + g, s + g, m + g, cs_in + g, d + g,
-                      dmin + g, sc + g, mc + g, cs + g, err + g);
+            dq_pick16(&t, b->qmaxf, subq, radius, st + g, s + g, m + g, cs_in + g, d + g, dmin + g,
+                      sc + g, mc + g, cs + g, err + g);
         }
     }
     if (g < b->ng) {
         const size_t off = (size_t)g * (size_t)b->G;
         const aq_dq_batch r = {b->x + off, b->h ? b->h + off : NULL, b->G, b->ng - g, b->qmaxf};
-        aq_dq_pick_ref(&r, subq, radius, st + g, s + g, m + g, cs_in + g, d + g, dmin + g,
-                       sc + g, mc + g, cs + g, err + g);
+        aq_dq_pick_ref(&r, subq, radius, st + g, s + g, m + g, cs_in + g, d + g, dmin + g, sc + g,
+                       mc + g, cs + g, err + g);
     }
 }
 
@@ -747,12 +769,14 @@ static int64_t first_nonfinite(const float *w, int64_t n) {
 static inline void params16(float *s, float *m, int bits, aq_scale_dtype d) {
     const __m512 lo = _mm512_loadu_ps(m), hi = _mm512_loadu_ps(s);
     const __m512d q = _mm512_set1_pd((double)aq_qmax(bits));
-    __m256 s0 = _mm512_cvtpd_ps(_mm512_div_pd(
-        _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(hi)),
-                      _mm512_cvtps_pd(_mm512_castps512_ps256(lo))), q));
-    __m256 s1 = _mm512_cvtpd_ps(_mm512_div_pd(
-        _mm512_sub_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(hi, 1)),
-                      _mm512_cvtps_pd(_mm512_extractf32x8_ps(lo, 1))), q));
+    __m256 s0 =
+        _mm512_cvtpd_ps(_mm512_div_pd(_mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(hi)),
+                                                    _mm512_cvtps_pd(_mm512_castps512_ps256(lo))),
+                                      q));
+    __m256 s1 =
+        _mm512_cvtpd_ps(_mm512_div_pd(_mm512_sub_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(hi, 1)),
+                                                    _mm512_cvtps_pd(_mm512_extractf32x8_ps(lo, 1))),
+                                      q));
     __m512 sc = _mm512_insertf32x8(_mm512_castps256_ps512(s0), s1, 1), mn = lo;
     if (d == AQ_SCALE_F16) {
         sc = _mm512_cvtph_ps(_mm512_cvtps_ph(sc, AQ_RM));
@@ -764,8 +788,8 @@ static inline void params16(float *s, float *m, int bits, aq_scale_dtype d) {
     _mm512_storeu_ps(m, mn);
 }
 
-static void rtn_params(const float *w, int64_t cols, int gs, int bits, aq_scale_dtype d,
-                       float *s, float *m) {
+static void rtn_params(const float *w, int64_t cols, int gs, int bits, aq_scale_dtype d, float *s,
+                       float *m) {
     const int64_t groups = aq_groups_per_row(cols, gs);
     for (int64_t g = 0; g < groups; ++g) { /* lo -> m[g], hi -> s[g] */
         const int64_t off = g * gs;
@@ -773,8 +797,10 @@ static void rtn_params(const float *w, int64_t cols, int gs, int bits, aq_scale_
         minmax(w + off, n, &m[g], &s[g]);
     }
     int64_t g = 0;
-    for (; g + 16 <= groups; g += 16) params16(s + g, m + g, bits, d);
-    for (; g < groups; ++g) aq_params_from_range(m[g], s[g], bits, d, &s[g], &m[g]);
+    for (; g + 16 <= groups; g += 16)
+        params16(s + g, m + g, bits, d);
+    for (; g < groups; ++g)
+        aq_params_from_range(m[g], s[g], bits, d, &s[g], &m[g]);
 }
 
 static void store_params(const float *s, const float *m, int64_t groups, aq_scale_dtype d,
@@ -786,8 +812,10 @@ static void store_params(const float *s, const float *m, int64_t groups, aq_scal
     }
     int64_t g = 0;
     for (; g + 16 <= groups; g += 16) {
-        _mm256_storeu_si256((__m256i *)((uint16_t *)scale + g), _mm512_cvtps_ph(_mm512_loadu_ps(s + g), AQ_RM));
-        _mm256_storeu_si256((__m256i *)((uint16_t *)min + g), _mm512_cvtps_ph(_mm512_loadu_ps(m + g), AQ_RM));
+        _mm256_storeu_si256((__m256i *)((uint16_t *)scale + g),
+                            _mm512_cvtps_ph(_mm512_loadu_ps(s + g), AQ_RM));
+        _mm256_storeu_si256((__m256i *)((uint16_t *)min + g),
+                            _mm512_cvtps_ph(_mm512_loadu_ps(m + g), AQ_RM));
     }
     for (; g < groups; ++g) {
         aq_store_param(scale, g, d, s[g]);
@@ -798,8 +826,10 @@ static void store_params(const float *s, const float *m, int64_t groups, aq_scal
 /* Adds 16 elements (w, w^, h) to the lanes: elements 0-7 then 8-15. */
 static inline void acc16(__m512d acc[AQ_ES_N], __m512 x, __m512 xh, const float *h) {
     for (int half = 0; half < 2; ++half) {
-        __m512d a = _mm512_cvtps_pd(half ? _mm512_extractf32x8_ps(x, 1) : _mm512_castps512_ps256(x));
-        __m512d b = _mm512_cvtps_pd(half ? _mm512_extractf32x8_ps(xh, 1) : _mm512_castps512_ps256(xh));
+        __m512d a =
+            _mm512_cvtps_pd(half ? _mm512_extractf32x8_ps(x, 1) : _mm512_castps512_ps256(x));
+        __m512d b =
+            _mm512_cvtps_pd(half ? _mm512_extractf32x8_ps(xh, 1) : _mm512_castps512_ps256(xh));
         __m512d d = _mm512_sub_pd(a, b), dd = _mm512_mul_pd(d, d), aa = _mm512_mul_pd(a, a);
         ACC(AQ_ES_E2, dd);
         ACC(AQ_ES_W2, aa);
@@ -822,7 +852,8 @@ static void encode_row(const float *w, int64_t cols, int gs, int bits, const flo
     const int64_t groups = aq_groups_per_row(cols, gs);
     const __m512 qmax = _mm512_set1_ps((float)aq_qmax(bits));
     __m512d acc[AQ_ES_N];
-    for (int i = 0; i < AQ_ES_N; ++i) acc[i] = _mm512_loadu_pd(lanes[i]);
+    for (int i = 0; i < AQ_ES_N; ++i)
+        acc[i] = _mm512_loadu_pd(lanes[i]);
     for (int64_t g = 0; g < groups; ++g) {
         const int64_t off = g * gs;
         const int n = (int)(cols - off < gs ? cols - off : gs);
@@ -838,22 +869,25 @@ static void encode_row(const float *w, int64_t cols, int gs, int bits, const flo
             acc16(acc, x, _mm512_add_ps(vm, _mm512_mul_ps(q, vs)), h ? h + off + j : NULL);
         }
         if (j < n) { /* short last group: the reference, lanes continue (j % 16 == 0) */
-            for (int i = 0; i < AQ_ES_N; ++i) _mm512_storeu_pd(lanes[i], acc[i]);
+            for (int i = 0; i < AQ_ES_N; ++i)
+                _mm512_storeu_pd(lanes[i], acc[i]);
             float wh[AQ_MAX_GROUP];
             uint8_t *out = codes + (off + j) * bits / 8;
             aq_encode_pack_ref(w + off + j, n - j, bits, s[g], m[g], out);
             aq_dequant_ref(out, n - j, bits, s[g], m[g], wh);
             aq_err_sums_ref(w + off + j, wh, h ? h + off + j : NULL, n - j, lanes);
-            for (int i = 0; i < AQ_ES_N; ++i) acc[i] = _mm512_loadu_pd(lanes[i]);
+            for (int i = 0; i < AQ_ES_N; ++i)
+                acc[i] = _mm512_loadu_pd(lanes[i]);
         }
     }
-    for (int i = 0; i < AQ_ES_N; ++i) _mm512_storeu_pd(lanes[i], acc[i]);
+    for (int i = 0; i < AQ_ES_N; ++i)
+        _mm512_storeu_pd(lanes[i], acc[i]);
 }
 
 const aq_kernels_t aq_kernels_avx512 = {
-    "avx512",     3,          convert,         minmax,     encode_pack,  dequant,
-    err_sums,     group_wsse, round2, wconst, mse_eval,        first_nonfinite, rtn_params, store_params,
-    encode_row,   dq_targets,   dq_pick,
+    "avx512",   3,          convert, minmax,   encode_pack,     dequant,    err_sums,
+    group_wsse, round2,     wconst,  mse_eval, first_nonfinite, rtn_params, store_params,
+    encode_row, dq_targets, dq_pick,
 };
 
 #endif /* x86 */

@@ -39,7 +39,8 @@ static aq_status check_inputs(const aq_quant_params *p, const tensor_job *t, int
     if (st != AQ_OK) return st;
     if (p->scale_dtype == AQ_SCALE_DQ)
         return aq_err_set(err, AQ_E_CONFIG,
-                          "tensor %s: scale_dtype dq is quantized by aq_dq_quantize_tensor()", name);
+                          "tensor %s: scale_dtype dq is quantized by aq_dq_quantize_tensor()",
+                          name);
     const int64_t cols = t->cols;
     const float *h = t->h;
     if (rows < 0 || cols < 0 || cols > INT64_MAX / 8 / (rows > 0 ? rows : 1))
@@ -50,8 +51,8 @@ static aq_status check_inputs(const aq_quant_params *p, const tensor_job *t, int
     for (int64_t j = 0; h && j < cols; ++j)
         if (!(h[j] >= 0.0f) || !isfinite(h[j]))
             return aq_err_set(err, AQ_E_VALUE,
-                              "tensor %s: importance h[%lld] = %g is negative or non-finite",
-                              name, (long long)j, (double)h[j]);
+                              "tensor %s: importance h[%lld] = %g is negative or non-finite", name,
+                              (long long)j, (double)h[j]);
     return AQ_OK;
 }
 
@@ -119,8 +120,8 @@ static void process_row(const tensor_job *t, int64_t r, const row_bufs *b, int *
     unsigned char *mn = t->min + (size_t)r * (size_t)t->groups * t->psize;
     k->store_params(b->s, b->m, t->groups, p->scale_dtype, sc, mn);
     double lanes[AQ_ES_N][AQ_LANES] = {{0}};
-    k->encode_row(w, t->cols, gs, p->bits, t->h, b->s, b->m,
-                  t->codes + (size_t)r * t->row_bytes, lanes);
+    k->encode_row(w, t->cols, gs, p->bits, t->h, b->s, b->m, t->codes + (size_t)r * t->row_bytes,
+                  lanes);
     st->e2 = aq_lanes_sum(lanes[AQ_ES_E2]);
     st->w2 = aq_lanes_sum(lanes[AQ_ES_W2]);
     st->wv = aq_lanes_sum(lanes[AQ_ES_WV]);
@@ -153,8 +154,7 @@ static int run_rows(const tensor_job *t, int64_t rows) {
 }
 
 /* The lowest flat index wins: rows are scanned in order, each row recorded its first. */
-static aq_status report_problems(const tensor_job *t, int64_t rows, const char *name,
-                                 aq_err *err) {
+static aq_status report_problems(const tensor_job *t, int64_t rows, const char *name, aq_err *err) {
     for (int64_t r = 0; r < rows; ++r)
         if (t->rs[r].bad_col >= 0)
             return aq_err_set(err, AQ_E_VALUE, "tensor %s: non-finite weight %g at [%lld, %lld]",
@@ -188,9 +188,12 @@ static void metrics_from(const row_stats *rs, int64_t rows, aq_quant_metrics *m)
     }
     m->rel_mse = safe_ratio(e2, w2);
     m->sqnr_db = m->rel_mse == 0.0 ? INFINITY : -10.0 * log10(m->rel_mse);
-    if (w2 == 0.0 && v2 == 0.0) m->cosine = 1.0;
-    else if (w2 == 0.0 || v2 == 0.0) m->cosine = 0.0;
-    else m->cosine = wv / sqrt(w2 * v2);
+    if (w2 == 0.0 && v2 == 0.0)
+        m->cosine = 1.0;
+    else if (w2 == 0.0 || v2 == 0.0)
+        m->cosine = 0.0;
+    else
+        m->cosine = wv / sqrt(w2 * v2);
     m->weighted_rel_err = safe_ratio(he2, hw2);
 }
 
@@ -198,14 +201,14 @@ aq_status aq_quantize_tensor(const aq_quant_params *p, aq_dtype src_dtype, const
                              int64_t rows, int64_t cols, const float *h, const char *name,
                              uint8_t *codes, void *scale, void *min, aq_quant_metrics *metrics,
                              aq_err *err) {
-    return aq_quantize_tensor_ex(p, NULL, src_dtype, src, rows, cols, h, name, codes, scale,
-                                 min, metrics, err);
+    return aq_quantize_tensor_ex(p, NULL, src_dtype, src, rows, cols, h, name, codes, scale, min,
+                                 metrics, err);
 }
 
-aq_status aq_quantize_tensor_ex(const aq_quant_params *p, const aq_kernels *k,
-                                aq_dtype src_dtype, const void *src, int64_t rows, int64_t cols,
-                                const float *h, const char *name, uint8_t *codes, void *scale,
-                                void *min, aq_quant_metrics *metrics, aq_err *err) {
+aq_status aq_quantize_tensor_ex(const aq_quant_params *p, const aq_kernels *k, aq_dtype src_dtype,
+                                const void *src, int64_t rows, int64_t cols, const float *h,
+                                const char *name, uint8_t *codes, void *scale, void *min,
+                                aq_quant_metrics *metrics, aq_err *err) {
     if (!name) name = "(unnamed)";
     if (!k) k = aq_kernels_select(0);
     tensor_job t = {k, p, src_dtype, src, cols, 0, 0, 0, h, codes, scale, min, NULL};
@@ -221,8 +224,8 @@ aq_status aq_quantize_tensor_ex(const aq_quant_params *p, const aq_kernels *k,
     t.rs = malloc((size_t)rows * sizeof *t.rs);
     if (!t.rs || run_rows(&t, rows) != 0) {
         free(t.rs);
-        return aq_err_set(err, AQ_E_NOMEM, "tensor %s: out of memory for %lld x %lld rows",
-                          name, (long long)rows, (long long)cols);
+        return aq_err_set(err, AQ_E_NOMEM, "tensor %s: out of memory for %lld x %lld rows", name,
+                          (long long)rows, (long long)cols);
     }
     st = report_problems(&t, rows, name, err);
     if (st == AQ_OK && metrics) metrics_from(t.rs, rows, metrics);

@@ -32,8 +32,8 @@ static unsigned take(prog *g) {
 }
 
 static const double VALUES[8] = {0.0, 1.0, -1.0, 0.5, 2.0, NAN, INFINITY, 1e30};
-static const char *const DSETS[8] = {"min", "max", "mean", "std", "count",
-                                     "sq_mean", "absmax", "hist"};
+static const char *const DSETS[8] = {"min",   "max",     "mean",   "std",
+                                     "count", "sq_mean", "absmax", "hist"};
 
 static void attr_int(hid_t loc, const char *name, hid_t type, int v) {
     hid_t s = H5Screate(H5S_SCALAR);
@@ -81,12 +81,13 @@ static void dataset(prog *g, hid_t grp, const char *name, int rank) {
     double buf[72];
     for (size_t i = 0; i < n; ++i)
         buf[i] = VALUES[take(g) % 8] * (double)(1 + i % 3);
-    hid_t type = mode == 4 ? H5Tcopy(H5T_NATIVE_INT)
+    hid_t type = mode == 4   ? H5Tcopy(H5T_NATIVE_INT)
                  : mode == 5 ? H5Tcopy(H5T_C_S1)
-                 : H5Tcopy(H5T_IEEE_F64LE);
+                             : H5Tcopy(H5T_IEEE_F64LE);
     hid_t s = H5Screate_simple(r, dims, NULL);
     hid_t d = H5Dcreate2(grp, name, type, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (d >= 0 && n > 0 && mode != 5) H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+    if (d >= 0 && n > 0 && mode != 5)
+        H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
     if (d >= 0 && strcmp(name, "hist") == 0) attr_any(g, d, "B");
     if (d >= 0) H5Dclose(d);
     H5Sclose(s);

@@ -89,8 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     unlink(p);
     if (fuzz_write(dir, "model.safetensors.index.json", idx, nidx) != 0) abort();
     if (cfg && fuzz_write(dir, "config.json", cfg, ncfg) != 0) abort();
-    if (sh2 ? fuzz_write(dir, SHARD2, sh2, nsh2) : write_shard(dir, SHARD2, SHARD2_HDR, 8))
-        abort();
+    if (sh2 ? fuzz_write(dir, SHARD2, sh2, nsh2) : write_shard(dir, SHARD2, SHARD2_HDR, 8)) abort();
     aq_err err = {0};
     aq_model *m = NULL;
     if (aq_model_open(dir, &m, &err) == AQ_OK) {

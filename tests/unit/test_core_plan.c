@@ -13,7 +13,8 @@
 
 static uint64_t max_load(const uint64_t *b, size_t n, const int *owner, int ranks) {
     uint64_t load[64] = {0}, m = 0;
-    for (size_t i = 0; i < n; ++i) load[owner[i]] += b[i];
+    for (size_t i = 0; i < n; ++i)
+        load[owner[i]] += b[i];
     for (int r = 0; r < ranks; ++r)
         if (load[r] > m) m = load[r];
     return m;
@@ -47,7 +48,8 @@ START_TEST(partition_matches_brute_force) {
         int ranks = 1 + (int)(aq_rng_next(&r) % 6);
         uint64_t b[12];
         int owner[12];
-        for (size_t i = 0; i < n; ++i) b[i] = 1 + aq_rng_next(&r) % 1000;
+        for (size_t i = 0; i < n; ++i)
+            b[i] = 1 + aq_rng_next(&r) % 1000;
         aq_plan_partition(b, n, ranks, owner);
         ck_assert_int_eq(owner[0], 0);
         for (size_t i = 1; i < n; ++i) {
@@ -102,9 +104,11 @@ START_TEST(real_model_units) {
     ck_assert_uint_eq(p->units[0].count, 9);
     ck_assert_uint_eq(p->n_tensors, 20);
     uint64_t total = 0;
-    for (int r = 0; r < 3; ++r) total += p->rank_bytes[r];
+    for (int r = 0; r < 3; ++r)
+        total += p->rank_bytes[r];
     ck_assert_uint_eq(total, 2626168 - 8 - 2160);
-    for (size_t u = 1; u < p->n_units; ++u) ck_assert_int_ge(p->units[u].rank, p->units[u - 1].rank);
+    for (size_t u = 1; u < p->n_units; ++u)
+        ck_assert_int_ge(p->units[u].rank, p->units[u - 1].rank);
     aq_plan_free(p);
     aq_model_close(m);
 }

@@ -34,7 +34,9 @@ static void path_in_dir(char *out, size_t n, const char *name) {
     snprintf(out, n, "%s/%s", g_dir, name);
 }
 
-static int exists(const char *p) { return access(p, F_OK) == 0; }
+static int exists(const char *p) {
+    return access(p, F_OK) == 0;
+}
 
 static aq_h5_root_info root_info(void) {
     aq_h5_root_info r = {.producer = "aq-mpi test",
@@ -166,13 +168,20 @@ static const float SCALAR[1] = {42.0f};
 static void write_quantized_f16(aq_h5_writer *w) {
     aq_err e = {0};
     const int64_t shape[3] = {3, 2, 5}; /* reshaped to [3, 10] */
-    aq_h5_quantized q = {.ndim = 3, .shape = shape, .orig_dtype = AQ_DT_BF16,
-                         .rows = Q_ROWS, .cols = Q_COLS,
-                         .params = {.bits = 4, .group_size = 4, .method = AQ_METHOD_MSE,
-                                    .scale_dtype = AQ_SCALE_F16},
-                         .codes = Q_CODES, .scale = Q_SCALE16, .min = Q_MIN16,
-                         .metrics = {.rel_mse = 0.01, .sqnr_db = 20.0, .cosine = 0.995,
-                                     .weighted_rel_err = 0.02}};
+    aq_h5_quantized q = {
+        .ndim = 3,
+        .shape = shape,
+        .orig_dtype = AQ_DT_BF16,
+        .rows = Q_ROWS,
+        .cols = Q_COLS,
+        .params = {.bits = 4,
+                   .group_size = 4,
+                   .method = AQ_METHOD_MSE,
+                   .scale_dtype = AQ_SCALE_F16},
+        .codes = Q_CODES,
+        .scale = Q_SCALE16,
+        .min = Q_MIN16,
+        .metrics = {.rel_mse = 0.01, .sqnr_db = 20.0, .cosine = 0.995, .weighted_rel_err = 0.02}};
     ck_assert_msg(aq_h5_write_quantized(w, "model.layers.0.mlp.up_proj.weight", &q, &e) == AQ_OK,
                   "%s", e.msg);
 }
@@ -180,13 +189,20 @@ static void write_quantized_f16(aq_h5_writer *w) {
 static void write_quantized_f32(aq_h5_writer *w) {
     aq_err e = {0};
     const int64_t shape[2] = {2, 5};
-    aq_h5_quantized q = {.ndim = 2, .shape = shape, .orig_dtype = AQ_DT_F32,
-                         .rows = 2, .cols = 5,
-                         .params = {.bits = 2, .group_size = 2, .method = AQ_METHOD_RTN,
-                                    .scale_dtype = AQ_SCALE_F32},
-                         .codes = Q2_CODES, .scale = Q2_SCALE, .min = Q2_MIN,
-                         .metrics = {.rel_mse = 0, .sqnr_db = 1.0 / 0.0, .cosine = 1,
-                                     .weighted_rel_err = 0}};
+    aq_h5_quantized q = {
+        .ndim = 2,
+        .shape = shape,
+        .orig_dtype = AQ_DT_F32,
+        .rows = 2,
+        .cols = 5,
+        .params = {.bits = 2,
+                   .group_size = 2,
+                   .method = AQ_METHOD_RTN,
+                   .scale_dtype = AQ_SCALE_F32},
+        .codes = Q2_CODES,
+        .scale = Q2_SCALE,
+        .min = Q2_MIN,
+        .metrics = {.rel_mse = 0, .sqnr_db = 1.0 / 0.0, .cosine = 1, .weighted_rel_err = 0}};
     ck_assert_msg(aq_h5_write_quantized(w, "q2.weight", &q, &e) == AQ_OK, "%s", e.msg);
 }
 
@@ -194,15 +210,17 @@ static void write_passthroughs(aq_h5_writer *w) {
     aq_err e = {0};
     const int64_t s_bf[2] = {2, 3}, s_f32[1] = {4}, s_empty[2] = {0, 8};
     ck_assert_msg(aq_h5_write_passthrough(w, "model.embed_tokens.weight", AQ_DT_BF16, 2, s_bf,
-                                          BF16_DATA, &e) == AQ_OK, "%s", e.msg);
-    ck_assert_msg(aq_h5_write_passthrough(w, "model.norm.weight", AQ_DT_F32, 1, s_f32, F32_DATA,
-                                          &e) == AQ_OK, "%s", e.msg);
+                                          BF16_DATA, &e) == AQ_OK,
+                  "%s", e.msg);
+    ck_assert_msg(
+        aq_h5_write_passthrough(w, "model.norm.weight", AQ_DT_F32, 1, s_f32, F32_DATA, &e) == AQ_OK,
+        "%s", e.msg);
     ck_assert_msg(aq_h5_write_passthrough(w, "scalar", AQ_DT_F32, 0, NULL, SCALAR, &e) == AQ_OK,
                   "%s", e.msg);
     ck_assert_msg(aq_h5_write_passthrough(w, "empty", AQ_DT_F16, 2, s_empty, NULL, &e) == AQ_OK,
                   "%s", e.msg);
-    ck_assert_msg(aq_h5_write_alias(w, "lm_head.weight", "model.embed_tokens.weight", &e) ==
-                      AQ_OK, "%s", e.msg);
+    ck_assert_msg(aq_h5_write_alias(w, "lm_head.weight", "model.embed_tokens.weight", &e) == AQ_OK,
+                  "%s", e.msg);
 }
 
 static void write_run(aq_h5_writer *w) {
@@ -211,9 +229,16 @@ static void write_run(aq_h5_writer *w) {
     const int64_t bytes[2] = {100, 50}, rss[2] = {1 << 20, 2 << 20};
     const double sq[2] = {0.5, 0.25}, ss[2] = {0.1, 0.2}, st[2] = {1.0, 1.5};
     const char *const names[3] = {"embed", "layers.0", "lm_head"};
-    aq_h5_run_info r = {.ranks = 2, .units = units, .bytes = bytes, .seconds_quant = sq,
-                        .seconds_send = ss, .seconds_total = st, .peak_rss = rss,
-                        .n_units = 3, .unit_names = names, .unit_rank = unit_rank};
+    aq_h5_run_info r = {.ranks = 2,
+                        .units = units,
+                        .bytes = bytes,
+                        .seconds_quant = sq,
+                        .seconds_send = ss,
+                        .seconds_total = st,
+                        .peak_rss = rss,
+                        .n_units = 3,
+                        .unit_names = names,
+                        .unit_rank = unit_rank};
     ck_assert_msg(aq_h5_write_run(w, &r, &e) == AQ_OK, "%s", e.msg);
 }
 
@@ -413,10 +438,9 @@ START_TEST(test_alias_and_run) {
     write_sample(path);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     H5O_info_t a, b;
-    ck_assert_int_ge(H5Oget_info_by_name2(f, "/tensors/lm_head.weight", &a, H5O_INFO_BASIC,
-                                          H5P_DEFAULT), 0);
-    H5Oget_info_by_name2(f, "/tensors/model.embed_tokens.weight", &b, H5O_INFO_BASIC,
-                         H5P_DEFAULT);
+    ck_assert_int_ge(
+        H5Oget_info_by_name2(f, "/tensors/lm_head.weight", &a, H5O_INFO_BASIC, H5P_DEFAULT), 0);
+    H5Oget_info_by_name2(f, "/tensors/model.embed_tokens.weight", &b, H5O_INFO_BASIC, H5P_DEFAULT);
     ck_assert(a.addr == b.addr);
     ck_assert_uint_eq(a.rc, 2);
     H5L_info_t li;
@@ -447,7 +471,8 @@ START_TEST(test_alias_and_run) {
     ck_assert_int_eq(read_ds(f, "/run/unit_names", mt, names), 3);
     ck_assert_str_eq(names[1], "layers.0");
     ck_assert_str_eq(names[2], "lm_head");
-    for (int i = 0; i < 3; ++i) H5free_memory(names[i]);
+    for (int i = 0; i < 3; ++i)
+        H5free_memory(names[i]);
     H5Tclose(mt);
     H5Fclose(f);
 }
@@ -465,11 +490,18 @@ START_TEST(test_large_chunks) {
     size_t nb = (size_t)rows * 2048, ng = (size_t)rows * 32;
     uint8_t *codes = malloc(nb);
     float *sc = calloc(ng, sizeof *sc), *mn = calloc(ng, sizeof *mn);
-    for (size_t i = 0; i < nb; ++i) codes[i] = (uint8_t)(i * 2654435761u >> 13);
+    for (size_t i = 0; i < nb; ++i)
+        codes[i] = (uint8_t)(i * 2654435761u >> 13);
     const int64_t shape[2] = {rows, cols};
-    aq_h5_quantized q = {.ndim = 2, .shape = shape, .orig_dtype = AQ_DT_F16, .rows = rows,
-                         .cols = cols, .params = {.bits = 4, .group_size = 128},
-                         .codes = codes, .scale = sc, .min = mn};
+    aq_h5_quantized q = {.ndim = 2,
+                         .shape = shape,
+                         .orig_dtype = AQ_DT_F16,
+                         .rows = rows,
+                         .cols = cols,
+                         .params = {.bits = 4, .group_size = 128},
+                         .codes = codes,
+                         .scale = sc,
+                         .min = mn};
     q.params.scale_dtype = AQ_SCALE_F32;
     ck_assert_msg(aq_h5_write_quantized(w, "big", &q, &e) == AQ_OK, "%s", e.msg);
     ck_assert_msg(aq_h5_commit(w, &e) == AQ_OK, "%s", e.msg);
@@ -534,13 +566,12 @@ START_TEST(test_errors_name_tensor) {
     ck_assert(aq_h5_create(path, 3, &r, &w, &e) == AQ_OK);
     write_passthroughs(w);
     const int64_t s[1] = {4};
-    ck_assert_int_eq(aq_h5_write_passthrough(w, "model.norm.weight", AQ_DT_F32, 1, s, F32_DATA,
-                                             &e), AQ_E_HDF5);
+    ck_assert_int_eq(aq_h5_write_passthrough(w, "model.norm.weight", AQ_DT_F32, 1, s, F32_DATA, &e),
+                     AQ_E_HDF5);
     ck_assert_ptr_nonnull(strstr(e.msg, "model.norm.weight"));
     ck_assert_int_eq(aq_h5_write_alias(w, "a.weight", "missing.weight", &e), AQ_E_HDF5);
     ck_assert_ptr_nonnull(strstr(e.msg, "missing.weight"));
-    ck_assert_int_eq(aq_h5_write_passthrough(w, "a/b", AQ_DT_F32, 1, s, F32_DATA, &e),
-                     AQ_E_VALUE);
+    ck_assert_int_eq(aq_h5_write_passthrough(w, "a/b", AQ_DT_F32, 1, s, F32_DATA, &e), AQ_E_VALUE);
     /* the writer stays usable after an error */
     ck_assert(aq_h5_write_passthrough(w, "later", AQ_DT_F32, 1, s, F32_DATA, &e) == AQ_OK);
     ck_assert(aq_h5_commit(w, &e) == AQ_OK);
@@ -551,14 +582,16 @@ END_TEST
 START_TEST(test_filter_callback) {
     size_t n = 10000, size = n;
     unsigned char *buf = malloc(n);
-    for (size_t i = 0; i < n; ++i) buf[i] = (unsigned char)(i % 7);
+    for (size_t i = 0; i < n; ++i)
+        buf[i] = (unsigned char)(i % 7);
     void *p = buf;
     unsigned level = 9;
     size_t c = aq_h5z_zstd_filter(0, 1, &level, n, &size, &p);
     ck_assert(c > 0 && c < n);
     size_t d = aq_h5z_zstd_filter(H5Z_FLAG_REVERSE, 1, &level, c, &size, &p);
     ck_assert_uint_eq(d, n);
-    for (size_t i = 0; i < n; ++i) ck_assert_uint_eq(((unsigned char *)p)[i], i % 7);
+    for (size_t i = 0; i < n; ++i)
+        ck_assert_uint_eq(((unsigned char *)p)[i], i % 7);
     memset(p, 0xab, 64);
     ck_assert_uint_eq(aq_h5z_zstd_filter(H5Z_FLAG_REVERSE, 1, &level, 64, &size, &p), 0);
     free(p);

@@ -118,4 +118,6 @@ static Suite *suite(void) {
     return s;
 }
 
-int main(void) { return aq_check_run(suite()); }
+int main(void) {
+    return aq_check_run(suite());
+}

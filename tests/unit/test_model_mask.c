@@ -9,7 +9,8 @@ START_TEST(mask_counts_and_seed) {
     enum { L = 33, T = 8 };
     int32_t tok[L], a[L], b[L];
     uint8_t ma[L], mb[L];
-    for (int i = 0; i < L; i++) tok[i] = 100 + i;
+    for (int i = 0; i < L; i++)
+        tok[i] = 100 + i;
     for (int t = 0; t < T; t++) {
         int n = aq_mask_sequence(tok, L, t, T, 7, 3, 9, 1, a, ma);
         ck_assert_int_eq(n, (int)lround((t + 0.5) / T * (L - 1)));
@@ -39,4 +40,6 @@ static Suite *suite(void) {
     return s;
 }
 
-int main(void) { return aq_check_run(suite()); }
+int main(void) {
+    return aq_check_run(suite());
+}

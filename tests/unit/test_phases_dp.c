@@ -106,8 +106,8 @@ START_TEST(dp_min_steps_vs_brute_force) {
                 bf.b[K] = T;
                 ck_assert_int_eq(aq_boundaries_dp(cost, T, K, m, b, &e), AQ_OK);
                 for (int k = 0; k < K; ++k)
-                    ck_assert_msg(b[k + 1] - b[k] >= m, "T=%d K=%d m=%d: group %d too short", T,
-                                  K, m, k);
+                    ck_assert_msg(b[k + 1] - b[k] >= m, "T=%d K=%d m=%d: group %d too short", T, K,
+                                  m, k);
                 ck_assert_msg(partition_cost(cost, T, K, b) == bf.best, "T=%d K=%d m=%d", T, K, m);
                 for (int k = 0; k <= K; ++k)
                     ck_assert_int_eq(b[k], bf.b[k]);

@@ -20,7 +20,7 @@
 /* Layouts exercised by the loop tests: the four defaults and odd combinations (3-bit with
  * S = 7 codes crossing byte boundaries, G = 256 with one group per super-block, ...). */
 static const aq_dq_layout k_layouts[] = {
-    {2, 16, 4}, {3, 32, 5}, {4, 32, 6}, {8, 32, 6}, {3, 16, 7},
+    {2, 16, 4}, {3, 32, 5},  {4, 32, 6},  {8, 32, 6}, {3, 16, 7},
     {2, 64, 5}, {4, 128, 8}, {3, 256, 4}, {8, 16, 8}, {2, 32, 6},
 };
 #define N_LAYOUTS ((int)(sizeof k_layouts / sizeof k_layouts[0]))
@@ -46,8 +46,7 @@ static dq_out dq_alloc(const aq_dq_layout *L, int64_t rows, int64_t cols) {
     return o;
 }
 
-static void dq_guards_intact(const dq_out *o, const aq_dq_layout *L, int64_t rows,
-                             int64_t cols) {
+static void dq_guards_intact(const dq_out *o, const aq_dq_layout *L, int64_t rows, int64_t cols) {
     const size_t nd = (size_t)(rows * aq_dq_supers(cols));
     ck_assert_uint_eq(o->codes[(size_t)rows * aq_packed_row_bytes(cols, L->bits)], 0xA5);
     ck_assert_uint_eq(o->sub[(size_t)rows * aq_dq_sub_row_bytes(cols, L)], 0xA5);
@@ -119,7 +118,8 @@ static void check_row(const aq_dq_layout *L, const float *w, int64_t cols, const
         const float s = f16_value(d[sb]) * (float)field(sub, 2 * g, L->sub_bits);
         const float m = f16_value(dmin[sb]) * (float)field(sub, 2 * g + 1, L->sub_bits);
         aq_encode_group(w + off, n, L->bits, s, m, q);
-        for (int j = 0; j < n; ++j) ck_assert_uint_eq(q[j], field(codes, off + j, L->bits));
+        for (int j = 0; j < n; ++j)
+            ck_assert_uint_eq(q[j], field(codes, off + j, L->bits));
     }
     free(a);
     free(b);
@@ -173,7 +173,8 @@ START_TEST(layout_check_messages) {
     ck_assert_int_eq(aq_dq_layout_check(&L, &e), AQ_E_CONFIG);
     ck_assert_ptr_nonnull(strstr(e.msg, "sub_bits = 9"));
     ck_assert_int_eq(aq_dq_layout_check(NULL, &e), AQ_E_CONFIG);
-    for (int i = 0; i < N_LAYOUTS; ++i) ck_assert_int_eq(aq_dq_layout_check(&k_layouts[i], &e), AQ_OK);
+    for (int i = 0; i < N_LAYOUTS; ++i)
+        ck_assert_int_eq(aq_dq_layout_check(&k_layouts[i], &e), AQ_OK);
 }
 END_TEST
 
@@ -225,23 +226,27 @@ START_TEST(round_trip_layouts) {
     enum { C = 1000 };
     float w[C], h[C];
     aq_synth_weights_f32(11, "dq-row", w, C, 0.02f);
-    for (int j = 0; j < C; ++j) h[j] = 0.25f + (float)((j * 7) % 5);
+    for (int j = 0; j < C; ++j)
+        h[j] = 0.25f + (float)((j * 7) % 5);
     for (int hh = 0; hh < 2; ++hh) {
         dq_out o = dq_alloc(L, 1, C);
         aq_err e = {0};
-        ck_assert_int_eq(aq_dq_quantize_row(NULL, L, w, C, hh ? h : NULL, o.codes, o.sub, o.d,
-                                            o.dmin, &e),
-                         AQ_OK);
+        ck_assert_int_eq(
+            aq_dq_quantize_row(NULL, L, w, C, hh ? h : NULL, o.codes, o.sub, o.d, o.dmin, &e),
+            AQ_OK);
         dq_guards_intact(&o, L, 1, C);
         check_row(L, w, C, o.codes, o.sub, o.d, o.dmin);
         aq_dq_dequantize_row(L, o.codes, o.sub, o.d, o.dmin, C, o.wh);
         const double sqnr = sqnr_of(w, o.wh, C);
         /* Loose floors (the real figures are in bench/results/dq.md): roughly 5 dB per
          * code bit above 2 bits, less for the coarse G = 256 groups. */
-        const double floor_db = L->bits == 2 ? 8.0 : L->bits == 3 ? 12.0 : L->bits == 4 ? 17.0 : 34.0;
+        const double floor_db = L->bits == 2   ? 8.0
+                                : L->bits == 3 ? 12.0
+                                : L->bits == 4 ? 17.0
+                                               : 34.0;
         ck_assert_msg(sqnr > floor_db - (L->group_size >= 128 ? 4.0 : 0.0),
-                      "layout {%d,%d,%d} h %d: %.2f dB", L->bits, L->group_size, L->sub_bits,
-                      hh, sqnr);
+                      "layout {%d,%d,%d} h %d: %.2f dB", L->bits, L->group_size, L->sub_bits, hh,
+                      sqnr);
         dq_free(&o);
     }
 }
@@ -263,14 +268,17 @@ START_TEST(short_rows) {
         dq_guards_intact(&o, L, 1, c);
         check_row(L, w, c, o.codes, o.sub, o.d, o.dmin);
         aq_dq_dequantize_row(L, o.codes, o.sub, o.d, o.dmin, c, o.wh);
-        for (int64_t j = 0; j < c; ++j) ck_assert(fabsf(o.wh[j] - w[j]) < 0.2f);
+        for (int64_t j = 0; j < c; ++j)
+            ck_assert(fabsf(o.wh[j] - w[j]) < 0.2f);
         if (c == 1) ck_assert(fabsf(o.wh[0] - w[0]) <= 1e-3f * fabsf(w[0]) + 1e-6f);
-        for (int64_t j = 0; j < c; ++j) w[j] = -0.5f;
+        for (int64_t j = 0; j < c; ++j)
+            w[j] = -0.5f;
         ck_assert_int_eq(aq_dq_quantize_row(NULL, L, w, c, NULL, o.codes, o.sub, o.d, o.dmin, &e),
                          AQ_OK);
         check_row(L, w, c, o.codes, o.sub, o.d, o.dmin);
         aq_dq_dequantize_row(L, o.codes, o.sub, o.d, o.dmin, c, o.wh);
-        for (int64_t j = 0; j < c; ++j) ck_assert(fabsf(o.wh[j] + 0.5f) <= 0.5f * 0x1p-11f);
+        for (int64_t j = 0; j < c; ++j)
+            ck_assert(fabsf(o.wh[j] + 0.5f) <= 0.5f * 0x1p-11f);
         dq_free(&o);
     }
 }
@@ -285,12 +293,15 @@ START_TEST(sub_order_hand) {
     const uint8_t sub[3] = {0x23, 0x44, 0x00};
     const uint16_t d = 0x3800 /* 0.5 */, dmin = 0xBC00 /* -1 */;
     uint8_t q[32], codes[12];
-    for (int j = 0; j < 32; ++j) q[j] = (uint8_t)(j % 8);
+    for (int j = 0; j < 32; ++j)
+        q[j] = (uint8_t)(j % 8);
     aq_pack_codes(q, 32, 3, codes);
     float out[32];
     aq_dq_dequantize_row(&L, codes, sub, &d, &dmin, 32, out);
-    for (int j = 0; j < 16; ++j) ck_assert(out[j] == -1.0f + (float)(j % 8) * 1.5f);
-    for (int j = 16; j < 32; ++j) ck_assert(out[j] == (float)(j % 8) * 8.5f);
+    for (int j = 0; j < 16; ++j)
+        ck_assert(out[j] == -1.0f + (float)(j % 8) * 1.5f);
+    for (int j = 16; j < 32; ++j)
+        ck_assert(out[j] == (float)(j % 8) * 8.5f);
     /* S = 4: byte g = sc_g | mc_g << 4 (the old interleaving, kept). */
     const aq_dq_layout L4 = {2, 16, 4};
     const uint8_t sub4[2] = {0x21, 0x43}; /* sc_0 1, mc_0 2, sc_1 3, mc_1 4 */
@@ -298,8 +309,10 @@ START_TEST(sub_order_hand) {
     memset(q, 1, 32);
     aq_pack_codes(q, 32, 2, c2);
     aq_dq_dequantize_row(&L4, c2, sub4, &d, &dmin, 32, out);
-    for (int j = 0; j < 16; ++j) ck_assert(out[j] == -2.0f + 0.5f);
-    for (int j = 16; j < 32; ++j) ck_assert(out[j] == -4.0f + 1.5f);
+    for (int j = 0; j < 16; ++j)
+        ck_assert(out[j] == -2.0f + 0.5f);
+    for (int j = 16; j < 32; ++j)
+        ck_assert(out[j] == -4.0f + 1.5f);
 }
 END_TEST
 
@@ -314,8 +327,8 @@ static void run_tensor(const aq_dq_layout *L, const aq_kernels *k, const uint16_
     *o = dq_alloc(L, TR, TC);
     omp_set_num_threads(threads);
     aq_err e = {0};
-    ck_assert_int_eq(aq_dq_quantize_tensor(k, L, AQ_DT_BF16, w, TR, TC, h, "inv", o->codes,
-                                           o->sub, o->d, o->dmin, m, &e),
+    ck_assert_int_eq(aq_dq_quantize_tensor(k, L, AQ_DT_BF16, w, TR, TC, h, "inv", o->codes, o->sub,
+                                           o->d, o->dmin, m, &e),
                      AQ_OK);
     dq_guards_intact(o, L, TR, TC);
 }
@@ -332,8 +345,10 @@ static void same_output(const aq_dq_layout *L, const dq_out *a, const dq_out *b,
 static void make_tensor(uint16_t *w, float *h) {
     static float tmp[TR * TC];
     aq_synth_weights_f32(5, "inv", tmp, TR * TC, 0.02f);
-    for (int i = 0; i < TR * TC; ++i) w[i] = aq_f32_to_bf16(tmp[i]);
-    for (int j = 0; j < TC; ++j) h[j] = 0.1f + (float)(j % 7);
+    for (int i = 0; i < TR * TC; ++i)
+        w[i] = aq_f32_to_bf16(tmp[i]);
+    for (int j = 0; j < TC; ++j)
+        h[j] = 0.1f + (float)(j % 7);
 }
 
 /* 1 and 2 threads, and the row function, give the same bits; metrics match a recomputation
@@ -352,7 +367,8 @@ START_TEST(thread_count_invariance) {
     dq_out r = dq_alloc(L, 1, TC);
     for (int64_t i = 0; i < TR; ++i) {
         float row[TC];
-        for (int j = 0; j < TC; ++j) row[j] = aq_bf16_to_f32(w[i * TC + j]);
+        for (int j = 0; j < TC; ++j)
+            row[j] = aq_bf16_to_f32(w[i * TC + j]);
         const uint8_t *codes = a.codes + i * aq_packed_row_bytes(TC, L->bits);
         const uint8_t *sub = a.sub + i * aq_dq_sub_row_bytes(TC, L);
         const uint16_t *d = a.d + i * aq_dq_supers(TC), *dm = a.dmin + i * aq_dq_supers(TC);
@@ -416,8 +432,8 @@ static double dq_sqnr(const float *w, const aq_dq_layout *L) {
     dq_out o = dq_alloc(L, QR, QC);
     aq_quant_metrics m;
     aq_err e = {0};
-    ck_assert_int_eq(aq_dq_quantize_tensor(NULL, L, AQ_DT_F32, w, QR, QC, NULL, "t", o.codes,
-                                           o.sub, o.d, o.dmin, &m, &e),
+    ck_assert_int_eq(aq_dq_quantize_tensor(NULL, L, AQ_DT_F32, w, QR, QC, NULL, "t", o.codes, o.sub,
+                                           o.d, o.dmin, &m, &e),
                      AQ_OK);
     dq_free(&o);
     return m.sqnr_db;
@@ -427,8 +443,8 @@ static double plain_sqnr(const float *w, int bits, int group, aq_method method) 
     uint8_t *codes = malloc((size_t)QR * QC);
     uint16_t *s = malloc(sizeof *s * QR * QC / 16), *m = malloc(sizeof *m * QR * QC / 16);
     ck_assert(codes && s && m);
-    aq_quant_params p = {.bits = bits, .group_size = group, .method = method,
-                         .scale_dtype = AQ_SCALE_F16};
+    aq_quant_params p = {
+        .bits = bits, .group_size = group, .method = method, .scale_dtype = AQ_SCALE_F16};
     aq_quant_metrics mt;
     aq_err e = {0};
     ck_assert_int_eq(aq_quantize_tensor(&p, AQ_DT_F32, w, QR, QC, NULL, "t", codes, s, m, &mt, &e),
@@ -473,8 +489,8 @@ START_TEST(errors) {
     ck_assert_ptr_nonnull(strstr(e.msg, "bits = 5"));
     ck_assert_int_eq(aq_dq_quantize_row(NULL, NULL, w, 32, NULL, codes, sub, d, dmin, &e),
                      AQ_E_CONFIG);
-    ck_assert_int_eq(aq_dq_quantize_tensor(NULL, &bad, AQ_DT_F32, w, 1, 32, NULL, "t", codes,
-                                           sub, d, dmin, NULL, &e),
+    ck_assert_int_eq(aq_dq_quantize_tensor(NULL, &bad, AQ_DT_F32, w, 1, 32, NULL, "t", codes, sub,
+                                           d, dmin, NULL, &e),
                      AQ_E_CONFIG);
     ck_assert_ptr_nonnull(strstr(e.msg, "tensor t"));
     ck_assert_ptr_nonnull(strstr(e.msg, "bits = 5"));
@@ -483,8 +499,8 @@ START_TEST(errors) {
     ck_assert_int_eq(aq_dq_quantize_row(NULL, &L, w, 32, NULL, codes, sub, d, dmin, &e),
                      AQ_E_VALUE);
     ck_assert_ptr_nonnull(strstr(e.msg, "column 7"));
-    ck_assert_int_eq(aq_dq_quantize_tensor(NULL, &L, AQ_DT_F32, w, 1, 32, NULL, "t", codes,
-                                           sub, d, dmin, NULL, &e),
+    ck_assert_int_eq(aq_dq_quantize_tensor(NULL, &L, AQ_DT_F32, w, 1, 32, NULL, "t", codes, sub, d,
+                                           dmin, NULL, &e),
                      AQ_E_VALUE);
     ck_assert_ptr_nonnull(strstr(e.msg, "[0, 7]"));
     /* lowest flat index over rows: row 1 col 3 before row 1 col 9, after nothing in row 0 */
@@ -495,8 +511,8 @@ START_TEST(errors) {
         w2[32 + 9] = INFINITY;
         w2[32 + 3] = -INFINITY;
         w2[64 + 0] = NAN;
-        ck_assert_int_eq(aq_dq_quantize_tensor(NULL, &L, AQ_DT_F32, w2, 3, 32, NULL, "t", c2,
-                                               s2, d2, m2, NULL, &e),
+        ck_assert_int_eq(aq_dq_quantize_tensor(NULL, &L, AQ_DT_F32, w2, 3, 32, NULL, "t", c2, s2,
+                                               d2, m2, NULL, &e),
                          AQ_E_VALUE);
         ck_assert_ptr_nonnull(strstr(e.msg, "[1, 3]"));
     }
@@ -510,47 +526,48 @@ START_TEST(errors) {
         static uint8_t c3[2 * 75], s3[2 * 19 * 2];
         static uint16_t d3[4], m3[4];
         w3[300 + 260] = 3e9f; /* row 1, second super-block (column 256) */
-        ck_assert_int_eq(aq_dq_quantize_tensor(NULL, &L, AQ_DT_F32, w3, 2, 300, NULL, "t", c3,
-                                               s3, d3, m3, NULL, &e),
+        ck_assert_int_eq(aq_dq_quantize_tensor(NULL, &L, AQ_DT_F32, w3, 2, 300, NULL, "t", c3, s3,
+                                               d3, m3, NULL, &e),
                          AQ_E_VALUE);
         ck_assert_ptr_nonnull(strstr(e.msg, "row 1"));
         ck_assert_ptr_nonnull(strstr(e.msg, "column 256"));
     }
     /* bad shape, bad h, missing buffers */
     w[7] = 0.5f;
-    ck_assert_int_eq(aq_dq_quantize_tensor(NULL, &L, AQ_DT_F32, w, -1, 32, NULL, "t", codes,
-                                           sub, d, dmin, NULL, &e),
+    ck_assert_int_eq(aq_dq_quantize_tensor(NULL, &L, AQ_DT_F32, w, -1, 32, NULL, "t", codes, sub, d,
+                                           dmin, NULL, &e),
                      AQ_E_VALUE);
     ck_assert_ptr_nonnull(strstr(e.msg, "shape"));
-    ck_assert_int_eq(aq_dq_quantize_tensor(NULL, &L, AQ_DT_F32, w, 1, -32, NULL, "t", codes,
-                                           sub, d, dmin, NULL, &e),
+    ck_assert_int_eq(aq_dq_quantize_tensor(NULL, &L, AQ_DT_F32, w, 1, -32, NULL, "t", codes, sub, d,
+                                           dmin, NULL, &e),
                      AQ_E_VALUE);
     float h[32];
-    for (int j = 0; j < 32; ++j) h[j] = 1.0f;
+    for (int j = 0; j < 32; ++j)
+        h[j] = 1.0f;
     h[4] = -1.0f;
-    ck_assert_int_eq(aq_dq_quantize_tensor(NULL, &L, AQ_DT_F32, w, 1, 32, h, "t", codes, sub,
-                                           d, dmin, NULL, &e),
-                     AQ_E_VALUE);
+    ck_assert_int_eq(
+        aq_dq_quantize_tensor(NULL, &L, AQ_DT_F32, w, 1, 32, h, "t", codes, sub, d, dmin, NULL, &e),
+        AQ_E_VALUE);
     ck_assert_ptr_nonnull(strstr(e.msg, "h[4]"));
     h[4] = NAN;
-    ck_assert_int_eq(aq_dq_quantize_tensor(NULL, &L, AQ_DT_F32, w, 1, 32, h, "t", codes, sub,
-                                           d, dmin, NULL, &e),
-                     AQ_E_VALUE);
-    ck_assert_int_eq(aq_dq_quantize_tensor(NULL, &L, AQ_DT_F32, w, 1, 32, NULL, "t", codes,
-                                           NULL, d, dmin, NULL, &e),
+    ck_assert_int_eq(
+        aq_dq_quantize_tensor(NULL, &L, AQ_DT_F32, w, 1, 32, h, "t", codes, sub, d, dmin, NULL, &e),
+        AQ_E_VALUE);
+    ck_assert_int_eq(aq_dq_quantize_tensor(NULL, &L, AQ_DT_F32, w, 1, 32, NULL, "t", codes, NULL, d,
+                                           dmin, NULL, &e),
                      AQ_E_VALUE);
     ck_assert_ptr_nonnull(strstr(e.msg, "buffer"));
-    ck_assert_int_eq(aq_dq_quantize_tensor(NULL, &L, AQ_DT_F32, NULL, 1, 32, NULL, "t", codes,
-                                           sub, d, dmin, NULL, &e),
+    ck_assert_int_eq(aq_dq_quantize_tensor(NULL, &L, AQ_DT_F32, NULL, 1, 32, NULL, "t", codes, sub,
+                                           d, dmin, NULL, &e),
                      AQ_E_VALUE);
     /* empty tensors are fine (metrics of nothing) and a NULL name is named */
     aq_quant_metrics m;
-    ck_assert_int_eq(aq_dq_quantize_tensor(NULL, &L, AQ_DT_F32, NULL, 0, 0, NULL, "t", NULL,
-                                           NULL, NULL, NULL, &m, &e),
+    ck_assert_int_eq(aq_dq_quantize_tensor(NULL, &L, AQ_DT_F32, NULL, 0, 0, NULL, "t", NULL, NULL,
+                                           NULL, NULL, &m, &e),
                      AQ_OK);
     ck_assert(m.rel_mse == 0.0 && m.cosine == 1.0);
-    ck_assert_int_eq(aq_dq_quantize_tensor(NULL, &bad, AQ_DT_F32, w, 1, 32, NULL, NULL, codes,
-                                           sub, d, dmin, NULL, &e),
+    ck_assert_int_eq(aq_dq_quantize_tensor(NULL, &bad, AQ_DT_F32, w, 1, 32, NULL, NULL, codes, sub,
+                                           d, dmin, NULL, &e),
                      AQ_E_CONFIG);
     ck_assert_ptr_nonnull(strstr(e.msg, "(unnamed)"));
     /* a zero-length row is a no-op */

@@ -46,15 +46,16 @@ START_TEST(mse_never_worse_than_rtn) {
     double sum_rtn = 0.0, sum_mse = 0.0;
     for (int g = 0; g < N_GROUPS; ++g) {
         const float *x = w + (size_t)g * gs;
-        for (int j = 0; with_h && j < gs; ++j) h[j] = (float)exp(aq_rng_normal(&rng));
+        for (int j = 0; with_h && j < gs; ++j)
+            h[j] = (float)exp(aq_rng_normal(&rng));
         const float *hp = with_h ? h : NULL;
         float rs, rm, ms, mm;
         aq_group_params_rtn(x, gs, bits, d, &rs, &rm);
         aq_group_params_mse(x, hp, gs, bits, d, &ms, &mm);
         ck_assert(aq_round_param(ms, d) == ms && aq_round_param(mm, d) == mm);
         double er = ref_wsse(x, hp, gs, bits, rs, rm), em = ref_wsse(x, hp, gs, bits, ms, mm);
-        ck_assert_msg(em <= er, "group %d bits %d g %d: mse %.17g > rtn %.17g", g, bits, gs,
-                      em, er);
+        ck_assert_msg(em <= er, "group %d bits %d g %d: mse %.17g > rtn %.17g", g, bits, gs, em,
+                      er);
         sum_rtn += er;
         sum_mse += em;
     }
@@ -84,8 +85,8 @@ static void run_tensor(const aq_quant_params *p, const uint16_t *w, const float 
     ck_assert(out->codes && out->scale && out->min);
     omp_set_num_threads(threads);
     aq_err e = {0};
-    ck_assert_int_eq(aq_quantize_tensor(p, AQ_DT_BF16, w, TR, TC, h, "inv", out->codes,
-                                        out->scale, out->min, &out->m, &e),
+    ck_assert_int_eq(aq_quantize_tensor(p, AQ_DT_BF16, w, TR, TC, h, "inv", out->codes, out->scale,
+                                        out->min, &out->m, &e),
                      AQ_OK);
 }
 
@@ -98,10 +99,12 @@ static void free_result(qresult *r) {
 static void make_tensor(uint16_t *w, float *h) {
     float tmp[TR * TC];
     aq_synth_weights_f32(5, "inv", tmp, TR * TC, 0.02f);
-    for (int i = 0; i < TR * TC; ++i) w[i] = aq_f32_to_bf16(tmp[i]);
+    for (int i = 0; i < TR * TC; ++i)
+        w[i] = aq_f32_to_bf16(tmp[i]);
     aq_rng rng;
     aq_rng_seed(&rng, 9);
-    for (int j = 0; j < TC; ++j) h[j] = (float)(0.1 + 3.0 * aq_rng_uniform(&rng));
+    for (int j = 0; j < TC; ++j)
+        h[j] = (float)(0.1 + 3.0 * aq_rng_uniform(&rng));
 }
 
 START_TEST(thread_count_invariance) {

@@ -81,14 +81,16 @@ START_TEST(pack567_hand) {
         const uint32_t want = (1u << (3 * bits)) - 1u; /* 15..21 ones */
         const size_t nb = aq_packed_row_bytes(3, bits);
         ck_assert_uint_eq(nb, (size_t)(3 * bits + 7) / 8);
-        for (size_t i = 0; i < nb; ++i) ck_assert_uint_eq(out[i], (want >> (8 * i)) & 0xFF);
+        for (size_t i = 0; i < nb; ++i)
+            ck_assert_uint_eq(out[i], (want >> (8 * i)) & 0xFF);
         ck_assert_uint_eq(out[nb], 0xEE);
         q[0] = 0;
         q[1] = 0x15 & mx; /* 10101 */
         q[2] = 0;
         aq_pack_codes(q, 3, bits, out);
         const uint32_t w1 = (uint32_t)q[1] << bits;
-        for (size_t i = 0; i < nb; ++i) ck_assert_uint_eq(out[i], (w1 >> (8 * i)) & 0xFF);
+        for (size_t i = 0; i < nb; ++i)
+            ck_assert_uint_eq(out[i], (w1 >> (8 * i)) & 0xFF);
     }
 }
 END_TEST
@@ -123,12 +125,13 @@ START_TEST(roundtrip) {
     srand(1234 + bits);
     for (int64_t n = 0; n <= 67; ++n) {
         uint8_t q[67], back[67], packed[67 + 1];
-        for (int64_t k = 0; k < n; ++k) q[k] = (uint8_t)(rand() % (1 << bits));
+        for (int64_t k = 0; k < n; ++k)
+            q[k] = (uint8_t)(rand() % (1 << bits));
         size_t nb = aq_packed_row_bytes(n, bits);
         memset(packed, 0xAA, sizeof packed);
         aq_pack_codes(q, n, bits, packed);
         ck_assert_uint_eq(packed[nb], 0xAA); /* no write past the row */
-        if (n * bits % 8) {                   /* unused high bits of the last byte are 0 */
+        if (n * bits % 8) {                  /* unused high bits of the last byte are 0 */
             int used = (int)(n * bits % 8);
             ck_assert_uint_eq(packed[nb - 1] >> used, 0);
         }

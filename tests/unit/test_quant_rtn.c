@@ -94,7 +94,8 @@ START_TEST(constant_group) {
     ck_assert_float_eq(s, 0.0f);
     ck_assert_float_eq(m, f16r(0.7f));
     aq_encode_group(x, 5, 2, s, m, q);
-    for (int j = 0; j < 5; ++j) ck_assert_uint_eq(q[j], 0);
+    for (int j = 0; j < 5; ++j)
+        ck_assert_uint_eq(q[j], 0);
     /* mse agrees on a constant group, and decoding gives the rounded value back. */
     aq_group_params_mse(x, NULL, 5, 2, AQ_SCALE_F16, &s, &m);
     ck_assert_float_eq(s, 0.0f);
@@ -103,7 +104,8 @@ START_TEST(constant_group) {
     uint16_t sc, mn;
     aq_quantize_row(&p, x, 5, NULL, codes, &sc, &mn);
     aq_dequantize_row(&p, codes, &sc, &mn, 5, out);
-    for (int j = 0; j < 5; ++j) ck_assert_float_eq(out[j], f16r(0.7f));
+    for (int j = 0; j < 5; ++j)
+        ck_assert_float_eq(out[j], f16r(0.7f));
     /* A scale below the smallest f16 subnormal rounds to 0: treated as constant. */
     const float tiny[2] = {0.0f, 1e-9f};
     aq_group_params_rtn(tiny, 2, 2, AQ_SCALE_F16, &s, &m);
@@ -140,7 +142,8 @@ START_TEST(short_last_group) {
     float w[COLS], sc[2], mn[2], out[COLS];
     uint8_t codes[50], q[COLS], want[64];
     srand(7);
-    for (int j = 0; j < COLS; ++j) w[j] = frand(-1.0f, 1.0f);
+    for (int j = 0; j < COLS; ++j)
+        w[j] = frand(-1.0f, 1.0f);
     aq_quant_params p = {4, 64, AQ_METHOD_RTN, AQ_SCALE_F32, 0};
     ck_assert_uint_eq(aq_packed_row_bytes(COLS, 4), 50);
     aq_quantize_row(&p, w, COLS, NULL, codes, sc, mn);
@@ -174,7 +177,8 @@ START_TEST(roundtrip_bound) {
     uint8_t codes[COLS];
     srand(100 + _i);
     for (int rep = 0; rep < 50; ++rep) {
-        for (int j = 0; j < COLS; ++j) w[j] = frand(-0.1f, 0.1f) * (rep % 5 + 1);
+        for (int j = 0; j < COLS; ++j)
+            w[j] = frand(-0.1f, 0.1f) * (rep % 5 + 1);
         aq_quantize_row(&p, w, COLS, NULL, codes, sc, mn);
         aq_dequantize_row(&p, codes, sc, mn, COLS, out);
         for (int j = 0; j < COLS; ++j) {
@@ -195,27 +199,29 @@ START_TEST(nonfinite_reported) {
     enum { R = 4, C = 10 };
     float w[R * C];
     uint16_t wb[R * C];
-    for (int i = 0; i < R * C; ++i) w[i] = 0.01f * (float)(i % 7);
+    for (int i = 0; i < R * C; ++i)
+        w[i] = 0.01f * (float)(i % 7);
     w[2 * C + 5] = NAN;
     w[2 * C + 7] = -INFINITY;
     w[3 * C + 1] = INFINITY;
-    for (int i = 0; i < R * C; ++i) wb[i] = aq_f32_to_bf16(w[i]);
+    for (int i = 0; i < R * C; ++i)
+        wb[i] = aq_f32_to_bf16(w[i]);
     aq_quant_params p = {4, 16, AQ_METHOD_MSE, AQ_SCALE_F16, 0};
     uint8_t codes[R * C];
     uint16_t sc[R], mn[R];
     for (int threads = 1; threads <= 2; ++threads) {
         omp_set_num_threads(threads);
         aq_err e = {0};
-        ck_assert_int_eq(aq_quantize_tensor(&p, AQ_DT_F32, w, R, C, NULL, "blk.0.q", codes, sc,
-                                            mn, NULL, &e),
-                         AQ_E_VALUE);
+        ck_assert_int_eq(
+            aq_quantize_tensor(&p, AQ_DT_F32, w, R, C, NULL, "blk.0.q", codes, sc, mn, NULL, &e),
+            AQ_E_VALUE);
         ck_assert_ptr_nonnull(strstr(e.msg, "[2, 5]"));
         ck_assert_ptr_nonnull(strstr(e.msg, "blk.0.q"));
         ck_assert_ptr_nonnull(strstr(e.msg, "non-finite"));
         aq_err_clear(&e);
-        ck_assert_int_eq(aq_quantize_tensor(&p, AQ_DT_BF16, wb, R, C, NULL, "b", codes, sc, mn,
-                                            NULL, &e),
-                         AQ_E_VALUE);
+        ck_assert_int_eq(
+            aq_quantize_tensor(&p, AQ_DT_BF16, wb, R, C, NULL, "b", codes, sc, mn, NULL, &e),
+            AQ_E_VALUE);
         ck_assert_ptr_nonnull(strstr(e.msg, "[2, 5]"));
     }
 }
@@ -225,24 +231,24 @@ END_TEST
 START_TEST(f16_param_overflow) {
     enum { C = 16 };
     float w[C];
-    for (int j = 0; j < C; ++j) w[j] = 70000.0f + (float)j;
+    for (int j = 0; j < C; ++j)
+        w[j] = 70000.0f + (float)j;
     uint8_t codes[C];
     float sc[1], mn[1];
     aq_err e = {0};
     aq_quant_params p = {8, 16, AQ_METHOD_RTN, AQ_SCALE_F16, 0};
     for (int m = 0; m < 2; ++m) {
         p.method = (aq_method)m;
-        ck_assert_int_eq(aq_quantize_tensor(&p, AQ_DT_F32, w, 1, C, NULL, "big", codes, sc, mn,
-                                            NULL, &e),
-                         AQ_E_VALUE);
+        ck_assert_int_eq(
+            aq_quantize_tensor(&p, AQ_DT_F32, w, 1, C, NULL, "big", codes, sc, mn, NULL, &e),
+            AQ_E_VALUE);
         ck_assert_ptr_nonnull(strstr(e.msg, "scale_dtype=f32"));
         ck_assert_ptr_nonnull(strstr(e.msg, "big"));
     }
     p.scale_dtype = AQ_SCALE_F32;
     aq_quant_metrics met;
-    ck_assert_int_eq(aq_quantize_tensor(&p, AQ_DT_F32, w, 1, C, NULL, "big", codes, sc, mn,
-                                        &met, &e),
-                     AQ_OK);
+    ck_assert_int_eq(
+        aq_quantize_tensor(&p, AQ_DT_F32, w, 1, C, NULL, "big", codes, sc, mn, &met, &e), AQ_OK);
     ck_assert(met.sqnr_db > 60.0);
 }
 END_TEST
@@ -282,7 +288,8 @@ START_TEST(bad_arguments) {
         aq_quantize_tensor(&p, AQ_DT_F32, w, 1, 16, NULL, "t", codes, sc, mn, NULL, &e),
         AQ_E_CONFIG);
     p.bits = 8;
-    for (int j = 0; j < 16; ++j) h[j] = 1.0f;
+    for (int j = 0; j < 16; ++j)
+        h[j] = 1.0f;
     h[4] = -1.0f;
     ck_assert_int_eq(aq_quantize_tensor(&p, AQ_DT_F32, w, 1, 16, h, "t", codes, sc, mn, NULL, &e),
                      AQ_E_VALUE);

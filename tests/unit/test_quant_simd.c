@@ -24,8 +24,10 @@ static void find_sets(void) {
     n_sets = 0;
     for (int s = 2; s <= 3; ++s) {
         const aq_kernels *k = aq_kernels_select(s);
-        if (k) sets[n_sets++] = k;
-        else fprintf(stderr, "test_quant_simd: simd %d not supported here, skipped\n", s);
+        if (k)
+            sets[n_sets++] = k;
+        else
+            fprintf(stderr, "test_quant_simd: simd %d not supported here, skipped\n", s);
     }
 }
 
@@ -45,31 +47,39 @@ static float frnd(void) { /* roughly N(0, 0.02)-sized with occasional outliers *
 static void fill_group(float *x, int n, int pattern) {
     switch (pattern % 8) {
     case 0: /* random */
-        for (int j = 0; j < n; ++j) x[j] = frnd();
+        for (int j = 0; j < n; ++j)
+            x[j] = frnd();
         break;
     case 1: /* constant */
-        for (int j = 0; j < n; ++j) x[j] = 0.0123f;
+        for (int j = 0; j < n; ++j)
+            x[j] = 0.0123f;
         break;
     case 2: /* ties at .5 for min 0, scale 1 grid: values k + 0.5 */
-        for (int j = 0; j < n; ++j) x[j] = (float)(rnd() % 16) + 0.5f;
+        for (int j = 0; j < n; ++j)
+            x[j] = (float)(rnd() % 16) + 0.5f;
         x[0] = 0.0f;
         x[n - 1] = n > 1 ? 15.0f : x[n - 1];
         break;
     case 3: /* signed zeros and small values */
-        for (int j = 0; j < n; ++j) x[j] = (rnd() & 1) ? -0.0f : 0.0f;
+        for (int j = 0; j < n; ++j)
+            x[j] = (rnd() & 1) ? -0.0f : 0.0f;
         if (n > 2) x[n / 2] = 1e-3f;
         break;
     case 4: /* denormals */
-        for (int j = 0; j < n; ++j) x[j] = (float)((int)(rnd() % 2001) - 1000) * 1e-42f;
+        for (int j = 0; j < n; ++j)
+            x[j] = (float)((int)(rnd() % 2001) - 1000) * 1e-42f;
         break;
     case 5: /* all zeros with both signs -> constant */
-        for (int j = 0; j < n; ++j) x[j] = (j & 1) ? -0.0f : 0.0f;
+        for (int j = 0; j < n; ++j)
+            x[j] = (j & 1) ? -0.0f : 0.0f;
         break;
     case 6: /* two values */
-        for (int j = 0; j < n; ++j) x[j] = (rnd() & 1) ? 1.0f : -1.0f;
+        for (int j = 0; j < n; ++j)
+            x[j] = (rnd() & 1) ? 1.0f : -1.0f;
         break;
     default: /* large dynamic range */
-        for (int j = 0; j < n; ++j) x[j] = frnd() * (float)(1 << (rnd() % 20));
+        for (int j = 0; j < n; ++j)
+            x[j] = frnd() * (float)(1 << (rnd() % 20));
         break;
     }
 }
@@ -97,7 +107,8 @@ START_TEST(convert_all_patterns) {
             }
     /* f32: random bits including NaN/Inf patterns are copied */
     unsigned char *s32 = malloc(4 * 1000 + 3);
-    for (int i = 0; i < 4 * 1000 + 3; ++i) s32[i] = (unsigned char)rnd();
+    for (int i = 0; i < 4 * 1000 + 3; ++i)
+        s32[i] = (unsigned char)rnd();
     for (int s = 0; s < n_sets; ++s) {
         aq_convert_to_f32(AQ_DT_F32, s32 + 3, 1000, a);
         sets[s]->convert(AQ_DT_F32, s32 + 3, 1000, b);
@@ -120,7 +131,8 @@ START_TEST(group_kernels) {
             const int bits = 2 << (rnd() % 3);
             const aq_scale_dtype d = (aq_scale_dtype)(rnd() % 2);
             fill_group(x, n, trial);
-            for (int j = 0; j < n; ++j) h[j] = (rnd() % 7 == 0) ? 0.0f : (float)(rnd() % 1000) / 97.0f;
+            for (int j = 0; j < n; ++j)
+                h[j] = (rnd() % 7 == 0) ? 0.0f : (float)(rnd() % 1000) / 97.0f;
             const float *hp = (trial & 1) ? h : NULL;
             float lo_a, hi_a, lo_b, hi_b;
             aq_minmax_f32(x, n, &lo_a, &hi_a);
@@ -128,20 +140,24 @@ START_TEST(group_kernels) {
             ck_assert(memcmp(&lo_a, &lo_b, 4) == 0 && memcmp(&hi_a, &hi_b, 4) == 0);
             float sc, mn;
             aq_params_from_range(lo_a, hi_a, bits, d, &sc, &mn);
-            if (trial % 8 == 2) { sc = 1.0f; mn = 0.0f; } /* exact ties */
-            if (trial % 16 == 4) sc = 1e-40f;               /* denormal scale */
+            if (trial % 8 == 2) {
+                sc = 1.0f;
+                mn = 0.0f;
+            }                                 /* exact ties */
+            if (trial % 16 == 4) sc = 1e-40f; /* denormal scale */
             const size_t nb = aq_packed_row_bytes(n, bits);
             memset(pa, 0x11, sizeof pa);
             memset(pb, 0x22, sizeof pb);
             aq_encode_pack_ref(x, n, bits, sc, mn, pa);
             k->encode_pack(x, n, bits, sc, mn, pb);
-            ck_assert_msg(memcmp(pa, pb, nb) == 0, "%s encode_pack n %d bits %d trial %d",
-                          k->name, n, bits, trial);
-            for (size_t i = 0; i < nb; ++i) pa[i] = (uint8_t)rnd(); /* any byte string */
+            ck_assert_msg(memcmp(pa, pb, nb) == 0, "%s encode_pack n %d bits %d trial %d", k->name,
+                          n, bits, trial);
+            for (size_t i = 0; i < nb; ++i)
+                pa[i] = (uint8_t)rnd(); /* any byte string */
             aq_dequant_ref(pa, n, bits, sc, mn, ya);
             k->dequant(pa, n, bits, sc, mn, yb);
-            ck_assert_msg(memcmp(ya, yb, (size_t)n * 4) == 0, "%s dequant n %d bits %d", k->name,
-                          n, bits);
+            ck_assert_msg(memcmp(ya, yb, (size_t)n * 4) == 0, "%s dequant n %d bits %d", k->name, n,
+                          bits);
             double wa = aq_group_wsse(x, hp, n, bits, sc, mn);
             double wb = k->group_wsse(x, hp, n, bits, sc, mn);
             ck_assert_msg(memcmp(&wa, &wb, 8) == 0, "%s wsse %.17g vs %.17g", k->name, wa, wb);
@@ -166,7 +182,8 @@ START_TEST(mse_eval_kernel) {
         for (int trial = 0; trial < 500; ++trial) {
             const int n = 1 + (int)(rnd() % AQ_MAX_GROUP), k = 1 + (int)(rnd() % 37);
             fill_group(x, n, trial);
-            for (int j = 0; j < n; ++j) h[j] = (float)(1 + rnd() % 100) / 10.0f;
+            for (int j = 0; j < n; ++j)
+                h[j] = (float)(1 + rnd() % 100) / 10.0f;
             aq_wconst c = {0, 0, 0};
             for (int j = 0; j < n; ++j) {
                 c.sh += h[j];
@@ -197,9 +214,12 @@ START_TEST(tensor_identical) {
     uint16_t *wb = malloc(2 * R * C), *wf = malloc(2 * R * C);
     ck_assert(w && wb && wf);
     aq_synth_weights_f32(5, "simd", w, R * C, 0.02f);
-    for (int r = 0; r < R; ++r) fill_group(w + r * C + 100, 64, r); /* edge rows pieces */
-    for (int j = 0; j < 200; ++j) w[3 * C + j] = 0.5f;               /* constant groups */
-    for (int j = 0; j < C; ++j) h[j] = (float)(1 + (j * 7919) % 113) / 13.0f;
+    for (int r = 0; r < R; ++r)
+        fill_group(w + r * C + 100, 64, r); /* edge rows pieces */
+    for (int j = 0; j < 200; ++j)
+        w[3 * C + j] = 0.5f; /* constant groups */
+    for (int j = 0; j < C; ++j)
+        h[j] = (float)(1 + (j * 7919) % 113) / 13.0f;
     for (int i = 0; i < R * C; ++i) {
         wb[i] = aq_f32_to_bf16(w[i]);
         wf[i] = aq_f32_to_f16(w[i]);
@@ -207,7 +227,8 @@ START_TEST(tensor_identical) {
     static const int gsz[5] = {16, 32, 64, 128, 256};
     const size_t maxb = (size_t)R * aq_packed_row_bytes(C, 8), maxg = (size_t)R * 63;
     uint8_t *ca = malloc(maxb), *cb = malloc(maxb);
-    float *sa = malloc(4 * maxg), *sb = malloc(4 * maxg), *ma = malloc(4 * maxg), *mb = malloc(4 * maxg);
+    float *sa = malloc(4 * maxg), *sb = malloc(4 * maxg), *ma = malloc(4 * maxg),
+          *mb = malloc(4 * maxg);
     for (int s = 0; s < n_sets; ++s)
         for (int bits = 2; bits <= 8; bits *= 2)
             for (int m = 0; m < 2; ++m)
@@ -215,8 +236,9 @@ START_TEST(tensor_identical) {
                     for (int dt = 0; dt < 3; ++dt) {
                         const aq_quant_params p = {bits, gsz[gi], (aq_method)m,
                                                    (aq_scale_dtype)((gi + dt) % 2), 0};
-                        const void *src = dt == AQ_DT_F32 ? (const void *)w
-                                          : dt == AQ_DT_BF16 ? (const void *)wb : (const void *)wf;
+                        const void *src = dt == AQ_DT_F32    ? (const void *)w
+                                          : dt == AQ_DT_BF16 ? (const void *)wb
+                                                             : (const void *)wf;
                         const float *hp = (gi + bits) % 2 ? NULL : h;
                         aq_quant_metrics qa, qb;
                         aq_err err = {0};
@@ -226,15 +248,19 @@ START_TEST(tensor_identical) {
                         memset(sb, 4, 4 * maxg);
                         memset(ma, 5, 4 * maxg);
                         memset(mb, 6, 4 * maxg);
-                        ck_assert_int_eq(aq_quantize_tensor_ex(&p, aq_kernels_select(1), (aq_dtype)dt, src, R, C, hp,
-                                                               "t", ca, sa, ma, &qa, &err), AQ_OK);
-                        ck_assert_int_eq(aq_quantize_tensor_ex(&p, sets[s], (aq_dtype)dt, src, R, C, hp, "t",
-                                                               cb, sb, mb, &qb, &err), AQ_OK);
+                        ck_assert_int_eq(aq_quantize_tensor_ex(&p, aq_kernels_select(1),
+                                                               (aq_dtype)dt, src, R, C, hp, "t", ca,
+                                                               sa, ma, &qa, &err),
+                                         AQ_OK);
+                        ck_assert_int_eq(aq_quantize_tensor_ex(&p, sets[s], (aq_dtype)dt, src, R, C,
+                                                               hp, "t", cb, sb, mb, &qb, &err),
+                                         AQ_OK);
                         const size_t nb = (size_t)R * aq_packed_row_bytes(C, bits);
                         const size_t ng = (size_t)R * (size_t)aq_groups_per_row(C, p.group_size) *
                                           aq_scale_dtype_size(p.scale_dtype);
                         ck_assert_msg(memcmp(ca, cb, nb) == 0 && memcmp(sa, sb, ng) == 0 &&
-                                          memcmp(ma, mb, ng) == 0 && memcmp(&qa, &qb, sizeof qa) == 0,
+                                          memcmp(ma, mb, ng) == 0 &&
+                                          memcmp(&qa, &qb, sizeof qa) == 0,
                                       "%s: bits %d %s g %d dtype %d differs", sets[s]->name, bits,
                                       aq_method_name(p.method), p.group_size, dt);
                     }
@@ -261,7 +287,8 @@ START_TEST(row_kernels) {
         const aq_kernels_t *k = sets[s];
         for (int trial = 0; trial < 400; ++trial) {
             const int64_t cols = 1 + (int64_t)(rnd() % C);
-            for (int64_t j = 0; j < cols; j += 64) fill_group(w + j, (int)(cols - j < 64 ? cols - j : 64), (int)(rnd() % 8));
+            for (int64_t j = 0; j < cols; j += 64)
+                fill_group(w + j, (int)(cols - j < 64 ? cols - j : 64), (int)(rnd() % 8));
             if (trial % 5 == 0) w[rnd() % cols] = 1e5f * (float)(1 + rnd() % 9); /* f16 overflow */
             if (trial % 7 == 0) w[rnd() % cols] = -7e4f;
             ck_assert(aq_first_nonfinite_ref(w, cols) == k->first_nonfinite(w, cols));
@@ -270,8 +297,9 @@ START_TEST(row_kernels) {
             const int64_t groups = aq_groups_per_row(cols, gs);
             aq_rtn_params_ref(w, cols, gs, bits, d, sa, ma);
             k->rtn_params(w, cols, gs, bits, d, sb, mb);
-            ck_assert_msg(memcmp(sa, sb, 4 * (size_t)groups) == 0 && memcmp(ma, mb, 4 * (size_t)groups) == 0,
-                          "%s rtn_params cols %lld g %d bits %d", k->name, (long long)cols, gs, bits);
+            ck_assert_msg(
+                memcmp(sa, sb, 4 * (size_t)groups) == 0 && memcmp(ma, mb, 4 * (size_t)groups) == 0,
+                "%s rtn_params cols %lld g %d bits %d", k->name, (long long)cols, gs, bits);
             memset(pa, 1, sizeof pa);
             memset(pb, 1, sizeof pb);
             aq_store_params_ref(sa, ma, groups, d, pa, pa + C);
@@ -320,16 +348,20 @@ START_TEST(three_bit_kernels) {
             float sc, mn, lo, hi;
             aq_minmax_f32(x, n, &lo, &hi);
             aq_params_from_range(lo, hi, 3, AQ_SCALE_F32, &sc, &mn);
-            if (trial % 8 == 2) { sc = 1.0f; mn = 0.0f; } /* exact ties */
+            if (trial % 8 == 2) {
+                sc = 1.0f;
+                mn = 0.0f;
+            } /* exact ties */
             const size_t nb = aq_packed_row_bytes(n, 3);
             memset(pa, 0x11, sizeof pa);
             memset(pb, 0x22, sizeof pb);
             aq_encode_pack_ref(x, n, 3, sc, mn, pa);
             k->encode_pack(x, n, 3, sc, mn, pb);
             ck_assert(pa[nb] == 0x11 && pb[nb] == 0x22); /* nothing past the packed bytes */
-            ck_assert_msg(memcmp(pa, pb, nb) == 0, "%s encode_pack 3-bit n %d trial %d", k->name,
-                          n, trial);
-            for (size_t i = 0; i < nb; ++i) pa[i] = (uint8_t)rnd();
+            ck_assert_msg(memcmp(pa, pb, nb) == 0, "%s encode_pack 3-bit n %d trial %d", k->name, n,
+                          trial);
+            for (size_t i = 0; i < nb; ++i)
+                pa[i] = (uint8_t)rnd();
             aq_dequant_ref(pa, n, 3, sc, mn, ya);
             k->dequant(pa, n, 3, sc, mn, yb);
             ck_assert_msg(memcmp(ya, yb, (size_t)n * 4) == 0, "%s dequant 3-bit n %d", k->name, n);
@@ -339,7 +371,8 @@ START_TEST(three_bit_kernels) {
             const int gs = gsz[rnd() % 5];
             for (int64_t j = 0; j < cols; j += 64)
                 fill_group(x + j, (int)(cols - j < 64 ? cols - j : 64), (int)(rnd() % 8));
-            for (int64_t j = 0; j < cols; ++j) h[j] = (float)(rnd() % 100) / 7.0f;
+            for (int64_t j = 0; j < cols; ++j)
+                h[j] = (float)(rnd() % 100) / 7.0f;
             const int64_t groups = aq_groups_per_row(cols, gs);
             aq_rtn_params_ref(x, cols, gs, 3, AQ_SCALE_F32, s, m);
             double la[AQ_ES_N][AQ_LANES] = {{0}}, lb[AQ_ES_N][AQ_LANES] = {{0}};
@@ -374,10 +407,13 @@ START_TEST(dq_kernels) {
         for (int trial = 0; trial < 300; ++trial) {
             const int G = gsz[trial % 5], ng = 1 + (int)(rnd() % NGMAX), bits = bw[(trial / 5) % 4];
             for (int g = 0; g < ng; ++g) {
-                if (rnd() % 3) aq_synth_weights_f32(trial, "dqk", x + g * G, (size_t)G, 0.02f);
-                else fill_group(x + g * G, G, (int)(rnd() % 8));
+                if (rnd() % 3)
+                    aq_synth_weights_f32(trial, "dqk", x + g * G, (size_t)G, 0.02f);
+                else
+                    fill_group(x + g * G, G, (int)(rnd() % 8));
             }
-            for (int j = 0; j < ng * G; ++j) h[j] = (rnd() % 5 == 0) ? 0.0f : (float)(rnd() % 1000) / 97.0f;
+            for (int j = 0; j < ng * G; ++j)
+                h[j] = (rnd() % 5 == 0) ? 0.0f : (float)(rnd() % 1000) / 97.0f;
             if (ng > 2) memset(h + G, 0, sizeof(float) * (size_t)G); /* a group without weight */
             const aq_dq_batch b = {x, trial % 2 ? h : NULL, G, ng, (float)((1 << bits) - 1)};
             const float step = (trial % 7 == 0) ? (float)(rnd() % 50) / 100.0f : 0.35f;
@@ -387,10 +423,11 @@ START_TEST(dq_kernels) {
             k->dq_targets(&b, step, stb, sb, mb, cb);
             for (int g = 0; g < ng; ++g)
                 ck_assert_msg(memcmp(&sta[g], &stb[g], sizeof sta[g]) == 0 &&
-                                  memcmp(&sa[g], &sb[g], 4) == 0 && memcmp(&ma[g], &mb[g], 4) == 0 &&
+                                  memcmp(&sa[g], &sb[g], 4) == 0 &&
+                                  memcmp(&ma[g], &mb[g], 4) == 0 &&
                                   memcmp(&ca[g], &cb[g], sizeof ca[g]) == 0,
-                              "%s dq_targets G %d ng %d bits %d group %d trial %d", k->name, G,
-                              ng, bits, g, trial);
+                              "%s dq_targets G %d ng %d bits %d group %d trial %d", k->name, G, ng,
+                              bits, g, trial);
             const int S = 4 + (int)(rnd() % 5), q = (1 << S) - 1;
             float smax = 0.0f, mext = 0.0f;
             for (int g = 0; g < ng; ++g) {
@@ -409,16 +446,18 @@ START_TEST(dq_kernels) {
                 memset(cb2, 3, sizeof cb2);
                 aq_dq_pick_ref(&b, q, radius, sta, sa, ma, ca, d, dm, sca, mca, ca2, ea);
                 k->dq_pick(&b, q, radius, sta, sa, ma, ca, d, dm, scb, mcb, cb2, eb);
-                ck_assert_msg(memcmp(sca, scb, (size_t)ng) == 0 && memcmp(mca, mcb, (size_t)ng) == 0 &&
+                ck_assert_msg(memcmp(sca, scb, (size_t)ng) == 0 &&
+                                  memcmp(mca, mcb, (size_t)ng) == 0 &&
                                   memcmp(ca2, cb2, sizeof ca2[0] * (size_t)ng) == 0 &&
                                   memcmp(ea, eb, sizeof ea[0] * (size_t)ng) == 0,
-                              "%s dq_pick G %d ng %d bits %d S %d radius %d trial %d", k->name,
-                              G, ng, bits, S, radius, trial);
+                              "%s dq_pick G %d ng %d bits %d S %d radius %d trial %d", k->name, G,
+                              ng, bits, S, radius, trial);
                 /* in place: cs_in is also the output (dq.c's first pick) */
                 memcpy(cb2, ca, sizeof ca);
                 k->dq_pick(&b, q, radius, sta, sa, ma, cb2, d, dm, scb, mcb, cb2, eb);
                 ck_assert(memcmp(ca2, cb2, sizeof ca2[0] * (size_t)ng) == 0);
-                for (int g = 0; g < ng; ++g) ck_assert(sca[g] <= q && mca[g] <= q);
+                for (int g = 0; g < ng; ++g)
+                    ck_assert(sca[g] <= q && mca[g] <= q);
             }
         }
     }

@@ -12,14 +12,17 @@ static void chunk_shape(int ndim, const hsize_t *dims, size_t elem, hsize_t *chu
     int d = 0;
     for (; d < ndim; ++d) {
         hsize_t inner = elem;
-        for (int j = d + 1; j < ndim; ++j) inner *= dims[j] ? dims[j] : 1;
+        for (int j = d + 1; j < ndim; ++j)
+            inner *= dims[j] ? dims[j] : 1;
         hsize_t fit = AQ_H5_CHUNK_BYTES / inner;
         hsize_t full = dims[d] ? dims[d] : 1;
         chunk[d] = fit < 1 ? 1 : (fit < full ? fit : full);
         if (fit >= 1) break; /* the remaining dims are taken whole */
     }
-    for (int j = d + 1; j < ndim; ++j) chunk[j] = dims[j] ? dims[j] : 1;
-    for (int j = 0; j < ndim; ++j) maxdims[j] = dims[j] ? dims[j] : H5S_UNLIMITED;
+    for (int j = d + 1; j < ndim; ++j)
+        chunk[j] = dims[j] ? dims[j] : 1;
+    for (int j = 0; j < ndim; ++j)
+        maxdims[j] = dims[j] ? dims[j] : H5S_UNLIMITED;
 }
 
 static hid_t make_dcpl(int ndim, const hsize_t *chunk, int level) {
@@ -43,8 +46,8 @@ static int has_elements(int ndim, const hsize_t *dims) {
     return 1;
 }
 
-hid_t aq_h5_write_dataset(hid_t loc, const char *name, hid_t type, int ndim,
-                          const hsize_t *dims, const void *buf, int level) {
+hid_t aq_h5_write_dataset(hid_t loc, const char *name, hid_t type, int ndim, const hsize_t *dims,
+                          const void *buf, int level) {
     if (ndim < 1 || ndim > H5S_MAX_RANK) return -1;
     hsize_t chunk[H5S_MAX_RANK], maxdims[H5S_MAX_RANK];
     size_t elem = H5Tget_size(type);
@@ -52,8 +55,7 @@ hid_t aq_h5_write_dataset(hid_t loc, const char *name, hid_t type, int ndim,
     chunk_shape(ndim, dims, elem, chunk, maxdims);
     hid_t space = H5Screate_simple(ndim, dims, maxdims);
     hid_t dcpl = space < 0 ? -1 : make_dcpl(ndim, chunk, level);
-    hid_t ds = dcpl < 0 ? -1
-                        : H5Dcreate2(loc, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    hid_t ds = dcpl < 0 ? -1 : H5Dcreate2(loc, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     aq_h5_close_id(dcpl);
     aq_h5_close_id(space);
     if (ds < 0) return -1;

@@ -42,8 +42,7 @@ aq_status aq_h5_writer_alloc(const char *path, int level, aq_h5_writer **out, aq
  * with open() first so the user reads the path and strerror(). */
 static aq_status probe_writable(const char *partial, aq_err *err) {
     int fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    if (fd < 0)
-        return aq_err_set(err, AQ_E_IO, "cannot create %s: %s", partial, strerror(errno));
+    if (fd < 0) return aq_err_set(err, AQ_E_IO, "cannot create %s: %s", partial, strerror(errno));
     close(fd);
     return AQ_OK;
 }
@@ -72,8 +71,7 @@ static hid_t create_checksummed(const char *partial) {
  * root_sha256 = SHA-256 of format, producer, created, config and source_model, each
  * followed by one NUL byte (64 hex digits), lets aq-inspect --verify check them. */
 static int root_digest(hid_t f, const aq_h5_root_info *r) {
-    const char *v[] = {AQ_FORMAT_NAME, r->producer, r->created, r->config_text,
-                       r->source_model};
+    const char *v[] = {AQ_FORMAT_NAME, r->producer, r->created, r->config_text, r->source_model};
     struct sha256_ctx ctx;
     sha256_init(&ctx);
     for (size_t i = 0; i < sizeof v / sizeof v[0]; ++i) {
@@ -128,8 +126,8 @@ static aq_status create_impl(const char *path, int level, const aq_h5_root_info 
     return AQ_OK;
 }
 
-aq_status aq_h5_create(const char *path, int level, const aq_h5_root_info *root,
-                       aq_h5_writer **out, aq_err *err) {
+aq_status aq_h5_create(const char *path, int level, const aq_h5_root_info *root, aq_h5_writer **out,
+                       aq_err *err) {
     if (!path || !path[0] || !root || !out)
         return aq_err_set(err, AQ_E_VALUE, "aq_h5_create: missing path, root info or out");
     *out = NULL;

@@ -17,11 +17,11 @@
 #define AQ_H5_CHUNK_BYTES ((size_t)1 << 20)
 
 struct aq_h5_writer {
-    hid_t file;       /* the open "<path>.partial" */
-    hid_t tensors;    /* /tensors */
-    int level;        /* zstd level, cd_values[0] */
-    char *path;       /* final name */
-    char *partial;    /* "<path>.partial" */
+    hid_t file;    /* the open "<path>.partial" */
+    hid_t tensors; /* /tensors */
+    int level;     /* zstd level, cd_values[0] */
+    char *path;    /* final name */
+    char *partial; /* "<path>.partial" */
 };
 
 /*! aq_h5_writer_alloc() / aq_h5_writer_free() : the struct with its two path names
@@ -84,8 +84,8 @@ char *aq_h5_attr_read_str(hid_t loc, const char *name);
  *  filter (a damaged chunk fails to read), and writes `buf` (may be NULL when
  *  the dataset has no elements) as `type` in memory and in the file.
  *  @return : the open dataset (caller closes) or a negative id. */
-hid_t aq_h5_write_dataset(hid_t loc, const char *name, hid_t type, int ndim,
-                          const hsize_t *dims, const void *buf, int level);
+hid_t aq_h5_write_dataset(hid_t loc, const char *name, hid_t type, int ndim, const hsize_t *dims,
+                          const void *buf, int level);
 
 /*! aq_h5_write_dataset_1d() : aq_h5_write_dataset() for a 1-D array, closing the dataset.
  *  @return : 0 or -1. */

@@ -20,9 +20,15 @@ struct aq_h5in {
     size_t n, cap;
 };
 
-const char *aq_h5in_path(const aq_h5in *h) { return h->path; }
-size_t aq_h5in_count(const aq_h5in *h) { return h->n; }
-const char *aq_h5in_name(const aq_h5in *h, size_t i) { return i < h->n ? h->names[i] : NULL; }
+const char *aq_h5in_path(const aq_h5in *h) {
+    return h->path;
+}
+size_t aq_h5in_count(const aq_h5in *h) {
+    return h->n;
+}
+const char *aq_h5in_name(const aq_h5in *h, size_t i) {
+    return i < h->n ? h->names[i] : NULL;
+}
 
 /* String attribute (variable or fixed length) into buf; 0 or -1. */
 static int attr_str(hid_t loc, const char *name, char *buf, size_t size) {
@@ -66,8 +72,8 @@ static aq_status open_impl(aq_h5in *h, aq_err *err) {
     h->file = H5Fopen(h->path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (h->file < 0) return aq_err_set(err, AQ_E_FORMAT, "%s: not an HDF5 file", h->path);
     if (attr_str(h->file, "format", fmt, sizeof fmt) != 0 || strcmp(fmt, AQ_FORMAT_NAME))
-        return aq_err_set(err, AQ_E_FORMAT, "%s: not an %s result file (format attribute)",
-                          h->path, AQ_FORMAT_NAME);
+        return aq_err_set(err, AQ_E_FORMAT, "%s: not an %s result file (format attribute)", h->path,
+                          AQ_FORMAT_NAME);
     h->tensors = H5Gopen2(h->file, "tensors", H5P_DEFAULT);
     if (h->tensors < 0) return aq_err_set(err, AQ_E_FORMAT, "%s: no /tensors group", h->path);
     hsize_t idx = 0;
@@ -118,14 +124,16 @@ static aq_status info_impl(const aq_h5in *h, hid_t g, const char *name, aq_h5in_
     int ok = nd >= 0 && nd <= 8 && (nd == 0 || H5Aread(a, H5T_NATIVE_INT64, in->shape) >= 0);
     aq_h5_close_id(sp);
     aq_h5_close_id(a);
-    if (!ok) return aq_err_set(err, AQ_E_FORMAT, "%s: tensor %s: bad shape attribute", h->path, name);
+    if (!ok)
+        return aq_err_set(err, AQ_E_FORMAT, "%s: tensor %s: bad shape attribute", h->path, name);
     in->ndim = (int)nd;
     in->rows = nd ? in->shape[0] : 1;
     in->cols = 1;
-    for (int i = 1; i < in->ndim; i++) in->cols *= in->shape[i];
+    for (int i = 1; i < in->ndim; i++)
+        in->cols *= in->shape[i];
     in->numel = in->rows * in->cols;
-    if (in->quantized &&
-        (attr_num(g, "bits", H5T_NATIVE_INT, &in->bits) || attr_num(g, "group_size", H5T_NATIVE_INT, &in->group_size)))
+    if (in->quantized && (attr_num(g, "bits", H5T_NATIVE_INT, &in->bits) ||
+                          attr_num(g, "group_size", H5T_NATIVE_INT, &in->group_size)))
         return aq_err_set(err, AQ_E_FORMAT, "%s: tensor %s: no bits/group_size", h->path, name);
     char sd[16] = "";
     if (in->quantized && attr_str(g, "scale_dtype", sd, sizeof sd) == 0 && !strcmp(sd, "dq")) {
@@ -133,16 +141,16 @@ static aq_status info_impl(const aq_h5in *h, hid_t g, const char *name, aq_h5in_
         aq_dq_layout L = {in->bits, in->group_size, 0};
         if (attr_num(g, "dq_bits", H5T_NATIVE_INT, &L.sub_bits) ||
             aq_dq_layout_check(&L, &e2) != AQ_OK)
-            return aq_err_set(err, AQ_E_FORMAT, "%s: tensor %s: bad dq layout (bits %d, "
-                              "group_size %d, dq_bits %d)", h->path, name, L.bits,
-                              L.group_size, L.sub_bits);
+            return aq_err_set(err, AQ_E_FORMAT,
+                              "%s: tensor %s: bad dq layout (bits %d, "
+                              "group_size %d, dq_bits %d)",
+                              h->path, name, L.bits, L.group_size, L.sub_bits);
         in->dq_bits = L.sub_bits;
     }
     return AQ_OK;
 }
 
-aq_status aq_h5in_tensor_info(const aq_h5in *h, const char *name, aq_h5in_info *info,
-                              aq_err *err) {
+aq_status aq_h5in_tensor_info(const aq_h5in *h, const char *name, aq_h5in_info *info, aq_err *err) {
     if (!aq_h5in_has(h, name))
         return aq_err_set(err, AQ_E_FORMAT, "%s: no complete tensor %s", h->path, name);
     aq_h5_quiet q;
@@ -194,18 +202,19 @@ static aq_status read_dq(const aq_h5in *h, hid_t g, const char *name, const aq_h
     uint8_t *codes = malloc((size_t)rows * packed + 1), *sub = malloc((size_t)rows * sb + 1);
     uint16_t *d = malloc((size_t)(rows * ns) * 2 + 2), *dm = malloc((size_t)(rows * ns) * 2 + 2);
     hid_t mt = aq_h5_f16_type();
-    aq_status st = codes && sub && d && dm ? AQ_OK
-                                           : aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", name);
+    aq_status st =
+        codes && sub && d && dm ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", name);
     if (st == AQ_OK)
         st = read_ds(h, g, name, "codes", H5T_NATIVE_UINT8, codes, rows * (int64_t)packed, err);
-    if (st == AQ_OK) st = read_ds(h, g, name, "sub", H5T_NATIVE_UINT8, sub, rows * (int64_t)sb, err);
+    if (st == AQ_OK)
+        st = read_ds(h, g, name, "sub", H5T_NATIVE_UINT8, sub, rows * (int64_t)sb, err);
     if (st == AQ_OK) st = read_ds(h, g, name, "super_scale", mt, d, rows * ns, err);
     if (st == AQ_OK) st = read_ds(h, g, name, "super_min", mt, dm, rows * ns, err);
     if (st == AQ_OK) {
 #pragma omp parallel for schedule(static)
         for (int64_t r = 0; r < rows; r++)
-            aq_dq_dequantize_row(&L, codes + r * (int64_t)packed, sub + r * (int64_t)sb,
-                                 d + r * ns, dm + r * ns, in->cols, dst + r * in->cols);
+            aq_dq_dequantize_row(&L, codes + r * (int64_t)packed, sub + r * (int64_t)sb, d + r * ns,
+                                 dm + r * ns, in->cols, dst + r * in->cols);
     }
     aq_h5_close_id(mt);
     free(codes);
@@ -215,8 +224,8 @@ static aq_status read_dq(const aq_h5in *h, hid_t g, const char *name, const aq_h
     return st;
 }
 
-static aq_status read_quantized(const aq_h5in *h, hid_t g, const char *name,
-                                const aq_h5in_info *in, float *dst, aq_err *err) {
+static aq_status read_quantized(const aq_h5in *h, hid_t g, const char *name, const aq_h5in_info *in,
+                                float *dst, aq_err *err) {
     if (in->dq_bits > 0) return read_dq(h, g, name, in, dst, err);
     aq_quant_params p = {in->bits, in->group_size, AQ_METHOD_RTN, AQ_SCALE_F16, 0};
     p.scale_dtype = dataset_type_size(g, "scale") == 4 ? AQ_SCALE_F32 : AQ_SCALE_F16;
@@ -226,8 +235,8 @@ static aq_status read_quantized(const aq_h5in *h, hid_t g, const char *name,
     uint8_t *codes = malloc((size_t)in->rows * packed + 1);
     uint8_t *scale = malloc(gn * ssz + 1), *mn = malloc(gn * ssz + 1);
     hid_t mt = p.scale_dtype == AQ_SCALE_F32 ? H5Tcopy(H5T_NATIVE_FLOAT) : aq_h5_f16_type();
-    aq_status st = codes && scale && mn ? AQ_OK
-                                        : aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", name);
+    aq_status st =
+        codes && scale && mn ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", name);
     if (st == AQ_OK)
         st = read_ds(h, g, name, "codes", H5T_NATIVE_UINT8, codes, in->rows * (int64_t)packed, err);
     if (st == AQ_OK) st = read_ds(h, g, name, "scale", mt, scale, (int64_t)gn, err);
@@ -272,9 +281,12 @@ aq_status aq_h5in_tensor(const aq_h5in *h, const char *name, float *dst, int64_t
     aq_h5_quiet q;
     aq_h5_quiet_begin(&q);
     hid_t g = H5Gopen2(h->tensors, name, H5P_DEFAULT);
-    if (g < 0) st = aq_h5_fail(err, name);
-    else if (in.quantized) st = read_quantized(h, g, name, &in, dst, err);
-    else st = read_passthrough(h, g, name, &in, dst, err);
+    if (g < 0)
+        st = aq_h5_fail(err, name);
+    else if (in.quantized)
+        st = read_quantized(h, g, name, &in, dst, err);
+    else
+        st = read_passthrough(h, g, name, &in, dst, err);
     aq_h5_close_id(g);
     aq_h5_quiet_end(&q);
     return st;
@@ -297,7 +309,8 @@ int aq_h5in_has_act(const aq_h5in *h, const char *name) {
 int aq_h5in_any_act(const aq_h5in *h) {
     aq_h5_quiet q;
     aq_h5_quiet_begin(&q);
-    hid_t a = H5Lexists(h->file, "act", H5P_DEFAULT) > 0 ? H5Gopen2(h->file, "act", H5P_DEFAULT) : -1;
+    hid_t a =
+        H5Lexists(h->file, "act", H5P_DEFAULT) > 0 ? H5Gopen2(h->file, "act", H5P_DEFAULT) : -1;
     H5G_info_t gi = {0};
     int yes = a >= 0 && H5Gget_info(a, &gi) >= 0 && gi.nlinks > 0;
     aq_h5_close_id(a);
@@ -333,8 +346,10 @@ static aq_status read_act_impl(const aq_h5in *h, hid_t g, const char *name, aq_h
     if (st == AQ_OK) st = read_ds(h, g, name, "hi", H5T_NATIVE_FLOAT, a->hi, K, err);
     if (st == AQ_OK) st = read_ds(h, g, name, "scale", H5T_NATIVE_FLOAT, a->scale, K, err);
     if (st == AQ_OK) st = read_ds(h, g, name, "zero", H5T_NATIVE_INT32, a->zero, K, err);
-    if (st == AQ_OK) st = read_ds(h, g, name, "schedule_scale", H5T_NATIVE_FLOAT, a->schedule_scale, T, err);
-    if (st == AQ_OK) st = read_ds(h, g, name, "schedule_zero", H5T_NATIVE_FLOAT, a->schedule_zero, T, err);
+    if (st == AQ_OK)
+        st = read_ds(h, g, name, "schedule_scale", H5T_NATIVE_FLOAT, a->schedule_scale, T, err);
+    if (st == AQ_OK)
+        st = read_ds(h, g, name, "schedule_zero", H5T_NATIVE_FLOAT, a->schedule_zero, T, err);
     return st;
 }
 
@@ -369,7 +384,8 @@ void aq_h5in_close(aq_h5in *h) {
     if (!h) return;
     aq_h5_close_id(h->tensors);
     aq_h5_close_id(h->file);
-    for (size_t i = 0; i < h->n; i++) free(h->names[i]);
+    for (size_t i = 0; i < h->n; i++)
+        free(h->names[i]);
     free(h->names);
     free(h->path);
     free(h);

@@ -12,7 +12,9 @@ aq_status aq_h5_flush(aq_h5_writer *w, aq_err *err) {
     if (!w) return aq_err_set(err, AQ_E_VALUE, "aq_h5_flush: no writer");
     aq_h5_quiet q;
     aq_h5_quiet_begin(&q);
-    aq_status st = H5Fflush(w->file, H5F_SCOPE_GLOBAL) < 0 ? aq_h5_fail(err, "flushing the result file") : AQ_OK;
+    aq_status st = H5Fflush(w->file, H5F_SCOPE_GLOBAL) < 0
+                       ? aq_h5_fail(err, "flushing the result file")
+                       : AQ_OK;
     aq_h5_quiet_end(&q);
     return st;
 }
@@ -35,14 +37,17 @@ static size_t without_run(const char *s) {
 /* Equal configs, or AQ_E_CONFIG naming the first line that differs. */
 static aq_status check_config(hid_t f, const char *partial, const char *want, aq_err *err) {
     char *have = aq_h5_attr_read_str(f, "config");
-    if (!have) return aq_err_set(err, AQ_E_FORMAT, "%s: no config attribute; cannot resume", partial);
+    if (!have)
+        return aq_err_set(err, AQ_E_FORMAT, "%s: no config attribute; cannot resume", partial);
     aq_status st = AQ_OK;
     size_t nh = without_run(have), nw = without_run(want);
     if (nh != nw || strncmp(have, want, nh) != 0) {
         const char *a = have, *b = want;
         int line = 1;
-        while (*a && *a == *b) line += *a++ == '\n', ++b;
-        while (a > have && a[-1] != '\n') --a;
+        while (*a && *a == *b)
+            line += *a++ == '\n', ++b;
+        while (a > have && a[-1] != '\n')
+            --a;
         const char *end = strchr(a, '\n');
         st = aq_err_set(err, AQ_E_CONFIG,
                         "%s was written with another configuration (line %d: '%.*s'); resume "
@@ -72,7 +77,8 @@ static int names_push(names *l, const char *s) {
 }
 
 void aq_h5_names_free(char **v, size_t n) {
-    for (size_t i = 0; v && i < n; ++i) free(v[i]);
+    for (size_t i = 0; v && i < n; ++i)
+        free(v[i]);
     free(v);
 }
 
@@ -100,7 +106,8 @@ static aq_status sort_tensors(aq_h5_writer *w, names *done, aq_err *err) {
         int complete = g >= 0 && read_i32_attr(g, "complete", &c) == 0 && c == 1;
         aq_h5_close_id(g);
         if (complete) {
-            if (names_push(done, all.v[i]) != 0) st = aq_err_set(err, AQ_E_NOMEM, "resume: out of memory");
+            if (names_push(done, all.v[i]) != 0)
+                st = aq_err_set(err, AQ_E_NOMEM, "resume: out of memory");
         } else if (H5Ldelete(w->tensors, all.v[i], H5P_DEFAULT) < 0) {
             st = aq_h5_fail(err, "removing an incomplete tensor");
         }
@@ -135,10 +142,12 @@ static aq_status reopen(aq_h5_writer *w, const char *config_text, const char *co
     aq_status st = check_config(w->file, w->partial, config_text, err);
     if (st != AQ_OK) return st;
     static const char *const END_OF_RUN[] = {"act", "timegroups", "run", "source"};
-    for (size_t i = 0; i < sizeof END_OF_RUN / sizeof END_OF_RUN[0]; ++i) drop(w->file, END_OF_RUN[i]);
+    for (size_t i = 0; i < sizeof END_OF_RUN / sizeof END_OF_RUN[0]; ++i)
+        drop(w->file, END_OF_RUN[i]);
     w->tensors = H5Gopen2(w->file, "tensors", H5P_DEFAULT);
     if (w->tensors < 0) return aq_h5_fail(err, "group /tensors");
-    for (size_t i = 0; i < n_drop; ++i) drop(w->tensors, dropped[i]);
+    for (size_t i = 0; i < n_drop; ++i)
+        drop(w->tensors, dropped[i]);
     return sort_tensors(w, done, err);
 }
 

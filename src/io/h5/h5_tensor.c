@@ -25,9 +25,8 @@ static aq_status fail_tensor(aq_err *err, const char *name, const char *part) {
 }
 
 /* Writes a dataset and closes it; on failure names it in err. */
-static aq_status put_dataset(hid_t g, const char *tname, const char *dname, hid_t type,
-                             int ndim, const hsize_t *dims, const void *buf, int level,
-                             aq_err *err) {
+static aq_status put_dataset(hid_t g, const char *tname, const char *dname, hid_t type, int ndim,
+                             const hsize_t *dims, const void *buf, int level, aq_err *err) {
     hid_t ds = type < 0 ? -1 : aq_h5_write_dataset(g, dname, type, ndim, dims, buf, level);
     if (ds < 0 || H5Dclose(ds) < 0) {
         char part[128];
@@ -48,16 +47,15 @@ static aq_status check_quantized(const char *name, const aq_h5_quantized *t, aq_
         (p->scale_dtype != AQ_SCALE_F16 && p->scale_dtype != AQ_SCALE_F32 &&
          p->scale_dtype != AQ_SCALE_DQ) ||
         (p->method != AQ_METHOD_RTN && p->method != AQ_METHOD_MSE))
-        return aq_err_set(err, AQ_E_VALUE, "tensor %s: invalid quantized tensor description",
-                          name);
+        return aq_err_set(err, AQ_E_VALUE, "tensor %s: invalid quantized tensor description", name);
     if (t->rows * t->cols > 0 &&
         (!t->codes || !t->scale || !t->min || (p->scale_dtype == AQ_SCALE_DQ && !t->sub)))
         return aq_err_set(err, AQ_E_VALUE, "tensor %s: missing codes, scale, min or sub", name);
     return AQ_OK;
 }
 
-static aq_status quantized_datasets(hid_t g, const char *name, const aq_h5_quantized *t,
-                                    int level, aq_err *err) {
+static aq_status quantized_datasets(hid_t g, const char *name, const aq_h5_quantized *t, int level,
+                                    aq_err *err) {
     const aq_quant_params *p = &t->params;
     const aq_qrow_sizes z = aq_qrow_sizes_of(p, t->cols);
     const int dq = p->scale_dtype == AQ_SCALE_DQ;
@@ -69,8 +67,7 @@ static aq_status quantized_datasets(hid_t g, const char *name, const aq_h5_quant
         st = put_dataset(g, name, "sub", H5T_STD_U8LE, 2, udims, t->sub, level, err);
     if (st != AQ_OK) return st;
     hid_t stype = p->scale_dtype == AQ_SCALE_F32 ? H5Tcopy(H5T_IEEE_F32LE) : aq_h5_f16_type();
-    st = put_dataset(g, name, dq ? "super_scale" : "scale", stype, 2, sdims, t->scale, level,
-                     err);
+    st = put_dataset(g, name, dq ? "super_scale" : "scale", stype, 2, sdims, t->scale, level, err);
     if (st == AQ_OK)
         st = put_dataset(g, name, dq ? "super_min" : "min", stype, 2, sdims, t->min, level, err);
     aq_h5_close_id(stype);
@@ -85,8 +82,7 @@ static int quantized_attrs(hid_t g, const aq_h5_quantized *t) {
     if (rc == 0) rc = aq_h5_attr_i32(g, "bits", p->bits);
     if (rc == 0) rc = aq_h5_attr_i32(g, "group_size", p->group_size);
     if (rc == 0) rc = aq_h5_attr_str(g, "method", aq_method_name(p->method));
-    if (rc == 0)
-        rc = aq_h5_attr_str(g, "scale_dtype", aq_scale_dtype_name(p->scale_dtype));
+    if (rc == 0) rc = aq_h5_attr_str(g, "scale_dtype", aq_scale_dtype_name(p->scale_dtype));
     if (rc == 0) rc = aq_h5_attr_str(g, "packing", "lsb-first-row-aligned");
     if (rc == 0 && p->scale_dtype == AQ_SCALE_DQ) {
         rc = aq_h5_attr_i32(g, "dq_bits", aq_quant_dq_layout(p).sub_bits);
@@ -156,20 +152,23 @@ aq_status aq_h5_write_quantized(aq_h5_writer *w, const char *name, const aq_h5_q
 /* F32 as float32, F16 as IEEE half, BF16 as raw uint16 (HDF5 1.10 has no bfloat16). */
 static hid_t passthrough_type(aq_dtype dt) {
     switch (dt) {
-    case AQ_DT_F32: return H5Tcopy(H5T_IEEE_F32LE);
-    case AQ_DT_F16: return aq_h5_f16_type();
-    case AQ_DT_BF16: return H5Tcopy(H5T_STD_U16LE);
+    case AQ_DT_F32:
+        return H5Tcopy(H5T_IEEE_F32LE);
+    case AQ_DT_F16:
+        return aq_h5_f16_type();
+    case AQ_DT_BF16:
+        return H5Tcopy(H5T_STD_U16LE);
     }
     return -1;
 }
 
 static aq_status passthrough_data(hid_t g, const char *name, aq_dtype dt, int ndim,
-                                  const int64_t *shape, const void *data, int level,
-                                  aq_err *err) {
+                                  const int64_t *shape, const void *data, int level, aq_err *err) {
     hsize_t dims[H5S_MAX_RANK];
     int rank = ndim > 0 ? ndim : 1; /* 0-d: one element, dataset shape [1] */
     dims[0] = 1;
-    for (int i = 0; i < ndim; ++i) dims[i] = (hsize_t)shape[i];
+    for (int i = 0; i < ndim; ++i)
+        dims[i] = (hsize_t)shape[i];
     hid_t type = passthrough_type(dt);
     hid_t ds = type < 0 ? -1 : aq_h5_write_dataset(g, "data", type, rank, dims, data, level);
     aq_h5_close_id(type);
@@ -195,7 +194,8 @@ static aq_status passthrough_impl(aq_h5_writer *w, const char *name, aq_dtype dt
 
 static int64_t element_count(int ndim, const int64_t *shape) {
     int64_t n = 1;
-    for (int i = 0; i < ndim; ++i) n *= shape[i];
+    for (int i = 0; i < ndim; ++i)
+        n *= shape[i];
     return n;
 }
 
@@ -203,9 +203,9 @@ aq_status aq_h5_write_passthrough(aq_h5_writer *w, const char *name, aq_dtype dt
                                   const int64_t *shape, const void *data, aq_err *err) {
     aq_status st = check_name(w, name, err);
     if (st != AQ_OK) return st;
-    int bad = ndim < 0 || ndim > H5S_MAX_RANK || (ndim > 0 && !shape) ||
-              !aq_h5_dtype_name(dtype);
-    for (int i = 0; !bad && i < ndim; ++i) bad = shape[i] < 0;
+    int bad = ndim < 0 || ndim > H5S_MAX_RANK || (ndim > 0 && !shape) || !aq_h5_dtype_name(dtype);
+    for (int i = 0; !bad && i < ndim; ++i)
+        bad = shape[i] < 0;
     if (!bad && !data && element_count(ndim, shape) > 0) bad = 1;
     if (bad) return aq_err_set(err, AQ_E_VALUE, "tensor %s: invalid passthrough tensor", name);
     aq_h5_quiet q;
@@ -219,8 +219,7 @@ aq_status aq_h5_write_passthrough(aq_h5_writer *w, const char *name, aq_dtype dt
  *  Alias
  ***********************************************/
 
-aq_status aq_h5_write_alias(aq_h5_writer *w, const char *alias, const char *target,
-                            aq_err *err) {
+aq_status aq_h5_write_alias(aq_h5_writer *w, const char *alias, const char *target, aq_err *err) {
     aq_status st = check_name(w, alias, err);
     if (st == AQ_OK) st = check_name(w, target, err);
     if (st != AQ_OK) return st;

@@ -14,7 +14,9 @@ void aq_h5_quiet_begin(aq_h5_quiet *q) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
-void aq_h5_quiet_end(const aq_h5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
+void aq_h5_quiet_end(const aq_h5_quiet *q) {
+    H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
+}
 
 typedef struct {
     char desc[256];
@@ -56,14 +58,22 @@ aq_status aq_h5_fail(aq_err *err, const char *what) {
 
 static herr_t close_by_type(hid_t id) {
     switch (H5Iget_type(id)) {
-    case H5I_FILE: return H5Fclose(id);
-    case H5I_GROUP: return H5Gclose(id);
-    case H5I_DATASET: return H5Dclose(id);
-    case H5I_DATATYPE: return H5Tclose(id);
-    case H5I_DATASPACE: return H5Sclose(id);
-    case H5I_ATTR: return H5Aclose(id);
-    case H5I_GENPROP_LST: return H5Pclose(id);
-    default: return -1;
+    case H5I_FILE:
+        return H5Fclose(id);
+    case H5I_GROUP:
+        return H5Gclose(id);
+    case H5I_DATASET:
+        return H5Dclose(id);
+    case H5I_DATATYPE:
+        return H5Tclose(id);
+    case H5I_DATASPACE:
+        return H5Sclose(id);
+    case H5I_ATTR:
+        return H5Aclose(id);
+    case H5I_GENPROP_LST:
+        return H5Pclose(id);
+    default:
+        return -1;
     }
 }
 
@@ -135,9 +145,12 @@ int aq_h5_attr_i64_array(hid_t loc, const char *name, const int64_t *v, int n) {
 
 const char *aq_h5_dtype_name(aq_dtype dt) {
     switch (dt) {
-    case AQ_DT_F32: return "F32";
-    case AQ_DT_F16: return "F16";
-    case AQ_DT_BF16: return "BF16";
+    case AQ_DT_F32:
+        return "F32";
+    case AQ_DT_F16:
+        return "F16";
+    case AQ_DT_BF16:
+        return "BF16";
     }
     return NULL;
 }

@@ -23,8 +23,7 @@ static int zstd_level(size_t cd_nelmts, const unsigned int cd_values[]) {
 }
 
 /* Swaps the filter's output in for HDF5's buffer. */
-static size_t replace_buffer(void **buf, size_t *buf_size, void *out, size_t cap,
-                             size_t used) {
+static size_t replace_buffer(void **buf, size_t *buf_size, void *out, size_t cap, size_t used) {
     free(*buf);
     *buf = out;
     *buf_size = cap;
@@ -77,4 +76,6 @@ static const H5Z_class2_t AQ_H5Z_ZSTD_CLASS = {
     .filter = aq_h5z_zstd_filter,
 };
 
-const H5Z_class2_t *aq_h5z_zstd_class(void) { return &AQ_H5Z_ZSTD_CLASS; }
+const H5Z_class2_t *aq_h5z_zstd_class(void) {
+    return &AQ_H5Z_ZSTD_CLASS;
+}

@@ -83,8 +83,8 @@ static const char *relative(const char *model_path, const char *file) {
     return slash ? slash + 1 : file;
 }
 
-aq_status aq_model_file_digests(const char *path, const aq_model *m, int part, int parts,
-                                size_t *n, char ***files, char ***sha256hex, aq_err *err) {
+aq_status aq_model_file_digests(const char *path, const aq_model *m, int part, int parts, size_t *n,
+                                char ***files, char ***sha256hex, aq_err *err) {
     if (parts < 1) parts = 1;
     *n = 0;
     *files = *sha256hex = NULL;

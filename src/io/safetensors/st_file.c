@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -65,7 +66,7 @@ void aq_st_alias(const aq_st_file *f, size_t i, const char **name, const char **
 void aq_st_close(aq_st_file *f) {
     if (!f) return;
     for (size_t i = 0; i < f->count; ++i)
-        free((char *)f->tensors[i].name);
+        free((void *)(uintptr_t)f->tensors[i].name); /* owned; const only to callers */
     free(f->tensors);
     for (size_t i = 0; i < f->nalias; ++i) {
         free(f->alias_name[i]);
