@@ -851,18 +851,18 @@ static int run_memory(const memory_opts *o) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     aq_err err = {0};
-    aq_model *m = NULL;
-    if (aq_model_open(o->model, &m, &err) != AQ_OK) {
+    aq_checkpoint *m = NULL;
+    if (aq_checkpoint_open(o->model, &m, &err) != AQ_OK) {
         fprintf(stderr, "aq-bench memory: %s\n", err.msg);
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
     double model_bytes = 0.0, largest_f32 = 0.0;
-    for (size_t i = 0; i < aq_model_count(m); ++i) {
-        const aq_tensor *t = aq_model_tensor(m, i);
+    for (size_t i = 0; i < aq_checkpoint_count(m); ++i) {
+        const aq_tensor *t = aq_checkpoint_tensor(m, i);
         model_bytes += (double)t->nbytes;
         if (4.0 * (double)t->numel > largest_f32) largest_f32 = 4.0 * (double)t->numel;
     }
-    aq_model_close(m);
+    aq_checkpoint_close(m);
     aq_config c;
     aq_config_defaults(&c);
     snprintf(c.model_path, sizeof c.model_path, "%s", o->model);

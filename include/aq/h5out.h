@@ -119,7 +119,7 @@ aq_status aq_h5_write_run(aq_h5_writer *w, const aq_h5_run_info *run, aq_err *er
 /*! aq_h5_write_source_digests() :
  *  /source with datasets `file` and `sha256` (fixed-length UTF-8 strings [n], chunked and
  *  checksummed) holding the source model's file names and their SHA-256 digests as 64
- *  lowercase hex digits (from aq_model_file_digests(), include/aq/safetensors.h), and the
+ *  lowercase hex digits (from aq_checkpoint_file_digests(), include/aq/safetensors.h), and the
  *  attribute digest = "sha256".  An existing /source (a resumed partial) is replaced.
  *  @return : AQ_OK; AQ_E_VALUE (NULL name, digest not 64 hex digits); AQ_E_HDF5. */
 aq_status aq_h5_write_source_digests(aq_h5_writer *w, size_t n, const char *const *files,

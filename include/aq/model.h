@@ -99,7 +99,7 @@ typedef struct {
 } aq_llm_source;
 
 /*! aq_llm_source_safetensors() : a source reading `m` (borrowed; must outlive its use). */
-aq_llm_source aq_llm_source_safetensors(const aq_model *m);
+aq_llm_source aq_llm_source_safetensors(const aq_checkpoint *m);
 
 /*! aq_llm_source_result() : a source reading an aq-mpi result file `h` (borrowed): the
  *  weights as the quantized model sees them (quantized tensors dequantized). */
@@ -343,7 +343,7 @@ typedef struct {
 } aq_run_opts;
 
 typedef struct {
-    aq_model *st;
+    aq_checkpoint *st;
     aq_llm_config cfg;
     aq_pipe pipe;
     aq_llm fp; /* this rank's full-precision part */

@@ -28,7 +28,7 @@ typedef struct {
     size_t n_units;
     aq_unit *units;
     size_t n_tensors;
-    size_t *tensor_order; /* model tensor indices (aq_model_tensor) in unit order */
+    size_t *tensor_order; /* model tensor indices (aq_checkpoint_tensor) in unit order */
     int n_ranks;
     uint64_t *rank_bytes; /* [n_ranks] work bytes */
     int *rank_units;      /* [n_ranks] */
@@ -51,7 +51,7 @@ typedef int (*aq_plan_is_work)(const aq_tensor *t, const void *ctx);
  *  (tensors for which `is_work(t, ctx)` is true; all tensors when `is_work` is NULL) over
  *  `ranks`.
  *  @return : AQ_OK and *out (free with aq_plan_free), AQ_E_CONFIG for ranks < 1, AQ_E_NOMEM. */
-aq_status aq_plan_build(const aq_model *m, int ranks, aq_plan_is_work is_work, const void *ctx,
+aq_status aq_plan_build(const aq_checkpoint *m, int ranks, aq_plan_is_work is_work, const void *ctx,
                         aq_plan **out, aq_err *err);
 
 /*! aq_plan_assign() : re-assigns units from `owner[n_units]` (as broadcast by rank 0) and

@@ -74,9 +74,9 @@ void aq_st_close(aq_st_file *f);
 /*-*********************************************
  *  A model: directory or single file
  ***********************************************/
-typedef struct aq_model aq_model;
+typedef struct aq_checkpoint aq_checkpoint;
 
-/*! aq_model_open() :
+/*! aq_checkpoint_open() :
  *  `path` is a .safetensors file, or a directory holding either
  *  `model.safetensors.index.json` (sharded: its "weight_map" name -> shard file) or
  *  `model.safetensors`; `config.json` in the directory is read when present.
@@ -85,12 +85,12 @@ typedef struct aq_model aq_model;
  *  weight_map, is an error.
  *  @return : AQ_OK and *out; AQ_E_IO for a missing file (message names it), AQ_E_FORMAT for
  *            bad JSON or index inconsistencies (naming file and tensor), or as aq_st_open. */
-aq_status aq_model_open(const char *path, aq_model **out, aq_err *err);
+aq_status aq_checkpoint_open(const char *path, aq_checkpoint **out, aq_err *err);
 
-/*! aq_model_count() / aq_model_tensor() :
+/*! aq_checkpoint_count() / aq_checkpoint_tensor() :
  *  Stored tensors of all shards, sorted by name (strcmp order), aliases excluded. */
-size_t aq_model_count(const aq_model *m);
-const aq_tensor *aq_model_tensor(const aq_model *m, size_t i);
+size_t aq_checkpoint_count(const aq_checkpoint *m);
+const aq_tensor *aq_checkpoint_tensor(const aq_checkpoint *m, size_t i);
 
 /*! aq_tensor_release() :
  *  Tells the kernel this process is done with `t`'s bytes: madvise(MADV_DONTNEED) on the whole
@@ -100,21 +100,21 @@ const aq_tensor *aq_model_tensor(const aq_model *m, size_t i);
  *  Advisory: failures are ignored. */
 void aq_tensor_release(const aq_tensor *t);
 
-/*! aq_model_find() : a stored tensor by name, following an alias; NULL when absent. */
-const aq_tensor *aq_model_find(const aq_model *m, const char *name);
+/*! aq_checkpoint_find() : a stored tensor by name, following an alias; NULL when absent. */
+const aq_tensor *aq_checkpoint_find(const aq_checkpoint *m, const char *name);
 
-/*! aq_model_alias_count() / aq_model_alias() : aliases of all shards, sorted by name. */
-size_t aq_model_alias_count(const aq_model *m);
-void aq_model_alias(const aq_model *m, size_t i, const char **name, const char **target);
+/*! aq_checkpoint_alias_count() / aq_checkpoint_alias() : aliases of all shards, sorted by name. */
+size_t aq_checkpoint_alias_count(const aq_checkpoint *m);
+void aq_checkpoint_alias(const aq_checkpoint *m, size_t i, const char **name, const char **target);
 
-/*! aq_model_config_json() : text of config.json, or NULL when the model has none. */
-const char *aq_model_config_json(const aq_model *m);
+/*! aq_checkpoint_config_json() : text of config.json, or NULL when the model has none. */
+const char *aq_checkpoint_config_json(const aq_checkpoint *m);
 
-/*! aq_model_architecture() : config.json "architectures"[0] or "model_type", or "" . */
-const char *aq_model_architecture(const aq_model *m);
+/*! aq_checkpoint_architecture() : config.json "architectures"[0] or "model_type", or "" . */
+const char *aq_checkpoint_architecture(const aq_checkpoint *m);
 
-/*! aq_model_close() : closes every shard; NULL is a no-op. */
-void aq_model_close(aq_model *m);
+/*! aq_checkpoint_close() : closes every shard; NULL is a no-op. */
+void aq_checkpoint_close(aq_checkpoint *m);
 
 /*-*********************************************
  *  Source digests (SHA-256, via nettle)
@@ -124,20 +124,21 @@ void aq_model_close(aq_model *m);
  *  @return : AQ_OK; AQ_E_IO "<path>: <strerror>"; AQ_E_NOMEM. */
 aq_status aq_sha256_file(const char *path, char hex[65], aq_err *err);
 
-/*! aq_model_file_digests() :
- *  Digests every file model `m` (opened from `path` by aq_model_open) was read from: each
+/*! aq_checkpoint_file_digests() :
+ *  Digests every file model `m` (opened from `path` by aq_checkpoint_open) was read from: each
  *  shard, plus model.safetensors.index.json and config.json when `path` is a directory
  *  holding them.  *files gets the names relative to `path` (the basename for a single
  *  file), *sha256hex the matching 64-digit hex digests, both sorted by name, *n entries;
- *  the caller frees them with aq_model_file_digests_free().  Only the files i (in that
+ *  the caller frees them with aq_checkpoint_file_digests_free().  Only the files i (in that
  *  order) with i % parts == part are read and digested; the others get an empty string, so
  *  `parts` processes can share the work and merge (the list is the same for every caller).
  *  parts = 1, part = 0: all.  @return : AQ_OK; AQ_E_IO naming the file; AQ_E_NOMEM. */
-aq_status aq_model_file_digests(const char *path, const aq_model *m, int part, int parts, size_t *n,
-                                char ***files, char ***sha256hex, aq_err *err);
+aq_status aq_checkpoint_file_digests(const char *path, const aq_checkpoint *m, int part, int parts,
+                                     size_t *n, char ***files, char ***sha256hex, aq_err *err);
 
-/*! aq_model_file_digests_free() : frees what aq_model_file_digests() returned; NULLs ok. */
-void aq_model_file_digests_free(size_t n, char **files, char **sha256hex);
+/*! aq_checkpoint_file_digests_free() : frees what aq_checkpoint_file_digests() returned; NULLs ok.
+ */
+void aq_checkpoint_file_digests_free(size_t n, char **files, char **sha256hex);
 
 /*-*********************************************
  *  Writer (used by aq-synth and tests)

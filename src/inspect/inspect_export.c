@@ -3,7 +3,7 @@
  *
  * Aliases are HDF5 hard links: names that open the same group are one stored tensor (the
  * first name in strcmp order) plus "__metadata__" alias entries for the others, which is
- * how the source safetensors spelled tied weights and what aq_model_open() reads back.
+ * how the source safetensors spelled tied weights and what aq_checkpoint_open() reads back.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -16,8 +16,9 @@ aq_status aq_agree(aq_status st, const char *what, aq_err *err) {
 }
 
 static aq_status open_local(const aq_run_opts *o, aq_run *r, aq_err *err) {
-    aq_status st = aq_model_open(o->model, &r->st, err);
-    if (st == AQ_OK) st = aq_llm_config_parse(aq_model_config_json(r->st), o->model, &r->cfg, err);
+    aq_status st = aq_checkpoint_open(o->model, &r->st, err);
+    if (st == AQ_OK)
+        st = aq_llm_config_parse(aq_checkpoint_config_json(r->st), o->model, &r->cfg, err);
     if (st != AQ_OK) return st;
     if (o->causal >= 0) r->cfg.causal = o->causal;
     if (o->causal == 1) r->cfg.logits_shift = 1;
@@ -56,7 +57,7 @@ aq_status aq_run_open(const aq_run_opts *o, aq_run *r, aq_err *err) {
 
 void aq_run_close(aq_run *r) {
     aq_llm_free(&r->fp);
-    aq_model_close(r->st);
+    aq_checkpoint_close(r->st);
     free(r->seqs);
     memset(r, 0, sizeof *r);
 }

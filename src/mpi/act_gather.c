@@ -100,7 +100,7 @@ static aq_status write_record(aq_job *j, const char *rec, aq_err *err) {
                    .opt_final_loss = h.loss1,
                    .stats_source = j->act.source};
     tally(&j->act_sum, &h);
-    return aq_h5_write_act(j->w, aq_model_tensor(j->model, (size_t)h.tensor)->name, &a, err);
+    return aq_h5_write_act(j->w, aq_checkpoint_tensor(j->model, (size_t)h.tensor)->name, &a, err);
 }
 
 static aq_status write_timegroups(aq_job *j, aq_err *err) {

@@ -29,7 +29,7 @@ static aq_status load_layers(aq_job *j, layers *L, aq_err *err) {
         const aq_unit *unit = &j->plan->units[u];
         if (unit->rank != j->rank) continue;
         for (size_t k = unit->first; k < unit->first + unit->count; ++k) {
-            const aq_tensor *t = aq_model_tensor(j->model, j->plan->tensor_order[k]);
+            const aq_tensor *t = aq_checkpoint_tensor(j->model, j->plan->tensor_order[k]);
             if (!aq_job_is_quantized(t, j->cfg)) continue;
             layer *l = &L->l[L->n];
             aq_status st = aq_act_load_stats(j, t, &l->s, err);

@@ -58,7 +58,7 @@ static aq_status measure_kl(const aq_job *j, const aq_tensor *t, record *rec, aq
 }
 
 static aq_status measure(const aq_job *j, size_t index, record *rec, aq_err *err) {
-    const aq_tensor *t = aq_model_tensor(j->model, index);
+    const aq_tensor *t = aq_checkpoint_tensor(j->model, index);
     rec->tensor = (int64_t)index;
     if (j->cfg->budget_kl_path[0]) return measure_kl(j, t, rec, err);
     int64_t rows, cols;
@@ -92,7 +92,7 @@ static aq_status measure_mine(const aq_job *j, record **out, int *n, aq_err *err
         if (unit->rank != j->rank) continue;
         for (size_t k = unit->first; k < unit->first + unit->count; ++k) {
             size_t index = j->plan->tensor_order[k];
-            if (!aq_job_is_quantized(aq_model_tensor(j->model, index), j->cfg)) continue;
+            if (!aq_job_is_quantized(aq_checkpoint_tensor(j->model, index), j->cfg)) continue;
             aq_status st = measure(j, index, &(*out)[*n], err);
             if (st != AQ_OK) return st;
             ++*n;
@@ -173,14 +173,14 @@ aq_status aq_budget_assign(aq_job *j, aq_err *err) {
     if ((st = aq_mpi_agree(j->comm, st, err)) == AQ_OK)
         st = gather_all(j, mine, n, &all, &total, err);
     int *level = st == AQ_OK ? malloc(((size_t)total + 1) * sizeof *level) : NULL;
-    j->bits = calloc(aq_model_count(j->model) + 1, 1);
+    j->bits = calloc(aq_checkpoint_count(j->model) + 1, 1);
     if (st == AQ_OK && (!level || !j->bits))
         st = aq_err_set(err, AQ_E_NOMEM, "budget: out of memory");
     if (st == AQ_OK) {
         qsort(all, (size_t)total, sizeof *all, by_tensor); /* rank order -> tensor order */
         double weights = 0.0;
         for (int i = 0; i < total; ++i)
-            weights += (double)aq_model_tensor(j->model, (size_t)all[i].tensor)->numel;
+            weights += (double)aq_checkpoint_tensor(j->model, (size_t)all[i].tensor)->numel;
         int nw = 0;
         const int *W = widths(j->cfg, &nw);
         double got = allocate(all, total, nw, j->cfg->budget_bits * weights / 8.0, level);

@@ -18,7 +18,7 @@ static void abort_workers(aq_job *j) {
 }
 
 static aq_status write_result(aq_job *j, const aq_qresult *r, aq_err *err) {
-    const aq_tensor *t = aq_model_tensor(j->model, (size_t)r->hdr.tensor);
+    const aq_tensor *t = aq_checkpoint_tensor(j->model, (size_t)r->hdr.tensor);
     aq_quant_params p = j->cfg->quant;
     p.bits = r->hdr.bits;
     aq_h5_quantized q = {.ndim = t->ndim,
@@ -98,7 +98,7 @@ static void drain(aq_job *j, int *ends, int blocking, aq_status *st, aq_err *err
 }
 
 static aq_status own_tensor(aq_job *j, size_t index, int owner, aq_err *err) {
-    const aq_tensor *t = aq_model_tensor(j->model, index);
+    const aq_tensor *t = aq_checkpoint_tensor(j->model, index);
     if (!aq_job_is_quantized(t, j->cfg)) return write_passthrough(j, t, err);
     if (owner != 0) return AQ_OK;
     aq_qresult r;
@@ -166,7 +166,8 @@ static aq_status worker_loop(aq_job *j, aq_err *err) {
         if (unit->rank != j->rank) continue;
         for (size_t k = unit->first; k < unit->first + unit->count && st == AQ_OK; ++k) {
             size_t index = j->plan->tensor_order[k];
-            if (j->done[index] || !aq_job_is_quantized(aq_model_tensor(j->model, index), j->cfg))
+            if (j->done[index] ||
+                !aq_job_is_quantized(aq_checkpoint_tensor(j->model, index), j->cfg))
                 continue;
             if ((j->abort_seen = aq_abort_requested(j->comm))) break;
             if (aq_job_stop_signal(j)) {
@@ -264,9 +265,9 @@ static aq_status write_run(aq_job *j, double *all, aq_err *err) {
 }
 
 static aq_status write_aliases(aq_job *j, aq_err *err) {
-    for (size_t i = 0; i < aq_model_alias_count(j->model); ++i) {
+    for (size_t i = 0; i < aq_checkpoint_alias_count(j->model); ++i) {
         const char *name, *target;
-        aq_model_alias(j->model, i, &name, &target);
+        aq_checkpoint_alias(j->model, i, &name, &target);
         aq_status st = aq_h5_write_alias(j->w, name, target, err);
         if (st != AQ_OK) return st;
         j->tally.n_alias++;
@@ -279,8 +280,8 @@ static aq_status write_aliases(aq_job *j, aq_err *err) {
  * merged on rank 0: the digest strings of the other ranks are empty, so a bitwise OR of the
  * 65-byte slots assembles them.  Collective. */
 static aq_status digest_files(aq_job *j, size_t *n, char ***files, char ***hex, aq_err *err) {
-    aq_status st =
-        aq_model_file_digests(j->cfg->model_path, j->model, j->rank, j->size, n, files, hex, err);
+    aq_status st = aq_checkpoint_file_digests(j->cfg->model_path, j->model, j->rank, j->size, n,
+                                              files, hex, err);
     if ((st = aq_mpi_agree(j->comm, st, err)) != AQ_OK) return st;
     unsigned char *buf = calloc(*n * 65 + 1, 1);
     st = aq_mpi_agree(j->comm, buf ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "digests: out of memory"),
@@ -320,7 +321,7 @@ static aq_status finish(aq_job *j, aq_err *err) {
         if (j->rank == 0) aq_h5_abort(j->w, 0);
         j->w = NULL;
         free(all);
-        aq_model_file_digests_free(nf, files, hex);
+        aq_checkpoint_file_digests_free(nf, files, hex);
         return st;
     }
     if (j->rank == 0) {
@@ -334,7 +335,7 @@ static aq_status finish(aq_job *j, aq_err *err) {
         j->w = NULL;
         free(all);
     }
-    aq_model_file_digests_free(nf, files, hex);
+    aq_checkpoint_file_digests_free(nf, files, hex);
     return aq_mpi_agree(j->comm, st, err);
 }
 
@@ -353,7 +354,7 @@ static aq_status select_kernels(aq_job *j, aq_err *err) {
 static aq_status run_stages(aq_job *j, aq_err *err) {
     aq_status st = select_kernels(j, err);
     if (st != AQ_OK) return st;
-    st = aq_model_open(j->cfg->model_path, &j->model, err);
+    st = aq_checkpoint_open(j->cfg->model_path, &j->model, err);
     if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
     const char *kl_path =
         j->cfg->fallback_kl_path[0] ? j->cfg->fallback_kl_path : j->cfg->budget_kl_path;
@@ -378,7 +379,7 @@ static aq_status run_stages(aq_job *j, aq_err *err) {
                j->cfg->quant.scale_dtype == AQ_SCALE_DQ ? "2/3/4/8" : "2/4/8",
                j->cfg->budget_kl_path[0] ? "per-layer KL (quant.budget_kl_path)"
                                          : "weighted relative error");
-    j->tally.n_total = aq_model_count(j->model);
+    j->tally.n_total = aq_checkpoint_count(j->model);
     j->tally.n_done = j->tally.n_resumed = j->n_resumed;
     st = j->rank == 0 ? writer_loop(j, err) : worker_loop(j, err);
     st = aq_mpi_agree(j->comm, st, err);
@@ -417,6 +418,6 @@ aq_status aq_job_run(const aq_config *cfg, const aq_job_opts *opts, MPI_Comm com
     free(j.bits);
     aq_kl_table_free(&j.kl);
     aq_plan_free(j.plan);
-    aq_model_close(j.model);
+    aq_checkpoint_close(j.model);
     return st;
 }

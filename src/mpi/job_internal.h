@@ -151,7 +151,7 @@ struct aq_job_s {
     const struct aq_job_opts_s *opts;
     MPI_Comm comm;
     int rank, size;
-    aq_model *model;
+    aq_checkpoint *model;
     aq_plan *plan;
     aq_h5_writer *w; /* rank 0 only */
     aq_tally tally;  /* rank 0 only */
@@ -187,7 +187,7 @@ void aq_report_act(const aq_act_summary *s, const aq_config *cfg, const aq_act_s
 void aq_report_quantized(aq_tally *t, const aq_tensor *src, const aq_qresult *r,
                          const aq_config *cfg);
 void aq_report_passthrough(aq_tally *t, const aq_tensor *src);
-void aq_report_plan(const aq_plan *p, const aq_model *m);
+void aq_report_plan(const aq_plan *p, const aq_checkpoint *m);
 void aq_report_summary(const aq_tally *t, const aq_h5_run_info *run, const char *out_path,
                        double wall);
 

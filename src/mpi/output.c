@@ -33,22 +33,22 @@ static aq_status create_fresh(aq_job *j, aq_err *err) {
 /* Marks the tensors named in `names` as done. */
 static aq_status mark_done(aq_job *j, char **names, size_t n, aq_err *err) {
     for (size_t i = 0; i < n; ++i) {
-        const aq_tensor *t = aq_model_find(j->model, names[i]);
+        const aq_tensor *t = aq_checkpoint_find(j->model, names[i]);
         if (!t)
             return aq_err_set(err, AQ_E_FORMAT, "%s.partial: tensor %s is not in the model",
                               j->cfg->output_path, names[i]);
-        for (size_t k = 0; k < aq_model_count(j->model); ++k)
-            if (aq_model_tensor(j->model, k) == t) j->done[k] = 1, j->n_resumed++;
+        for (size_t k = 0; k < aq_checkpoint_count(j->model); ++k)
+            if (aq_checkpoint_tensor(j->model, k) == t) j->done[k] = 1, j->n_resumed++;
     }
     return AQ_OK;
 }
 
 static aq_status resume(aq_job *j, aq_err *err) {
-    size_t n_alias = aq_model_alias_count(j->model), n = 0;
+    size_t n_alias = aq_checkpoint_alias_count(j->model), n = 0;
     const char **drop = malloc((n_alias + 1) * sizeof *drop);
     if (!drop) return aq_err_set(err, AQ_E_NOMEM, "resume: out of memory");
     for (size_t i = 0; i < n_alias; ++i)
-        aq_model_alias(j->model, i, &drop[i], &(const char *){0});
+        aq_checkpoint_alias(j->model, i, &drop[i], &(const char *){0});
     char **names = NULL;
     aq_status st = aq_h5_resume(j->cfg->output_path, j->cfg->compression_level,
                                 j->opts->config_text, drop, n_alias, &j->w, &names, &n, err);
@@ -57,7 +57,7 @@ static aq_status resume(aq_job *j, aq_err *err) {
     aq_h5_names_free(names, n);
     if (st == AQ_OK && !j->tally.quiet)
         printf("resuming %s.partial: %zu of %zu tensors already complete\n", j->cfg->output_path,
-               j->n_resumed, aq_model_count(j->model));
+               j->n_resumed, aq_checkpoint_count(j->model));
     return st;
 }
 
@@ -68,7 +68,7 @@ static int partial_exists(const aq_job *j) {
 }
 
 aq_status aq_job_open_output(aq_job *j, aq_err *err) {
-    size_t n = aq_model_count(j->model);
+    size_t n = aq_checkpoint_count(j->model);
     j->done = calloc(n + 1, 1);
     aq_status st = j->done ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "out of memory");
     if (st == AQ_OK && j->rank == 0) {

@@ -67,7 +67,7 @@ void aq_report_passthrough(aq_tally *t, const aq_tensor *src) {
     fflush(stdout);
 }
 
-void aq_report_plan(const aq_plan *p, const aq_model *m) {
+void aq_report_plan(const aq_plan *p, const aq_checkpoint *m) {
     (void)m;
     printf("plan: %zu units, %zu tensors, %d ranks (balanced: bytes to quantize; rank 0 also "
            "writes the passthrough tensors)\n",

@@ -122,7 +122,7 @@ aq_status aq_quantize_at(const aq_job *j, const aq_tensor *t, int bits, const fl
 }
 
 aq_status aq_qresult_compute(const aq_job *j, int64_t index, aq_qresult *r, aq_err *err) {
-    const aq_tensor *t = aq_model_tensor(j->model, (size_t)index);
+    const aq_tensor *t = aq_checkpoint_tensor(j->model, (size_t)index);
     memset(&r->hdr, 0, sizeof r->hdr);
     r->codes = r->sub = NULL;
     r->scale = r->min = NULL;

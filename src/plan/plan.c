@@ -108,11 +108,11 @@ static aq_status partition(aq_plan *p, aq_err *err) {
     return st;
 }
 
-aq_status aq_plan_build(const aq_model *m, int ranks, aq_plan_is_work is_work, const void *ctx,
+aq_status aq_plan_build(const aq_checkpoint *m, int ranks, aq_plan_is_work is_work, const void *ctx,
                         aq_plan **out, aq_err *err) {
     *out = NULL;
     if (ranks < 1) return aq_err_set(err, AQ_E_CONFIG, "plan: %d ranks", ranks);
-    size_t n = aq_model_count(m);
+    size_t n = aq_checkpoint_count(m);
     entry *e = malloc((n ? n : 1) * sizeof *e);
     aq_plan *p = calloc(1, sizeof *p);
     if (p) {
@@ -126,7 +126,7 @@ aq_status aq_plan_build(const aq_model *m, int ranks, aq_plan_is_work is_work, c
         return aq_err_set(err, AQ_E_NOMEM, "plan: out of memory");
     }
     for (size_t i = 0; i < n; ++i) {
-        const aq_tensor *t = aq_model_tensor(m, i);
+        const aq_tensor *t = aq_checkpoint_tensor(m, i);
         classify(t, i, is_work ? is_work(t, ctx) : 1, &e[i]);
     }
     qsort(e, n, sizeof *e, entry_cmp);

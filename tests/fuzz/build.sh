@@ -2,7 +2,7 @@
 # tests/fuzz/build.sh OUT_DIR — builds the libFuzzer harnesses with clang
 # (-fsanitize=fuzzer,address,undefined) directly against the parser sources:
 #   fuzz_safetensors  aq_st_parse (safetensors header + layout)
-#   fuzz_index        aq_model_open on a sharded directory (index JSON, config.json, shard)
+#   fuzz_index        aq_checkpoint_open on a sharded directory (index JSON, config.json, shard)
 #   fuzz_config       aq_config_load / aq_config_set / INI round trip
 #   fuzz_calib        aq_calib_open / aq_calib_load on files built from the input
 # Exit 77 (CTest "skipped") with the reason when clang or its fuzzer runtime is missing.

@@ -1,5 +1,5 @@
 /*
- * aq-mpi — libFuzzer harness: aq_model_open() on a sharded model directory.
+ * aq-mpi — libFuzzer harness: aq_checkpoint_open() on a sharded model directory.
  *
  * The input is split at its first two NUL bytes into
  *   [model.safetensors.index.json] \0 [config.json] \0 [model-00002-of-00002.safetensors]
@@ -59,20 +59,20 @@ static const uint8_t *next_part(const uint8_t *p, const uint8_t *end, const uint
     return z ? z + 1 : NULL;
 }
 
-static void touch_model(const aq_model *m) {
+static void touch_model(const aq_checkpoint *m) {
     volatile uint8_t sink = 0;
-    for (size_t i = 0; i < aq_model_count(m); ++i) {
-        const aq_tensor *t = aq_model_tensor(m, i);
-        if (aq_model_find(m, t->name) != t) abort();
+    for (size_t i = 0; i < aq_checkpoint_count(m); ++i) {
+        const aq_tensor *t = aq_checkpoint_tensor(m, i);
+        if (aq_checkpoint_find(m, t->name) != t) abort();
         if (t->nbytes) sink ^= ((const uint8_t *)t->data)[t->nbytes - 1];
     }
-    for (size_t i = 0; i < aq_model_alias_count(m); ++i) {
+    for (size_t i = 0; i < aq_checkpoint_alias_count(m); ++i) {
         const char *n, *tg;
-        aq_model_alias(m, i, &n, &tg);
-        (void)aq_model_find(m, n);
+        aq_checkpoint_alias(m, i, &n, &tg);
+        (void)aq_checkpoint_find(m, n);
     }
-    (void)aq_model_config_json(m);
-    (void)aq_model_architecture(m);
+    (void)aq_checkpoint_config_json(m);
+    (void)aq_checkpoint_architecture(m);
     (void)sink;
 }
 
@@ -91,10 +91,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (cfg && fuzz_write(dir, "config.json", cfg, ncfg) != 0) abort();
     if (sh2 ? fuzz_write(dir, SHARD2, sh2, nsh2) : write_shard(dir, SHARD2, SHARD2_HDR, 8)) abort();
     aq_err err = {0};
-    aq_model *m = NULL;
-    if (aq_model_open(dir, &m, &err) == AQ_OK) {
+    aq_checkpoint *m = NULL;
+    if (aq_checkpoint_open(dir, &m, &err) == AQ_OK) {
         touch_model(m);
-        aq_model_close(m);
+        aq_checkpoint_close(m);
     } else if (err.msg[0] == '\0' || strchr(err.msg, '\n')) {
         abort();
     }

@@ -87,9 +87,9 @@ START_TEST(real_model_units) {
     const char *shared = getenv("AQ_SHARED");
     char path[1024];
     snprintf(path, sizeof path, "%s/models/tinystories-656k-llama", shared ? shared : "../shared");
-    aq_model *m = NULL;
+    aq_checkpoint *m = NULL;
     aq_err err = {0};
-    if (aq_model_open(path, &m, &err) != AQ_OK) {
+    if (aq_checkpoint_open(path, &m, &err) != AQ_OK) {
         fprintf(stderr, "skipped: real model not available: %s\n", err.msg);
         return;
     }
@@ -110,7 +110,7 @@ START_TEST(real_model_units) {
     for (size_t u = 1; u < p->n_units; ++u)
         ck_assert_int_ge(p->units[u].rank, p->units[u - 1].rank);
     aq_plan_free(p);
-    aq_model_close(m);
+    aq_checkpoint_close(m);
 }
 END_TEST
 

@@ -264,18 +264,18 @@ START_TEST(test_writer_round_trip) {
     ck_assert_uint_eq(aq_st_alias_count(f), 1);
     aq_st_close(f);
 
-    aq_model *m = NULL;
-    ck_assert_msg(aq_model_open(dir, &m, &err) == AQ_OK, "%s", err.msg);
-    ck_assert_uint_eq(aq_model_count(m), 3);
-    ck_assert_str_eq(aq_model_tensor(m, 0)->name, "empty"); /* sorted by name */
-    ck_assert_str_eq(aq_model_find(m, "model.embed_tokens.weight")->name, "lm_head.weight");
-    ck_assert_ptr_null(aq_model_find(m, "nope"));
-    ck_assert_ptr_null(aq_model_config_json(m));
-    ck_assert_str_eq(aq_model_architecture(m), "");
+    aq_checkpoint *m = NULL;
+    ck_assert_msg(aq_checkpoint_open(dir, &m, &err) == AQ_OK, "%s", err.msg);
+    ck_assert_uint_eq(aq_checkpoint_count(m), 3);
+    ck_assert_str_eq(aq_checkpoint_tensor(m, 0)->name, "empty"); /* sorted by name */
+    ck_assert_str_eq(aq_checkpoint_find(m, "model.embed_tokens.weight")->name, "lm_head.weight");
+    ck_assert_ptr_null(aq_checkpoint_find(m, "nope"));
+    ck_assert_ptr_null(aq_checkpoint_config_json(m));
+    ck_assert_str_eq(aq_checkpoint_architecture(m), "");
     float v;
-    memcpy(&v, aq_model_find(m, "scalar")->data, 4);
+    memcpy(&v, aq_checkpoint_find(m, "scalar")->data, 4);
     ck_assert(v == 3.5f);
-    aq_model_close(m);
+    aq_checkpoint_close(m);
 
     /* Short data: finish fails and leaves neither the file nor its temporary. */
     char *q = path_in(dir, "short.safetensors");
@@ -300,26 +300,26 @@ END_TEST
 START_TEST(test_open_errors) {
     aq_err err = {0};
     aq_st_file *f = NULL;
-    aq_model *m = NULL;
+    aq_checkpoint *m = NULL;
     ck_assert_int_eq(aq_st_open("/nonexistent/x.safetensors", &f, &err), AQ_E_IO);
     ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/x.safetensors: No such file"));
-    ck_assert_int_eq(aq_model_open("/nonexistent", &m, &err), AQ_E_IO);
+    ck_assert_int_eq(aq_checkpoint_open("/nonexistent", &m, &err), AQ_E_IO);
     char *dir = tmpdir();
     ck_assert_int_eq(aq_st_open(dir, &f, &err), AQ_E_IO);
-    ck_assert_int_eq(aq_model_open(dir, &m, &err), AQ_E_IO); /* empty directory */
+    ck_assert_int_eq(aq_checkpoint_open(dir, &m, &err), AQ_E_IO); /* empty directory */
     ck_assert_ptr_nonnull(strstr(err.msg, "model.safetensors"));
     write_file(dir, "model.safetensors", "");
-    ck_assert_int_eq(aq_model_open(dir, &m, &err), AQ_E_FORMAT);
+    ck_assert_int_eq(aq_checkpoint_open(dir, &m, &err), AQ_E_FORMAT);
     ck_assert_ptr_nonnull(strstr(err.msg, "model.safetensors: "));
     const char *names[] = {"a"};
     write_shard(dir, "model.safetensors", names, 1);
     write_file(dir, "config.json", "{\"architectures\": [");
-    ck_assert_int_eq(aq_model_open(dir, &m, &err), AQ_E_FORMAT);
+    ck_assert_int_eq(aq_checkpoint_open(dir, &m, &err), AQ_E_FORMAT);
     ck_assert_ptr_nonnull(strstr(err.msg, "config.json"));
     write_file(dir, "config.json", "{\"model_type\": \"qwen2\"}");
-    ck_assert_int_eq(aq_model_open(dir, &m, &err), AQ_OK);
-    ck_assert_str_eq(aq_model_architecture(m), "qwen2");
-    aq_model_close(m);
+    ck_assert_int_eq(aq_checkpoint_open(dir, &m, &err), AQ_OK);
+    ck_assert_str_eq(aq_checkpoint_architecture(m), "qwen2");
+    aq_checkpoint_close(m);
     ck_assert_ptr_null(m = NULL);
     rm_rf(dir);
     free(dir);
@@ -333,19 +333,19 @@ END_TEST
 #define S3 "model-00003-of-00003.safetensors"
 
 static aq_status open_sharded(const char *index, const char **n1, int c1, const char **n2, int c2,
-                              aq_err *err, aq_model **m, char **dir) {
+                              aq_err *err, aq_checkpoint **m, char **dir) {
     *dir = tmpdir();
     write_shard(*dir, S1, n1, c1);
     if (n2) write_shard(*dir, S2, n2, c2);
     write_file(*dir, "model.safetensors.index.json", index);
     write_file(*dir, "config.json", "{\"architectures\": [\"Qwen2ForCausalLM\"]}");
-    return aq_model_open(*dir, m, err);
+    return aq_checkpoint_open(*dir, m, err);
 }
 
 START_TEST(test_sharded_ok) {
     const char *a[] = {"model.layers.0.w", "model.embed_tokens.weight"}, *b[] = {"lm_head.weight"};
     aq_err err = {0};
-    aq_model *m = NULL;
+    aq_checkpoint *m = NULL;
     char *dir;
     aq_status st =
         open_sharded("{\"metadata\":{\"total_size\":12},\"weight_map\":{"
@@ -353,17 +353,17 @@ START_TEST(test_sharded_ok) {
                      "\",\"lm_head.weight\":\"" S2 "\"}}",
                      a, 2, b, 1, &err, &m, &dir);
     ck_assert_msg(st == AQ_OK, "%s", err.msg);
-    ck_assert_uint_eq(aq_model_count(m), 3);
-    ck_assert_str_eq(aq_model_tensor(m, 0)->name, "lm_head.weight");
-    ck_assert_str_eq(aq_model_tensor(m, 2)->name, "model.layers.0.w");
-    const aq_tensor *t = aq_model_find(m, "lm_head.weight");
+    ck_assert_uint_eq(aq_checkpoint_count(m), 3);
+    ck_assert_str_eq(aq_checkpoint_tensor(m, 0)->name, "lm_head.weight");
+    ck_assert_str_eq(aq_checkpoint_tensor(m, 2)->name, "model.layers.0.w");
+    const aq_tensor *t = aq_checkpoint_find(m, "lm_head.weight");
     ck_assert_ptr_nonnull(strstr(t->file, S2));
     float v;
-    memcpy(&v, (const char *)aq_model_find(m, "model.embed_tokens.weight")->data + 4, 4);
+    memcpy(&v, (const char *)aq_checkpoint_find(m, "model.embed_tokens.weight")->data + 4, 4);
     ck_assert(v == 11.0f);
-    ck_assert_str_eq(aq_model_architecture(m), "Qwen2ForCausalLM");
-    ck_assert_ptr_nonnull(aq_model_config_json(m));
-    aq_model_close(m);
+    ck_assert_str_eq(aq_checkpoint_architecture(m), "Qwen2ForCausalLM");
+    ck_assert_ptr_nonnull(aq_checkpoint_config_json(m));
+    aq_checkpoint_close(m);
     rm_rf(dir);
     free(dir);
 }
@@ -372,7 +372,7 @@ END_TEST
 static void expect_sharded_fail(const char *index, const char **n1, int c1, const char **n2, int c2,
                                 aq_status code, const char *needle) {
     aq_err err = {0};
-    aq_model *m = (aq_model *)&err;
+    aq_checkpoint *m = (aq_checkpoint *)&err;
     char *dir;
     aq_status st = open_sharded(index, n1, c1, n2, c2, &err, &m, &dir);
     if (getenv("AQ_TEST_VERBOSE")) printf("  [%s] %s\n", aq_status_name(st), err.msg);
@@ -421,21 +421,22 @@ START_TEST(test_real_model) {
     const char *paths[2] = {dir, file};
     for (int k = 0; k < 2; ++k) {
         aq_err err = {0};
-        aq_model *m = NULL;
-        ck_assert_msg(aq_model_open(paths[k], &m, &err) == AQ_OK, "%s", err.msg);
-        ck_assert_uint_eq(aq_model_count(m), 20);
-        for (size_t i = 1; i < aq_model_count(m); ++i)
-            ck_assert(strcmp(aq_model_tensor(m, i - 1)->name, aq_model_tensor(m, i)->name) < 0);
-        const aq_tensor *e = aq_model_find(m, "model.embed_tokens.weight");
+        aq_checkpoint *m = NULL;
+        ck_assert_msg(aq_checkpoint_open(paths[k], &m, &err) == AQ_OK, "%s", err.msg);
+        ck_assert_uint_eq(aq_checkpoint_count(m), 20);
+        for (size_t i = 1; i < aq_checkpoint_count(m); ++i)
+            ck_assert(
+                strcmp(aq_checkpoint_tensor(m, i - 1)->name, aq_checkpoint_tensor(m, i)->name) < 0);
+        const aq_tensor *e = aq_checkpoint_find(m, "model.embed_tokens.weight");
         ck_assert_ptr_nonnull(e);
         ck_assert_str_eq(e->name, "lm_head.weight");
         ck_assert_int_eq(e->dtype, AQ_DT_F32);
         ck_assert_int_eq(e->shape[0], 2048);
         ck_assert_int_eq(e->shape[1], 128);
-        ck_assert_uint_eq(aq_model_alias_count(m), 1);
-        ck_assert_str_eq(aq_model_architecture(m), "LlamaForCausalLM");
-        ck_assert_ptr_nonnull(aq_model_config_json(m));
-        aq_model_close(m);
+        ck_assert_uint_eq(aq_checkpoint_alias_count(m), 1);
+        ck_assert_str_eq(aq_checkpoint_architecture(m), "LlamaForCausalLM");
+        ck_assert_ptr_nonnull(aq_checkpoint_config_json(m));
+        aq_checkpoint_close(m);
     }
 }
 END_TEST

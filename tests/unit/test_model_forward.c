@@ -50,11 +50,12 @@ START_TEST(linear_with_bias) {
 END_TEST
 
 START_TEST(config_of_tinystories) {
-    aq_model *m = NULL;
+    aq_checkpoint *m = NULL;
     aq_err e = {0};
-    ck_assert_int_eq(aq_model_open(real_model(), &m, &e), AQ_OK);
+    ck_assert_int_eq(aq_checkpoint_open(real_model(), &m, &e), AQ_OK);
     aq_llm_config c;
-    ck_assert_msg(aq_llm_config_parse(aq_model_config_json(m), "ts", &c, &e) == AQ_OK, "%s", e.msg);
+    ck_assert_msg(aq_llm_config_parse(aq_checkpoint_config_json(m), "ts", &c, &e) == AQ_OK, "%s",
+                  e.msg);
     ck_assert_int_eq(c.hidden, 128);
     ck_assert_int_eq(c.n_kv_heads, 4);
     ck_assert_int_eq(c.head_dim, 16);
@@ -64,7 +65,7 @@ START_TEST(config_of_tinystories) {
     ck_assert_int_eq(c.mask_token, -1);
     ck_assert_int_eq(aq_llm_config_parse("{\"hidden_size\": 8}", "x", &c, &e), AQ_E_FORMAT);
     ck_assert_ptr_nonnull(strstr(e.msg, "num_hidden_layers"));
-    aq_model_close(m);
+    aq_checkpoint_close(m);
 }
 END_TEST
 
@@ -76,11 +77,11 @@ static int argmax(const float *v, int64_t n) {
 }
 
 START_TEST(greedy_story_of_lily) {
-    aq_model *m = NULL;
+    aq_checkpoint *m = NULL;
     aq_err e = {0};
-    ck_assert_int_eq(aq_model_open(real_model(), &m, &e), AQ_OK);
+    ck_assert_int_eq(aq_checkpoint_open(real_model(), &m, &e), AQ_OK);
     aq_llm_config c;
-    ck_assert_int_eq(aq_llm_config_parse(aq_model_config_json(m), "ts", &c, &e), AQ_OK);
+    ck_assert_int_eq(aq_llm_config_parse(aq_checkpoint_config_json(m), "ts", &c, &e), AQ_OK);
     aq_llm_source src = aq_llm_source_safetensors(m);
     aq_llm llm;
     ck_assert_msg(aq_llm_load(&c, &src, 0, (int)c.n_layers, 1, 1, &llm, &e) == AQ_OK, "%s", e.msg);
@@ -102,7 +103,7 @@ START_TEST(greedy_story_of_lily) {
     aq_tokenizer_close(tk);
     free(logits);
     aq_llm_free(&llm);
-    aq_model_close(m);
+    aq_checkpoint_close(m);
 }
 END_TEST
 

@@ -40,15 +40,15 @@ aq_status aq_sha256_file(const char *path, char hex[65], aq_err *err) {
 
 /* The files to digest: the distinct shard paths of `m`, then index and config.json of the
  * model directory when present.  Paths are malloc'ed into *paths. */
-static aq_status list_files(const char *path, const aq_model *m, char ***paths, size_t *n,
+static aq_status list_files(const char *path, const aq_checkpoint *m, char ***paths, size_t *n,
                             aq_err *err) {
-    size_t cap = aq_model_count(m) + 2;
+    size_t cap = aq_checkpoint_count(m) + 2;
     char **p = calloc(cap, sizeof *p);
     if (!p) return aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", path);
     *paths = p;
     *n = 0;
-    for (size_t i = 0; i < aq_model_count(m); ++i) {
-        const char *f = aq_model_tensor(m, i)->file;
+    for (size_t i = 0; i < aq_checkpoint_count(m); ++i) {
+        const char *f = aq_checkpoint_tensor(m, i)->file;
         size_t j = 0;
         while (j < *n && strcmp(p[j], f) != 0)
             ++j;
@@ -83,8 +83,8 @@ static const char *relative(const char *model_path, const char *file) {
     return slash ? slash + 1 : file;
 }
 
-aq_status aq_model_file_digests(const char *path, const aq_model *m, int part, int parts, size_t *n,
-                                char ***files, char ***sha256hex, aq_err *err) {
+aq_status aq_checkpoint_file_digests(const char *path, const aq_checkpoint *m, int part, int parts,
+                                     size_t *n, char ***files, char ***sha256hex, aq_err *err) {
     if (parts < 1) parts = 1;
     *n = 0;
     *files = *sha256hex = NULL;
@@ -106,7 +106,7 @@ aq_status aq_model_file_digests(const char *path, const aq_model *m, int part, i
         paths[i] = rel;
     }
     if (st != AQ_OK) {
-        aq_model_file_digests_free(np, paths, hex);
+        aq_checkpoint_file_digests_free(np, paths, hex);
         return st;
     }
     *n = np;
@@ -115,7 +115,7 @@ aq_status aq_model_file_digests(const char *path, const aq_model *m, int part, i
     return AQ_OK;
 }
 
-void aq_model_file_digests_free(size_t n, char **files, char **sha256hex) {
+void aq_checkpoint_file_digests_free(size_t n, char **files, char **sha256hex) {
     for (size_t i = 0; i < n; ++i) {
         if (files) free(files[i]);
         if (sha256hex) free(sha256hex[i]);

@@ -12,7 +12,7 @@ typedef struct {
     const char *name, *target; /* owned by the shard files */
 } model_alias;
 
-struct aq_model {
+struct aq_checkpoint {
     aq_st_file **files;
     size_t nfiles;
     const aq_tensor **sorted; /* stored tensors by name */
@@ -31,14 +31,14 @@ static int alias_by_name(const void *a, const void *b) {
     return strcmp(((const model_alias *)a)->name, ((const model_alias *)b)->name);
 }
 
-static const aq_tensor *find_stored(const aq_model *m, const char *name) {
+static const aq_tensor *find_stored(const aq_checkpoint *m, const char *name) {
     const aq_tensor key = {.name = name}, *kp = &key;
     const aq_tensor **hit = bsearch(&kp, m->sorted, m->count, sizeof *m->sorted, tensor_by_name);
     return hit ? *hit : NULL;
 }
 
 /* Sorted tensor table; names are unique (the index check rejects a tensor in two shards). */
-static aq_status index_tensors(aq_model *m, aq_err *err) {
+static aq_status index_tensors(aq_checkpoint *m, aq_err *err) {
     for (size_t i = 0; i < m->nfiles; ++i)
         m->count += aq_st_count(m->files[i]);
     m->sorted = malloc((m->count ? m->count : 1) * sizeof *m->sorted);
@@ -51,7 +51,7 @@ static aq_status index_tensors(aq_model *m, aq_err *err) {
     return AQ_OK;
 }
 
-static aq_status index_aliases(aq_model *m, aq_err *err) {
+static aq_status index_aliases(aq_checkpoint *m, aq_err *err) {
     size_t n = 0;
     for (size_t i = 0; i < m->nfiles; ++i)
         n += aq_st_alias_count(m->files[i]);
@@ -80,7 +80,7 @@ static aq_status index_aliases(aq_model *m, aq_err *err) {
 }
 
 /* Opens the shard files of `path`; *dir gets the directory that may hold config.json. */
-static aq_status open_files(const char *path, aq_model *m, char **dir, aq_err *err) {
+static aq_status open_files(const char *path, aq_checkpoint *m, char **dir, aq_err *err) {
     struct stat sb;
     if (stat(path, &sb) != 0) return aq_err_set(err, AQ_E_IO, "%s: %s", path, strerror(errno));
     m->files = calloc(1, sizeof *m->files);
@@ -115,9 +115,9 @@ static aq_status open_files(const char *path, aq_model *m, char **dir, aq_err *e
     return st;
 }
 
-aq_status aq_model_open(const char *path, aq_model **out, aq_err *err) {
+aq_status aq_checkpoint_open(const char *path, aq_checkpoint **out, aq_err *err) {
     *out = NULL;
-    aq_model *m = calloc(1, sizeof *m);
+    aq_checkpoint *m = calloc(1, sizeof *m);
     if (!m) return aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", path);
     char *dir = NULL;
     aq_status st = open_files(path, m, &dir, err);
@@ -126,22 +126,22 @@ aq_status aq_model_open(const char *path, aq_model **out, aq_err *err) {
     if (st == AQ_OK) st = st_config_load(dir, &m->config, &m->arch, err);
     free(dir);
     if (st != AQ_OK) {
-        aq_model_close(m);
+        aq_checkpoint_close(m);
         return st;
     }
     *out = m;
     return AQ_OK;
 }
 
-size_t aq_model_count(const aq_model *m) {
+size_t aq_checkpoint_count(const aq_checkpoint *m) {
     return m ? m->count : 0;
 }
 
-const aq_tensor *aq_model_tensor(const aq_model *m, size_t i) {
+const aq_tensor *aq_checkpoint_tensor(const aq_checkpoint *m, size_t i) {
     return m && i < m->count ? m->sorted[i] : NULL;
 }
 
-const aq_tensor *aq_model_find(const aq_model *m, const char *name) {
+const aq_tensor *aq_checkpoint_find(const aq_checkpoint *m, const char *name) {
     if (!m || !name) return NULL;
     const aq_tensor *t = find_stored(m, name);
     if (t) return t;
@@ -150,25 +150,25 @@ const aq_tensor *aq_model_find(const aq_model *m, const char *name) {
     return a ? find_stored(m, a->target) : NULL;
 }
 
-size_t aq_model_alias_count(const aq_model *m) {
+size_t aq_checkpoint_alias_count(const aq_checkpoint *m) {
     return m ? m->nalias : 0;
 }
 
-void aq_model_alias(const aq_model *m, size_t i, const char **name, const char **target) {
+void aq_checkpoint_alias(const aq_checkpoint *m, size_t i, const char **name, const char **target) {
     int ok = m && i < m->nalias;
     if (name) *name = ok ? m->alias[i].name : NULL;
     if (target) *target = ok ? m->alias[i].target : NULL;
 }
 
-const char *aq_model_config_json(const aq_model *m) {
+const char *aq_checkpoint_config_json(const aq_checkpoint *m) {
     return m ? m->config : NULL;
 }
 
-const char *aq_model_architecture(const aq_model *m) {
+const char *aq_checkpoint_architecture(const aq_checkpoint *m) {
     return m && m->arch ? m->arch : "";
 }
 
-void aq_model_close(aq_model *m) {
+void aq_checkpoint_close(aq_checkpoint *m) {
     if (!m) return;
     for (size_t i = 0; i < m->nfiles; ++i)
         aq_st_close(m->files[i]);
