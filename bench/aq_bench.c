@@ -335,8 +335,6 @@ typedef struct {
     const char *json, *simd;
 } kernels_opts;
 
-static const char *const k_simd_names[] = {"auto", "scalar", "avx2", "avx512"};
-
 /* Read bandwidth (GB/s) of `threads` threads each summing its part of a 512 MiB buffer;
  * best of 5 passes, timed by CPU time per thread.  The sum is returned through *sink so it cannot
  * be optimised away. */
@@ -451,8 +449,8 @@ static int kernels_parse(int argc, char **argv, kernels_opts *o) {
 /* The kernel sets to measure: "all" = scalar and every SIMD set the CPU has. */
 static int kernel_sets(const char *want, const aq_kernels **ks) {
     int n = 0;
-    for (int s = 1; s <= 3; ++s) {
-        if (strcmp(want, "all") && strcmp(want, k_simd_names[s]) &&
+    for (int s = AQ_SIMD_SCALAR; s < AQ_SIMD_N; ++s) {
+        if (strcmp(want, "all") && strcmp(want, aq_simd_names[s]) &&
             !(s == 1 && !strcmp(want, "auto")))
             continue;
         const aq_kernels *k = aq_kernels_select(s);
@@ -626,9 +624,8 @@ static int scaling_parse(int argc, char **argv, scaling_opts *o) {
 }
 
 static int simd_code(const char *name) {
-    for (int s = 0; s < 4; ++s)
-        if (!strcmp(name, k_simd_names[s])) return s;
-    return -1;
+    aq_simd s;
+    return aq_simd_parse(name, &s) == 0 ? (int)s : -1;
 }
 
 static int run_scaling(const scaling_opts *o) {

@@ -23,7 +23,6 @@ typedef enum { AQ_TW_ALPHABAR = 0, AQ_TW_UNIFORM = 1 } aq_time_weight;
 /* Expected-error model c(t; lo, hi) of the layer inputs (docs/PHASES.md, "Expected error"). */
 typedef enum { AQ_ERRMODEL_GAUSSIAN = 0, AQ_ERRMODEL_MIXTURE = 1 } aq_error_model;
 typedef enum { AQ_INTERP_LINEAR = 0, AQ_INTERP_CUBIC = 1, AQ_INTERP_SIGMOID = 2 } aq_interp;
-typedef enum { AQ_SIMD_AUTO = 0, AQ_SIMD_SCALAR, AQ_SIMD_AVX2, AQ_SIMD_AVX512 } aq_simd;
 
 typedef struct {
     /* [model] */

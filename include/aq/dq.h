@@ -85,6 +85,10 @@ int64_t aq_dq_supers(int64_t cols);
 /*! aq_dq_bits_per_weight() : total stored bits of one row / cols (0 when cols <= 0). */
 double aq_dq_bits_per_weight(int64_t cols, const aq_dq_layout *L);
 
+/*! aq_quant_dq_layout() : the aq_dq_layout of params with scale_dtype dq: {bits,
+ *  group_size, dq_bits, or aq_dq_default_layout(bits).sub_bits when dq_bits is 0}. */
+aq_dq_layout aq_quant_dq_layout(const aq_quant_params *p);
+
 /*! aq_dq_quantize_row() :
  *  Quantizes `w[0..cols)` with importance `h` (cols entries >= 0, NULL: all 1) into `codes`,
  *  `sub`, `d`, `dmin` (sizes above; every byte of them is written, unused high bits 0) with
@@ -102,14 +106,15 @@ void aq_dq_dequantize_row(const aq_dq_layout *L, const uint8_t *codes, const uin
                           const uint16_t *d, const uint16_t *dmin, int64_t cols, float *out);
 
 /*! aq_dq_quantize_tensor() :
- *  [rows, cols] tensor of `src_dtype` at `src` (rows widened one at a time), kernel set `k`
- *  (NULL: auto).  Arrays are [rows, per-row size] as above, caller-allocated.  OpenMP over
- *  rows; codes/sub/d/dmin and `metrics` (may be NULL; definitions of aq_quant_metrics) are
- *  bit-identical for any thread count and kernel set (per-row partial sums added in row
- *  order).  `name` is used in messages.
+ *  aq_qformat_quantize_tensor() (aq/qformat.h, the one tensor driver) for the "dq" row with
+ *  the arrays named here: a [rows, cols] tensor of `src_dtype` at `src` (rows widened one at a
+ * time), kernel set `k` (NULL: auto).  Arrays are [rows, per-row size] as above, caller-allocated.
+ * OpenMP over rows; codes/sub/d/dmin and `metrics` (may be NULL; definitions of aq_quant_metrics)
+ * are bit-identical for any thread count and kernel set (per-row partial sums added in row order).
+ * `name` is used in messages.
  *  @return : AQ_OK; AQ_E_CONFIG bad layout; AQ_E_VALUE "tensor <name>: non-finite weight at
- *            [r, c]" (lowest flat index), a float16 overflow naming row and column, a bad
- *            shape or h; AQ_E_NOMEM. */
+ *            [r, c]" (lowest flat index over the tensor), else a float16 overflow naming row
+ *            and column, a bad shape or h, a missing buffer; AQ_E_NOMEM. */
 aq_status aq_dq_quantize_tensor(const aq_kernels *k, const aq_dq_layout *L, aq_dtype src_dtype,
                                 const void *src, int64_t rows, int64_t cols, const float *h,
                                 const char *name, uint8_t *codes, uint8_t *sub, uint16_t *d,

@@ -2,11 +2,12 @@
  * aq-mpi — reader of result files, format "aq-mpi/1" (docs/FORMAT.md).
  *
  * Opens a result file read-only with the default driver (any process may open it), checks
- * `format`, lists /tensors and hands out each tensor as float32: quantized tensors are
- * dequantized (codes unpacked lsb-first row-aligned, w^ = min + q * scale with the stored f16
- * or f32 scale/min, exactly as docs/FORMAT.md), passthrough tensors are converted from their
- * stored dtype (F32, F16, BF16 as uint16 with attribute dtype="bf16").  Groups without
- * `complete = 1` are treated as missing.  /act/<name> is read when present.
+ * `format`, lists /tensors and hands out passthrough tensors as float32 (converted from their
+ * stored dtype: F32, F16, BF16 as uint16 with attribute dtype="bf16") and the attributes and
+ * stored arrays of quantized tensors as they are.  The reader knows no quantization format:
+ * aq_qread_tensor() (include/aq/qformat.h) decodes a quantized tensor through the format
+ * table.  Groups without `complete = 1` are treated as missing.  /act/<name> is read when
+ * present.
  * Registers the zstd filter (32015) in-process; HDF5_PLUGIN_PATH is not needed.
  * Errors are one line, naming the file and the object.
  */
@@ -17,6 +18,7 @@
 #include <stdint.h>
 
 #include "aq/error.h"
+#include "aq/qformat.h"
 
 typedef struct aq_h5in aq_h5in;
 
@@ -39,20 +41,31 @@ typedef struct {
     int64_t shape[8];
     int64_t rows, cols; /* [shape[0], prod(shape[1:])]; [1, 1] for 0-d */
     int64_t numel;
-    int bits, group_size; /* quantized only */
-    int dq_bits;          /* > 0: double-quantized layout (scale_dtype "dq", aq/dq.h) */
+    int bits, group_size; /* quantized: the attributes bits and group_size, 0 when absent */
 } aq_h5in_info;
 
 /*! aq_h5in_tensor_info() : @return : AQ_OK; AQ_E_FORMAT "<path>: tensor <name>: <what>". */
 aq_status aq_h5in_tensor_info(const aq_h5in *h, const char *name, aq_h5in_info *info, aq_err *err);
 
-/*! aq_h5in_tensor() :
- *  Reads tensor `name` as float32 into dst[numel] (caller-allocated; `numel` must equal
- *  the tensor's element count), dequantizing when quantized.  Row-major [rows, cols].
- *  @return : AQ_OK; AQ_E_FORMAT (missing, incomplete, size mismatch, bad datasets);
- *            AQ_E_HDF5 (read failed, e.g. filter); AQ_E_NOMEM. */
-aq_status aq_h5in_tensor(const aq_h5in *h, const char *name, float *dst, int64_t numel,
-                         aq_err *err);
+/*! aq_h5in_passthrough() :
+ *  Reads passthrough tensor `name` as float32 into dst[numel] (caller-allocated; `numel`
+ *  must equal the tensor's element count).  Row-major.
+ *  @return : AQ_OK; AQ_E_FORMAT (missing, incomplete, quantized, size mismatch, bad
+ *            dataset); AQ_E_HDF5 (read failed, e.g. filter); AQ_E_NOMEM. */
+aq_status aq_h5in_passthrough(const aq_h5in *h, const char *name, float *dst, int64_t numel,
+                              aq_err *err);
+
+/*! aq_h5in_attr_str() / aq_h5in_attr_i32() : attribute `attr` of complete tensor `name`
+ *  (string into buf[size]; integer converted to int32).  @return : 0, or -1 when missing. */
+int aq_h5in_attr_str(const aq_h5in *h, const char *name, const char *attr, char *buf, size_t size);
+int aq_h5in_attr_i32(const aq_h5in *h, const char *name, const char *attr, int32_t *v);
+
+/*! aq_h5in_array() :
+ *  Dataset `array` of tensor `name` into dst as `count` elements of `elem` (uint8, IEEE
+ *  binary16 bits, float32; HDF5 converts the stored type).
+ *  @return : AQ_OK; AQ_E_FORMAT (no such dataset, element count not `count`); AQ_E_HDF5. */
+aq_status aq_h5in_array(const aq_h5in *h, const char *name, const char *array, aq_elem elem,
+                        void *dst, int64_t count, aq_err *err);
 
 /*! aq_h5in_act : /act/<name>: K time groups, T time steps; arrays owned (aq_h5in_act_free). */
 typedef struct {

@@ -8,10 +8,9 @@
  * the id that the HDF Group's registered-filter list assigns to Zstandard; readers load our plugin
  * (libaq_h5z_zstd.so) through HDF5_PLUGIN_PATH.
  *
- * Double-quantized tensors (scale_dtype "dq", include/aq/dq.h) store codes, sub (uint8
- * [rows, sub bytes per row]: the packed group scale/min codes), super_scale and super_min
- * (float16 [rows, supers]) instead of scale and min, plus the attributes dq_bits and
- * super_size = 256 (docs/FORMAT.md).
+ * A quantized tensor is written as its format's arrays and attributes (include/aq/qformat.h:
+ * the caller fills aq_h5_quantized from aq_qformat_arrays() and aq_qformat_attrs()); the
+ * writer knows no format (docs/FORMAT.md describes each).
  *
  * Float16 scale/min are stored as an IEEE binary16 HDF5 type (H5T_IEEE_F32LE re-shaped to
  * 16 bits: sign 15, exponent 10..14 bias 15, mantissa 0..9), which h5py reads as float16.
@@ -24,6 +23,7 @@
 
 #include "aq/dtype.h"
 #include "aq/error.h"
+#include "aq/qformat.h"
 #include "aq/quant.h"
 
 #define AQ_FORMAT_NAME "aq-mpi/1"
@@ -52,17 +52,18 @@ typedef struct {
     int threads; /* OpenMP threads per rank */
 } aq_h5_root_info;
 
-/*! aq_h5_quantized : one quantized tensor's result (all arrays borrowed). */
+/*! aq_h5_quantized : one quantized tensor's result (all arrays and strings borrowed). */
 typedef struct {
     int ndim;
     const int64_t *shape; /* source shape, ndim entries */
     aq_dtype orig_dtype;
-    int64_t rows, cols; /* the 2-D view that was quantized */
-    aq_quant_params params;
-    const uint8_t *codes;    /* [rows, aq_packed_row_bytes(cols, bits)] */
-    const void *scale, *min; /* [rows, groups] of params.scale_dtype; dq: float16 bits
-                                [rows, supers] (d and dmin of aq/dq.h) */
-    const uint8_t *sub;      /* dq only: [rows, aq_dq_sub_row_bytes] packed group codes */
+    int64_t rows, cols;                 /* the 2-D view that was quantized */
+    int n_arrays;                       /* 1..AQ_QF_MAX_ARRAYS */
+    aq_qarray arrays[AQ_QF_MAX_ARRAYS]; /* dataset i: arrays[i].name, [rows, row_elems] of
+                                           arrays[i].elem (u8, IEEE f16, f32) */
+    const void *data[AQ_QF_MAX_ARRAYS]; /* its rows back to back */
+    int n_attrs;
+    aq_qattr attrs[AQ_QF_MAX_ATTRS]; /* the format's attributes, written after orig_dtype */
     aq_quant_metrics metrics;
     int fallback_from_bits;   /* > 0: first tried at this width and re-quantized (issue 8) */
     double fallback_from_err; /* weighted_rel_err at fallback_from_bits */
@@ -92,9 +93,9 @@ aq_status aq_h5_create(const char *path, int level, const aq_h5_root_info *root,
                        aq_err *err);
 
 /*! aq_h5_write_quantized() :
- *  /tensors/<name>/ with kind="quantized", shape, orig_dtype, codes, scale, min (dq: sub,
- *  super_scale, super_min, dq_bits, super_size), bits, group_size, method, scale_dtype,
- *  packing="lsb-first-row-aligned", metrics, when
+ *  /tensors/<name>/ with kind="quantized", shape, orig_dtype, the datasets arrays[i] in
+ *  order, the attributes attrs[i] (strings, or int32), the metrics rel_mse, sqnr_db, cosine,
+ *  weighted_rel_err, when
  *  fallback_from_bits > 0 the attributes fallback_from_bits and fallback_from_err (and
  *  fallback_from_kl when finite), and last
  *  the attribute complete=1.  @return : AQ_OK or AQ_E_HDF5 naming the tensor. */

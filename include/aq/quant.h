@@ -38,8 +38,9 @@
 
 typedef enum { AQ_METHOD_RTN = 0, AQ_METHOD_MSE = 1 } aq_method;
 /* AQ_SCALE_DQ: the group scale and min are themselves quantized (double quantization,
- * include/aq/dq.h) and the tensor is produced by aq_dq_quantize_tensor(); the functions of
- * this header that take aq_quant_params handle f16 and f32 only. */
+ * include/aq/dq.h); each scale dtype names a row of the format table (aq/qformat.h), whose
+ * driver aq_qformat_quantize_tensor() quantizes every layout.  The row functions of this
+ * header (aq_quantize_row, aq_dequantize_row) handle f16 and f32 only. */
 typedef enum { AQ_SCALE_F16 = 0, AQ_SCALE_F32 = 1, AQ_SCALE_DQ = 2 } aq_scale_dtype;
 
 typedef struct {
@@ -52,7 +53,8 @@ typedef struct {
 } aq_quant_params;
 
 /*! aq_quant_params_check() : AQ_OK, or AQ_E_CONFIG with a message for a bad field (bits 3
- *  without scale_dtype dq, dq with method rtn, a dq layout refused by aq_dq_layout_check). */
+ *  without scale_dtype dq, dq with method rtn, a dq layout refused by aq_dq_layout_check,
+ *  an unknown format); the format-specific part is its row's check (aq/qformat.h). */
 aq_status aq_quant_params_check(const aq_quant_params *p, aq_err *err);
 
 /*! aq_method_name() : "rtn" / "mse".  aq_scale_dtype_name() : "f16" / "f32" / "dq". */
@@ -120,11 +122,12 @@ typedef struct {
 } aq_quant_metrics;
 
 /*! aq_quantize_tensor() :
- *  Quantizes a [rows, cols] tensor stored as `src_dtype` at `src` (may be unaligned; rows are
- *  widened to float32 one at a time, so no f32 copy of the tensor is made).  OpenMP over rows;
- *  results and metrics are bit-identical for any thread count (per-row partial sums are added
- *  in row order).  `codes`, `scale`, `min` are caller-allocated with the layouts above;
- *  `metrics` may be NULL.  `name` is used in messages.
+ *  aq_qformat_quantize_tensor() (aq/qformat.h) for the plain layouts: quantizes a [rows, cols]
+ * tensor stored as `src_dtype` at `src` (may be unaligned; rows are widened to float32 one at a
+ * time, so no f32 copy of the tensor is made).  OpenMP over rows; results and metrics are
+ * bit-identical for any thread count (per-row partial sums are added in row order).  `codes`,
+ * `scale`, `min` are caller-allocated with the layouts above; `metrics` may be NULL.  `name` is
+ * used in messages.
  *  @return : AQ_OK; AQ_E_VALUE "tensor <name>: non-finite weight at [r, c]" for the first
  *            (lowest flat index) NaN/Inf, nothing else meaningful written; AQ_E_CONFIG for bad
  *            params; AQ_E_NOMEM. */
@@ -137,6 +140,16 @@ aq_status aq_quantize_tensor(const aq_quant_params *p, aq_dtype src_dtype, const
  *  Kernel sets (runtime dispatch)
  ***********************************************/
 
+/* Instruction sets (run.simd): 0 auto = the widest the CPU supports. */
+typedef enum { AQ_SIMD_AUTO = 0, AQ_SIMD_SCALAR, AQ_SIMD_AVX2, AQ_SIMD_AVX512, AQ_SIMD_N } aq_simd;
+
+/* "auto", "scalar", "avx2", "avx512", then NULL: the names of aq_simd, in enum order (the
+ * values of run.simd and of aq-bench --simd). */
+extern const char *const aq_simd_names[AQ_SIMD_N + 1];
+
+/*! aq_simd_parse() : the aq_simd named `s` (aq_simd_names); @return : 0, or -1 (unknown). */
+int aq_simd_parse(const char *s, aq_simd *out);
+
 /* A constant table of kernels for one instruction set: scalar reference, AVX2 (+FMA
  * not used) or AVX-512 (F, BW, VL).  Every set gives bit-identical codes, scale/min and
  * metrics (same operations, same accumulation order), so results never depend on the
@@ -144,8 +157,8 @@ aq_status aq_quantize_tensor(const aq_quant_params *p, aq_dtype src_dtype, const
 typedef struct aq_kernels_s aq_kernels;
 
 /*! aq_kernels_select() :
- *  `simd` is an aq_simd value of aq/config.h: 0 auto (the widest the CPU supports),
- *  1 scalar, 2 avx2, 3 avx512.
+ *  `simd` is an aq_simd value: 0 auto (the widest the CPU supports), 1 scalar, 2 avx2,
+ *  3 avx512.
  *  @return : a pointer to a static constant table, or NULL when the requested set was not
  *            compiled in or the CPU lacks it (the caller reports). */
 const aq_kernels *aq_kernels_select(int simd);

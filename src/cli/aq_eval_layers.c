@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "aq/h5in.h"
+#include "aq/qformat.h"
 #include "aq_eval.h"
 
 /* One candidate weight: block `layer`, linear `lin`, its width in the result (0: not a
@@ -64,7 +65,7 @@ static aq_status swap_weight(const aq_run *r, const aq_h5in *h, aq_llm *probe,
         memcpy(dst, r->fp.layers[i].w[p->lin], (size_t)in.numel * sizeof *dst);
         return AQ_OK;
     }
-    return aq_h5in_tensor(h, p->name, dst, in.numel, err);
+    return aq_qread_tensor(h, p->name, dst, in.numel, err);
 }
 
 /* The candidates: every block linear that h holds as a quantized tensor. */

@@ -29,7 +29,6 @@ static const char *const TWEIGHTS[] = {"alphabar", "uniform", NULL};
 static const char *const ERRMODELS[] = {"gaussian", "mixture", NULL};
 static const char *const INTERPS[] = {"linear", "cubic", "sigmoid", NULL};
 static const char *const MISSING[] = {"error", "skip", NULL};
-static const char *const SIMDS[] = {"auto", "scalar", "avx2", "avx512", NULL};
 static const char *const BITS[] = {"2", "3", "4", "8", NULL};
 static const char *const GROUPS[] = {"16", "32", "64", "128", "256", NULL};
 
@@ -77,7 +76,7 @@ static const key_def KEYS[] = {
     {"output", "path", K_STR, F(output_path), 0, 0, NULL},
     {"output", "compression_level", K_INT, F(compression_level), 1, 22, NULL},
     {"run", "threads", K_INT, F(threads), 0, 4096, NULL},
-    {"run", "simd", K_ENUM, F(simd), 0, 0, SIMDS},
+    {"run", "simd", K_ENUM, F(simd), 0, 0, aq_simd_names},
 };
 #undef F
 #define N_KEYS (sizeof KEYS / sizeof KEYS[0])

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "aq/h5in.h"
+#include "aq/qformat.h"
 #include "aq/safetensors.h"
 #include "inspect_internal.h"
 
@@ -68,7 +69,7 @@ static aq_status write_one(aq_st_writer *w, const aq_h5in *h, const exp_entry *x
     int64_t n = x->info.numel;
     float *f = malloc((size_t)(n ? n : 1) * sizeof *f);
     if (!f) return aq_err_set(err, AQ_E_NOMEM, "tensor %s: out of memory", x->name);
-    aq_status st = aq_h5in_tensor(h, x->name, f, n, err);
+    aq_status st = aq_qread_tensor(h, x->name, f, n, err);
     uint16_t *b = NULL;
     if (st == AQ_OK && dt == AQ_DT_BF16) {
         b = malloc((size_t)(n ? n : 1) * sizeof *b);

@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aq/dq.h"
-#include "aq/quant.h"
+#include "aq/qformat.h"
 #include "inspect_read.h"
 #include "inspect_verify.h"
 
@@ -103,79 +102,57 @@ static void check_scale(tensor_ctx *t, hid_t g, const char *dn, size_t size, con
     ins_close(d);
 }
 
-/* scale_dtype "dq": dq_bits and super_size, and the layout as a whole (aq/dq.h). */
-static int dq_attrs(tensor_ctx *t, hid_t g, int bits, int gs, int *dq_bits) {
-    int32_t super = 0;
-    aq_err e;
-    if (ins_attr_num(g, "dq_bits", H5T_NATIVE_INT, dq_bits) != 0 ||
-        aq_dq_layout_check(&(aq_dq_layout){bits, gs, *dq_bits}, &e) != AQ_OK)
-        return ins_problem(t->v, t->obj,
-                           "dq layout: attribute dq_bits missing or layout "
-                           "(bits %d, group_size %d, dq_bits %d) invalid",
-                           bits, gs, *dq_bits),
-               0;
-    if (ins_attr_num(g, "super_size", H5T_NATIVE_INT32, &super) != 0 || super != AQ_DQ_SUPER)
-        return ins_problem(t->v, t->obj, "attribute super_size missing or not %d", AQ_DQ_SUPER), 0;
-    return 1;
+/* The tensor group's attributes, for the format table (aq_qformat_read_params). */
+static int attr_str_of(void *ctx, const char *name, char *buf, size_t size) {
+    return ins_attr_str(*(const hid_t *)ctx, name, buf, size);
 }
 
-static int quant_attrs(tensor_ctx *t, hid_t g, int *bits, int *gs, size_t *ssize, int *dq_bits) {
-    static const char *const METHODS[] = {"rtn", "mse", NULL}, *const SDT[] = {"f16", "f32", "dq",
-                                                                               NULL};
-    char method[16] = "", sdt[16] = "", packing[64] = "";
-    int ok = 1;
-    if (ins_attr_num(g, "bits", H5T_NATIVE_INT, bits) != 0 ||
-        (*bits != 2 && *bits != 3 && *bits != 4 && *bits != 8))
-        ok = 0, ins_problem(t->v, t->obj, "attribute bits missing or not 2, 3, 4 or 8");
-    if (ins_attr_num(g, "group_size", H5T_NATIVE_INT, gs) != 0 || *gs < 16 || *gs > 256 ||
-        (*gs & (*gs - 1)))
-        ok = 0, ins_problem(t->v, t->obj, "attribute group_size missing or not 16..256");
-    if (ins_attr_str(g, "method", method, sizeof method) != 0 || !one_of(method, METHODS))
-        ins_problem(t->v, t->obj, "attribute method missing or not rtn/mse");
-    if (ins_attr_str(g, "scale_dtype", sdt, sizeof sdt) != 0 || !one_of(sdt, SDT))
-        ok = 0, ins_problem(t->v, t->obj, "attribute scale_dtype missing or not f16/f32/dq");
-    *dq_bits = 0;
-    if (ok && strcmp(sdt, "dq") == 0) ok = dq_attrs(t, g, *bits, *gs, dq_bits);
-    if (ok && *bits == 3 && !*dq_bits)
-        ok = 0, ins_problem(t->v, t->obj, "bits 3 without scale_dtype dq");
-    if (ins_attr_str(g, "packing", packing, sizeof packing) != 0 ||
-        strcmp(packing, "lsb-first-row-aligned"))
-        ins_problem(t->v, t->obj, "attribute packing missing or not lsb-first-row-aligned");
+static int attr_num_of(void *ctx, const char *name, int32_t *v) {
+    return ins_attr_num(*(const hid_t *)ctx, name, H5T_NATIVE_INT32, v);
+}
+
+/* The format and its parameters from the attributes, checked by the format table. */
+static int quant_attrs(tensor_ctx *t, hid_t g, const aq_qformat **f, aq_quant_params *p) {
+    const aq_qattr_source src = {&g, attr_str_of, attr_num_of};
+    aq_err e = {0};
+    int ok = aq_qformat_read_params(&src, f, p, &e) == AQ_OK;
+    if (!ok) ins_problem(t->v, t->obj, "%s", e.msg);
+    if (ok && t->cols % (*f)->row_multiple != 0)
+        ok = 0, ins_problem(t->v, t->obj, "row length %lld is not a multiple of %lld (format %s)",
+                            (long long)t->cols, (long long)(*f)->row_multiple, (*f)->name);
     double m = 0;
     if (ins_attr_num(g, "rel_mse", H5T_NATIVE_DOUBLE, &m) != 0 || !(m >= 0) || !isfinite(m))
         ins_problem(t->v, t->obj, "attribute rel_mse missing or not a finite value >= 0");
-    *ssize = strcmp(sdt, "f32") == 0 ? 4 : 2;
     return ok;
 }
 
-/* A packed uint8 dataset of `n` codes of `bits` per row, padding bits checked. */
-static void check_packed(tensor_ctx *t, hid_t g, const char *dn, int64_t n, int bits) {
-    int64_t dims[2] = {t->rows, (int64_t)aq_packed_row_bytes(n, bits)};
-    hid_t d = open_checked(t, g, dn, H5T_INTEGER, 1, 2, dims);
-    pad_ctx p = {n, bits, -1};
-    read_checked(t, d, dn, H5T_NATIVE_UINT8, check_padding, &p);
+/* A uint8 dataset [rows, row_elems]; with used_bits, the padding bits of each row are 0. */
+static void check_bytes(tensor_ctx *t, hid_t g, const aq_qarray *a) {
+    int64_t dims[2] = {t->rows, a->row_elems};
+    hid_t d = open_checked(t, g, a->name, H5T_INTEGER, 1, 2, dims);
+    pad_ctx p = {a->used_bits, 1, -1};
+    read_checked(t, d, a->name, H5T_NATIVE_UINT8, a->used_bits ? check_padding : NULL, &p);
     if (p.bad_row >= 0)
-        ins_problem(t->v, t->obj, "%s row %lld: padding bits are not zero", dn,
+        ins_problem(t->v, t->obj, "%s row %lld: padding bits are not zero", a->name,
                     (long long)p.bad_row);
     ins_close(d);
 }
 
+/* Every stored array of the tensor's format: type, dims, padding, finite floats. */
 static void check_quantized(tensor_ctx *t, hid_t g) {
-    int bits = 0, gs = 0, dq_bits = 0;
-    size_t ssize = 2;
-    if (!quant_attrs(t, g, &bits, &gs, &ssize, &dq_bits)) return;
-    check_packed(t, g, "codes", t->cols, bits);
-    if (dq_bits) {
-        const aq_dq_layout L = {bits, gs, dq_bits};
-        int64_t sdims[2] = {t->rows, aq_dq_supers(t->cols)};
-        check_packed(t, g, "sub", 2 * aq_dq_groups(t->cols, &L), dq_bits);
-        check_scale(t, g, "super_scale", 2, sdims);
-        check_scale(t, g, "super_min", 2, sdims);
-        return;
+    const aq_qformat *f = NULL;
+    aq_quant_params p;
+    if (!quant_attrs(t, g, &f, &p)) return;
+    aq_qarray a[AQ_QF_MAX_ARRAYS];
+    const int n = f->arrays(f, &p, t->cols, a);
+    for (int i = 0; i < n; ++i) {
+        if (a[i].elem == AQ_ELEM_U8) {
+            check_bytes(t, g, &a[i]);
+        } else {
+            int64_t dims[2] = {t->rows, a[i].row_elems};
+            check_scale(t, g, a[i].name, aq_elem_size(a[i].elem), dims);
+        }
     }
-    int64_t sdims[2] = {t->rows, aq_groups_per_row(t->cols, gs)};
-    check_scale(t, g, "scale", ssize, sdims);
-    check_scale(t, g, "min", ssize, sdims);
 }
 
 static void check_passthrough(tensor_ctx *t, hid_t g) {

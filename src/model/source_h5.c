@@ -3,10 +3,11 @@
  * them (dequantized codes, passthrough tensors converted).
  */
 #include "aq/h5in.h"
+#include "aq/qformat.h"
 #include "aq/model.h"
 
 static aq_status h5_get(const void *ctx, const char *name, int64_t numel, float *dst, aq_err *err) {
-    return aq_h5in_tensor((const aq_h5in *)ctx, name, dst, numel, err);
+    return aq_qread_tensor((const aq_h5in *)ctx, name, dst, numel, err);
 }
 
 static int h5_has(const void *ctx, const char *name) {

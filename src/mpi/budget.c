@@ -17,17 +17,17 @@
 #include <string.h>
 
 #include "aq/job.h"
-#include "aq/qlayout.h"
+#include "aq/qformat.h"
 #include "job_internal.h"
 
-/* Candidate widths, narrowest first: 2/4/8, and 2/3/4/8 with the dq layout (the only one
- * with 3-bit codes). */
+/* Candidate widths, narrowest first: the format's (aq/qformat.h): 2/4/8, and 2/3/4/8 with
+ * the dq layout (the only one with 3-bit codes). */
 #define MAX_W 4
-static const int WIDTHS[MAX_W] = {2, 4, 8, 0}, WIDTHS_DQ[MAX_W] = {2, 3, 4, 8};
 
 static const int *widths(const aq_config *c, int *n) {
-    *n = c->quant.scale_dtype == AQ_SCALE_DQ ? 4 : 3;
-    return c->quant.scale_dtype == AQ_SCALE_DQ ? WIDTHS_DQ : WIDTHS;
+    const aq_qformat *f = aq_qformat_of(&c->quant);
+    *n = f ? (f->n_widths < MAX_W ? f->n_widths : MAX_W) : 0;
+    return f ? f->widths : NULL;
 }
 
 typedef struct {
@@ -46,13 +46,15 @@ static aq_status measure_kl(const aq_job *j, const aq_tensor *t, record *rec, aq
     for (int w = 0; w < nw; ++w) {
         aq_quant_params p = j->cfg->quant;
         p.bits = W[w];
-        rec->bytes[w] = (double)aq_quant_tensor_bytes(&p, rows, cols);
+        rec->bytes[w] = (double)aq_qformat_tensor_bytes(&p, rows, cols);
+        char all[32];
         if (!aq_kl_table_find(&j->kl, t->name, W[w], &rec->err[w]))
-            return aq_err_set(err, AQ_E_CONFIG,
-                              "quant.budget_kl_path %s: no KL for tensor %s at %d bits (run "
-                              "aq-eval --layer-kl on a result at every width: %s)",
-                              j->cfg->budget_kl_path, t->name, W[w],
-                              nw == 4 ? "2, 3, 4 and 8" : "2, 4 and 8");
+            return aq_err_set(
+                err, AQ_E_CONFIG,
+                "quant.budget_kl_path %s: no KL for tensor %s at %d bits (run "
+                "aq-eval --layer-kl on a result at every width: %s)",
+                j->cfg->budget_kl_path, t->name, W[w],
+                aq_qformat_widths_text(aq_qformat_of(&j->cfg->quant), NULL, all, sizeof all));
     }
     return AQ_OK;
 }

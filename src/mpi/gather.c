@@ -1,8 +1,9 @@
 /* Point-to-point protocol between the workers and rank 0 (the writer).
- * A worker sends, for each quantized tensor it owns, a header (TAG_HDR) followed by codes,
- * scale, min and, for the dq layout, sub (their own tags), and finally one MSG_END header carrying
- * its status. Rank 0 receives headers from any source; MPI's non-overtaking rule keeps a header and
- * its payload together.  Payloads go in pieces of at most 1 GiB, as MPI counts are int. */
+ * A worker sends, for each quantized tensor it owns, a header (TAG_HDR) followed by the arrays
+ * of its format (aq/qformat.h; array i with tag TAG_ARRAY0 + i), and finally one MSG_END header
+ * carrying its status. Rank 0 receives headers from any source; MPI's non-overtaking rule keeps a
+ * header and its payload together.  Payloads go in pieces of at most 1 GiB, as MPI counts are int.
+ */
 #include <string.h>
 
 #include "aq/job.h"
@@ -50,11 +51,10 @@ aq_status aq_send_result_start(MPI_Comm comm, aq_pending *p, aq_err *err) {
     p->n = 0;
     /* The header is small and goes eagerly; the payload is left to progress while the worker
      * computes its next tensor. */
-    if (send_bytes(comm, &r->hdr, sizeof r->hdr, TAG_HDR) ||
-        isend_bytes(comm, r->codes, r->hdr.codes_bytes, TAG_CODES, p) ||
-        isend_bytes(comm, r->scale, r->hdr.param_bytes, TAG_SCALE, p) ||
-        isend_bytes(comm, r->min, r->hdr.param_bytes, TAG_MIN, p) ||
-        (r->hdr.sub_bytes && isend_bytes(comm, r->sub, r->hdr.sub_bytes, TAG_SUB, p)))
+    int bad = send_bytes(comm, &r->hdr, sizeof r->hdr, TAG_HDR);
+    for (int i = 0; !bad && i < r->hdr.n_arrays; ++i)
+        bad = isend_bytes(comm, r->arr[i], r->hdr.array_bytes[i], TAG_ARRAY0 + i, p);
+    if (bad)
         return aq_err_set(err, AQ_E_MPI, "rank %d: sending tensor %lld to rank 0 failed",
                           r->hdr.rank, (long long)r->hdr.tensor);
     return AQ_OK;
@@ -87,10 +87,10 @@ aq_status aq_recv_message(MPI_Comm comm, aq_qresult *r, aq_err *err) {
     int src = s.MPI_SOURCE;
     aq_status st = aq_qresult_alloc(r, "(received)", err);
     if (st != AQ_OK) return st;
-    if (recv_bytes(comm, r->codes, r->hdr.codes_bytes, src, TAG_CODES) ||
-        recv_bytes(comm, r->scale, r->hdr.param_bytes, src, TAG_SCALE) ||
-        recv_bytes(comm, r->min, r->hdr.param_bytes, src, TAG_MIN) ||
-        (r->hdr.sub_bytes && recv_bytes(comm, r->sub, r->hdr.sub_bytes, src, TAG_SUB))) {
+    int bad = 0;
+    for (int i = 0; !bad && i < r->hdr.n_arrays; ++i)
+        bad = recv_bytes(comm, r->arr[i], r->hdr.array_bytes[i], src, TAG_ARRAY0 + i);
+    if (bad) {
         aq_qresult_free(r);
         return aq_err_set(err, AQ_E_MPI, "rank 0: receiving tensor %lld from rank %d failed",
                           (long long)r->hdr.tensor, src);

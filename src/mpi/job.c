@@ -26,15 +26,14 @@ static aq_status write_result(aq_job *j, const aq_qresult *r, aq_err *err) {
                          .orig_dtype = t->dtype,
                          .rows = r->hdr.rows,
                          .cols = r->hdr.cols,
-                         .params = p,
-                         .codes = r->codes,
-                         .scale = r->scale,
-                         .min = r->min,
-                         .sub = r->sub,
                          .metrics = r->hdr.metrics,
                          .fallback_from_bits = r->hdr.from_bits,
                          .fallback_from_err = r->hdr.from_err,
                          .fallback_from_kl = r->hdr.from_kl};
+    q.n_arrays = aq_qformat_arrays(&p, q.cols, q.arrays); /* the format's, in its order */
+    for (int i = 0; i < q.n_arrays; ++i)
+        q.data[i] = r->arr[i];
+    q.n_attrs = aq_qformat_attrs(&p, q.attrs);
     double t0 = MPI_Wtime();
     aq_status st = aq_h5_write_quantized(j->w, t->name, &q, err);
     if (st == AQ_OK) st = aq_h5_flush(j->w, err); /* a resumable partial if we die later */
@@ -341,13 +340,12 @@ static aq_status finish(aq_job *j, aq_err *err) {
 
 /* run.simd's kernel set; every rank checks its own CPU. */
 static aq_status select_kernels(aq_job *j, aq_err *err) {
-    static const char *const NAMES[] = {"auto", "scalar", "avx2", "avx512"};
     j->kernels = aq_kernels_select((int)j->cfg->simd);
     j->tally.simd = aq_kernels_name(j->kernels);
     aq_status st = j->kernels ? AQ_OK
                               : aq_err_set(err, AQ_E_UNSUPPORTED,
                                            "run.simd = %s: not available on this CPU or build",
-                                           NAMES[j->cfg->simd]);
+                                           aq_simd_names[j->cfg->simd]);
     return aq_mpi_agree(j->comm, st, err);
 }
 
@@ -373,10 +371,11 @@ static aq_status run_stages(aq_job *j, aq_err *err) {
         j->w = NULL;
         return st;
     }
+    char widths[32];
     if (j->bits && j->rank == 0 && !j->tally.quiet)
         printf("budget: %.3f bits/weight requested, %.3f allocated over %s-bit widths by %s\n",
                j->cfg->budget_bits, j->budget_achieved,
-               j->cfg->quant.scale_dtype == AQ_SCALE_DQ ? "2/3/4/8" : "2/4/8",
+               aq_qformat_widths_text(aq_qformat_of(&j->cfg->quant), "/", widths, sizeof widths),
                j->cfg->budget_kl_path[0] ? "per-layer KL (quant.budget_kl_path)"
                                          : "weighted relative error");
     j->tally.n_total = aq_checkpoint_count(j->model);

@@ -10,12 +10,14 @@
 #include "aq/error.h"
 #include "aq/h5out.h"
 #include "aq/plan.h"
+#include "aq/qformat.h"
 #include "aq/quant.h"
 #include "aq/safetensors.h"
 
 typedef struct aq_job_s aq_job; /* defined below */
 
-enum { TAG_HDR = 11, TAG_CODES = 12, TAG_SCALE = 13, TAG_MIN = 14, TAG_SUB = 15, TAG_ABORT = 19 };
+/* Array i of a result's format (aq/qformat.h) goes with tag TAG_ARRAY0 + i. */
+enum { TAG_HDR = 11, TAG_ARRAY0 = 12, TAG_ABORT = 19 };
 enum { MSG_RESULT = 1, MSG_END = 2 };
 
 /* Sent as raw bytes: ranks of one job are assumed to share the architecture (homogeneous
@@ -25,13 +27,13 @@ typedef struct {
     int32_t status; /* aq_status; an END with an error carries its message */
     int64_t tensor; /* model tensor index */
     int64_t rows, cols;
-    uint64_t codes_bytes; /* rows * packed row bytes */
-    uint64_t param_bytes; /* bytes of scale, and of min */
-    uint64_t sub_bytes;   /* bytes of the dq group codes (0: plain layout), aq/qlayout.h */
-    double seconds;       /* compute seconds on the producing rank */
-    int32_t rank;         /* producer */
-    int32_t bits;         /* width actually used (after any fallback) */
-    int32_t from_bits;    /* > 0: fell back from this width */
+    int32_t n_arrays; /* the format's arrays (aq_qformat_arrays) */
+    int32_t pad0;
+    uint64_t array_bytes[AQ_QF_MAX_ARRAYS]; /* rows * row bytes of each */
+    double seconds;                         /* compute seconds on the producing rank */
+    int32_t rank;                           /* producer */
+    int32_t bits;                           /* width actually used (after any fallback) */
+    int32_t from_bits;                      /* > 0: fell back from this width */
     int32_t pad;
     double from_err; /* weighted_rel_err at from_bits */
     double from_kl;  /* per-layer KL at from_bits (aq-eval --layer-kl), NaN: none */
@@ -39,16 +41,14 @@ typedef struct {
     char msg[AQ_ERR_MSG_MAX];
 } aq_msg_hdr;
 
-/* One quantized tensor's result; buffers owned by the struct; layouts in aq/qlayout.h
- * (dq: scale/min are the float16 super-block values, sub the packed group codes). */
+/* One quantized tensor's result: the stored arrays of its format (aq/qformat.h), in the
+ * format's order; buffers owned by the struct. */
 typedef struct {
     aq_msg_hdr hdr;
-    uint8_t *codes;
-    void *scale, *min;
-    uint8_t *sub; /* NULL when hdr.sub_bytes == 0 */
+    void *arr[AQ_QF_MAX_ARRAYS]; /* hdr.n_arrays of them, the rest NULL */
 } aq_qresult;
 
-/* Stored bytes of r: codes + scale + min + sub. */
+/* Stored bytes of r: the sum of its arrays. */
 uint64_t aq_qresult_bytes(const aq_qresult *r);
 
 /* 2-D view [rows, cols] of a tensor: rows = shape[0], cols = product of the rest. */

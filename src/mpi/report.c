@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "aq/job.h"
+#include "aq/qformat.h"
 #include "job_internal.h"
 
 #define MB (1024.0 * 1024.0)
@@ -40,7 +41,7 @@ void aq_report_quantized(aq_tally *t, const aq_tensor *src, const aq_qresult *r,
     printf("[%4zu/%zu] rank %-3d %-44s %-12s int%d %s g%d%s  SQNR %6.2f dB  cos %.5f  %8.1f MB/s",
            t->n_done, t->n_total, r->hdr.rank, src->name, shape, r->hdr.bits,
            aq_method_name(cfg->quant.method), cfg->quant.group_size,
-           cfg->quant.scale_dtype == AQ_SCALE_DQ ? " dq" : "", sqnr, r->hdr.metrics.cosine, mbs);
+           aq_qformat_of(&cfg->quant)->tag, sqnr, r->hdr.metrics.cosine, mbs);
     if (r->hdr.from_bits) {
         const double thr = r->hdr.from_bits == 2 ? cfg->fallback_2bit : cfg->fallback_4bit;
         printf("  (fallback from int%d: weighted rel. error %.4f %s %.4f", r->hdr.from_bits,

@@ -7,7 +7,7 @@
 
 #include "aq/job.h"
 #include "aq/phases.h"
-#include "aq/qlayout.h"
+#include "aq/qformat.h"
 #include "job_internal.h"
 
 static int ends_with(const char *s, const char *suffix) {
@@ -31,27 +31,29 @@ void aq_tensor_view(const aq_tensor *t, int64_t *rows, int64_t *cols) {
 }
 
 uint64_t aq_qresult_bytes(const aq_qresult *r) {
-    return r->hdr.codes_bytes + 2 * r->hdr.param_bytes + r->hdr.sub_bytes;
+    uint64_t n = 0;
+    for (int i = 0; i < r->hdr.n_arrays; ++i)
+        n += r->hdr.array_bytes[i];
+    return n;
 }
 
 aq_status aq_qresult_alloc(aq_qresult *r, const char *name, aq_err *err) {
-    r->codes = malloc(r->hdr.codes_bytes ? r->hdr.codes_bytes : 1);
-    r->scale = malloc(r->hdr.param_bytes ? r->hdr.param_bytes : 1);
-    r->min = malloc(r->hdr.param_bytes ? r->hdr.param_bytes : 1);
-    r->sub = r->hdr.sub_bytes ? malloc(r->hdr.sub_bytes) : NULL;
-    if (r->codes && r->scale && r->min && (r->sub || !r->hdr.sub_bytes)) return AQ_OK;
+    int ok = r->hdr.n_arrays >= 0 && r->hdr.n_arrays <= AQ_QF_MAX_ARRAYS;
+    for (int i = 0; ok && i < r->hdr.n_arrays; ++i) {
+        const uint64_t n = r->hdr.array_bytes[i];
+        ok = (r->arr[i] = malloc(n ? n : 1)) != NULL;
+    }
+    if (ok) return AQ_OK;
     aq_qresult_free(r);
     return aq_err_set(err, AQ_E_NOMEM, "tensor %s: cannot allocate %llu bytes of results", name,
                       (unsigned long long)aq_qresult_bytes(r));
 }
 
 void aq_qresult_free(aq_qresult *r) {
-    free(r->codes);
-    free(r->scale);
-    free(r->min);
-    free(r->sub);
-    r->codes = r->sub = NULL;
-    r->scale = r->min = NULL;
+    for (int i = 0; i < AQ_QF_MAX_ARRAYS; ++i) {
+        free(r->arr[i]);
+        r->arr[i] = NULL;
+    }
 }
 
 /* Importance h_j = sum_t w_t E[x_tj^2] of tensor t's input channels, or NULL (all 1). */
@@ -102,21 +104,15 @@ aq_status aq_quantize_at(const aq_job *j, const aq_tensor *t, int bits, const fl
     aq_quant_params p = j->cfg->quant;
     p.bits = bits;
     r->hdr.bits = bits;
-    const aq_qrow_sizes z = aq_qrow_sizes_of(&p, r->hdr.cols);
-    const uint64_t rows = (uint64_t)r->hdr.rows;
-    r->hdr.codes_bytes = rows * z.codes;
-    r->hdr.param_bytes = rows * z.scale;
-    r->hdr.sub_bytes = rows * z.sub;
+    aq_qarray a[AQ_QF_MAX_ARRAYS];
+    r->hdr.n_arrays = aq_qformat_arrays(&p, r->hdr.cols, a);
+    for (int i = 0; i < r->hdr.n_arrays; ++i)
+        r->hdr.array_bytes[i] =
+            (uint64_t)r->hdr.rows * (uint64_t)a[i].row_elems * aq_elem_size(a[i].elem);
     aq_status st = aq_qresult_alloc(r, t->name, err);
-    if (st == AQ_OK && p.scale_dtype == AQ_SCALE_DQ) {
-        const aq_dq_layout L = aq_quant_dq_layout(&p);
-        st = aq_dq_quantize_tensor(j->kernels, &L, t->dtype, t->data, r->hdr.rows, r->hdr.cols, h,
-                                   t->name, r->codes, r->sub, r->scale, r->min, &r->hdr.metrics,
-                                   err);
-    } else if (st == AQ_OK) {
-        st = aq_quantize_tensor_ex(&p, j->kernels, t->dtype, t->data, r->hdr.rows, r->hdr.cols, h,
-                                   t->name, r->codes, r->scale, r->min, &r->hdr.metrics, err);
-    }
+    if (st == AQ_OK)
+        st = aq_qformat_quantize_tensor(&p, j->kernels, t->dtype, t->data, r->hdr.rows, r->hdr.cols,
+                                        h, t->name, r->arr, &r->hdr.metrics, err);
     if (st != AQ_OK) aq_qresult_free(r);
     return st;
 }
@@ -124,8 +120,7 @@ aq_status aq_quantize_at(const aq_job *j, const aq_tensor *t, int bits, const fl
 aq_status aq_qresult_compute(const aq_job *j, int64_t index, aq_qresult *r, aq_err *err) {
     const aq_tensor *t = aq_checkpoint_tensor(j->model, (size_t)index);
     memset(&r->hdr, 0, sizeof r->hdr);
-    r->codes = r->sub = NULL;
-    r->scale = r->min = NULL;
+    memset(r->arr, 0, sizeof r->arr);
     r->hdr.kind = MSG_RESULT;
     r->hdr.tensor = index;
     r->hdr.rank = j->rank;

@@ -6,6 +6,7 @@
  * encoding rule for the parameters that are stored.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,146 +78,6 @@ static unsigned sub_get(const uint8_t *sub, int64_t i, int S) {
     unsigned x = sub[bit >> 3];
     if ((bit & 7) + S > 8) x |= (unsigned)sub[(bit >> 3) + 1] << 8;
     return (x >> (bit & 7)) & ((1u << S) - 1u);
-}
-
-/*-*********************************************
- *  Reference kernels (quant_impl.h: aq_dq_targets_fn, aq_dq_pick_fn)
- ***********************************************/
-
-static aq_dq_gstat group_stat(const float *x, const float *h, int n) {
-    aq_dq_gstat g = {0.0, 0.0, 0.0, x[0], x[0]};
-    for (int j = 0; j < n; ++j) {
-        const double hj = h ? (double)h[j] : 1.0, xj = x[j], hx = hj * xj;
-        g.sh += hj;
-        g.shx += hx;
-        g.shxx += hx * xj;
-        g.lo = x[j] < g.lo ? x[j] : g.lo;
-        g.hi = x[j] > g.hi ? x[j] : g.hi;
-    }
-    g.lo += 0.0f; /* -0 -> +0, as aq_minmax_f32() */
-    g.hi += 0.0f;
-    return g;
-}
-
-/* csums of the codes aq_code_of((x - lo) * inv). */
-static aq_dq_csums code_sums(const float *x, const float *h, int n, float qmaxf, float lo,
-                             float inv) {
-    aq_dq_csums c = {0.0f, 0.0f, 0.0f};
-    for (int j = 0; j < n; ++j) {
-        const float l = (float)aq_code_of((x[j] - lo) * inv, qmaxf);
-        const float hl = h ? h[j] * l : l;
-        c.shl += hl;
-        c.shll += hl * l;
-        c.shxl += hl * x[j];
-    }
-    return c;
-}
-
-static aq_fit eval_cand(const float *x, const float *h, int n, float qmaxf, const aq_dq_gstat *g,
-                        float lo, float inv, aq_dq_csums *c) {
-    const aq_wconst w = {g->sh, g->shx, g->shxx};
-    *c = code_sums(x, h, n, qmaxf, lo, inv);
-    return aq_mse_fit(&w, lo, inv, c->shl, c->shll, c->shxl);
-}
-
-static void targets_one(const float *x, const float *h, int n, float qmaxf, float step,
-                        aq_dq_gstat *st, float *s, float *m, aq_dq_csums *cs) {
-    const aq_dq_gstat g = group_stat(x, h, n);
-    *st = g;
-    if (!(g.hi > g.lo) || !(g.sh > 0.0)) { /* constant, or no weight: nothing to fit */
-        *s = 0.0f;
-        *m = g.lo;
-        *cs = (aq_dq_csums){0.0f, 0.0f, 0.0f};
-        return;
-    }
-    float mu = (float)(g.shx / g.sh);
-    mu = mu < g.lo ? g.lo : (mu > g.hi ? g.hi : mu);
-    const float pull = 1.0f - step;
-    aq_fit best = {0.0, 0.0, 0.0};
-    aq_dq_csums bc = {0.0f, 0.0f, 0.0f};
-    for (int c = 0; c < 4; ++c) {
-        const float a = (c & 2) ? pull : 1.0f, b = (c & 1) ? pull : 1.0f;
-        const float clo = mu + a * (g.lo - mu), chi = mu + b * (g.hi - mu);
-        aq_dq_csums cc;
-        const aq_fit f = eval_cand(x, h, n, qmaxf, &g, clo, qmaxf / (chi - clo), &cc);
-        if (c == 0 || f.err < best.err) {
-            best = f;
-            bc = cc;
-        }
-    }
-    aq_dq_csums cc; /* assign/refit step from the winner */
-    const aq_fit f = eval_cand(x, h, n, qmaxf, &g, (float)best.m, (float)(1.0 / best.s), &cc);
-    if (f.err < best.err) {
-        best = f;
-        bc = cc;
-    }
-    *s = (float)best.s;
-    *m = (float)best.m;
-    *cs = bc;
-}
-
-void aq_dq_targets_ref(const aq_dq_batch *b, float step, aq_dq_gstat *st, float *s, float *m,
-                       aq_dq_csums *cs) {
-    for (int g = 0; g < b->ng; ++g) {
-        const size_t off = (size_t)g * (size_t)b->G;
-        targets_one(b->x + off, b->h ? b->h + off : NULL, b->G, b->qmaxf, step, &st[g], &s[g],
-                    &m[g], &cs[g]);
-    }
-}
-
-/* trunc(clamp(v, 0, q)) as an int (NaN -> 0). */
-static int clampq(float v, int q) {
-    v = v > 0.0f ? v : 0.0f;
-    v = v < (float)q ? v : (float)q;
-    return (int)v;
-}
-
-static void pick_one(const float *x, const float *h, int n, float qmaxf, int q, int radius,
-                     const aq_dq_gstat *st, float s, float m, const aq_dq_csums *cs_in, float d,
-                     float dmin, uint8_t *sc, uint8_t *mc, aq_dq_csums *cs, double *err) {
-    const float id = d > 0.0f ? 1.0f / d : 0.0f, im = dmin != 0.0f ? 1.0f / dmin : 0.0f;
-    const int s0 = clampq(s * id, q), m0 = clampq(m * im, q);
-    int sc0 = s0, mc0 = m0;
-    double best = 0.0;
-    for (int a = 0; a < 2; ++a) /* closed form, codes of cs_in held fixed */
-        for (int c = 0; c < 2; ++c) {
-            const int si = s0 + a < q ? s0 + a : q, mi = m0 + c < q ? m0 + c : q;
-            const double e =
-                aq_dq_cerr(st, cs_in, (double)(d * (float)si), (double)(dmin * (float)mi));
-            if ((a == 0 && c == 0) || e < best) {
-                best = e;
-                sc0 = si;
-                mc0 = mi;
-            }
-        }
-    int have = 0;
-    for (int a = -radius; a <= radius; ++a) /* trials, codes re-encoded */
-        for (int c = -radius; c <= radius; ++c) {
-            const int si = sc0 + a, mi = mc0 + c;
-            if (si < 0 || si > q || mi < 0 || mi > q) continue;
-            const float scale = d * (float)si, mn = dmin * (float)mi;
-            const float inv = scale > 0.0f ? 1.0f / scale : 0.0f;
-            const aq_dq_csums t = code_sums(x, h, n, qmaxf, mn, inv);
-            const double e = aq_dq_cerr(st, &t, (double)scale, (double)mn);
-            if (!have || e < best) {
-                have = 1;
-                best = e;
-                *sc = (uint8_t)si;
-                *mc = (uint8_t)mi;
-                *cs = t;
-            }
-        }
-    *err = best;
-}
-
-void aq_dq_pick_ref(const aq_dq_batch *b, int subq, int radius, const aq_dq_gstat *st,
-                    const float *s, const float *m, const aq_dq_csums *cs_in, const float *d,
-                    const float *dmin, uint8_t *sc, uint8_t *mc, aq_dq_csums *cs, double *err) {
-    for (int g = 0; g < b->ng; ++g) {
-        const size_t off = (size_t)g * (size_t)b->G;
-        pick_one(b->x + off, b->h ? b->h + off : NULL, b->G, b->qmaxf, subq, radius, &st[g], s[g],
-                 m[g], &cs_in[g], d[g], dmin[g], &sc[g], &mc[g], &cs[g], &err[g]);
-    }
 }
 
 /*-*********************************************
@@ -296,8 +157,8 @@ static void pick_near(const dq_chunk *c, int g0, int g1, const float *s, const f
                       float dmin, uint8_t *sc, uint8_t *mc) {
     const float id = d > 0.0f ? 1.0f / d : 0.0f, im = dmin != 0.0f ? 1.0f / dmin : 0.0f;
     for (int g = g0; g < g1; ++g) {
-        sc[g] = (uint8_t)clampq(s[g] * id + 0.5f, c->subq);
-        mc[g] = (uint8_t)clampq(m[g] * im + 0.5f, c->subq);
+        sc[g] = (uint8_t)aq_dq_clampq(s[g] * id + 0.5f, c->subq);
+        mc[g] = (uint8_t)aq_dq_clampq(m[g] * im + 0.5f, c->subq);
     }
 }
 
@@ -535,137 +396,53 @@ void aq_dq_dequantize_row(const aq_dq_layout *L, const uint8_t *codes, const uin
 }
 
 /*-*********************************************
- *  Tensor driver
+ *  The "dq" row of the format table (qformat.c) and the tensor entry point
  ***********************************************/
 
-typedef struct {
-    double l[AQ_ES_N];
-    int64_t bad_col; /* first non-finite weight, -1 none */
-    int64_t bad_sb;  /* first column of an overflowing super-block, -1 none */
-    float bad_val;
-} dq_row_stats;
-
-typedef struct {
-    const aq_kernels_t *k;
-    const aq_dq_layout *L;
-    aq_dtype dt;
-    const unsigned char *src;
-    int64_t cols;
-    const float *h;
-    uint8_t *codes, *sub;
-    uint16_t *d, *dmin;
-    dq_row_stats *rs;
-} dq_job;
-
-static void dq_process_row(const dq_job *t, int64_t r, float *w, dq_scratch *scr) {
-    dq_row_stats *st = &t->rs[r];
-    memset(st, 0, sizeof *st);
-    st->bad_sb = -1;
-    t->k->convert(t->dt, t->src + (size_t)r * (size_t)t->cols * aq_dtype_size(t->dt),
-                  (size_t)t->cols, w);
-    st->bad_col = t->k->first_nonfinite(w, t->cols);
-    if (st->bad_col >= 0) {
-        st->bad_val = w[st->bad_col];
-        return;
-    }
-    const int64_t supers = aq_dq_supers(t->cols);
-    const dq_row_out o = {t->codes + (size_t)r * aq_packed_row_bytes(t->cols, t->L->bits),
-                          t->sub + (size_t)r * aq_dq_sub_row_bytes(t->cols, t->L),
-                          t->d + r * supers, t->dmin + r * supers};
-    double lanes[AQ_ES_N][AQ_LANES] = {{0}};
-    const int64_t bad = dq_row_k(t->k, t->L, w, t->cols, t->h, &o, scr, lanes);
-    if (bad < 0) {
-        st->bad_sb = -1 - bad;
-        return;
-    }
-    for (int i = 0; i < AQ_ES_N; ++i)
-        st->l[i] = aq_lanes_sum(lanes[i]);
+aq_dq_layout aq_quant_dq_layout(const aq_quant_params *p) {
+    aq_dq_layout L = aq_dq_default_layout(p->bits);
+    L.group_size = p->group_size;
+    if (p->dq_bits) L.sub_bits = p->dq_bits;
+    return L;
 }
 
-static int dq_run_rows(const dq_job *t, int64_t rows) {
-    int nomem = 0;
-#pragma omp parallel
-    {
-        float *w = malloc((size_t)t->cols * sizeof *w);
-        dq_scratch *scr = malloc(sizeof *scr);
-        if (!w || !scr) {
-#pragma omp atomic write
-            nomem = 1;
-        }
-#pragma omp for schedule(dynamic, 4)
-        for (int64_t r = 0; r < rows; ++r)
-            if (w && scr) dq_process_row(t, r, w, scr);
-        free(w);
-        free(scr);
-    }
-    return nomem ? -1 : 0;
+size_t aq_dq_scratch_bytes(const aq_quant_params *p, int64_t cols) {
+    (void)p;
+    (void)cols;
+    return sizeof(dq_scratch);
 }
 
-static double ratio(double num, double den) {
-    return den > 0.0 ? num / den : (num == 0.0 ? 0.0 : INFINITY);
+/* Arrays in table order: codes, sub, super_scale (d), super_min (dmin). */
+int64_t aq_dq_quantize_row_qf(const aq_qf_env *e, const float *w, const float *h, int64_t cols,
+                              void *const *arr, aq_qf_sums *s) {
+    const aq_dq_layout L = aq_quant_dq_layout(e->p);
+    const dq_row_out o = {arr[0], arr[1], arr[2], arr[3]};
+    const int64_t bad = dq_row_k(e->k, &L, w, cols, h, &o, e->scratch, s->lanes);
+    return bad < 0 ? -1 - bad : -1;
 }
 
-static aq_status dq_finish(const dq_job *t, int64_t rows, const char *name, aq_quant_metrics *m,
-                           aq_err *err) {
-    double s[AQ_ES_N] = {0};
-    for (int64_t r = 0; r < rows; ++r) {
-        const dq_row_stats *st = &t->rs[r];
-        if (st->bad_col >= 0)
-            return aq_err_set(err, AQ_E_VALUE, "tensor %s: non-finite weight %g at [%lld, %lld]",
-                              name, (double)st->bad_val, (long long)r, (long long)st->bad_col);
-        if (st->bad_sb >= 0)
-            return aq_err_set(err, AQ_E_VALUE,
-                              "tensor %s: row %lld, super-block at column %lld: d/dmin do not "
-                              "fit float16 (weights too large)",
-                              name, (long long)r, (long long)st->bad_sb);
-        for (int i = 0; i < AQ_ES_N; ++i)
-            s[i] += st->l[i]; /* row order */
-    }
-    if (!m) return AQ_OK;
-    m->rel_mse = ratio(s[AQ_ES_E2], s[AQ_ES_W2]);
-    m->sqnr_db = m->rel_mse == 0.0 ? INFINITY : -10.0 * log10(m->rel_mse);
-    const double w2 = s[AQ_ES_W2], v2 = s[AQ_ES_V2];
-    m->cosine = (w2 == 0.0 && v2 == 0.0)   ? 1.0
-                : (w2 == 0.0 || v2 == 0.0) ? 0.0
-                                           : s[AQ_ES_WV] / sqrt(w2 * v2);
-    m->weighted_rel_err = ratio(s[AQ_ES_HE2], s[AQ_ES_HW2]);
-    return AQ_OK;
-}
-
-static aq_status dq_check(const aq_dq_layout *L, int64_t rows, int64_t cols, const float *h,
-                          const char *name, aq_err *err) {
-    aq_err e = {0};
-    if (aq_dq_layout_check(L, &e) != AQ_OK)
-        return aq_err_set(err, AQ_E_CONFIG, "tensor %s: %s", name, e.msg);
-    if (rows < 0 || cols < 0 || cols > INT64_MAX / 8 / (rows > 0 ? rows : 1))
-        return aq_err_set(err, AQ_E_VALUE, "tensor %s: bad shape [%lld, %lld]", name,
-                          (long long)rows, (long long)cols);
-    for (int64_t j = 0; h && j < cols; ++j)
-        if (!(h[j] >= 0.0f) || !isfinite(h[j]))
-            return aq_err_set(err, AQ_E_VALUE,
-                              "tensor %s: importance h[%lld] = %g is negative or non-finite", name,
-                              (long long)j, (double)h[j]);
-    return AQ_OK;
+void aq_dq_dequantize_row_qf(const aq_qformat *f, const aq_quant_params *p, const void *const *arr,
+                             int64_t cols, float *out) {
+    (void)f;
+    const aq_dq_layout L = aq_quant_dq_layout(p);
+    aq_dq_dequantize_row(&L, arr[0], arr[1], arr[2], arr[3], cols, out);
 }
 
 aq_status aq_dq_quantize_tensor(const aq_kernels *k, const aq_dq_layout *L, aq_dtype src_dtype,
                                 const void *src, int64_t rows, int64_t cols, const float *h,
                                 const char *name, uint8_t *codes, uint8_t *sub, uint16_t *d,
                                 uint16_t *dmin, aq_quant_metrics *metrics, aq_err *err) {
-    if (!name) name = "(unnamed)";
-    aq_status st = dq_check(L, rows, cols, h, name, err);
-    if (st != AQ_OK) return st;
-    dq_job t = {or_auto(k), L, src_dtype, src, cols, h, codes, sub, d, dmin, NULL};
-    if (rows == 0 || cols == 0) return dq_finish(&t, 0, name, metrics, err);
-    if (!src || !codes || !sub || !d || !dmin)
-        return aq_err_set(err, AQ_E_VALUE, "tensor %s: missing input or output buffer", name);
-    t.rs = malloc((size_t)rows * sizeof *t.rs);
-    if (!t.rs || dq_run_rows(&t, rows) != 0) {
-        free(t.rs);
-        return aq_err_set(err, AQ_E_NOMEM, "tensor %s: out of memory for %lld x %lld", name,
-                          (long long)rows, (long long)cols);
-    }
-    st = dq_finish(&t, rows, name, metrics, err);
-    free(t.rs);
-    return st;
+    aq_err e = {0};
+    if (aq_dq_layout_check(L, &e) != AQ_OK)
+        return aq_err_set(err, AQ_E_CONFIG, "tensor %s: %s", name ? name : "(unnamed)", e.msg);
+    const aq_quant_params p = {L->bits, L->group_size, AQ_METHOD_MSE, AQ_SCALE_DQ, L->sub_bits};
+    void *const arr[AQ_QF_MAX_ARRAYS] = {codes, sub, d, dmin};
+    return aq_qformat_quantize_tensor(&p, k, src_dtype, src, rows, cols, h, name, arr, metrics,
+                                      err);
+}
+
+void aq_dq_overflow_msg(const aq_quant_params *p, int64_t col, char *buf, size_t size) {
+    (void)p;
+    snprintf(buf, size, "super-block at column %lld: d/dmin do not fit float16 (weights too large)",
+             (long long)col);
 }

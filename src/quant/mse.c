@@ -47,32 +47,6 @@ static const float local_j[AQ_MSE_BATCH] = {-0.75f, -0.25f, 0.25f,  0.75f,  -0.7
                                             0.25f,  0.75f,  -0.75f, -0.25f, 0.25f,  0.75f,
                                             -0.75f, -0.25f, 0.25f,  0.75f};
 
-void aq_wconst_ref(const float *x, const float *h, int n, aq_wconst *out) {
-    double sh[AQ_LANES] = {0}, shx[AQ_LANES] = {0}, shxx[AQ_LANES] = {0};
-    for (int j = 0; j < n; ++j) {
-        const double hj = h ? h[j] : 1.0, xj = x[j];
-        sh[j % AQ_LANES] += hj;
-        shx[j % AQ_LANES] += hj * xj;
-        shxx[j % AQ_LANES] += hj * xj * xj;
-    }
-    *out = (aq_wconst){aq_lanes_sum(sh), aq_lanes_sum(shx), aq_lanes_sum(shxx)};
-}
-
-void aq_mse_eval_ref(const float *x, const float *h, int n, float qmaxf, const aq_wconst *c,
-                     const float *lo, const float *inv, int k, aq_fit *fit) {
-    for (int i = 0; i < k; ++i) {
-        float shl = 0.0f, shll = 0.0f, shxl = 0.0f;
-        for (int j = 0; j < n; ++j) {
-            const float l = (float)aq_code_of((x[j] - lo[i]) * inv[i], qmaxf);
-            const float hl = h ? h[j] * l : l; /* 1 * l == l */
-            shl += hl;
-            shll += hl * l;
-            shxl += hl * x[j];
-        }
-        fit[i] = aq_mse_fit(c, lo[i], inv[i], shl, shll, shxl);
-    }
-}
-
 /* Candidates lo = mu + a (rmin - mu), hi = mu + b (rmax - mu), inv = qmax / (hi - lo), for
  * a = a0 + step * da[i], b = b0 + step * db[i].  No candidate is skipped: one with hi <= lo
  * (possible only when the range is a few ulps) is still a well-defined point of the search. */
@@ -152,4 +126,9 @@ void aq_group_params_mse_from_rtn(const aq_kernels_t *kt, const float *x, const 
 void aq_group_params_mse(const float *x, const float *h, int n, int bits, aq_scale_dtype d,
                          float *scale, float *min) {
     aq_group_params_mse_k(&aq_kernels_scalar, x, h, n, bits, d, scale, min);
+}
+
+void aq_group_params_mse_ex(const aq_kernels *k, const float *x, const float *h, int n, int bits,
+                            aq_scale_dtype d, float *scale, float *min) {
+    aq_group_params_mse_k(k ? k : aq_kernels_select(0), x, h, n, bits, d, scale, min);
 }

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "aq/qformat.h"
 #include "aq/quant.h"
 
 #if FLT_EVAL_METHOD != 0
@@ -78,6 +79,8 @@ static inline double aq_lanes_sum(const double l[AQ_LANES]) {
  * sum h W^2, with a = w, b = w^, d = a - b in double and terms d*d, a*a, a*b, b*b, (h*d)*d,
  * (h*a)*a. */
 enum { AQ_ES_E2, AQ_ES_W2, AQ_ES_WV, AQ_ES_V2, AQ_ES_HE2, AQ_ES_HW2, AQ_ES_N };
+_Static_assert(sizeof(((aq_qf_sums *)0)->lanes) == AQ_ES_N * AQ_LANES * sizeof(double),
+               "aq_qf_sums (aq/qformat.h) holds the AQ_ES_N x AQ_LANES error sums");
 
 /* Code-independent sums of an mse group (double, lane order). */
 typedef struct {
@@ -141,6 +144,13 @@ static inline double aq_dq_cerr(const aq_dq_gstat *g, const aq_dq_csums *c, doub
     return e > 0.0 ? e : 0.0;
 }
 
+/*! aq_dq_clampq() : trunc(clamp(v, 0, q)) as an int (NaN -> 0). */
+static inline int aq_dq_clampq(float v, int q) {
+    v = v > 0.0f ? v : 0.0f;
+    v = v < (float)q ? v : (float)q;
+    return (int)v;
+}
+
 /* Number of sub-code trials of the dq pick for radius r: (2 r + 1)^2. */
 #define AQ_DQ_MAX_RADIUS 1
 
@@ -184,7 +194,7 @@ typedef void (*aq_dq_pick_fn)(const aq_dq_batch *b, int subq, int radius, const 
 
 typedef struct aq_kernels_s {
     const char *name; /* "scalar", "avx2", "avx512" */
-    int simd;         /* the aq_simd value of aq/config.h: 1 scalar, 2 avx2, 3 avx512 */
+    int simd;         /* its aq_simd: AQ_SIMD_SCALAR, AQ_SIMD_AVX2, AQ_SIMD_AVX512 */
     /* aq_convert_to_f32() */
     void (*convert)(aq_dtype dt, const void *src, size_t n, float *dst);
     /* aq_minmax_f32() */
@@ -232,7 +242,7 @@ extern const aq_kernels_t aq_kernels_avx2;
 extern const aq_kernels_t aq_kernels_avx512;
 #endif
 
-/* Scalar references (also the tails of the SIMD twins). */
+/* Scalar references (simd_ref.c; also the tails of the SIMD twins). */
 void aq_encode_pack_ref(const float *x, int n, int bits, float scale, float min, uint8_t *packed);
 void aq_dequant_ref(const uint8_t *packed, int n, int bits, float scale, float min, float *out);
 void aq_err_sums_ref(const float *w, const float *wh, const float *h, int64_t n,
@@ -266,5 +276,34 @@ void aq_quantize_row_k(const aq_kernels_t *k, const aq_quant_params *p, const fl
                        int64_t cols, const float *h, uint8_t *codes, void *scale, void *min);
 void aq_dequantize_row_k(const aq_kernels_t *k, const aq_quant_params *p, const uint8_t *codes,
                          const void *scale, const void *min, int64_t cols, float *out);
+
+/*-*********************************************
+ *  Rows of the format table (qformat.c): plain.c, dq.c, block formats
+ ***********************************************/
+size_t aq_plain_scratch_bytes(const aq_quant_params *p, int64_t cols);
+int64_t aq_plain_quantize_row_qf(const aq_qf_env *e, const float *w, const float *h, int64_t cols,
+                                 void *const *arr, aq_qf_sums *sums);
+void aq_plain_dequantize_row_qf(const aq_qformat *f, const aq_quant_params *p,
+                                const void *const *arr, int64_t cols, float *out);
+void aq_plain_overflow_msg(const aq_quant_params *p, int64_t col, char *buf, size_t size);
+
+size_t aq_dq_scratch_bytes(const aq_quant_params *p, int64_t cols);
+int64_t aq_dq_quantize_row_qf(const aq_qf_env *e, const float *w, const float *h, int64_t cols,
+                              void *const *arr, aq_qf_sums *s);
+void aq_dq_dequantize_row_qf(const aq_qformat *f, const aq_quant_params *p, const void *const *arr,
+                             int64_t cols, float *out);
+void aq_dq_overflow_msg(const aq_quant_params *p, int64_t col, char *buf, size_t size);
+
+/* The entries of every block row (AQ_QF_BLOCK_ROW in qformat.c); f->blocks describes it. */
+int aq_qf_blocks_arrays(const aq_qformat *f, const aq_quant_params *p, int64_t cols,
+                        aq_qarray *out);
+int aq_qf_blocks_attrs(const aq_qformat *f, const aq_quant_params *p, aq_qattr *out);
+aq_status aq_qf_blocks_read_params(const aq_qformat *f, const aq_qattr_source *src,
+                                   aq_quant_params *p, aq_err *err);
+aq_status aq_qf_blocks_check(const aq_quant_params *p, aq_err *err);
+size_t aq_qf_blocks_scratch_bytes(const aq_quant_params *p, int64_t cols);
+void aq_qf_blocks_dequantize_row(const aq_qformat *f, const aq_quant_params *p,
+                                 const void *const *arr, int64_t cols, float *out);
+void aq_qf_blocks_overflow_msg(const aq_quant_params *p, int64_t col, char *buf, size_t size);
 
 #endif /* AQ_QUANT_IMPL_H */

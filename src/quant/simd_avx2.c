@@ -828,15 +828,23 @@ static void dq_pick(const aq_dq_batch *b, int subq, int radius, const aq_dq_gsta
 }
 
 const aq_kernels_t aq_kernels_avx2 = {
-    "avx2",        2,
-    convert,       minmax,
-    encode_pack,   dequant,
-    err_sums,      group_wsse,
-    aq_round2_ref, wconst,
-    mse_eval,      first_nonfinite,
-    rtn_params,    aq_store_params_ref,
-    encode_row,    dq_targets,
-    dq_pick,
+    .name = "avx2",
+    .simd = AQ_SIMD_AVX2,
+    .convert = convert,
+    .minmax = minmax,
+    .encode_pack = encode_pack,
+    .dequant = dequant,
+    .err_sums = err_sums,
+    .group_wsse = group_wsse,
+    .round2 = aq_round2_ref,
+    .wconst = wconst,
+    .mse_eval = mse_eval,
+    .first_nonfinite = first_nonfinite,
+    .rtn_params = rtn_params,
+    .store_params = aq_store_params_ref,
+    .encode_row = encode_row,
+    .dq_targets = dq_targets,
+    .dq_pick = dq_pick,
 };
 
 #endif /* x86 */

@@ -885,9 +885,23 @@ static void encode_row(const float *w, int64_t cols, int gs, int bits, const flo
 }
 
 const aq_kernels_t aq_kernels_avx512 = {
-    "avx512",   3,          convert, minmax,   encode_pack,     dequant,    err_sums,
-    group_wsse, round2,     wconst,  mse_eval, first_nonfinite, rtn_params, store_params,
-    encode_row, dq_targets, dq_pick,
+    .name = "avx512",
+    .simd = AQ_SIMD_AVX512,
+    .convert = convert,
+    .minmax = minmax,
+    .encode_pack = encode_pack,
+    .dequant = dequant,
+    .err_sums = err_sums,
+    .group_wsse = group_wsse,
+    .round2 = round2,
+    .wconst = wconst,
+    .mse_eval = mse_eval,
+    .first_nonfinite = first_nonfinite,
+    .rtn_params = rtn_params,
+    .store_params = store_params,
+    .encode_row = encode_row,
+    .dq_targets = dq_targets,
+    .dq_pick = dq_pick,
 };
 
 #endif /* x86 */

@@ -1,9 +1,10 @@
 /*
- * aq-mpi — tensor driver: OpenMP over rows, non-finite checks, error metrics.
+ * aq-mpi — the one tensor driver of every format (aq_qformat_quantize_tensor(),
+ * include/aq/qformat.h): input checks, OpenMP over rows, non-finite checks, error metrics.
  *
- * Every row writes only its own slice of the outputs and its own row_stats, and the
- * per-row sums are added in row order after the parallel loop, so codes, parameters and
- * metrics are bit-identical for any thread count and schedule.
+ * Every row writes only its own slice of the arrays and its own row_stats, and the per-row
+ * sums are added in row order after the parallel loop, so arrays and metrics are
+ * bit-identical for any thread count and schedule.
  */
 #include <math.h>
 #include <stdint.h>
@@ -11,68 +12,54 @@
 
 #include "quant_impl.h"
 
-/* Per-row partial sums (double) and the first problems found in the row. */
+/* Per-row partial sums and the first problems found in the row. */
 typedef struct {
-    double e2, w2, wv, v2, he2, hw2; /* |W-W^|^2, |W|^2, <W,W^>, |W^|^2, h-weighted two */
-    int64_t bad_col;                 /* first non-finite weight, -1 if none */
-    int64_t bad_group;               /* first group with a non-finite stored scale/min */
+    double l[AQ_ES_N]; /* the row's error sums, AQ_ES_* order */
+    int64_t bad_col;   /* first non-finite weight, -1 if none */
+    int64_t bad_over;  /* first column of a block whose stored parameters overflow, -1 none */
     float bad_val;
 } row_stats;
 
 /* Read-only description of one call, shared by the threads. */
 typedef struct {
+    const aq_qformat *f;
     const aq_kernels_t *k;
     const aq_quant_params *p;
     aq_dtype dt;
     const unsigned char *src;
-    int64_t cols, groups;
-    size_t row_bytes, psize;
+    int64_t cols;
     const float *h;
-    uint8_t *codes;
-    unsigned char *scale, *min;
+    int n; /* arrays */
+    unsigned char *arr[AQ_QF_MAX_ARRAYS];
+    size_t row_bytes[AQ_QF_MAX_ARRAYS]; /* bytes per row of each array */
+    size_t scratch;                     /* bytes of row scratch per thread */
     row_stats *rs;
 } tensor_job;
 
-static aq_status check_inputs(const aq_quant_params *p, const tensor_job *t, int64_t rows,
-                              const char *name, aq_err *err) {
-    aq_status st = aq_quant_params_check(p, err);
-    if (st != AQ_OK) return st;
-    if (p->scale_dtype == AQ_SCALE_DQ)
-        return aq_err_set(err, AQ_E_CONFIG,
-                          "tensor %s: scale_dtype dq is quantized by aq_dq_quantize_tensor()",
-                          name);
+static aq_status check_inputs(const tensor_job *t, int64_t rows, const char *name, aq_err *err) {
+    aq_err e = {0};
+    if (aq_quant_params_check(t->p, &e) != AQ_OK)
+        return aq_err_set(err, AQ_E_CONFIG, "tensor %s: %s", name, e.msg);
     const int64_t cols = t->cols;
-    const float *h = t->h;
     if (rows < 0 || cols < 0 || cols > INT64_MAX / 8 / (rows > 0 ? rows : 1))
         return aq_err_set(err, AQ_E_VALUE, "tensor %s: bad shape [%lld, %lld]", name,
                           (long long)rows, (long long)cols);
-    if (rows > 0 && cols > 0 && (!t->src || !t->codes || !t->scale || !t->min))
-        return aq_err_set(err, AQ_E_VALUE, "tensor %s: missing input or output buffer", name);
-    for (int64_t j = 0; h && j < cols; ++j)
-        if (!(h[j] >= 0.0f) || !isfinite(h[j]))
+    if (cols % t->f->row_multiple != 0)
+        return aq_err_set(err, AQ_E_VALUE,
+                          "tensor %s: row length %lld is not a multiple of %lld (format %s)", name,
+                          (long long)cols, (long long)t->f->row_multiple, t->f->name);
+    for (int64_t j = 0; t->h && j < cols; ++j)
+        if (!(t->h[j] >= 0.0f) || !isfinite(t->h[j]))
             return aq_err_set(err, AQ_E_VALUE,
                               "tensor %s: importance h[%lld] = %g is negative or non-finite", name,
-                              (long long)j, (double)h[j]);
+                              (long long)j, (double)t->h[j]);
     return AQ_OK;
-}
-
-void aq_err_sums_ref(const float *w, const float *wh, const float *h, int64_t n,
-                     double lanes[AQ_ES_N][AQ_LANES]) {
-    for (int64_t j = 0; j < n; ++j) {
-        double a = w[j], b = wh[j], d = a - b, hj = h ? h[j] : 1.0;
-        const int l = (int)(j % AQ_LANES);
-        lanes[AQ_ES_E2][l] += d * d;
-        lanes[AQ_ES_W2][l] += a * a;
-        lanes[AQ_ES_WV][l] += a * b;
-        lanes[AQ_ES_V2][l] += b * b;
-        lanes[AQ_ES_HE2][l] += hj * d * d;
-        lanes[AQ_ES_HW2][l] += hj * a * a;
-    }
 }
 
 /* Per-thread row buffers. */
 typedef struct {
-    float *w, *s, *m;
+    float *w;
+    void *scratch;
 } row_bufs;
 
 /* The row as float32: the source itself when it already is aligned little-endian f32. */
@@ -85,15 +72,12 @@ static const float *row_f32(const tensor_job *t, int64_t r, float *buf) {
     return buf;
 }
 
-/* One row; `stop` is raised at the first bad weight so later rows only get checked.
- * Same results as aq_quantize_row() + aq_dequantize_row() + the error sums, fused. */
+/* One row; `stop` is raised at the first bad weight so later rows only get checked. */
 static void process_row(const tensor_job *t, int64_t r, const row_bufs *b, int *stop) {
-    const aq_kernels_t *k = t->k;
-    const aq_quant_params *p = t->p;
     row_stats *st = &t->rs[r];
-    *st = (row_stats){0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1, -1, 0.0f};
+    *st = (row_stats){{0.0}, -1, -1, 0.0f};
     const float *w = row_f32(t, r, b->w);
-    st->bad_col = k->first_nonfinite(w, t->cols);
+    st->bad_col = t->k->first_nonfinite(w, t->cols);
     if (st->bad_col >= 0) {
         st->bad_val = w[st->bad_col];
 #pragma omp atomic write
@@ -104,30 +88,14 @@ static void process_row(const tensor_job *t, int64_t r, const row_bufs *b, int *
 #pragma omp atomic read
     stopped = *stop;
     if (stopped) return;
-    const int gs = p->group_size;
-    k->rtn_params(w, t->cols, gs, p->bits, p->scale_dtype, b->s, b->m);
-    if (p->method == AQ_METHOD_MSE) /* each group starts from its rtn parameters */
-        for (int64_t g = 0; g < t->groups; ++g) {
-            const int64_t off = g * gs;
-            const int n = (int)(t->cols - off < gs ? t->cols - off : gs);
-            aq_group_params_mse_from_rtn(k, w + off, t->h ? t->h + off : NULL, n, p->bits,
-                                         p->scale_dtype, &b->s[g], &b->m[g]);
-        }
-    /* f16 cannot hold |v| > 65504: such a scale/min is stored as Inf and must not pass. */
-    for (int64_t g = 0; g < t->groups && st->bad_group < 0; ++g)
-        if (!isfinite(b->s[g]) || !isfinite(b->m[g])) st->bad_group = g;
-    unsigned char *sc = t->scale + (size_t)r * (size_t)t->groups * t->psize;
-    unsigned char *mn = t->min + (size_t)r * (size_t)t->groups * t->psize;
-    k->store_params(b->s, b->m, t->groups, p->scale_dtype, sc, mn);
-    double lanes[AQ_ES_N][AQ_LANES] = {{0}};
-    k->encode_row(w, t->cols, gs, p->bits, t->h, b->s, b->m, t->codes + (size_t)r * t->row_bytes,
-                  lanes);
-    st->e2 = aq_lanes_sum(lanes[AQ_ES_E2]);
-    st->w2 = aq_lanes_sum(lanes[AQ_ES_W2]);
-    st->wv = aq_lanes_sum(lanes[AQ_ES_WV]);
-    st->v2 = aq_lanes_sum(lanes[AQ_ES_V2]);
-    st->he2 = aq_lanes_sum(lanes[AQ_ES_HE2]);
-    st->hw2 = aq_lanes_sum(lanes[AQ_ES_HW2]);
+    void *arr[AQ_QF_MAX_ARRAYS] = {NULL};
+    for (int i = 0; i < t->n; ++i)
+        arr[i] = t->arr[i] + (size_t)r * t->row_bytes[i];
+    const aq_qf_env env = {t->f, t->p, t->k, b->scratch};
+    aq_qf_sums sums = {{{0}}};
+    st->bad_over = t->f->quantize_row(&env, w, t->h, t->cols, arr, &sums);
+    for (int i = 0; i < AQ_ES_N; ++i)
+        st->l[i] = aq_lanes_sum(sums.lanes[i]);
 }
 
 /* Runs all rows; returns 0, or -1 when a thread could not get its row buffers. */
@@ -136,9 +104,8 @@ static int run_rows(const tensor_job *t, int64_t rows) {
 #pragma omp parallel
     {
         row_bufs b = {malloc((size_t)t->cols * sizeof *b.w),
-                      malloc((size_t)t->groups * sizeof *b.s),
-                      malloc((size_t)t->groups * sizeof *b.m)};
-        const int ok = b.w && b.s && b.m;
+                      t->scratch ? malloc(t->scratch) : NULL};
+        const int ok = b.w && (b.scratch || !t->scratch);
         if (!ok) {
 #pragma omp atomic write
             nomem = 1;
@@ -147,8 +114,7 @@ static int run_rows(const tensor_job *t, int64_t rows) {
         for (int64_t r = 0; r < rows; ++r)
             if (ok) process_row(t, r, &b, &stop);
         free(b.w);
-        free(b.s);
-        free(b.m);
+        free(b.scratch);
     }
     return nomem ? -1 : 0;
 }
@@ -161,12 +127,11 @@ static aq_status report_problems(const tensor_job *t, int64_t rows, const char *
                               name, (double)t->rs[r].bad_val, (long long)r,
                               (long long)t->rs[r].bad_col);
     for (int64_t r = 0; r < rows; ++r)
-        if (t->rs[r].bad_group >= 0)
-            return aq_err_set(err, AQ_E_VALUE,
-                              "tensor %s: row %lld, group %lld: scale or min does not fit %s "
-                              "(weights too large); use quant.scale_dtype=f32",
-                              name, (long long)r, (long long)t->rs[r].bad_group,
-                              aq_scale_dtype_name(t->p->scale_dtype));
+        if (t->rs[r].bad_over >= 0) {
+            char what[AQ_ERR_MSG_MAX / 2];
+            t->f->overflow_msg(t->p, t->rs[r].bad_over, what, sizeof what);
+            return aq_err_set(err, AQ_E_VALUE, "tensor %s: row %lld, %s", name, (long long)r, what);
+        }
     return AQ_OK;
 }
 
@@ -177,25 +142,87 @@ static double safe_ratio(double num, double den) {
 }
 
 static void metrics_from(const row_stats *rs, int64_t rows, aq_quant_metrics *m) {
-    double e2 = 0.0, w2 = 0.0, wv = 0.0, v2 = 0.0, he2 = 0.0, hw2 = 0.0;
-    for (int64_t r = 0; r < rows; ++r) { /* row order: the result is thread-count free */
-        e2 += rs[r].e2;
-        w2 += rs[r].w2;
-        wv += rs[r].wv;
-        v2 += rs[r].v2;
-        he2 += rs[r].he2;
-        hw2 += rs[r].hw2;
-    }
-    m->rel_mse = safe_ratio(e2, w2);
+    double s[AQ_ES_N] = {0};
+    for (int64_t r = 0; r < rows; ++r) /* row order: the result is thread-count free */
+        for (int i = 0; i < AQ_ES_N; ++i)
+            s[i] += rs[r].l[i];
+    const double w2 = s[AQ_ES_W2], v2 = s[AQ_ES_V2];
+    m->rel_mse = safe_ratio(s[AQ_ES_E2], w2);
     m->sqnr_db = m->rel_mse == 0.0 ? INFINITY : -10.0 * log10(m->rel_mse);
     if (w2 == 0.0 && v2 == 0.0)
         m->cosine = 1.0;
     else if (w2 == 0.0 || v2 == 0.0)
         m->cosine = 0.0;
     else
-        m->cosine = wv / sqrt(w2 * v2);
-    m->weighted_rel_err = safe_ratio(he2, hw2);
+        m->cosine = s[AQ_ES_WV] / sqrt(w2 * v2);
+    m->weighted_rel_err = safe_ratio(s[AQ_ES_HE2], s[AQ_ES_HW2]);
 }
+
+/* The format's arrays for the row length, their row sizes and the row scratch. */
+static int describe(tensor_job *t, void *const *arr) {
+    aq_qarray a[AQ_QF_MAX_ARRAYS];
+    t->n = t->f->arrays(t->f, t->p, t->cols, a);
+    for (int i = 0; i < t->n; ++i) {
+        t->arr[i] = arr ? arr[i] : NULL;
+        t->row_bytes[i] = (size_t)a[i].row_elems * aq_elem_size(a[i].elem);
+        if (!t->arr[i]) return -1;
+    }
+    t->scratch = t->f->scratch_bytes ? t->f->scratch_bytes(t->p, t->cols) : 0;
+    return 0;
+}
+
+aq_status aq_qformat_quantize_tensor(const aq_quant_params *p, const aq_kernels *k,
+                                     aq_dtype src_dtype, const void *src, int64_t rows,
+                                     int64_t cols, const float *h, const char *name,
+                                     void *const *arr, aq_quant_metrics *metrics, aq_err *err) {
+    if (!name) name = "(unnamed)";
+    tensor_job t = {.f = aq_qformat_of(p),
+                    .k = k ? k : aq_kernels_select(0),
+                    .p = p,
+                    .dt = src_dtype,
+                    .src = src,
+                    .cols = cols,
+                    .h = h};
+    aq_status st = check_inputs(&t, rows, name, err);
+    if (st != AQ_OK) return st;
+    if (rows == 0 || cols == 0) { /* nothing stored, an exact (empty) result */
+        if (metrics) metrics_from(NULL, 0, metrics);
+        return AQ_OK;
+    }
+    if (!src || describe(&t, arr) != 0)
+        return aq_err_set(err, AQ_E_VALUE, "tensor %s: missing input or output buffer", name);
+    t.rs = malloc((size_t)rows * sizeof *t.rs);
+    if (!t.rs || run_rows(&t, rows) != 0) {
+        free(t.rs);
+        return aq_err_set(err, AQ_E_NOMEM, "tensor %s: out of memory for %lld x %lld rows", name,
+                          (long long)rows, (long long)cols);
+    }
+    st = report_problems(&t, rows, name, err);
+    if (st == AQ_OK && metrics) metrics_from(t.rs, rows, metrics);
+    free(t.rs);
+    return st;
+}
+
+void aq_qformat_dequantize_rows(const aq_quant_params *p, const void *const *arr, int64_t rows,
+                                int64_t cols, float *dst) {
+    const aq_qformat *f = aq_qformat_of(p);
+    aq_qarray a[AQ_QF_MAX_ARRAYS];
+    const int n = f ? f->arrays(f, p, cols, a) : 0;
+    size_t rb[AQ_QF_MAX_ARRAYS];
+    for (int i = 0; i < n; ++i)
+        rb[i] = (size_t)a[i].row_elems * aq_elem_size(a[i].elem);
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+        const void *row[AQ_QF_MAX_ARRAYS] = {NULL};
+        for (int i = 0; i < n; ++i)
+            row[i] = (const unsigned char *)arr[i] + (size_t)r * rb[i];
+        f->dequantize_row(f, p, row, cols, dst + r * cols);
+    }
+}
+
+/*-*********************************************
+ *  The plain layouts' entry points (include/aq/quant.h)
+ ***********************************************/
 
 aq_status aq_quantize_tensor(const aq_quant_params *p, aq_dtype src_dtype, const void *src,
                              int64_t rows, int64_t cols, const float *h, const char *name,
@@ -209,26 +236,10 @@ aq_status aq_quantize_tensor_ex(const aq_quant_params *p, const aq_kernels *k, a
                                 const void *src, int64_t rows, int64_t cols, const float *h,
                                 const char *name, uint8_t *codes, void *scale, void *min,
                                 aq_quant_metrics *metrics, aq_err *err) {
-    if (!name) name = "(unnamed)";
-    if (!k) k = aq_kernels_select(0);
-    tensor_job t = {k, p, src_dtype, src, cols, 0, 0, 0, h, codes, scale, min, NULL};
-    aq_status st = check_inputs(p, &t, rows, name, err);
-    if (st != AQ_OK) return st;
-    if (rows == 0 || cols == 0) { /* nothing stored, an exact (empty) result */
-        if (metrics) metrics_from(NULL, 0, metrics);
-        return AQ_OK;
-    }
-    t.groups = aq_groups_per_row(cols, p->group_size);
-    t.row_bytes = aq_packed_row_bytes(cols, p->bits);
-    t.psize = aq_scale_dtype_size(p->scale_dtype);
-    t.rs = malloc((size_t)rows * sizeof *t.rs);
-    if (!t.rs || run_rows(&t, rows) != 0) {
-        free(t.rs);
-        return aq_err_set(err, AQ_E_NOMEM, "tensor %s: out of memory for %lld x %lld rows", name,
-                          (long long)rows, (long long)cols);
-    }
-    st = report_problems(&t, rows, name, err);
-    if (st == AQ_OK && metrics) metrics_from(t.rs, rows, metrics);
-    free(t.rs);
-    return st;
+    if (p && p->scale_dtype == AQ_SCALE_DQ)
+        return aq_err_set(err, AQ_E_CONFIG,
+                          "tensor %s: scale_dtype dq is quantized by aq_dq_quantize_tensor()",
+                          name ? name : "(unnamed)");
+    void *const arr[AQ_QF_MAX_ARRAYS] = {codes, scale, min, NULL};
+    return aq_qformat_quantize_tensor(p, k, src_dtype, src, rows, cols, h, name, arr, metrics, err);
 }

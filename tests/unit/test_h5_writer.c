@@ -165,6 +165,27 @@ static const uint16_t BF16_DATA[2 * 3] = {0x3f80, 0x4000, 0xbf80, 0x0000, 0x7f80
 static const float F32_DATA[4] = {1.5f, -2.25f, 0.0f, 1e30f};
 static const float SCALAR[1] = {42.0f};
 
+/* The plain layout's arrays and attributes, spelled out (the writer knows no format; the
+ * job takes them from aq_qformat_arrays() / aq_qformat_attrs()). */
+static void plain_layout(aq_h5_quantized *q, int bits, int gs, const char *method, int f32,
+                         const void *codes, const void *scale, const void *min) {
+    const int64_t groups = (q->cols + gs - 1) / gs;
+    const aq_elem e = f32 ? AQ_ELEM_F32 : AQ_ELEM_F16;
+    q->n_arrays = 3;
+    q->arrays[0] = (aq_qarray){"codes", AQ_ELEM_U8, (q->cols * bits + 7) / 8, q->cols * bits};
+    q->arrays[1] = (aq_qarray){"scale", e, groups, 0};
+    q->arrays[2] = (aq_qarray){"min", e, groups, 0};
+    q->data[0] = codes;
+    q->data[1] = scale;
+    q->data[2] = min;
+    q->n_attrs = 5;
+    q->attrs[0] = (aq_qattr){"bits", NULL, bits};
+    q->attrs[1] = (aq_qattr){"group_size", NULL, gs};
+    q->attrs[2] = (aq_qattr){"method", method, 0};
+    q->attrs[3] = (aq_qattr){"scale_dtype", f32 ? "f32" : "f16", 0};
+    q->attrs[4] = (aq_qattr){"packing", "lsb-first-row-aligned", 0};
+}
+
 static void write_quantized_f16(aq_h5_writer *w) {
     aq_err e = {0};
     const int64_t shape[3] = {3, 2, 5}; /* reshaped to [3, 10] */
@@ -174,14 +195,8 @@ static void write_quantized_f16(aq_h5_writer *w) {
         .orig_dtype = AQ_DT_BF16,
         .rows = Q_ROWS,
         .cols = Q_COLS,
-        .params = {.bits = 4,
-                   .group_size = 4,
-                   .method = AQ_METHOD_MSE,
-                   .scale_dtype = AQ_SCALE_F16},
-        .codes = Q_CODES,
-        .scale = Q_SCALE16,
-        .min = Q_MIN16,
         .metrics = {.rel_mse = 0.01, .sqnr_db = 20.0, .cosine = 0.995, .weighted_rel_err = 0.02}};
+    plain_layout(&q, 4, 4, "mse", 0, Q_CODES, Q_SCALE16, Q_MIN16);
     ck_assert_msg(aq_h5_write_quantized(w, "model.layers.0.mlp.up_proj.weight", &q, &e) == AQ_OK,
                   "%s", e.msg);
 }
@@ -195,14 +210,8 @@ static void write_quantized_f32(aq_h5_writer *w) {
         .orig_dtype = AQ_DT_F32,
         .rows = 2,
         .cols = 5,
-        .params = {.bits = 2,
-                   .group_size = 2,
-                   .method = AQ_METHOD_RTN,
-                   .scale_dtype = AQ_SCALE_F32},
-        .codes = Q2_CODES,
-        .scale = Q2_SCALE,
-        .min = Q2_MIN,
         .metrics = {.rel_mse = 0, .sqnr_db = 1.0 / 0.0, .cosine = 1, .weighted_rel_err = 0}};
+    plain_layout(&q, 2, 2, "rtn", 1, Q2_CODES, Q2_SCALE, Q2_MIN);
     ck_assert_msg(aq_h5_write_quantized(w, "q2.weight", &q, &e) == AQ_OK, "%s", e.msg);
 }
 
@@ -493,16 +502,9 @@ START_TEST(test_large_chunks) {
     for (size_t i = 0; i < nb; ++i)
         codes[i] = (uint8_t)(i * 2654435761u >> 13);
     const int64_t shape[2] = {rows, cols};
-    aq_h5_quantized q = {.ndim = 2,
-                         .shape = shape,
-                         .orig_dtype = AQ_DT_F16,
-                         .rows = rows,
-                         .cols = cols,
-                         .params = {.bits = 4, .group_size = 128},
-                         .codes = codes,
-                         .scale = sc,
-                         .min = mn};
-    q.params.scale_dtype = AQ_SCALE_F32;
+    aq_h5_quantized q = {
+        .ndim = 2, .shape = shape, .orig_dtype = AQ_DT_F16, .rows = rows, .cols = cols};
+    plain_layout(&q, 4, 128, "rtn", 1, codes, sc, mn);
     ck_assert_msg(aq_h5_write_quantized(w, "big", &q, &e) == AQ_OK, "%s", e.msg);
     ck_assert_msg(aq_h5_commit(w, &e) == AQ_OK, "%s", e.msg);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);

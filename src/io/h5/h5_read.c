@@ -9,9 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "aq/dq.h"
 #include "aq/dtype.h"
-#include "aq/quant.h"
 
 struct aq_h5in {
     hid_t file, tensors;
@@ -132,21 +130,9 @@ static aq_status info_impl(const aq_h5in *h, hid_t g, const char *name, aq_h5in_
     for (int i = 1; i < in->ndim; i++)
         in->cols *= in->shape[i];
     in->numel = in->rows * in->cols;
-    if (in->quantized && (attr_num(g, "bits", H5T_NATIVE_INT, &in->bits) ||
-                          attr_num(g, "group_size", H5T_NATIVE_INT, &in->group_size)))
-        return aq_err_set(err, AQ_E_FORMAT, "%s: tensor %s: no bits/group_size", h->path, name);
-    char sd[16] = "";
-    if (in->quantized && attr_str(g, "scale_dtype", sd, sizeof sd) == 0 && !strcmp(sd, "dq")) {
-        aq_err e2;
-        aq_dq_layout L = {in->bits, in->group_size, 0};
-        if (attr_num(g, "dq_bits", H5T_NATIVE_INT, &L.sub_bits) ||
-            aq_dq_layout_check(&L, &e2) != AQ_OK)
-            return aq_err_set(err, AQ_E_FORMAT,
-                              "%s: tensor %s: bad dq layout (bits %d, "
-                              "group_size %d, dq_bits %d)",
-                              h->path, name, L.bits, L.group_size, L.sub_bits);
-        in->dq_bits = L.sub_bits;
-    }
+    if (in->quantized && attr_num(g, "bits", H5T_NATIVE_INT, &in->bits)) in->bits = 0;
+    if (in->quantized && attr_num(g, "group_size", H5T_NATIVE_INT, &in->group_size))
+        in->group_size = 0;
     return AQ_OK;
 }
 
@@ -184,76 +170,6 @@ static aq_status read_ds(const aq_h5in *h, hid_t g, const char *tname, const cha
     return st;
 }
 
-static int dataset_type_size(hid_t g, const char *name) {
-    hid_t d = H5Dopen2(g, name, H5P_DEFAULT), t = d >= 0 ? H5Dget_type(d) : -1;
-    int n = t >= 0 ? (int)H5Tget_size(t) : -1;
-    aq_h5_close_id(t);
-    aq_h5_close_id(d);
-    return n;
-}
-
-/* Double-quantized layout: codes, sub, super_scale, super_min (docs/FORMAT.md). */
-static aq_status read_dq(const aq_h5in *h, hid_t g, const char *name, const aq_h5in_info *in,
-                         float *dst, aq_err *err) {
-    const aq_dq_layout L = {in->bits, in->group_size, in->dq_bits};
-    const size_t packed = aq_packed_row_bytes(in->cols, in->bits);
-    const size_t sb = aq_dq_sub_row_bytes(in->cols, &L);
-    const int64_t ns = aq_dq_supers(in->cols), rows = in->rows;
-    uint8_t *codes = malloc((size_t)rows * packed + 1), *sub = malloc((size_t)rows * sb + 1);
-    uint16_t *d = malloc((size_t)(rows * ns) * 2 + 2), *dm = malloc((size_t)(rows * ns) * 2 + 2);
-    hid_t mt = aq_h5_f16_type();
-    aq_status st =
-        codes && sub && d && dm ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", name);
-    if (st == AQ_OK)
-        st = read_ds(h, g, name, "codes", H5T_NATIVE_UINT8, codes, rows * (int64_t)packed, err);
-    if (st == AQ_OK)
-        st = read_ds(h, g, name, "sub", H5T_NATIVE_UINT8, sub, rows * (int64_t)sb, err);
-    if (st == AQ_OK) st = read_ds(h, g, name, "super_scale", mt, d, rows * ns, err);
-    if (st == AQ_OK) st = read_ds(h, g, name, "super_min", mt, dm, rows * ns, err);
-    if (st == AQ_OK) {
-#pragma omp parallel for schedule(static)
-        for (int64_t r = 0; r < rows; r++)
-            aq_dq_dequantize_row(&L, codes + r * (int64_t)packed, sub + r * (int64_t)sb, d + r * ns,
-                                 dm + r * ns, in->cols, dst + r * in->cols);
-    }
-    aq_h5_close_id(mt);
-    free(codes);
-    free(sub);
-    free(d);
-    free(dm);
-    return st;
-}
-
-static aq_status read_quantized(const aq_h5in *h, hid_t g, const char *name, const aq_h5in_info *in,
-                                float *dst, aq_err *err) {
-    if (in->dq_bits > 0) return read_dq(h, g, name, in, dst, err);
-    aq_quant_params p = {in->bits, in->group_size, AQ_METHOD_RTN, AQ_SCALE_F16, 0};
-    p.scale_dtype = dataset_type_size(g, "scale") == 4 ? AQ_SCALE_F32 : AQ_SCALE_F16;
-    size_t packed = aq_packed_row_bytes(in->cols, in->bits);
-    int64_t groups = aq_groups_per_row(in->cols, in->group_size);
-    size_t ssz = aq_scale_dtype_size(p.scale_dtype), gn = (size_t)(in->rows * groups);
-    uint8_t *codes = malloc((size_t)in->rows * packed + 1);
-    uint8_t *scale = malloc(gn * ssz + 1), *mn = malloc(gn * ssz + 1);
-    hid_t mt = p.scale_dtype == AQ_SCALE_F32 ? H5Tcopy(H5T_NATIVE_FLOAT) : aq_h5_f16_type();
-    aq_status st =
-        codes && scale && mn ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", name);
-    if (st == AQ_OK)
-        st = read_ds(h, g, name, "codes", H5T_NATIVE_UINT8, codes, in->rows * (int64_t)packed, err);
-    if (st == AQ_OK) st = read_ds(h, g, name, "scale", mt, scale, (int64_t)gn, err);
-    if (st == AQ_OK) st = read_ds(h, g, name, "min", mt, mn, (int64_t)gn, err);
-    if (st == AQ_OK) {
-#pragma omp parallel for schedule(static)
-        for (int64_t r = 0; r < in->rows; r++)
-            aq_dequantize_row(&p, codes + r * (int64_t)packed, scale + r * groups * (int64_t)ssz,
-                              mn + r * groups * (int64_t)ssz, in->cols, dst + r * in->cols);
-    }
-    aq_h5_close_id(mt);
-    free(codes);
-    free(scale);
-    free(mn);
-    return st;
-}
-
 static aq_status read_passthrough(const aq_h5in *h, hid_t g, const char *name,
                                   const aq_h5in_info *in, float *dst, aq_err *err) {
     char dt[16] = "";
@@ -270,23 +186,72 @@ static aq_status read_passthrough(const aq_h5in *h, hid_t g, const char *name,
     return st;
 }
 
-aq_status aq_h5in_tensor(const aq_h5in *h, const char *name, float *dst, int64_t numel,
-                         aq_err *err) {
+aq_status aq_h5in_passthrough(const aq_h5in *h, const char *name, float *dst, int64_t numel,
+                              aq_err *err) {
     aq_h5in_info in;
     aq_status st = aq_h5in_tensor_info(h, name, &in, err);
     if (st != AQ_OK) return st;
+    if (in.quantized)
+        return aq_err_set(err, AQ_E_FORMAT, "%s: tensor %s is quantized, not passthrough", h->path,
+                          name);
     if (in.numel != numel)
         return aq_err_set(err, AQ_E_FORMAT, "%s: tensor %s has %lld elements, expected %lld",
                           h->path, name, (long long)in.numel, (long long)numel);
     aq_h5_quiet q;
     aq_h5_quiet_begin(&q);
     hid_t g = H5Gopen2(h->tensors, name, H5P_DEFAULT);
-    if (g < 0)
-        st = aq_h5_fail(err, name);
-    else if (in.quantized)
-        st = read_quantized(h, g, name, &in, dst, err);
-    else
-        st = read_passthrough(h, g, name, &in, dst, err);
+    st = g < 0 ? aq_h5_fail(err, name) : read_passthrough(h, g, name, &in, dst, err);
+    aq_h5_close_id(g);
+    aq_h5_quiet_end(&q);
+    return st;
+}
+
+/* The group of complete tensor `name`, quietly; -1 when missing. */
+static hid_t open_tensor(const aq_h5in *h, const char *name) {
+    return aq_h5in_has(h, name) ? H5Gopen2(h->tensors, name, H5P_DEFAULT) : -1;
+}
+
+int aq_h5in_attr_str(const aq_h5in *h, const char *name, const char *attr, char *buf, size_t size) {
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
+    hid_t g = open_tensor(h, name);
+    int rc = g >= 0 && H5Aexists(g, attr) > 0 ? attr_str(g, attr, buf, size) : -1;
+    aq_h5_close_id(g);
+    aq_h5_quiet_end(&q);
+    return rc;
+}
+
+int aq_h5in_attr_i32(const aq_h5in *h, const char *name, const char *attr, int32_t *v) {
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
+    hid_t g = open_tensor(h, name);
+    int rc = g >= 0 ? attr_num(g, attr, H5T_NATIVE_INT32, v) : -1;
+    aq_h5_close_id(g);
+    aq_h5_quiet_end(&q);
+    return rc;
+}
+
+static hid_t elem_memtype(aq_elem e) {
+    switch (e) {
+    case AQ_ELEM_U8:
+        return H5Tcopy(H5T_NATIVE_UINT8);
+    case AQ_ELEM_F16:
+        return aq_h5_f16_type();
+    case AQ_ELEM_F32:
+        return H5Tcopy(H5T_NATIVE_FLOAT);
+    }
+    return -1;
+}
+
+aq_status aq_h5in_array(const aq_h5in *h, const char *name, const char *array, aq_elem elem,
+                        void *dst, int64_t count, aq_err *err) {
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
+    hid_t g = open_tensor(h, name), mt = elem_memtype(elem);
+    aq_status st = g < 0 ? aq_err_set(err, AQ_E_FORMAT, "%s: no complete tensor %s", h->path, name)
+                   : mt < 0 ? aq_err_set(err, AQ_E_VALUE, "tensor %s: bad element type", name)
+                            : read_ds(h, g, name, array, mt, dst, count, err);
+    aq_h5_close_id(mt);
     aq_h5_close_id(g);
     aq_h5_quiet_end(&q);
     return st;

@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "aq/qlayout.h"
-
 /* Tensor names become link names under /tensors: a '/' would silently nest groups. */
 static aq_status check_name(const aq_h5_writer *w, const char *name, aq_err *err) {
     if (!w || !name || !name[0])
@@ -41,52 +39,55 @@ static aq_status put_dataset(hid_t g, const char *tname, const char *dname, hid_
  ***********************************************/
 
 static aq_status check_quantized(const char *name, const aq_h5_quantized *t, aq_err *err) {
-    const aq_quant_params *p = &t->params;
-    if (p->bits < 1 || p->bits > 8 || p->group_size < 1 || t->rows < 0 || t->cols < 0 ||
-        t->ndim < 0 || (t->ndim > 0 && !t->shape) || !aq_h5_dtype_name(t->orig_dtype) ||
-        (p->scale_dtype != AQ_SCALE_F16 && p->scale_dtype != AQ_SCALE_F32 &&
-         p->scale_dtype != AQ_SCALE_DQ) ||
-        (p->method != AQ_METHOD_RTN && p->method != AQ_METHOD_MSE))
+    int bad = t->rows < 0 || t->cols < 0 || t->ndim < 0 || (t->ndim > 0 && !t->shape) ||
+              !aq_h5_dtype_name(t->orig_dtype) || t->n_arrays < 1 ||
+              t->n_arrays > AQ_QF_MAX_ARRAYS || t->n_attrs < 0 || t->n_attrs > AQ_QF_MAX_ATTRS;
+    for (int i = 0; !bad && i < t->n_arrays; ++i)
+        bad = !t->arrays[i].name || t->arrays[i].row_elems < 0 || t->arrays[i].elem < AQ_ELEM_U8 ||
+              t->arrays[i].elem > AQ_ELEM_F32;
+    for (int i = 0; !bad && i < t->n_attrs; ++i)
+        bad = !t->attrs[i].name;
+    if (bad)
         return aq_err_set(err, AQ_E_VALUE, "tensor %s: invalid quantized tensor description", name);
-    if (t->rows * t->cols > 0 &&
-        (!t->codes || !t->scale || !t->min || (p->scale_dtype == AQ_SCALE_DQ && !t->sub)))
-        return aq_err_set(err, AQ_E_VALUE, "tensor %s: missing codes, scale, min or sub", name);
+    for (int i = 0; i < t->n_arrays; ++i)
+        if (t->rows * t->arrays[i].row_elems > 0 && !t->data[i])
+            return aq_err_set(err, AQ_E_VALUE, "tensor %s: missing array %s", name,
+                              t->arrays[i].name);
     return AQ_OK;
+}
+
+static hid_t elem_type(aq_elem e) {
+    switch (e) {
+    case AQ_ELEM_U8:
+        return H5Tcopy(H5T_STD_U8LE);
+    case AQ_ELEM_F16:
+        return aq_h5_f16_type();
+    case AQ_ELEM_F32:
+        return H5Tcopy(H5T_IEEE_F32LE);
+    }
+    return -1;
 }
 
 static aq_status quantized_datasets(hid_t g, const char *name, const aq_h5_quantized *t, int level,
                                     aq_err *err) {
-    const aq_quant_params *p = &t->params;
-    const aq_qrow_sizes z = aq_qrow_sizes_of(p, t->cols);
-    const int dq = p->scale_dtype == AQ_SCALE_DQ;
-    hsize_t cdims[2] = {(hsize_t)t->rows, (hsize_t)z.codes};
-    hsize_t sdims[2] = {(hsize_t)t->rows, (hsize_t)z.params};
-    hsize_t udims[2] = {(hsize_t)t->rows, (hsize_t)z.sub};
-    aq_status st = put_dataset(g, name, "codes", H5T_STD_U8LE, 2, cdims, t->codes, level, err);
-    if (st == AQ_OK && dq)
-        st = put_dataset(g, name, "sub", H5T_STD_U8LE, 2, udims, t->sub, level, err);
-    if (st != AQ_OK) return st;
-    hid_t stype = p->scale_dtype == AQ_SCALE_F32 ? H5Tcopy(H5T_IEEE_F32LE) : aq_h5_f16_type();
-    st = put_dataset(g, name, dq ? "super_scale" : "scale", stype, 2, sdims, t->scale, level, err);
-    if (st == AQ_OK)
-        st = put_dataset(g, name, dq ? "super_min" : "min", stype, 2, sdims, t->min, level, err);
-    aq_h5_close_id(stype);
+    aq_status st = AQ_OK;
+    for (int i = 0; st == AQ_OK && i < t->n_arrays; ++i) {
+        const aq_qarray *a = &t->arrays[i];
+        hsize_t dims[2] = {(hsize_t)t->rows, (hsize_t)a->row_elems};
+        hid_t type = elem_type(a->elem);
+        st = put_dataset(g, name, a->name, type, 2, dims, t->data[i], level, err);
+        aq_h5_close_id(type);
+    }
     return st;
 }
 
 static int quantized_attrs(hid_t g, const aq_h5_quantized *t) {
-    const aq_quant_params *p = &t->params;
     int rc = aq_h5_attr_str(g, "kind", "quantized");
     if (rc == 0) rc = aq_h5_attr_i64_array(g, "shape", t->shape, t->ndim);
     if (rc == 0) rc = aq_h5_attr_str(g, "orig_dtype", aq_h5_dtype_name(t->orig_dtype));
-    if (rc == 0) rc = aq_h5_attr_i32(g, "bits", p->bits);
-    if (rc == 0) rc = aq_h5_attr_i32(g, "group_size", p->group_size);
-    if (rc == 0) rc = aq_h5_attr_str(g, "method", aq_method_name(p->method));
-    if (rc == 0) rc = aq_h5_attr_str(g, "scale_dtype", aq_scale_dtype_name(p->scale_dtype));
-    if (rc == 0) rc = aq_h5_attr_str(g, "packing", "lsb-first-row-aligned");
-    if (rc == 0 && p->scale_dtype == AQ_SCALE_DQ) {
-        rc = aq_h5_attr_i32(g, "dq_bits", aq_quant_dq_layout(p).sub_bits);
-        if (rc == 0) rc = aq_h5_attr_i32(g, "super_size", AQ_DQ_SUPER);
+    for (int i = 0; rc == 0 && i < t->n_attrs; ++i) {
+        const aq_qattr *a = &t->attrs[i];
+        rc = a->str ? aq_h5_attr_str(g, a->name, a->str) : aq_h5_attr_i32(g, a->name, a->num);
     }
     if (rc == 0) rc = aq_h5_attr_f64(g, "rel_mse", t->metrics.rel_mse);
     if (rc == 0) rc = aq_h5_attr_f64(g, "sqnr_db", t->metrics.sqnr_db);

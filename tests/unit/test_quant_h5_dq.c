@@ -1,8 +1,9 @@
 /*
- * aq-mpi — the double-quantized layout through the HDF5 writer and reader: a tensor quantized
- * with aq_dq_quantize_tensor() is written (scale_dtype dq), the datasets and attributes of
- * docs/FORMAT.md are checked with the HDF5 C API, and aq_h5in_tensor() must return exactly
- * the decode of the buffers that were written.
+ * aq-mpi — the double-quantized layout through the format table, the HDF5 writer and
+ * reader: a tensor quantized with aq_dq_quantize_tensor() is written with the "dq" row's
+ * arrays and attributes (aq/qformat.h), the datasets and attributes of docs/FORMAT.md are
+ * checked with the HDF5 C API, and aq_qread_tensor() must return exactly the decode of the
+ * buffers that were written.
  */
 #include <check.h>
 
@@ -16,7 +17,7 @@
 #include "aq/dq.h"
 #include "aq/h5in.h"
 #include "aq/h5out.h"
-#include "aq/qlayout.h"
+#include "aq/qformat.h"
 
 static char g_dir[256];
 
@@ -41,11 +42,17 @@ static void fill(float *w, int64_t n, unsigned seed) {
     }
 }
 
+/* Per-row sizes of the four dq arrays. */
+typedef struct {
+    size_t codes, sub, scale, min;
+    int64_t params;
+} row_sizes;
+
 typedef struct {
     aq_quant_params p;
     aq_dq_layout L;
     int64_t rows, cols;
-    aq_qrow_sizes z;
+    row_sizes z;
     float *w;
     uint8_t *codes, *sub;
     uint16_t *d, *dmin;
@@ -60,9 +67,21 @@ static void case_make(dq_case *c, int bits, int gs, int dq_bits, int64_t rows, i
     c->L = aq_quant_dq_layout(&c->p);
     c->rows = rows;
     c->cols = cols;
-    c->z = aq_qrow_sizes_of(&c->p, cols);
+    aq_qarray a[AQ_QF_MAX_ARRAYS];
+    ck_assert_int_eq(aq_qformat_arrays(&c->p, cols, a), 4);
+    ck_assert_str_eq(a[0].name, "codes");
+    ck_assert_str_eq(a[1].name, "sub");
+    ck_assert_str_eq(a[2].name, "super_scale");
+    ck_assert_str_eq(a[3].name, "super_min");
+    ck_assert(a[0].elem == AQ_ELEM_U8 && a[1].elem == AQ_ELEM_U8 && a[2].elem == AQ_ELEM_F16 &&
+              a[3].elem == AQ_ELEM_F16);
+    c->z = (row_sizes){(size_t)a[0].row_elems, (size_t)a[1].row_elems, 2 * (size_t)a[2].row_elems,
+                       2 * (size_t)a[3].row_elems, a[2].row_elems};
+    ck_assert_uint_eq(c->z.codes, aq_packed_row_bytes(cols, bits));
     ck_assert_uint_eq(c->z.sub, aq_dq_sub_row_bytes(cols, &c->L));
     ck_assert_int_eq(c->z.params, aq_dq_supers(cols));
+    ck_assert_uint_eq(aq_qformat_tensor_bytes(&c->p, rows, cols),
+                      (uint64_t)rows * (c->z.codes + c->z.sub + c->z.scale + c->z.min));
     c->w = malloc((size_t)(rows * cols) * sizeof *c->w);
     c->codes = malloc((size_t)rows * c->z.codes);
     c->sub = malloc((size_t)rows * c->z.sub);
@@ -83,6 +102,16 @@ static void case_free(dq_case *c) {
     free(c->dmin);
 }
 
+/* What the job does: the table's arrays and attributes for the case's params. */
+static void describe(aq_h5_quantized *q, const dq_case *c, const void *sub) {
+    q->n_arrays = aq_qformat_arrays(&c->p, c->cols, q->arrays);
+    q->data[0] = c->codes;
+    q->data[1] = sub;
+    q->data[2] = c->d;
+    q->data[3] = c->dmin;
+    q->n_attrs = aq_qformat_attrs(&c->p, q->attrs);
+}
+
 static void write_case(const char *path, const dq_case *c) {
     aq_h5_root_info root = {"aq-mpi test", "2026-01-01T00:00:00Z", "[quant]\n", "/m", 1, 1};
     aq_h5_writer *w = NULL;
@@ -94,12 +123,8 @@ static void write_case(const char *path, const dq_case *c) {
                          .orig_dtype = AQ_DT_F32,
                          .rows = c->rows,
                          .cols = c->cols,
-                         .params = c->p,
-                         .codes = c->codes,
-                         .scale = c->d,
-                         .min = c->dmin,
-                         .sub = c->sub,
                          .metrics = c->m};
+    describe(&q, c, c->sub);
     ck_assert_int_eq(aq_h5_write_quantized(w, "layer.weight", &q, &err), AQ_OK);
     ck_assert_int_eq(aq_h5_commit(w, &err), AQ_OK);
 }
@@ -149,11 +174,14 @@ static void check_read_back(const char *path, const dq_case *c) {
     ck_assert_int_eq(aq_h5in_open(path, &h, &err), AQ_OK);
     aq_h5in_info info;
     ck_assert_int_eq(aq_h5in_tensor_info(h, "layer.weight", &info, &err), AQ_OK);
-    ck_assert_int_eq(info.dq_bits, c->L.sub_bits);
+    ck_assert_int_eq(info.bits, c->L.bits);
+    int32_t dq_bits = 0;
+    ck_assert_int_eq(aq_h5in_attr_i32(h, "layer.weight", "dq_bits", &dq_bits), 0);
+    ck_assert_int_eq(dq_bits, c->L.sub_bits);
     const int64_t n = c->rows * c->cols;
     float *got = malloc((size_t)n * sizeof *got), *want = malloc((size_t)n * sizeof *want);
     ck_assert(got && want);
-    ck_assert_int_eq(aq_h5in_tensor(h, "layer.weight", got, n, &err), AQ_OK);
+    ck_assert_int_eq(aq_qread_tensor(h, "layer.weight", got, n, &err), AQ_OK);
     for (int64_t r = 0; r < c->rows; ++r)
         aq_dq_dequantize_row(&c->L, c->codes + r * (int64_t)c->z.codes,
                              c->sub + r * (int64_t)c->z.sub, c->d + r * c->z.params,
@@ -212,12 +240,8 @@ START_TEST(dq_missing_sub_refused) {
                          .orig_dtype = AQ_DT_F32,
                          .rows = c.rows,
                          .cols = c.cols,
-                         .params = c.p,
-                         .codes = c.codes,
-                         .scale = c.d,
-                         .min = c.dmin,
-                         .sub = NULL,
                          .metrics = c.m};
+    describe(&q, &c, NULL);
     ck_assert_int_eq(aq_h5_write_quantized(w, "x.weight", &q, &err), AQ_E_VALUE);
     ck_assert_ptr_nonnull(strstr(err.msg, "x.weight"));
     aq_h5_abort(w, 0);
@@ -226,7 +250,7 @@ START_TEST(dq_missing_sub_refused) {
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("h5_dq");
+    Suite *s = suite_create("quant_h5_dq");
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
