@@ -396,7 +396,7 @@ void aq_dq_dequantize_row(const aq_dq_layout *L, const uint8_t *codes, const uin
 }
 
 /*-*********************************************
- *  The "dq" row of the format table (qformat.c) and the tensor entry point
+ *  The "dq" row of the format table (qformat.c)
  ***********************************************/
 
 aq_dq_layout aq_quant_dq_layout(const aq_quant_params *p) {
@@ -426,19 +426,6 @@ void aq_dq_dequantize_row_qf(const aq_qformat *f, const aq_quant_params *p, cons
     (void)f;
     const aq_dq_layout L = aq_quant_dq_layout(p);
     aq_dq_dequantize_row(&L, arr[0], arr[1], arr[2], arr[3], cols, out);
-}
-
-aq_status aq_dq_quantize_tensor(const aq_kernels *k, const aq_dq_layout *L, aq_dtype src_dtype,
-                                const void *src, int64_t rows, int64_t cols, const float *h,
-                                const char *name, uint8_t *codes, uint8_t *sub, uint16_t *d,
-                                uint16_t *dmin, aq_quant_metrics *metrics, aq_err *err) {
-    aq_err e = {0};
-    if (aq_dq_layout_check(L, &e) != AQ_OK)
-        return aq_err_set(err, AQ_E_CONFIG, "tensor %s: %s", name ? name : "(unnamed)", e.msg);
-    const aq_quant_params p = {L->bits, L->group_size, AQ_METHOD_MSE, AQ_SCALE_DQ, L->sub_bits};
-    void *const arr[AQ_QF_MAX_ARRAYS] = {codes, sub, d, dmin};
-    return aq_qformat_quantize_tensor(&p, k, src_dtype, src, rows, cols, h, name, arr, metrics,
-                                      err);
 }
 
 void aq_dq_overflow_msg(const aq_quant_params *p, int64_t col, char *buf, size_t size) {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "aq/dq.h"
 #include "quant_impl.h"
 
 /* Per-row partial sums and the first problems found in the row. */
@@ -221,7 +222,7 @@ void aq_qformat_dequantize_rows(const aq_quant_params *p, const void *const *arr
 }
 
 /*-*********************************************
- *  The plain layouts' entry points (include/aq/quant.h)
+ *  The entry points with named arrays (include/aq/quant.h, include/aq/dq.h)
  ***********************************************/
 
 aq_status aq_quantize_tensor(const aq_quant_params *p, aq_dtype src_dtype, const void *src,
@@ -242,4 +243,17 @@ aq_status aq_quantize_tensor_ex(const aq_quant_params *p, const aq_kernels *k, a
                           name ? name : "(unnamed)");
     void *const arr[AQ_QF_MAX_ARRAYS] = {codes, scale, min, NULL};
     return aq_qformat_quantize_tensor(p, k, src_dtype, src, rows, cols, h, name, arr, metrics, err);
+}
+
+aq_status aq_dq_quantize_tensor(const aq_kernels *k, const aq_dq_layout *L, aq_dtype src_dtype,
+                                const void *src, int64_t rows, int64_t cols, const float *h,
+                                const char *name, uint8_t *codes, uint8_t *sub, uint16_t *d,
+                                uint16_t *dmin, aq_quant_metrics *metrics, aq_err *err) {
+    aq_err e = {0};
+    if (aq_dq_layout_check(L, &e) != AQ_OK)
+        return aq_err_set(err, AQ_E_CONFIG, "tensor %s: %s", name ? name : "(unnamed)", e.msg);
+    const aq_quant_params p = {L->bits, L->group_size, AQ_METHOD_MSE, AQ_SCALE_DQ, L->sub_bits};
+    void *const arr[AQ_QF_MAX_ARRAYS] = {codes, sub, d, dmin};
+    return aq_qformat_quantize_tensor(&p, k, src_dtype, src, rows, cols, h, name, arr, metrics,
+                                      err);
 }
