@@ -34,7 +34,7 @@ const char *aq_h5in_name(const aq_h5in *h, size_t i);
 /*! aq_h5in_has() : whether tensor `name` exists and is complete. */
 int aq_h5in_has(const aq_h5in *h, const char *name);
 
-/*! aq_h5in_info : what aq_h5in_tensor() returns for one tensor. */
+/*! aq_h5in_info : what aq_h5in_tensor_info() returns for one tensor. */
 typedef struct {
     int quantized; /* 1: kind "quantized", 0: "passthrough" */
     int ndim;
