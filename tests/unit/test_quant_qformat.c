@@ -1,0 +1,154 @@
+/*
+ * aq-mpi — the quantization-format table (include/aq/qformat.h): rows of each scale dtype,
+ * their arrays and attributes, the attribute round trip the reader relies on, and the one
+ * order of error checks of the tensor driver.
+ */
+#include <check.h>
+
+#include "aq_check.h"
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "aq/dq.h"
+#include "aq/qformat.h"
+
+START_TEST(rows_and_arrays) {
+    aq_quant_params p = {4, 32, AQ_METHOD_MSE, AQ_SCALE_F16, 0};
+    ck_assert_str_eq(aq_qformat_of(&p)->name, "f16");
+    aq_qarray a[AQ_QF_MAX_ARRAYS];
+    ck_assert_int_eq(aq_qformat_arrays(&p, 100, a), 3);
+    ck_assert_str_eq(a[0].name, "codes");
+    ck_assert_int_eq(a[0].row_elems, 50);
+    ck_assert_int_eq(a[1].row_elems, 4);
+    ck_assert(a[1].elem == AQ_ELEM_F16 && a[2].elem == AQ_ELEM_F16);
+    ck_assert_uint_eq(aq_qformat_tensor_bytes(&p, 3, 100), 3 * (50 + 8 + 8));
+    p.scale_dtype = AQ_SCALE_F32;
+    ck_assert_str_eq(aq_qformat_of(&p)->name, "f32");
+    ck_assert_uint_eq(aq_qformat_tensor_bytes(&p, 3, 100), 3 * (50 + 16 + 16));
+    p = (aq_quant_params){3, 32, AQ_METHOD_MSE, AQ_SCALE_DQ, 0};
+    const aq_qformat *f = aq_qformat_of(&p);
+    ck_assert_str_eq(f->name, "dq");
+    ck_assert_int_eq(aq_qformat_arrays(&p, 300, a), 4);
+    const aq_dq_layout L = aq_quant_dq_layout(&p);
+    ck_assert_int_eq(a[1].row_elems, (int64_t)aq_dq_sub_row_bytes(300, &L));
+    ck_assert_int_eq(a[2].row_elems, aq_dq_supers(300));
+    char buf[32];
+    ck_assert_str_eq(aq_qformat_widths_text(f, "/", buf, sizeof buf), "2/3/4/8");
+    ck_assert_str_eq(aq_qformat_widths_text(f, NULL, buf, sizeof buf), "2, 3, 4 and 8");
+    ck_assert_ptr_null(aq_qformat_get(0));
+    ck_assert_ptr_null(aq_qformat_get(AQ_QFMT_N));
+    p.scale_dtype = (aq_scale_dtype)7;
+    ck_assert_ptr_null(aq_qformat_of(&p));
+    aq_err e = {0};
+    ck_assert_int_eq(aq_quant_params_check(&p, &e), AQ_E_CONFIG);
+    aq_simd s;
+    ck_assert_int_eq(aq_simd_parse("avx2", &s), 0);
+    ck_assert_int_eq(s, AQ_SIMD_AVX2);
+    ck_assert_int_eq(aq_simd_parse("sse", &s), -1);
+    ck_assert_ptr_null(aq_simd_names[AQ_SIMD_N]);
+}
+END_TEST
+
+/* A fake attribute store: what aq_qformat_attrs() wrote. */
+typedef struct {
+    aq_qattr a[AQ_QF_MAX_ATTRS];
+    int n;
+} attr_store;
+
+static int store_str(void *ctx, const char *name, char *buf, size_t size) {
+    const attr_store *s = ctx;
+    for (int i = 0; i < s->n; ++i)
+        if (!strcmp(s->a[i].name, name) && s->a[i].str) {
+            snprintf(buf, size, "%s", s->a[i].str);
+            return 0;
+        }
+    return -1;
+}
+
+static int store_num(void *ctx, const char *name, int32_t *v) {
+    const attr_store *s = ctx;
+    for (int i = 0; i < s->n; ++i)
+        if (!strcmp(s->a[i].name, name) && !s->a[i].str) {
+            *v = s->a[i].num;
+            return 0;
+        }
+    return -1;
+}
+
+START_TEST(attrs_round_trip) {
+    const aq_quant_params ps[] = {{2, 16, AQ_METHOD_RTN, AQ_SCALE_F16, 0},
+                                  {8, 128, AQ_METHOD_MSE, AQ_SCALE_F32, 0},
+                                  {3, 32, AQ_METHOD_MSE, AQ_SCALE_DQ, 5},
+                                  {2, 16, AQ_METHOD_MSE, AQ_SCALE_DQ, 0}};
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; ++i) {
+        attr_store s;
+        s.n = aq_qformat_attrs(&ps[i], s.a);
+        const aq_qattr_source src = {&s, store_str, store_num};
+        const aq_qformat *f = NULL;
+        aq_quant_params q;
+        aq_err e = {0};
+        ck_assert_msg(aq_qformat_read_params(&src, &f, &q, &e) == AQ_OK, "%s", e.msg);
+        ck_assert_ptr_eq(f, aq_qformat_of(&ps[i]));
+        ck_assert_int_eq(q.bits, ps[i].bits);
+        ck_assert_int_eq(q.group_size, ps[i].group_size);
+        ck_assert_int_eq(q.method, ps[i].method);
+        ck_assert_int_eq(q.scale_dtype, ps[i].scale_dtype);
+        /* dq_bits 0 is written as the default it stands for */
+        if (ps[i].scale_dtype == AQ_SCALE_DQ)
+            ck_assert_int_eq(q.dq_bits, aq_quant_dq_layout(&ps[i]).sub_bits);
+    }
+    attr_store s = {.n = 1, .a = {{"scale_dtype", "q9", 0}}};
+    const aq_qattr_source src = {&s, store_str, store_num};
+    const aq_qformat *f = NULL;
+    aq_quant_params q;
+    aq_err e = {0};
+    ck_assert_int_eq(aq_qformat_read_params(&src, &f, &q, &e), AQ_E_FORMAT);
+    s = (attr_store){.n = 2, .a = {{"scale_dtype", "f16", 0}, {"bits", NULL, 5}}};
+    ck_assert_int_eq(aq_qformat_read_params(&src, &f, &q, &e), AQ_E_FORMAT);
+}
+END_TEST
+
+/* One order of error checks for every format: a non-finite weight anywhere is reported
+ * before a parameter overflow in an earlier row (dq reported the overflow before). */
+START_TEST(driver_error_order) {
+    static float w[2 * 256];
+    static uint8_t codes[2 * 256], sub[2 * 64];
+    static uint16_t d[2], dmin[2];
+    static uint16_t sc[2 * 16], mn[2 * 16];
+    w[5] = 1e9f;      /* row 0: scale overflows float16 */
+    w[256 + 9] = NAN; /* row 1: non-finite */
+    aq_err e = {0};
+    const aq_quant_params pd = {2, 16, AQ_METHOD_MSE, AQ_SCALE_DQ, 0};
+    void *const ad[AQ_QF_MAX_ARRAYS] = {codes, sub, d, dmin};
+    ck_assert_int_eq(
+        aq_qformat_quantize_tensor(&pd, NULL, AQ_DT_F32, w, 2, 256, NULL, "t", ad, NULL, &e),
+        AQ_E_VALUE);
+    ck_assert_ptr_nonnull(strstr(e.msg, "[1, 9]"));
+    const aq_quant_params pf = {2, 16, AQ_METHOD_RTN, AQ_SCALE_F16, 0};
+    void *const af[AQ_QF_MAX_ARRAYS] = {codes, sc, mn, NULL};
+    ck_assert_int_eq(
+        aq_qformat_quantize_tensor(&pf, NULL, AQ_DT_F32, w, 2, 256, NULL, "t", af, NULL, &e),
+        AQ_E_VALUE);
+    ck_assert_ptr_nonnull(strstr(e.msg, "[1, 9]"));
+    w[256 + 9] = 0.0f;
+    ck_assert_int_eq(
+        aq_qformat_quantize_tensor(&pd, NULL, AQ_DT_F32, w, 2, 256, NULL, "t", ad, NULL, &e),
+        AQ_E_VALUE);
+    ck_assert_ptr_nonnull(strstr(e.msg, "row 0, super-block at column 0"));
+    ck_assert_int_eq(
+        aq_qformat_quantize_tensor(&pf, NULL, AQ_DT_F32, w, 2, 256, NULL, "t", af, NULL, &e),
+        AQ_E_VALUE);
+    ck_assert_ptr_nonnull(strstr(e.msg, "row 0, group 0"));
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("quant_qformat");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, rows_and_arrays);
+    tcase_add_test(tc, attrs_round_trip);
+    tcase_add_test(tc, driver_error_order);
+    suite_add_tcase(s, tc);
+    return aq_check_run(s);
+}
