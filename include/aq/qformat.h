@@ -125,7 +125,7 @@ typedef struct {
 
 /* The traits of one format (one row of the table). */
 struct aq_qformat_s {
-    const char *name;     /* "f16", "f32", "dq" (messages, aq_qformat_by_name) */
+    const char *name;     /* "f16", "f32", "dq" (messages) */
     const char *id_attr;  /* attribute that names the format in a file ... */
     const char *id_value; /* ... and its value */
     const char *tag;      /* appended to per-tensor progress lines: "" or " dq" */
@@ -172,7 +172,7 @@ int aq_qformat_arrays(const aq_quant_params *p, int64_t cols, aq_qarray out[AQ_Q
 int aq_qformat_attrs(const aq_quant_params *p, aq_qattr out[AQ_QF_MAX_ATTRS]);
 
 /*! aq_qformat_tensor_bytes() : stored bytes of a [rows, cols] tensor (all arrays) before
- *  compression; 0 for unknown params. */
+ *  compression; 0 for unknown params.  Bits per weight = 8 * this / (rows * cols). */
 uint64_t aq_qformat_tensor_bytes(const aq_quant_params *p, int64_t rows, int64_t cols);
 
 /*! aq_qformat_widths_text() : the format's widths as "2/4/8" (sep "/") or "2, 4 and 8"
