@@ -37,7 +37,9 @@
  *
  * Determinism: a row's result depends only on the row, h, U and the params.  U is computed
  * once per tensor by aq_gptq_hinv_create() with a fixed OpenBLAS thread count (opts.threads,
- * default 1; LAPACK's blocked algorithms then follow one fixed order for a given n); the
+ * default 1; LAPACK's blocked algorithms then follow one fixed order for a given n;
+ * measured: 1 and 2 OpenBLAS threads give different U bits for n = 300..4000, so `threads`
+ * must be one job-wide setting, never a rank's core count); the
  * updates use our own kernels (src/quant/gptq_update.c): every element is updated by
  * fmaf(-e_k, U_kj, w_j) in ascending k, in the scalar reference and its AVX2 / AVX-512 twins
  * alike, so the result is bit-identical for any panel size, OpenMP thread count, rank count and
