@@ -35,8 +35,8 @@
  *       triangle packed row by row (row i holds H[i, i..n-1], at offset i n - i (i - 1) / 2),
  *       chunked (2^20 values) with HDF5's built-in shuffle + deflate level 1 filters: any HDF5
  *       reader (h5py, h5dump) opens it without plugins (our zstd filter would need the plugin
- *       path); float noise compresses little (measured in the report), so speed wins.
- * Layer input names are the caller's (e.g. the first weight that reads the input,
+ *       path); float noise compresses little, so speed wins (ratio on real Hessians not yet
+ * measured). Layer input names are the caller's (e.g. the first weight that reads the input,
  * "model.layers.3.self_attn.q_proj.weight", shared by k_proj and v_proj).
  */
 #ifndef AQ_HESSIAN_H
