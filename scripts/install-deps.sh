@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   libopenmpi-dev openmpi-bin
   libhdf5-openmpi-dev hdf5-tools
-  libzstd-dev libinih-dev libjansson-dev check libopenblas-dev nettle-dev
+  libzstd-dev libinih-dev libjansson-dev check libopenblas-dev liblapacke-dev nettle-dev
   clang libclang-rt-14-dev
   python3-h5py python3-numpy
   slurm-wlm munge python3-matplotlib shellcheck

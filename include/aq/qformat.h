@@ -123,6 +123,37 @@ typedef struct {
     aq_qf_block_dequantize_fn dequantize;
 } aq_qf_blocks;
 
+/* GPTQ operations of a format (include/aq/gptq.h), optional per row (NULL: the format has no
+ * GPTQ).  A row is cut into parameter blocks of block_cols(p) consecutive columns (the last
+ * may be short): the unit whose parameters are fitted together and then held FIXED while
+ * GPTQ rounds its columns one at a time.  Plain layouts: a group (group_size columns; params
+ * scale, min).  dq: a super-block (256 columns; d, dmin and its groups' scale/min codes).
+ * ggml's formats (e1-legacy, e2-kquant) add theirs the same way: Q8_0/Q4_0/Q5_0...: the
+ * 32-column block (params: its d, and m for *_1); Q2_K..Q6_K: the 256-column super-block
+ * (params: d, dmin and the sub-block scale/min codes, i.e. the result of the k-quant's own
+ * scale search); round() quantizes one weight with those, emit() packs codes + params into
+ * the block bytes, exactly as the format's dequantize decodes them.
+ * Contract (tested for every row that has it): emit(codes, params) decodes through the
+ * format's dequantize_row to the values round() returned, bit for bit; fitting and rounding
+ * every column of an unchanged row reproduces quantize_row's arrays (then GPTQ with H = I is
+ * the format's own quantization). */
+typedef struct {
+    /* columns per parameter block for params p */
+    int64_t (*block_cols)(const aq_quant_params *p);
+    /* bytes of one block's fixed parameters (opaque to the driver, <= 256) */
+    size_t (*param_bytes)(const aq_quant_params *p);
+    /* the parameters of block x[0..n) (n <= block_cols; h: importance, NULL all 1) by the
+     * format's own search into par; @return : 0, or -1 when they overflow their storage */
+    int (*fit)(const aq_qf_env *e, const float *x, const float *h, int64_t n, void *par);
+    /* element j (0 <= j < block_cols) of a block with parameters par: *code and the value
+     * the format decodes for it */
+    float (*round)(const aq_quant_params *p, const void *par, int64_t j, float x, uint8_t *code);
+    /* the row's slices arr[i] of the stored arrays from all its codes (cols, original column
+     * order) and the parameters of its blocks (back to back, param_bytes each) */
+    void (*emit)(const aq_qf_env *e, const uint8_t *codes, const void *par, int64_t cols,
+                 void *const *arr);
+} aq_qf_gptq;
+
 /* The traits of one format (one row of the table). */
 struct aq_qformat_s {
     const char *name;     /* "f16", "f32", "dq" (messages) */
@@ -149,6 +180,7 @@ struct aq_qformat_s {
     /* "row R, <what>" message for a quantize_row overflow at column col */
     void (*overflow_msg)(const aq_quant_params *p, int64_t col, char *buf, size_t size);
     const aq_qf_blocks *blocks; /* block formats only (kernel-set entries), else NULL */
+    const aq_qf_gptq *gptq;     /* GPTQ operations (include/aq/gptq.h), NULL: none */
 };
 
 typedef enum {

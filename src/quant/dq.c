@@ -433,3 +433,36 @@ void aq_dq_overflow_msg(const aq_quant_params *p, int64_t col, char *buf, size_t
     snprintf(buf, size, "super-block at column %lld: d/dmin do not fit float16 (weights too large)",
              (long long)col);
 }
+
+/*-*********************************************
+ *  One super-block at a time (GPTQ, src/quant/gptq_formats.c)
+ ***********************************************/
+
+void aq_dq_sub_put(uint8_t *sub, int64_t i, int S, unsigned v) {
+    sub_put(sub, i, S, v);
+}
+
+/* The chunk search is per super-block (targets and picks per group, d/dmin and the
+ * refinement per super-block), so a chunk of one super-block chooses what the row search
+ * chooses for it. */
+int aq_dq_fit_super(const aq_kernels_t *k, const aq_dq_layout *L, const float *x, const float *h,
+                    int n, float *d, float *dmin, uint8_t *sc, uint8_t *mc) {
+    dq_scratch s; /* about 30 KB, as aq_dq_quantize_row() */
+    dq_chunk *c = &s.c;
+    c->k = k;
+    c->x = x;
+    c->h = h;
+    c->n = n < AQ_DQ_SUPER ? n : AQ_DQ_SUPER;
+    c->G = L->group_size;
+    c->ng = (c->n + c->G - 1) / c->G;
+    c->gpb = AQ_DQ_SUPER / c->G;
+    c->nsb = 1;
+    c->bits = L->bits;
+    c->subq = (1 << L->sub_bits) - 1;
+    if (search_chunk(c, &s.r) != 0) return -1;
+    *d = c->d[0];
+    *dmin = c->dmin[0];
+    memcpy(sc, c->sc, (size_t)c->ng);
+    memcpy(mc, c->mc, (size_t)c->ng);
+    return 0;
+}

@@ -229,7 +229,8 @@ static const aq_qformat k_formats[AQ_QFMT_N] = {
                      .scratch_bytes = aq_plain_scratch_bytes,
                      .quantize_row = aq_plain_quantize_row_qf,
                      .dequantize_row = aq_plain_dequantize_row_qf,
-                     .overflow_msg = aq_plain_overflow_msg},
+                     .overflow_msg = aq_plain_overflow_msg,
+                     .gptq = &aq_plain_gptq},
     [AQ_QFMT_F32] = {.name = "f32",
                      .id_attr = "scale_dtype",
                      .id_value = "f32",
@@ -244,7 +245,8 @@ static const aq_qformat k_formats[AQ_QFMT_N] = {
                      .scratch_bytes = aq_plain_scratch_bytes,
                      .quantize_row = aq_plain_quantize_row_qf,
                      .dequantize_row = aq_plain_dequantize_row_qf,
-                     .overflow_msg = aq_plain_overflow_msg},
+                     .overflow_msg = aq_plain_overflow_msg,
+                     .gptq = &aq_plain_gptq},
     [AQ_QFMT_DQ] = {.name = "dq",
                     .id_attr = "scale_dtype",
                     .id_value = "dq",
@@ -259,7 +261,8 @@ static const aq_qformat k_formats[AQ_QFMT_N] = {
                     .scratch_bytes = aq_dq_scratch_bytes,
                     .quantize_row = aq_dq_quantize_row_qf,
                     .dequantize_row = aq_dq_dequantize_row_qf,
-                    .overflow_msg = aq_dq_overflow_msg},
+                    .overflow_msg = aq_dq_overflow_msg,
+                    .gptq = &aq_dq_gptq},
 };
 
 const aq_qformat *aq_qformat_get(int id) {

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "aq/dq.h"
 #include "aq/qformat.h"
 #include "aq/quant.h"
 
@@ -293,6 +294,26 @@ int64_t aq_dq_quantize_row_qf(const aq_qf_env *e, const float *w, const float *h
 void aq_dq_dequantize_row_qf(const aq_qformat *f, const aq_quant_params *p, const void *const *arr,
                              int64_t cols, float *out);
 void aq_dq_overflow_msg(const aq_quant_params *p, int64_t col, char *buf, size_t size);
+
+/*! aq_qf_metrics_from_sums() : the tensor metrics (aq_quant_metrics conventions) from the
+ *  AQ_ES_N error sums added over all rows (tensor.c; also GPTQ's driver). */
+void aq_qf_metrics_from_sums(const double s[AQ_ES_N], aq_quant_metrics *m);
+
+/*! aq_gptq_hinv_dead_mask() : [n] 1 for a dead column (H_jj = 0), by original column. */
+struct aq_gptq_hinv_s;
+const unsigned char *aq_gptq_hinv_dead_mask(const struct aq_gptq_hinv_s *hv);
+
+/* GPTQ operations of the rows (gptq_formats.c; aq_qf_gptq in aq/qformat.h). */
+extern const aq_qf_gptq aq_plain_gptq, aq_dq_gptq;
+
+/*! aq_dq_fit_super() : the dq search (dq.h) of ONE super-block x[0..n) (n <= 256; a row's
+ *  last super-block may be short) with layout L: its stored (float16-rounded) d, dmin and
+ *  the scale/min codes sc[g], mc[g] of its ceil(n / G) groups, exactly as aq_dq_quantize_row()
+ *  chooses them for that super-block.  @return : 0, or -1 when d/dmin do not fit float16. */
+int aq_dq_fit_super(const aq_kernels_t *k, const aq_dq_layout *L, const float *x, const float *h,
+                    int n, float *d, float *dmin, uint8_t *sc, uint8_t *mc);
+/*! aq_dq_sub_put() : ORs sub code i (sc_0, mc_0, sc_1, ...) of S bits into a zeroed sub row. */
+void aq_dq_sub_put(uint8_t *sub, int64_t i, int S, unsigned v);
 
 /* The entries of every block row (AQ_QF_BLOCK_ROW in qformat.c); f->blocks describes it. */
 int aq_qf_blocks_arrays(const aq_qformat *f, const aq_quant_params *p, int64_t cols,

@@ -147,6 +147,10 @@ static void metrics_from(const row_stats *rs, int64_t rows, aq_quant_metrics *m)
     for (int64_t r = 0; r < rows; ++r) /* row order: the result is thread-count free */
         for (int i = 0; i < AQ_ES_N; ++i)
             s[i] += rs[r].l[i];
+    aq_qf_metrics_from_sums(s, m);
+}
+
+void aq_qf_metrics_from_sums(const double s[AQ_ES_N], aq_quant_metrics *m) {
     const double w2 = s[AQ_ES_W2], v2 = s[AQ_ES_V2];
     m->rel_mse = safe_ratio(s[AQ_ES_E2], w2);
     m->sqnr_db = m->rel_mse == 0.0 ? INFINITY : -10.0 * log10(m->rel_mse);

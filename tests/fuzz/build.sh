@@ -5,6 +5,7 @@
 #   fuzz_index        aq_checkpoint_open on a sharded directory (index JSON, config.json, shard)
 #   fuzz_config       aq_config_load / aq_config_set / INI round trip
 #   fuzz_calib        aq_calib_open / aq_calib_load on files built from the input
+#   fuzz_hessian      aq_hessian_read on calibration files with hostile /hessian groups
 # Exit 77 (CTest "skipped") with the reason when clang or its fuzzer runtime is missing.
 set -euo pipefail
 out=${1:?usage: build.sh OUT_DIR}
@@ -30,6 +31,7 @@ st=("$root"/src/io/safetensors/*.c)
 read -r -a JANSSON <<<"$(pkg-config --cflags --libs jansson nettle)" # st_digest.c: SHA-256
 read -r -a INIH <<<"$(pkg-config --cflags --libs inih)"
 read -r -a HDF5 <<<"$(pkg-config --cflags --libs hdf5-openmpi)"
+read -r -a BLAS <<<"$(pkg-config --cflags --libs openblas)" # src/calib/hessian_acc.c: ssyrk
 
 build() { # name sources... -- libs...
   local name=$1; shift
@@ -40,5 +42,6 @@ build fuzz_safetensors "$root/tests/fuzz/fuzz_safetensors.c" "${st[@]}" "${commo
 build fuzz_index "$root/tests/fuzz/fuzz_index.c" "${st[@]}" "${common[@]}" "${JANSSON[@]}"
 build fuzz_config "$root/tests/fuzz/fuzz_config.c" "$root/src/cli/config.c" "$root/src/quant/params.c" \
   "${common[@]}" "${INIH[@]}"
-build fuzz_calib "$root/tests/fuzz/fuzz_calib.c" "$root"/src/calib/*.c "${common[@]}" "${HDF5[@]}"
+build fuzz_calib "$root/tests/fuzz/fuzz_calib.c" "$root"/src/calib/*.c "${common[@]}" "${HDF5[@]}" "${BLAS[@]}"
+build fuzz_hessian "$root/tests/fuzz/fuzz_hessian.c" "$root"/src/calib/*.c "${common[@]}" "${HDF5[@]}" "${BLAS[@]}"
 echo "fuzz: built in $out"

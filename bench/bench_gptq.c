@@ -1,0 +1,258 @@
+/*
+ * aq-bench-gptq — GPTQ speed on Dream-7B shapes with SYNTHETIC Hessians (issue 15, item 4).
+ *
+ * Shapes (Dream 7B = Qwen2.5-7B geometry: hidden 3584, 28 heads of 128, 4 KV heads, MLP
+ * 18944, 28 layers), one row per Hessian (q/k/v share their input and its factorization):
+ *   qkv      rows 3584 + 512 + 512 = 4608, cols 3584
+ *   o        rows 3584,  cols 3584
+ *   gate/up  rows 2 x 18944 = 37888, cols 3584
+ *   down     rows 3584,  cols 18944  (an 18944^2 Cholesky)
+ * The Hessian is SYNTHETIC, labelled as such: H = D C D with C_ij = rho^|i - j| (rho 0.9,
+ * AR(1) channels) and log-normal channel scales D; it is dense and positive definite, so the
+ * factorization does its full work.  Weights are Gaussian.  Format: dq 4-bit (default layout).
+ *
+ * Per shape: the factorization (aq_gptq_hinv_create: spotrf + strtri, n^3/3 + n^3/3 flops,
+ * OpenBLAS with opts.threads threads), the GPTQ pass (rows x cols^2 flops of updates, one FMA
+ * per (row, i < j) pair, plus the format's fits), the dq search alone on the same rows, and the
+ * BLAS rate of sgemm on the update's shape (the "floor" our own fixed-order kernel is compared
+ * to).  The GPTQ pass and the dq search are timed on `--rows` rows (default 1024) and scaled
+ * linearly to the full row count (rows are independent and cost the same), which is printed.
+ * Then a projection of the whole 28-layer model: sequential on this machine, and at 28 and 64
+ * ranks (longest-processing-time bound: max(largest task, total / ranks)), each rank with the
+ * same cores as this run.
+ *
+ * Usage: aq-bench-gptq [--rows R] [--only qkv|o|gateup|down] [--threads N (factorization)]
+ *        [--json FILE]
+ */
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "aq/gptq.h"
+#include "aq/qformat.h"
+#include "aq/quant.h"
+
+typedef struct {
+    const char *name;
+    int64_t rows, cols;
+    int per_layer; /* tensors of this shape per layer (for the listing only) */
+} shape;
+
+static const shape SHAPES[] = {{"qkv", 4608, 3584, 3},
+                               {"o", 3584, 3584, 1},
+                               {"gateup", 37888, 3584, 2},
+                               {"down", 3584, 18944, 1}};
+#define N_SHAPES 4
+#define LAYERS 28
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static uint64_t rng = 88172645463325252ull;
+static double unif(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return ((double)(rng >> 11) + 0.5) / 9007199254740992.0;
+}
+static double gauss(void) {
+    return sqrt(-2.0 * log(unif())) * cos(6.283185307179586 * unif());
+}
+
+/* SYNTHETIC H = D C D, C_ij = rho^|i-j|: O(n^2). */
+static float *synthetic_hessian(int64_t n) {
+    float *H = malloc((size_t)n * (size_t)n * sizeof *H);
+    double *d = malloc((size_t)n * sizeof *d), *pw = malloc((size_t)n * sizeof *pw);
+    if (!H || !d || !pw) return NULL;
+    for (int64_t j = 0; j < n; ++j)
+        d[j] = exp(0.7 * gauss());
+    pw[0] = 1.0;
+    for (int64_t k = 1; k < n; ++k)
+        pw[k] = pw[k - 1] * 0.9;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < n; ++j)
+            H[i * n + j] = (float)(d[i] * d[j] * pw[i > j ? i - j : j - i]);
+    free(d);
+    free(pw);
+    return H;
+}
+
+typedef struct {
+    double t_factor, f_factor; /* seconds, flops */
+    double t_gptq, f_update;   /* scaled to all rows */
+    double t_dq;               /* dq search, scaled */
+    double sgemm_gflops;
+    int64_t measured_rows;
+} result;
+
+static void *arrays_alloc(const aq_quant_params *p, int64_t rows, int64_t cols, void **arr) {
+    aq_qarray a[AQ_QF_MAX_ARRAYS];
+    const int n = aq_qformat_arrays(p, cols, a);
+    for (int i = 0; i < n; ++i)
+        arr[i] = malloc((size_t)rows * (size_t)a[i].row_elems * aq_elem_size(a[i].elem));
+    return arr[0];
+}
+
+static double sgemm_rate(int64_t rows, int64_t cols, int B) {
+    float *A = malloc((size_t)rows * B * sizeof *A), *Bm = malloc((size_t)B * cols * sizeof *Bm),
+          *C = calloc((size_t)rows * (size_t)cols, sizeof *C);
+    for (int64_t i = 0; i < rows * B; ++i)
+        A[i] = (float)gauss();
+    for (int64_t i = 0; i < B * cols; ++i)
+        Bm[i] = (float)gauss();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cols, B, -1.0f, A, B, Bm,
+                (int)cols, 1.0f, C, (int)cols); /* warm-up */
+    const int reps = 3;
+    const double t0 = now();
+    for (int r = 0; r < reps; ++r)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cols, B, -1.0f, A, B,
+                    Bm, (int)cols, 1.0f, C, (int)cols);
+    const double t = now() - t0;
+    free(A);
+    free(Bm);
+    free(C);
+    return 2.0 * (double)rows * (double)cols * B * reps / t / 1e9;
+}
+
+static int run_shape(const shape *s, int64_t mrows, int threads, result *r) {
+    const int64_t n = s->cols, R = mrows < s->rows ? mrows : s->rows;
+    r->measured_rows = R;
+    float *H = synthetic_hessian(n);
+    float *W = malloc((size_t)R * (size_t)n * sizeof *W);
+    if (!H || !W) return -1;
+    for (int64_t i = 0; i < R * n; ++i)
+        W[i] = (float)(0.02 * gauss());
+    aq_gptq_opts o = aq_gptq_opts_default();
+    o.threads = threads;
+    aq_err err = {0};
+    aq_gptq_hinv *hv = NULL;
+    double t0 = now();
+    if (aq_gptq_hinv_create(H, n, &o, s->name, &hv, &err) != AQ_OK) {
+        fprintf(stderr, "aq-bench-gptq: %s\n", err.msg);
+        return -1;
+    }
+    r->t_factor = now() - t0;
+    r->f_factor = 2.0 * (double)n * (double)n * (double)n / 3.0;
+    free(H);
+    const aq_quant_params p = {4, 32, AQ_METHOD_MSE, AQ_SCALE_DQ, 0};
+    void *arr[AQ_QF_MAX_ARRAYS] = {NULL};
+    arrays_alloc(&p, R, n, arr);
+    t0 = now();
+    if (aq_gptq_quantize_tensor(hv, &o, &p, NULL, AQ_DT_F32, W, R, n, NULL, s->name, arr, NULL,
+                                &err) != AQ_OK) {
+        fprintf(stderr, "aq-bench-gptq: %s\n", err.msg);
+        return -1;
+    }
+    const double scale = (double)s->rows / (double)R;
+    r->t_gptq = (now() - t0) * scale;
+    r->f_update = (double)s->rows * (double)n * (double)n;
+    t0 = now();
+    if (aq_qformat_quantize_tensor(&p, NULL, AQ_DT_F32, W, R, n, NULL, s->name, arr, NULL, &err) !=
+        AQ_OK)
+        return -1;
+    r->t_dq = (now() - t0) * scale;
+    aq_gptq_hinv_free(hv);
+    for (int i = 0; i < AQ_QF_MAX_ARRAYS; ++i)
+        free(arr[i]);
+    free(W);
+    r->sgemm_gflops = sgemm_rate(R < 1024 ? R : 1024, n, 128);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    int64_t mrows = 1024;
+    int threads = 1;
+    const char *only = NULL, *json = NULL;
+    for (int i = 1; i < argc; ++i) {
+        if (!strcmp(argv[i], "--rows") && i + 1 < argc)
+            mrows = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i];
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--json") && i + 1 < argc)
+            json = argv[++i];
+        else {
+            fprintf(stderr, "usage: aq-bench-gptq [--rows R] [--only qkv|o|gateup|down] "
+                            "[--threads N] [--json FILE]\n");
+            return 2;
+        }
+    }
+    if (mrows < 1 || threads < 1) return 2;
+    printf("# GPTQ on Dream-7B shapes, SYNTHETIC Hessians (H = D C D, C_ij = 0.9^|i-j|), dq "
+           "4-bit\n# OpenMP threads %d (updates), OpenBLAS threads %d (factorization), kernel set "
+           "%s\n",
+           omp_get_max_threads(), threads, aq_kernels_name(aq_kernels_select(0)));
+    printf("%-7s %6s %6s | %9s %9s %7s | %9s %9s %7s %7s | %8s %8s %6s | rows timed\n", "shape",
+           "rows", "cols", "factor s", "GFLOP", "GF/s", "gptq s", "upd GFLOP", "GF/s", "sgemm",
+           "dq s", "ns/w gq", "x dq");
+    result res[N_SHAPES] = {0};
+    int done[N_SHAPES] = {0};
+    for (int k = 0; k < N_SHAPES; ++k) {
+        const shape *s = &SHAPES[k];
+        if (only && strcmp(only, s->name) != 0) continue;
+        result *r = &res[k];
+        if (run_shape(s, mrows, threads, r) != 0) return 1;
+        done[k] = 1;
+        const double w = (double)s->rows * (double)s->cols;
+        printf("%-7s %6lld %6lld | %9.2f %9.0f %7.1f | %9.2f %9.0f %7.1f %7.1f | %8.2f %8.1f "
+               "%6.1f | %lld\n",
+               s->name, (long long)s->rows, (long long)s->cols, r->t_factor, r->f_factor / 1e9,
+               r->f_factor / r->t_factor / 1e9, r->t_gptq, r->f_update / 1e9,
+               r->f_update / r->t_gptq / 1e9, r->sgemm_gflops, r->t_dq,
+               (r->t_gptq + r->t_factor) / w * 1e9, (r->t_gptq + r->t_factor) / r->t_dq,
+               (long long)r->measured_rows);
+        fflush(stdout);
+    }
+    int all = 1;
+    for (int k = 0; k < N_SHAPES; ++k)
+        all &= done[k];
+    if (all) {
+        /* per layer: one factorization per shape, gptq of its rows (gate/up, q/k/v included) */
+        double layer = 0.0, biggest = 0.0, dq = 0.0;
+        for (int k = 0; k < N_SHAPES; ++k) {
+            const double task = res[k].t_factor + res[k].t_gptq;
+            layer += task;
+            dq += res[k].t_dq;
+            biggest = task > biggest ? task : biggest;
+        }
+        const double total = LAYERS * layer;
+        printf("\n# projection, 28 layers (each rank with this run's cores):\n");
+        printf("one rank (this machine): %.0f s = %.1f min (dq search alone: %.0f s)\n", total,
+               total / 60.0, LAYERS * dq);
+        const int ranks[2] = {28, 64};
+        for (int i = 0; i < 2; ++i) {
+            const double per = total / ranks[i];
+            const double wall = per > biggest ? per : biggest;
+            printf("%d ranks: max(largest task %.0f s, total / ranks %.0f s) = %.0f s = %.1f min\n",
+                   ranks[i], biggest, per, wall, wall / 60.0);
+        }
+        if (json) {
+            FILE *f = fopen(json, "w");
+            if (f) {
+                fprintf(f,
+                        "{\"synthetic_hessian\": true, \"layers\": %d, \"total_s\": %.3f, "
+                        "\"shapes\": [",
+                        LAYERS, total);
+                for (int k = 0; k < N_SHAPES; ++k)
+                    fprintf(f,
+                            "%s{\"name\": \"%s\", \"rows\": %lld, \"cols\": %lld, \"factor_s\": "
+                            "%.3f, \"gptq_s\": %.3f, \"dq_s\": %.3f, \"sgemm_gflops\": %.1f}",
+                            k ? ", " : "", SHAPES[k].name, (long long)SHAPES[k].rows,
+                            (long long)SHAPES[k].cols, res[k].t_factor, res[k].t_gptq, res[k].t_dq,
+                            res[k].sgemm_gflops);
+                fprintf(f, "]}\n");
+                fclose(f);
+            }
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,153 @@
+/*
+ * aq-mpi — GPTQ: second-order weight quantization through the layer's input Hessian.
+ *
+ * Source: E. Frantar, S. Ashkboos, T. Hoefler, D. Alistarh, "GPTQ: Accurate Post-Training
+ * Quantization for Generative Pre-trained Transformers", ICLR 2023, Algorithm 1 (lazy batch
+ * updates, Cholesky form of the inverse Hessian), built on Optimal Brain Quantization.
+ *
+ * A weight tensor W [rows, cols] (rows = output channels) is quantized one input column at a
+ * time; each column's rounding error is pushed onto the columns not yet quantized through the
+ * inverse of H = E[x x^T] (the layer input's second moment, [cols, cols], symmetric PSD; for a
+ * diffusion LM the time-weighted sum of include/aq/hessian.h).  With
+ *     Hd = H + lambda I,  lambda = damp * mean(diag H)   (damp default 0.01, paper's 1 %)
+ *     Hd^-1 = U^T U,  U upper triangular (the "Cholesky form" of the paper)
+ * every row w (rows are independent) is processed, in blocks of B columns [i1, i2):
+ *     for i in [i1, i2):
+ *         q_i   = the format's rounding of w_i with the FIXED parameters of its block
+ *         e_i   = (w_i - q_i) / U_ii
+ *         w_j  -= e_i U_ij           for j in (i, i2)            (inside the block)
+ *     w_j -= sum_{k in [i1, i2)} e_k U_kj   for j >= i2          (lazy update, once per block)
+ * A format's parameters (group scale/min, dq's super-block d/dmin and group codes, ggml's block
+ * scales) are fitted by that format's own search, with importance h, to the ERROR-UPDATED
+ * weights of its parameter block when the block's first column is reached (GPTQ's grouping):
+ * see aq_qf_gptq in include/aq/qformat.h.  The lazy block is rounded up to a multiple of the
+ * format's parameter block so that a block is fitted only from fully updated weights.
+ *
+ * U is computed without forming the inverse: with J the reversal permutation,
+ * J Hd J = R^T R (LAPACK spotrf, upper) gives Hd = V V^T with V = J R^T J upper, hence
+ * Hd^-1 = U^T U with U = V^-1 = J R^-T J (LAPACK strtri).  Cost n^3/3 + n^3/3 flops instead of
+ * the reference code's potrf + potri + potrf (4 n^3/3); U is the same matrix (the Cholesky
+ * factor is unique), up to rounding.
+ *
+ * Dead columns (H_jj = 0: the input channel is never active) get H_jj = 1 and W[:, j] = 0,
+ * as the paper's code does.  Activation order (act_order): columns are processed by
+ * descending diag H (ties by index), with "static groups": every parameter block is fitted
+ * up front from the (dead-zeroed) original weights in the original column order, because the
+ * stored layouts need a block's parameters to cover consecutive original columns.
+ *
+ * Determinism: a row's result depends only on the row, h, U and the params.  U is computed
+ * once per tensor by aq_gptq_hinv_create() with a fixed OpenBLAS thread count (opts.threads,
+ * default 1; LAPACK's blocked algorithms then follow one fixed order for a given n;
+ * measured: 1 and 2 OpenBLAS threads give different U bits for n = 300..4000, so `threads`
+ * must be one job-wide setting, never a rank's core count); the
+ * updates use our own kernels (src/quant/gptq_update.c): every element is updated by
+ * fmaf(-e_k, U_kj, w_j) in ascending k, in the scalar reference and its AVX2 / AVX-512 twins
+ * alike, so the result is bit-identical for any panel size, OpenMP thread count, rank count and
+ * kernel set.  (OpenBLAS picks its kernels per CPU model: nodes of different CPU families can
+ * produce different U bits; nodes of one family agree.)
+ *
+ * Layouts: W row-major [rows, cols]; H row-major [cols, cols] of which only the upper triangle
+ * (H[i * cols + j], j >= i) is read; importance h [cols] (NULL: all 1).
+ */
+#ifndef AQ_GPTQ_H
+#define AQ_GPTQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aq/dtype.h"
+#include "aq/error.h"
+#include "aq/quant.h"
+
+/*! aq_gptq_opts : the knobs (job keys quant.gptq_damp, quant.gptq_block,
+ *  quant.gptq_act_order once wired). */
+typedef struct {
+    double damp;   /* lambda = damp * mean(diag H); > 0; default 0.01 */
+    int block;     /* columns per lazy-update block, >= 1; default 128 */
+    int act_order; /* 0: natural column order; 1: descending diag H with static groups */
+    int threads;   /* OpenBLAS threads for the factorization; default 1 (see Determinism) */
+    int panel;     /* rows processed together by one thread (cache reuse of U), >= 1;
+                      default 32; does not change any result */
+} aq_gptq_opts;
+
+/*! aq_gptq_opts_default() : {0.01, 128, 0, 1, 32}. */
+aq_gptq_opts aq_gptq_opts_default(void);
+
+/*! aq_gptq_opts_check() : AQ_OK or AQ_E_CONFIG naming the bad field (damp not in (0, 1e3],
+ *  block < 1 or > 65536, act_order not 0/1, threads < 1, panel < 1 or > 4096). */
+aq_status aq_gptq_opts_check(const aq_gptq_opts *o, aq_err *err);
+
+/*-*********************************************
+ *  The factorized Hessian of one tensor
+ ***********************************************/
+typedef struct aq_gptq_hinv_s aq_gptq_hinv;
+
+/*! aq_gptq_hinv_create() :
+ *  Damps H [n, n] (upper triangle read), marks dead columns, orders the columns (act_order)
+ *  and computes U (above) in processing order; `name` names the tensor in messages.
+ *  Memory: n^2 floats (U) plus O(n).
+ *  @return : AQ_OK and *out; AQ_E_CONFIG bad opts; AQ_E_VALUE "Hessian of <name>: non-finite
+ *            value at [i, j]", "... negative diagonal H[j, j] = v", "... not positive definite
+ *            after damping (lambda = x): leading minor of column j (original) failed in the
+ *            Cholesky factorization; raise quant.gptq_damp" , bad n; AQ_E_NOMEM. */
+aq_status aq_gptq_hinv_create(const float *H, int64_t n, const aq_gptq_opts *o, const char *name,
+                              aq_gptq_hinv **out, aq_err *err);
+
+/*! aq_gptq_hinv_free() : NULL is a no-op. */
+void aq_gptq_hinv_free(aq_gptq_hinv *hv);
+
+/*! aq_gptq_hinv_cols() : n.  aq_gptq_hinv_dead() : number of dead columns.
+ *  aq_gptq_hinv_lambda() : the damping lambda used. */
+int64_t aq_gptq_hinv_cols(const aq_gptq_hinv *hv);
+int64_t aq_gptq_hinv_dead(const aq_gptq_hinv *hv);
+double aq_gptq_hinv_lambda(const aq_gptq_hinv *hv);
+
+/*! aq_gptq_hinv_perm() : the processing order: perm[i] is the original column processed
+ *  i-th ([n]; the identity without act_order).  aq_gptq_hinv_u() : U row-major [n, n], upper
+ *  triangle valid, in processing order (for tests and the benchmark). */
+const int64_t *aq_gptq_hinv_perm(const aq_gptq_hinv *hv);
+const float *aq_gptq_hinv_u(const aq_gptq_hinv *hv);
+
+/*-*********************************************
+ *  Quantization
+ ***********************************************/
+
+/*! aq_gptq_quantize_tensor() :
+ *  GPTQ of a [rows, cols] tensor of `src_dtype` at `src` with factorized Hessian `hv`
+ *  (cols == aq_gptq_hinv_cols(hv)), params p of a format that has GPTQ operations
+ *  (aq_qformat_of(p)->gptq != NULL: f16, f32, dq today), importance h (cols entries >= 0, NULL:
+ *  all 1) for the format's parameter search, kernel set k (NULL: aq_kernels_select(0)), into
+ *  the caller-allocated arrays arr[i] ([rows, row_elems] of aq_qformat_arrays(p, cols)), as
+ *  the format's tensor driver would lay them out; any reader decodes them unchanged.  OpenMP
+ *  over panels of o->panel rows; arrays and metrics (may be NULL; aq_quant_metrics against the
+ *  ORIGINAL weights, dead columns included) are bit-identical for any thread count, panel
+ *  size and kernel set.  `o` must be the opts hv was made with (block, panel are read here).
+ *  @return : AQ_OK; AQ_E_CONFIG bad params/opts, "format <f> has no GPTQ operations";
+ *            AQ_E_VALUE "tensor <name>: non-finite weight <v> at [r, c]" (lowest flat index),
+ *            "tensor <name>: row r, <overflow>", a Hessian of the wrong size, bad h, missing
+ *            buffers; AQ_E_NOMEM. */
+aq_status aq_gptq_quantize_tensor(const aq_gptq_hinv *hv, const aq_gptq_opts *o,
+                                  const aq_quant_params *p, const aq_kernels *k, aq_dtype src_dtype,
+                                  const void *src, int64_t rows, int64_t cols, const float *h,
+                                  const char *name, void *const *arr, aq_quant_metrics *metrics,
+                                  aq_err *err);
+
+/*! aq_gptq_quantize() : aq_gptq_hinv_create() + aq_gptq_quantize_tensor() + free, for one
+ *  f32 tensor (tests, benchmarks).  Errors as both. */
+aq_status aq_gptq_quantize(const float *H, const aq_gptq_opts *o, const aq_quant_params *p,
+                           const aq_kernels *k, const float *W, int64_t rows, int64_t cols,
+                           const float *h, const char *name, void *const *arr,
+                           aq_quant_metrics *metrics, aq_err *err);
+
+/*-*********************************************
+ *  The lazy update kernel (exposed for tests and the benchmark)
+ ***********************************************/
+
+/*! aq_gptq_update() :
+ *  W[r, j] = fmaf(-E[r, k], U[k, j], W[r, j]) for k = 0..K-1 in ascending order, for every
+ *  r < R, j < ncols (row strides ldw, lde, ldu, in floats), with the kernel set's twin (k NULL:
+ *  auto).  Every twin gives bit-identical W. */
+void aq_gptq_update(const aq_kernels *k, int R, int K, int64_t ncols, const float *E, int64_t lde,
+                    const float *U, int64_t ldu, float *W, int64_t ldw);
+
+#endif /* AQ_GPTQ_H */

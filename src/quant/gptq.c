@@ -1,0 +1,211 @@
+/*
+ * aq-mpi — GPTQ's factorized Hessian (include/aq/gptq.h): damping, dead columns, activation
+ * order, and U (upper, Hd^-1 = U^T U) by LAPACK spotrf + strtri on the reversed matrix.
+ */
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aq/gptq.h"
+#include "quant_impl.h"
+
+/* OpenBLAS's thread control (libopenblas, which provides LAPACK here). */
+void openblas_set_num_threads(int n);
+int openblas_get_num_threads(void);
+
+struct aq_gptq_hinv_s {
+    int64_t n, dead;
+    double lambda;
+    int64_t *perm;          /* [n] original column processed i-th */
+    unsigned char *is_dead; /* [n] by original column */
+    float *u;               /* [n, n] row-major, upper triangle, processing order */
+};
+
+aq_gptq_opts aq_gptq_opts_default(void) {
+    return (aq_gptq_opts){.damp = 0.01, .block = 128, .act_order = 0, .threads = 1, .panel = 32};
+}
+
+aq_status aq_gptq_opts_check(const aq_gptq_opts *o, aq_err *err) {
+    if (!o) return aq_err_set(err, AQ_E_CONFIG, "gptq: no options given");
+    if (!(o->damp > 0.0) || !(o->damp <= 1e3))
+        return aq_err_set(err, AQ_E_CONFIG, "quant.gptq_damp = %g: must be in (0, 1000]", o->damp);
+    if (o->block < 1 || o->block > 65536)
+        return aq_err_set(err, AQ_E_CONFIG, "quant.gptq_block = %d: must be 1..65536", o->block);
+    if (o->act_order != 0 && o->act_order != 1)
+        return aq_err_set(err, AQ_E_CONFIG, "quant.gptq_act_order = %d: must be 0 or 1",
+                          o->act_order);
+    if (o->threads < 1)
+        return aq_err_set(err, AQ_E_CONFIG, "gptq: threads = %d: must be >= 1", o->threads);
+    if (o->panel < 1 || o->panel > 4096)
+        return aq_err_set(err, AQ_E_CONFIG, "gptq: panel = %d: must be 1..4096", o->panel);
+    return AQ_OK;
+}
+
+void aq_gptq_hinv_free(aq_gptq_hinv *hv) {
+    if (!hv) return;
+    free(hv->perm);
+    free(hv->is_dead);
+    free(hv->u);
+    free(hv);
+}
+
+int64_t aq_gptq_hinv_cols(const aq_gptq_hinv *hv) {
+    return hv->n;
+}
+int64_t aq_gptq_hinv_dead(const aq_gptq_hinv *hv) {
+    return hv->dead;
+}
+double aq_gptq_hinv_lambda(const aq_gptq_hinv *hv) {
+    return hv->lambda;
+}
+const int64_t *aq_gptq_hinv_perm(const aq_gptq_hinv *hv) {
+    return hv->perm;
+}
+const float *aq_gptq_hinv_u(const aq_gptq_hinv *hv) {
+    return hv->u;
+}
+const unsigned char *aq_gptq_hinv_dead_mask(const aq_gptq_hinv *hv) {
+    return hv->is_dead;
+}
+
+/* Finite upper triangle, non-negative diagonal; dead columns; lambda from the live diagonal
+ * as the reference code does (mean over all columns after dead ones are set to 1). */
+static aq_status scan(const float *H, aq_gptq_hinv *hv, double damp, const char *name,
+                      aq_err *err) {
+    const int64_t n = hv->n;
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = i; j < n; ++j)
+            if (!isfinite(H[i * n + j]))
+                return aq_err_set(err, AQ_E_VALUE,
+                                  "Hessian of %s: non-finite value %g at [%lld, %lld]", name,
+                                  (double)H[i * n + j], (long long)i, (long long)j);
+    double sum = 0.0;
+    for (int64_t j = 0; j < n; ++j) {
+        const float d = H[j * n + j];
+        if (d < 0.0f)
+            return aq_err_set(err, AQ_E_VALUE,
+                              "Hessian of %s: negative diagonal H[%lld, %lld] = %g (not a second "
+                              "moment)",
+                              name, (long long)j, (long long)j, (double)d);
+        hv->is_dead[j] = d == 0.0f;
+        hv->dead += hv->is_dead[j];
+        sum += hv->is_dead[j] ? 1.0 : (double)d;
+    }
+    hv->lambda = damp * sum / (double)n;
+    return AQ_OK;
+}
+
+/* Descending diag H, ties by index (a stable order: the result must not depend on qsort). */
+typedef struct {
+    float d;
+    int64_t j;
+} diag_key;
+
+static int cmp_diag(const void *a, const void *b) {
+    const diag_key *x = a, *y = b;
+    if (x->d != y->d) return x->d > y->d ? -1 : 1;
+    return x->j < y->j ? -1 : x->j > y->j;
+}
+
+static int order_columns(const float *H, aq_gptq_hinv *hv, int act_order) {
+    const int64_t n = hv->n;
+    for (int64_t i = 0; i < n; ++i)
+        hv->perm[i] = i;
+    if (!act_order) return 0;
+    diag_key *k = malloc((size_t)n * sizeof *k);
+    if (!k) return -1;
+    for (int64_t j = 0; j < n; ++j)
+        k[j] = (diag_key){hv->is_dead[j] ? 1.0f : H[j * n + j], j};
+    qsort(k, (size_t)n, sizeof *k, cmp_diag); /* total order: same result for any qsort */
+    for (int64_t i = 0; i < n; ++i)
+        hv->perm[i] = k[i].j;
+    free(k);
+    return 0;
+}
+
+/* A = J P^T Hd P J as a full symmetric matrix (only A's upper triangle is read by LAPACK's
+ * 'U' in column-major order = A's lower triangle row-major; we fill both). */
+static void fill_reversed(const float *H, const aq_gptq_hinv *hv, float *A) {
+    const int64_t n = hv->n;
+    for (int64_t a = 0; a < n; ++a) {
+        const int64_t i = hv->perm[n - 1 - a];
+        for (int64_t b = 0; b <= a; ++b) {
+            const int64_t j = hv->perm[n - 1 - b];
+            float v;
+            if (i == j)
+                v = (float)((hv->is_dead[i] ? 1.0 : (double)H[i * n + i]) + hv->lambda);
+            else
+                v = i < j ? H[i * n + j] : H[j * n + i];
+            A[a * n + b] = v;
+            A[b * n + a] = v;
+        }
+    }
+}
+
+/* In place: A (= J Hd' J, column-major) -> R^-1 with J Hd' J = R^T R; then the flat reversal
+ * turns R^-1 (column-major) into U row-major (gptq.h). */
+static lapack_int factor(float *A, int64_t n) {
+    lapack_int info = LAPACKE_spotrf(LAPACK_COL_MAJOR, 'U', (lapack_int)n, A, (lapack_int)n);
+    if (info != 0) return info;
+    info = LAPACKE_strtri(LAPACK_COL_MAJOR, 'U', 'N', (lapack_int)n, A, (lapack_int)n);
+    if (info != 0) return -1000000 - info; /* singular R: cannot follow a successful potrf */
+    const size_t nn = (size_t)n * (size_t)n;
+    for (size_t a = 0, b = nn - 1; a < b; ++a, --b) {
+        const float t = A[a];
+        A[a] = A[b];
+        A[b] = t;
+    }
+    /* the strictly lower triangle of U (row-major) holds the reversed garbage of R's lower
+     * part: zero it, so U is a clean upper-triangular matrix */
+    for (int64_t i = 1; i < n; ++i)
+        memset(A + i * n, 0, (size_t)i * sizeof *A);
+    return 0;
+}
+
+aq_status aq_gptq_hinv_create(const float *H, int64_t n, const aq_gptq_opts *o, const char *name,
+                              aq_gptq_hinv **out, aq_err *err) {
+    *out = NULL;
+    if (!name) name = "(unnamed)";
+    aq_status st = aq_gptq_opts_check(o, err);
+    if (st != AQ_OK) return st;
+    if (n < 1 || n > (int64_t)1 << 20 || !H)
+        return aq_err_set(err, AQ_E_VALUE, "Hessian of %s: bad size %lld or no data", name,
+                          (long long)n);
+    aq_gptq_hinv *hv = calloc(1, sizeof *hv);
+    if (hv) {
+        hv->n = n;
+        hv->perm = malloc((size_t)n * sizeof *hv->perm);
+        hv->is_dead = malloc((size_t)n);
+        hv->u = malloc((size_t)n * (size_t)n * sizeof *hv->u);
+    }
+    if (!hv || !hv->perm || !hv->is_dead || !hv->u) {
+        aq_gptq_hinv_free(hv);
+        return aq_err_set(err, AQ_E_NOMEM, "Hessian of %s: out of memory for %lld x %lld", name,
+                          (long long)n, (long long)n);
+    }
+    st = scan(H, hv, o->damp, name, err);
+    if (st == AQ_OK && order_columns(H, hv, o->act_order) != 0)
+        st = aq_err_set(err, AQ_E_NOMEM, "Hessian of %s: out of memory", name);
+    if (st != AQ_OK) {
+        aq_gptq_hinv_free(hv);
+        return st;
+    }
+    fill_reversed(H, hv, hv->u);
+    const int saved = openblas_get_num_threads();
+    openblas_set_num_threads(o->threads);
+    const lapack_int info = factor(hv->u, n);
+    openblas_set_num_threads(saved);
+    if (info != 0) {
+        /* leading minor a of the reversed matrix: processing position n - a */
+        const int64_t col = info > 0 ? hv->perm[n - info] : -1;
+        st = aq_err_set(err, AQ_E_VALUE,
+                        "Hessian of %s: not positive definite after damping (lambda = %g): the "
+                        "Cholesky factorization failed at column %lld; raise quant.gptq_damp",
+                        name, hv->lambda, (long long)col);
+        aq_gptq_hinv_free(hv);
+        return st;
+    }
+    *out = hv;
+    return AQ_OK;
+}

@@ -1,0 +1,363 @@
+/*
+ * aq-mpi — GPTQ's tensor driver (aq_gptq_quantize_tensor(), include/aq/gptq.h): panels of
+ * rows in processing order, Algorithm 1 of the paper per panel, the format's aq_qf_gptq
+ * operations for parameters, rounding and storage.
+ *
+ * Every row writes only its own slices and its own row_stats; a row's arithmetic involves only
+ * its own weights, h and U (aq_gptq_update() is row-wise with a fixed order), so the result of a
+ * row does not depend on which panel or thread it is in.  Per-row error sums are added in row
+ * order, as in the format table's driver (tensor.c).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aq/gptq.h"
+#include "quant_impl.h"
+
+/* Per-row sums and first problems, as tensor.c's. */
+typedef struct {
+    double l[AQ_ES_N];
+    int64_t bad_col, bad_over;
+    float bad_val;
+} grow_stats;
+
+/* Read-only description of one call. */
+typedef struct {
+    const aq_gptq_hinv *hv;
+    const float *U;
+    const int64_t *perm;
+    const aq_qformat *f;
+    const aq_qf_gptq *g;
+    const aq_kernels_t *k;
+    const aq_quant_params *p;
+    aq_dtype dt;
+    const unsigned char *src;
+    int64_t rows, cols;
+    const float *h;   /* original order, NULL: all 1 */
+    const float *hp;  /* processing order (h when there is no permutation) */
+    int64_t bc, nblk; /* parameter block columns, blocks per row */
+    size_t pbytes;    /* bytes of one block's parameters */
+    int64_t B;        /* lazy block (columns) */
+    int P, act_order;
+    int n;
+    unsigned char *arr[AQ_QF_MAX_ARRAYS];
+    size_t row_bytes[AQ_QF_MAX_ARRAYS];
+    grow_stats *rs;
+} gjob;
+
+/* Per-thread buffers of one panel. */
+typedef struct {
+    float *W;           /* [P, cols] working rows, processing order */
+    float *orig;        /* [P, cols] original rows (f32, original order) */
+    float *E;           /* [P, B] scaled errors of the current block */
+    float *deq;         /* [cols] one row decoded, original order */
+    uint8_t *codes;     /* [P, cols] codes, original order */
+    unsigned char *par; /* [P, nblk * pbytes] */
+} gbufs;
+
+static void bufs_free(gbufs *b) {
+    free(b->W);
+    free(b->orig);
+    free(b->E);
+    free(b->deq);
+    free(b->codes);
+    free(b->par);
+}
+
+static int bufs_alloc(const gjob *t, gbufs *b) {
+    const size_t pc = (size_t)t->P * (size_t)t->cols;
+    b->W = malloc(pc * sizeof *b->W);
+    b->orig = malloc(pc * sizeof *b->orig);
+    b->E = malloc((size_t)t->P * (size_t)t->B * sizeof *b->E);
+    b->deq = malloc((size_t)t->cols * sizeof *b->deq);
+    b->codes = malloc(pc);
+    b->par = calloc((size_t)t->P * (size_t)t->nblk, t->pbytes);
+    return b->W && b->orig && b->E && b->deq && b->codes && b->par ? 0 : -1;
+}
+
+/* Rows [r0, r0 + R) as f32 into b->orig; 0, or -1 when one has a non-finite weight (its
+ * first recorded in its row_stats). */
+static int load_panel(const gjob *t, int64_t r0, int R, gbufs *b) {
+    int bad = 0;
+    const size_t rb = (size_t)t->cols * aq_dtype_size(t->dt);
+    for (int r = 0; r < R; ++r) {
+        grow_stats *st = &t->rs[r0 + r];
+        *st = (grow_stats){{0.0}, -1, -1, 0.0f};
+        float *o = b->orig + (size_t)r * (size_t)t->cols;
+        t->k->convert(t->dt, t->src + (size_t)(r0 + r) * rb, (size_t)t->cols, o);
+        st->bad_col = t->k->first_nonfinite(o, t->cols);
+        if (st->bad_col >= 0) {
+            st->bad_val = o[st->bad_col];
+            bad = 1;
+        }
+    }
+    return bad ? -1 : 0;
+}
+
+/* Working rows in processing order, dead columns 0. */
+static void init_work(const gjob *t, int R, gbufs *b, const unsigned char *is_dead) {
+    for (int r = 0; r < R; ++r) {
+        const float *o = b->orig + (size_t)r * (size_t)t->cols;
+        float *w = b->W + (size_t)r * (size_t)t->cols;
+        for (int64_t i = 0; i < t->cols; ++i) {
+            const int64_t j = t->perm[i];
+            w[i] = is_dead[j] ? 0.0f : o[j];
+        }
+    }
+}
+
+/* Records the first overflowing block of row r (original column c0). */
+static void note_overflow(const gjob *t, int64_t r, int64_t c0) {
+    grow_stats *st = &t->rs[r];
+    if (st->bad_over < 0 || c0 < st->bad_over) st->bad_over = c0;
+}
+
+/* Static groups (act_order): every block fitted from the dead-zeroed original row. */
+static void fit_static(const gjob *t, const aq_qf_env *env, int64_t r0, int R, gbufs *b,
+                       const unsigned char *is_dead) {
+    for (int r = 0; r < R; ++r) {
+        const float *o = b->orig + (size_t)r * (size_t)t->cols;
+        for (int64_t j = 0; j < t->cols; ++j)
+            b->deq[j] = is_dead[j] ? 0.0f : o[j];
+        unsigned char *par = b->par + (size_t)r * (size_t)t->nblk * t->pbytes;
+        for (int64_t blk = 0; blk < t->nblk; ++blk) {
+            const int64_t c0 = blk * t->bc, n = t->cols - c0 < t->bc ? t->cols - c0 : t->bc;
+            if (t->g->fit(env, b->deq + c0, t->h ? t->h + c0 : NULL, n, par + blk * t->pbytes))
+                note_overflow(t, r0 + r, c0);
+        }
+    }
+}
+
+/* Column i (processing order) of every row of the panel: parameters when its block starts
+ * (natural order), the code, the scaled error, and the updates inside the lazy block. */
+static void do_column(const gjob *t, const aq_qf_env *env, int64_t r0, int R, gbufs *b, int64_t i,
+                      int64_t i1, int64_t i2) {
+    const int64_t cols = t->cols, o = t->perm[i], blk = o / t->bc, jj = o % t->bc;
+    const size_t prow = (size_t)t->nblk * t->pbytes;
+    if (!t->act_order && i % t->bc == 0) {
+        const int64_t n = cols - i < t->bc ? cols - i : t->bc;
+        for (int r = 0; r < R; ++r)
+            if (t->g->fit(env, b->W + (size_t)r * (size_t)cols + i, t->hp ? t->hp + i : NULL, n,
+                          b->par + (size_t)r * prow + (size_t)blk * t->pbytes))
+                note_overflow(t, r0 + r, i);
+    }
+    const float d = t->U[i * cols + i];
+    for (int r = 0; r < R; ++r) {
+        float *w = b->W + (size_t)r * (size_t)cols;
+        const float x = w[i];
+        const float q = t->g->round(t->p, b->par + (size_t)r * prow + (size_t)blk * t->pbytes, jj,
+                                    x, b->codes + (size_t)r * (size_t)cols + o);
+        b->E[(size_t)r * (size_t)t->B + (size_t)(i - i1)] = (x - q) / d;
+        w[i] = q;
+    }
+    if (i + 1 < i2)
+        aq_gptq_update((const aq_kernels *)t->k, R, 1, i2 - i - 1, b->E + (i - i1), t->B,
+                       t->U + i * cols + i + 1, cols, b->W + i + 1, cols);
+}
+
+/* Stored arrays and error sums of each row of the panel. */
+static void finish_panel(const gjob *t, const aq_qf_env *env, int64_t r0, int R, gbufs *b) {
+    const int64_t cols = t->cols;
+    for (int r = 0; r < R; ++r) {
+        void *arr[AQ_QF_MAX_ARRAYS] = {NULL};
+        for (int a = 0; a < t->n; ++a)
+            arr[a] = t->arr[a] + (size_t)(r0 + r) * t->row_bytes[a];
+        t->g->emit(env, b->codes + (size_t)r * (size_t)cols,
+                   b->par + (size_t)r * (size_t)t->nblk * t->pbytes, cols, arr);
+        const float *w = b->W + (size_t)r * (size_t)cols;
+        for (int64_t i = 0; i < cols; ++i)
+            b->deq[t->perm[i]] = w[i];
+        aq_qf_sums s = {{{0}}};
+        t->k->err_sums(b->orig + (size_t)r * (size_t)cols, b->deq, t->h, cols, s.lanes);
+        for (int a = 0; a < AQ_ES_N; ++a)
+            t->rs[r0 + r].l[a] = aq_lanes_sum(s.lanes[a]);
+    }
+}
+
+static void run_panel(const gjob *t, int64_t r0, int R, gbufs *b, const unsigned char *is_dead) {
+    const aq_qf_env env = {t->f, t->p, (const aq_kernels *)t->k, NULL};
+    init_work(t, R, b, is_dead);
+    if (t->act_order) fit_static(t, &env, r0, R, b, is_dead);
+    const int64_t cols = t->cols;
+    for (int64_t i1 = 0; i1 < cols; i1 += t->B) {
+        const int64_t i2 = cols - i1 < t->B ? cols : i1 + t->B;
+        for (int64_t i = i1; i < i2; ++i)
+            do_column(t, &env, r0, R, b, i, i1, i2);
+        if (i2 < cols) /* the lazy update of the trailing columns (paper, eq. 4 batched) */
+            aq_gptq_update((const aq_kernels *)t->k, R, (int)(i2 - i1), cols - i2, b->E, t->B,
+                           t->U + i1 * cols + i2, cols, b->W + i2, cols);
+    }
+    finish_panel(t, &env, r0, R, b);
+}
+
+static int run_all(const gjob *t) {
+    const int64_t panels = (t->rows + t->P - 1) / t->P;
+    const unsigned char *is_dead = aq_gptq_hinv_dead_mask(t->hv);
+    int nomem = 0, stop = 0;
+#pragma omp parallel
+    {
+        gbufs b = {0};
+        const int ok = bufs_alloc(t, &b) == 0;
+        if (!ok) {
+#pragma omp atomic write
+            nomem = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t pi = 0; pi < panels; ++pi) {
+            const int64_t r0 = pi * t->P;
+            const int R = (int)(t->rows - r0 < t->P ? t->rows - r0 : t->P);
+            if (!ok) continue;
+            if (load_panel(t, r0, R, &b) != 0) {
+#pragma omp atomic write
+                stop = 1;
+            }
+            int stopped;
+#pragma omp atomic read
+            stopped = stop;
+            if (!stopped) run_panel(t, r0, R, &b, is_dead);
+        }
+        bufs_free(&b);
+    }
+    return nomem ? -1 : 0;
+}
+
+static aq_status report(const gjob *t, const char *name, aq_err *err) {
+    for (int64_t r = 0; r < t->rows; ++r)
+        if (t->rs[r].bad_col >= 0)
+            return aq_err_set(err, AQ_E_VALUE, "tensor %s: non-finite weight %g at [%lld, %lld]",
+                              name, (double)t->rs[r].bad_val, (long long)r,
+                              (long long)t->rs[r].bad_col);
+    for (int64_t r = 0; r < t->rows; ++r)
+        if (t->rs[r].bad_over >= 0) {
+            char what[AQ_ERR_MSG_MAX / 2];
+            t->f->overflow_msg(t->p, t->rs[r].bad_over, what, sizeof what);
+            return aq_err_set(err, AQ_E_VALUE, "tensor %s: row %lld, %s", name, (long long)r, what);
+        }
+    return AQ_OK;
+}
+
+static aq_status check(gjob *t, const aq_gptq_opts *o, const char *name, aq_err *err) {
+    aq_err e = {0};
+    if (aq_quant_params_check(t->p, &e) != AQ_OK || aq_gptq_opts_check(o, &e) != AQ_OK)
+        return aq_err_set(err, AQ_E_CONFIG, "tensor %s: %s", name, e.msg);
+    if (!t->f->gptq)
+        return aq_err_set(err, AQ_E_CONFIG, "tensor %s: format %s has no GPTQ operations", name,
+                          t->f->name);
+    if (t->rows < 0 || t->cols < 1 || t->cols > INT64_MAX / 8 / (t->rows > 0 ? t->rows : 1))
+        return aq_err_set(err, AQ_E_VALUE, "tensor %s: bad shape [%lld, %lld]", name,
+                          (long long)t->rows, (long long)t->cols);
+    if (!t->hv || aq_gptq_hinv_cols(t->hv) != t->cols)
+        return aq_err_set(err, AQ_E_VALUE, "tensor %s: %lld columns, its Hessian is %lld x %lld",
+                          name, (long long)t->cols,
+                          (long long)(t->hv ? aq_gptq_hinv_cols(t->hv) : 0),
+                          (long long)(t->hv ? aq_gptq_hinv_cols(t->hv) : 0));
+    if (t->cols % t->f->row_multiple != 0)
+        return aq_err_set(err, AQ_E_VALUE,
+                          "tensor %s: row length %lld is not a multiple of %lld (format %s)", name,
+                          (long long)t->cols, (long long)t->f->row_multiple, t->f->name);
+    for (int64_t j = 0; t->h && j < t->cols; ++j)
+        if (!(t->h[j] >= 0.0f) || !isfinite(t->h[j]))
+            return aq_err_set(err, AQ_E_VALUE,
+                              "tensor %s: importance h[%lld] = %g is negative or non-finite", name,
+                              (long long)j, (double)t->h[j]);
+    return AQ_OK;
+}
+
+static int describe(gjob *t, const aq_gptq_opts *o, void *const *arr) {
+    aq_qarray a[AQ_QF_MAX_ARRAYS];
+    t->n = t->f->arrays(t->f, t->p, t->cols, a);
+    for (int i = 0; i < t->n; ++i) {
+        t->arr[i] = arr ? arr[i] : NULL;
+        t->row_bytes[i] = (size_t)a[i].row_elems * aq_elem_size(a[i].elem);
+        if (!t->arr[i]) return -1;
+    }
+    t->g = t->f->gptq;
+    t->bc = t->g->block_cols(t->p);
+    t->nblk = (t->cols + t->bc - 1) / t->bc;
+    t->pbytes = t->g->param_bytes(t->p);
+    t->act_order = o->act_order;
+    /* natural order: a block is fitted when its first column comes, from fully updated
+     * weights only if the lazy block is a multiple of it */
+    t->B = o->act_order ? o->block : (o->block + t->bc - 1) / t->bc * t->bc;
+    if (t->B > t->cols) t->B = t->cols;
+    t->P = o->panel;
+    t->U = aq_gptq_hinv_u(t->hv);
+    t->perm = aq_gptq_hinv_perm(t->hv);
+    return 0;
+}
+
+/* h in processing order (NULL when h is NULL or there is no permutation). */
+static float *permuted_h(const gjob *t, int *fail) {
+    *fail = 0;
+    if (!t->h || !t->act_order) return NULL;
+    float *hp = malloc((size_t)t->cols * sizeof *hp);
+    if (!hp) {
+        *fail = 1;
+        return NULL;
+    }
+    for (int64_t i = 0; i < t->cols; ++i)
+        hp[i] = t->h[t->perm[i]];
+    return hp;
+}
+
+aq_status aq_gptq_quantize_tensor(const aq_gptq_hinv *hv, const aq_gptq_opts *o,
+                                  const aq_quant_params *p, const aq_kernels *k, aq_dtype src_dtype,
+                                  const void *src, int64_t rows, int64_t cols, const float *h,
+                                  const char *name, void *const *arr, aq_quant_metrics *metrics,
+                                  aq_err *err) {
+    if (!name) name = "(unnamed)";
+    gjob t = {.hv = hv,
+              .f = aq_qformat_of(p),
+              .k = k ? k : aq_kernels_select(0),
+              .p = p,
+              .dt = src_dtype,
+              .src = src,
+              .rows = rows,
+              .cols = cols,
+              .h = h};
+    if (!t.f) return aq_err_set(err, AQ_E_CONFIG, "tensor %s: unknown format", name);
+    aq_status st = check(&t, o, name, err);
+    if (st != AQ_OK) return st;
+    if (rows == 0) {
+        if (metrics) aq_qf_metrics_from_sums((const double[AQ_ES_N]){0}, metrics);
+        return AQ_OK;
+    }
+    if (!src || describe(&t, o, arr) != 0)
+        return aq_err_set(err, AQ_E_VALUE, "tensor %s: missing input or output buffer", name);
+    int fail;
+    float *hp = permuted_h(&t, &fail);
+    t.hp = hp ? hp : h;
+    t.rs = malloc((size_t)rows * sizeof *t.rs);
+    if (fail || !t.rs || run_all(&t) != 0) {
+        free(hp);
+        free(t.rs);
+        return aq_err_set(err, AQ_E_NOMEM, "tensor %s: out of memory for GPTQ of %lld x %lld", name,
+                          (long long)rows, (long long)cols);
+    }
+    st = report(&t, name, err);
+    if (st == AQ_OK && metrics) {
+        double s[AQ_ES_N] = {0};
+        for (int64_t r = 0; r < rows; ++r) /* row order */
+            for (int i = 0; i < AQ_ES_N; ++i)
+                s[i] += t.rs[r].l[i];
+        aq_qf_metrics_from_sums(s, metrics);
+    }
+    free(hp);
+    free(t.rs);
+    return st;
+}
+
+aq_status aq_gptq_quantize(const float *H, const aq_gptq_opts *o, const aq_quant_params *p,
+                           const aq_kernels *k, const float *W, int64_t rows, int64_t cols,
+                           const float *h, const char *name, void *const *arr,
+                           aq_quant_metrics *metrics, aq_err *err) {
+    aq_gptq_hinv *hv = NULL;
+    aq_status st = aq_gptq_hinv_create(H, cols, o, name, &hv, err);
+    if (st == AQ_OK)
+        st = aq_gptq_quantize_tensor(hv, o, p, k, AQ_DT_F32, W, rows, cols, h, name, arr, metrics,
+                                     err);
+    aq_gptq_hinv_free(hv);
+    return st;
+}
