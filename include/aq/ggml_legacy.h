@@ -27,16 +27,17 @@
  * under the exact decode above, i.e. with d and m rounded to fp16 and every code the nearest
  * code for the STORED d and m.  Symmetric formats (Q8_0, Q4_0, Q5_0; code range
  * [-N, N-1], N = 128, 8, 16): candidate inverse steps t / max, max the element of largest
- * magnitude (signed) mapped to code -t, over a coarse grid of 16 t around N and a fine grid
- * of 15 around the best; asymmetric formats (Q4_1, Q5_1; codes [0, N], N = 15, 31): the
- * range [min, max] pulled in independently at each end, a 4 x 4 coarse grid and a 4 x 4
- * local grid around the best.  Every candidate fixes codes, (d, m) is refit by weighted least
- * squares for those codes, rounded to fp16, the codes are re-chosen for the rounded values,
- * and the exact E is measured.  Then the best is improved by assign/refit (Lloyd) steps, and
- * ggml's own rule (Q4_0: d = max / -8; Q4_1: d = (max - min) / 15, m = min; ...) is a
- * candidate too, so the result is never worse in E than ggml's reference quantizer with the
- * same codes rule.  Ties keep the earliest candidate: the output is a pure function of
- * (x, h), independent of ISA, thread count and row order.
+ * magnitude (signed) mapped to code -t, over a coarse grid of 16 t around N, then 14 finer
+ * t around the best, the max mapped to +(N-1), and one assign/refit (Lloyd) step of the best;
+ * asymmetric formats (Q4_1, Q5_1; codes [0, N], N = 15, 31): the range [min, max] pulled in
+ * independently at each end, a 4 x 4 coarse grid, then a 4 x 4 local grid around the best
+ * with one corner replaced by a Lloyd step.  Every candidate fixes codes, (d, m) is refit by
+ * weighted least squares for those codes, rounded to fp16, the codes are re-chosen for the
+ * rounded values, and the exact E is measured.  ggml's own rule (Q4_0: d = max / -8; Q4_1:
+ * d = (max - min) / 15, m = min; ...; and for Q4_1 / Q5_1 the constant block) is a candidate
+ * too, scored with nearest codes, so E is never above that of ggml's reference quantizer.  Ties
+ * keep the earliest candidate: the output is a pure function of (x, h), independent of ISA, thread
+ * count and row order.
  *
  * Inputs: x finite.  |values| above what fp16 parameters can express (d, m clamped to
  * +-65504) saturate; a block whose largest magnitude is below 2^-30 (symmetric) or whose

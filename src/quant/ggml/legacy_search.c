@@ -15,11 +15,12 @@
  *              is = N / (hi - lo);
  *     batch 2: a* + st {-3, -1, 1, 3} / 4 x the same for b* (4 x 4), the last corner replaced
  *              by the Lloyd step of batch 1's best;
- *   then up to LG_LLOYD further Lloyd steps while they improve, and ggml's reference rule
+ *   then ggml's reference rule
  *   (Q8_0 d = amax / 127, Q4_0 / Q5_0 d = max / -N, Q4_1 / Q5_1 d = r / N and m = min; for
  *   asymmetric also the constant d = 0, m = weighted mean) scored with nearest codes.
  * The grid steps st per format were chosen on Student-t (nu = 5) blocks with and without
- * importance (bench/bench_ggml_legacy.c prints the resulting SQNR).
+ * importance (bench/bench_ggml_legacy.c prints the resulting SQNR); two further scalar Lloyd
+ * steps after batch 2 were dropped: < 0.02 dB there, and they cost as much as a vector batch.
  */
 #include "legacy_impl.h"
 
@@ -27,8 +28,6 @@
 #include <string.h>
 
 #include "aq/dtype.h"
-
-#define LG_LLOYD 2
 
 typedef struct {
     int asym;     /* 0: y = l d, l in [lo, hi];  1: y = l d + m, l in [0, hi] */
@@ -100,13 +99,6 @@ static lg_fit search_sym(aq_ggml_legacy_fmt fmt, const lg_spec *s, const lg_kern
     is[15] = -(nmax - 1.0f) * inv;
     k->sym(b, s->lo, s->hi, is, LG_BATCH, f);
     keep_better(&best, &f[best_of(f, LG_BATCH)]);
-    for (int it = 0; it < LG_LLOYD && best.d != 0.0f; ++it) {
-        const float one = 1.0f / best.d;
-        lg_fit g;
-        lg_eval_sym_ref(b, s->lo, s->hi, &one, 1, &g);
-        if (!(g.err < best.err)) break;
-        best = g;
-    }
     const float dg = fmt == AQ_GGML_LEGACY_Q8_0 ? amax / 127.0f : max / s->lo;
     lg_fit g = err_at(s, b, f16_param(dg), 0.0f);
     keep_better(&best, &g);
@@ -147,13 +139,6 @@ static lg_fit search_asym(const lg_spec *s, const lg_kernels *k, const lg_block 
                 pb[c] = b0 + s->st * (float)(2 * (c % 4) - 3) / 4.0f;
             }
         }
-    }
-    for (int it = 0; it < LG_LLOYD && best.d > 0.0f; ++it) {
-        const float m = best.m, one = 1.0f / best.d;
-        lg_fit g;
-        lg_eval_asym_ref(b, s->hi, &m, &one, 1, &g);
-        if (!(g.err < best.err)) break;
-        best = g;
     }
     lg_fit g = err_at(s, b, f16_param(r / s->hi), f16_param(mn));
     keep_better(&best, &g);
