@@ -4,12 +4,15 @@
  * on Gaussian, heavy-tailed (the project's Student-t recipe with outliers), wide-range,
  * tiny/denormal, constant and partly-zero data.  A twin the CPU lacks is skipped with its
  * reason printed; when the CPU has neither, the test exits 77 (CTest: skipped).
+ * The candidate evaluators themselves (legacy_impl.h) are compared too, bit for bit on every
+ * returned (d, m, err), since a small deviation in err changes the bytes only on near-ties.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../src/quant/ggml/legacy_impl.h"
 #include "aq/ggml_legacy.h"
 #include "aq/synth.h"
 #include "aq_check.h"
@@ -86,12 +89,52 @@ static int check_twin(int simd, const char *isa) {
     return 1;
 }
 
+/* Random blocks and candidate sets, including degenerate ones (is = 0, negative, huge; lo
+ * outside the data), through the evaluators with every candidate count 1..48. */
+static void check_kernels(int simd, const char *isa) {
+    if (!aq_ggml_legacy_isa_supported(simd)) return;
+    const lg_kernels *k = simd == 2 ? &lg_kernels_avx2 : &lg_kernels_avx512;
+    aq_rng r;
+    aq_rng_seed(&r, 1234);
+    for (int it = 0; it < 400; ++it) {
+        lg_block b;
+        const float *x = g_x + (size_t)(it % (ROWS * COLS / QK)) * QK;
+        memcpy(b.x, x, sizeof b.x);
+        b.sw = b.sx = 0.0f;
+        for (int j = 0; j < QK; ++j) {
+            b.w[j] = it % 3 ? g_h[(size_t)it * QK % (ROWS * COLS) + j] : 1.0f;
+            b.sw = b.sw + b.w[j];
+            b.sx = b.sx + b.w[j] * b.x[j];
+        }
+        float amax = 0.0f;
+        for (int j = 0; j < QK; ++j)
+            amax = fmaxf(amax, fabsf(b.x[j]));
+        float is[48], lo[48];
+        for (int c = 0; c < 48; ++c) {
+            const double u = aq_rng_uniform(&r);
+            is[c] = (float)((u * 40.0 - 8.0) / (amax > 0 ? amax : 1.0));
+            lo[c] = (float)(aq_rng_normal(&r) * amax);
+        }
+        is[3] = 0.0f, is[7] = 1e30f, lo[9] = 1e30f;
+        const int nc = 1 + it % 48;
+        lg_fit fr[48], ft[48];
+        lg_eval_sym_ref(&b, -8.0f, 7.0f, is, nc, fr);
+        k->sym(&b, -8.0f, 7.0f, is, nc, ft);
+        ck_assert_msg(!memcmp(fr, ft, (size_t)nc * sizeof *fr), "%s sym kernel, case %d", isa, it);
+        lg_eval_asym_ref(&b, 31.0f, lo, is, nc, fr);
+        k->asym(&b, 31.0f, lo, is, nc, ft);
+        ck_assert_msg(!memcmp(fr, ft, (size_t)nc * sizeof *fr), "%s asym kernel, case %d", isa, it);
+    }
+}
+
 START_TEST(avx2_bit_identical) {
+    check_kernels(2, "AVX2+F16C");
     check_twin(2, "AVX2+F16C");
 }
 END_TEST
 
 START_TEST(avx512_bit_identical) {
+    check_kernels(3, "AVX-512");
     check_twin(3, "AVX-512");
 }
 END_TEST
