@@ -26,9 +26,10 @@
  *     E = sum_j w_j (x_j - y_j)^2,  w_j = h_j  (all 1 when h is NULL or sums to 0 in the block)
  * under the exact decode above, i.e. with d and m rounded to fp16 and every code the nearest
  * code for the STORED d and m.  Symmetric formats (Q8_0, Q4_0, Q5_0; code range
- * [-N, N-1], N = 128, 8, 16): candidate inverse steps t / max, max the element of largest
+ * [-N, N-1], N = 8, 16; Q8_0 [-127, 127], the range ggml's own quantizer and dot-product
+ * kernels use): candidate inverse steps t / max, max the element of largest
  * magnitude (signed) mapped to code -t, over a coarse grid of 16 t around N, then 14 finer
- * t around the best, the max mapped to +(N-1), and one assign/refit (Lloyd) step of the best;
+ * t around the best, the max mapped to the top code, and one assign/refit (Lloyd) step of the best;
  * asymmetric formats (Q4_1, Q5_1; codes [0, N], N = 15, 31): the range [min, max] pulled in
  * independently at each end, a 4 x 4 coarse grid, then a 4 x 4 local grid around the best
  * with one corner replaced by a Lloyd step.  Every candidate fixes codes, (d, m) is refit by

@@ -28,9 +28,9 @@ static int is_asym(int f) {
     return f == AQ_GGML_LEGACY_Q4_1 || f == AQ_GGML_LEGACY_Q5_1;
 }
 
-/* Half the number of signed codes (symmetric) or the top code (asymmetric). */
+/* Magnitude of the lowest code (symmetric) or the top code (asymmetric). */
 static int nmax_of(int f) {
-    static const int n[NF] = {128, 8, 15, 16, 31};
+    static const int n[NF] = {127, 8, 15, 16, 31};
     return n[f];
 }
 
@@ -75,7 +75,7 @@ static void ggml_rule_block(int f, const float *x, float *y) {
             aq_f32_to_f16(f == AQ_GGML_LEGACY_Q8_0 ? amax / 127.0f : max / (float)-nm));
         for (int j = 0; j < QK; ++j) {
             float l = d != 0 ? nearbyintf(x[j] / d) : 0;
-            l = fminf(fmaxf(l, (float)-nm), (float)(nm - 1));
+            l = fminf(fmaxf(l, (float)-nm), (float)(f == AQ_GGML_LEGACY_Q8_0 ? nm : nm - 1));
             y[j] = l * d;
         }
     }
@@ -304,6 +304,22 @@ START_TEST(importance_lowers_weighted_error) {
 }
 END_TEST
 
+/* Q8_0 codes stay in [-127, 127] (ggml's range; some of its int8 dot products assume it),
+ * even for blocks whose extreme is negative and heavy. */
+START_TEST(q8_0_never_minus_128) {
+    enum { N = 256 * QK };
+    static float x[N];
+    static unsigned char b[N / QK * AQ_GGML_Q8_0_BYTES];
+    aq_synth_weights_f32(21, "q8", x, N, 1.0f);
+    for (int j = 0; j < N; j += QK)
+        x[j] = -fabsf(x[j]) * 40.0f;
+    ck_assert_int_eq(aq_ggml_quantize_row_q8_0_ref(x, NULL, N, b), 0);
+    for (int i = 0; i < N / QK; ++i)
+        for (int j = 0; j < QK; ++j)
+            ck_assert_int_ne(b[i * AQ_GGML_Q8_0_BYTES + 2 + j], 0x80);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("quant_ggml_legacy");
     TCase *tc = tcase_create("core");
@@ -316,6 +332,7 @@ int main(void) {
     tcase_add_test(tc, outliers_and_saturation);
     tcase_add_test(tc, determinism_and_zero_importance);
     tcase_add_test(tc, importance_lowers_weighted_error);
+    tcase_add_test(tc, q8_0_never_minus_128);
     suite_add_tcase(s, tc);
     return aq_check_run(s);
 }

@@ -57,7 +57,7 @@ static inline float lg_code(float v, float lo, float hi) {
  * round to nearest even, subnormals kept) — what the decoder will read. */
 float lg_f16_round(float v);
 
-/*! lg_eval_sym_*() : symmetric candidates c < nc (codes [lo, hi] = [-N, N-1]):
+/*! lg_eval_sym_*() : symmetric candidates c < nc (codes [lo, hi]: [-N, N-1], Q8_0 +-127):
  *    codes l_j = lg_code(x_j * is[c], lo, hi); d = sum w l x / sum w l l (0 if the
  *    denominator is not > 0), clamped to +-65504, fp16-rounded; codes re-chosen for d:
  *    l_j = lg_code(x_j * (d != 0 ? 1 / d : 0)); err = sum_j w_j (x_j - l_j d)^2.
@@ -96,7 +96,8 @@ int lg_quantize_row(aq_ggml_legacy_fmt fmt, const lg_kernels *k, const float *x,
 
 /*! lg_pack_block() : writes one block of `fmt` (its AQ_GGML_<FMT>_BYTES bytes) from the fp16
  *  parameters d, m (m ignored by symmetric formats) and the stored codes q[32] (Q8_0: the
- *  signed code + 128; Q4_0 / Q5_0: the signed code + 8 / + 16; Q4_1 / Q5_1: the code). */
+ *  signed code + 128, code in [-127, 127]; Q4_0 / Q5_0: the signed code + 8 / + 16; Q4_1 / Q5_1:
+ * the code). */
 void lg_pack_block(aq_ggml_legacy_fmt fmt, uint16_t d, uint16_t m, const uint8_t *q,
                    unsigned char *out);
 

@@ -4,11 +4,12 @@
  * so the choices made here — all scalar, all deterministic — are too.
  *
  * Per block (w_j = h_j, or 1 when h is NULL or sums to <= 0 over the block):
- *   symmetric (codes [-N, N-1]; max = the element of largest magnitude, signed):
+ *   symmetric (codes [-N, N-1], Q8_0 [-127, 127] as ggml's own; max = the element of largest
+ *   magnitude, signed):
  *     batch 1: inverse steps is = -t / max, t = N + st (c - 4), c = 0..15 (max -> code -t;
  *              t > N clips the extreme, t < N leaves room on its side);
  *     batch 2: t* + st k / 8, k = +-1..+-7 around the best t* of batch 1, the assign/refit
- *              (Lloyd) step of batch 1's best (is = 1 / d*), and t = -(N - 1) (max -> the
+ *              (Lloyd) step of batch 1's best (is = 1 / d*), and max -> the top code (the
  *              positive end);
  *   asymmetric (codes [0, N]; range [min, max]):
  *     batch 1: lo = min + a r, hi = max - b r, r = max - min, a, b in {0, 1, 2, 3} st,
@@ -33,15 +34,16 @@
 typedef struct {
     int asym;     /* 0: y = l d, l in [lo, hi];  1: y = l d + m, l in [0, hi] */
     float lo, hi; /* code range */
+    float off;    /* stored code = code + off (unsigned; Q8_0's int8 byte = stored - 128) */
     float st;     /* grid step: of t (symmetric), of the pull fractions (asymmetric) */
 } lg_spec;
 
 static const lg_spec k_spec[AQ_GGML_LEGACY_COUNT] = {
-    [AQ_GGML_LEGACY_Q8_0] = {0, -128.0f, 127.0f, 8.0f},
-    [AQ_GGML_LEGACY_Q4_0] = {0, -8.0f, 7.0f, 0.9f},
-    [AQ_GGML_LEGACY_Q4_1] = {1, 0.0f, 15.0f, 0.07f},
-    [AQ_GGML_LEGACY_Q5_0] = {0, -16.0f, 15.0f, 1.6f},
-    [AQ_GGML_LEGACY_Q5_1] = {1, 0.0f, 31.0f, 0.04f},
+    [AQ_GGML_LEGACY_Q8_0] = {0, -127.0f, 127.0f, 128.0f, 8.0f},
+    [AQ_GGML_LEGACY_Q4_0] = {0, -8.0f, 7.0f, 8.0f, 0.9f},
+    [AQ_GGML_LEGACY_Q4_1] = {1, 0.0f, 15.0f, 0.0f, 0.07f},
+    [AQ_GGML_LEGACY_Q5_0] = {0, -16.0f, 15.0f, 16.0f, 1.6f},
+    [AQ_GGML_LEGACY_Q5_1] = {1, 0.0f, 31.0f, 0.0f, 0.04f},
 };
 
 /* Earliest index of the smallest err (strict <: ties keep the first; NaN never wins). */
@@ -103,7 +105,7 @@ static lg_fit search_sym(aq_ggml_legacy_fmt fmt, const lg_spec *s, const lg_kern
         is[c] = (tb + s->st * (float)kk / 8.0f) * inv;
     }
     is[14] = best.d != 0.0f ? 1.0f / best.d : is[0];
-    is[15] = -(nmax - 1.0f) * inv;
+    is[15] = -s->hi * inv;
     k->sym(b, s->lo, s->hi, is, LG_BATCH, f);
     keep_better(&best, &f[best_of(f, LG_BATCH)]);
     const float dg = fmt == AQ_GGML_LEGACY_Q8_0 ? amax / 127.0f : max / s->lo;
@@ -175,7 +177,7 @@ static void encode(aq_ggml_legacy_fmt fmt, const lg_spec *s, const lg_block *b, 
     const float id = (s->asym ? p.d > 0.0f : p.d != 0.0f) ? 1.0f / p.d : 0.0f;
     uint8_t q[LG_QK];
     for (int j = 0; j < LG_QK; ++j)
-        q[j] = (uint8_t)(int)(lg_code((b->x[j] - p.m) * id, lo, s->hi) - lo);
+        q[j] = (uint8_t)(int)(lg_code((b->x[j] - p.m) * id, lo, s->hi) + s->off);
     lg_pack_block(fmt, aq_f32_to_f16(p.d), aq_f32_to_f16(p.m), q, out);
 }
 
