@@ -25,20 +25,23 @@
  * Encoders (ours, not ggml's): per block, minimise the importance-weighted squared error
  *     E = sum_j w_j (x_j - y_j)^2,  w_j = h_j  (all 1 when h is NULL or sums to 0 in the block)
  * under the exact decode above, i.e. with d and m rounded to fp16 and every code the nearest
- * code for the STORED d and m.  Symmetric formats (Q8_0, Q4_0, Q5_0; code range
- * [-N, N-1], N = 8, 16; Q8_0 [-127, 127], the range ggml's own quantizer and dot-product
- * kernels use): candidate inverse steps t / max, max the element of largest
- * magnitude (signed) mapped to code -t, over a coarse grid of 16 t around N, then 14 finer
- * t around the best, the max mapped to the top code, and one assign/refit (Lloyd) step of the best;
- * asymmetric formats (Q4_1, Q5_1; codes [0, N], N = 15, 31): the range [min, max] pulled in
- * independently at each end, a 4 x 4 coarse grid, then a 4 x 4 local grid around the best
- * with one corner replaced by a Lloyd step.  Every candidate fixes codes, (d, m) is refit by
- * weighted least squares for those codes, rounded to fp16, the codes are re-chosen for the
- * rounded values, and the exact E is measured.  ggml's own rule (Q4_0: d = max / -8; Q4_1:
- * d = (max - min) / 15, m = min; ...; and for Q4_1 / Q5_1 the constant block) is a candidate
- * too, scored with nearest codes, so E is never above that of ggml's reference quantizer.  Ties
- * keep the earliest candidate: the output is a pure function of (x, h), independent of ISA, thread
- * count and row order.
+ * code for the STORED d and m.
+ *   Symmetric formats (Q4_0, Q5_0: codes [-N, N-1], N = 8, 16; Q8_0: [-127, 127], the range
+ *   ggml's own quantizer and int8 dot products use): candidate inverse steps t / max, max the
+ *   element of largest magnitude (signed) mapped to code -t, over a coarse grid of 16 t around
+ *   N, then 14 finer t around the best, max mapped to the top code, and one assign/refit
+ *   (Lloyd) step of the best.
+ *   Asymmetric formats (Q4_1, Q5_1: codes [0, N], N = 15, 31): the range [min, max] pulled in
+ *   independently at each end, a 4 x 4 coarse grid, then a 4 x 4 local grid around the best
+ *   with one corner replaced by a Lloyd step.
+ * Every candidate fixes codes, (d, m) is refit by weighted least squares for those codes,
+ * rounded to fp16, the codes are re-chosen for the rounded values, and the exact E is
+ * measured.  ggml's own rule (Q8_0: d = amax / 127; Q4_0: d = max / -8; Q4_1: d = (max - min)
+ * / 15, m = min; ...; for Q4_1 / Q5_1 also the constant block) is a candidate too, scored with
+ * nearest codes, so E is never above that of ggml's reference quantizer quantize_row_*_ref
+ * (up to the rounding of x / d as x * (1 / d)); ggml's importance-aware searches are compared
+ * by aq-bench-ggml (bench/bench_ggml_legacy.c).  Ties keep the earliest candidate: the output is a
+ * pure function of (x, h), independent of ISA, compiler, thread count and row order.
  *
  * Inputs: x finite.  |values| above what fp16 parameters can express (d, m clamped to
  * +-65504) saturate; a block whose largest magnitude is below 2^-30 (symmetric) or whose
