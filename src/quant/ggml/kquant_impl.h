@@ -31,11 +31,14 @@ int aq_kq_q3_scale(const uint8_t *s, int g);
  *  Signed-scale kernels (Q3_K, Q6_K)
  ***********************************************/
 
-/* ng consecutive groups of G weights (x, h at stride G; h NULL: all 1); codes are integers
- * in [-nlo, nlo - 1]. */
+/* The 16 groups of 16 weights of one Q3_K / Q6_K super-block: x, h group-major (element j
+ * of group g at 16 g + j; h NULL: all 1) and the same transposed (xt, ht: 16 j + g; ht NULL
+ * with h) so that SIMD twins load one element of every group at once; codes are integers in
+ * [-nlo, nlo - 1]. */
+#define AQ_KQ_SG 16
 typedef struct {
-    const float *x, *h;
-    int G, ng, nlo;
+    const float *x, *h, *xt, *ht;
+    int nlo;
 } aq_kq_sbatch;
 
 /* Code sums of one group (float, j order): hl = h_j * l_j (l_j without h); shll += hl * l_j;
@@ -44,9 +47,8 @@ typedef struct {
     float shll, shxl;
 } aq_kq_ssums;
 
-/*! aq_kq_scode() : clamp(nearbyint(v), -nlo, nlo - 1) as a float (NaN -> -nlo .. see
- *  below), by the magic-number rounding of aq_code_of(); the one rounding rule of the
- *  signed-scale search. */
+/*! aq_kq_scode() : clamp(nearbyint(v), lo, hi) as a float (NaN -> lo), by the magic-number
+ *  rounding of aq_code_of(); the one rounding rule of the signed-scale search. */
 static inline float aq_kq_scode(float v, float lo, float hi) {
     const float magic = 12582912.0f; /* 1.5 * 2^23 */
     v = v > lo ? v : lo;             /* NaN -> lo */
@@ -61,37 +63,14 @@ static inline double aq_kq_serr(double shxx, const aq_kq_ssums *c, double s) {
     return e > 0.0 ? e : 0.0;
 }
 
+/* The hot loop of the signed-scale search (twinned per ISA): for every group g of the
+ * super-block, codes l_j = aq_kq_scode(x_j * inv[g], -nlo, nlo - 1) and their sums out[g]
+ * in j order as aq_kq_ssums says. */
+typedef void (*aq_kq_ssums_fn)(const aq_kq_sbatch *b, const float *inv, aq_kq_ssums *out);
+void aq_kq_ssums_ref(const aq_kq_sbatch *b, const float *inv, aq_kq_ssums *out);
+
 /* Number of clipping candidates per side of the signed-scale targets: 2 * AQ_KQ_SK + 1. */
 #define AQ_KQ_SK 6
-
-/* sym_targets, per group g (reference: aq_kq_sym_targets_ref, kquant_sym.c):
- *   shxx[g] = sum (hj * xj) * xj in double, j order (hj = 1.0 without h);
- *   xm = the first x of largest |x|; when |xm| == 0: s = 0, cs = {0, 0};
- *   else candidates, side a = 0 (xm on code -nlo) then a = 1 (xm on code nlo - 1), k = -K..K:
- *     t = (a ? nlo - 1 : -nlo) * (1 + step * k), inv = t / xm (float),
- *     codes l = aq_kq_scode(x * inv, -nlo, nlo - 1), sums cs; candidates with shll > 0 are
- *     scored err = shxx - shxl^2 / shll (double), the first smallest wins (s = shxl / shll
- *     in double, rounded to float);
- *   then one assign/refit step: inv = 1 / s (float), codes, sums, taken when shll > 0 and
- *   its err is smaller.  Output s[g] (0 when no candidate had shll > 0), cs[g]. */
-typedef void (*aq_kq_sym_targets_fn)(const aq_kq_sbatch *b, float step, double *shxx, float *s,
-                                     aq_kq_ssums *cs);
-
-/* sym_pick, per group g with the stored (fp16) super-block scale d[g]:
- *   c0 = clamp(trunc-toward-nearest(s / d)) computed as aq_kq_scode(s * (1 / d), clo, chi)
- *   (c0 = 0 when d == 0); trials c = c0 - radius .. c0 + radius within [clo, chi]:
- *     scale = d * c (float), inv = scale != 0 ? 1 / scale : 0, codes
- *     aq_kq_scode(x * inv, -nlo, nlo - 1), sums, err = aq_kq_serr(shxx, sums, scale);
- *   the first trial is taken, later ones when strictly better.
- * Output sc[g], cs[g], err[g]. */
-typedef void (*aq_kq_sym_pick_fn)(const aq_kq_sbatch *b, int clo, int chi, int radius,
-                                  const double *shxx, const float *s, const float *d, int *sc,
-                                  aq_kq_ssums *cs, double *err);
-
-void aq_kq_sym_targets_ref(const aq_kq_sbatch *b, float step, double *shxx, float *s,
-                           aq_kq_ssums *cs);
-void aq_kq_sym_pick_ref(const aq_kq_sbatch *b, int clo, int chi, int radius, const double *shxx,
-                        const float *s, const float *d, int *sc, aq_kq_ssums *cs, double *err);
 
 /*-*********************************************
  *  Kernel tables and the format searches
@@ -99,8 +78,7 @@ void aq_kq_sym_pick_ref(const aq_kq_sbatch *b, int clo, int chi, int radius, con
 
 typedef struct {
     const aq_kernels_t *dq; /* dq_targets, dq_pick of the same ISA */
-    aq_kq_sym_targets_fn sym_targets;
-    aq_kq_sym_pick_fn sym_pick;
+    aq_kq_ssums_fn ssums;   /* signed-scale sums of the same ISA */
 } aq_kq_kernels;
 
 extern const aq_kq_kernels aq_kq_kernels_ref;

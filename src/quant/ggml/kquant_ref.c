@@ -4,8 +4,7 @@
  */
 #include "kquant_impl.h"
 
-const aq_kq_kernels aq_kq_kernels_ref = {&aq_kernels_scalar, aq_kq_sym_targets_ref,
-                                         aq_kq_sym_pick_ref};
+const aq_kq_kernels aq_kq_kernels_ref = {&aq_kernels_scalar, aq_kq_ssums_ref};
 
 int aq_ggml_kquant_isa(int simd) {
     const aq_kernels *k = aq_kernels_select(simd);

@@ -13,22 +13,26 @@
 #include "kquant_impl.h"
 
 #define KQ_SB AQ_GGML_QK_K
-#define KQ_G 16 /* group size of both formats */
-#define KQ_NG (KQ_SB / KQ_G)
+#define KQ_G AQ_KQ_SG  /* group size of both formats */
+#define KQ_NG AQ_KQ_SG /* groups per super-block */
 
 /*-*********************************************
- *  Reference kernels
+ *  Group kernels (the sums are the ISA's; the decisions, scalar and shared)
  ***********************************************/
 
-static aq_kq_ssums ssums(const float *x, const float *h, int n, float inv, float lo, float hi) {
-    aq_kq_ssums c = {0.0f, 0.0f};
-    for (int j = 0; j < n; ++j) {
-        const float l = aq_kq_scode(x[j] * inv, lo, hi);
-        const float hl = h ? h[j] * l : l;
-        c.shll += hl * l;
-        c.shxl += hl * x[j];
+void aq_kq_ssums_ref(const aq_kq_sbatch *b, const float *inv, aq_kq_ssums *out) {
+    const float lo = (float)-b->nlo, hi = (float)(b->nlo - 1);
+    for (int g = 0; g < AQ_KQ_SG; ++g) {
+        const float *x = b->x + AQ_KQ_SG * g, *h = b->h ? b->h + AQ_KQ_SG * g : NULL;
+        aq_kq_ssums c = {0.0f, 0.0f};
+        for (int j = 0; j < AQ_KQ_SG; ++j) {
+            const float l = aq_kq_scode(x[j] * inv[g], lo, hi);
+            const float hl = h ? h[j] * l : l;
+            c.shll += hl * l;
+            c.shxl += hl * x[j];
+        }
+        out[g] = c;
     }
-    return c;
 }
 
 /* err of the LS scale for fixed codes: shxx - shxl^2 / shll. */
@@ -37,82 +41,95 @@ static double ls_err(double shxx, const aq_kq_ssums *c) {
     return e > 0.0 ? e : 0.0;
 }
 
-static void targets_one(const float *x, const float *h, int n, int nlo, float step, double *shxx,
+/* Per group: shxx[g] = sum (h x) x in double, j order; the best signed scale s[g] of the
+ * clipping grid (the largest |x| on code -nlo or on nlo - 1, scaled by 1 + step k, k = -K..K;
+ * weighted LS scale for its codes), then one assign/refit step kept when better; s = 0 and
+ * cs = 0 for a group of zeros. */
+static void sym_targets(aq_kq_ssums_fn ssums, const aq_kq_sbatch *b, float step, double *shxx,
                         float *s, aq_kq_ssums *cs) {
-    double sxx = 0.0;
-    float xm = 0.0f, am = 0.0f;
-    for (int j = 0; j < n; ++j) {
-        const double hj = h ? (double)h[j] : 1.0, xj = x[j];
-        sxx += (hj * xj) * xj;
-        const float a = fabsf(x[j]);
-        if (a > am) {
-            am = a;
-            xm = x[j];
+    float xm[AQ_KQ_SG], inv[AQ_KQ_SG];
+    double best[AQ_KQ_SG];
+    int have[AQ_KQ_SG];
+    aq_kq_ssums c[AQ_KQ_SG];
+    for (int g = 0; g < AQ_KQ_SG; ++g) {
+        const float *x = b->x + AQ_KQ_SG * g, *h = b->h ? b->h + AQ_KQ_SG * g : NULL;
+        double sxx = 0.0;
+        float am = 0.0f;
+        xm[g] = 0.0f;
+        for (int j = 0; j < AQ_KQ_SG; ++j) {
+            const double hj = h ? (double)h[j] : 1.0, xj = x[j];
+            sxx += (hj * xj) * xj;
+            if (fabsf(x[j]) > am) {
+                am = fabsf(x[j]);
+                xm[g] = x[j];
+            }
         }
+        shxx[g] = sxx;
+        have[g] = 0;
+        best[g] = 0.0;
+        s[g] = 0.0f;
+        cs[g] = (aq_kq_ssums){0.0f, 0.0f};
     }
-    *shxx = sxx;
-    *s = 0.0f;
-    *cs = (aq_kq_ssums){0.0f, 0.0f};
-    if (!(am > 0.0f)) return;
-    const float lo = (float)-nlo, hi = (float)(nlo - 1);
-    double best = 0.0;
-    int have = 0;
+    const float lo = (float)-b->nlo, hi = (float)(b->nlo - 1);
     for (int a = 0; a < 2; ++a)
         for (int k = -AQ_KQ_SK; k <= AQ_KQ_SK; ++k) {
             const float t = (a ? hi : lo) * (1.0f + step * (float)k);
-            const aq_kq_ssums c = ssums(x, h, n, t / xm, lo, hi);
-            if (!(c.shll > 0.0f)) continue;
-            const double e = ls_err(sxx, &c);
-            if (!have || e < best) {
-                have = 1;
-                best = e;
-                *cs = c;
+            for (int g = 0; g < AQ_KQ_SG; ++g)
+                inv[g] = xm[g] != 0.0f ? t / xm[g] : 0.0f;
+            ssums(b, inv, c);
+            for (int g = 0; g < AQ_KQ_SG; ++g) {
+                if (xm[g] == 0.0f || !(c[g].shll > 0.0f)) continue;
+                const double e = ls_err(shxx[g], &c[g]);
+                if (!have[g] || e < best[g]) {
+                    have[g] = 1;
+                    best[g] = e;
+                    cs[g] = c[g];
+                }
             }
         }
-    if (!have) return;
-    *s = (float)((double)cs->shxl / (double)cs->shll);
-    const aq_kq_ssums c = ssums(x, h, n, 1.0f / *s, lo, hi); /* assign/refit step */
-    if (c.shll > 0.0f && ls_err(sxx, &c) < best) {
-        *cs = c;
-        *s = (float)((double)c.shxl / (double)c.shll);
+    for (int g = 0; g < AQ_KQ_SG; ++g) {
+        if (have[g]) s[g] = (float)((double)cs[g].shxl / (double)cs[g].shll);
+        inv[g] = have[g] ? 1.0f / s[g] : 0.0f;
     }
-}
-
-void aq_kq_sym_targets_ref(const aq_kq_sbatch *b, float step, double *shxx, float *s,
-                           aq_kq_ssums *cs) {
-    for (int g = 0; g < b->ng; ++g) {
-        const size_t off = (size_t)g * (size_t)b->G;
-        targets_one(b->x + off, b->h ? b->h + off : NULL, b->G, b->nlo, step, &shxx[g], &s[g],
-                    &cs[g]);
-    }
-}
-
-static void pick_one(const float *x, const float *h, int n, int nlo, int clo, int chi, int radius,
-                     double shxx, float s, float d, int *sc, aq_kq_ssums *cs, double *err) {
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    const int c0 = (int)aq_kq_scode(s * id, (float)clo, (float)chi);
-    int have = 0;
-    for (int a = -radius; a <= radius; ++a) {
-        const int c = c0 + a;
-        if (c < clo || c > chi) continue;
-        const float scale = d * (float)c, inv = scale != 0.0f ? 1.0f / scale : 0.0f;
-        const aq_kq_ssums t = ssums(x, h, n, inv, (float)-nlo, (float)(nlo - 1));
-        const double e = aq_kq_serr(shxx, &t, (double)scale);
-        if (!have || e < *err) {
-            have = 1;
-            *err = e;
-            *sc = c;
-            *cs = t;
+    ssums(b, inv, c); /* assign/refit step */
+    for (int g = 0; g < AQ_KQ_SG; ++g)
+        if (have[g] && c[g].shll > 0.0f && ls_err(shxx[g], &c[g]) < best[g]) {
+            cs[g] = c[g];
+            s[g] = (float)((double)c[g].shxl / (double)c[g].shll);
         }
-    }
 }
 
-void aq_kq_sym_pick_ref(const aq_kq_sbatch *b, int clo, int chi, int radius, const double *shxx,
-                        const float *s, const float *d, int *sc, aq_kq_ssums *cs, double *err) {
-    for (int g = 0; g < b->ng; ++g) {
-        const size_t off = (size_t)g * (size_t)b->G;
-        pick_one(b->x + off, b->h ? b->h + off : NULL, b->G, b->nlo, clo, chi, radius, shxx[g],
-                 s[g], d[g], &sc[g], &cs[g], &err[g]);
+/* Per group with the stored super-block scale d: c0 = the nearest scale code of s / d in
+ * [clo, chi] (0 when d == 0), then the codes c0 - radius .. c0 + radius inside the range with
+ * the weights re-encoded; the first trial is taken, later ones when strictly better. */
+static void sym_pick(aq_kq_ssums_fn ssums, const aq_kq_sbatch *b, int clo, int chi, int radius,
+                     const double *shxx, const float *s, float d, int *sc, aq_kq_ssums *cs,
+                     double *err) {
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    int c0[AQ_KQ_SG], have[AQ_KQ_SG];
+    float inv[AQ_KQ_SG];
+    aq_kq_ssums t[AQ_KQ_SG];
+    for (int g = 0; g < AQ_KQ_SG; ++g) {
+        c0[g] = (int)aq_kq_scode(s[g] * id, (float)clo, (float)chi);
+        have[g] = 0;
+    }
+    for (int a = -radius; a <= radius; ++a) {
+        for (int g = 0; g < AQ_KQ_SG; ++g) {
+            const float scale = d * (float)(c0[g] + a);
+            inv[g] = scale != 0.0f ? 1.0f / scale : 0.0f;
+        }
+        ssums(b, inv, t);
+        for (int g = 0; g < AQ_KQ_SG; ++g) {
+            const int c = c0[g] + a;
+            if (c < clo || c > chi) continue;
+            const double e = aq_kq_serr(shxx[g], &t[g], (double)(d * (float)c));
+            if (!have[g] || e < err[g]) {
+                have[g] = 1;
+                err[g] = e;
+                sc[g] = c;
+                cs[g] = t[g];
+            }
+        }
     }
 }
 
@@ -171,10 +188,7 @@ static void try_d(const kq_sym_sb *p, const float *s, const aq_kq_ssums *cs, flo
     float d = den > 0.0 ? (float)(num / den) : d0;
     d = f16_round(d);
     if (!isfinite(d) || d == 0.0f) d = f16_round(d0);
-    float dg[KQ_NG];
-    for (int g = 0; g < KQ_NG; ++g)
-        dg[g] = d;
-    p->k->sym_pick(&p->b, p->f.clo, p->f.chi, 1, p->shxx, s, dg, t->sc, t->cs, t->err);
+    sym_pick(p->k->ssums, &p->b, p->f.clo, p->f.chi, 1, p->shxx, s, d, t->sc, t->cs, t->err);
     t->d = d;
     t->total = 0.0;
     for (int g = 0; g < KQ_NG; ++g)
@@ -182,7 +196,7 @@ static void try_d(const kq_sym_sb *p, const float *s, const aq_kq_ssums *cs, flo
 }
 
 static void search_sb(kq_sym_sb *p, kq_sym_try *best) {
-    p->k->sym_targets(&p->b, p->f.step, p->shxx, p->s, p->cs);
+    sym_targets(p->k->ssums, &p->b, p->f.step, p->shxx, p->s, p->cs);
     float se = 0.0f;
     for (int g = 0; g < KQ_NG; ++g)
         se = fabsf(p->s[g]) > fabsf(se) ? p->s[g] : se;
@@ -267,7 +281,14 @@ void aq_kq_quantize_sym(const aq_kq_kernels *k, int fmt, const float *x, const f
     p.f = sym_fmt(fmt);
     for (int64_t i = 0; i < n / KQ_SB; ++i) {
         const float *xs = x + i * KQ_SB;
-        p.b = (aq_kq_sbatch){xs, h ? h + i * KQ_SB : NULL, KQ_G, KQ_NG, p.f.nlo};
+        const float *hs = h ? h + i * KQ_SB : NULL;
+        float xt[KQ_SB], ht[KQ_SB]; /* transposed for the twins: element j of group g at 16 j + g */
+        for (int g = 0; g < KQ_NG; ++g)
+            for (int j = 0; j < KQ_G; ++j) {
+                xt[KQ_NG * j + g] = xs[KQ_G * g + j];
+                ht[KQ_NG * j + g] = hs ? hs[KQ_G * g + j] : 0.0f;
+            }
+        p.b = (aq_kq_sbatch){xs, hs, xt, hs ? ht : NULL, p.f.nlo};
         kq_sym_try best;
         search_sb(&p, &best);
         if (best.d == 0.0f || !isfinite(best.total)) { /* nothing to represent */
