@@ -9,7 +9,8 @@
  *   importance-weighted relative error sum h (x - y)^2 / sum h x^2 of the encode with
  *   importance h (llama.cpp's *_impl path with h as the imatrix).  h_j is per column, drawn
  *   as E[a_j^2] of a heavy-tailed activation: t_5^2 times a log-normal(0, 1) factor.
- * Speed: Mweights/s of one thread for our ref / AVX2 / AVX-512 and llama.cpp's algorithm,
+ * Speed: Mweights per CPU-second of one thread (thread CPU time, robust on a shared machine)
+ *   for our ref / AVX2 / AVX-512 and llama.cpp's algorithm,
  *   measured in this run (with importance).
  *
  * Usage: aq-bench-kquant [--model DIR] [--rows R] [--cols C]
@@ -115,7 +116,7 @@ static void print_row(const char *set, const fmt *f, const sums *s) {
 
 static double now(void) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t); /* CPU time: the machine is shared */
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
