@@ -11,11 +11,12 @@
 #   check   exit 0 if namespaces can be made here, else print why and exit 77 (CTest skip).
 #   up      create the namespaces and the veth pair; write DIR/netns.env (names, addresses)
 #           and DIR/hostfile (Open MPI: "aqnode1 slots=2", "aqnode2 slots=2").  Each
-#           namespace resolves both host names (/etc/netns/<ns>/hosts, which `ip netns exec`
-#           binds over /etc/hosts; removed by down).
+#           namespace resolves both host names (/etc/netns/<ns>/hosts, bound over /etc/hosts
+#           by exec and by `ip netns exec`; removed by down).
 #   down    delete exactly the namespaces and files recorded in DIR/netns.env.
 #   exec    run COMMAND in HOST's namespace (HOST = aqnode1 | aqnode2 | 1 | 2), with the host
-#           name set to HOST (`unshare --uts`), environment and working directory kept.
+#           name set to HOST and DIR's host names in /etc/hosts (private UTS and mount
+#           namespaces), environment, working directory and everything else kept.
 #
 # Environment: AQ_NETNS_SUBNET (first three octets, default 10.77.0), AQ_NETNS_SLOTS (slots
 # per host in DIR/hostfile, default 2).  Namespace names carry a hash of DIR, so runs with
@@ -36,7 +37,7 @@ check() {
     return 77
   fi
   local b
-  for b in ip unshare hostname; do
+  for b in ip nsenter unshare hostname mount; do
     command -v "$b" >/dev/null 2>&1 || {
       echo "SKIP: '$b' not found (apt-get install iproute2 util-linux hostname)"
       return 77
@@ -53,7 +54,7 @@ check() {
     echo "SKIP: cannot create a veth pair in a network namespace ($err)"
     return 77
   fi
-  if ! err=$(ip netns exec "$probe" unshare --uts hostname aqprobe 2>&1); then
+  if ! err=$(nsenter --net="/run/netns/$probe" unshare --uts --mount hostname aqprobe 2>&1); then
     ip netns del "$probe" 2>/dev/null || true
     echo "SKIP: cannot enter a network + UTS namespace ($err)"
     return 77
@@ -164,10 +165,13 @@ exec_in() {
   load "$dir"
   ns=$(ns_of "$host")
   name=$(host_of "$host")
-  # ip netns exec keeps the environment and working directory; unshare --uts gives the
-  # command its own host name without touching the machine's.
-  # shellcheck disable=SC2016 # $0 and $@ belong to the inner shell
-  exec ip netns exec "$ns" unshare --uts -- /bin/sh -c 'hostname "$0" && exec "$@"' "$name" "$@"
+  # Not `ip netns exec`: it mounts a new /sys, without /sys/fs/cgroup, which slurmd needs.
+  # nsenter enters the network namespace only; unshare gives the command its own host name
+  # and a private mount namespace for the /etc/hosts binding.  All of them exec (no fork),
+  # so the command keeps the pid of this script.
+  # shellcheck disable=SC2016 # $0, $1 and $@ belong to the inner shell
+  exec nsenter --net="/run/netns/$ns" unshare --uts --mount --propagation private -- /bin/sh -c \
+    'mount --bind "$1" /etc/hosts && hostname "$0" && shift && exec "$@"' "$name" "/etc/netns/$ns/hosts" "$@"
 }
 
 cmd=${1:-}
