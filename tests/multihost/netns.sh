@@ -6,7 +6,9 @@
 # exists ONLY inside the two namespaces (10.77.0.1/24 and 10.77.0.2/24, no route anywhere
 # else: traffic cannot leave the pair), and its own host name (a UTS namespace per command,
 # see exec).  The file system, users and processes are shared, as on a cluster with a shared
-# file system.
+# file system, except /tmp: each host has its own (DIR/tmp/HOST), as on a cluster, where
+# Open MPI's and Slurm's PMIx session files in /tmp are node-local (they collide when two
+# hosts share one /tmp).  Hence DIR itself must not be under /tmp.
 #
 #   check   exit 0 if namespaces can be made here, else print why and exit 77 (CTest skip).
 #   up      create the namespaces and the veth pair; write DIR/netns.env (names, addresses)
@@ -15,8 +17,8 @@
 #           by exec and by `ip netns exec`; removed by down).
 #   down    delete exactly the namespaces and files recorded in DIR/netns.env.
 #   exec    run COMMAND in HOST's namespace (HOST = aqnode1 | aqnode2 | 1 | 2), with the host
-#           name set to HOST and DIR's host names in /etc/hosts (private UTS and mount
-#           namespaces), environment, working directory and everything else kept.
+#           name set to HOST, DIR's host names in /etc/hosts and HOST's own /tmp (private UTS
+#           and mount namespaces); environment, working directory and the rest kept.
 #
 # Environment: AQ_NETNS_SUBNET (first three octets, default 10.77.0), AQ_NETNS_SLOTS (slots
 # per host in DIR/hostfile, default 2).  Namespace names carry a hash of DIR, so runs with
@@ -82,12 +84,16 @@ up() {
   local dir=$1 net=${AQ_NETNS_SUBNET:-10.77.0} slots=${AQ_NETNS_SLOTS:-2} tag i
   check || exit $?
   mkdir -p "$dir"
-  dir=$(cd "$dir" && pwd)
+  dir=$(cd "$dir" && pwd -P)
+  case $dir/ in
+    /tmp/*) die "DIR $dir is under /tmp, which every host replaces by its own: use another directory" ;;
+  esac
   [ ! -f "$dir/netns.env" ] || down "$dir"
   tag=$(printf '%s' "$dir" | sha1sum | cut -c1-8)
   local ns=("aq$tag-1" "aq$tag-2") addr=("$net.1" "$net.2")
   cat >"$dir/netns.env" <<EOT
 # Written by tests/multihost/netns.sh up; read by netns.sh down/exec and the tests.
+DIR=$dir
 NS1=${ns[0]}
 NS2=${ns[1]}
 HOST1=${HOSTS[0]}
@@ -98,6 +104,8 @@ SUBNET=$net.0/24
 IF=aq0
 EOT
   for i in 0 1; do
+    mkdir -p "$dir/tmp/${HOSTS[i]}"
+    chmod 1777 "$dir/tmp/${HOSTS[i]}"
     ip netns add "${ns[i]}"
     ip -n "${ns[i]}" link set lo up
     mkdir -p "/etc/netns/${ns[i]}"
@@ -139,6 +147,8 @@ down() {
     rm -rf "/etc/netns/${ns:?}"
   done
   rm -f "$dir/netns.env" "$dir/hostfile"
+  # Each host's /tmp (Open MPI and PMIx session files of finished runs).
+  rm -rf "${dir:?}/tmp"
   echo "netns: down: deleted $NS1 $NS2"
 }
 
@@ -167,11 +177,12 @@ exec_in() {
   name=$(host_of "$host")
   # Not `ip netns exec`: it mounts a new /sys, without /sys/fs/cgroup, which slurmd needs.
   # nsenter enters the network namespace only; unshare gives the command its own host name
-  # and a private mount namespace for the /etc/hosts binding.  All of them exec (no fork),
-  # so the command keeps the pid of this script.
-  # shellcheck disable=SC2016 # $0, $1 and $@ belong to the inner shell
+  # and a private mount namespace for the /etc/hosts and /tmp bindings.  All of them exec
+  # (no fork), so the command keeps the pid of this script.
+  # shellcheck disable=SC2016 # $0, $1, $2 and $@ belong to the inner shell
   exec nsenter --net="/run/netns/$ns" unshare --uts --mount --propagation private -- /bin/sh -c \
-    'mount --bind "$1" /etc/hosts && hostname "$0" && shift && exec "$@"' "$name" "/etc/netns/$ns/hosts" "$@"
+    'mount --bind "$1" /etc/hosts && mount --bind "$2" /tmp && hostname "$0" && shift 2 && exec "$@"' \
+    "$name" "/etc/netns/$ns/hosts" "$DIR/tmp/$name" "$@"
 }
 
 cmd=${1:-}
