@@ -10,3 +10,12 @@ add_test(NAME two_host.job
   COMMAND bash ${MH_TD}/two_host_test.sh job ${CMAKE_BINARY_DIR} ${MH_WORK}/job)
 set_tests_properties(two_host.job PROPERTIES ENVIRONMENT "${MH_ENV}" TIMEOUT 600
   SKIP_RETURN_CODE 77)
+
+# The local Slurm cluster with one slurmd per namespace: slurm/dream7b_int2.sh over
+# --nodes=2 (srun, and mpirun with a SIGUSR1 requeue + resume), bit-identical to --nodes=1.
+# Needs slurm-wlm + munge too.  One at a time with the one-node Slurm tests (the CPUs, and
+# munged, which the first cluster up starts and its down stops).
+add_test(NAME two_host.slurm
+  COMMAND bash ${MH_TD}/two_host_test.sh slurm ${CMAKE_BINARY_DIR} ${MH_WORK}/slurm)
+set_tests_properties(two_host.slurm PROPERTIES ENVIRONMENT "${MH_ENV}" TIMEOUT 900
+  SKIP_RETURN_CODE 77 RESOURCE_LOCK slurm_node)
