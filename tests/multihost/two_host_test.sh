@@ -32,6 +32,10 @@ fail() {
   exit 1
 }
 
+# A signal (CTest's timeout, ^C) ends the script through exit, so the EXIT trap cleans up.
+trap 'exit 143' TERM
+trap 'exit 130' INT
+
 why=$("$HERE/netns.sh" check) || {
   echo "$why"
   exit 77
