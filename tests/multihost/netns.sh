@@ -34,7 +34,7 @@ die() {
 }
 
 check() {
-  if [ "$(id -u)" -ne 0 ]; then
+  if [ "$EUID" -ne 0 ]; then
     echo "SKIP: network namespaces need root (CAP_NET_ADMIN, CAP_SYS_ADMIN)"
     return 77
   fi

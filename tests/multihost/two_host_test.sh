@@ -123,7 +123,8 @@ two_host_job() {
 
 two_host_slurm() {
   local cluster=$work/cluster id id2 ref two req log n
-  local lc=(env AQ_SLURM_NODES=2 "$REPO/tests/slurm/local_cluster.sh")
+  # 2 CPUs per node whatever this machine has (config_overrides): 2 ranks x 1 thread each.
+  local lc=(env AQ_SLURM_NODES=2 AQ_SLURM_CPUS="${AQ_SLURM_CPUS:-2}" "$REPO/tests/slurm/local_cluster.sh")
   why=$("${lc[@]}" check "$cluster") || {
     echo "$why"
     exit 77
