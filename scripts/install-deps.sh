@@ -11,6 +11,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   python3-h5py python3-numpy
   slurm-wlm munge python3-matplotlib shellcheck
+  iproute2
 )
 
 missing=()
