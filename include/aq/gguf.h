@@ -120,13 +120,13 @@ aq_status aq_gguf_kv_str(aq_gguf_writer *w, const char *key, const char *v, aq_e
  *  An array of `n` numeric or bool elements of type `elem` (not STRING or ARRAY) read from
  *  `data` (host order, packed: n * element size bytes; bool elements one byte each).
  *  @return : as aq_gguf_kv_u8(); AQ_E_VALUE for elem STRING / ARRAY / unknown. */
-aq_status aq_gguf_kv_array(aq_gguf_writer *w, const char *key, aq_gguf_vtype elem,
-                           const void *data, uint64_t n, aq_err *err);
+aq_status aq_gguf_kv_array(aq_gguf_writer *w, const char *key, aq_gguf_vtype elem, const void *data,
+                           uint64_t n, aq_err *err);
 
 /*! aq_gguf_kv_str_array() : an array of `n` NUL-terminated strings v[0..n) (e.g. the tokens
  *  of a vocabulary).  @return : as aq_gguf_kv_u8(). */
-aq_status aq_gguf_kv_str_array(aq_gguf_writer *w, const char *key, const char *const *v,
-                               uint64_t n, aq_err *err);
+aq_status aq_gguf_kv_str_array(aq_gguf_writer *w, const char *key, const char *const *v, uint64_t n,
+                               aq_err *err);
 
 /*! aq_gguf_add_tensor() :
  *  Declares tensor `name` of ggml type `type` with `n_dims` (1..4) dimensions ne[0..n_dims)

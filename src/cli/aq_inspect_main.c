@@ -71,11 +71,14 @@ static int check(args *a, int argc, char **argv) {
 }
 
 static int parse(int argc, char **argv, args *a) {
-    static const struct option LONG[] = {
-        {"verify", no_argument, 0, 'v'},      {"export", required_argument, 0, 'e'},
-        {"dtype", required_argument, 0, 'd'}, {"tensor", required_argument, 0, 't'},
-        {"help", no_argument, 0, 'h'},        {"model", required_argument, 0, 'm'},
-        {"dequantize-unsupported", no_argument, 0, 'u'}, {0, 0, 0, 0}};
+    static const struct option LONG[] = {{"verify", no_argument, 0, 'v'},
+                                         {"export", required_argument, 0, 'e'},
+                                         {"dtype", required_argument, 0, 'd'},
+                                         {"tensor", required_argument, 0, 't'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"model", required_argument, 0, 'm'},
+                                         {"dequantize-unsupported", no_argument, 0, 'u'},
+                                         {0, 0, 0, 0}};
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":ve:d:t:hm:u", LONG, NULL)) != -1) {
@@ -120,9 +123,8 @@ static int parse(int argc, char **argv, args *a) {
 }
 
 static aq_status export_gguf(const args *a, aq_err *err) {
-    aq_gguf_export_opts o = {.model_dir = a->model,
-                             .dtype = -1,
-                             .dequantize_unsupported = a->dequantize_unsupported};
+    aq_gguf_export_opts o = {
+        .model_dir = a->model, .dtype = -1, .dequantize_unsupported = a->dequantize_unsupported};
     if (a->dtype)
         o.dtype = !strcmp(a->dtype, "f32")   ? AQ_DT_F32
                   : !strcmp(a->dtype, "f16") ? AQ_DT_F16

@@ -48,8 +48,10 @@ static aq_status model_dir(const char *given, const gs_source *s, char *dir, siz
         return aq_err_set(err, AQ_E_CONFIG, "no model directory: give --model DIR");
     }
     if (!is_dir(dir))
-        return aq_err_set(err, AQ_E_IO, "%s: not a model directory (config.json + "
-                                        "tokenizer.json)", dir);
+        return aq_err_set(err, AQ_E_IO,
+                          "%s: not a model directory (config.json + "
+                          "tokenizer.json)",
+                          dir);
     return AQ_OK;
 }
 
@@ -60,9 +62,8 @@ static aq_ggml_type ggml_of(aq_dtype d) {
 /* Type of one tensor: 1-D tensors are F32 (as the reference converter writes norms and
  * biases); 2-D ones keep their dtype unless `dtype` >= 0; aq-mpi quantized layouts are
  * refused unless dequantize_unsupported. */
-static aq_status choose_type(const gs_info_t *in, const gx_tensor *t,
-                             const aq_gguf_export_opts *o, const char *label, aq_ggml_type *ty,
-                             aq_err *err) {
+static aq_status choose_type(const gs_info_t *in, const gx_tensor *t, const aq_gguf_export_opts *o,
+                             const char *label, aq_ggml_type *ty, aq_err *err) {
     if (t->ndim == 1) {
         *ty = AQ_GGML_F32;
         return AQ_OK;
@@ -93,12 +94,12 @@ static aq_status plan_one(const gs_source *s, const gx_tensor *t, const aq_gguf_
     int ok = in.ndim == t->ndim && in.shape[0] == t->shape[0] &&
              (t->ndim == 1 || in.shape[1] == t->shape[1]);
     if (!ok)
-        return aq_err_set(err, AQ_E_FORMAT,
-                          "%s: tensor %s: shape [%lld%s%lld] (%d-D), config.json implies [%lld%s%lld]",
-                          s->label, t->hf, (long long)in.shape[0], in.ndim > 1 ? ", " : "",
-                          in.ndim > 1 ? (long long)in.shape[1] : 0LL, in.ndim,
-                          (long long)t->shape[0], t->ndim > 1 ? ", " : "",
-                          t->ndim > 1 ? (long long)t->shape[1] : 0LL);
+        return aq_err_set(
+            err, AQ_E_FORMAT,
+            "%s: tensor %s: shape [%lld%s%lld] (%d-D), config.json implies [%lld%s%lld]", s->label,
+            t->hf, (long long)in.shape[0], in.ndim > 1 ? ", " : "",
+            in.ndim > 1 ? (long long)in.shape[1] : 0LL, in.ndim, (long long)t->shape[0],
+            t->ndim > 1 ? ", " : "", t->ndim > 1 ? (long long)t->shape[1] : 0LL);
     p->rows = t->ndim == 1 ? 1 : t->shape[0];
     p->cols = t->ndim == 1 ? t->shape[0] : t->shape[1];
     return choose_type(&in, t, o, s->label, &p->type, err);
@@ -125,8 +126,9 @@ static uint32_t file_type(const gx_plan *p, size_t n) {
     int64_t by[3] = {0, 0, 0}; /* F32, F16, BF16 */
     for (size_t i = 0; i < n; ++i)
         if (p[i].present && p[i].t->ndim == 2)
-            by[p[i].type == AQ_GGML_F16 ? 1 : p[i].type == AQ_GGML_BF16 ? 2 : 0] +=
-                p[i].rows * p[i].cols;
+            by[p[i].type == AQ_GGML_F16    ? 1
+               : p[i].type == AQ_GGML_BF16 ? 2
+                                           : 0] += p[i].rows * p[i].cols;
     return by[1] > by[0] && by[1] >= by[2] ? 1u : by[2] > by[0] ? 32u : 0u;
 }
 
@@ -146,9 +148,9 @@ static aq_status write_one(aq_gguf_writer *w, const gs_source *s, const gx_plan 
     float *f = malloc((size_t)n * sizeof *f);
     float *perm = malloc((size_t)n * sizeof *perm);
     void *row = malloc((size_t)p->cols * 4);
-    aq_status st = f && perm && row ? gs_f32(s, p->t->hf, f, n, err)
-                                    : aq_err_set(err, AQ_E_NOMEM, "tensor %s: out of memory",
-                                                 p->t->hf);
+    aq_status st = f && perm && row
+                       ? gs_f32(s, p->t->hf, f, n, err)
+                       : aq_err_set(err, AQ_E_NOMEM, "tensor %s: out of memory", p->t->hf);
     int64_t hd = p->t->rope_heads;
     if (st == AQ_OK) {
         /* a 1-D tensor permutes elements: view it as [n, 1] */
@@ -184,8 +186,8 @@ static const char *base_name(const char *dir) {
     return b;
 }
 
-static aq_status write_file(const char *out, const gx_model *m, const char *dir,
-                            const gs_source *s, const gx_plan *p, size_t n, aq_err *err) {
+static aq_status write_file(const char *out, const gx_model *m, const char *dir, const gs_source *s,
+                            const gx_plan *p, size_t n, aq_err *err) {
     aq_gguf_writer *w = NULL;
     char name[256];
     snprintf(name, sizeof name, "%.200s", base_name(dir));
@@ -207,8 +209,8 @@ static aq_status export_from(const gs_source *s, const char *dir, const char *ou
     gx_model m;
     aq_status st = gx_model_read(dir, &m, err);
     if (st != AQ_OK) return st;
-    int tied = !gs_has(s, "lm_head.weight") ||
-               gs_same(s, "lm_head.weight", "model.embed_tokens.weight");
+    int tied =
+        !gs_has(s, "lm_head.weight") || gs_same(s, "lm_head.weight", "model.embed_tokens.weight");
     gx_tensor *t = NULL;
     size_t n = 0;
     st = gx_tensor_list(&m, tied, &t, &n, err);
@@ -233,8 +235,16 @@ aq_status aq_inspect_export_gguf(const char *result, const char *out_path,
         return aq_err_set(err, AQ_E_VALUE, "GGUF export: dtype must be f32, f16 or bf16");
     gs_source s;
     char dir[4096];
-    aq_status st = result ? gs_open_result(result, &s, err) : gs_open_model(o->model_dir, &s, err);
-    if (st == AQ_OK) st = model_dir(o->model_dir, &s, dir, sizeof dir, err);
+    aq_status st;
+    if (result) {
+        st = gs_open_result(result, &s, err);
+        if (st == AQ_OK) st = model_dir(o->model_dir, &s, dir, sizeof dir, err);
+    } else {
+        memset(&s, 0, sizeof s);
+        s.f = s.tg = -1;
+        st = model_dir(o->model_dir, &s, dir, sizeof dir, err);
+        if (st == AQ_OK) st = gs_open_model(dir, &s, err);
+    }
     if (st == AQ_OK) st = export_from(&s, dir, out_path, o, err);
     gs_close(&s);
     return st;

@@ -19,10 +19,10 @@ typedef struct {
     gx_arch arch;
     const char *arch_name; /* GGUF general.architecture: "llama", "qwen2", "dream" */
     int64_t hidden, n_layers, n_heads, n_kv_heads, head_dim, ffn, vocab, ctx;
-    int head_dim_given;  /* config has "head_dim" */
-    double rope_theta;   /* default 10000 */
-    double eps;          /* rms_norm_eps, default 1e-6 */
-    int64_t mask_token;  /* mask_token_id or -1 */
+    int head_dim_given;    /* config has "head_dim" */
+    double rope_theta;     /* default 10000 */
+    double eps;            /* rms_norm_eps, default 1e-6 */
+    int64_t mask_token;    /* mask_token_id or -1 */
     int64_t bos, eos, pad; /* *_token_id or -1 */
 } gx_model;
 
@@ -44,11 +44,11 @@ aq_status gx_write_vocab(aq_gguf_writer *w, const char *dir, const gx_model *m, 
 
 /*! gx_tensor : one tensor of the export, in the order written. */
 typedef struct {
-    char hf[160];   /* source name (Hugging Face) */
-    char gguf[64];  /* GGUF name */
-    int ndim;       /* 1 or 2 */
-    int64_t shape[2]; /* expected source shape [rows(, cols)] */
-    int optional;   /* a bias: exported when the source has it */
+    char hf[160];       /* source name (Hugging Face) */
+    char gguf[64];      /* GGUF name */
+    int ndim;           /* 1 or 2 */
+    int64_t shape[2];   /* expected source shape [rows(, cols)] */
+    int optional;       /* a bias: exported when the source has it */
     int64_t rope_heads; /* > 0: permute rows for llama.cpp's rotary pairs (see arch.c) */
 } gx_tensor;
 

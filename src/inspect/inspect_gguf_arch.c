@@ -39,9 +39,12 @@ typedef struct {
 } arch_row;
 
 static const arch_row ARCHS[] = {
-    {"LlamaForCausalLM", GX_LLAMA, "llama"}, {"llama", GX_LLAMA, "llama"},
-    {"Qwen2ForCausalLM", GX_QWEN2, "qwen2"}, {"qwen2", GX_QWEN2, "qwen2"},
-    {"DreamModel", GX_DREAM, "dream"},       {"Dream", GX_DREAM, "dream"},
+    {"LlamaForCausalLM", GX_LLAMA, "llama"},
+    {"llama", GX_LLAMA, "llama"},
+    {"Qwen2ForCausalLM", GX_QWEN2, "qwen2"},
+    {"qwen2", GX_QWEN2, "qwen2"},
+    {"DreamModel", GX_DREAM, "dream"},
+    {"Dream", GX_DREAM, "dream"},
     {"dream", GX_DREAM, "dream"},
 };
 
@@ -61,7 +64,10 @@ static aq_status arch_of(const json_t *cfg, const char *path, gx_model *m, aq_er
         return aq_err_set(err, AQ_E_UNSUPPORTED,
                           "%s: architecture %s is not exported to GGUF (known: LlamaForCausalLM, "
                           "Qwen2ForCausalLM, DreamModel)",
-                          path, first ? first : mt ? mt : "(none given)");
+                          path,
+                          first ? first
+                          : mt  ? mt
+                                : "(none given)");
     m->arch = r->arch;
     m->arch_name = r->name;
     return AQ_OK;
@@ -86,9 +92,9 @@ static aq_status sizes_of(const json_t *cfg, const char *path, gx_model *m, aq_e
     const struct {
         const char *key;
         int64_t v;
-    } need[] = {{"hidden_size", m->hidden},       {"num_hidden_layers", m->n_layers},
+    } need[] = {{"hidden_size", m->hidden},          {"num_hidden_layers", m->n_layers},
                 {"num_attention_heads", m->n_heads}, {"num_key_value_heads", m->n_kv_heads},
-                {"intermediate_size", m->ffn},     {"vocab_size", m->vocab},
+                {"intermediate_size", m->ffn},       {"vocab_size", m->vocab},
                 {"max_position_embeddings", m->ctx}, {"head_dim", m->head_dim}};
     for (size_t i = 0; i < sizeof need / sizeof need[0]; ++i)
         if (need[i].v <= 0 || need[i].v > UINT32_MAX)
@@ -123,7 +129,8 @@ aq_status gx_model_read(const char *dir, gx_model *m, aq_err *err) {
     snprintf(path, sizeof path, "%s/config.json", dir);
     memset(m, 0, sizeof *m);
     FILE *f = fopen(path, "rb");
-    if (!f) return aq_err_set(err, AQ_E_IO, "%s: cannot open (is %s a model directory?)", path, dir);
+    if (!f)
+        return aq_err_set(err, AQ_E_IO, "%s: cannot open (is %s a model directory?)", path, dir);
     fclose(f);
     json_error_t je;
     json_t *cfg = json_load_file(path, 0, &je);
@@ -152,8 +159,8 @@ aq_status gx_write_arch_kv(aq_gguf_writer *w, const gx_model *m, const char *nam
     const struct {
         const char *key;
         int64_t v;
-    } u32s[] = {{"context_length", m->ctx},          {"embedding_length", m->hidden},
-                {"feed_forward_length", m->ffn},     {"block_count", m->n_layers},
+    } u32s[] = {{"context_length", m->ctx},           {"embedding_length", m->hidden},
+                {"feed_forward_length", m->ffn},      {"block_count", m->n_layers},
                 {"attention.head_count", m->n_heads}, {"attention.head_count_kv", m->n_kv_heads}};
     for (size_t i = 0; st == AQ_OK && i < sizeof u32s / sizeof u32s[0]; ++i) {
         snprintf(k, sizeof k, "%s.%s", a, u32s[i].key);

@@ -108,8 +108,8 @@ static aq_status fill_tokens(vocab *v, aq_err *err) {
     const json_t *model = json_object_get(v->tok, "model");
     const char *mt = json_string_value(json_object_get(model, "type"));
     if (!mt || strcmp(mt, "BPE") != 0)
-        return aq_err_set(err, AQ_E_UNSUPPORTED, "%s: model type %s: only BPE is exported",
-                          v->path, mt ? mt : "(none)");
+        return aq_err_set(err, AQ_E_UNSUPPORTED, "%s: model type %s: only BPE is exported", v->path,
+                          mt ? mt : "(none)");
     json_t *vv = json_object_get(model, "vocab");
     if (!json_is_object(vv)) return aq_err_set(err, AQ_E_FORMAT, "%s: no model.vocab", v->path);
     const char *unk = json_string_value(json_object_get(model, "unk_token"));
@@ -123,8 +123,8 @@ static aq_status fill_tokens(vocab *v, aq_err *err) {
                               v->path, k, (long long)i, (long long)v->n);
         v->text[i] = k;
         v->type[i] = unk && strcmp(k, unk) == 0 ? TT_UNKNOWN
-                     : is_byte_piece(k)          ? TT_BYTE
-                                                 : TT_NORMAL;
+                     : is_byte_piece(k)         ? TT_BYTE
+                                                : TT_NORMAL;
     }
     size_t j;
     json_t *a;
@@ -202,8 +202,8 @@ static aq_status read_merges(vocab *v, aq_err *err) {
             if (!b) a = NULL;
         }
         if (!a || (!b && !strchr(a + (a[0] != '\0'), ' ')))
-            return aq_err_set(err, AQ_E_FORMAT, "%s: merge %zu is not \"a b\" or [a, b]",
-                              v->path, i);
+            return aq_err_set(err, AQ_E_FORMAT, "%s: merge %zu is not \"a b\" or [a, b]", v->path,
+                              i);
         size_t n = strlen(a) + (b ? strlen(b) + 1 : 0) + 1;
         char *m = malloc(n);
         if (!m) return aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", v->path);
@@ -277,8 +277,7 @@ static aq_status special_ids(aq_gguf_writer *w, const vocab *v, const tmap *map,
         const char *t = special_text(v->tcfg, key);
         if (!t) t = special_text(v->smap, key);
         if (!t && strcmp(S[i].name, "unk") == 0)
-            t = json_string_value(
-                json_object_get(json_object_get(v->tok, "model"), "unk_token"));
+            t = json_string_value(json_object_get(json_object_get(v->tok, "model"), "unk_token"));
         int64_t id = t ? tmap_find(map, t, strlen(t)) : S[i].cfg;
         if (t && id < 0)
             return aq_err_set(err, AQ_E_FORMAT, "%s/tokenizer_config.json: %s '%s' is not a token",
@@ -316,13 +315,17 @@ static aq_status write_all(aq_gguf_writer *w, vocab *v, const gx_model *m, aq_er
     aq_status st = AQ_OK;
     if (!v->byte_level) st = spm_scores(v, &map, err);
     const char *pre = v->byte_level ? "qwen2" : "default";
-    if (st == AQ_OK) st = aq_gguf_kv_str(w, "tokenizer.ggml.model", v->byte_level ? "gpt2" : "llama", err);
-    if (st == AQ_OK) st = aq_gguf_kv_str(w, "tokenizer.ggml.pre", pre, err);
-    if (st == AQ_OK) st = aq_gguf_kv_str_array(w, "tokenizer.ggml.tokens", v->text, (uint64_t)v->n, err);
-    if (st == AQ_OK && !v->byte_level)
-        st = aq_gguf_kv_array(w, "tokenizer.ggml.scores", AQ_GGUF_F32, v->score, (uint64_t)v->n, err);
     if (st == AQ_OK)
-        st = aq_gguf_kv_array(w, "tokenizer.ggml.token_type", AQ_GGUF_I32, v->type, (uint64_t)v->n, err);
+        st = aq_gguf_kv_str(w, "tokenizer.ggml.model", v->byte_level ? "gpt2" : "llama", err);
+    if (st == AQ_OK) st = aq_gguf_kv_str(w, "tokenizer.ggml.pre", pre, err);
+    if (st == AQ_OK)
+        st = aq_gguf_kv_str_array(w, "tokenizer.ggml.tokens", v->text, (uint64_t)v->n, err);
+    if (st == AQ_OK && !v->byte_level)
+        st = aq_gguf_kv_array(w, "tokenizer.ggml.scores", AQ_GGUF_F32, v->score, (uint64_t)v->n,
+                              err);
+    if (st == AQ_OK)
+        st = aq_gguf_kv_array(w, "tokenizer.ggml.token_type", AQ_GGUF_I32, v->type, (uint64_t)v->n,
+                              err);
     if (st == AQ_OK)
         st = aq_gguf_kv_str_array(w, "tokenizer.ggml.merges", (const char *const *)v->merges,
                                   v->n_merges, err);

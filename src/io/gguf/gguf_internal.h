@@ -43,8 +43,8 @@ struct aq_gguf_writer {
     gg_tensor *t;
     size_t nt, capt;
     int header_done, failed;
-    size_t cur;          /* tensor receiving data */
-    uint64_t cur_bytes;  /* bytes of it written so far */
+    size_t cur;         /* tensor receiving data */
+    uint64_t cur_bytes; /* bytes of it written so far */
 };
 
 /*! gg_check_open() : AQ_E_VALUE when the header is written or the writer failed.

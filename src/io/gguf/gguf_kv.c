@@ -54,8 +54,8 @@ aq_status gg_check_open(const aq_gguf_writer *w, const char *what, aq_err *err) 
     if (w->failed)
         return aq_err_set(err, AQ_E_VALUE, "%s: %s: writer failed earlier", w->path, what);
     if (w->header_done)
-        return aq_err_set(err, AQ_E_VALUE, "%s: %s: added after tensor data was written",
-                          w->path, what);
+        return aq_err_set(err, AQ_E_VALUE, "%s: %s: added after tensor data was written", w->path,
+                          what);
     return AQ_OK;
 }
 
@@ -183,11 +183,11 @@ aq_status aq_gguf_kv_str(aq_gguf_writer *w, const char *key, const char *v, aq_e
     return st;
 }
 
-aq_status aq_gguf_kv_array(aq_gguf_writer *w, const char *key, aq_gguf_vtype elem,
-                           const void *data, uint64_t n, aq_err *err) {
+aq_status aq_gguf_kv_array(aq_gguf_writer *w, const char *key, aq_gguf_vtype elem, const void *data,
+                           uint64_t n, aq_err *err) {
     if (elem_size(elem) == 0 || (n && !data))
-        return aq_err_set(err, AQ_E_VALUE, "%s: metadata %s: bad array element type %d",
-                          w->path, key ? key : "(null)", (int)elem);
+        return aq_err_set(err, AQ_E_VALUE, "%s: metadata %s: bad array element type %d", w->path,
+                          key ? key : "(null)", (int)elem);
     aq_status st = begin_kv(w, key, AQ_GGUF_ARRAY, err);
     if (st != AQ_OK) return st;
     if (gg_buf_u32(&w->kv, (uint32_t)elem) || gg_buf_u64(&w->kv, n) ||
@@ -196,12 +196,12 @@ aq_status aq_gguf_kv_array(aq_gguf_writer *w, const char *key, aq_gguf_vtype ele
     return AQ_OK;
 }
 
-aq_status aq_gguf_kv_str_array(aq_gguf_writer *w, const char *key, const char *const *v,
-                               uint64_t n, aq_err *err) {
+aq_status aq_gguf_kv_str_array(aq_gguf_writer *w, const char *key, const char *const *v, uint64_t n,
+                               aq_err *err) {
     for (uint64_t i = 0; i < n; ++i)
         if (!v[i])
-            return aq_err_set(err, AQ_E_VALUE, "%s: metadata %s: element %llu is NULL",
-                              w->path, key ? key : "(null)", (unsigned long long)i);
+            return aq_err_set(err, AQ_E_VALUE, "%s: metadata %s: element %llu is NULL", w->path,
+                              key ? key : "(null)", (unsigned long long)i);
     aq_status st = begin_kv(w, key, AQ_GGUF_ARRAY, err);
     if (st != AQ_OK) return st;
     int bad = gg_buf_u32(&w->kv, AQ_GGUF_STRING) || gg_buf_u64(&w->kv, n);

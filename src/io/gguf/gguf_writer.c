@@ -202,8 +202,8 @@ void aq_gguf_writer_abort(aq_gguf_writer *w) {
 aq_status aq_gguf_writer_finish(aq_gguf_writer *w, aq_err *err) {
     aq_status st = aq_gguf_write(w, NULL, 0, err);
     if (st == AQ_OK && w->cur < w->nt)
-        st = aq_err_set(err, AQ_E_VALUE, "%s: tensor %s: %llu of %llu data bytes written",
-                        w->path, w->t[w->cur].name, (unsigned long long)w->cur_bytes,
+        st = aq_err_set(err, AQ_E_VALUE, "%s: tensor %s: %llu of %llu data bytes written", w->path,
+                        w->t[w->cur].name, (unsigned long long)w->cur_bytes,
                         (unsigned long long)w->t[w->cur].nbytes);
     if (st != AQ_OK) {
         aq_gguf_writer_abort(w);

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# gguf_test.sh BIN_DIR WORK_DIR CASE — GGUF export against llama.cpp's own readers and tools.
+#   export           every model of ../shared/models exported directly (as stored, f32, f16,
+#                    bf16), read back by gguf-py: metadata + every tensor bit for bit
+#   result           results of real runs (Qwen2 4M, TinyStories-656K tied) exported: refused
+#                    without --dequantize-unsupported, else bit for bit against the f32
+#                    safetensors export of the same result
+#   bad_input        no model dir, no tokenizer, unknown architecture, truncated result,
+#                    incomplete results: one clear error line, no file under the final name
+#   ppl_qwen2        llama-perplexity on the F32 export of tinystories-qwen2-4m vs aq-mpi's
+#                    forward pass on the same tokens: within 0.1 %
+#   ppl_656k         the same for TinyStories-656K (tied embeddings, Llama q/k permutation)
+#   diffusion_dream  llama-diffusion-cli generates text from the F16 export of Dream 4M
+# Exit 77 (skipped) with the reason when gguf-py or the llama.cpp tools are absent.
+set -euo pipefail
+bin=$1 work=$2 case=$3
+root=$(cd "$(dirname "$0")/../.." && pwd)
+shared=$root/../shared
+models=$shared/models
+llama_src=${AQ_LLAMA_SRC:-$shared/llama.cpp}
+llama_bin=${AQ_LLAMA_BUILD:-$root/build-llama}/bin
+py=/usr/bin/python3
+mkdir -p "$work"
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+need_gguf_py() {
+  [ -d "$llama_src/gguf-py" ] || skip "no llama.cpp gguf-py at $llama_src/gguf-py"
+  PYTHONPATH=$llama_src/gguf-py $py -c 'import gguf' 2>/dev/null ||
+    skip "gguf-py does not import with $py (numpy missing?)"
+}
+need_llama() {
+  [ -d "$llama_src" ] || skip "no llama.cpp source at $llama_src"
+  for t in llama-perplexity llama-diffusion-cli; do
+    [ -x "$llama_bin/$t" ] || skip "llama.cpp tool $t not built in $llama_bin (run scripts/build-llama-cpp.sh)"
+  done
+  [ -x "$bin/aq_gguf_ppl" ] || skip "$bin/aq_gguf_ppl not built"
+}
+check() { PYTHONPATH=$llama_src/gguf-py $py "$root/tests/integration/gguf_check.py" "$@"; }
+export_gguf() { "$bin/aq-inspect" --export "$@" >/dev/null; }
+
+case_export() {
+  need_gguf_py
+  for m in tinystories-656k-llama tinystories-qwen2-4m tinystories-dream-4m; do
+    for dt in stored f32 f16 bf16; do
+      out=$work/$m.$dt.gguf
+      rm -f "$out"
+      if [ $dt = stored ]; then export_gguf "$out" --model "$models/$m"; else
+        export_gguf "$out" --model "$models/$m" --dtype $dt; fi
+      check "$out" "$models/$m/model.safetensors" "$models/$m"
+    done
+  done
+}
+
+# A real run: 4-bit aq-mpi layout (not a ggml type), 2 ranks.
+run_result() { # MODEL OUT
+  [ -f "$2" ] || bash "$root/tests/integration/run_job.sh" "$bin" 2 "$1" "$2" --set quant.bits=4 >/dev/null
+}
+
+case_result() {
+  need_gguf_py
+  for m in tinystories-qwen2-4m tinystories-656k-llama; do
+    res=$work/$m.q4.h5
+    run_result "$models/$m" "$res"
+    out=$work/$m.q4.gguf
+    rm -f "$out" "$out.partial"
+    if "$bin/aq-inspect" --export "$out" "$res" 2>"$work/refuse.err"; then
+      fail "$m: an aq-mpi 4-bit layout was exported without --dequantize-unsupported"
+    fi
+    grep -q 'has no ggml type' "$work/refuse.err" || fail "$m: refusal message: $(cat "$work/refuse.err")"
+    [ ! -e "$out" ] && [ ! -e "$out.partial" ] || fail "$m: file left after a refusal"
+    "$bin/aq-inspect" --export "$work/$m.ref.safetensors" --dtype f32 "$res" >/dev/null
+    export_gguf "$out" --dequantize-unsupported "$res" # model dir: the result's source_model
+    check "$out" "$work/$m.ref.safetensors" "$models/$m"
+    export_gguf "$work/$m.q4f32.gguf" --dequantize-unsupported --dtype f32 --model "$models/$m" "$res"
+    check "$work/$m.q4f32.gguf" "$work/$m.ref.safetensors" "$models/$m"
+  done
+}
+
+expect_error() { # WHAT PATTERN ARGS... : fails, one line matching PATTERN, no output file
+  local what=$1 pat=$2 out=$work/bad.gguf
+  shift 2
+  rm -f "$out" "$out.partial"
+  if "$bin/aq-inspect" --export "$out" "$@" >/dev/null 2>"$work/bad.err"; then
+    fail "$what: exported"
+  fi
+  [ "$(wc -l <"$work/bad.err")" -eq 1 ] || fail "$what: not one error line: $(cat "$work/bad.err")"
+  grep -q -- "$pat" "$work/bad.err" || fail "$what: message: $(cat "$work/bad.err")"
+  [ ! -e "$out" ] && [ ! -e "$out.partial" ] || fail "$what: file left behind"
+  echo "ok: $what: $(cat "$work/bad.err")"
+}
+
+case_bad_input() {
+  local m=$models/tinystories-656k-llama d=$work/badmodel res=$work/bad.q4.h5
+  rm -rf "$d" && mkdir -p "$d"
+  expect_error "no model directory" "not a model directory" --model "$work/nonexistent"
+  ln -s "$m/model.safetensors" "$d/model.safetensors"
+  cp "$m/config.json" "$d/config.json"
+  expect_error "no tokenizer" "no tokenizer" --model "$d"
+  sed 's/LlamaForCausalLM/GPT2LMHeadModel/' "$m/config.json" >"$d/config.json"
+  expect_error "unknown architecture" "GPT2LMHeadModel is not exported" --model "$d"
+  run_result "$m" "$res"
+  head -c $(($(stat -c %s "$res") / 2)) "$res" >"$work/bad.trunc.h5"
+  expect_error "truncated result" "bad.trunc.h5" --dequantize-unsupported --model "$m" "$work/bad.trunc.h5"
+  python_h5() { HDF5_PLUGIN_PATH=$bin/plugins $py -c "import h5py, sys; f = h5py.File(sys.argv[1], 'a'); del f[sys.argv[2]]" "$@"; }
+  cp "$res" "$work/bad.norun.h5" && python_h5 "$work/bad.norun.h5" run
+  expect_error "result without /run" "incomplete result" --dequantize-unsupported --model "$m" "$work/bad.norun.h5"
+  cp "$res" "$work/bad.missing.h5" && python_h5 "$work/bad.missing.h5" tensors/model.norm.weight
+  expect_error "result missing a tensor" "tensor model.norm.weight missing" --dequantize-unsupported --model "$m" "$work/bad.missing.h5"
+  expect_error "other model's config" "config.json implies" --dequantize-unsupported --model "$models/tinystories-qwen2-4m" "$res"
+}
+
+# llama-perplexity, rerun once when its logger lost the final line (SOURCE.txt).
+llama_ppl() { # GGUF KLD LOG
+  for _ in 1 2; do
+    "$llama_bin/llama-perplexity" -m "$1" -f "$shared/corpus/val.txt" -c 128 --chunks 200 -t 2 \
+      --kl-divergence-base "$2" >"$3" 2>&1 || fail "llama-perplexity failed: $(tail -5 "$3")"
+    grep -q 'Final estimate: PPL' "$3" && return 0
+  done
+  fail "llama-perplexity printed no final estimate: $(tail -5 "$3")"
+}
+
+case_ppl() { # MODEL
+  need_llama
+  local m=$1 g=$work/$1.ppl.f32.gguf
+  export_gguf "$g" --model "$models/$m" --dtype f32
+  llama_ppl "$g" "$work/$m.kld" "$work/$m.ppl.log"
+  theirs=$(sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p' "$work/$m.ppl.log")
+  ours=$("$bin/aq_gguf_ppl" "$models/$m" "$work/$m.kld" | tee "$work/$m.aq.log" | sed -n 's/aq ppl = \([0-9.]*\).*/\1/p')
+  cat "$work/$m.aq.log"
+  echo "$m: llama-perplexity PPL = $theirs, aq-mpi forward pass PPL = $ours"
+  $py -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); d = abs(a - b) / b; print(f'relative difference {d:.2e} (limit 1e-3)'); sys.exit(d > 1e-3)" "$ours" "$theirs" ||
+    fail "$m: perplexities differ by more than 0.1 %"
+}
+
+case_diffusion_dream() {
+  need_llama
+  local g=$work/dream.f16.gguf log=$work/dream.diffusion.log
+  export_gguf "$g" --model "$models/tinystories-dream-4m" --dtype f16
+  "$llama_bin/llama-diffusion-cli" -m "$g" -p "Once upon a time" -ub 96 -c 96 -t 2 \
+    --diffusion-steps 32 --seed 1 >"$log" 2>&1 || fail "llama-diffusion-cli failed: $(tail -5 "$log")"
+  grep -q 'mask_token_id.*= 2048' "$log" || fail "diffusion: mask token not 2048: $(grep mask "$log")"
+  # the generated text is the last non-empty line of the log
+  text=$(grep -v '^[[:space:]]*$' "$log" | tail -n 1)
+  echo "generated: $text"
+  words=$(echo "$text" | grep -o '[A-Za-z]\{2,\}' | wc -l)
+  [ "$words" -ge 10 ] || fail "diffusion: fewer than 10 words generated: $(tail -5 "$log")"
+}
+
+case $case in
+export) case_export ;;
+result) case_result ;;
+bad_input) case_bad_input ;;
+ppl_qwen2) case_ppl tinystories-qwen2-4m ;;
+ppl_656k) case_ppl tinystories-656k-llama ;;
+diffusion_dream) case_diffusion_dream ;;
+*) fail "unknown case $case" ;;
+esac
+echo "gguf_test: $case ok"
