@@ -1,5 +1,5 @@
 /*
- * aq_gguf_ppl MODEL_DIR TOKENS.kld [RESULT.h5]
+ * aq_gguf_ppl [--config-attention] MODEL_DIR TOKENS.kld [RESULT.h5]
  *
  * Causal perplexity of aq-mpi's own forward pass (src/model, the one aq-eval uses) on exactly
  * the tokens llama-perplexity scored, by exactly its protocol (llama.cpp
@@ -12,7 +12,10 @@
  *   "_logits_", int32 n_ctx, int32 n_vocab, int32 n_chunk, int32 tokens[n_chunk * n_ctx], ...
  * (the tokens before BOS replacement), so the tokenizer plays no part in the comparison.
  * Weights: the safetensors model in MODEL_DIR, or RESULT.h5 dequantized.  One process,
- * no MPI.  Prints "aq ppl = X over N tokens (C chunks of n_ctx)".  Test tool, not installed.
+ * no MPI.  --config-attention keeps the attention config.json implies (bidirectional for
+ * Dream) instead of causal, as llama.cpp runs such a model under llama-perplexity too: the
+ * same numbers then check llama.cpp's non-causal Dream graph against ours.  Prints "aq ppl = X over
+ * N tokens (C chunks of n_ctx)".  Test tool, not installed.
  */
 #include <math.h>
 #include <stdio.h>
@@ -78,8 +81,12 @@ static int run(const aq_llm *m, const kld *k, int32_t bos) {
 }
 
 int main(int argc, char **argv) {
+    int config_attention = argc > 1 && strcmp(argv[1], "--config-attention") == 0;
+    argc -= config_attention;
+    argv += config_attention;
     if (argc < 3 || argc > 4) {
-        fprintf(stderr, "usage: aq_gguf_ppl MODEL_DIR TOKENS.kld [RESULT.h5]\n");
+        fprintf(stderr, "usage: aq_gguf_ppl [--config-attention] MODEL_DIR TOKENS.kld "
+                        "[RESULT.h5]\n");
         return 2;
     }
     kld k = {0};
@@ -93,7 +100,7 @@ int main(int argc, char **argv) {
     if (st == AQ_OK) st = aq_llm_config_parse(aq_checkpoint_config_json(ck), argv[1], &cfg, &err);
     if (st == AQ_OK && argc == 4) st = aq_h5in_open(argv[3], &h, &err);
     if (st == AQ_OK) {
-        cfg.causal = 1; /* llama-perplexity's protocol: causal left-to-right scoring */
+        if (!config_attention) cfg.causal = 1; /* llama-perplexity scores left to right */
         aq_llm_source src = h ? aq_llm_source_result(h) : aq_llm_source_safetensors(ck);
         st = aq_llm_load(&cfg, &src, 0, (int)cfg.n_layers, 1, 1, &m, &err);
     }

@@ -10,6 +10,8 @@
 #   ppl_qwen2        llama-perplexity on the F32 export of tinystories-qwen2-4m vs aq-mpi's
 #                    forward pass on the same tokens: within 0.1 %
 #   ppl_656k         the same for TinyStories-656K (tied embeddings, Llama q/k permutation)
+#   ppl_dream        the same for Dream 4M with bidirectional attention on both sides (llama.cpp
+#                    runs its non-causal graph under llama-perplexity): checks that graph
 #   diffusion_dream  llama-diffusion-cli generates text from the F16 export of Dream 4M
 # Exit 77 (skipped) with the reason when gguf-py or the llama.cpp tools are absent.
 set -euo pipefail
@@ -114,20 +116,21 @@ case_bad_input() {
 # llama-perplexity, rerun once when its logger lost the final line (SOURCE.txt).
 llama_ppl() { # GGUF KLD LOG
   for _ in 1 2; do
-    "$llama_bin/llama-perplexity" -m "$1" -f "$shared/corpus/val.txt" -c 128 --chunks 200 -t 2 \
+    "$llama_bin/llama-perplexity" -m "$1" -f "$shared/corpus/val.txt" -c 128 -b 128 -ub 128 \
+      --chunks 200 -t 2 \
       --kl-divergence-base "$2" >"$3" 2>&1 || fail "llama-perplexity failed: $(tail -5 "$3")"
     grep -q 'Final estimate: PPL' "$3" && return 0
   done
   fail "llama-perplexity printed no final estimate: $(tail -5 "$3")"
 }
 
-case_ppl() { # MODEL
+case_ppl() { # MODEL [--config-attention]
   need_llama
-  local m=$1 g=$work/$1.ppl.f32.gguf
+  local m=$1 g=$work/$1.ppl.f32.gguf attn=${2:-}
   export_gguf "$g" --model "$models/$m" --dtype f32
   llama_ppl "$g" "$work/$m.kld" "$work/$m.ppl.log"
   theirs=$(sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p' "$work/$m.ppl.log")
-  ours=$("$bin/aq_gguf_ppl" "$models/$m" "$work/$m.kld" | tee "$work/$m.aq.log" | sed -n 's/aq ppl = \([0-9.]*\).*/\1/p')
+  ours=$("$bin/aq_gguf_ppl" $attn "$models/$m" "$work/$m.kld" | tee "$work/$m.aq.log" | sed -n 's/aq ppl = \([0-9.]*\).*/\1/p')
   cat "$work/$m.aq.log"
   echo "$m: llama-perplexity PPL = $theirs, aq-mpi forward pass PPL = $ours"
   $py -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); d = abs(a - b) / b; print(f'relative difference {d:.2e} (limit 1e-3)'); sys.exit(d > 1e-3)" "$ours" "$theirs" ||
@@ -138,11 +141,13 @@ case_diffusion_dream() {
   need_llama
   local g=$work/dream.f16.gguf log=$work/dream.diffusion.log
   export_gguf "$g" --model "$models/tinystories-dream-4m" --dtype f16
+  # algorithm 0 (random unmasking order, as the model's own samples in its SOURCE.txt); the
+  # default confidence-based order makes this 4M model repeat one name ("Mimi Mimi ...")
   "$llama_bin/llama-diffusion-cli" -m "$g" -p "Once upon a time" -ub 96 -c 96 -t 2 \
-    --diffusion-steps 32 --seed 1 >"$log" 2>&1 || fail "llama-diffusion-cli failed: $(tail -5 "$log")"
+    --diffusion-steps 64 --diffusion-eps 0.001 --diffusion-algorithm 0 --seed 3 >"$log" 2>&1 || fail "llama-diffusion-cli failed: $(tail -5 "$log")"
   grep -q 'mask_token_id.*= 2048' "$log" || fail "diffusion: mask token not 2048: $(grep mask "$log")"
-  # the generated text is the last non-empty line of the log
-  text=$(grep -v '^[[:space:]]*$' "$log" | tail -n 1)
+  # the generated text (it may span lines) follows the "total time" line
+  text=$(sed -n '/total time:/,$p' "$log" | tail -n +2 | sed 's/^[0-9.]* I //')
   echo "generated: $text"
   words=$(echo "$text" | grep -o '[A-Za-z]\{2,\}' | wc -l)
   [ "$words" -ge 10 ] || fail "diffusion: fewer than 10 words generated: $(tail -5 "$log")"
@@ -154,6 +159,7 @@ result) case_result ;;
 bad_input) case_bad_input ;;
 ppl_qwen2) case_ppl tinystories-qwen2-4m ;;
 ppl_656k) case_ppl tinystories-656k-llama ;;
+ppl_dream) case_ppl tinystories-dream-4m --config-attention ;;
 diffusion_dream) case_diffusion_dream ;;
 *) fail "unknown case $case" ;;
 esac
