@@ -135,6 +135,9 @@ case_ppl() { # MODEL [--config-attention]
   echo "$m: llama-perplexity PPL = $theirs, aq-mpi forward pass PPL = $ours"
   $py -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); d = abs(a - b) / b; print(f'relative difference {d:.2e} (limit 1e-3)'); sys.exit(d > 1e-3)" "$ours" "$theirs" ||
     fail "$m: perplexities differ by more than 0.1 %"
+  # the exported tokenizer: llama.cpp's tokens of val.txt equal Hugging Face BPE's
+  $py "$root/tests/integration/gguf_bpe_check.py" "$models/$m/tokenizer.json" "$work/$m.kld" \
+    "$shared/corpus/val.txt" || fail "$m: llama.cpp tokenization differs from Hugging Face BPE"
 }
 
 case_diffusion_dream() {
@@ -153,7 +156,30 @@ case_diffusion_dream() {
   [ "$words" -ge 10 ] || fail "diffusion: fewer than 10 words generated: $(tail -5 "$log")"
 }
 
+# The unit test's file with every value type (unit.test_io_gguf), read by gguf-py.
+case_types() {
+  need_gguf_py
+  PYTHONPATH=$llama_src/gguf-py $py - "$bin/gguf_all_types.gguf" <<'PY'
+import sys, numpy as np, gguf
+from gguf.quants import dequantize
+r = gguf.GGUFReader(sys.argv[1])
+want = {"general.alignment": 32, "t.u8": 200, "t.i8": -100, "t.u16": 60000, "t.i16": -30000,
+        "t.u32": 4000000000, "t.i32": -2000000000, "t.f32": 0.25, "t.bool": True,
+        "t.str": "h\u00e9llo \u2581", "t.u64": 0x123456789abcdef0, "t.i64": -5000000000,
+        "t.f64": -1.5, "t.arr_i32": [-1, 0, 7], "t.arr_f32": [1.5, -2.0],
+        "t.arr_str": ["a", "", "\u2581the"]}
+bad = [k for k, v in want.items() if r.fields[k].contents() != v]
+t = {x.name: x for x in r.tensors}
+bad += [] if np.array_equal(dequantize(t["a"].data, t["a"].tensor_type).ravel(), np.arange(1, 7)) else ["a"]
+bad += [] if np.array_equal(dequantize(t["c"].data, t["c"].tensor_type).ravel(), np.arange(1, 6)) else ["c"]
+bad += [] if t["b.q8"].data.tobytes() == bytes(range(1, 69)) else ["b.q8"]
+print("gguf-py read every value type" if not bad else f"mismatch: {bad}")
+sys.exit(1 if bad else 0)
+PY
+}
+
 case $case in
+types) case_types ;;
 export) case_export ;;
 result) case_result ;;
 bad_input) case_bad_input ;;
