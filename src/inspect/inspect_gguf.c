@@ -2,10 +2,11 @@
  * aq-mpi — aq-inspect --export OUT.gguf: a result file (or a safetensors model) as a GGUF v3
  * file llama.cpp loads.  What is written and why: docs/GGUF.md.
  *
- * Every check runs before the output is created: missing model directory, config or
- * tokenizer, unknown architecture, missing or misshapen tensors, tensors llama.cpp has no
- * place for, tensors in an aq-mpi layout ggml cannot hold.  The writer then streams row by
- * row to "<out>.partial" and renames it when complete (include/aq/gguf.h).
+ * Checked before the output is created: model directory, config.json, architecture,
+ * missing or misshapen tensors, tensors llama.cpp has no place for, tensors in an aq-mpi
+ * layout ggml cannot hold.  The tokenizer is read while the header is built.  The writer
+ * streams row by row to "<out>.partial" and renames it when complete; any failure removes
+ * the partial file (include/aq/gguf.h).
  */
 #include <stdlib.h>
 #include <string.h>

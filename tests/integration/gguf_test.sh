@@ -71,7 +71,7 @@ case_result() {
       fail "$m: an aq-mpi 4-bit layout was exported without --dequantize-unsupported"
     fi
     grep -q 'has no ggml type' "$work/refuse.err" || fail "$m: refusal message: $(cat "$work/refuse.err")"
-    [ ! -e "$out" ] && [ ! -e "$out.partial" ] || fail "$m: file left after a refusal"
+    if [ -e "$out" ] || [ -e "$out.partial" ]; then fail "$m: file left after a refusal"; fi
     "$bin/aq-inspect" --export "$work/$m.ref.safetensors" --dtype f32 "$res" >/dev/null
     export_gguf "$out" --dequantize-unsupported "$res" # model dir: the result's source_model
     check "$out" "$work/$m.ref.safetensors" "$models/$m"
@@ -89,7 +89,7 @@ expect_error() { # WHAT PATTERN ARGS... : fails, one line matching PATTERN, no o
   fi
   [ "$(wc -l <"$work/bad.err")" -eq 1 ] || fail "$what: not one error line: $(cat "$work/bad.err")"
   grep -q -- "$pat" "$work/bad.err" || fail "$what: message: $(cat "$work/bad.err")"
-  [ ! -e "$out" ] && [ ! -e "$out.partial" ] || fail "$what: file left behind"
+  if [ -e "$out" ] || [ -e "$out.partial" ]; then fail "$what: file left behind"; fi
   echo "ok: $what: $(cat "$work/bad.err")"
 }
 
@@ -126,11 +126,12 @@ llama_ppl() { # GGUF KLD LOG
 
 case_ppl() { # MODEL [--config-attention]
   need_llama
-  local m=$1 g=$work/$1.ppl.f32.gguf attn=${2:-}
+  local m=$1 g=$work/$1.ppl.f32.gguf
+  local -a attn=("${@:2}")
   export_gguf "$g" --model "$models/$m" --dtype f32
   llama_ppl "$g" "$work/$m.kld" "$work/$m.ppl.log"
   theirs=$(sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p' "$work/$m.ppl.log")
-  ours=$("$bin/aq_gguf_ppl" $attn "$models/$m" "$work/$m.kld" | tee "$work/$m.aq.log" | sed -n 's/aq ppl = \([0-9.]*\).*/\1/p')
+  ours=$("$bin/aq_gguf_ppl" "${attn[@]}" "$models/$m" "$work/$m.kld" | tee "$work/$m.aq.log" | sed -n 's/aq ppl = \([0-9.]*\).*/\1/p')
   cat "$work/$m.aq.log"
   echo "$m: llama-perplexity PPL = $theirs, aq-mpi forward pass PPL = $ours"
   $py -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); d = abs(a - b) / b; print(f'relative difference {d:.2e} (limit 1e-3)'); sys.exit(d > 1e-3)" "$ours" "$theirs" ||
