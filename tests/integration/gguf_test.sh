@@ -13,6 +13,7 @@
 #   ppl_dream        the same for Dream 4M with bidirectional attention on both sides (llama.cpp
 #                    runs its non-causal graph under llama-perplexity): checks that graph
 #   diffusion_dream  llama-diffusion-cli generates text from the F16 export of Dream 4M
+#   bytelevel        the "gpt2" tokenizer path: llama.cpp tokenizes losslessly with merges
 # Exit 77 (skipped) with the reason when gguf-py or the llama.cpp tools are absent.
 set -euo pipefail
 bin=$1 work=$2 case=$3
@@ -179,8 +180,48 @@ sys.exit(1 if bad else 0)
 PY
 }
 
+# The "gpt2" (byte-level BPE, Qwen2 pre-tokenizer) path, with a small Qwen2-style tokenizer
+# trained here (no real Qwen2/Dream 7B tokenizer is available): llama.cpp loads the export and
+# tokenizes val.txt losslessly (the tokens decode to the text bytes) with merges applied.
+case_bytelevel() {
+  need_llama
+  need_gguf_py
+  local d=$work/bytelevel m=$models/tinystories-qwen2-4m
+  rm -rf "$d" && mkdir -p "$d"
+  ln -s "$m/model.safetensors" "$d/model.safetensors"
+  cp "$m/config.json" "$d/config.json"
+  $py "$root/tests/integration/gguf_bytelevel_tokenizer.py" "$shared/corpus/val.txt" "$d/tokenizer.json" 400
+  export_gguf "$work/bytelevel.gguf" --model "$d"
+  head -c 40000 "$shared/corpus/val.txt" >"$work/bytelevel.txt"
+  "$llama_bin/llama-perplexity" -m "$work/bytelevel.gguf" -f "$work/bytelevel.txt" -c 128 -b 128 \
+    -ub 128 --chunks 8 -t 2 --kl-divergence-base "$work/bytelevel.kld" >"$work/bytelevel.log" 2>&1 ||
+    fail "llama-perplexity on the byte-level export: $(tail -5 "$work/bytelevel.log")"
+  PYTHONPATH=$llama_src/gguf-py $py - "$work/bytelevel.gguf" "$work/bytelevel.kld" "$work/bytelevel.txt" <<'PY'
+import sys, numpy as np, gguf
+r = gguf.GGUFReader(sys.argv[1])
+assert r.fields["tokenizer.ggml.model"].contents() == "gpt2", "model"
+assert r.fields["tokenizer.ggml.pre"].contents() == "qwen2", "pre"
+toks = r.fields["tokenizer.ggml.tokens"].contents()
+b = open(sys.argv[2], "rb").read()
+n_ctx, n_vocab, n_chunk = np.frombuffer(b[8:20], dtype="<i4")
+ids = np.frombuffer(b[20:20 + 4 * n_ctx * n_chunk], dtype="<i4").tolist()
+bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+cs, k = bs[:], 0
+for x in range(256):
+    if x not in bs:
+        bs.append(x); cs.append(256 + k); k += 1
+u2b = {chr(c): x for x, c in zip(bs, cs)}
+data = bytes(u2b[ch] for i in ids for ch in toks[i])
+text = open(sys.argv[3], "rb").read()
+ok = text.startswith(data) and len(data) > 3 * len(ids) / 2
+print(f"byte-level: {len(ids)} tokens decode to {len(data)} bytes of the text: {'OK' if ok else 'MISMATCH'}")
+sys.exit(0 if ok else 1)
+PY
+}
+
 case $case in
 types) case_types ;;
+bytelevel) case_bytelevel ;;
 export) case_export ;;
 result) case_result ;;
 bad_input) case_bad_input ;;
