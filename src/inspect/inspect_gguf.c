@@ -152,7 +152,7 @@ static aq_status write_one(aq_gguf_writer *w, const gs_source *s, const gx_plan 
     aq_status st = f && perm && row
                        ? gs_f32(s, p->t->hf, f, n, err)
                        : aq_err_set(err, AQ_E_NOMEM, "tensor %s: out of memory", p->t->hf);
-    int64_t hd = p->t->rope_heads;
+    int64_t hd = p->t->rope_head_dim;
     if (st == AQ_OK) {
         /* a 1-D tensor permutes elements: view it as [n, 1] */
         int64_t R = p->t->ndim == 1 ? n : p->rows, C = p->t->ndim == 1 ? 1 : p->cols;

@@ -44,12 +44,12 @@ aq_status gx_write_vocab(aq_gguf_writer *w, const char *dir, const gx_model *m, 
 
 /*! gx_tensor : one tensor of the export, in the order written. */
 typedef struct {
-    char hf[160];       /* source name (Hugging Face) */
-    char gguf[64];      /* GGUF name */
-    int ndim;           /* 1 or 2 */
-    int64_t shape[2];   /* expected source shape [rows(, cols)] */
-    int optional;       /* a bias: exported when the source has it */
-    int64_t rope_heads; /* > 0: permute rows for llama.cpp's rotary pairs (see arch.c) */
+    char hf[160];          /* source name (Hugging Face) */
+    char gguf[64];         /* GGUF name */
+    int ndim;              /* 1 or 2 */
+    int64_t shape[2];      /* expected source shape [rows(, cols)] */
+    int optional;          /* a bias: exported when the source has it */
+    int64_t rope_head_dim; /* > 0: head_dim; rows permuted for llama.cpp rotary pairs (arch.c) */
 } gx_tensor;
 
 /*! gx_tensor_list() : the tensors llama.cpp's loader takes for m's architecture, in order:

@@ -202,7 +202,7 @@ int64_t gx_permute_row(int64_t r, int64_t head_dim) {
 }
 
 static void add(gx_tensor *t, size_t *n, const char *hf, const char *gguf, int ndim, int64_t r,
-                int64_t c, int optional, int64_t rope_heads) {
+                int64_t c, int optional, int64_t rope_head_dim) {
     gx_tensor *x = &t[(*n)++];
     memset(x, 0, sizeof *x);
     snprintf(x->hf, sizeof x->hf, "%s", hf);
@@ -211,7 +211,7 @@ static void add(gx_tensor *t, size_t *n, const char *hf, const char *gguf, int n
     x->shape[0] = r;
     x->shape[1] = c;
     x->optional = optional;
-    x->rope_heads = rope_heads;
+    x->rope_head_dim = rope_head_dim;
 }
 
 static void add_block(const gx_model *m, int64_t l, gx_tensor *t, size_t *n) {
