@@ -143,36 +143,38 @@ static aq_status declare(aq_gguf_writer *w, const gx_plan *p, size_t n, aq_err *
     return st;
 }
 
-/* Rows (or, for a 1-D q/k bias, elements) in llama.cpp's rotary order, converted. */
+/* Converts n floats to the GGUF type into out. */
+static size_t convert(const float *x, int64_t n, aq_ggml_type t, void *out) {
+    uint16_t *h = out;
+    if (t == AQ_GGML_F32) memcpy(out, x, (size_t)n * sizeof *x);
+    for (int64_t c = 0; t == AQ_GGML_F16 && c < n; ++c)
+        h[c] = aq_f32_to_f16(x[c]);
+    for (int64_t c = 0; t == AQ_GGML_BF16 && c < n; ++c)
+        h[c] = aq_f32_to_bf16(x[c]);
+    return (size_t)n * (t == AQ_GGML_F32 ? 4 : 2);
+}
+
+/* Rows in llama.cpp's rotary order (a 1-D q/k bias: its elements), converted.  Memory: the
+ * float32 tensor plus one row. */
 static aq_status write_one(aq_gguf_writer *w, const gs_source *s, const gx_plan *p, aq_err *err) {
-    int64_t n = p->rows * p->cols;
+    int64_t n = p->rows * p->cols, hd = p->t->rope_head_dim;
     float *f = malloc((size_t)n * sizeof *f);
-    float *perm = malloc((size_t)n * sizeof *perm);
+    float *tmp = malloc((size_t)p->cols * sizeof *tmp);
     void *row = malloc((size_t)p->cols * 4);
-    aq_status st = f && perm && row
+    aq_status st = f && tmp && row
                        ? gs_f32(s, p->t->hf, f, n, err)
                        : aq_err_set(err, AQ_E_NOMEM, "tensor %s: out of memory", p->t->hf);
-    int64_t hd = p->t->rope_head_dim;
-    if (st == AQ_OK) {
-        /* a 1-D tensor permutes elements: view it as [n, 1] */
-        int64_t R = p->t->ndim == 1 ? n : p->rows, C = p->t->ndim == 1 ? 1 : p->cols;
-        for (int64_t r = 0; r < R; ++r)
-            memcpy(perm + r * C, f + (hd > 0 ? gx_permute_row(r, hd) : r) * C,
-                   (size_t)C * sizeof *f);
-    }
     for (int64_t r = 0; st == AQ_OK && r < p->rows; ++r) {
-        const float *x = perm + r * p->cols;
-        size_t bytes = (size_t)p->cols * (p->type == AQ_GGML_F32 ? 4 : 2);
-        uint16_t *h = row;
-        if (p->type == AQ_GGML_F32) memcpy(row, x, bytes);
-        for (int64_t c = 0; p->type == AQ_GGML_F16 && c < p->cols; ++c)
-            h[c] = aq_f32_to_f16(x[c]);
-        for (int64_t c = 0; p->type == AQ_GGML_BF16 && c < p->cols; ++c)
-            h[c] = aq_f32_to_bf16(x[c]);
-        st = aq_gguf_write(w, row, bytes, err);
+        const float *x = f + (hd > 0 && p->t->ndim == 2 ? gx_permute_row(r, hd) : r) * p->cols;
+        if (hd > 0 && p->t->ndim == 1) { /* the bias of a permuted projection */
+            for (int64_t c = 0; c < p->cols; ++c)
+                tmp[c] = f[gx_permute_row(c, hd)];
+            x = tmp;
+        }
+        st = aq_gguf_write(w, row, convert(x, p->cols, p->type, row), err);
     }
     free(row);
-    free(perm);
+    free(tmp);
     free(f);
     return st;
 }
