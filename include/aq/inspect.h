@@ -41,4 +41,32 @@ aq_status aq_inspect_verify(const char *path, FILE *out, size_t *problems, aq_er
 aq_status aq_inspect_export(const char *path, const char *out_path, aq_dtype dtype,
                             const char *only, aq_err *err);
 
+/*! aq_gguf_export_opts : options of aq_inspect_export_gguf(). */
+typedef struct {
+    const char *model_dir;      /* config.json + tokenizer.json (+ safetensors for a model-only
+                                   export); NULL: the result's source_model attribute */
+    int dtype;                  /* -1: each 2-D tensor keeps its dtype (passthrough) or F16
+                                   (dequantized); else an aq_dtype for every 2-D tensor */
+    int dequantize_unsupported; /* 1: aq-mpi layouts ggml cannot hold are dequantized (to
+                                   `dtype`, default F16); 0: refused, naming the tensor */
+} aq_gguf_export_opts;
+
+/*! aq_inspect_export_gguf() :
+ *  Writes `out_path` as a GGUF v3 file that llama.cpp loads (docs/GGUF.md): architecture
+ *  llama, qwen2 or dream from `model_dir`/config.json with the hyperparameters llama.cpp's
+ *  loader reads, the tokenizer from tokenizer.json, and the tensors of result file `result`
+ *  under their GGUF names (Llama's q/k rows permuted for llama.cpp's rotary pairs; tied
+ *  embeddings as token_embd.weight alone).  1-D tensors are written as F32.
+ *  `result` NULL: the tensors come from the safetensors model in o->model_dir itself (an
+ *  unquantized export).  Everything is checked before the output is created; the file is
+ *  written as "<out_path>.partial" and renamed when complete, so on error nothing exists
+ *  under `out_path`.
+ *  @return : AQ_OK; AQ_E_CONFIG (neither result nor model); AQ_E_IO (no model directory,
+ *            config.json or tokenizer.json; write failure); AQ_E_FORMAT (damaged, truncated or
+ *            incomplete result: missing tensor, no /run; shape against config.json);
+ *            AQ_E_UNSUPPORTED (unknown architecture or tokenizer, tensor llama.cpp has no place
+ *            for, aq-mpi layout without --dequantize-unsupported); AQ_E_NOMEM. */
+aq_status aq_inspect_export_gguf(const char *result, const char *out_path,
+                                 const aq_gguf_export_opts *o, aq_err *err);
+
 #endif /* AQ_INSPECT_H */
