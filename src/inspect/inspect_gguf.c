@@ -71,9 +71,9 @@ static aq_status choose_type(const gs_info_t *in, const gx_tensor *t, const aq_g
     }
     if (in->quantized && !o->dequantize_unsupported)
         return aq_err_set(err, AQ_E_UNSUPPORTED,
-                          "%s: tensor %s: aq-mpi layout (%d-bit, group %d%s) has no ggml type; "
+                          "%s: tensor %s: aq-mpi layout (%d-bit, group %d, %s) has no ggml type; "
                           "quantize with quant.format, or export with --dequantize-unsupported",
-                          label, t->hf, in->bits, in->group_size, in->dq_bits ? ", dq" : "");
+                          label, t->hf, in->bits, in->group_size, in->format);
     if (o->dtype >= 0)
         *ty = ggml_of((aq_dtype)o->dtype);
     else

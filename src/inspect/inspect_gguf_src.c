@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "aq/dtype.h"
+#include "aq/qformat.h"
 #include "inspect_gguf_src.h"
 #include "inspect_internal.h"
 
@@ -95,7 +96,6 @@ aq_status gs_info(const gs_source *s, const char *name, gs_info_t *o, aq_err *er
     o->quantized = hi.quantized;
     o->bits = hi.bits;
     o->group_size = hi.group_size;
-    o->dq_bits = hi.dq_bits;
     char dt[16] = "F32";
     hid_t g = H5Gopen2(s->tg, name, H5P_DEFAULT);
     if (g < 0 || ins_attr_str(g, "orig_dtype", dt, sizeof dt) != 0 ||
@@ -103,12 +103,16 @@ aq_status gs_info(const gs_source *s, const char *name, gs_info_t *o, aq_err *er
         ins_close(g);
         return aq_err_set(err, AQ_E_FORMAT, "%s: tensor %s: no valid orig_dtype", s->label, name);
     }
+    o->format[0] = 0;
+    if (o->quantized && ins_attr_str(g, "format", o->format, sizeof o->format) != 0 &&
+        ins_attr_str(g, "scale_dtype", o->format, sizeof o->format) != 0)
+        o->format[0] = 0;
     ins_close(g);
     return AQ_OK;
 }
 
 aq_status gs_f32(const gs_source *s, const char *name, float *dst, int64_t numel, aq_err *err) {
-    if (s->h) return aq_h5in_tensor(s->h, name, dst, numel, err);
+    if (s->h) return aq_qread_tensor(s->h, name, dst, numel, err);
     const aq_tensor *t = aq_checkpoint_find(s->ck, name);
     if (!t || (int64_t)t->numel != numel)
         return aq_err_set(err, AQ_E_FORMAT, "%s: tensor %s missing or of another size", s->label,

@@ -27,7 +27,8 @@ typedef struct {
     int64_t numel;
     aq_dtype dtype; /* source dtype (orig_dtype of a result tensor) */
     int quantized;  /* an aq-mpi layout (docs/FORMAT.md), not a ggml one */
-    int bits, group_size, dq_bits;
+    int bits, group_size;
+    char format[16]; /* quantized: the format's name attribute (scale_dtype or format) */
 } gs_info_t;
 
 /*! gs_open_result() : opens result `path`; refuses a result without /run (unfinished).
