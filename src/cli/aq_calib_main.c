@@ -158,6 +158,9 @@ static aq_status run(const calib_opts *o, aq_err *err) {
 
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
+    /* MPI calls on the job's communicator return their error instead of aborting, so the
+     * checks at the call sites report it (rank, tensor) through the agreed error path. */
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     calib_opts o;
     int rc = parse(argc, argv, &o);
     if (rc == 0) {
