@@ -1,5 +1,5 @@
 /*
- * aq-bench — measurements behind the numbers the project quotes (DESIGN section 7).
+ * aq-bench — measurements behind the numbers the project quotes (docs/DESIGN.md §7).
  * One file per subcommand (bench_<name>.c, entry point aq_bench_<name>() in bench.h); this
  * file holds the usage text and the dispatch.
  */
@@ -28,7 +28,7 @@ void aq_bench_usage(FILE *f) {
         "  scaling   in-memory model quantized over ranks x threads, gathered to rank 0\n"
         "  memory    the real job on a model: peak RSS per rank vs the streaming bound, wall time\n"
         "  quality   pooled SQNR and quantization speed of bits {2,4,8} x method {rtn,mse}\n"
-        "            x group size {32,64,128} (f16 scale/min) on the DESIGN section 7 test\n"
+        "            x group size {32,64,128} (f16 scale/min) on the docs/DESIGN.md §7 test\n"
         "            tensors (Dream-7B shapes q, k, gate, down; Student-t nu=5 weights,\n"
         "            std 0.02, 1e-3 outliers), with ggml's reference figures beside\n"
         "\n"

@@ -1,5 +1,5 @@
 /*
- * aq-bench quality — measurements behind the numbers the project quotes (DESIGN section 7).
+ * aq-bench quality — measurements behind the numbers the project quotes (docs/DESIGN.md §7).
  *
  *   aq-bench quality [--seed S] [--threads N] [--scale F] [--json OUT]
  *
@@ -36,7 +36,7 @@ static const bench_tensor k_tensors[] = {
 
 #define N_CONFIGS 18
 
-/* ggml on the same recipe, DESIGN section 7 (pooled SQNR, single thread). */
+/* ggml on the same recipe, docs/DESIGN.md §7 (pooled SQNR, single thread). */
 typedef struct {
     const char *type;
     double bpw, sqnr_db, mw_s;
@@ -169,7 +169,7 @@ static void print_table(const quality_opts *o, const config_acc *acc, double tot
                aq_method_name(acc[c].p.method), acc[c].p.group_size, bits_per_weight(&acc[c].p),
                pooled_sqnr(&acc[c]), mw_per_thread(&acc[c], o->threads),
                mw_per_thread_wall(&acc[c], o->threads));
-    printf("\nggml reference (DESIGN section 7, same recipe, pooled, single thread):\n");
+    printf("\nggml reference (docs/DESIGN.md §7, same recipe, pooled, single thread):\n");
     printf("type  bits/w  SQNR dB  Mweights/s/thread\n");
     for (int i = 0; i < N_GGML; ++i)
         printf("%-4s  %6.3f  %7.2f  %17.1f\n", k_ggml[i].type, k_ggml[i].bpw, k_ggml[i].sqnr_db,

@@ -110,7 +110,7 @@ static void check_row(const aq_dq_layout *L, const float *w, int64_t cols, const
     ck_assert_mem_eq(a, b, sizeof(float) * (size_t)cols);
     unused_bits_zero(codes, cols, L->bits, aq_packed_row_bytes(cols, L->bits));
     unused_bits_zero(sub, 2 * aq_dq_groups(cols, L), L->sub_bits, aq_dq_sub_row_bytes(cols, L));
-    /* The codes are the nearest ones for the stored parameters (DESIGN 3 rule). */
+    /* The codes are the nearest ones for the stored parameters (docs/DESIGN.md §3 rule). */
     for (int64_t off = 0; off < cols; off += L->group_size) {
         const int n = (int)(cols - off < L->group_size ? cols - off : L->group_size);
         const int64_t g = off / L->group_size, sb = off / AQ_DQ_SUPER;
