@@ -1,6 +1,6 @@
 /*
  * aq-calib — activation statistics of every quantized linear layer's input, per diffusion
- * time step (mask-ratio bin), written as the calibration file of DESIGN 6.3.
+ * time step (mask-ratio bin), written as the calibration file of docs/DESIGN.md §6.3.
  *
  *   mpirun -n N aq-calib --model DIR --out STATS.h5 [--timesteps T] [--sequences N]
  *                        [--length L] [--seed S]

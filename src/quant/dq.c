@@ -223,7 +223,7 @@ void aq_dq_pick_ref(const aq_dq_batch *b, int subq, int radius, const aq_dq_gsta
  *  Search of one chunk of a row
  ***********************************************/
 
-/* Grid step of the target pull factors per code width (tuned on the DESIGN 7 tensors,
+/* Grid step of the target pull factors per code width (tuned on the docs/DESIGN.md §7 tensors,
  * bench/results/dq.md): coarse codes want strong clipping candidates. */
 static float target_step(int bits) {
     return bits == 2 ? 0.35f : bits == 3 ? 0.2f : bits == 4 ? 0.15f : 0.05f;
