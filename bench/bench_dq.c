@@ -1,5 +1,5 @@
 /*
- * aq-bench dq — double-quantized group parameters (include/aq/dq.h) on the DESIGN section 7
+ * aq-bench dq — double-quantized group parameters (include/aq/dq.h) on the docs/DESIGN.md §7
  * test tensors: the three k-quant-sized default layouts (2, 3, 4 bits) next to the plain
  * mse 2-bit g16/g32 f16 layouts and ggml's k-quant figures, with the issue 8 targets
  * evaluated from the measured numbers.
@@ -36,7 +36,7 @@ static const dq_tensor k_dq_tensors[] = {
 };
 #define DQ_N_TENSORS 4
 
-/* The ggml figure a dq layout is compared with and the issue 8 target (DESIGN section 7). */
+/* The ggml figure a dq layout is compared with and the issue 8 target (docs/DESIGN.md §7). */
 typedef struct {
     const char *type;
     double bpw, sqnr_db, mw_s; /* ggml's bits/weight, SQNR, Mweights/s/thread */
@@ -214,7 +214,7 @@ static void print_dq(const dq_opts *o, const dq_conf *conf, double load0) {
            (unsigned long long)o->seed, o->threads, aq_kernels_name(aq_kernels_select(o->simd)),
            o->scale, load0, load_avg());
     printf("%-18s %7s %8s %9s | %-30s | %-14s %s\n", "layout", "bits/w", "SQNR dB", "Mw/s/thr",
-           "ggml (DESIGN 7): dB @ b/w, Mw/s", "target", "status");
+           "ggml (docs/DESIGN.md §7): dB @ b/w, Mw/s", "target", "status");
     for (int c = 0; c < DQ_N_CONF; ++c) {
         const dq_conf *x = &conf[c];
         char lbl[48], ref[64] = "", tgt[48] = "";

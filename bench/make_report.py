@@ -126,7 +126,7 @@ def main():
 
     # ---------------------------------------------------------------- quality
     if qual:
-        w(f"## Quality on the DESIGN section 7 test tensors (`aq-bench quality`, scale {qual['scale']}, "
+        w(f"## Quality on the docs/DESIGN.md §7 test tensors (`aq-bench quality`, scale {qual['scale']}, "
           f"1 thread, {qual['results'][0].get('simd', '?')})\n")
         w("| config | bits/weight | SQNR dB (pooled) | Mweights/s/thread |")
         w("|---|---|---|---|")

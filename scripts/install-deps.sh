@@ -8,7 +8,7 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin
   libhdf5-openmpi-dev hdf5-tools
   libzstd-dev libinih-dev libjansson-dev check libopenblas-dev liblapacke-dev nettle-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
   python3-h5py python3-numpy
   slurm-wlm munge python3-matplotlib shellcheck
   iproute2

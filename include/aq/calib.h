@@ -1,5 +1,5 @@
 /*
- * aq-mpi — calibration statistics (DESIGN 4 and 6.3).
+ * aq-mpi — calibration statistics (docs/DESIGN.md §4 and §6.3).
  *
  * Per quantized linear layer (keyed by its weight's tensor name) and per time step t = 0..T-1
  * (bin of the diffusion noise level; for a masked-diffusion LM the mask-ratio bin, whose

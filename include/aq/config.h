@@ -1,5 +1,5 @@
 /*
- * aq-mpi — job configuration (DESIGN 6.4).
+ * aq-mpi — job configuration (docs/DESIGN.md §6.4).
  *
  * An INI file with sections [model] [quant] [calib] [timegroups] [phase1] [phase2] [phase3]
  * [output] [run], parsed with inih (https://github.com/benhoyt/inih).  Every key has a

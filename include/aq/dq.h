@@ -10,7 +10,7 @@
  * with d_b (>= 0) and dmin_b (either sign; usually negative, so min_g <= 0 for mc_g > 0)
  * stored as IEEE float16.  d * sc and dmin * mc are exact in float32 (11 + 8 significant
  * bits at most), so the decode does not depend on the evaluation order of the product.  The
- * codes q follow the single rounding rule of DESIGN section 3 (aq_encode_group()) for the
+ * codes q follow the single rounding rule of docs/DESIGN.md §3 (aq_encode_group()) for the
  * STORED scale_g/min_g, i.e. each q is the nearest code for the parameters in the file.
  *
  * Tail: when cols % 256 != 0 the last super-block holds ceil(rem / G) groups and, when
@@ -18,7 +18,7 @@
  * padded.  A constant group is not exact (its min is dmin * mc with a float16 dmin).
  *
  * Storage of one row:
- *   codes : aq_packed_row_bytes(cols, bits) bytes, DESIGN 3 packing (lsb first; code i at
+ *   codes : aq_packed_row_bytes(cols, bits) bytes, docs/DESIGN.md §3 packing (lsb first; code i at
  *           bit i * bits);
  *   sub   : aq_dq_sub_row_bytes(cols, L) bytes: the 2 * groups codes sc_0, mc_0, sc_1, mc_1,
  *           ... packed with the same rule at S bits each (S = 4: byte g = sc_g | mc_g << 4);

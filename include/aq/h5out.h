@@ -1,5 +1,5 @@
 /*
- * aq-mpi — the result file, HDF5 format "aq-mpi/1" (DESIGN 6.2, docs/FORMAT.md).
+ * aq-mpi — the result file, HDF5 format "aq-mpi/1" (docs/DESIGN.md §6.2, docs/FORMAT.md).
  *
  * Written by one process (rank 0) with the default (sec2) driver.  The file is created as
  * "<path>.partial" and renamed to <path> only by aq_h5_commit(), so a failed run never
@@ -126,7 +126,7 @@ aq_status aq_h5_write_run(aq_h5_writer *w, const aq_h5_run_info *run, aq_err *er
 aq_status aq_h5_write_source_digests(aq_h5_writer *w, size_t n, const char *const *files,
                                      const char *const *sha256hex, aq_err *err);
 
-/*! aq_h5_act : one layer's activation parameters and phase figures (DESIGN 6.2 /act). */
+/*! aq_h5_act : one layer's activation parameters and phase figures (docs/DESIGN.md §6.2 /act). */
 typedef struct {
     int K, T, act_bits;
     const float *lo, *hi, *scale;                /* [K] */

@@ -1,6 +1,6 @@
 /*
- * aq-mpi — the main job (DESIGN 1, 3, 5, 6.2): plan on rank 0, quantize each rank's units,
- * stream results to rank 0, write one HDF5 file.
+ * aq-mpi — the main job (docs/DESIGN.md §1, §3, §5, §6.2): plan on rank 0, quantize each rank's
+ * units, stream results to rank 0, write one HDF5 file.
  */
 #ifndef AQ_JOB_H
 #define AQ_JOB_H

@@ -275,7 +275,7 @@ void aq_eval_position(const float *logits_fp, const float *logits_q, int64_t voc
                       int in_kl, int in_nll, aq_eval_acc *acc);
 
 /*-*********************************************
- *  Activation statistics (aq-calib; DESIGN 4 and 6.3)
+ *  Activation statistics (aq-calib; docs/DESIGN.md §4 and §6.3)
  ***********************************************/
 #include "aq/calib.h"
 
@@ -294,9 +294,9 @@ aq_llm_hook aq_act_stats_hook(aq_act_stats *s);
 void aq_act_stats_set_step(aq_act_stats *s, int t);
 /*! aq_act_stats_count() : the number of layers recorded. */
 size_t aq_act_stats_count(const aq_act_stats *s);
-/*! aq_act_stats_export() : layer i as DESIGN 6.3 statistics (min, max, mean, std, count [T];
- *  sq_mean, absmax [T, in]; std = sqrt(max(0, E[x^2] - mean^2)) in double).  `out` is
- *  allocated with aq_layer_stats_alloc() (no histogram).  @return : AQ_OK, AQ_E_NOMEM. */
+/*! aq_act_stats_export() : layer i as docs/DESIGN.md §6.3 statistics (min, max, mean, std, count
+ * [T]; sq_mean, absmax [T, in]; std = sqrt(max(0, E[x^2] - mean^2)) in double).  `out` is allocated
+ * with aq_layer_stats_alloc() (no histogram).  @return : AQ_OK, AQ_E_NOMEM. */
 aq_status aq_act_stats_export(const aq_act_stats *s, size_t i, aq_layer_stats *out, aq_err *err);
 void aq_act_stats_free(aq_act_stats *s);
 
@@ -315,7 +315,7 @@ aq_status aq_act_stats_gather(const aq_act_stats *s, int T, aq_layer_stats **out
  *  At time step t the layer input x becomes, with s = schedule_scale[t],
  *  z = schedule_zero[t] (real valued, as Phase 2 interpolates it), qmax = 2^act_bits - 1:
  *      c = clamp(nearbyint(x / s + z), 0, qmax),   x^ = (c - z) * s
- *  i.e. asymmetric codes over [-z s, (qmax - z) s] (DESIGN 4).  Layers without /act and
+ *  i.e. asymmetric codes over [-z s, (qmax - z) s] (docs/DESIGN.md §4).  Layers without /act and
  *  steps with s <= 0 are left in float. */
 typedef struct aq_actq aq_actq;
 

@@ -1,5 +1,5 @@
 /*
- * aq-mpi — time-aware activation parameters and the three phases (DESIGN 4 and 5).
+ * aq-mpi — time-aware activation parameters and the three phases (docs/DESIGN.md §4 and §5).
  *
  * Pure computation: no MPI, no files.  The job (src/mpi) reconciles across ranks:
  * segment costs are summed with MPI_Allreduce on int64 fixed-point values (exact, so the
@@ -21,7 +21,7 @@
 #include "aq/error.h"
 
 /*-*********************************************
- *  Time weights (DESIGN 4)
+ *  Time weights (docs/DESIGN.md §4)
  ***********************************************/
 
 /*! aq_time_weights() :
@@ -215,7 +215,7 @@ double aq_phase3_loss(aq_phase3 *o, const double *lo, const double *hi, double *
 void aq_phase3_finish(aq_phase3 *o, aq_act_groups *g, int *iterations, int *converged,
                       double *initial_loss, double *final_loss);
 
-/*! aq_importance() : h[j] = sum_t w_t sq_mean[t][j] (DESIGN 3), j < s->in. */
+/*! aq_importance() : h[j] = sum_t w_t sq_mean[t][j] (docs/DESIGN.md §3), j < s->in. */
 void aq_importance(const aq_layer_stats *s, const double *w, float *h);
 
 #endif /* AQ_PHASES_H */

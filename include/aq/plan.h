@@ -1,5 +1,5 @@
 /*
- * aq-mpi — the work plan: tensors -> units -> ranks (DESIGN 1).
+ * aq-mpi — the work plan: tensors -> units -> ranks (docs/DESIGN.md §1).
  *
  * A unit is one transformer block (every tensor named "<prefix>.layers.<N>.*" or
  * "<prefix>.h.<N>.*"), or one tensor outside the blocks (embeddings, final norm, lm_head).

@@ -1,5 +1,5 @@
 /*
- * aq-mpi — static weight quantization (DESIGN section 3).
+ * aq-mpi — static weight quantization (docs/DESIGN.md §3).
  *
  * Asymmetric affine codes per group of `group_size` consecutive weights of one row:
  *     qmax = 2^bits - 1
@@ -109,7 +109,7 @@ void aq_quantize_row(const aq_quant_params *p, const float *w, int64_t cols, con
 void aq_dequantize_row(const aq_quant_params *p, const uint8_t *codes, const void *scale,
                        const void *min, int64_t cols, float *out);
 
-/*! aq_quant_metrics : per-tensor error figures (double accumulation, DESIGN 3).
+/*! aq_quant_metrics : per-tensor error figures (double accumulation, docs/DESIGN.md §3).
  *  rel_mse = |W-W^|^2/|W|^2; sqnr_db = -10 log10 rel_mse; cosine = <W,W^>/(|W||W^|);
  *  weighted_rel_err = sum_ij h_j (W-W^)^2 / sum_ij h_j W^2.
  *  Conventions: |W| = 0 gives rel_mse 0 when W^ = W; an exact result gives sqnr_db = +Inf;

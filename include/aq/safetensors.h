@@ -6,8 +6,8 @@
  *   N bytes   JSON object: name -> {"dtype", "shape", "data_offsets": [begin, end]},
  *             optional "__metadata__": string -> string
  *   rest      byte buffer; offsets are relative to its start
- * Validation (DESIGN 6.1): N >= 2 and N <= AQ_ST_MAX_HEADER and 8+N <= file size; the header
- * is valid UTF-8 JSON whose top level is an object starting with '{'; no duplicate names;
+ * Validation (docs/DESIGN.md §6.1): N >= 2 and N <= AQ_ST_MAX_HEADER and 8+N <= file size; the
+ * header is valid UTF-8 JSON whose top level is an object starting with '{'; no duplicate names;
  * every entry has a supported dtype, a shape of at most AQ_ST_MAX_DIMS non-negative integers
  * whose product times the dtype size does not overflow 64 bits and equals end-begin;
  * begin <= end; the tensors, sorted by begin, tile the byte buffer exactly (no gap, no

@@ -1,5 +1,5 @@
 /*
- * aq-mpi — deterministic synthetic weights (DESIGN section 7 recipe).
+ * aq-mpi — deterministic synthetic weights (docs/DESIGN.md §7 recipe).
  *
  * Generator: xoshiro256** (Blackman & Vigna, "Scrambled linear pseudorandom number
  * generators", 2018), seeded through splitmix64.  Normal deviates by Box-Muller.

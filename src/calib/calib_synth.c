@@ -1,7 +1,7 @@
 /*
  * aq-mpi — deterministic synthetic calibration statistics (docs/CALIBRATION.md).
  *
- * Shaped after what was measured on the real model (DESIGN 4): channel scales spread
+ * Shaped after what was measured on the real model (docs/DESIGN.md §4): channel scales spread
  * log-normally, ~1 % of channels carry massive activations (heavy in down_proj inputs,
  * mild elsewhere), the typical spread grows with the mask ratio u_t while the extremes
  * shrink.  Everything is a pure function of (seed, name, in, T).
@@ -21,7 +21,7 @@
 #define SYN_HEAVY_HI 40.0     /* ... uniform in [lo, hi], the largest exactly hi */
 #define SYN_MILD_LO 6.0
 #define SYN_MILD_HI 12.0
-#define SYN_MIN_RATIO 0.97    /* |min_t| = 0.97 max_t (DESIGN 4: min -44, max 45) */
+#define SYN_MIN_RATIO 0.97    /* |min_t| = 0.97 max_t (docs/DESIGN.md §4: min -44, max 45) */
 #define SYN_ABSMAX_SIGMAS 4.0 /* normal channels: absmax = 4 sigma_j std_t */
 #define SYN_MEAN 0.02         /* layer mean, in units of s0 */
 #define SYN_COUNT 1e4

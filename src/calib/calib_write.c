@@ -1,5 +1,5 @@
 /*
- * aq-mpi — writing a calibration file (DESIGN 6.3) through "<path>.partial" + rename.
+ * aq-mpi — writing a calibration file (docs/DESIGN.md §6.3) through "<path>.partial" + rename.
  * Datasets are plain contiguous (no filter), so any HDF5 reader opens the file without
  * plugins; the statistics are small next to the weights.
  */

@@ -1,6 +1,6 @@
 /*
  * aq-calib — activation statistics of every quantized linear layer's input, per diffusion
- * time step (mask-ratio bin), written as the calibration file of DESIGN 6.3.
+ * time step (mask-ratio bin), written as the calibration file of docs/DESIGN.md §6.3.
  *
  *   mpirun -n N aq-calib --model DIR --out STATS.h5 [--timesteps T] [--sequences N]
  *                        [--length L] [--seed S]
@@ -158,6 +158,9 @@ static aq_status run(const calib_opts *o, aq_err *err) {
 
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
+    /* MPI calls on the job's communicator return their error instead of aborting, so the
+     * checks at the call sites report it (rank, tensor) through the agreed error path. */
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     calib_opts o;
     int rc = parse(argc, argv, &o);
     if (rc == 0) {

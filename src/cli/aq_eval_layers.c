@@ -119,8 +119,12 @@ static aq_status measure_all(const eval_opts *o, const aq_run *r, const aq_h5in 
         if (st == AQ_OK) st = probe_kl(o, r, probe, acc, err);
         if (st == AQ_OK) st = aq_agree(swap_weight(r, h, probe, &t[k], 1, err), "restore", err);
         if (st != AQ_OK) break;
-        MPI_Reduce(acc, tot, (int)((size_t)o->T * sizeof *acc / sizeof(double)), MPI_DOUBLE,
-                   MPI_SUM, 0, MPI_COMM_WORLD);
+        if (MPI_Reduce(acc, tot, (int)((size_t)o->T * sizeof *acc / sizeof(double)), MPI_DOUBLE,
+                       MPI_SUM, 0, MPI_COMM_WORLD) != MPI_SUCCESS) {
+            st = aq_err_set(err, AQ_E_MPI, "rank %d: summing the KL of %s failed", r->pipe.rank,
+                            t[k].name);
+            break;
+        }
         if (r->pipe.rank != 0) continue;
         t[k].kl = aq_eval_overall_kl(tot, o->T);
         printf("[%3d/%d] %-44s int%d  KL %.6g\n", k + 1, n, t[k].name, t[k].bits, t[k].kl);

@@ -337,9 +337,10 @@ static aq_status run(const eval_opts *o, aq_err *err) {
     if (st == AQ_OK) st = eval_all(o, &r, qs, acc, dump, err);
     if (dump && fclose(dump) != 0 && st == AQ_OK)
         st = aq_err_set(err, AQ_E_IO, "%s: close failed", o->dump_logits);
-    if (st == AQ_OK) /* the last rank scored everything; the struct is all doubles */
+    if (st == AQ_OK && /* the last rank scored everything; the struct is all doubles */
         MPI_Reduce(acc, tot, (int)(n * sizeof *acc / sizeof(double)), MPI_DOUBLE, MPI_SUM, 0,
-                   MPI_COMM_WORLD);
+                   MPI_COMM_WORLD) != MPI_SUCCESS)
+        st = aq_err_set(err, AQ_E_MPI, "rank %d: summing the scores failed", r.pipe.rank);
     if (st == AQ_OK && r.pipe.rank == 0) {
         json_t *root = header(o, &r);
         if (o->print_samples) print_samples(o, &r);
@@ -358,6 +359,9 @@ static aq_status run(const eval_opts *o, aq_err *err) {
 
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
+    /* MPI calls on the job's communicator return their error instead of aborting, so the
+     * checks at the call sites report it (rank, tensor) through the agreed error path. */
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     eval_opts o;
     int rc = parse(argc, argv, &o);
     if (rc == 0) {

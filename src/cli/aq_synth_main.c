@@ -1,7 +1,7 @@
 /*
  * aq-synth — writes a deterministic synthetic model in the Hugging Face Qwen2 layout
  * (the architecture of Dream 7B): config.json, bf16 safetensors shards and
- * model.safetensors.index.json.  Values follow DESIGN section 7 (aq/synth.h), so the
+ * model.safetensors.index.json.  Values follow docs/DESIGN.md §7 (aq/synth.h), so the
  * quantizer can be tested and benchmarked at full scale without downloading weights.
  *
  * Streaming: one tensor is generated, converted and written at a time.  The index is written
@@ -192,7 +192,7 @@ static aq_status write_index(const char *dir, const plan *p, aq_err *err) {
     return write_json(dir, "model.safetensors.index.json", j, err);
 }
 
-/* Fills f[0..n) with elements [off, off+n) of tensor t: the DESIGN 7 recipe, or 1 + 0.05 N
+/* Fills f[0..n) with elements [off, off+n) of tensor t: the docs/DESIGN.md §7 recipe, or 1 + 0.05 N
  * for norms (small enough to draw sequentially from the start every time). */
 static void generate(uint64_t seed, const plan_tensor *t, size_t off, float *f, size_t n) {
     if (t->kind != K_NORM) {

@@ -1,4 +1,4 @@
-/* The collective activation stage (DESIGN 4, 5): global time-group boundaries, per-layer
+/* The collective activation stage (docs/DESIGN.md §4, §5): global time-group boundaries, per-layer
  * groups, Phase 1/3/2, then /act records gathered to rank 0.  Runs after the weights, when
  * rank 0 has stopped receiving, so its collectives cannot meet pending result messages. */
 #include <math.h>
@@ -86,7 +86,7 @@ static aq_status init_groups(aq_job *j, layers *L, aq_err *err) {
     return AQ_OK;
 }
 
-/* Phase 3: per-layer optimisation, global stop (DESIGN 5).  Each layer stops on its own
+/* Phase 3: per-layer optimisation, global stop (docs/DESIGN.md §5).  Each layer stops on its own
  * criterion, so its result does not depend on which rank it ran on; the Allreduce makes
  * every rank run the same number of outer iterations. */
 static aq_status phase3(aq_job *j, layers *L, int *global_iters, aq_err *err) {

@@ -1,16 +1,17 @@
 /* Mixed precision under a size budget (issue 8).
  *
  * Each rank quantizes its layers at 2, 4 and 8 bits (and 3 with the dq layout) and measures the
- * importance-weighted relative error (weighted_rel_err, DESIGN 3); MPI_Allgatherv gives every rank
- * the whole table in tensor order, and every rank runs the same greedy allocation, so the widths
- * are identical for any rank count.  Allocation: start every layer at 8 bits and repeatedly take
- * the step down (8 -> 4 -> 2, or 8 -> 4 -> 3 -> 2 with the dq layout) with the smallest error
- * increase per byte saved until the payload fits quant.budget_bits (codes + scale + min), then the
- * reverse steps that still fit (the last step down may overshoot) — the marginal-return rule for
- * bit allocation over a set of quantizers (Shoham & Gersho, IEEE Trans. ASSP 36(9), 1988).  The
- * distortion summed is the layers' relative error, so every layer's output noise counts alike; ties
- * go to the lowest tensor index.  With quant.budget_kl_path the distortion is instead each layer's
- * KL from aq-eval --layer-kl (only that layer quantized, at each width), summed as if additive. */
+ * importance-weighted relative error (weighted_rel_err, docs/DESIGN.md §3); MPI_Allgatherv gives
+ * every rank the whole table in tensor order, and every rank runs the same greedy allocation, so
+ * the widths are identical for any rank count.  Allocation: start every layer at 8 bits and
+ * repeatedly take the step down (8 -> 4 -> 2, or 8 -> 4 -> 3 -> 2 with the dq layout) with the
+ * smallest error increase per byte saved until the payload fits quant.budget_bits (codes + scale +
+ * min), then the reverse steps that still fit (the last step down may overshoot) — the
+ * marginal-return rule for bit allocation over a set of quantizers (Shoham & Gersho, IEEE Trans.
+ * ASSP 36(9), 1988).  The distortion summed is the layers' relative error, so every layer's output
+ * noise counts alike; ties go to the lowest tensor index.  With quant.budget_kl_path the distortion
+ * is instead each layer's KL from aq-eval --layer-kl (only that layer quantized, at each width),
+ * summed as if additive. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -59,7 +59,7 @@ aq_status aq_qresult_alloc(aq_qresult *r, const char *name, aq_err *err);
 void aq_qresult_free(aq_qresult *r);
 
 /* Quantizes model tensor `index` into `r` (allocating it), timing the work; with
- * calibration, the mse error is weighted by the importance h_j (DESIGN 3). */
+ * calibration, the mse error is weighted by the importance h_j (docs/DESIGN.md §3). */
 aq_status aq_qresult_compute(const aq_job *j, int64_t index, aq_qresult *r, aq_err *err);
 
 /* Importance of tensor t's input channels from the calibration, or *h = NULL (all 1). */

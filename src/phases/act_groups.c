@@ -1,6 +1,6 @@
 /*
  * aq-mpi — per-layer activation parameters of the time groups, their expected error and the
- * per-channel importance h_j (DESIGN 3 and 4).
+ * per-channel importance h_j (docs/DESIGN.md §3 and §4).
  */
 #include <math.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /*
  * aq-mpi — time-group boundaries: uniform, segment costs (int64 fixed point) and the
- * K-segment dynamic programme (DESIGN 5, "Boundary optimisation").
+ * K-segment dynamic programme (docs/DESIGN.md §5, "Boundary optimisation").
  *
  * Costs are converted to fixed point per layer, so their sum over layers (and over ranks,
  * by MPI_Allreduce) is exact and independent of the summation order: the DP then sees the

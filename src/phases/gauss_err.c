@@ -1,5 +1,5 @@
 /*
- * aq-mpi — expected quantization error of a Gaussian input, c(lo, hi) (DESIGN 4).
+ * aq-mpi — expected quantization error of a Gaussian input, c(lo, hi) (docs/DESIGN.md §4).
  *
  * x ~ N(mu, sd^2), a = (lo - mu)/sd, b = (hi - mu)/sd, Z standard normal:
  *   rounding  R = s^2/12 * (Phi(b) - Phi(a)),  s = (hi - lo)/amax

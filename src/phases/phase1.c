@@ -1,5 +1,5 @@
 /*
- * aq-mpi — Phase 1: Markov validation of the group parameters along k (DESIGN 4, Phase 1).
+ * aq-mpi — Phase 1: Markov validation of the group parameters along k (docs/DESIGN.md §4, Phase 1).
  * Monitor only: reads the groups, never changes them.
  */
 #include <math.h>

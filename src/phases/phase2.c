@@ -1,5 +1,5 @@
 /*
- * aq-mpi — Phase 2: boundary smoothing into a per-step schedule (DESIGN 4, Phase 2).
+ * aq-mpi — Phase 2: boundary smoothing into a per-step schedule (docs/DESIGN.md §4, Phase 2).
  *
  * Window of boundary b: the 2w steps t = b-w .. b+w-1, with
  *     v(t) = (t - (b - w) + 1) / (2w + 1)

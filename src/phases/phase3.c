@@ -1,5 +1,5 @@
 /*
- * aq-mpi — Phase 3 optimiser: Adam over theta_k = (lo_k / W0_k, log width_k) (DESIGN 4).
+ * aq-mpi — Phase 3 optimiser: Adam over theta_k = (lo_k / W0_k, log width_k) (docs/DESIGN.md §4).
  *
  * Why Adam (Kingma & Ba 2015, beta1 = 0.9, beta2 = 0.999, eps = 1e-8): the loss mixes an
  * error ratio, squared log-scale jumps and entropies whose gradients differ by orders of

@@ -1,14 +1,14 @@
 /*
- * aq-mpi — the Phase 3 loss and its analytic gradient in the group ranges (DESIGN 4, Phase 3):
- *   L = E/E0 + markov_weight * M - entropy_weight * mean_k H_k / log(2^a)
- * E = sum_t w_t c(t; lo_k(t), hi_k(t)), M = sum_k (log s_{k+1} - log s_k)^2 + (u_{k+1} - u_k)^2
- * with u = z/amax = -lo/(hi - lo) (the real-valued zero, unclamped so that M is smooth);
- * c(t) is aq_step_err(): the layer's error model (Gaussian or channel mixture).
- * H_k is the entropy (nats) of the codes of the group's w-weighted mixture of the per-step
- * Gaussians N(mean_t, std_t^2) (whatever the error model: a regulariser only): code q
- * collects [e_q, e_{q+1}) with e_q = lo + (q - 1/2) s for q = 1..amax, e_0 = -inf and
- * e_{amax+1} = +inf (clipped mass lands in codes 0 and amax).  With F_q the mixture mass
- * below e_q, P_q = (F_{q+1} - F_q)/W and dH/dF_q = (log P_q - log P_{q-1})/W (sum P = 1, so the
+ * aq-mpi — the Phase 3 loss and its analytic gradient in the group ranges (docs/DESIGN.md §4, Phase
+ * 3): L = E/E0 + markov_weight * M - entropy_weight * mean_k H_k / log(2^a) E = sum_t w_t c(t;
+ * lo_k(t), hi_k(t)), M = sum_k (log s_{k+1} - log s_k)^2 + (u_{k+1} - u_k)^2 with u = z/amax =
+ * -lo/(hi - lo) (the real-valued zero, unclamped so that M is smooth); c(t) is aq_step_err(): the
+ * layer's error model (Gaussian or channel mixture). H_k is the entropy (nats) of the codes of the
+ * group's w-weighted mixture of the per-step Gaussians N(mean_t, std_t^2) (whatever the error
+ * model: a regulariser only): code q collects [e_q, e_{q+1}) with e_q = lo + (q - 1/2) s for q
+ * = 1..amax, e_0 = -inf and e_{amax+1} = +inf (clipped mass lands in codes 0 and amax).  With F_q
+ * the mixture mass below e_q, P_q = (F_{q+1} - F_q)/W and dH/dF_q = (log P_q - log P_{q-1})/W (sum
+ * P = 1, so the
  * "+1" of d(-P log P) cancels); dF_q/de_q = W * mixture density at e_q.
  * Cost: O(T) evaluations of c plus O(2^a T) of the normal cdf (entropy term only).
  */

@@ -1,5 +1,5 @@
 /*
- * aq-mpi — time weights w_t from the noise schedule (DESIGN 4).
+ * aq-mpi — time weights w_t from the noise schedule (docs/DESIGN.md §4).
  *
  * Step t stands for the noise level u_t = (t + 1/2)/T, the centre of its bin, so the weights
  * are a midpoint-rule discretisation of a continuous density in u and do not depend on how

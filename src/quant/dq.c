@@ -84,7 +84,7 @@ static unsigned sub_get(const uint8_t *sub, int64_t i, int S) {
  *  Search of one chunk of a row
  ***********************************************/
 
-/* Grid step of the target pull factors per code width (tuned on the DESIGN 7 tensors,
+/* Grid step of the target pull factors per code width (tuned on the docs/DESIGN.md §7 tensors,
  * bench/results/dq.md): coarse codes want strong clipping candidates. */
 static float target_step(int bits) {
     return bits == 2 ? 0.35f : bits == 3 ? 0.2f : bits == 4 ? 0.15f : 0.05f;

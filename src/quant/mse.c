@@ -1,5 +1,5 @@
 /*
- * aq-mpi — importance-weighted MSE group parameters (DESIGN section 3, method "mse").
+ * aq-mpi — importance-weighted MSE group parameters (docs/DESIGN.md §3, method "mse").
  *
  * Minimises E(s, m) = sum_j h_j (x_j - m - s l_j)^2 over the scale s, the offset m and the
  * codes l_j in [0, qmax].  For fixed codes E is quadratic in (s, m), so every candidate is
@@ -25,7 +25,7 @@
  *                     (lo = m, inv = 1/s) as a candidate (16 candidates).
  * This replaced a 65-candidate 1-D grid (clip factors 0.95..0.20 of both/low/high end plus
  * ggml make_qkx2_quants-style steps) followed by 3 Lloyd steps: 2 vector passes instead of
- * 8 for about the same pooled SQNR on the DESIGN section 7 tensors (bench/results).
+ * 8 for about the same pooled SQNR on the docs/DESIGN.md §7 tensors (bench/results).
  */
 #include <math.h>
 

@@ -1,5 +1,5 @@
 /*
- * aq-mpi — bit packing of codes, layout "lsb-first-row-aligned" (DESIGN section 3):
+ * aq-mpi — bit packing of codes, layout "lsb-first-row-aligned" (docs/DESIGN.md §3):
  * code i at bit i*bits of the byte string, little-endian within each byte; unused high bits
  * of the last byte are 0.  Any width 1..8: 2, 4 and 8 bits have their own loops (the hot
  * widths of the plain layout), the others (3 bits of the dq layout, and 1, 5, 6, 7) go

@@ -1,6 +1,6 @@
 /*
  * aq-mpi — quantization parameters: names, layout sizes and the rounding of
- * scale/min to their storage precision (DESIGN section 3).
+ * scale/min to their storage precision (docs/DESIGN.md §3).
  */
 #include <string.h>
 

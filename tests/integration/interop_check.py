@@ -136,7 +136,7 @@ def two_d(shape):
 
 
 class PlainParams:
-    """scale/min float16|float32 [rows, groups] (DESIGN 6.2)."""
+    """scale/min float16|float32 [rows, groups] (docs/DESIGN.md §6.2)."""
 
     def __init__(self, g, rows, gs, groups):
         self.scale, self.mn, self.gs = g["scale"], g["min"], gs

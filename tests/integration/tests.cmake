@@ -1,6 +1,5 @@
 # Integration tests: real mpirun, real models, real HDF5 clients (h5py, h5dump).
-set(AQ_SHARED_DIR ${CMAKE_SOURCE_DIR}/../shared)
-set(REAL_MODEL ${AQ_SHARED_DIR}/models/tinystories-656k-llama)
+set(REAL_MODEL ${AQ_SHARED}/models/tinystories-656k-llama) # AQ_SHARED: CMakeLists.txt
 set(IT ${CMAKE_BINARY_DIR}/itest)
 set(ITD ${CMAKE_SOURCE_DIR}/tests/integration)
 set(PY /usr/bin/python3) # Debian's python3-h5py lives with the system interpreter

@@ -439,7 +439,7 @@ START_TEST(test_synthetic_drift_and_outliers) {
         ck_assert(s.max[t + 1] < s.max[t]);
         ck_assert(o.std[t + 1] > o.std[t]);
     }
-    /* DESIGN 4: max 45 at u = 0.05 and 27 at u = 0.95 (ratio 0.6); std grows by ~1.44. */
+    /* docs/DESIGN.md §4: max 45 at u = 0.05 and 27 at u = 0.95 (ratio 0.6); std grows by ~1.44. */
     ck_assert_double_eq_tol(s.max[T - 1] / s.max[0], 27.0 / 45.0, 0.01);
     ck_assert_double_eq_tol(s.std[T - 1] / s.std[0], 1.475 / 1.025, 1e-9);
     ck_assert(s.min[0] < -0.9 * s.max[0]);

@@ -83,16 +83,13 @@ START_TEST(equal_units_spread_evenly) {
 }
 END_TEST
 
+/* The real model's directory (main() checks it is there before running this case). */
+static char g_model[1024];
+
 START_TEST(real_model_units) {
-    const char *shared = getenv("AQ_SHARED");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/models/tinystories-656k-llama", shared ? shared : "../shared");
     aq_checkpoint *m = NULL;
     aq_err err = {0};
-    if (aq_checkpoint_open(path, &m, &err) != AQ_OK) {
-        fprintf(stderr, "skipped: real model not available: %s\n", err.msg);
-        return;
-    }
+    ck_assert_msg(aq_checkpoint_open(g_model, &m, &err) == AQ_OK, "%s", err.msg);
     aq_plan *p = NULL;
     ck_assert_int_eq(aq_plan_build(m, 3, NULL, NULL, &p, &err), AQ_OK);
     /* blocks 0 and 1, model.norm.weight, lm_head.weight (the alias is not a unit) */
@@ -114,13 +111,22 @@ START_TEST(real_model_units) {
 }
 END_TEST
 
-int main(void) {
+/* Without an argument the pure cases; "real_model" (its own CTest test) the real model's
+ * plan, skipped (77) when the model is not there. */
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "real_model") != 0)
+        return aq_check_unknown_case("test_core_plan", argv[1]);
+    if (argc > 1 && !aq_check_real_model(g_model, sizeof g_model))
+        return aq_check_skip("test_core_plan real_model", "the real model is missing");
     Suite *s = suite_create("plan");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, partition_matches_brute_force);
-    tcase_add_test(tc, more_ranks_than_units);
-    tcase_add_test(tc, equal_units_spread_evenly);
-    tcase_add_test(tc, real_model_units);
+    TCase *tc = tcase_create(argc > 1 ? "real_model" : "core");
+    if (argc > 1) {
+        tcase_add_test(tc, real_model_units);
+    } else {
+        tcase_add_test(tc, partition_matches_brute_force);
+        tcase_add_test(tc, more_ranks_than_units);
+        tcase_add_test(tc, equal_units_spread_evenly);
+    }
     suite_add_tcase(s, tc);
     return aq_check_run(s);
 }

@@ -1,5 +1,5 @@
 /*
- * Unit tests: the Gaussian error model c(lo, hi) (DESIGN 4) against Monte Carlo — of the
+ * Unit tests: the Gaussian error model c(lo, hi) (docs/DESIGN.md §4) against Monte Carlo — of the
  * model's own definition for every case, and of a real uniform quantizer where the step is
  * fine enough for the s^2/12 rounding model — and its analytic derivatives against central
  * finite differences; point masses and far tails.

@@ -1,5 +1,5 @@
 /*
- * Unit tests: Phase 1 Markov validation (DESIGN 4) on hand-computed examples.
+ * Unit tests: Phase 1 Markov validation (docs/DESIGN.md §4) on hand-computed examples.
  */
 #include <check.h>
 

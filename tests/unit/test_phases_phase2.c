@@ -1,5 +1,5 @@
 /*
- * Unit tests: Phase 2 boundary smoothing (DESIGN 4) — computed from the original group
+ * Unit tests: Phase 2 boundary smoothing (docs/DESIGN.md §4) — computed from the original group
  * values (a middle group's value survives), endpoints and monotonicity of every window,
  * window clamping, and the >= 50 % reduction of the largest log-scale jump with the default
  * window (2, cubic).
@@ -205,7 +205,7 @@ START_TEST(single_group_and_point_mass) {
 }
 END_TEST
 
-/* Group ranges are min/max over the steps; scale/zero by DESIGN 4 (zero: half to even). */
+/* Group ranges are min/max over the steps; scale/zero by docs/DESIGN.md §4 (zero: half to even). */
 START_TEST(groups_and_importance) {
     enum { N = 4 };
     double mean[N] = {0, 0, 0, 0}, std[N] = {1, 1, 1, 1};

@@ -1,5 +1,5 @@
 /*
- * Unit tests: Phase 3 (DESIGN 4) — the analytic gradient of the whole loss (error, Markov
+ * Unit tests: Phase 3 (docs/DESIGN.md §4) — the analytic gradient of the whole loss (error, Markov
  * and entropy terms) against central finite differences, the loss never ending above its
  * start, convergence to the brute-force optimum on a simple case, and determinism.
  */

@@ -1,5 +1,5 @@
 /*
- * Unit tests: time weights (DESIGN 4) — normalisation, monotonicity, the mask schedule's
+ * Unit tests: time weights (docs/DESIGN.md §4) — normalisation, monotonicity, the mask schedule's
  * alphabar = 1 - u, hand-computed linear/cosine values and independence of T.
  */
 #include <check.h>

@@ -2,12 +2,14 @@
  * Unit tests: every SIMD kernel set the CPU supports is bit-identical to the scalar
  * reference, kernel by kernel and through aq_quantize_tensor_ex() (codes, scale/min and
  * metrics), on random and edge-case inputs: ties at .5, constant groups, short last groups,
- * signed zeros, denormals, every f16/bf16 bit pattern.  A set the CPU lacks is skipped
- * (and said so).
+ * signed zeros, denormals, every f16/bf16 bit pattern.  One run tests one set, named by the
+ * first argument ("avx2", "avx512"; one CTest test each); a set the CPU lacks exits 77
+ * (skipped, reason printed) unless AQ_REQUIRE_SIMD names it (aq_check_simd.h).  Without an
+ * argument only the selection and names are tested.
  */
 #include <check.h>
 
-#include "aq_check.h"
+#include "aq_check_simd.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,19 +19,9 @@
 #include "aq/quant.h"
 #include "aq/synth.h"
 
-static const aq_kernels_t *sets[2];
+/* The set under test (main() sets it from argv[1]); the loops below run over it. */
+static const aq_kernels_t *sets[1];
 static int n_sets;
-
-static void find_sets(void) {
-    n_sets = 0;
-    for (int s = 2; s <= 3; ++s) {
-        const aq_kernels *k = aq_kernels_select(s);
-        if (k)
-            sets[n_sets++] = k;
-        else
-            fprintf(stderr, "test_quant_simd: simd %d not supported here, skipped\n", s);
-    }
-}
 
 static uint64_t rng_state = 88172645463325252ull;
 static uint32_t rnd(void) {
@@ -474,19 +466,26 @@ START_TEST(select_and_names) {
 }
 END_TEST
 
-int main(void) {
-    find_sets();
+int main(int argc, char **argv) {
+    if (argc > 1) {
+        const int status = aq_check_simd_set("test_quant_simd", argv[1], &sets[0]);
+        if (status) return status;
+        n_sets = 1;
+    }
     Suite *s = suite_create("quant_simd");
-    TCase *tc = tcase_create("core");
+    TCase *tc = tcase_create(argc > 1 ? argv[1] : "select");
     tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, select_and_names);
-    tcase_add_test(tc, convert_all_patterns);
-    tcase_add_test(tc, group_kernels);
-    tcase_add_test(tc, mse_eval_kernel);
-    tcase_add_test(tc, tensor_identical);
-    tcase_add_test(tc, row_kernels);
-    tcase_add_test(tc, three_bit_kernels);
-    tcase_add_test(tc, dq_kernels);
+    if (argc < 2) {
+        tcase_add_test(tc, select_and_names);
+    } else {
+        tcase_add_test(tc, convert_all_patterns);
+        tcase_add_test(tc, group_kernels);
+        tcase_add_test(tc, mse_eval_kernel);
+        tcase_add_test(tc, tensor_identical);
+        tcase_add_test(tc, row_kernels);
+        tcase_add_test(tc, three_bit_kernels);
+        tcase_add_test(tc, dq_kernels);
+    }
     suite_add_tcase(s, tc);
     return aq_check_run(s);
 }

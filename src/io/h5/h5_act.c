@@ -1,6 +1,6 @@
 /*
  * aq-mpi — /act/<name> (per-layer activation parameters and phase figures) and
- * /timegroups (DESIGN 6.2, docs/FORMAT.md).
+ * /timegroups (docs/DESIGN.md §6.2, docs/FORMAT.md).
  */
 #include "h5_internal.h"
 
