@@ -2,22 +2,11 @@
  * aq-mpi — aq-inspect --verify: file-level checks (every dataset readable, digests of the
  * variable-length strings, run finished); the per-tensor checks are in inspect_tensor.c.
  */
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "inspect_read.h"
 #include "inspect_verify.h"
-
-void ins_problem(ins_verify *v, const char *obj, const char *fmt, ...) {
-    char what[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    fprintf(v->out, "%s: %s: %s\n", v->path, obj, what);
-    v->problems++;
-}
 
 /* Every dataset outside /tensors (whose datasets inspect_tensor.c reads with checks). */
 static herr_t visit(hid_t root, const char *name, const H5O_info_t *info, void *data) {
