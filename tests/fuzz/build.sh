@@ -38,7 +38,7 @@ build() { # name sources... -- libs...
 }
 build fuzz_safetensors "$root/tests/fuzz/fuzz_safetensors.c" "${st[@]}" "${common[@]}" "${JANSSON[@]}"
 build fuzz_index "$root/tests/fuzz/fuzz_index.c" "${st[@]}" "${common[@]}" "${JANSSON[@]}"
-build fuzz_config "$root/tests/fuzz/fuzz_config.c" "$root/src/cli/config.c" "$root/src/quant/params.c" \
+build fuzz_config "$root/tests/fuzz/fuzz_config.c" "$root/src/config/config.c" "$root/src/quant/params.c" \
   "${common[@]}" "${INIH[@]}"
 build fuzz_calib "$root/tests/fuzz/fuzz_calib.c" "$root"/src/calib/*.c "${common[@]}" "${HDF5[@]}"
 echo "fuzz: built in $out"
