@@ -1,4 +1,4 @@
-/* Private to src/mpi: the result message and the pieces of the job. */
+/* Private to src/job: the result message and the pieces of the job. */
 #ifndef AQ_JOB_INTERNAL_H
 #define AQ_JOB_INTERNAL_H
 
@@ -88,7 +88,7 @@ void aq_kl_table_free(aq_kl_table *t);
 /* Checks a passthrough tensor for non-finite values (float dtypes).  AQ_E_VALUE naming it. */
 aq_status aq_check_finite(const aq_tensor *t, aq_err *err);
 
-/* Point-to-point protocol (gather.c). */
+/* Point-to-point protocol (result_msg.c). */
 aq_status aq_send_end(MPI_Comm comm, aq_status st, const char *msg, int rank);
 /* A result whose payload is still being sent (worker side); owns r until finished. */
 #define AQ_PENDING_REQS 16
@@ -145,7 +145,7 @@ typedef struct {
     int global_iterations;
 } aq_act_summary;
 
-/* State of one run of the job, shared by the files of src/mpi. */
+/* State of one run of the job, shared by the files of src/job. */
 struct aq_job_s {
     const aq_config *cfg;
     const struct aq_job_opts_s *opts;
