@@ -9,17 +9,19 @@
 #include "aq/config.h"
 #include "aq/error.h"
 #include "aq/h5out.h"
+#include "aq/mpi_tags.h"
+#include "aq/mpi_util.h"
 #include "aq/plan.h"
 #include "aq/quant.h"
 #include "aq/safetensors.h"
 
 typedef struct aq_job_s aq_job; /* defined below */
 
-enum { TAG_HDR = 11, TAG_CODES = 12, TAG_SCALE = 13, TAG_MIN = 14, TAG_SUB = 15, TAG_ABORT = 19 };
 enum { MSG_RESULT = 1, MSG_END = 2 };
 
-/* Sent as raw bytes: ranks of one job are assumed to share the architecture (homogeneous
- * cluster), as every MPI_BYTE protocol does. */
+/* The header of one message under AQ_TAG_RESULT (protocol in aq/mpi_tags.h).  Sent as raw
+ * bytes: ranks of one job are assumed to share the architecture (homogeneous cluster), as
+ * every MPI_BYTE protocol does. */
 typedef struct {
     int32_t kind;   /* MSG_RESULT or MSG_END */
     int32_t status; /* aq_status; an END with an error carries its message */
