@@ -9,6 +9,7 @@
 #include "aq/config.h"
 #include "aq/error.h"
 #include "aq/h5out.h"
+#include "aq/job.h"
 #include "aq/mpi_tags.h"
 #include "aq/mpi_util.h"
 #include "aq/plan.h"
@@ -50,17 +51,17 @@ typedef struct {
     uint8_t *sub; /* NULL when hdr.sub_bytes == 0 */
 } aq_qresult;
 
-/* Stored bytes of r: codes + scale + min + sub. */
+/* Stored bytes of r: codes + scale + min + sub (qresult.c). */
 uint64_t aq_qresult_bytes(const aq_qresult *r);
 
-/* 2-D view [rows, cols] of a tensor: rows = shape[0], cols = product of the rest. */
+/* 2-D view [rows, cols] of a tensor: rows = shape[0], cols = product of the rest (select.c). */
 void aq_tensor_view(const aq_tensor *t, int64_t *rows, int64_t *cols);
 
 /* Allocates the buffers of `r` for the sizes in r->hdr.  AQ_E_NOMEM naming the tensor. */
 aq_status aq_qresult_alloc(aq_qresult *r, const char *name, aq_err *err);
 void aq_qresult_free(aq_qresult *r);
 
-/* Quantizes model tensor `index` into `r` (allocating it), timing the work; with
+/* Quantizes model tensor `index` into `r` (allocating it), timing the work (tensor_work.c); with
  * calibration, the mse error is weighted by the importance h_j (DESIGN 3). */
 aq_status aq_qresult_compute(const aq_job *j, int64_t index, aq_qresult *r, aq_err *err);
 
@@ -170,11 +171,39 @@ struct aq_job_s {
     size_t n_resumed;          /* rank 0: how many */
 };
 
+/*-*********************************************
+ *  The stages, one file each, called in this order by job.c (aq_job_run)
+ ***********************************************/
+/* Builds the plan on every rank and broadcasts rank 0's unit -> rank assignment
+ * (plan_bcast.c).  AQ_E_MPI when a rank sees another model.  Collective. */
+aq_status aq_job_make_plan(aq_job *j, aq_err *err);
+/* Rank 0's loop: passthrough tensors, its own units, the workers' results (writer.c). */
+aq_status aq_job_writer_loop(aq_job *j, aq_err *err);
+/* A worker's loop: its units' tensors, streamed to rank 0, then MSG_END (worker.c). */
+aq_status aq_job_worker_loop(aq_job *j, aq_err *err);
+/* After the weights and the activation stage: /run figures, digests, aliases, /source, /run,
+ * commit on rank 0 (finish.c).  On failure rank 0 removes the partial file.  Collective. */
+aq_status aq_job_finish(aq_job *j, aq_err *err);
+
+/* Per-rank figures for /run, gathered on rank 0 as [size][RUN_N] doubles (finish.c). */
+enum { RUN_UNITS, RUN_BYTES, RUN_QUANT, RUN_SEND, RUN_TOTAL, RUN_RSS, RUN_N };
+/* Rank 0: writes /run from all[size * RUN_N] and prints the summaries (run_info.c). */
+aq_status aq_job_write_run(aq_job *j, const double *all, aq_err *err);
+/* Rank 0: the model's aliases as links (aliases.c). */
+aq_status aq_job_write_aliases(aq_job *j, aq_err *err);
+/* SHA-256 of the model files, file i on rank i % size, merged on rank 0 (digests.c); free
+ * with aq_checkpoint_file_digests_free.  Collective. */
+aq_status aq_job_digest_files(aq_job *j, size_t *n, char ***files, char ***hex, aq_err *err);
+/* Rank 0: /source from the digests (digests.c). */
+aq_status aq_job_write_source(aq_job *j, size_t n, char **files, char **hex, aq_err *err);
+
 /* Creates the result file on rank 0, or reopens it with opts->resume, and broadcasts
  * j->done (output.c).  Collective. */
 aq_status aq_job_open_output(aq_job *j, aq_err *err);
 /* The signal number that asked this rank to stop, or 0. */
-int aq_job_stop_signal(const aq_job *j);
+static inline int aq_job_stop_signal(const aq_job *j) {
+    return j->opts->stop ? (int)*j->opts->stop : 0;
+}
 
 /* Opens the calibration source and computes T, w, alphabar (collective). */
 aq_status aq_act_setup_open(aq_job *j, aq_err *err);

@@ -10,50 +10,6 @@
 #include "aq/qlayout.h"
 #include "job_internal.h"
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
-int aq_job_is_quantized(const aq_tensor *t, const aq_config *cfg) {
-    if (t->ndim != 2 || t->shape[0] < 1 || t->shape[1] < 1 || !ends_with(t->name, ".weight"))
-        return 0;
-    int embedding = strstr(t->name, "embed") || strstr(t->name, "wte") || strstr(t->name, "wpe") ||
-                    strncmp(t->name, "lm_head", 7) == 0;
-    return !embedding || cfg->quant_embeddings;
-}
-
-void aq_tensor_view(const aq_tensor *t, int64_t *rows, int64_t *cols) {
-    *rows = t->ndim > 0 ? t->shape[0] : 1;
-    *cols = 1;
-    for (int d = 1; d < t->ndim; ++d)
-        *cols *= t->shape[d];
-}
-
-uint64_t aq_qresult_bytes(const aq_qresult *r) {
-    return r->hdr.codes_bytes + 2 * r->hdr.param_bytes + r->hdr.sub_bytes;
-}
-
-aq_status aq_qresult_alloc(aq_qresult *r, const char *name, aq_err *err) {
-    r->codes = malloc(r->hdr.codes_bytes ? r->hdr.codes_bytes : 1);
-    r->scale = malloc(r->hdr.param_bytes ? r->hdr.param_bytes : 1);
-    r->min = malloc(r->hdr.param_bytes ? r->hdr.param_bytes : 1);
-    r->sub = r->hdr.sub_bytes ? malloc(r->hdr.sub_bytes) : NULL;
-    if (r->codes && r->scale && r->min && (r->sub || !r->hdr.sub_bytes)) return AQ_OK;
-    aq_qresult_free(r);
-    return aq_err_set(err, AQ_E_NOMEM, "tensor %s: cannot allocate %llu bytes of results", name,
-                      (unsigned long long)aq_qresult_bytes(r));
-}
-
-void aq_qresult_free(aq_qresult *r) {
-    free(r->codes);
-    free(r->scale);
-    free(r->min);
-    free(r->sub);
-    r->codes = r->sub = NULL;
-    r->scale = r->min = NULL;
-}
-
 /* Importance h_j = sum_t w_t E[x_tj^2] of tensor t's input channels, or NULL (all 1). */
 aq_status aq_job_importance(const aq_job *j, const aq_tensor *t, int64_t cols, float **h,
                             aq_err *err) {
