@@ -10,6 +10,7 @@
 #include "aq/error.h"
 #include "aq/h5out.h"
 #include "aq/job.h"
+#include "aq/layer_kl.h"
 #include "aq/mpi_tags.h"
 #include "aq/mpi_util.h"
 #include "aq/plan.h"
@@ -73,20 +74,6 @@ aq_status aq_quantize_at(const aq_job *j, const aq_tensor *t, int bits, const fl
                          aq_qresult *r, aq_err *err);
 /* Mixed precision under quant.budget_bits (budget.c): fills j->bits, collective. */
 aq_status aq_budget_assign(aq_job *j, aq_err *err);
-
-/* Per-layer KL from aq-eval --layer-kl (kl_table.c), for the KL fallback. */
-typedef struct {
-    size_t n;
-    char **names;
-    int *bits;  /* width the KL was measured at */
-    double *kl; /* nats, mean over t */
-} aq_kl_table;
-/* Reads `path`.  AQ_E_IO (unreadable or not JSON, with line), AQ_E_FORMAT naming the entry,
- * AQ_E_NOMEM.  On error t is empty. */
-aq_status aq_kl_table_load(const char *path, aq_kl_table *t, aq_err *err);
-/* 1 and *kl for tensor `name` measured at `bits`, else 0. */
-int aq_kl_table_find(const aq_kl_table *t, const char *name, int bits, double *kl);
-void aq_kl_table_free(aq_kl_table *t);
 
 /* Checks a passthrough tensor for non-finite values (float dtypes).  AQ_E_VALUE naming it. */
 aq_status aq_check_finite(const aq_tensor *t, aq_err *err);

@@ -40,5 +40,5 @@ build fuzz_safetensors "$root/tests/fuzz/fuzz_safetensors.c" "${st[@]}" "${commo
 build fuzz_index "$root/tests/fuzz/fuzz_index.c" "${st[@]}" "${common[@]}" "${JANSSON[@]}"
 build fuzz_config "$root/tests/fuzz/fuzz_config.c" "$root/src/config/config.c" "$root/src/quant/params.c" \
   "${common[@]}" "${INIH[@]}"
-build fuzz_calib "$root/tests/fuzz/fuzz_calib.c" "$root"/src/calib/*.c "${common[@]}" "${HDF5[@]}"
+build fuzz_calib "$root/tests/fuzz/fuzz_calib.c" "$root"/src/calib/*.c "$root"/src/io/h5util/*.c "${common[@]}" "${HDF5[@]}"
 echo "fuzz: built in $out"

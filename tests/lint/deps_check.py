@@ -9,12 +9,16 @@ depends on one of the other's.  The check fails on
   * a cycle between folders (the same, one level up: src/io/h5 -> src/quant -> src/io/h5),
   * a file outside src/cli that uses a symbol defined in src/cli (the command-line programs
     are the top of the tree: bench/ and the libraries must not reach into them),
+  * with --order: a folder that uses a folder listed after it in the order file (a back-edge
+    of the layering the README's Layout section describes), or a folder of src/ that the
+    order file does not list,
 
 and prints each cycle as a path with one symbol per edge.  Cycles listed in the allow-list
 (known ones, still being removed) pass; an allow-list entry that no longer matches any
 cycle is reported so that it can be deleted.
 
-Usage: deps_check.py --build BUILD_DIR --src SOURCE_DIR [--allow FILE] [--print-graph]
+Usage: deps_check.py --build BUILD_DIR --src SOURCE_DIR [--allow FILE] [--order FILE]
+                     [--print-graph]
 
 The objects are those CMake left under BUILD_DIR/CMakeFiles/<target>.dir/; for a source
 compiled into several targets (or a stale object of a file that moved target) the newest
@@ -170,7 +174,8 @@ def cycle_path(graph, comp):
 
 def load_allow(path):
     """[(kind, member patterns, line)] from the allow-list: 'file A B ...' or 'folder A B ...',
-    each member a path or an fnmatch pattern (src/quant/*.c); '#' starts a comment."""
+    each member a path or an fnmatch pattern (src/quant/*.c), or 'edge A B' for a folder
+    back-edge A -> B against --order; '#' starts a comment."""
     allow = []
     if not path:
         return allow
@@ -179,8 +184,9 @@ def load_allow(path):
             line = line.split("#", 1)[0].split()
             if not line:
                 continue
-            if line[0] not in ("file", "folder") or len(line) < 2:
-                sys.exit("%s:%d: expected 'file A B ...' or 'folder A B ...'" % (path, n))
+            if line[0] not in ("file", "folder", "edge") or len(line) < 2:
+                sys.exit("%s:%d: expected 'file A B ...', 'folder A B ...' or 'edge A B'"
+                         % (path, n))
             allow.append((line[0], line[1:], n))
     return allow
 
@@ -206,11 +212,35 @@ def report(kind, graph, comps, allow, used):
     return bad
 
 
+def check_order(fg, path, allow, used):
+    """Back-edges against the layering in `path` (one folder a line, lowest first)."""
+    with open(path) as f:
+        order = [l.split("#", 1)[0].strip() for l in f]
+    rank = {d: i for i, d in enumerate(d for d in order if d)}
+    bad = 0
+    for d in sorted(fg):
+        if d not in rank:
+            print("UNLISTED folder %s: add it to %s at its place in the layering" % (d, path))
+            bad += 1
+    for a in sorted(fg):
+        for b, example in sorted(fg[a].items()):
+            if a in rank and b in rank and rank[b] > rank[a]:
+                entry = next((x for x in allow if x[0] == "edge" and x[1] == [a, b]), None)
+                label = "allowed (deps_allow.txt line %d)" % entry[2] if entry else "BACK-EDGE"
+                print("%s %s -> %s (listed after it)  [%s]" % (label, a, b, example))
+                if entry:
+                    used.add(entry[2])
+                else:
+                    bad += 1
+    return bad
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", required=True)
     ap.add_argument("--src", required=True)
     ap.add_argument("--allow", help="allow-list of known cycles")
+    ap.add_argument("--order", help="folders of src/ in dependency order, lowest first")
     ap.add_argument("--print-graph", action="store_true", help="print every file edge")
     a = ap.parse_args()
 
@@ -241,6 +271,8 @@ def main():
     bad += report("file", src_graph, sccs(src_graph), allow, used)
     fg = folder_graph(src_graph)
     bad += report("folder", fg, sccs(fg), allow, used)
+    if a.order:
+        bad += check_order(fg, a.order, allow, used)
     for kind, members, n in allow:
         if n not in used:
             print("note: deps_allow.txt line %d (%s %s) matches no cycle any more: delete it"
