@@ -1,4 +1,5 @@
-/* The main job: open, plan, quantize and stream to rank 0, write, commit. */
+/* The run lifecycle of the job (aq_job_run): kernels, model, KL table, plan, output, budget,
+ * the writer/worker loops, the activation stage, finish; the stages are the other files. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
