@@ -47,9 +47,4 @@ aq_status aq_job_run(const aq_config *cfg, const aq_job_opts *opts, MPI_Comm com
  *  quant.embeddings is true.  Everything else is passed through bit-exact. */
 int aq_job_is_quantized(const aq_tensor *t, const aq_config *cfg);
 
-/*! aq_mpi_agree() :
- *  Collective: every rank passes its local status (and message in `err`).  The lowest rank
- *  with a non-OK status broadcasts its aq_err to all.  @return : that status, or AQ_OK. */
-aq_status aq_mpi_agree(MPI_Comm comm, aq_status local, aq_err *err);
-
 #endif /* AQ_JOB_H */

@@ -361,7 +361,7 @@ typedef struct {
 aq_status aq_run_open(const aq_run_opts *o, aq_run *r, aq_err *err);
 void aq_run_close(aq_run *r);
 
-/*! aq_agree() : collective (MPI_COMM_WORLD); aq_mpi_agree() of include/aq/job.h: every rank
+/*! aq_agree() : collective (MPI_COMM_WORLD); aq_mpi_agree() of include/aq/mpi_util.h: every rank
  *  gets the status and message of the lowest failing rank ("rank N: " prefixed), or AQ_OK.
  *  `what` labels a failure whose message is empty. */
 aq_status aq_agree(aq_status st, const char *what, aq_err *err);

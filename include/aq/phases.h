@@ -1,7 +1,7 @@
 /*
  * aq-mpi — time-aware activation parameters and the three phases (docs/DESIGN.md §4 and §5).
  *
- * Pure computation: no MPI, no files.  The job (src/mpi) reconciles across ranks:
+ * Pure computation: no MPI, no files.  The job (src/job) reconciles across ranks:
  * segment costs are summed with MPI_Allreduce on int64 fixed-point values (exact, so the
  * boundaries do not depend on the rank count), and Phase 3 is stepped one iteration at a
  * time so that all ranks can stop together.

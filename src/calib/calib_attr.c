@@ -17,10 +17,10 @@ static int open_attr(hid_t loc, const char *name, H5T_class_t want, hid_t *a, hi
     *ft = *a < 0 ? -1 : H5Aget_type(*a);
     int ok =
         sp >= 0 && *ft >= 0 && H5Sget_simple_extent_npoints(sp) == 1 && H5Tget_class(*ft) == want;
-    aq_calib_close_id(sp);
+    aq_h5_close_id(sp);
     if (!ok) {
-        aq_calib_close_id(*ft);
-        aq_calib_close_id(*a);
+        aq_h5_close_id(*ft);
+        aq_h5_close_id(*a);
         *a = *ft = -1;
         return -1;
     }
@@ -33,8 +33,8 @@ int aq_calib_attr_int(hid_t loc, const char *name, int *v) {
     if (rc <= 0) return rc;
     /* Wider integers are clipped by HDF5's conversion, which the range checks catch. */
     if (H5Aread(a, H5T_NATIVE_INT, v) < 0) rc = -1;
-    aq_calib_close_id(ft);
-    aq_calib_close_id(a);
+    aq_h5_close_id(ft);
+    aq_h5_close_id(a);
     return rc;
 }
 
@@ -50,7 +50,7 @@ static int read_vlen(hid_t a, hid_t ft, char **v) {
         if (!*v) rc = -1;
     }
     if (s) H5free_memory(s);
-    aq_calib_close_id(mt);
+    aq_h5_close_id(mt);
     return rc;
 }
 
@@ -65,7 +65,7 @@ static int read_fixed(hid_t a, hid_t ft, char **v) {
               H5Tset_cset(mt, H5Tget_cset(ft)) >= 0 && H5Aread(a, mt, buf) >= 0)
                  ? 1
                  : -1;
-    aq_calib_close_id(mt);
+    aq_h5_close_id(mt);
     if (rc == 1) {
         buf[n] = '\0';
         *v = buf;
@@ -82,7 +82,7 @@ int aq_calib_attr_str(hid_t loc, const char *name, char **v) {
     if (rc <= 0) return rc;
     htri_t var = H5Tis_variable_str(ft);
     rc = var < 0 ? -1 : var ? read_vlen(a, ft, v) : read_fixed(a, ft, v);
-    aq_calib_close_id(ft);
-    aq_calib_close_id(a);
+    aq_h5_close_id(ft);
+    aq_h5_close_id(a);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include <hdf5.h>
 
 #include "aq/calib.h"
+#include "aq/h5util.h"
 
 /* Dataset names of one layer group, in the order they are written and read. */
 #define AQ_CALIB_N_SCALARS 5
@@ -16,25 +17,6 @@ extern const char *const aq_calib_scalar_names[AQ_CALIB_N_SCALARS]; /* min..coun
 
 /*! aq_calib_scalar() : the [T] array of `s` for aq_calib_scalar_names[i]. */
 double *aq_calib_scalar(const aq_layer_stats *s, int i);
-
-/*! aq_calib_quiet : the caller's automatic HDF5 error printer, saved while we work. */
-typedef struct {
-    H5E_auto2_t func;
-    void *data;
-} aq_calib_quiet;
-
-/*! aq_calib_quiet_begin() / _end() : silence HDF5's error printing for one API call (we
- *  report errors as values) and restore the caller's setting afterwards. */
-void aq_calib_quiet_begin(aq_calib_quiet *q);
-void aq_calib_quiet_end(const aq_calib_quiet *q);
-
-/*! aq_calib_h5_desc() : the innermost description on HDF5's error stack (or "HDF5 error")
- *  copied into buf; clears the stack.  @return : buf. */
-const char *aq_calib_h5_desc(char *buf, size_t n);
-
-/*! aq_calib_close_id() : closes any HDF5 id, ignoring negative ones, keeping the error
- *  stack of the failure that led here.  @return : 0 or -1. */
-int aq_calib_close_id(hid_t id);
 
 /* An open calibration file (aq_calib_open); layers are read on demand. */
 struct aq_calib {

@@ -40,7 +40,7 @@ static aq_status open_float(const load_ctx *x, hid_t g, const char *dname, int r
     htri_t e = H5Lexists(g, dname, H5P_DEFAULT);
     *ds = e > 0 ? H5Dopen2(g, dname, H5P_DEFAULT) : -1;
     if (*ds < 0) {
-        if (e > 0) aq_calib_h5_desc(d, sizeof d);
+        if (e > 0) aq_h5_error_desc(d, sizeof d);
         return e > 0 ? LOAD_FAIL(x, "%s is not a readable dataset: %s", p, l, dname, d)
                      : LOAD_FAIL(x, "missing dataset %s", p, l, dname);
     }
@@ -48,11 +48,11 @@ static aq_status open_float(const load_ctx *x, hid_t g, const char *dname, int r
     H5T_class_t k = t < 0 ? H5T_NO_CLASS : H5Tget_class(t);
     int nd = s < 0 ? -1 : H5Sget_simple_extent_ndims(s);
     if (nd == rank) H5Sget_simple_extent_dims(s, dims, NULL);
-    aq_calib_close_id(t);
-    aq_calib_close_id(s);
+    aq_h5_close_id(t);
+    aq_h5_close_id(s);
     H5Eclear2(H5E_DEFAULT);
     if (k == H5T_FLOAT && nd == rank) return AQ_OK;
-    aq_calib_close_id(*ds);
+    aq_h5_close_id(*ds);
     *ds = -1;
     if (k != H5T_FLOAT)
         return LOAD_FAIL(x, "dataset %s has %s values, expected floating point", p, l, dname,
@@ -65,7 +65,7 @@ static aq_status check_shape(const load_ctx *x, hid_t g, const char *dname, int 
                              hsize_t *dims) {
     hid_t ds;
     aq_status st = open_float(x, g, dname, rank, dims, &ds);
-    aq_calib_close_id(ds);
+    aq_h5_close_id(ds);
     if (st == AQ_OK && dims[0] != (hsize_t)x->c->T)
         st = LOAD_FAIL(x, "dataset %s has %llu rows, the file's T is %d", x->c->path, x->layer,
                        dname, (unsigned long long)dims[0], x->c->T);
@@ -101,7 +101,7 @@ static aq_status check_hist(const load_ctx *x, hid_t g, int *B) {
     aq_status st = open_float(x, g, "hist", 2, dims, &ds);
     if (st != AQ_OK) return st;
     int attr_b = 0, rc = aq_calib_attr_int(ds, "B", &attr_b);
-    aq_calib_close_id(ds);
+    aq_h5_close_id(ds);
     H5Eclear2(H5E_DEFAULT);
     const char *p = x->c->path, *l = x->layer;
     if (dims[0] != (hsize_t)x->c->T)
@@ -119,11 +119,11 @@ static aq_status check_hist(const load_ctx *x, hid_t g, int *B) {
 static aq_status read_one(const load_ctx *x, hid_t g, const char *dname, hid_t mem, void *buf) {
     hid_t ds = H5Dopen2(g, dname, H5P_DEFAULT);
     herr_t rc = ds < 0 ? -1 : H5Dread(ds, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-    aq_calib_close_id(ds);
+    aq_h5_close_id(ds);
     if (rc >= 0) return AQ_OK;
     char d[256];
     return LOAD_FAIL(x, "cannot read dataset %s: %s", x->c->path, x->layer, dname,
-                     aq_calib_h5_desc(d, sizeof d));
+                     aq_h5_error_desc(d, sizeof d));
 }
 
 static aq_status read_all(const load_ctx *x, hid_t g, aq_layer_stats *s) {
@@ -158,20 +158,20 @@ aq_status aq_calib_load(const aq_calib *c, const char *name, int64_t expect_in, 
     if (!aq_calib_has(c, name))
         return aq_err_set(err, AQ_E_FORMAT, "%s: no statistics for layer %s", c->path, name);
     load_ctx x = {c, name, err};
-    aq_calib_quiet q;
-    aq_calib_quiet_begin(&q);
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
     hid_t g = H5Gopen2(c->stats, name, H5P_DEFAULT);
     aq_status st;
     if (g < 0) {
         char d[256];
         st =
-            LOAD_FAIL(&x, "not a readable group: %s", c->path, name, aq_calib_h5_desc(d, sizeof d));
+            LOAD_FAIL(&x, "not a readable group: %s", c->path, name, aq_h5_error_desc(d, sizeof d));
     } else {
         st = load_group(&x, g, expect_in, out);
     }
-    aq_calib_close_id(g);
+    aq_h5_close_id(g);
     H5Eclear2(H5E_DEFAULT);
-    aq_calib_quiet_end(&q);
+    aq_h5_quiet_end(&q);
     if (st == AQ_OK) st = aq_layer_stats_check(out, c->path, err);
     if (st != AQ_OK) aq_layer_stats_free(out);
     return st;

@@ -32,7 +32,7 @@ static aq_status read_names(aq_calib *c, aq_err *err) {
     c->stats = e > 0 ? H5Gopen2(c->file, "stats", H5P_DEFAULT) : -1;
     if (c->stats < 0) {
         char d[256];
-        aq_calib_h5_desc(d, sizeof d);
+        aq_h5_error_desc(d, sizeof d);
         return aq_err_set(err, AQ_E_FORMAT, "%s: not a calibration file (no group /stats%s%s)",
                           c->path, e > 0 ? ": " : "", e > 0 ? d : "");
     }
@@ -40,7 +40,7 @@ static aq_status read_names(aq_calib *c, aq_err *err) {
     if (H5Literate(c->stats, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_name, c) < 0) {
         char d[256];
         return aq_err_set(err, AQ_E_FORMAT, "%s: cannot list /stats: %s", c->path,
-                          aq_calib_h5_desc(d, sizeof d));
+                          aq_h5_error_desc(d, sizeof d));
     }
     if (c->n > 1) qsort(c->names, c->n, sizeof *c->names, cmp_names);
     return AQ_OK;
@@ -90,7 +90,7 @@ static aq_status open_file(aq_calib *c, aq_err *err) {
     if (c->file < 0) {
         char d[256];
         return aq_err_set(err, AQ_E_FORMAT, "%s: cannot open as HDF5: %s", c->path,
-                          aq_calib_h5_desc(d, sizeof d));
+                          aq_h5_error_desc(d, sizeof d));
     }
     return AQ_OK;
 }
@@ -108,12 +108,12 @@ aq_status aq_calib_open(const char *path, aq_calib **out, aq_err *err) {
         aq_calib_close(c);
         return aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", path);
     }
-    aq_calib_quiet q;
-    aq_calib_quiet_begin(&q);
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
     aq_status st = open_file(c, err);
     if (st == AQ_OK) st = read_root(c, err);
     if (st == AQ_OK) st = read_names(c, err);
-    aq_calib_quiet_end(&q);
+    aq_h5_quiet_end(&q);
     if (st != AQ_OK) {
         aq_calib_close(c);
         return st;
@@ -141,12 +141,12 @@ int aq_calib_has(const aq_calib *c, const char *name) {
 
 void aq_calib_close(aq_calib *c) {
     if (!c) return;
-    aq_calib_quiet q;
-    aq_calib_quiet_begin(&q);
-    aq_calib_close_id(c->stats);
-    aq_calib_close_id(c->file);
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
+    aq_h5_close_id(c->stats);
+    aq_h5_close_id(c->file);
     H5Eclear2(H5E_DEFAULT);
-    aq_calib_quiet_end(&q);
+    aq_h5_quiet_end(&q);
     for (size_t i = 0; i < c->n; ++i)
         free(c->names[i]);
     free(c->names);

@@ -42,10 +42,10 @@ static int put(hid_t g, const char *name, hid_t ftype, hid_t mtype, int rank, co
     hid_t s = H5Screate_simple(rank, dims, NULL);
     hid_t d = s < 0 ? -1 : H5Dcreate2(g, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     int rc = (d < 0 || H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) ? -1 : 0;
-    aq_calib_close_id(s);
+    aq_h5_close_id(s);
     if (keep && rc == 0)
         *keep = d;
-    else if (aq_calib_close_id(d) < 0)
+    else if (aq_h5_close_id(d) < 0)
         rc = -1;
     return rc;
 }
@@ -54,8 +54,8 @@ static int put_i32_attr(hid_t loc, const char *name, int v) {
     hid_t s = H5Screate(H5S_SCALAR);
     hid_t a = s < 0 ? -1 : H5Acreate2(loc, name, H5T_STD_I32LE, s, H5P_DEFAULT, H5P_DEFAULT);
     int rc = (a < 0 || H5Awrite(a, H5T_NATIVE_INT, &v) < 0) ? -1 : 0;
-    if (aq_calib_close_id(a) < 0) rc = -1;
-    aq_calib_close_id(s);
+    if (aq_h5_close_id(a) < 0) rc = -1;
+    aq_h5_close_id(s);
     return rc;
 }
 
@@ -71,9 +71,9 @@ static int put_str_attr(hid_t loc, const char *name, const char *v) {
                  : 0;
     hid_t a = rc < 0 ? -1 : H5Acreate2(loc, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
     if (a < 0 || H5Awrite(a, t, val) < 0) rc = -1;
-    if (aq_calib_close_id(a) < 0) rc = -1;
-    aq_calib_close_id(s);
-    aq_calib_close_id(t);
+    if (aq_h5_close_id(a) < 0) rc = -1;
+    aq_h5_close_id(s);
+    aq_h5_close_id(t);
     return rc;
 }
 
@@ -92,9 +92,9 @@ static int put_layer(hid_t stats, const aq_layer_stats *s) {
         hid_t h = -1;
         rc = put(g, "hist", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dh, s->hist, &h);
         if (rc == 0) rc = put_i32_attr(h, "B", s->B);
-        if (aq_calib_close_id(h) < 0) rc = -1;
+        if (aq_h5_close_id(h) < 0) rc = -1;
     }
-    if (aq_calib_close_id(g) < 0) rc = -1;
+    if (aq_h5_close_id(g) < 0) rc = -1;
     return rc;
 }
 
@@ -120,7 +120,7 @@ static hid_t create_file(const char *partial) {
     hid_t f = H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0
                   ? -1
                   : H5Fcreate(partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    aq_calib_close_id(fapl);
+    aq_h5_close_id(fapl);
     return f;
 }
 
@@ -138,11 +138,11 @@ static aq_status write_file(const char *partial, const write_job *j, aq_err *err
             failed = j->L[i].name;
             kind = "layer ";
         }
-    if (aq_calib_close_id(stats) < 0 && !failed) failed = "group /stats";
+    if (aq_h5_close_id(stats) < 0 && !failed) failed = "group /stats";
     if (f >= 0 && H5Fclose(f) < 0 && !failed) failed = "the file (close failed)";
     if (!failed) return AQ_OK;
     char d[256];
-    aq_calib_h5_desc(d, sizeof d);
+    aq_h5_error_desc(d, sizeof d);
     if (f < 0) return aq_err_set(err, AQ_E_HDF5, "cannot create HDF5 file %s: %s", partial, d);
     return aq_err_set(err, AQ_E_HDF5, "%s: writing %s%s: %s", partial, kind, failed, d);
 }
@@ -166,10 +166,10 @@ aq_status aq_calib_write(const char *path, const char *source, const char *times
     }
     close(fd);
     write_job j = {source, timestep, layers, n};
-    aq_calib_quiet q;
-    aq_calib_quiet_begin(&q);
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
     st = write_file(partial, &j, err);
-    aq_calib_quiet_end(&q);
+    aq_h5_quiet_end(&q);
     if (st == AQ_OK && rename(partial, path) != 0)
         st = aq_err_set(err, AQ_E_IO, "cannot rename %s to %s: %s", partial, path, strerror(errno));
     if (st != AQ_OK) unlink(partial);

@@ -28,8 +28,8 @@ static int put_attr(hid_t loc, const char *name, hid_t ftype, hid_t mtype, const
     hid_t s = H5Screate(H5S_SCALAR);
     hid_t a = s < 0 ? -1 : H5Acreate2(loc, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT);
     int rc = (a < 0 || H5Awrite(a, mtype, v) < 0) ? -1 : 0;
-    if (aq_calib_close_id(a) < 0) rc = -1;
-    aq_calib_close_id(s);
+    if (aq_h5_close_id(a) < 0) rc = -1;
+    aq_h5_close_id(s);
     return rc;
 }
 
@@ -40,7 +40,7 @@ static int put_str(hid_t loc, const char *name, const char *v) {
               H5Tset_strpad(t, H5T_STR_NULLTERM) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)
                  ? -1
                  : put_attr(loc, name, t, t, v);
-    aq_calib_close_id(t);
+    aq_h5_close_id(t);
     return rc;
 }
 
@@ -53,9 +53,9 @@ static int get_f64(hid_t loc, const char *name, double *v) {
               H5Aread(a, H5T_NATIVE_DOUBLE, v) < 0)
                  ? -1
                  : 0;
-    aq_calib_close_id(t);
-    aq_calib_close_id(sp);
-    aq_calib_close_id(a);
+    aq_h5_close_id(t);
+    aq_h5_close_id(sp);
+    aq_h5_close_id(a);
     return rc;
 }
 
@@ -97,7 +97,7 @@ static aq_status bad_value(aq_err *err, const char *path, const char *layer, int
 
 static aq_status h5_fail(aq_err *err, const char *path, const char *what) {
     char d[256];
-    aq_calib_h5_desc(d, sizeof d);
+    aq_h5_error_desc(d, sizeof d);
     return aq_err_set(err, AQ_E_HDF5, "%s: %s: %s", path, what, d);
 }
 
@@ -124,8 +124,8 @@ static int write_schedule(hid_t g, const aq_hessian_schedule *s, double tokens_p
                                   H5P_DEFAULT);
     rc =
         (d < 0 || H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, s->w) < 0) ? -1 : 0;
-    if (aq_calib_close_id(d) < 0) rc = -1;
-    aq_calib_close_id(sp);
+    if (aq_h5_close_id(d) < 0) rc = -1;
+    aq_h5_close_id(sp);
     return rc;
 }
 
@@ -143,13 +143,13 @@ aq_status aq_hessian_store_open(const char *path, const aq_hessian_schedule *s,
         return aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", path);
     }
     h->file = h->group = -1;
-    aq_calib_quiet q;
-    aq_calib_quiet_begin(&q);
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
     h->file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     if (h->file < 0) {
         char d[256];
         st = aq_err_set(err, AQ_E_IO, "cannot open calibration file %s for writing: %s", path,
-                        aq_calib_h5_desc(d, sizeof d));
+                        aq_h5_error_desc(d, sizeof d));
     } else if (H5Lexists(h->file, HESSIAN_GROUP, H5P_DEFAULT) != 0) {
         st = aq_err_set(err, AQ_E_FORMAT, "%s: already has /%s", path, HESSIAN_GROUP);
     } else {
@@ -157,7 +157,7 @@ aq_status aq_hessian_store_open(const char *path, const aq_hessian_schedule *s,
         if (h->group < 0 || write_schedule(h->group, s, tokens_per_bin) < 0)
             st = h5_fail(err, path, "writing /hessian");
     }
-    aq_calib_quiet_end(&q);
+    aq_h5_quiet_end(&q);
     if (st != AQ_OK) {
         aq_hessian_store_abort(h);
         return st;
@@ -171,7 +171,7 @@ static hid_t packed_dcpl(hsize_t size) {
     hsize_t chunk = size < CHUNK_VALUES ? size : CHUNK_VALUES;
     if (p < 0 || H5Pset_chunk(p, 1, &chunk) < 0 || H5Pset_shuffle(p) < 0 ||
         H5Pset_deflate(p, 1) < 0) {
-        aq_calib_close_id(p);
+        aq_h5_close_id(p);
         return -1;
     }
     return p;
@@ -188,9 +188,9 @@ static int write_layer(hid_t g, const char *tmp, const char *layer, int64_t n, c
               put_attr(d, "n", H5T_STD_I64LE, H5T_NATIVE_LLONG, &nn) < 0)
                  ? -1
                  : 0;
-    if (aq_calib_close_id(d) < 0) rc = -1;
-    aq_calib_close_id(dcpl);
-    aq_calib_close_id(sp);
+    if (aq_h5_close_id(d) < 0) rc = -1;
+    aq_h5_close_id(dcpl);
+    aq_h5_close_id(sp);
     if (rc == 0 && H5Lmove(g, tmp, g, layer, H5P_DEFAULT, H5P_DEFAULT) < 0) rc = -1;
     return rc;
 }
@@ -211,44 +211,44 @@ aq_status aq_hessian_store_put(aq_hessian_store *st, const char *layer, int64_t 
     if (!tmp) return aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", st->path);
     memcpy(tmp, layer, len);
     memcpy(tmp + len, ".partial", sizeof ".partial");
-    aq_calib_quiet q;
-    aq_calib_quiet_begin(&q);
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
     aq_status rs = AQ_OK;
     if (H5Lexists(st->group, layer, H5P_DEFAULT) != 0)
         rs = aq_err_set(err, AQ_E_VALUE, "%s: layer %s: Hessian given twice", st->path, layer);
     else if (write_layer(st->group, tmp, layer, n, Hp) < 0)
         rs = h5_fail(err, st->path, layer);
-    aq_calib_quiet_end(&q);
+    aq_h5_quiet_end(&q);
     free(tmp);
     return rs;
 }
 
 void aq_hessian_store_abort(aq_hessian_store *st) {
     if (!st) return;
-    aq_calib_quiet q;
-    aq_calib_quiet_begin(&q);
-    aq_calib_close_id(st->group);
-    aq_calib_close_id(st->file);
-    aq_calib_quiet_end(&q);
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
+    aq_h5_close_id(st->group);
+    aq_h5_close_id(st->file);
+    aq_h5_quiet_end(&q);
     free(st->path);
     free(st);
 }
 
 aq_status aq_hessian_store_close(aq_hessian_store *st, aq_err *err) {
     if (!st) return AQ_OK;
-    aq_calib_quiet q;
-    aq_calib_quiet_begin(&q);
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
     const int one = 1;
     aq_status rs = AQ_OK;
     hid_t a = H5Aopen(st->group, "complete", H5P_DEFAULT);
     if (a < 0 || H5Awrite(a, H5T_NATIVE_INT, &one) < 0) rs = h5_fail(err, st->path, "complete");
-    aq_calib_close_id(a);
-    if (aq_calib_close_id(st->group) < 0 && rs == AQ_OK) rs = h5_fail(err, st->path, "/hessian");
+    aq_h5_close_id(a);
+    if (aq_h5_close_id(st->group) < 0 && rs == AQ_OK) rs = h5_fail(err, st->path, "/hessian");
     st->group = -1;
     if (st->file >= 0 && H5Fclose(st->file) < 0 && rs == AQ_OK)
         rs = h5_fail(err, st->path, "close");
     st->file = -1;
-    aq_calib_quiet_end(&q);
+    aq_h5_quiet_end(&q);
     free(st->path);
     free(st);
     return rs;
@@ -301,8 +301,8 @@ static aq_status read_schedule(hid_t g, const char *path, const aq_hessian_sched
             H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, w) < 0)
             st = aq_err_set(err, AQ_E_FORMAT, "%s: /hessian/time_weights missing or not [%d]", path,
                             T);
-        aq_calib_close_id(sp);
-        aq_calib_close_id(d);
+        aq_h5_close_id(sp);
+        aq_h5_close_id(d);
     }
     for (int t = 0; st == AQ_OK && t < T; ++t)
         if (!(fabs(w[t] - e->w[t]) <= 1e-6 * fmax(fabs(e->w[t]), 1e-12)))
@@ -340,9 +340,9 @@ static aq_status read_packed(hid_t g, const char *path, const char *layer, int64
                         (long long)n, (long long)aq_hessian_packed_size(n));
     else if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, H) < 0)
         st = h5_fail(err, path, layer);
-    aq_calib_close_id(t);
-    aq_calib_close_id(sp);
-    aq_calib_close_id(d);
+    aq_h5_close_id(t);
+    aq_h5_close_id(sp);
+    aq_h5_close_id(d);
     return st;
 }
 
@@ -364,14 +364,14 @@ aq_status aq_hessian_read(const char *path, const char *layer, int64_t n,
     if (st != AQ_OK) return st;
     if (!name_ok(layer) || n < 1 || !H)
         return aq_err_set(err, AQ_E_VALUE, "%s: bad layer name or size", path);
-    aq_calib_quiet q;
-    aq_calib_quiet_begin(&q);
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     hid_t g = -1;
     if (f < 0) {
         char d[256];
         st = aq_err_set(err, AQ_E_IO, "cannot open calibration file %s: %s", path,
-                        aq_calib_h5_desc(d, sizeof d));
+                        aq_h5_error_desc(d, sizeof d));
     } else if (H5Lexists(f, HESSIAN_GROUP, H5P_DEFAULT) <= 0 ||
                (g = H5Gopen2(f, HESSIAN_GROUP, H5P_DEFAULT)) < 0) {
         st = aq_err_set(err, AQ_E_FORMAT, "%s: no Hessians (run aq-calib --hessian)", path);
@@ -379,9 +379,9 @@ aq_status aq_hessian_read(const char *path, const char *layer, int64_t n,
         st = read_schedule(g, path, expect, err);
         if (st == AQ_OK) st = read_packed(g, path, layer, n, H, err);
     }
-    aq_calib_close_id(g);
-    aq_calib_close_id(f);
-    aq_calib_quiet_end(&q);
+    aq_h5_close_id(g);
+    aq_h5_close_id(f);
+    aq_h5_quiet_end(&q);
     if (st != AQ_OK) return st;
     int64_t bi, bj;
     float bv;

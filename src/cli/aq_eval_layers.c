@@ -7,7 +7,6 @@
  * width.  One-at-a-time sensitivity ignores interactions between layers; it is the standard
  * layer-wise probe (e.g. HAWQ's and llama.cpp's per-tensor studies use the same idea).
  */
-#include <jansson.h>
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 
 #include "aq/h5in.h"
 #include "aq/qformat.h"
+#include "aq/layer_kl.h"
 #include "aq_eval.h"
 
 /* One candidate weight: block `layer`, linear `lin`, its width in the result (0: not a
@@ -90,23 +90,20 @@ static probe_target *targets(const aq_run *r, const aq_h5in *h, int *n) {
     return t;
 }
 
-static void append_json(json_t *arr, const char *result, const probe_target *t, int n) {
+static void append_json(aq_layer_kl_writer *arr, const char *result, const probe_target *t, int n) {
     for (int k = 0; k < n; k++)
-        json_array_append_new(arr, json_pack("{s:s, s:i, s:f, s:s}", "name", t[k].name, "bits",
-                                             t[k].bits, "kl", t[k].kl, "result", result));
+        aq_layer_kl_writer_add(arr, t[k].name, t[k].bits, t[k].kl, result);
 }
 
-static aq_status write_json(const eval_opts *o, json_t *arr, aq_err *err) {
-    json_t *res = json_array();
-    for (int k = 0; k < o->n_results; k++)
-        json_array_append_new(res, json_string(o->results[k]));
-    json_t *root =
-        json_pack("{s:s, s:s, s:o, s:i, s:i, s:i, s:I, s:O}", "format", "aq-eval/layer-kl/1",
-                  "model", o->run.model, "results", res, "sequences", o->run.n_seq, "length",
-                  o->run.L, "timesteps", o->T, "seed", (json_int_t)o->run.seed, "layers", arr);
-    int rc = root ? json_dump_file(root, o->layer_kl, JSON_INDENT(2)) : -1;
-    json_decref(root);
-    return rc == 0 ? AQ_OK : aq_err_set(err, AQ_E_IO, "cannot write %s", o->layer_kl);
+static aq_status write_json(const eval_opts *o, const aq_layer_kl_writer *arr, aq_err *err) {
+    const aq_layer_kl_meta m = {.model = o->run.model,
+                                .results = o->results,
+                                .n_results = o->n_results,
+                                .sequences = o->run.n_seq,
+                                .length = o->run.L,
+                                .timesteps = o->T,
+                                .seed = o->run.seed};
+    return aq_layer_kl_writer_save(arr, o->layer_kl, &m, err);
 }
 
 static aq_status measure_all(const eval_opts *o, const aq_run *r, const aq_h5in *h, aq_llm *probe,
@@ -137,7 +134,7 @@ static aq_status measure_all(const eval_opts *o, const aq_run *r, const aq_h5in 
 
 /* One result file: its candidates measured and appended to arr (rank 0). */
 static aq_status layer_kl_one(const eval_opts *o, const aq_run *r, const char *path, aq_llm *probe,
-                              json_t *arr, aq_err *err) {
+                              aq_layer_kl_writer *arr, aq_err *err) {
     aq_h5in *h = NULL;
     aq_status st = aq_agree(aq_h5in_open(path, &h, err), "opening the result", err);
     int n = 0;
@@ -163,12 +160,12 @@ aq_status aq_eval_layer_kl(const eval_opts *o, const aq_run *r, aq_err *err) {
     memset(&probe, 0, sizeof probe);
     aq_llm_source src = aq_llm_source_safetensors(r->st);
     aq_status st = aq_agree(aq_pipe_load(&r->pipe, &r->cfg, &src, &probe, err), "loading", err);
-    json_t *arr = json_array();
+    aq_layer_kl_writer *arr = aq_layer_kl_writer_create();
     for (int k = 0; k < o->n_results && st == AQ_OK; k++)
         st = layer_kl_one(o, r, o->results[k], &probe, arr, err);
     if (st == AQ_OK && r->pipe.rank == 0) st = write_json(o, arr, err);
     st = aq_agree(st, "writing", err);
-    json_decref(arr);
+    aq_layer_kl_writer_free(arr);
     aq_llm_free(&probe);
     return st;
 }

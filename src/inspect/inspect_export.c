@@ -33,7 +33,7 @@ static aq_status plan(const aq_h5in *h, hid_t f, const char *only, exp_entry **o
         if (only && strcmp(only, name) != 0) continue;
         H5O_info_t oi;
         if (tg < 0 || H5Oget_info_by_name2(tg, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0) {
-            ins_close(tg);
+            aq_h5_close_id(tg);
             return aq_err_set(err, AQ_E_FORMAT, "%s: tensor %s: cannot open", aq_h5in_path(h),
                               name);
         }
@@ -43,11 +43,11 @@ static aq_status plan(const aq_h5in *h, hid_t f, const char *only, exp_entry **o
             if (e[j].addr == oi.addr && e[j].target < 0) x->target = (long)j;
         aq_status st = aq_h5in_tensor_info(h, name, &x->info, err);
         if (st != AQ_OK) {
-            ins_close(tg);
+            aq_h5_close_id(tg);
             return st;
         }
     }
-    ins_close(tg);
+    aq_h5_close_id(tg);
     if (only && *n == 0)
         return aq_err_set(err, AQ_E_FORMAT, "%s: no complete tensor named %s", aq_h5in_path(h),
                           only);
@@ -110,15 +110,15 @@ aq_status aq_inspect_export(const char *path, const char *out_path, aq_dtype dty
     aq_h5in *h = NULL;
     aq_status st = aq_h5in_open(path, &h, err);
     if (st != AQ_OK) return st;
-    ins_quiet q;
-    ins_quiet_begin(&q);
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0)
         st = aq_err_set(err, AQ_E_FORMAT, "%s: cannot open as HDF5", path);
     else
         st = export_impl(h, f, out_path, dtype, only, err);
-    ins_close(f);
-    ins_quiet_end(&q);
+    aq_h5_close_id(f);
+    aq_h5_quiet_end(&q);
     aq_h5in_close(h);
     return st;
 }

@@ -16,7 +16,7 @@ aq_status gs_open_result(const char *path, gs_source *s, aq_err *err) {
     s->f = s->tg = -1;
     aq_status st = aq_h5in_open(path, &s->h, err);
     if (st != AQ_OK) return st;
-    ins_quiet_begin(&s->quiet);
+    aq_h5_quiet_begin(&s->quiet);
     s->quiet_on = 1;
     s->f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (s->f >= 0) s->tg = H5Gopen2(s->f, "tensors", H5P_DEFAULT);
@@ -36,9 +36,9 @@ aq_status gs_open_model(const char *dir, gs_source *s, aq_err *err) {
 }
 
 void gs_close(gs_source *s) {
-    ins_close(s->tg);
-    ins_close(s->f);
-    if (s->quiet_on) ins_quiet_end(&s->quiet);
+    aq_h5_close_id(s->tg);
+    aq_h5_close_id(s->f);
+    if (s->quiet_on) aq_h5_quiet_end(&s->quiet);
     aq_h5in_close(s->h);
     aq_checkpoint_close(s->ck);
     memset(s, 0, sizeof *s);
@@ -100,14 +100,14 @@ aq_status gs_info(const gs_source *s, const char *name, gs_info_t *o, aq_err *er
     hid_t g = H5Gopen2(s->tg, name, H5P_DEFAULT);
     if (g < 0 || ins_attr_str(g, "orig_dtype", dt, sizeof dt) != 0 ||
         aq_dtype_parse(dt, &o->dtype) != 0) {
-        ins_close(g);
+        aq_h5_close_id(g);
         return aq_err_set(err, AQ_E_FORMAT, "%s: tensor %s: no valid orig_dtype", s->label, name);
     }
     o->format[0] = 0;
     if (o->quantized && ins_attr_str(g, "format", o->format, sizeof o->format) != 0 &&
         ins_attr_str(g, "scale_dtype", o->format, sizeof o->format) != 0)
         o->format[0] = 0;
-    ins_close(g);
+    aq_h5_close_id(g);
     return AQ_OK;
 }
 

@@ -17,7 +17,7 @@ typedef struct {
     aq_h5in *h;        /* result file, or */
     aq_checkpoint *ck; /* safetensors model */
     hid_t f, tg;       /* result: file and /tensors (aliases are hard links) */
-    ins_quiet quiet;
+    aq_h5_quiet quiet;
     int quiet_on;
 } gs_source;
 

@@ -12,45 +12,6 @@
 
 #include "aq/h5out.h"
 
-void ins_quiet_begin(ins_quiet *q) {
-    H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-void ins_quiet_end(const ins_quiet *q) {
-    H5Eclear2(H5E_DEFAULT);
-    H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
-}
-
-void ins_close(hid_t id) {
-    if (id < 0) return;
-    /* HDF5 calls clear the error stack on entry: keep the failure being reported. */
-    hid_t saved = H5Eget_num(H5E_DEFAULT) > 0 ? H5Eget_current_stack() : -1;
-    switch (H5Iget_type(id)) {
-    case H5I_FILE:
-        H5Fclose(id);
-        break;
-    case H5I_GROUP:
-        H5Gclose(id);
-        break;
-    case H5I_DATASET:
-        H5Dclose(id);
-        break;
-    case H5I_DATATYPE:
-        H5Tclose(id);
-        break;
-    case H5I_DATASPACE:
-        H5Sclose(id);
-        break;
-    case H5I_ATTR:
-        H5Aclose(id);
-        break;
-    default:
-        break;
-    }
-    if (saved >= 0) H5Eset_current_stack(saved);
-}
-
 static int read_str(hid_t a, hid_t ft, char *buf, size_t size) {
     hid_t mt = H5Tcopy(H5T_C_S1);
     int rc = -1;
@@ -73,7 +34,7 @@ static int read_str(hid_t a, hid_t ft, char *buf, size_t size) {
         }
         free(s);
     }
-    ins_close(mt);
+    aq_h5_close_id(mt);
     return rc;
 }
 
@@ -81,8 +42,8 @@ int ins_attr_str(hid_t loc, const char *name, char *buf, size_t size) {
     if (H5Aexists(loc, name) <= 0) return -1;
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT), ft = a >= 0 ? H5Aget_type(a) : -1;
     int rc = ft >= 0 && H5Tget_class(ft) == H5T_STRING ? read_str(a, ft, buf, size) : -1;
-    ins_close(ft);
-    ins_close(a);
+    aq_h5_close_id(ft);
+    aq_h5_close_id(a);
     return rc;
 }
 
@@ -91,8 +52,8 @@ int ins_attr_num(hid_t loc, const char *name, hid_t memtype, void *v) {
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT), s = a >= 0 ? H5Aget_space(a) : -1;
     int ok = s >= 0 && H5Sget_simple_extent_npoints(s) == 1;
     int rc = ok && H5Aread(a, memtype, v) >= 0 ? 0 : -1;
-    ins_close(s);
-    ins_close(a);
+    aq_h5_close_id(s);
+    aq_h5_close_id(a);
     return rc;
 }
 
@@ -110,8 +71,8 @@ int ins_attr_shape(hid_t loc, const char *name, int64_t *v, int max, int *n) {
             rc = 0;
         }
     }
-    ins_close(s);
-    ins_close(a);
+    aq_h5_close_id(s);
+    aq_h5_close_id(a);
     return rc;
 }
 
@@ -145,7 +106,7 @@ hid_t ins_open(const char *path, aq_err *err) {
     } else if (ins_attr_str(f, "format", fmt, sizeof fmt) != 0 || strcmp(fmt, AQ_FORMAT_NAME)) {
         aq_err_set(err, AQ_E_FORMAT, "%s: not an %s result file (format attribute)", path,
                    AQ_FORMAT_NAME);
-        ins_close(f);
+        aq_h5_close_id(f);
         f = -1;
     }
     return f;
@@ -156,18 +117,6 @@ int ins_dims(hid_t d, hsize_t *dims) {
     int nd = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1;
     if (nd > 8) nd = -1;
     if (nd >= 0) H5Sget_simple_extent_dims(s, dims, NULL);
-    ins_close(s);
+    aq_h5_close_id(s);
     return nd;
-}
-
-static herr_t innermost(unsigned n, const H5E_error2_t *e, void *data) {
-    if (n == 0 && e->desc) snprintf(data, 200, "%s", e->desc);
-    return 0;
-}
-
-const char *ins_h5_desc(char buf[200]) {
-    snprintf(buf, 200, "HDF5 error");
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, buf);
-    H5Eclear2(H5E_DEFAULT);
-    return buf;
 }

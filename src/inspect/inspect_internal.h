@@ -8,18 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aq/h5util.h"
 #include "aq/inspect.h"
-
-/*! ins_quiet : the caller's HDF5 error printer, silenced while we work. */
-typedef struct {
-    H5E_auto2_t func;
-    void *data;
-} ins_quiet;
-void ins_quiet_begin(ins_quiet *q);
-void ins_quiet_end(const ins_quiet *q);
-
-/*! ins_close() : closes any HDF5 id; negative ids are ignored. */
-void ins_close(hid_t id);
 
 /*! ins_attr_str() : string attribute (fixed or variable length) into buf[size].
  *  @return : 0, or -1 when absent, not a string or unreadable. */
@@ -39,9 +29,5 @@ hid_t ins_open(const char *path, aq_err *err);
 
 /*! ins_dims() : rank and dims (up to 8) of dataset `d`; -1 on error. */
 int ins_dims(hid_t d, hsize_t *dims);
-
-/*! ins_h5_desc() : the innermost message of HDF5's error stack (or "HDF5 error") into
- *  buf, clearing the stack.  @return : buf. */
-const char *ins_h5_desc(char buf[200]);
 
 #endif /* AQ_INSPECT_INTERNAL_H */

@@ -25,8 +25,8 @@ static int read_vlen(hid_t d, hid_t ft) {
             ? 0
             : -1;
     if (rc == 0 && n > 0) H5Dvlen_reclaim(mt, s, H5P_DEFAULT, v);
-    ins_close(s);
-    ins_close(mt);
+    aq_h5_close_id(s);
+    aq_h5_close_id(mt);
     free(v);
     return rc;
 }
@@ -48,11 +48,11 @@ static int read_rows(hid_t d, hid_t mt, int nd, const hsize_t *dims, size_t row_
         if (ms < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
             H5Dread(d, mt, ms, fs, H5P_DEFAULT, buf) < 0)
             rc = -1;
-        ins_close(ms);
+        aq_h5_close_id(ms);
         if (rc == 0 && fn) rc = fn(ctx, buf, (int64_t)r, (int64_t)count[0], (int64_t)row_elems);
     }
     free(buf);
-    ins_close(fs);
+    aq_h5_close_id(fs);
     return rc;
 }
 
@@ -61,11 +61,11 @@ int ins_read_all(hid_t d, hid_t memtype, ins_block_fn fn, void *ctx) {
     if (ft < 0) return -1;
     if (H5Tis_variable_str(ft) > 0 || H5Tget_class(ft) == H5T_VLEN) {
         int rc = read_vlen(d, ft);
-        ins_close(ft);
+        aq_h5_close_id(ft);
         return rc;
     }
     hid_t mt = memtype >= 0 ? H5Tcopy(memtype) : H5Tcopy(ft);
-    ins_close(ft);
+    aq_h5_close_id(ft);
     hsize_t dims[8];
     int nd = ins_dims(d, dims);
     size_t elem = mt >= 0 ? H5Tget_size(mt) : 0;
@@ -81,6 +81,6 @@ int ins_read_all(hid_t d, hid_t memtype, ins_block_fn fn, void *ctx) {
             row *= (size_t)dims[i];
         rc = dims[0] == 0 || row == 0 ? 0 : read_rows(d, mt, nd, dims, row, elem, fn, ctx);
     }
-    ins_close(mt);
+    aq_h5_close_id(mt);
     return rc;
 }

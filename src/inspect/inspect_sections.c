@@ -46,7 +46,7 @@ static double *read_1d(hid_t loc, const char *name, size_t *n) {
         free(v);
         v = NULL;
     }
-    ins_close(d);
+    aq_h5_close_id(d);
     return v;
 }
 
@@ -66,7 +66,7 @@ void ins_print_timegroups(FILE *out, hid_t f) {
         fprintf(out, " %.0f", b[i]);
     fprintf(out, "\n");
     free(b);
-    ins_close(g);
+    aq_h5_close_id(g);
 }
 
 typedef struct {
@@ -96,7 +96,7 @@ static herr_t act_one(hid_t act, const char *name, const H5L_info_t *li, void *d
     s->violations += viol;
     s->ran3 += it > 0;
     s->conv3 += conv != 0;
-    ins_close(g);
+    aq_h5_close_id(g);
     return 0;
 }
 
@@ -106,7 +106,7 @@ void ins_print_act(FILE *out, hid_t f) {
     act_sum s = {0};
     hsize_t idx = 0;
     H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, act_one, &s);
-    ins_close(g);
+    aq_h5_close_id(g);
     if (!s.layers) return;
     double n = (double)s.layers;
     fprintf(out, "act           %zu layers\n", s.layers);
@@ -134,7 +134,7 @@ void ins_print_run(FILE *out, hid_t f) {
     free(bytes);
     free(tot);
     free(rss);
-    ins_close(g);
+    aq_h5_close_id(g);
 }
 
 void ins_print_source(FILE *out, hid_t f) {
@@ -154,8 +154,8 @@ void ins_print_source(FILE *out, hid_t f) {
         fprintf(out, "  %.*s  %.*s\n", (int)hw, hb + i * hw, (int)fw, fb + i * fw);
     free(fb);
     free(hb);
-    ins_close(ft);
-    ins_close(ht);
-    ins_close(fd);
-    ins_close(hd);
+    aq_h5_close_id(ft);
+    aq_h5_close_id(ht);
+    aq_h5_close_id(fd);
+    aq_h5_close_id(hd);
 }

@@ -26,7 +26,7 @@ static herr_t add_storage(hid_t g, const char *name, const H5L_info_t *li, void 
     (void)li;
     hid_t d = H5Oopen(g, name, H5P_DEFAULT);
     if (d >= 0 && H5Iget_type(d) == H5I_DATASET) *(hsize_t *)data += H5Dget_storage_size(d);
-    ins_close(d);
+    aq_h5_close_id(d);
     return 0;
 }
 
@@ -41,12 +41,12 @@ static herr_t tensor_line(hid_t tensors, const char *name, const H5L_info_t *li,
     H5O_info_t oi;
     if (g < 0 || H5Oget_info2(g, &oi, H5O_INFO_BASIC) < 0) {
         fprintf(t->out, "  %-48s (unreadable)\n", name);
-        ins_close(g);
+        aq_h5_close_id(g);
         return 0;
     }
     if (oi.rc > 1 && ins_totals_seen(t, oi.addr)) {
         fprintf(t->out, "  %-48s alias (same group as an earlier name)\n", name);
-        ins_close(g);
+        aq_h5_close_id(g);
         return 0;
     }
     int64_t shape[8] = {0};
@@ -87,16 +87,16 @@ static herr_t tensor_line(hid_t tensors, const char *name, const H5L_info_t *li,
     if (!isnan(sqnr)) snprintf(q, sizeof q, "SQNR %.2f dB", sqnr);
     fprintf(t->out, "  %-48s %-11s %-14s %-18s %10llu B  %s%s\n", name, kind, sh[0] ? sh : "[]",
             desc, (unsigned long long)stored, q, complete == 1 ? "" : "  INCOMPLETE");
-    ins_close(g);
+    aq_h5_close_id(g);
     return 0;
 }
 
 aq_status aq_inspect_summary(const char *path, FILE *out, aq_err *err) {
-    ins_quiet q;
-    ins_quiet_begin(&q);
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
     hid_t f = ins_open(path, err);
     if (f < 0) {
-        ins_quiet_end(&q);
+        aq_h5_quiet_end(&q);
         return err ? err->code : AQ_E_FORMAT;
     }
     print_root(out, path, f);
@@ -105,14 +105,14 @@ aq_status aq_inspect_summary(const char *path, FILE *out, aq_err *err) {
     hsize_t idx = 0;
     fprintf(out, "\ntensors\n");
     if (g >= 0) H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, tensor_line, &t);
-    ins_close(g);
+    aq_h5_close_id(g);
     ins_print_totals(&t);
     ins_print_timegroups(out, f);
     ins_print_act(out, f);
     ins_print_run(out, f);
     ins_print_source(out, f);
     free(t.seen);
-    ins_close(f);
-    ins_quiet_end(&q);
+    aq_h5_close_id(f);
+    aq_h5_quiet_end(&q);
     return AQ_OK;
 }

@@ -34,7 +34,7 @@ static hid_t open_checked(tensor_ctx *t, hid_t g, const char *dn, H5T_class_t cl
     }
     hid_t ft = H5Dget_type(d);
     int ok_type = ft >= 0 && H5Tget_class(ft) == cls && H5Tget_size(ft) == size;
-    ins_close(ft);
+    aq_h5_close_id(ft);
     hsize_t dims[8];
     int got = ins_dims(d, dims), ok_dims = got == nd;
     for (int i = 0; ok_dims && i < nd; ++i)
@@ -48,7 +48,7 @@ static hid_t open_checked(tensor_ctx *t, hid_t g, const char *dn, H5T_class_t cl
         ins_problem(t->v, t->obj, "dataset %s has rank %d or dims other than [%s]", dn, got, s);
     }
     if (ok_type && ok_dims) return d;
-    ins_close(d);
+    aq_h5_close_id(d);
     return -1;
 }
 
@@ -90,7 +90,8 @@ static void read_checked(tensor_ctx *t, hid_t d, const char *dn, hid_t mt, ins_b
                          void *c) {
     char desc[200];
     if (d >= 0 && ins_read_all(d, mt, fn, c) < 0)
-        ins_problem(t->v, t->obj, "dataset %s cannot be read: %s", dn, ins_h5_desc(desc));
+        ins_problem(t->v, t->obj, "dataset %s cannot be read: %s", dn,
+                    aq_h5_error_desc(desc, sizeof desc));
 }
 
 static void check_scale(tensor_ctx *t, hid_t g, const char *dn, size_t size, const int64_t *dims) {
@@ -99,7 +100,7 @@ static void check_scale(tensor_ctx *t, hid_t g, const char *dn, size_t size, con
     read_checked(t, d, dn, H5T_NATIVE_FLOAT, check_finite, &c);
     if (c.bad >= 0)
         ins_problem(t->v, t->obj, "dataset %s: non-finite value in row %lld", dn, (long long)c.bad);
-    ins_close(d);
+    aq_h5_close_id(d);
 }
 
 /* The tensor group's attributes, for the format table (aq_qformat_read_params). */
@@ -135,7 +136,7 @@ static void check_bytes(tensor_ctx *t, hid_t g, const aq_qarray *a) {
     if (p.bad_row >= 0)
         ins_problem(t->v, t->obj, "%s row %lld: padding bits are not zero", a->name,
                     (long long)p.bad_row);
-    ins_close(d);
+    aq_h5_close_id(d);
 }
 
 /* Every stored array of the tensor's format: type, dims, padding, finite floats. */
@@ -166,7 +167,7 @@ static void check_passthrough(tensor_ctx *t, hid_t g) {
     if (d >= 0 && bf16 && (ins_attr_str(d, "dtype", tag, sizeof tag) != 0 || strcmp(tag, "bf16")))
         ins_problem(t->v, t->obj, "dataset data: BF16 without attribute dtype = \"bf16\"");
     read_checked(t, d, "data", -1, NULL, NULL);
-    ins_close(d);
+    aq_h5_close_id(d);
 }
 
 static int shape_attrs(tensor_ctx *t, hid_t g) {
@@ -218,7 +219,7 @@ static herr_t check_one(hid_t tensors, const char *name, const H5L_info_t *li, v
     hid_t g = H5Gopen2(tensors, name, H5P_DEFAULT);
     tensor_ctx t = {.v = v, .obj = obj};
     if (g < 0) {
-        ins_problem(v, obj, "not a readable group: %s", ins_h5_desc(desc));
+        ins_problem(v, obj, "not a readable group: %s", aq_h5_error_desc(desc, sizeof desc));
     } else if (!seen_before(v, g) && shape_attrs(&t, g)) {
         if (ins_attr_str(g, "kind", kind, sizeof kind) != 0)
             ins_problem(v, obj, "attribute kind missing");
@@ -229,7 +230,7 @@ static herr_t check_one(hid_t tensors, const char *name, const H5L_info_t *li, v
         else
             ins_problem(v, obj, "unknown kind '%s'", kind);
     }
-    ins_close(g);
+    aq_h5_close_id(g);
     return 0;
 }
 
@@ -238,8 +239,8 @@ void ins_check_tensors(ins_verify *v, hid_t f) {
     hsize_t idx = 0;
     char desc[200];
     if (g < 0 || H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, check_one, v) < 0)
-        ins_problem(v, "/tensors", "cannot list: %s", ins_h5_desc(desc));
+        ins_problem(v, "/tensors", "cannot list: %s", aq_h5_error_desc(desc, sizeof desc));
     else if (idx == 0)
         ins_problem(v, "/tensors", "no tensors");
-    ins_close(g);
+    aq_h5_close_id(g);
 }

@@ -2,22 +2,11 @@
  * aq-mpi — aq-inspect --verify: file-level checks (every dataset readable, digests of the
  * variable-length strings, run finished); the per-tensor checks are in inspect_tensor.c.
  */
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "inspect_read.h"
 #include "inspect_verify.h"
-
-void ins_problem(ins_verify *v, const char *obj, const char *fmt, ...) {
-    char what[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    fprintf(v->out, "%s: %s: %s\n", v->path, obj, what);
-    v->problems++;
-}
 
 /* Every dataset outside /tensors (whose datasets inspect_tensor.c reads with checks). */
 static herr_t visit(hid_t root, const char *name, const H5O_info_t *info, void *data) {
@@ -26,8 +15,8 @@ static herr_t visit(hid_t root, const char *name, const H5O_info_t *info, void *
     hid_t d = H5Dopen2(root, name, H5P_DEFAULT);
     char desc[200];
     if (d < 0 || ins_read_all(d, -1, NULL, NULL) < 0)
-        ins_problem(v, name, "cannot read: %s", ins_h5_desc(desc));
-    ins_close(d);
+        ins_problem(v, name, "cannot read: %s", aq_h5_error_desc(desc, sizeof desc));
+    aq_h5_close_id(d);
     return 0;
 }
 
@@ -65,18 +54,19 @@ static void check_unit_names(ins_verify *v, hid_t f) {
         char **names = calloc(dims[0] ? dims[0] : 1, sizeof *names);
         hid_t s = H5Dget_space(d);
         if (!names || (dims[0] && H5Dread(d, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, names) < 0)) {
-            ins_problem(v, "/run/unit_names", "cannot read: %s", ins_h5_desc(desc));
+            ins_problem(v, "/run/unit_names", "cannot read: %s",
+                        aq_h5_error_desc(desc, sizeof desc));
         } else {
             ins_sha256_strings((const char *const *)names, dims[0], have);
             if (ins_attr_str(d, "sha256", want, sizeof want) != 0 || strcmp(want, have) != 0)
                 ins_problem(v, "/run/unit_names", "names do not match their sha256 attribute");
             if (dims[0]) H5Dvlen_reclaim(ft, s, H5P_DEFAULT, names);
         }
-        ins_close(s);
+        aq_h5_close_id(s);
         free(names);
     }
-    ins_close(ft);
-    ins_close(d);
+    aq_h5_close_id(ft);
+    aq_h5_close_id(d);
 }
 
 static void check_file(ins_verify *v, hid_t f) {
@@ -87,7 +77,8 @@ static void check_file(ins_verify *v, hid_t f) {
     else
         check_unit_names(v, f);
     if (H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_INC, visit, v, H5O_INFO_BASIC) < 0)
-        ins_problem(v, "/", "cannot walk the file's objects: %s", ins_h5_desc(desc));
+        ins_problem(v, "/", "cannot walk the file's objects: %s",
+                    aq_h5_error_desc(desc, sizeof desc));
     if (H5Lexists(f, "tensors", H5P_DEFAULT) <= 0)
         ins_problem(v, "/tensors", "missing");
     else
@@ -96,8 +87,8 @@ static void check_file(ins_verify *v, hid_t f) {
 
 aq_status aq_inspect_verify(const char *path, FILE *out, size_t *problems, aq_err *err) {
     ins_verify v = {path, out, 0, NULL, 0, 0};
-    ins_quiet q;
-    ins_quiet_begin(&q);
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
     aq_err oe = {0};
     hid_t f = ins_open(path, &oe);
     aq_status st = AQ_OK;
@@ -107,10 +98,10 @@ aq_status aq_inspect_verify(const char *path, FILE *out, size_t *problems, aq_er
         if (oe.code == AQ_E_IO) st = aq_err_set(err, AQ_E_IO, "%s", oe.msg);
     } else {
         check_file(&v, f);
-        ins_close(f);
+        aq_h5_close_id(f);
     }
     free(v.seen);
-    ins_quiet_end(&q);
+    aq_h5_quiet_end(&q);
     *problems = v.problems;
     return st;
 }

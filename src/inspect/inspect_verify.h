@@ -15,7 +15,7 @@ typedef struct {
     size_t nseen, cap;
 } ins_verify;
 
-/*! ins_problem() : prints "<path>: <obj>: <what>" and counts it. */
+/*! ins_problem() : prints "<path>: <obj>: <what>" and counts it (inspect_problem.c). */
 void ins_problem(ins_verify *v, const char *obj, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aq/job.h"
 #include "aq/model.h"
+#include "aq/mpi_util.h"
 
 aq_status aq_agree(aq_status st, const char *what, aq_err *err) {
     /* The job's agreement: every rank gets the lowest failing rank's own message. */

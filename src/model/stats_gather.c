@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "aq/model.h"
+#include "aq/mpi_tags.h"
 
-#define TAG_N 4201
-#define TAG_HDR 4202
-#define TAG_DATA 4203
+/* Local names of this protocol's tags (values in aq/mpi_tags.h, with every other tag). */
+enum { TAG_N = AQ_TAG_STATS_COUNT, TAG_HDR = AQ_TAG_STATS_LAYER, TAG_DATA = AQ_TAG_STATS_DATA };
 
 typedef struct {
     char name[256];

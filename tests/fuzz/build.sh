@@ -40,8 +40,14 @@ build() { # name sources... -- libs...
 }
 build fuzz_safetensors "$root/tests/fuzz/fuzz_safetensors.c" "${st[@]}" "${common[@]}" "${JANSSON[@]}"
 build fuzz_index "$root/tests/fuzz/fuzz_index.c" "${st[@]}" "${common[@]}" "${JANSSON[@]}"
-build fuzz_config "$root/tests/fuzz/fuzz_config.c" "$root/src/cli/config.c" "$root/src/quant/params.c" \
-  "${common[@]}" "${INIH[@]}"
-build fuzz_calib "$root/tests/fuzz/fuzz_calib.c" "$root"/src/calib/*.c "${common[@]}" "${HDF5[@]}" "${BLAS[@]}"
-build fuzz_hessian "$root/tests/fuzz/fuzz_hessian.c" "$root"/src/calib/*.c "${common[@]}" "${HDF5[@]}" "${BLAS[@]}"
+# The configuration validates quantization parameters through the format table (src/quant),
+# which pulls in the kernels and the result reader: link those from the CMake build's static
+# libraries (the directory above OUT_DIR; not instrumented), fuzz config.c itself from source.
+lib=$(cd "$out/.." && pwd)
+read -r -a QUANT_DEPS <<<"$(pkg-config --libs hdf5-openmpi libzstd nettle openblas lapacke)"
+build fuzz_config "$root/tests/fuzz/fuzz_config.c" "$root/src/config/config.c" \
+  "${common[@]}" "${INIH[@]}" "$lib/libaq_quant.a" "$lib/libaq_h5.a" "$lib/libaq_h5util.a" \
+  "$lib/libaq_common.a" "${QUANT_DEPS[@]}" -fopenmp
+build fuzz_calib "$root/tests/fuzz/fuzz_calib.c" "$root"/src/calib/*.c "$root"/src/io/h5util/*.c "${common[@]}" "${HDF5[@]}" "${BLAS[@]}"
+build fuzz_hessian "$root/tests/fuzz/fuzz_hessian.c" "$root"/src/calib/*.c "$root"/src/io/h5util/*.c "${common[@]}" "${HDF5[@]}" "${BLAS[@]}"
 echo "fuzz: built in $out"

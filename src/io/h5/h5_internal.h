@@ -11,6 +11,7 @@
 
 #include "aq/error.h"
 #include "aq/h5out.h"
+#include "aq/h5util.h"
 
 /* Target chunk size: big enough for zstd to find redundancy, small enough that a reader
  * touching one row does not decompress megabytes. */
@@ -34,27 +35,6 @@ void aq_h5_writer_free(aq_h5_writer *w);
  *  files, so that objects added on --resume are checksummed too.  Caller closes.
  *  @return : the list or a negative id. */
 hid_t aq_h5_fapl_checksummed(void);
-
-/*! aq_h5_quiet : saved automatic error-stack printer (restored by aq_h5_quiet_end). */
-typedef struct {
-    H5E_auto2_t func;
-    void *data;
-} aq_h5_quiet;
-
-/*! aq_h5_quiet_begin() / aq_h5_quiet_end() : silence HDF5's automatic error printing for
- *  the duration of one writer call (errors are reported as aq_err values instead), and
- *  restore whatever the caller had. */
-void aq_h5_quiet_begin(aq_h5_quiet *q);
-void aq_h5_quiet_end(const aq_h5_quiet *q);
-
-/*! aq_h5_fail() :
- *  aq_err_set(err, AQ_E_HDF5, "<what>: <innermost HDF5 error description>").
- *  `what` names the object (e.g. "tensor x: dataset codes").  @return : AQ_E_HDF5. */
-aq_status aq_h5_fail(aq_err *err, const char *what);
-
-/*! aq_h5_close_id() : closes any HDF5 id (file, group, dataset, ...); negative ids are
- *  ignored.  @return : 0 or a negative value when H5*close failed. */
-int aq_h5_close_id(hid_t id);
 
 /*! aq_h5_f16_type() : a new IEEE binary16 little-endian datatype (caller closes), which
  *  h5py maps to numpy float16.  @return : the type or a negative id. */

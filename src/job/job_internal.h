@@ -1,4 +1,4 @@
-/* Private to src/mpi: the result message and the pieces of the job. */
+/* Private to src/job: the result message and the pieces of the job. */
 #ifndef AQ_JOB_INTERNAL_H
 #define AQ_JOB_INTERNAL_H
 
@@ -9,6 +9,10 @@
 #include "aq/config.h"
 #include "aq/error.h"
 #include "aq/h5out.h"
+#include "aq/job.h"
+#include "aq/layer_kl.h"
+#include "aq/mpi_tags.h"
+#include "aq/mpi_util.h"
 #include "aq/plan.h"
 #include "aq/qformat.h"
 #include "aq/quant.h"
@@ -16,12 +20,11 @@
 
 typedef struct aq_job_s aq_job; /* defined below */
 
-/* Array i of a result's format (aq/qformat.h) goes with tag TAG_ARRAY0 + i. */
-enum { TAG_HDR = 11, TAG_ARRAY0 = 12, TAG_ABORT = 19 };
 enum { MSG_RESULT = 1, MSG_END = 2 };
 
-/* Sent as raw bytes: ranks of one job are assumed to share the architecture (homogeneous
- * cluster), as every MPI_BYTE protocol does. */
+/* The header of one message under AQ_TAG_RESULT (protocol in aq/mpi_tags.h).  Sent as raw
+ * bytes: ranks of one job are assumed to share the architecture (homogeneous cluster), as
+ * every MPI_BYTE protocol does. */
 typedef struct {
     int32_t kind;   /* MSG_RESULT or MSG_END */
     int32_t status; /* aq_status; an END with an error carries its message */
@@ -48,17 +51,17 @@ typedef struct {
     void *arr[AQ_QF_MAX_ARRAYS]; /* hdr.n_arrays of them, the rest NULL */
 } aq_qresult;
 
-/* Stored bytes of r: the sum of its arrays. */
+/* Stored bytes of r: the sum of its arrays (qresult.c). */
 uint64_t aq_qresult_bytes(const aq_qresult *r);
 
-/* 2-D view [rows, cols] of a tensor: rows = shape[0], cols = product of the rest. */
+/* 2-D view [rows, cols] of a tensor: rows = shape[0], cols = product of the rest (select.c). */
 void aq_tensor_view(const aq_tensor *t, int64_t *rows, int64_t *cols);
 
 /* Allocates the buffers of `r` for the sizes in r->hdr.  AQ_E_NOMEM naming the tensor. */
 aq_status aq_qresult_alloc(aq_qresult *r, const char *name, aq_err *err);
 void aq_qresult_free(aq_qresult *r);
 
-/* Quantizes model tensor `index` into `r` (allocating it), timing the work; with
+/* Quantizes model tensor `index` into `r` (allocating it), timing the work (tensor_work.c); with
  * calibration, the mse error is weighted by the importance h_j (docs/DESIGN.md §3). */
 aq_status aq_qresult_compute(const aq_job *j, int64_t index, aq_qresult *r, aq_err *err);
 
@@ -71,24 +74,10 @@ aq_status aq_quantize_at(const aq_job *j, const aq_tensor *t, int bits, const fl
 /* Mixed precision under quant.budget_bits (budget.c): fills j->bits, collective. */
 aq_status aq_budget_assign(aq_job *j, aq_err *err);
 
-/* Per-layer KL from aq-eval --layer-kl (kl_table.c), for the KL fallback. */
-typedef struct {
-    size_t n;
-    char **names;
-    int *bits;  /* width the KL was measured at */
-    double *kl; /* nats, mean over t */
-} aq_kl_table;
-/* Reads `path`.  AQ_E_IO (unreadable or not JSON, with line), AQ_E_FORMAT naming the entry,
- * AQ_E_NOMEM.  On error t is empty. */
-aq_status aq_kl_table_load(const char *path, aq_kl_table *t, aq_err *err);
-/* 1 and *kl for tensor `name` measured at `bits`, else 0. */
-int aq_kl_table_find(const aq_kl_table *t, const char *name, int bits, double *kl);
-void aq_kl_table_free(aq_kl_table *t);
-
 /* Checks a passthrough tensor for non-finite values (float dtypes).  AQ_E_VALUE naming it. */
 aq_status aq_check_finite(const aq_tensor *t, aq_err *err);
 
-/* Point-to-point protocol (gather.c). */
+/* Point-to-point protocol (result_msg.c). */
 aq_status aq_send_end(MPI_Comm comm, aq_status st, const char *msg, int rank);
 /* A result whose payload is still being sent (worker side); owns r until finished. */
 #define AQ_PENDING_REQS 16
@@ -145,7 +134,7 @@ typedef struct {
     int global_iterations;
 } aq_act_summary;
 
-/* State of one run of the job, shared by the files of src/mpi. */
+/* State of one run of the job, shared by the files of src/job. */
 struct aq_job_s {
     const aq_config *cfg;
     const struct aq_job_opts_s *opts;
@@ -168,11 +157,39 @@ struct aq_job_s {
     size_t n_resumed;          /* rank 0: how many */
 };
 
+/*-*********************************************
+ *  The stages, one file each, called in this order by job.c (aq_job_run)
+ ***********************************************/
+/* Builds the plan on every rank and broadcasts rank 0's unit -> rank assignment
+ * (plan_bcast.c).  AQ_E_MPI when a rank sees another model.  Collective. */
+aq_status aq_job_make_plan(aq_job *j, aq_err *err);
+/* Rank 0's loop: passthrough tensors, its own units, the workers' results (writer.c). */
+aq_status aq_job_writer_loop(aq_job *j, aq_err *err);
+/* A worker's loop: its units' tensors, streamed to rank 0, then MSG_END (worker.c). */
+aq_status aq_job_worker_loop(aq_job *j, aq_err *err);
+/* After the weights and the activation stage: /run figures, digests, aliases, /source, /run,
+ * commit on rank 0 (finish.c).  On failure rank 0 removes the partial file.  Collective. */
+aq_status aq_job_finish(aq_job *j, aq_err *err);
+
+/* Per-rank figures for /run, gathered on rank 0 as [size][RUN_N] doubles (finish.c). */
+enum { RUN_UNITS, RUN_BYTES, RUN_QUANT, RUN_SEND, RUN_TOTAL, RUN_RSS, RUN_N };
+/* Rank 0: writes /run from all[size * RUN_N] and prints the summaries (run_info.c). */
+aq_status aq_job_write_run(aq_job *j, const double *all, aq_err *err);
+/* Rank 0: the model's aliases as links (aliases.c). */
+aq_status aq_job_write_aliases(aq_job *j, aq_err *err);
+/* SHA-256 of the model files, file i on rank i % size, merged on rank 0 (digests.c); free
+ * with aq_checkpoint_file_digests_free.  Collective. */
+aq_status aq_job_digest_files(aq_job *j, size_t *n, char ***files, char ***hex, aq_err *err);
+/* Rank 0: /source from the digests (digests.c). */
+aq_status aq_job_write_source(aq_job *j, size_t n, char **files, char **hex, aq_err *err);
+
 /* Creates the result file on rank 0, or reopens it with opts->resume, and broadcasts
  * j->done (output.c).  Collective. */
 aq_status aq_job_open_output(aq_job *j, aq_err *err);
 /* The signal number that asked this rank to stop, or 0. */
-int aq_job_stop_signal(const aq_job *j);
+static inline int aq_job_stop_signal(const aq_job *j) {
+    return j->opts->stop ? (int)*j->opts->stop : 0;
+}
 
 /* Opens the calibration source and computes T, w, alphabar (collective). */
 aq_status aq_act_setup_open(aq_job *j, aq_err *err);

@@ -1,9 +1,6 @@
-/* Point-to-point protocol between the workers and rank 0 (the writer).
- * A worker sends, for each quantized tensor it owns, a header (TAG_HDR) followed by the arrays
- * of its format (aq/qformat.h; array i with tag TAG_ARRAY0 + i), and finally one MSG_END header
- * carrying its status. Rank 0 receives headers from any source; MPI's non-overtaking rule keeps a
- * header and its payload together.  Payloads go in pieces of at most 1 GiB, as MPI counts are int.
- */
+/* Point-to-point protocol between the workers and rank 0 (the writer), tags and message order
+ * in aq/mpi_tags.h: per quantized tensor a header then its arrays, finally one MSG_END header
+ * with the worker's status.  Payloads go in pieces of at most 1 GiB, as MPI counts are int. */
 #include <string.h>
 
 #include "aq/job.h"
@@ -51,9 +48,9 @@ aq_status aq_send_result_start(MPI_Comm comm, aq_pending *p, aq_err *err) {
     p->n = 0;
     /* The header is small and goes eagerly; the payload is left to progress while the worker
      * computes its next tensor. */
-    int bad = send_bytes(comm, &r->hdr, sizeof r->hdr, TAG_HDR);
+    int bad = send_bytes(comm, &r->hdr, sizeof r->hdr, AQ_TAG_RESULT);
     for (int i = 0; !bad && i < r->hdr.n_arrays; ++i)
-        bad = isend_bytes(comm, r->arr[i], r->hdr.array_bytes[i], TAG_ARRAY0 + i, p);
+        bad = isend_bytes(comm, r->arr[i], r->hdr.array_bytes[i], AQ_TAG_RESULT_ARRAY0 + i, p);
     if (bad)
         return aq_err_set(err, AQ_E_MPI, "rank %d: sending tensor %lld to rank 0 failed",
                           r->hdr.rank, (long long)r->hdr.tensor);
@@ -74,13 +71,13 @@ aq_status aq_send_end(MPI_Comm comm, aq_status st, const char *msg, int rank) {
     h.rank = rank;
     h.tensor = -1;
     if (msg) strncpy(h.msg, msg, sizeof h.msg - 1);
-    return send_bytes(comm, &h, sizeof h, TAG_HDR) ? AQ_E_MPI : AQ_OK;
+    return send_bytes(comm, &h, sizeof h, AQ_TAG_RESULT) ? AQ_E_MPI : AQ_OK;
 }
 
 aq_status aq_recv_message(MPI_Comm comm, aq_qresult *r, aq_err *err) {
     MPI_Status s;
     memset(r, 0, sizeof *r);
-    if (MPI_Recv(&r->hdr, (int)sizeof r->hdr, MPI_BYTE, MPI_ANY_SOURCE, TAG_HDR, comm, &s) !=
+    if (MPI_Recv(&r->hdr, (int)sizeof r->hdr, MPI_BYTE, MPI_ANY_SOURCE, AQ_TAG_RESULT, comm, &s) !=
         MPI_SUCCESS)
         return aq_err_set(err, AQ_E_MPI, "rank 0: receiving a result header failed");
     if (r->hdr.kind != MSG_RESULT) return AQ_OK;
@@ -89,7 +86,7 @@ aq_status aq_recv_message(MPI_Comm comm, aq_qresult *r, aq_err *err) {
     if (st != AQ_OK) return st;
     int bad = 0;
     for (int i = 0; !bad && i < r->hdr.n_arrays; ++i)
-        bad = recv_bytes(comm, r->arr[i], r->hdr.array_bytes[i], src, TAG_ARRAY0 + i);
+        bad = recv_bytes(comm, r->arr[i], r->hdr.array_bytes[i], src, AQ_TAG_RESULT_ARRAY0 + i);
     if (bad) {
         aq_qresult_free(r);
         return aq_err_set(err, AQ_E_MPI, "rank 0: receiving tensor %lld from rank %d failed",
@@ -100,43 +97,23 @@ aq_status aq_recv_message(MPI_Comm comm, aq_qresult *r, aq_err *err) {
 
 int aq_message_waiting(MPI_Comm comm) {
     int flag = 0;
-    MPI_Iprobe(MPI_ANY_SOURCE, TAG_HDR, comm, &flag, MPI_STATUS_IGNORE);
+    MPI_Iprobe(MPI_ANY_SOURCE, AQ_TAG_RESULT, comm, &flag, MPI_STATUS_IGNORE);
     return flag;
 }
 
 int aq_abort_requested(MPI_Comm comm) {
     int flag = 0;
-    MPI_Iprobe(0, TAG_ABORT, comm, &flag, MPI_STATUS_IGNORE);
+    MPI_Iprobe(0, AQ_TAG_ABORT, comm, &flag, MPI_STATUS_IGNORE);
     if (flag) aq_recv_abort(comm);
     return flag;
 }
 
 void aq_send_abort(MPI_Comm comm, int to) {
     int one = 1;
-    MPI_Send(&one, 1, MPI_INT, to, TAG_ABORT, comm);
+    MPI_Send(&one, 1, MPI_INT, to, AQ_TAG_ABORT, comm);
 }
 
 void aq_recv_abort(MPI_Comm comm) {
     int v;
-    MPI_Recv(&v, 1, MPI_INT, 0, TAG_ABORT, comm, MPI_STATUS_IGNORE);
-}
-
-aq_status aq_mpi_agree(MPI_Comm comm, aq_status local, aq_err *err) {
-    int rank, size, key, first;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
-    key = local != AQ_OK ? rank : size;
-    if (MPI_Allreduce(&key, &first, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
-        return aq_err_set(err, AQ_E_MPI, "rank %d: agreeing on the outcome failed", rank);
-    if (first == size) return AQ_OK;
-    aq_err tmp;
-    if (rank == first) tmp = *err;
-    if (MPI_Bcast(&tmp, (int)sizeof tmp, MPI_BYTE, first, comm) != MPI_SUCCESS)
-        return aq_err_set(err, AQ_E_MPI, "rank %d: receiving rank %d's error failed", rank, first);
-    if (first != 0 && strncmp(tmp.msg, "rank ", 5) != 0) {
-        aq_err pre = tmp;
-        aq_err_set(&tmp, pre.code, "rank %d: %s", first, pre.msg);
-    }
-    if (err) *err = tmp;
-    return tmp.code;
+    MPI_Recv(&v, 1, MPI_INT, 0, AQ_TAG_ABORT, comm, MPI_STATUS_IGNORE);
 }

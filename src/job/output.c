@@ -84,7 +84,3 @@ aq_status aq_job_open_output(aq_job *j, aq_err *err) {
     MPI_Bcast(j->done, (int)n, MPI_BYTE, 0, j->comm);
     return AQ_OK;
 }
-
-int aq_job_stop_signal(const aq_job *j) {
-    return j->opts->stop ? (int)*j->opts->stop : 0;
-}

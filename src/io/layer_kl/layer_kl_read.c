@@ -1,11 +1,11 @@
-/* Per-layer KL from `aq-eval --layer-kl` (format "aq-eval/layer-kl/1"), read by the
- * per-layer fallback (quant.fallback_kl_path) and the budget (quant.budget_kl_path). */
+/* The per-layer KL file, reading side (schema in include/aq/layer_kl.h): read by the per-layer
+ * fallback (quant.fallback_kl_path) and the budget (quant.budget_kl_path). */
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "job_internal.h"
+#include "aq/layer_kl.h"
 
 void aq_kl_table_free(aq_kl_table *t) {
     for (size_t i = 0; t && i < t->n; ++i)
@@ -52,7 +52,7 @@ aq_status aq_kl_table_load(const char *path, aq_kl_table *t, aq_err *err) {
     if (!root) return aq_err_set(err, AQ_E_IO, "%s:%d: %s", path, je.line, je.text);
     json_t *fmt = json_object_get(root, "format"), *layers = json_object_get(root, "layers");
     aq_status st = AQ_OK;
-    if (!json_is_string(fmt) || strcmp(json_string_value(fmt), "aq-eval/layer-kl/1") != 0 ||
+    if (!json_is_string(fmt) || strcmp(json_string_value(fmt), AQ_LAYER_KL_FORMAT) != 0 ||
         !json_is_array(layers))
         st = aq_err_set(err, AQ_E_FORMAT,
                         "%s: not an aq-eval --layer-kl file (format "

@@ -10,52 +10,6 @@
 #include "aq/qformat.h"
 #include "job_internal.h"
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
-int aq_job_is_quantized(const aq_tensor *t, const aq_config *cfg) {
-    if (t->ndim != 2 || t->shape[0] < 1 || t->shape[1] < 1 || !ends_with(t->name, ".weight"))
-        return 0;
-    int embedding = strstr(t->name, "embed") || strstr(t->name, "wte") || strstr(t->name, "wpe") ||
-                    strncmp(t->name, "lm_head", 7) == 0;
-    return !embedding || cfg->quant_embeddings;
-}
-
-void aq_tensor_view(const aq_tensor *t, int64_t *rows, int64_t *cols) {
-    *rows = t->ndim > 0 ? t->shape[0] : 1;
-    *cols = 1;
-    for (int d = 1; d < t->ndim; ++d)
-        *cols *= t->shape[d];
-}
-
-uint64_t aq_qresult_bytes(const aq_qresult *r) {
-    uint64_t n = 0;
-    for (int i = 0; i < r->hdr.n_arrays; ++i)
-        n += r->hdr.array_bytes[i];
-    return n;
-}
-
-aq_status aq_qresult_alloc(aq_qresult *r, const char *name, aq_err *err) {
-    int ok = r->hdr.n_arrays >= 0 && r->hdr.n_arrays <= AQ_QF_MAX_ARRAYS;
-    for (int i = 0; ok && i < r->hdr.n_arrays; ++i) {
-        const uint64_t n = r->hdr.array_bytes[i];
-        ok = (r->arr[i] = malloc(n ? n : 1)) != NULL;
-    }
-    if (ok) return AQ_OK;
-    aq_qresult_free(r);
-    return aq_err_set(err, AQ_E_NOMEM, "tensor %s: cannot allocate %llu bytes of results", name,
-                      (unsigned long long)aq_qresult_bytes(r));
-}
-
-void aq_qresult_free(aq_qresult *r) {
-    for (int i = 0; i < AQ_QF_MAX_ARRAYS; ++i) {
-        free(r->arr[i]);
-        r->arr[i] = NULL;
-    }
-}
-
 /* Importance h_j = sum_t w_t E[x_tj^2] of tensor t's input channels, or NULL (all 1). */
 aq_status aq_job_importance(const aq_job *j, const aq_tensor *t, int64_t cols, float **h,
                             aq_err *err) {

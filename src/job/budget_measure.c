@@ -1,29 +1,22 @@
-/* Mixed precision under a size budget (issue 8).
+/* Mixed precision under a size budget (issue 8): the measurement, collective.
  *
- * Each rank quantizes its layers at 2, 4 and 8 bits (and 3 with the dq layout) and measures the
- * importance-weighted relative error (weighted_rel_err, docs/DESIGN.md §3); MPI_Allgatherv gives
- * every rank the whole table in tensor order, and every rank runs the same greedy allocation, so
- * the widths are identical for any rank count.  Allocation: start every layer at 8 bits and
- * repeatedly take the step down (8 -> 4 -> 2, or 8 -> 4 -> 3 -> 2 with the dq layout) with the
- * smallest error increase per byte saved until the payload fits quant.budget_bits (codes + scale +
- * min), then the reverse steps that still fit (the last step down may overshoot) — the
- * marginal-return rule for bit allocation over a set of quantizers (Shoham & Gersho, IEEE Trans.
- * ASSP 36(9), 1988).  The distortion summed is the layers' relative error, so every layer's output
- * noise counts alike; ties go to the lowest tensor index.  With quant.budget_kl_path the distortion
- * is instead each layer's KL from aq-eval --layer-kl (only that layer quantized, at each width),
- * summed as if additive. */
-#include <math.h>
+ * Each rank quantizes its layers at every candidate width (the format's widths, aq/qformat.h) and
+ * measures the importance-weighted relative error (weighted_rel_err, docs/DESIGN.md §3), or takes
+ * each layer's KL at each width from aq-eval --layer-kl (quant.budget_kl_path); MPI_Allgatherv
+ * gives every rank the whole table in tensor order, and every rank runs the same allocation
+ * (aq_budget_allocate, src/plan/budget.c), so the widths are identical for any rank count. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "aq/budget.h"
 #include "aq/job.h"
 #include "aq/qformat.h"
 #include "job_internal.h"
 
 /* Candidate widths, narrowest first: the format's (aq/qformat.h): 2/4/8, and 2/3/4/8 with
  * the dq layout (the only one with 3-bit codes). */
-#define MAX_W 4
+#define MAX_W AQ_BUDGET_MAX_WIDTHS
 
 static const int *widths(const aq_config *c, int *n) {
     const aq_qformat *f = aq_qformat_of(&c->quant);
@@ -31,11 +24,8 @@ static const int *widths(const aq_config *c, int *n) {
     return f ? f->widths : NULL;
 }
 
-typedef struct {
-    int64_t tensor;
-    double err[MAX_W];   /* weighted_rel_err at each width */
-    double bytes[MAX_W]; /* codes + scale + min (+ sub) */
-} record;
+/* One layer's row of the table: weighted_rel_err (or KL) and stored bytes at each width. */
+typedef aq_budget_layer record;
 
 /* Sensitivity from aq-eval --layer-kl (quant.budget_kl_path): the layer's KL at each width,
  * sizes from the layout alone (nothing to quantize). */
@@ -120,49 +110,6 @@ static aq_status gather_all(const aq_job *j, const record *mine, int n, record *
     return *all ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "budget: out of memory");
 }
 
-/* The last narrowing step may leave room: step layers back up, largest error decrease per
- * byte first, while the budget still holds.  @return : achieved bytes. */
-static double fill(const record *rec, int n, int nw, double budget_bytes, double bytes,
-                   int *level) {
-    for (;;) {
-        int best = -1;
-        double best_gain = 0.0;
-        for (int i = 0; i < n; ++i) {
-            int l = level[i];
-            if (l == nw - 1) continue;
-            double extra = rec[i].bytes[l + 1] - rec[i].bytes[l];
-            if (!(extra > 0) || bytes + extra > budget_bytes) continue;
-            double gain = (rec[i].err[l] - rec[i].err[l + 1]) / extra;
-            if (gain > best_gain) best_gain = gain, best = i;
-        }
-        if (best < 0) return bytes;
-        bytes += rec[best].bytes[level[best] + 1] - rec[best].bytes[level[best]];
-        level[best]++;
-    }
-}
-
-/* The greedy allocation over nw widths; level[i] indexes them.  @return : achieved bytes. */
-static double allocate(const record *rec, int n, int nw, double budget_bytes, int *level) {
-    double bytes = 0.0;
-    for (int i = 0; i < n; ++i)
-        level[i] = nw - 1, bytes += rec[i].bytes[nw - 1];
-    while (bytes > budget_bytes) {
-        int best = -1;
-        double best_cost = INFINITY;
-        for (int i = 0; i < n; ++i) {
-            if (level[i] == 0) continue;
-            int l = level[i];
-            double saved = rec[i].bytes[l] - rec[i].bytes[l - 1];
-            double cost = saved > 0 ? (rec[i].err[l - 1] - rec[i].err[l]) / saved : INFINITY;
-            if (cost < best_cost) best_cost = cost, best = i;
-        }
-        if (best < 0) break; /* every layer at 2 bits: the budget is below the minimum */
-        bytes -= rec[best].bytes[level[best]] - rec[best].bytes[level[best] - 1];
-        level[best]--;
-    }
-    return bytes <= budget_bytes ? fill(rec, n, nw, budget_bytes, bytes, level) : bytes;
-}
-
 static int by_tensor(const void *a, const void *b) {
     int64_t x = ((const record *)a)->tensor, y = ((const record *)b)->tensor;
     return (x > y) - (x < y);
@@ -186,7 +133,8 @@ aq_status aq_budget_assign(aq_job *j, aq_err *err) {
             weights += (double)aq_checkpoint_tensor(j->model, (size_t)all[i].tensor)->numel;
         int nw = 0;
         const int *W = widths(j->cfg, &nw);
-        double got = allocate(all, total, nw, j->cfg->budget_bits * weights / 8.0, level);
+        double got =
+            aq_budget_allocate(all, (size_t)total, nw, j->cfg->budget_bits * weights / 8.0, level);
         j->budget_achieved = weights > 0 ? 8.0 * got / weights : 0.0;
         for (int i = 0; i < total; ++i)
             j->bits[all[i].tensor] = (uint8_t)W[level[i]];

@@ -1,0 +1,43 @@
+/*
+ * aq-mpi — every MPI message tag of the project, in one place, so that two protocols never
+ * share a tag on one communicator.  Point-to-point messages only (collectives have no tags).
+ *
+ * Ranks of one job are assumed to share the architecture (a homogeneous cluster): structs
+ * travel as MPI_BYTE.
+ */
+#ifndef AQ_MPI_TAGS_H
+#define AQ_MPI_TAGS_H
+
+/*-*********************************************
+ *  aq-mpi: results, workers -> rank 0 (src/job/result_msg.c)
+ *
+ *  For each quantized tensor a worker owns: one AQ_TAG_RESULT header (aq_msg_hdr of
+ *  src/job/job_internal.h, kind MSG_RESULT), then the stored arrays of its format
+ *  (include/aq/qformat.h), array i under tag AQ_TAG_RESULT_ARRAY0 + i, each in pieces of at
+ *  most 1 GiB; at the end one
+ *  AQ_TAG_RESULT header of kind MSG_END carrying the worker's status and message.  Rank 0
+ *  receives headers from any source; MPI's non-overtaking rule keeps a header and its
+ *  payload together.  AQ_TAG_ABORT (one int, rank 0 -> each worker) asks the workers to
+ *  stop after the tensor in flight.
+ ***********************************************/
+enum {
+    AQ_TAG_RESULT = 11, /* aq_msg_hdr, MPI_BYTE */
+    AQ_TAG_RESULT_ARRAY0 =
+        12,           /* array i of the format: tag 12 + i (i < AQ_QF_MAX_ARRAYS), MPI_BYTE */
+    AQ_TAG_ABORT = 19 /* one MPI_INT, rank 0 -> worker */
+};
+
+/*-*********************************************
+ *  aq-calib: activation statistics, every rank -> rank 0 (src/model/stats_gather.c)
+ *
+ *  Rank by rank: the number of layers (AQ_TAG_STATS_COUNT, one MPI_UINT64_T), then per
+ *  layer a header (name and input width, AQ_TAG_STATS_LAYER) and its arrays
+ *  (AQ_TAG_STATS_DATA: five [T] MPI_DOUBLE, two [T * in] MPI_FLOAT).
+ ***********************************************/
+enum {
+    AQ_TAG_STATS_COUNT = 4201, /* layers that follow, MPI_UINT64_T */
+    AQ_TAG_STATS_LAYER = 4202, /* layer header, MPI_BYTE */
+    AQ_TAG_STATS_DATA = 4203   /* per-step and per-channel arrays */
+};
+
+#endif /* AQ_MPI_TAGS_H */

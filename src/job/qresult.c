@@ -1,0 +1,31 @@
+/* One quantized tensor's result (aq_qresult): its buffers (one per array of its format) and
+ * stored size. */
+#include <stdlib.h>
+
+#include "job_internal.h"
+
+uint64_t aq_qresult_bytes(const aq_qresult *r) {
+    uint64_t n = 0;
+    for (int i = 0; i < r->hdr.n_arrays; ++i)
+        n += r->hdr.array_bytes[i];
+    return n;
+}
+
+aq_status aq_qresult_alloc(aq_qresult *r, const char *name, aq_err *err) {
+    int ok = r->hdr.n_arrays >= 0 && r->hdr.n_arrays <= AQ_QF_MAX_ARRAYS;
+    for (int i = 0; ok && i < r->hdr.n_arrays; ++i) {
+        const uint64_t n = r->hdr.array_bytes[i];
+        ok = (r->arr[i] = malloc(n ? n : 1)) != NULL;
+    }
+    if (ok) return AQ_OK;
+    aq_qresult_free(r);
+    return aq_err_set(err, AQ_E_NOMEM, "tensor %s: cannot allocate %llu bytes of results", name,
+                      (unsigned long long)aq_qresult_bytes(r));
+}
+
+void aq_qresult_free(aq_qresult *r) {
+    for (int i = 0; i < AQ_QF_MAX_ARRAYS; ++i) {
+        free(r->arr[i]);
+        r->arr[i] = NULL;
+    }
+}

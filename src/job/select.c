@@ -1,0 +1,25 @@
+/* Which tensors the job quantizes, and the 2-D view [rows, cols] it quantizes them in. */
+#include <string.h>
+
+#include "aq/job.h"
+#include "job_internal.h"
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+int aq_job_is_quantized(const aq_tensor *t, const aq_config *cfg) {
+    if (t->ndim != 2 || t->shape[0] < 1 || t->shape[1] < 1 || !ends_with(t->name, ".weight"))
+        return 0;
+    int embedding = strstr(t->name, "embed") || strstr(t->name, "wte") || strstr(t->name, "wpe") ||
+                    strncmp(t->name, "lm_head", 7) == 0;
+    return !embedding || cfg->quant_embeddings;
+}
+
+void aq_tensor_view(const aq_tensor *t, int64_t *rows, int64_t *cols) {
+    *rows = t->ndim > 0 ? t->shape[0] : 1;
+    *cols = 1;
+    for (int d = 1; d < t->ndim; ++d)
+        *cols *= t->shape[d];
+}

@@ -1,0 +1,63 @@
+/* A worker's loop (ranks > 0): quantizes its units' tensors in plan order and streams each
+ * result to rank 0 while computing the next. */
+#include <string.h>
+
+#include "job_internal.h"
+
+/* Two results may be in flight: the worker computes the next tensor while rank 0 receives
+ * the previous one, and memory stays bounded (two results). */
+#define AQ_IN_FLIGHT 2
+
+static void finish_slot(aq_job *j, aq_pending *p) {
+    if (!p->used) return;
+    double t0 = MPI_Wtime();
+    aq_send_result_finish(p);
+    j->seconds_send += MPI_Wtime() - t0;
+    p->used = 0;
+}
+
+static aq_status worker_tensor(aq_job *j, size_t index, aq_pending *slots, int *next, aq_err *err) {
+    aq_pending *p = &slots[*next];
+    finish_slot(j, p); /* the oldest result must be out before its slot is reused */
+    aq_status st = aq_qresult_compute(j, (int64_t)index, &p->r, err);
+    if (st != AQ_OK) return st;
+    j->seconds_quant += p->r.hdr.seconds;
+    p->used = 1;
+    double t0 = MPI_Wtime();
+    st = aq_send_result_start(j->comm, p, err);
+    j->seconds_send += MPI_Wtime() - t0;
+    *next = (*next + 1) % AQ_IN_FLIGHT;
+    return st;
+}
+
+aq_status aq_job_worker_loop(aq_job *j, aq_err *err) {
+    aq_status st = AQ_OK;
+    aq_pending slots[AQ_IN_FLIGHT];
+    int next = 0;
+    memset(slots, 0, sizeof slots);
+    for (size_t u = 0; u < j->plan->n_units && st == AQ_OK && !j->abort_seen; ++u) {
+        const aq_unit *unit = &j->plan->units[u];
+        if (unit->rank != j->rank) continue;
+        for (size_t k = unit->first; k < unit->first + unit->count && st == AQ_OK; ++k) {
+            size_t index = j->plan->tensor_order[k];
+            if (j->done[index] ||
+                !aq_job_is_quantized(aq_checkpoint_tensor(j->model, index), j->cfg))
+                continue;
+            if ((j->abort_seen = aq_abort_requested(j->comm))) break;
+            if (aq_job_stop_signal(j)) {
+                st = aq_err_set(err, AQ_E_INTERRUPTED, "signal %d on rank %d",
+                                aq_job_stop_signal(j), j->rank);
+                break;
+            }
+            st = worker_tensor(j, index, slots, &next, err);
+        }
+    }
+    for (int k = 0; k < AQ_IN_FLIGHT; ++k)
+        finish_slot(j, &slots[k]); /* before END */
+    if (st != AQ_OK && strncmp(err->msg, "rank ", 5) != 0) {
+        aq_err pre = *err;
+        aq_err_set(err, pre.code, "rank %d: %s", j->rank, pre.msg);
+    }
+    aq_send_end(j->comm, st, st != AQ_OK ? err->msg : NULL, j->rank);
+    return st;
+}

@@ -1,0 +1,122 @@
+/* Rank 0's loop: writes the passthrough tensors and its own quantized ones in plan order,
+ * receiving the workers' results in between; the first failure stops the workers. */
+#include <stdio.h>
+
+#include "job_internal.h"
+
+static void abort_workers(aq_job *j) {
+    if (j->abort_sent) return;
+    j->abort_sent = 1;
+    for (int r = 1; r < j->size; ++r)
+        aq_send_abort(j->comm, r);
+}
+
+static aq_status write_result(aq_job *j, const aq_qresult *r, aq_err *err) {
+    const aq_tensor *t = aq_checkpoint_tensor(j->model, (size_t)r->hdr.tensor);
+    aq_quant_params p = j->cfg->quant;
+    p.bits = r->hdr.bits;
+    aq_h5_quantized q = {.ndim = t->ndim,
+                         .shape = t->shape,
+                         .orig_dtype = t->dtype,
+                         .rows = r->hdr.rows,
+                         .cols = r->hdr.cols,
+                         .metrics = r->hdr.metrics,
+                         .fallback_from_bits = r->hdr.from_bits,
+                         .fallback_from_err = r->hdr.from_err,
+                         .fallback_from_kl = r->hdr.from_kl};
+    q.n_arrays = aq_qformat_arrays(&p, q.cols, q.arrays); /* the format's, in its order */
+    for (int i = 0; i < q.n_arrays; ++i)
+        q.data[i] = r->arr[i];
+    q.n_attrs = aq_qformat_attrs(&p, q.attrs);
+    double t0 = MPI_Wtime();
+    aq_status st = aq_h5_write_quantized(j->w, t->name, &q, err);
+    if (st == AQ_OK) st = aq_h5_flush(j->w, err); /* a resumable partial if we die later */
+    j->tally.t_write += MPI_Wtime() - t0;
+    if (st == AQ_OK) aq_report_quantized(&j->tally, t, r, j->cfg);
+    return st;
+}
+
+static aq_status write_passthrough(aq_job *j, const aq_tensor *t, aq_err *err) {
+    aq_status st = aq_check_finite(t, err);
+    if (st != AQ_OK) return st;
+    double t0 = MPI_Wtime();
+    st = aq_h5_write_passthrough(j->w, t->name, t->dtype, t->ndim, t->shape, t->data, err);
+    aq_tensor_release(t);
+    if (st == AQ_OK) st = aq_h5_flush(j->w, err);
+    j->tally.t_write += MPI_Wtime() - t0;
+    if (st == AQ_OK) aq_report_passthrough(&j->tally, t);
+    return st;
+}
+
+/* The message a user reads after SIGUSR1/SIGTERM, whichever rank saw it first. */
+static aq_status interrupted(aq_job *j, const char *where, aq_err *err) {
+    return aq_err_set(err, AQ_E_INTERRUPTED,
+                      "interrupted by %s after %zu of %zu tensors; %s.partial kept: run the "
+                      "same job again with --resume",
+                      where, j->tally.n_done, j->tally.n_total, j->cfg->output_path);
+}
+
+static aq_status interrupted_here(aq_job *j, aq_err *err) {
+    char where[64];
+    snprintf(where, sizeof where, "signal %d", aq_job_stop_signal(j));
+    return interrupted(j, where, err);
+}
+
+/* Handles one incoming message; records the first failure in *st / err. */
+static void handle_message(aq_job *j, int *ends, aq_status *st, aq_err *err) {
+    aq_qresult r;
+    aq_err tmp = {0};
+    aq_status rs = aq_recv_message(j->comm, &r, &tmp);
+    if (rs == AQ_OK && r.hdr.kind == MSG_END) {
+        ++*ends;
+        rs = (aq_status)r.hdr.status;
+        if (rs == AQ_E_INTERRUPTED)
+            interrupted(j, r.hdr.msg, &tmp);
+        else if (rs != AQ_OK)
+            aq_err_set(&tmp, rs, "%s", r.hdr.msg);
+    } else if (rs == AQ_OK && *st == AQ_OK) {
+        rs = write_result(j, &r, &tmp);
+    }
+    aq_qresult_free(&r);
+    if (rs != AQ_OK && *st == AQ_OK) {
+        *st = rs;
+        *err = tmp;
+        abort_workers(j);
+    }
+}
+
+static void drain(aq_job *j, int *ends, int blocking, aq_status *st, aq_err *err) {
+    while (*ends < j->size - 1 && (blocking || aq_message_waiting(j->comm)))
+        handle_message(j, ends, st, err);
+}
+
+static aq_status own_tensor(aq_job *j, size_t index, int owner, aq_err *err) {
+    const aq_tensor *t = aq_checkpoint_tensor(j->model, index);
+    if (!aq_job_is_quantized(t, j->cfg)) return write_passthrough(j, t, err);
+    if (owner != 0) return AQ_OK;
+    aq_qresult r;
+    aq_status st = aq_qresult_compute(j, (int64_t)index, &r, err);
+    if (st != AQ_OK) return st;
+    j->seconds_quant += r.hdr.seconds;
+    st = write_result(j, &r, err);
+    aq_qresult_free(&r);
+    return st;
+}
+
+aq_status aq_job_writer_loop(aq_job *j, aq_err *err) {
+    aq_status st = AQ_OK;
+    int ends = 0;
+    for (size_t u = 0; u < j->plan->n_units && st == AQ_OK; ++u) {
+        const aq_unit *unit = &j->plan->units[u];
+        for (size_t k = unit->first; k < unit->first + unit->count && st == AQ_OK; ++k) {
+            size_t index = j->plan->tensor_order[k];
+            if (j->done[index]) continue;
+            st = aq_job_stop_signal(j) ? interrupted_here(j, err)
+                                       : own_tensor(j, index, unit->rank, err);
+            if (st != AQ_OK) abort_workers(j);
+            drain(j, &ends, 0, &st, err);
+        }
+    }
+    drain(j, &ends, 1, &st, err);
+    return st;
+}
