@@ -17,7 +17,14 @@ def members(f, group):
 def same_attrs(a, b):
     if sorted(a.attrs) != sorted(b.attrs):
         return False
-    return all(np.array_equal(np.asarray(a.attrs[k]), np.asarray(b.attrs[k])) for k in a.attrs)
+    return all(same_value(np.asarray(a.attrs[k]), np.asarray(b.attrs[k])) for k in a.attrs)
+
+
+def same_value(x, y):
+    """Equal, bit for bit where numeric (so a NaN attribute equals the same NaN)."""
+    if x.dtype.kind in "fiuc" and y.dtype.kind in "fiuc":
+        return x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
+    return np.array_equal(x, y)
 
 
 def same_group(ga, gb):

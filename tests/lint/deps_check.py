@@ -89,8 +89,18 @@ def file_graph(objects):
     return graph
 
 
+# Folders whose subfolders belong to them as one module (order-file entries "DIR/**"): e.g.
+# src/quant/ggml holds formats of the src/quant table and uses its kernels, so the two are one
+# folder for the folder graph (file cycles are still checked inside).
+FOLDED = []
+
+
 def folder_of(rel):
-    return os.path.dirname(rel)
+    d = os.path.dirname(rel)
+    for top in FOLDED:
+        if d == top or d.startswith(top + "/"):
+            return top
+    return d
 
 
 def folder_graph(graph):
@@ -216,6 +226,7 @@ def check_order(fg, path, allow, used):
     """Back-edges against the layering in `path` (one folder a line, lowest first)."""
     with open(path) as f:
         order = [l.split("#", 1)[0].strip() for l in f]
+        order = [o[:-3] if o.endswith("/**") else o for o in order]
     rank = {d: i for i, d in enumerate(d for d in order if d)}
     bad = 0
     for d in sorted(fg):
@@ -248,6 +259,12 @@ def main():
     if not any(rel.startswith("src/") for rel in objects):
         print("deps_check: no object files of src/ under %s/CMakeFiles (build first)" % a.build)
         return 1
+    if a.order:
+        with open(a.order) as f:
+            for line in f:
+                entry = line.split("#", 1)[0].strip()
+                if entry.endswith("/**"):
+                    FOLDED.append(entry[:-3])
     full = file_graph(objects)
     if a.print_graph:
         for f in sorted(full):
