@@ -37,6 +37,7 @@
 #ifndef AQ_MODEL_H
 #define AQ_MODEL_H
 
+#include <mpi.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -174,26 +175,29 @@ void aq_linear_fwd(const float *x, int64_t rows, int64_t in, const float *W, con
  *  Pipeline across MPI ranks
  ***********************************************/
 
-/*! aq_pipe : the rank's place in the pipeline.  Blocks are split contiguously over the
- *  ranks by bytes with aq_plan_partition() (same rule as aq-mpi's plan); rank 0 embeds,
- *  the last rank applies the head; activations [L, hidden] pass from rank r to r+1.
+/*! aq_pipe : the rank's place in the pipeline over communicator `comm`.  Blocks (all of one
+ *  size) are split contiguously: every rank takes ceil(n_layers / size) blocks in rank order,
+ *  except that a rank closes early when each later rank would otherwise get none -- the split
+ *  aq-mpi's byte-balanced linear partition (aq_plan_partition) gives for equal units.  Rank 0
+ *  embeds, the last rank applies the head; activations [L, hidden] pass from rank r to r+1.
  *  With more ranks than blocks, the extra ranks only forward activations. */
 typedef struct {
+    MPI_Comm comm; /* borrowed: the caller's communicator, used by every collective here */
     int rank, size;
     int l0, l1;      /* this rank's blocks */
     int first, last; /* rank 0 / rank size-1 */
 } aq_pipe;
 
-/*! aq_pipe_init() : partition for `cfg` over MPI_COMM_WORLD (collective-free: every rank
- *  computes the same partition).  @return : AQ_OK or AQ_E_MPI. */
-aq_status aq_pipe_init(const aq_llm_config *cfg, aq_pipe *p, aq_err *err);
+/*! aq_pipe_init() : partition for `cfg` over `comm` (collective-free: every rank computes the
+ *  same partition; `comm` is borrowed and must outlive `p`).  @return : AQ_OK or AQ_E_MPI. */
+aq_status aq_pipe_init(const aq_llm_config *cfg, MPI_Comm comm, aq_pipe *p, aq_err *err);
 
 /*! aq_pipe_load() : aq_llm_load() of this rank's part. */
 aq_status aq_pipe_load(const aq_pipe *p, const aq_llm_config *cfg, const aq_llm_source *src,
                        aq_llm *out, aq_err *err);
 
 /*! aq_pipe_forward() :
- *  Collective over MPI_COMM_WORLD.  tok[L] is read on the first rank; logits[L, vocab] are
+ *  Collective over p->comm.  tok[L] is read on the first rank; logits[L, vocab] are
  *  written on the last rank only (other ranks may pass NULL).  A failure on one rank is
  *  reported on every rank as AQ_E_MPI (or the local error on the failing rank). */
 aq_status aq_pipe_forward(const aq_pipe *p, const aq_llm *m, const int32_t *tok, int L,
@@ -228,8 +232,8 @@ int aq_mask_sequence(const int32_t *tok, int L, int t, int T, uint64_t seed, int
 aq_status aq_tokens_read(const char *path, int n, int L, int64_t vocab, int32_t *out, aq_err *err);
 
 /*! aq_sample_sequences() :
- *  Collective.  Generates `n` sequences of `L` tokens from the model itself: position 0 is
- *  BOS (token 0 when the config has none); then left to right, position i is drawn from
+ *  Collective over p->comm.  Generates `n` sequences of `L` tokens from the model itself: position
+ * 0 is BOS (token 0 when the config has none); then left to right, position i is drawn from
  *  softmax(logits) at the predicting position of i (i-1 with logits shift, else i), with
  *  positions > i (or >= i without shift) set to `mask_token` — the decoding order of a
  *  masked-diffusion LM, and plain sampling for a causal one.  temperature 0 = greedy.
@@ -255,24 +259,6 @@ size_t aq_tokenizer_decode(const aq_tokenizer *tk, const int32_t *tok, int n, in
                            char *buf, size_t size);
 
 void aq_tokenizer_close(aq_tokenizer *tk);
-
-/*-*********************************************
- *  Accuracy metrics
- ***********************************************/
-
-/*! aq_eval_acc : sums over predicted positions (double). */
-typedef struct {
-    double kl, nll_fp, nll_q, top1; /* sums */
-    double n_kl;                    /* positions in kl and top1 */
-    double n_nll;                   /* masked positions in nll_* */
-} aq_eval_acc;
-
-/*! aq_eval_position() :
- *  Adds one predicted position: logits_fp, logits_q [vocab]; KL(p_fp || p_q) in nats and
- *  top-1 agreement (first index of the maximum) when `in_kl`; -log p(target) for both
- *  models when `in_nll`.  Softmaxes in double with the max subtracted. */
-void aq_eval_position(const float *logits_fp, const float *logits_q, int64_t vocab, int32_t target,
-                      int in_kl, int in_nll, aq_eval_acc *acc);
 
 /*-*********************************************
  *  Activation statistics (aq-calib; DESIGN 4 and 6.3)
@@ -301,11 +287,11 @@ aq_status aq_act_stats_export(const aq_act_stats *s, size_t i, aq_layer_stats *o
 void aq_act_stats_free(aq_act_stats *s);
 
 /*! aq_act_stats_gather() :
- *  Collective: rank 0 receives every rank's exported layers (in rank order, which is layer
- *  order) into *out[*n] (free each with aq_layer_stats_free, then the array); other ranks
- *  get *out = NULL, *n = 0.  @return : AQ_OK, AQ_E_NOMEM, AQ_E_MPI. */
-aq_status aq_act_stats_gather(const aq_act_stats *s, int T, aq_layer_stats **out, size_t *n,
-                              aq_err *err);
+ *  Collective over `comm`: rank 0 receives every rank's exported layers (in rank order, which is
+ * layer order) into *out[*n] (free each with aq_layer_stats_free, then the array); other ranks get
+ * *out = NULL, *n = 0.  @return : AQ_OK, AQ_E_NOMEM, AQ_E_MPI. */
+aq_status aq_act_stats_gather(const aq_act_stats *s, int T, MPI_Comm comm, aq_layer_stats **out,
+                              size_t *n, aq_err *err);
 
 /*-*********************************************
  *  Activation fake quantization (aq-eval, result files with /act)
@@ -353,17 +339,79 @@ typedef struct {
 } aq_run;
 
 /*! aq_run_open() :
- *  Collective.  Opens the model on every rank, parses its config (applying the causal
- *  override), partitions the blocks, loads this rank's full-precision part, resolves the mask
- *  token (option, else config mask_token_id, else token 0: a model without a mask token never
- *  saw one, so any id is as good; say so in the output) and reads or samples the sequences.
- *  A failure on any rank fails every rank (AQ_E_MPI on the others).  aq_run_close() after. */
-aq_status aq_run_open(const aq_run_opts *o, aq_run *r, aq_err *err);
+ *  Collective over `comm` (borrowed; kept in r->pipe.comm for every later collective).  Opens the
+ * model on every rank, parses its config (applying the causal override), partitions the blocks,
+ * loads this rank's full-precision part, resolves the mask token (option, else config
+ * mask_token_id, else token 0: a model without a mask token never saw one, so any id is as good;
+ * say so in the output) and reads or samples the sequences. A failure on any rank fails every rank
+ * (AQ_E_MPI on the others).  aq_run_close() after. */
+aq_status aq_run_open(const aq_run_opts *o, MPI_Comm comm, aq_run *r, aq_err *err);
 void aq_run_close(aq_run *r);
 
-/*! aq_agree() : collective (MPI_COMM_WORLD); aq_mpi_agree() of include/aq/job.h: every rank
- *  gets the status and message of the lowest failing rank ("rank N: " prefixed), or AQ_OK.
- *  `what` labels a failure whose message is empty. */
-aq_status aq_agree(aq_status st, const char *what, aq_err *err);
+/*! aq_agree() : collective over `comm`; aq_mpi_agree(): every rank gets the status and
+ *  message of the lowest failing rank ("rank N: " prefixed), or AQ_OK.  `what` labels a
+ *  failure whose message is empty. */
+aq_status aq_agree(MPI_Comm comm, aq_status st, const char *what, aq_err *err);
+
+/*-*********************************************
+ *  Accuracy metrics (aq-eval)
+ ***********************************************/
+
+/*! aq_eval_acc : sums over predicted positions of one time step (all doubles, so arrays of
+ *  it reduce as MPI_DOUBLE; aq_eval_acc_reduce()). */
+typedef struct {
+    double kl, nll_fp, nll_q, top1; /* sums */
+    double n_kl;                    /* positions in kl and top1 */
+    double n_nll;                   /* masked positions in nll_*, acc_* */
+    double acc_fp, acc_q;           /* masked positions whose argmax is the original token */
+} aq_eval_acc;
+
+/*! aq_eval_position() :
+ *  Adds one predicted position: logits_fp, logits_q [vocab]; KL(p_fp || p_q) in nats and
+ *  top-1 agreement (first index of the maximum) when `in_kl`; -log p(target) and whether
+ *  the argmax is `target` for both models when `in_nll`.  logits_q NULL: the full-precision
+ *  terms only (nll_fp, acc_fp, n_nll).  Softmaxes in double with the max subtracted. */
+void aq_eval_position(const float *logits_fp, const float *logits_q, int64_t vocab, int32_t target,
+                      int in_kl, int in_nll, aq_eval_acc *acc);
+
+/*! aq_eval_score() :
+ *  Adds one (sequence, time step) to `acc`: orig[L] the uncorrupted tokens, masked[L] the
+ *  mask, lf / lq [L, vocab] the logits of both models (lq NULL: full precision only).  The
+ *  prediction for position i is logits row i-1 with c->logits_shift (position 0 is never
+ *  predicted), else row i.  KL / top-1 over the masked positions, or over every predicted
+ *  position for a causal model; NLL and accuracy over the masked positions. */
+void aq_eval_score(const aq_llm_config *c, const int32_t *orig, const uint8_t *masked, int L,
+                   const float *lf, const float *lq, aq_eval_acc *acc);
+
+/*! aq_eval_metrics : means of one aq_eval_acc; NaN where no position contributed. */
+typedef struct {
+    double kl, nll_fp, nll_q, top1, acc_fp, acc_q;
+} aq_eval_metrics;
+
+/*! aq_eval_finish() : kl, top1 per n_kl; nll_*, acc_* per n_nll. */
+aq_eval_metrics aq_eval_finish(const aq_eval_acc *a);
+
+/*! aq_eval_overall() : each metric averaged over the time steps of acc[0..T) that have it
+ *  (uniform weight per mask-ratio bin, not per position).  NaN when no step has it. */
+aq_eval_metrics aq_eval_overall(const aq_eval_acc *acc, int T);
+
+/*! aq_eval_acc_reduce() : collective over `comm`: tot[0..n) on rank 0 = the sums of every
+ *  rank's acc[0..n).  @return : AQ_OK or AQ_E_MPI. */
+aq_status aq_eval_acc_reduce(MPI_Comm comm, const aq_eval_acc *acc, aq_eval_acc *tot, size_t n,
+                             aq_err *err);
+
+/*! aq_eval_bufs : per-(sequence, step) buffers: logits of both models (the last rank
+ *  [L, vocab], other ranks one float), the corrupted tokens and the mask [L]. */
+typedef struct {
+    float *lf, *lq;
+    int32_t *tok;
+    uint8_t *masked;
+    size_t nl; /* logits floats per model */
+} aq_eval_bufs;
+
+/*! aq_eval_bufs_alloc() : collective over r->pipe.comm (aq_agree).  @return : AQ_OK,
+ *  AQ_E_NOMEM (on every rank).  aq_eval_bufs_free() is safe after a failed alloc. */
+aq_status aq_eval_bufs_alloc(const aq_run *r, int L, aq_eval_bufs *b, aq_err *err);
+void aq_eval_bufs_free(aq_eval_bufs *b);
 
 #endif /* AQ_MODEL_H */

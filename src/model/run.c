@@ -9,13 +9,13 @@
 #include "aq/job.h"
 #include "aq/model.h"
 
-aq_status aq_agree(aq_status st, const char *what, aq_err *err) {
+aq_status aq_agree(MPI_Comm comm, aq_status st, const char *what, aq_err *err) {
     /* The job's agreement: every rank gets the lowest failing rank's own message. */
     if (st != AQ_OK && err && !err->msg[0]) aq_err_set(err, st, "%s failed", what);
-    return aq_mpi_agree(MPI_COMM_WORLD, st, err);
+    return aq_mpi_agree(comm, st, err);
 }
 
-static aq_status open_local(const aq_run_opts *o, aq_run *r, aq_err *err) {
+static aq_status open_local(const aq_run_opts *o, MPI_Comm comm, aq_run *r, aq_err *err) {
     aq_status st = aq_checkpoint_open(o->model, &r->st, err);
     if (st == AQ_OK)
         st = aq_llm_config_parse(aq_checkpoint_config_json(r->st), o->model, &r->cfg, err);
@@ -31,7 +31,7 @@ static aq_status open_local(const aq_run_opts *o, aq_run *r, aq_err *err) {
                           r->mask_token, (long long)r->cfg.vocab);
     if (o->n_seq < 1 || o->L < 2)
         return aq_err_set(err, AQ_E_CONFIG, "need at least 1 sequence of at least 2 tokens");
-    st = aq_pipe_init(&r->cfg, &r->pipe, err);
+    st = aq_pipe_init(&r->cfg, comm, &r->pipe, err);
     if (st == AQ_OK) {
         aq_llm_source src = aq_llm_source_safetensors(r->st);
         st = aq_pipe_load(&r->pipe, &r->cfg, &src, &r->fp, err);
@@ -45,9 +45,9 @@ static aq_status open_local(const aq_run_opts *o, aq_run *r, aq_err *err) {
     return st;
 }
 
-aq_status aq_run_open(const aq_run_opts *o, aq_run *r, aq_err *err) {
+aq_status aq_run_open(const aq_run_opts *o, MPI_Comm comm, aq_run *r, aq_err *err) {
     memset(r, 0, sizeof *r);
-    aq_status st = aq_agree(open_local(o, r, err), "loading the model", err);
+    aq_status st = aq_agree(comm, open_local(o, comm, r, err), "loading the model", err);
     if (st == AQ_OK && !o->tokens)
         st = aq_sample_sequences(&r->pipe, &r->fp, o->n_seq, o->L, o->seed, o->temperature,
                                  r->mask_token, r->seqs, err);
