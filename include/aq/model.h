@@ -243,11 +243,12 @@ aq_status aq_sample_sequences(const aq_pipe *p, const aq_llm *m, int n, int L, u
                               double temperature, int32_t mask_token, int32_t *out, aq_err *err);
 
 /*-*********************************************
- *  Tokenizer (decoder only)
+ *  Tokenizer
  ***********************************************/
 typedef struct aq_tokenizer aq_tokenizer;
 
-/*! aq_tokenizer_open() : reads model.vocab (piece -> id) and added_tokens of tokenizer.json.
+/*! aq_tokenizer_open() : reads model.vocab (piece -> id), model.merges and added_tokens of
+ *  tokenizer.json.
  *  @return : AQ_OK; AQ_E_IO; AQ_E_FORMAT naming the file. */
 aq_status aq_tokenizer_open(const char *path, aq_tokenizer **out, aq_err *err);
 
@@ -257,6 +258,15 @@ aq_status aq_tokenizer_open(const char *path, aq_tokenizer **out, aq_err *err);
  *  unless `specials`.  Writes at most size-1 bytes and a NUL.  @return : bytes needed. */
 size_t aq_tokenizer_decode(const aq_tokenizer *tk, const int32_t *tok, int n, int specials,
                            char *buf, size_t size);
+
+/*! aq_tokenizer_encode() :
+ *  BPE encoding of the NUL-terminated UTF-8 `text` as Hugging Face's BPE model with byte
+ *  fallback (src/model/tokenizer_encode.c has the steps): special tokens matched verbatim,
+ *  spaces replaced by "▁" (no "▁" prepended, as in the corpus the models were trained on),
+ *  lowest-rank merges first.  No BOS is added.  Writes at most `cap` ids to out.
+ *  @return : the number of ids the text needs (more than cap: out holds the first cap),
+ *            -1 out of memory. */
+int aq_tokenizer_encode(const aq_tokenizer *tk, const char *text, int32_t *out, int cap);
 
 void aq_tokenizer_close(aq_tokenizer *tk);
 
