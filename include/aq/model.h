@@ -316,9 +316,13 @@ aq_status aq_act_stats_gather(const aq_act_stats *s, int T, MPI_Comm comm, aq_la
 typedef struct aq_actq aq_actq;
 
 /*! aq_actq_load() : reads /act for the linear layers `m` holds; *out = NULL when the file
- *  has no /act.  @return : AQ_OK; AQ_E_CONFIG when a layer's T differs from `T`;
+ *  has no /act.  T <= 0: the T of the first layer read (aq_actq_timesteps() tells it), which
+ *  every other layer must have.  @return : AQ_OK; AQ_E_CONFIG when a layer's T differs;
  *  AQ_E_FORMAT / AQ_E_HDF5 from the reader; AQ_E_NOMEM. */
 aq_status aq_actq_load(const aq_h5in *h, const aq_llm *m, int T, aq_actq **out, aq_err *err);
+/*! aq_actq_timesteps() : T of the loaded schedule; 0 for q = NULL or when this rank holds no
+ *  layer with /act. */
+int aq_actq_timesteps(const aq_actq *q);
 /*! aq_actq_hook() : the forward hook (a no-op hook for q = NULL). */
 aq_llm_hook aq_actq_hook(aq_actq *q);
 /*! aq_actq_set_step() : the time step of the next forward passes; NULL is a no-op. */
@@ -331,7 +335,7 @@ void aq_actq_free(aq_actq *q);
 typedef struct {
     const char *model;  /* model directory (config.json + safetensors) */
     const char *tokens; /* token-id file (aq_tokens_read) or NULL: sample from the model */
-    int n_seq, L;       /* sequences and their length */
+    int n_seq, L;       /* sequences and their length; n_seq 0: none (aq-generate) */
     uint64_t seed;      /* sampling and masking */
     double temperature; /* sampling temperature (1 = the model's distribution) */
     int64_t mask_token; /* -1: config mask_token_id, else 0 (see aq_run_open) */
@@ -362,6 +366,34 @@ void aq_run_close(aq_run *r);
  *  message of the lowest failing rank ("rank N: " prefixed), or AQ_OK.  `what` labels a
  *  failure whose message is empty. */
 aq_status aq_agree(MPI_Comm comm, aq_status st, const char *what, aq_err *err);
+
+/*-*********************************************
+ *  Generation by iterative unmasking (aq-generate)
+ ***********************************************/
+typedef struct {
+    int n_new;          /* masks after the prompt */
+    int steps;          /* denoising steps; step s unmasks ceil(masked / (steps - s)) */
+    double temperature; /* 0: argmax */
+    uint64_t seed;      /* xoshiro256** seeded with aq_synth_seed_for(seed, "generate") */
+    int timesteps;      /* T of the /act schedule when actq is given, else 0 */
+} aq_gen_opts;
+
+/*! aq_generate() :
+ *  Collective over p->comm.  out[1 + n_prompt + n_new] (every rank) starts as BOS (config
+ *  bos_token_id, else 0) + prompt[n_prompt] + n_new mask tokens; each step runs the model
+ *  (with `actq` fake quantization when not NULL, at the /act time step t = floor(u T) of the
+ *  current mask ratio u = masked / (length - 1)), then on the last rank every masked position
+ *  i draws a token from the logits row predicting it (i-1 with logits shift, else i):
+ *  softmax(logits / temperature) without the mask token, one uniform per masked position
+ *  left to right, or the argmax at temperature 0; its confidence is that token's
+ *  probability (at temperature 1 for the argmax).  The k = ceil(masked / steps left) most
+ *  confident (ties: leftmost) are unmasked, the choice broadcast from the last rank.  Same
+ *  seed, same model: same tokens, at any rank count.  Two models run with one seed share
+ *  the random stream, so their texts differ only through their logits.
+ *  @return : AQ_OK; AQ_E_VALUE (n_new or steps < 1); AQ_E_NOMEM; errors of the forward pass. */
+aq_status aq_generate(const aq_pipe *p, const aq_llm *m, aq_actq *actq, const int32_t *prompt,
+                      int n_prompt, const aq_gen_opts *o, int32_t mask_token, int32_t *out,
+                      aq_err *err);
 
 /*-*********************************************
  *  Accuracy metrics (aq-eval)

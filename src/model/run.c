@@ -29,18 +29,18 @@ static aq_status open_local(const aq_run_opts *o, MPI_Comm comm, aq_run *r, aq_e
     if (r->mask_token >= r->cfg.vocab)
         return aq_err_set(err, AQ_E_CONFIG, "mask token %d outside the vocabulary (%lld)",
                           r->mask_token, (long long)r->cfg.vocab);
-    if (o->n_seq < 1 || o->L < 2)
-        return aq_err_set(err, AQ_E_CONFIG, "need at least 1 sequence of at least 2 tokens");
+    if (o->n_seq < 0 || (o->n_seq > 0 && o->L < 2))
+        return aq_err_set(err, AQ_E_CONFIG, "need sequences of at least 2 tokens");
     st = aq_pipe_init(&r->cfg, comm, &r->pipe, err);
     if (st == AQ_OK) {
         aq_llm_source src = aq_llm_source_safetensors(r->st);
         st = aq_pipe_load(&r->pipe, &r->cfg, &src, &r->fp, err);
     }
-    if (st == AQ_OK) {
+    if (st == AQ_OK && o->n_seq > 0) {
         r->seqs = malloc((size_t)o->n_seq * (size_t)o->L * sizeof *r->seqs);
         if (!r->seqs) st = aq_err_set(err, AQ_E_NOMEM, "sequences: out of memory");
     }
-    if (st == AQ_OK && o->tokens)
+    if (st == AQ_OK && o->n_seq > 0 && o->tokens)
         st = aq_tokens_read(o->tokens, o->n_seq, o->L, r->cfg.vocab, r->seqs, err);
     return st;
 }
@@ -48,7 +48,7 @@ static aq_status open_local(const aq_run_opts *o, MPI_Comm comm, aq_run *r, aq_e
 aq_status aq_run_open(const aq_run_opts *o, MPI_Comm comm, aq_run *r, aq_err *err) {
     memset(r, 0, sizeof *r);
     aq_status st = aq_agree(comm, open_local(o, comm, r, err), "loading the model", err);
-    if (st == AQ_OK && !o->tokens)
+    if (st == AQ_OK && o->n_seq > 0 && !o->tokens)
         st = aq_sample_sequences(&r->pipe, &r->fp, o->n_seq, o->L, o->seed, o->temperature,
                                  r->mask_token, r->seqs, err);
     if (st != AQ_OK) aq_run_close(r);
