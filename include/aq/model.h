@@ -406,6 +406,7 @@ typedef struct {
     double n_kl;                    /* positions in kl and top1 */
     double n_nll;                   /* masked positions in nll_*, acc_* */
     double acc_fp, acc_q;           /* masked positions whose argmax is the original token */
+    double nll_fp_sq;               /* sum of squares of the full-precision NLL terms */
 } aq_eval_acc;
 
 /*! aq_eval_position() :
@@ -428,13 +429,16 @@ void aq_eval_score(const aq_llm_config *c, const int32_t *orig, const uint8_t *m
 /*! aq_eval_metrics : means of one aq_eval_acc; NaN where no position contributed. */
 typedef struct {
     double kl, nll_fp, nll_q, top1, acc_fp, acc_q;
+    double nll_fp_se; /* standard error of nll_fp: sqrt(sample variance / n_nll), positions
+                         taken as independent (they are not quite: same window) */
 } aq_eval_metrics;
 
-/*! aq_eval_finish() : kl, top1 per n_kl; nll_*, acc_* per n_nll. */
+/*! aq_eval_finish() : kl, top1 per n_kl; nll_*, acc_*, nll_fp_se per n_nll. */
 aq_eval_metrics aq_eval_finish(const aq_eval_acc *a);
 
 /*! aq_eval_overall() : each metric averaged over the time steps of acc[0..T) that have it
- *  (uniform weight per mask-ratio bin, not per position).  NaN when no step has it. */
+ *  (uniform weight per mask-ratio bin, not per position).  NaN when no step has it;
+ *  nll_fp_se is NaN (not defined for the mean over steps). */
 aq_eval_metrics aq_eval_overall(const aq_eval_acc *acc, int T);
 
 /*! aq_eval_acc_reduce() : collective over `comm`: tot[0..n) on rank 0 = the sums of every

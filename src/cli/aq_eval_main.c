@@ -189,22 +189,24 @@ static void print_row(const char *label, aq_eval_metrics m, const aq_eval_acc *a
 }
 
 static void print_row_fp(const char *label, aq_eval_metrics m, const aq_eval_acc *a) {
-    printf("  %-8s %10.4f %8.4f %8.0f\n", label, m.nll_fp, m.acc_fp, a ? a->n_nll : NAN);
+    printf("  %-8s %10.4f %10.4f %8.4f %8.0f\n", label, m.nll_fp, m.nll_fp_se, m.acc_fp,
+           a ? a->n_nll : NAN);
 }
 
 /* No --result: the full-precision model alone (masked-token NLL and accuracy per step). */
 static void report_fp(const eval_opts *o, const aq_eval_acc *a, json_t *root) {
     printf("\nfull precision: masked-token NLL (nats) and accuracy (argmax = original token)\n"
-           "  %-8s %10s %8s %8s\n",
-           "t (u)", "NLL fp", "acc fp", "n_nll");
+           "  %-8s %10s %10s %8s %8s\n",
+           "t (u)", "NLL fp", "(s.e.)", "acc fp", "n_nll");
     json_t *steps = json_array();
     for (int t = 0; t < o->T; t++) {
         char label[32];
         snprintf(label, sizeof label, "%d (%.2f)", t, aq_mask_ratio(t, o->T));
         aq_eval_metrics m = aq_eval_finish(&a[t]);
         print_row_fp(label, m, &a[t]);
-        json_array_append_new(steps, json_pack("{s:i, s:f, s:o, s:o, s:f}", "t", t, "mask_ratio",
-                                               aq_mask_ratio(t, o->T), "nll_fp", num(m.nll_fp),
+        json_array_append_new(steps, json_pack("{s:i, s:f, s:o, s:o, s:o, s:f}", "t", t,
+                                               "mask_ratio", aq_mask_ratio(t, o->T), "nll_fp",
+                                               num(m.nll_fp), "nll_fp_se", num(m.nll_fp_se),
                                                "acc_fp", num(m.acc_fp), "n_nll", a[t].n_nll));
     }
     aq_eval_metrics m = aq_eval_overall(a, o->T);

@@ -23,7 +23,9 @@ static double log_norm(const float *z, int64_t n, int64_t *arg) {
 static void add_fp_only(const float *logits_fp, int64_t vocab, int32_t target, aq_eval_acc *acc) {
     int64_t af;
     double lf = log_norm(logits_fp, vocab, &af);
-    acc->nll_fp += lf - logits_fp[target];
+    double nll = lf - logits_fp[target];
+    acc->nll_fp += nll;
+    acc->nll_fp_sq += nll * nll;
     acc->acc_fp += af == target;
     acc->n_nll += 1;
 }
@@ -48,7 +50,9 @@ void aq_eval_position(const float *logits_fp, const float *logits_q, int64_t voc
         acc->n_kl += 1;
     }
     if (in_nll && valid) {
-        acc->nll_fp += lf - logits_fp[target];
+        double nll = lf - logits_fp[target];
+        acc->nll_fp += nll;
+        acc->nll_fp_sq += nll * nll;
         acc->nll_q += lq - logits_q[target];
         acc->acc_fp += af == target;
         acc->acc_q += aq == target;
@@ -69,11 +73,15 @@ void aq_eval_score(const aq_llm_config *c, const int32_t *orig, const uint8_t *m
 }
 
 aq_eval_metrics aq_eval_finish(const aq_eval_acc *a) {
-    aq_eval_metrics m = {NAN, NAN, NAN, NAN, NAN, NAN};
+    aq_eval_metrics m = {NAN, NAN, NAN, NAN, NAN, NAN, NAN};
     if (a->n_kl > 0) m.kl = a->kl / a->n_kl, m.top1 = a->top1 / a->n_kl;
     if (a->n_nll > 0) {
         m.nll_fp = a->nll_fp / a->n_nll, m.nll_q = a->nll_q / a->n_nll;
         m.acc_fp = a->acc_fp / a->n_nll, m.acc_q = a->acc_q / a->n_nll;
+    }
+    if (a->n_nll > 1) {
+        double var = (a->nll_fp_sq - a->n_nll * m.nll_fp * m.nll_fp) / (a->n_nll - 1);
+        m.nll_fp_se = sqrt((var > 0 ? var : 0) / a->n_nll);
     }
     return m;
 }
@@ -87,7 +95,7 @@ aq_eval_metrics aq_eval_overall(const aq_eval_acc *acc, int T) {
         for (int k = 0; k < K; k++)
             if (!isnan(v[k])) sum[k] += v[k], n[k] += 1;
     }
-    aq_eval_metrics o = {NAN, NAN, NAN, NAN, NAN, NAN};
+    aq_eval_metrics o = {NAN, NAN, NAN, NAN, NAN, NAN, NAN};
     double *out[K] = {&o.kl, &o.nll_fp, &o.nll_q, &o.top1, &o.acc_fp, &o.acc_q};
     for (int k = 0; k < K; k++)
         if (n[k] > 0) *out[k] = sum[k] / n[k];
