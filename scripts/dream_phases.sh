@@ -11,8 +11,8 @@ out=$1 k=$2 W=${3:-32} T=${4:-8}
 model=${MODEL:-../shared/models/tinystories-dream-4m} corpus=${CORPUS:-../shared/corpus}
 run="mpirun --oversubscribe --allow-run-as-root -x OMP_NUM_THREADS=1 -n ${RANKS:-2}"
 mkdir -p "$out"
-tail -n +$((k * W + 1)) "$corpus/calib.ids.txt" | head -n "$W" > "$out/calib_$k.ids"
-tail -n +$((k * W + 1)) "$corpus/val.ids.txt" | head -n "$W" > "$out/val_$k.ids"
+sed -n "$((k * W + 1)),$(((k + 1) * W))p" "$corpus/calib.ids.txt" > "$out/calib_$k.ids"
+sed -n "$((k * W + 1)),$(((k + 1) * W))p" "$corpus/val.ids.txt" > "$out/val_$k.ids"
 $run build/aq-calib --model "$model" --tokens "$out/calib_$k.ids" --sequences "$W" --length 128 \
   --timesteps "$T" --seed $((1234 + k)) --out "$out/stats_$k.h5" > /dev/null
 results=()
