@@ -37,6 +37,7 @@
 #ifndef AQ_MODEL_H
 #define AQ_MODEL_H
 
+#include <mpi.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -174,26 +175,29 @@ void aq_linear_fwd(const float *x, int64_t rows, int64_t in, const float *W, con
  *  Pipeline across MPI ranks
  ***********************************************/
 
-/*! aq_pipe : the rank's place in the pipeline.  Blocks are split contiguously over the
- *  ranks by bytes with aq_plan_partition() (same rule as aq-mpi's plan); rank 0 embeds,
- *  the last rank applies the head; activations [L, hidden] pass from rank r to r+1.
+/*! aq_pipe : the rank's place in the pipeline over communicator `comm`.  Blocks (all of one
+ *  size) are split contiguously: every rank takes ceil(n_layers / size) blocks in rank order,
+ *  except that a rank closes early when each later rank would otherwise get none -- the split
+ *  aq-mpi's byte-balanced linear partition (aq_plan_partition) gives for equal units.  Rank 0
+ *  embeds, the last rank applies the head; activations [L, hidden] pass from rank r to r+1.
  *  With more ranks than blocks, the extra ranks only forward activations. */
 typedef struct {
+    MPI_Comm comm; /* borrowed: the caller's communicator, used by every collective here */
     int rank, size;
     int l0, l1;      /* this rank's blocks */
     int first, last; /* rank 0 / rank size-1 */
 } aq_pipe;
 
-/*! aq_pipe_init() : partition for `cfg` over MPI_COMM_WORLD (collective-free: every rank
- *  computes the same partition).  @return : AQ_OK or AQ_E_MPI. */
-aq_status aq_pipe_init(const aq_llm_config *cfg, aq_pipe *p, aq_err *err);
+/*! aq_pipe_init() : partition for `cfg` over `comm` (collective-free: every rank computes the
+ *  same partition; `comm` is borrowed and must outlive `p`).  @return : AQ_OK or AQ_E_MPI. */
+aq_status aq_pipe_init(const aq_llm_config *cfg, MPI_Comm comm, aq_pipe *p, aq_err *err);
 
 /*! aq_pipe_load() : aq_llm_load() of this rank's part. */
 aq_status aq_pipe_load(const aq_pipe *p, const aq_llm_config *cfg, const aq_llm_source *src,
                        aq_llm *out, aq_err *err);
 
 /*! aq_pipe_forward() :
- *  Collective over MPI_COMM_WORLD.  tok[L] is read on the first rank; logits[L, vocab] are
+ *  Collective over p->comm.  tok[L] is read on the first rank; logits[L, vocab] are
  *  written on the last rank only (other ranks may pass NULL).  A failure on one rank is
  *  reported on every rank as AQ_E_MPI (or the local error on the failing rank). */
 aq_status aq_pipe_forward(const aq_pipe *p, const aq_llm *m, const int32_t *tok, int L,
@@ -228,8 +232,8 @@ int aq_mask_sequence(const int32_t *tok, int L, int t, int T, uint64_t seed, int
 aq_status aq_tokens_read(const char *path, int n, int L, int64_t vocab, int32_t *out, aq_err *err);
 
 /*! aq_sample_sequences() :
- *  Collective.  Generates `n` sequences of `L` tokens from the model itself: position 0 is
- *  BOS (token 0 when the config has none); then left to right, position i is drawn from
+ *  Collective over p->comm.  Generates `n` sequences of `L` tokens from the model itself: position
+ * 0 is BOS (token 0 when the config has none); then left to right, position i is drawn from
  *  softmax(logits) at the predicting position of i (i-1 with logits shift, else i), with
  *  positions > i (or >= i without shift) set to `mask_token` — the decoding order of a
  *  masked-diffusion LM, and plain sampling for a causal one.  temperature 0 = greedy.
@@ -239,11 +243,12 @@ aq_status aq_sample_sequences(const aq_pipe *p, const aq_llm *m, int n, int L, u
                               double temperature, int32_t mask_token, int32_t *out, aq_err *err);
 
 /*-*********************************************
- *  Tokenizer (decoder only)
+ *  Tokenizer
  ***********************************************/
 typedef struct aq_tokenizer aq_tokenizer;
 
-/*! aq_tokenizer_open() : reads model.vocab (piece -> id) and added_tokens of tokenizer.json.
+/*! aq_tokenizer_open() : reads model.vocab (piece -> id), model.merges and added_tokens of
+ *  tokenizer.json.
  *  @return : AQ_OK; AQ_E_IO; AQ_E_FORMAT naming the file. */
 aq_status aq_tokenizer_open(const char *path, aq_tokenizer **out, aq_err *err);
 
@@ -254,25 +259,16 @@ aq_status aq_tokenizer_open(const char *path, aq_tokenizer **out, aq_err *err);
 size_t aq_tokenizer_decode(const aq_tokenizer *tk, const int32_t *tok, int n, int specials,
                            char *buf, size_t size);
 
+/*! aq_tokenizer_encode() :
+ *  BPE encoding of the NUL-terminated UTF-8 `text` as Hugging Face's BPE model with byte
+ *  fallback (src/model/tokenizer_encode.c has the steps): special tokens matched verbatim,
+ *  spaces replaced by "▁" (no "▁" prepended, as in the corpus the models were trained on),
+ *  lowest-rank merges first.  No BOS is added.  Writes at most `cap` ids to out.
+ *  @return : the number of ids the text needs (more than cap: out holds the first cap),
+ *            -1 out of memory. */
+int aq_tokenizer_encode(const aq_tokenizer *tk, const char *text, int32_t *out, int cap);
+
 void aq_tokenizer_close(aq_tokenizer *tk);
-
-/*-*********************************************
- *  Accuracy metrics
- ***********************************************/
-
-/*! aq_eval_acc : sums over predicted positions (double). */
-typedef struct {
-    double kl, nll_fp, nll_q, top1; /* sums */
-    double n_kl;                    /* positions in kl and top1 */
-    double n_nll;                   /* masked positions in nll_* */
-} aq_eval_acc;
-
-/*! aq_eval_position() :
- *  Adds one predicted position: logits_fp, logits_q [vocab]; KL(p_fp || p_q) in nats and
- *  top-1 agreement (first index of the maximum) when `in_kl`; -log p(target) for both
- *  models when `in_nll`.  Softmaxes in double with the max subtracted. */
-void aq_eval_position(const float *logits_fp, const float *logits_q, int64_t vocab, int32_t target,
-                      int in_kl, int in_nll, aq_eval_acc *acc);
 
 /*-*********************************************
  *  Activation statistics (aq-calib; docs/DESIGN.md §4 and §6.3)
@@ -301,11 +297,11 @@ aq_status aq_act_stats_export(const aq_act_stats *s, size_t i, aq_layer_stats *o
 void aq_act_stats_free(aq_act_stats *s);
 
 /*! aq_act_stats_gather() :
- *  Collective: rank 0 receives every rank's exported layers (in rank order, which is layer
- *  order) into *out[*n] (free each with aq_layer_stats_free, then the array); other ranks
- *  get *out = NULL, *n = 0.  @return : AQ_OK, AQ_E_NOMEM, AQ_E_MPI. */
-aq_status aq_act_stats_gather(const aq_act_stats *s, int T, aq_layer_stats **out, size_t *n,
-                              aq_err *err);
+ *  Collective over `comm`: rank 0 receives every rank's exported layers (in rank order, which is
+ * layer order) into *out[*n] (free each with aq_layer_stats_free, then the array); other ranks get
+ * *out = NULL, *n = 0.  @return : AQ_OK, AQ_E_NOMEM, AQ_E_MPI. */
+aq_status aq_act_stats_gather(const aq_act_stats *s, int T, MPI_Comm comm, aq_layer_stats **out,
+                              size_t *n, aq_err *err);
 
 /*-*********************************************
  *  Activation fake quantization (aq-eval, result files with /act)
@@ -320,9 +316,13 @@ aq_status aq_act_stats_gather(const aq_act_stats *s, int T, aq_layer_stats **out
 typedef struct aq_actq aq_actq;
 
 /*! aq_actq_load() : reads /act for the linear layers `m` holds; *out = NULL when the file
- *  has no /act.  @return : AQ_OK; AQ_E_CONFIG when a layer's T differs from `T`;
+ *  has no /act.  T <= 0: the T of the first layer read (aq_actq_timesteps() tells it), which
+ *  every other layer must have.  @return : AQ_OK; AQ_E_CONFIG when a layer's T differs;
  *  AQ_E_FORMAT / AQ_E_HDF5 from the reader; AQ_E_NOMEM. */
 aq_status aq_actq_load(const aq_h5in *h, const aq_llm *m, int T, aq_actq **out, aq_err *err);
+/*! aq_actq_timesteps() : T of the loaded schedule; 0 for q = NULL or when this rank holds no
+ *  layer with /act. */
+int aq_actq_timesteps(const aq_actq *q);
 /*! aq_actq_hook() : the forward hook (a no-op hook for q = NULL). */
 aq_llm_hook aq_actq_hook(aq_actq *q);
 /*! aq_actq_set_step() : the time step of the next forward passes; NULL is a no-op. */
@@ -335,7 +335,7 @@ void aq_actq_free(aq_actq *q);
 typedef struct {
     const char *model;  /* model directory (config.json + safetensors) */
     const char *tokens; /* token-id file (aq_tokens_read) or NULL: sample from the model */
-    int n_seq, L;       /* sequences and their length */
+    int n_seq, L;       /* sequences and their length; n_seq 0: none (aq-generate) */
     uint64_t seed;      /* sampling and masking */
     double temperature; /* sampling temperature (1 = the model's distribution) */
     int64_t mask_token; /* -1: config mask_token_id, else 0 (see aq_run_open) */
@@ -353,17 +353,111 @@ typedef struct {
 } aq_run;
 
 /*! aq_run_open() :
- *  Collective.  Opens the model on every rank, parses its config (applying the causal
- *  override), partitions the blocks, loads this rank's full-precision part, resolves the mask
- *  token (option, else config mask_token_id, else token 0: a model without a mask token never
- *  saw one, so any id is as good; say so in the output) and reads or samples the sequences.
- *  A failure on any rank fails every rank (AQ_E_MPI on the others).  aq_run_close() after. */
-aq_status aq_run_open(const aq_run_opts *o, aq_run *r, aq_err *err);
+ *  Collective over `comm` (borrowed; kept in r->pipe.comm for every later collective).  Opens the
+ * model on every rank, parses its config (applying the causal override), partitions the blocks,
+ * loads this rank's full-precision part, resolves the mask token (option, else config
+ * mask_token_id, else token 0: a model without a mask token never saw one, so any id is as good;
+ * say so in the output) and reads or samples the sequences. A failure on any rank fails every rank
+ * (AQ_E_MPI on the others).  aq_run_close() after. */
+aq_status aq_run_open(const aq_run_opts *o, MPI_Comm comm, aq_run *r, aq_err *err);
 void aq_run_close(aq_run *r);
 
-/*! aq_agree() : collective (MPI_COMM_WORLD); aq_mpi_agree() of include/aq/mpi_util.h: every rank
- *  gets the status and message of the lowest failing rank ("rank N: " prefixed), or AQ_OK.
- *  `what` labels a failure whose message is empty. */
-aq_status aq_agree(aq_status st, const char *what, aq_err *err);
+/*! aq_agree() : collective over `comm`; aq_mpi_agree(): every rank gets the status and
+ *  message of the lowest failing rank ("rank N: " prefixed), or AQ_OK.  `what` labels a
+ *  failure whose message is empty. */
+aq_status aq_agree(MPI_Comm comm, aq_status st, const char *what, aq_err *err);
+
+/*-*********************************************
+ *  Generation by iterative unmasking (aq-generate)
+ ***********************************************/
+typedef struct {
+    int n_new;          /* masks after the prompt */
+    int steps;          /* denoising steps; step s unmasks ceil(masked / (steps - s)) */
+    double temperature; /* 0: argmax */
+    uint64_t seed;      /* xoshiro256** seeded with aq_synth_seed_for(seed, "generate") */
+    int timesteps;      /* T of the /act schedule when actq is given, else 0 */
+} aq_gen_opts;
+
+/*! aq_generate() :
+ *  Collective over p->comm.  out[1 + n_prompt + n_new] (every rank) starts as BOS (config
+ *  bos_token_id, else 0) + prompt[n_prompt] + n_new mask tokens; each step runs the model
+ *  (with `actq` fake quantization when not NULL, at the /act time step t = floor(u T) of the
+ *  current mask ratio u = masked / (length - 1)), then on the last rank every masked position
+ *  i draws a token from the logits row predicting it (i-1 with logits shift, else i):
+ *  softmax(logits / temperature) without the mask token, one uniform per masked position
+ *  left to right, or the argmax at temperature 0; its confidence is that token's
+ *  probability (at temperature 1 for the argmax).  The k = ceil(masked / steps left) most
+ *  confident (ties: leftmost) are unmasked, the choice broadcast from the last rank.  Same
+ *  seed, same model: same tokens, at any rank count.  Two models run with one seed share
+ *  the random stream, so their texts differ only through their logits.
+ *  @return : AQ_OK; AQ_E_VALUE (n_new or steps < 1); AQ_E_NOMEM; errors of the forward pass. */
+aq_status aq_generate(const aq_pipe *p, const aq_llm *m, aq_actq *actq, const int32_t *prompt,
+                      int n_prompt, const aq_gen_opts *o, int32_t mask_token, int32_t *out,
+                      aq_err *err);
+
+/*-*********************************************
+ *  Accuracy metrics (aq-eval)
+ ***********************************************/
+
+/*! aq_eval_acc : sums over predicted positions of one time step (all doubles, so arrays of
+ *  it reduce as MPI_DOUBLE; aq_eval_acc_reduce()). */
+typedef struct {
+    double kl, nll_fp, nll_q, top1; /* sums */
+    double n_kl;                    /* positions in kl and top1 */
+    double n_nll;                   /* masked positions in nll_*, acc_* */
+    double acc_fp, acc_q;           /* masked positions whose argmax is the original token */
+    double nll_fp_sq;               /* sum of squares of the full-precision NLL terms */
+} aq_eval_acc;
+
+/*! aq_eval_position() :
+ *  Adds one predicted position: logits_fp, logits_q [vocab]; KL(p_fp || p_q) in nats and
+ *  top-1 agreement (first index of the maximum) when `in_kl`; -log p(target) and whether
+ *  the argmax is `target` for both models when `in_nll`.  logits_q NULL: the full-precision
+ *  terms only (nll_fp, acc_fp, n_nll).  Softmaxes in double with the max subtracted. */
+void aq_eval_position(const float *logits_fp, const float *logits_q, int64_t vocab, int32_t target,
+                      int in_kl, int in_nll, aq_eval_acc *acc);
+
+/*! aq_eval_score() :
+ *  Adds one (sequence, time step) to `acc`: orig[L] the uncorrupted tokens, masked[L] the
+ *  mask, lf / lq [L, vocab] the logits of both models (lq NULL: full precision only).  The
+ *  prediction for position i is logits row i-1 with c->logits_shift (position 0 is never
+ *  predicted), else row i.  KL / top-1 over the masked positions, or over every predicted
+ *  position for a causal model; NLL and accuracy over the masked positions. */
+void aq_eval_score(const aq_llm_config *c, const int32_t *orig, const uint8_t *masked, int L,
+                   const float *lf, const float *lq, aq_eval_acc *acc);
+
+/*! aq_eval_metrics : means of one aq_eval_acc; NaN where no position contributed. */
+typedef struct {
+    double kl, nll_fp, nll_q, top1, acc_fp, acc_q;
+    double nll_fp_se; /* standard error of nll_fp: sqrt(sample variance / n_nll), positions
+                         taken as independent (they are not quite: same window) */
+} aq_eval_metrics;
+
+/*! aq_eval_finish() : kl, top1 per n_kl; nll_*, acc_*, nll_fp_se per n_nll. */
+aq_eval_metrics aq_eval_finish(const aq_eval_acc *a);
+
+/*! aq_eval_overall() : each metric averaged over the time steps of acc[0..T) that have it
+ *  (uniform weight per mask-ratio bin, not per position).  NaN when no step has it;
+ *  nll_fp_se is NaN (not defined for the mean over steps). */
+aq_eval_metrics aq_eval_overall(const aq_eval_acc *acc, int T);
+
+/*! aq_eval_acc_reduce() : collective over `comm`: tot[0..n) on rank 0 = the sums of every
+ *  rank's acc[0..n).  @return : AQ_OK or AQ_E_MPI. */
+aq_status aq_eval_acc_reduce(MPI_Comm comm, const aq_eval_acc *acc, aq_eval_acc *tot, size_t n,
+                             aq_err *err);
+
+/*! aq_eval_bufs : per-(sequence, step) buffers: logits of both models (the last rank
+ *  [L, vocab], other ranks one float), the corrupted tokens and the mask [L]. */
+typedef struct {
+    float *lf, *lq;
+    int32_t *tok;
+    uint8_t *masked;
+    size_t nl; /* logits floats per model */
+} aq_eval_bufs;
+
+/*! aq_eval_bufs_alloc() : collective over r->pipe.comm (aq_agree).  @return : AQ_OK,
+ *  AQ_E_NOMEM (on every rank).  aq_eval_bufs_free() is safe after a failed alloc. */
+aq_status aq_eval_bufs_alloc(const aq_run *r, int L, aq_eval_bufs *b, aq_err *err);
+void aq_eval_bufs_free(aq_eval_bufs *b);
 
 #endif /* AQ_MODEL_H */

@@ -101,7 +101,7 @@ static aq_status collect(const calib_opts *o, const aq_run *r, aq_act_stats *s, 
     aq_status st = tok && masked && (logits || !r->pipe.last)
                        ? AQ_OK
                        : aq_err_set(err, AQ_E_NOMEM, "out of memory");
-    st = aq_agree(st, "allocation", err);
+    st = aq_agree(r->pipe.comm, st, "allocation", err);
     aq_llm_hook hook = aq_act_stats_hook(s);
     for (int q = 0; q < o->run.n_seq && st == AQ_OK; q++)
         for (int t = 0; t < o->T && st == AQ_OK; t++) {
@@ -133,21 +133,21 @@ static aq_status write_file(const calib_opts *o, const aq_run *r, aq_layer_stats
 
 static aq_status run(const calib_opts *o, aq_err *err) {
     aq_run r;
-    aq_status st = aq_run_open(&o->run, &r, err);
+    aq_status st = aq_run_open(&o->run, MPI_COMM_WORLD, &r, err);
     if (st != AQ_OK) return st;
     aq_act_stats *s = NULL;
-    st = aq_agree(aq_act_stats_create(&r.fp, o->T, &s, err), "statistics", err);
+    st = aq_agree(r.pipe.comm, aq_act_stats_create(&r.fp, o->T, &s, err), "statistics", err);
     if (st == AQ_OK) st = collect(o, &r, s, err);
     aq_layer_stats *layers = NULL;
     size_t n = 0;
-    if (st == AQ_OK) st = aq_act_stats_gather(s, o->T, &layers, &n, err);
+    if (st == AQ_OK) st = aq_act_stats_gather(s, o->T, r.pipe.comm, &layers, &n, err);
     if (st == AQ_OK && r.pipe.rank == 0) {
         st = write_file(o, &r, layers, n, err);
         if (st == AQ_OK)
             printf("aq-calib: wrote %s: %zu layers, T = %d, %d sequences x %d tokens, %d ranks\n",
                    o->out, n, o->T, o->run.n_seq, o->run.L, r.pipe.size);
     }
-    st = aq_agree(st, "writing the calibration file", err);
+    st = aq_agree(r.pipe.comm, st, "writing the calibration file", err);
     for (size_t i = 0; i < n; i++)
         aq_layer_stats_free(&layers[i]);
     free(layers);

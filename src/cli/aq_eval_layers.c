@@ -8,7 +8,6 @@
  * layer-wise probe (e.g. HAWQ's and llama.cpp's per-tensor studies use the same idea).
  */
 #include <math.h>
-#include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +32,8 @@ static aq_status probe_kl(const eval_opts *o, const aq_run *r, const aq_llm *pro
                           aq_eval_acc *acc, aq_err *err) {
     const int L = o->run.L, T = o->T;
     const aq_llm_config *c = &r->cfg;
-    eval_bufs b;
-    aq_status st = aq_eval_bufs_alloc(o, r, &b, err);
+    aq_eval_bufs b;
+    aq_status st = aq_eval_bufs_alloc(r, L, &b, err);
     memset(acc, 0, (size_t)T * sizeof *acc);
     for (int s = 0; s < o->run.n_seq && st == AQ_OK; s++) {
         const int32_t *orig = r->seqs + (int64_t)s * L;
@@ -109,21 +108,18 @@ static aq_status write_json(const eval_opts *o, const aq_layer_kl_writer *arr, a
 static aq_status measure_all(const eval_opts *o, const aq_run *r, const aq_h5in *h, aq_llm *probe,
                              probe_target *t, int n, aq_err *err) {
     aq_eval_acc *acc = calloc((size_t)o->T, sizeof *acc), *tot = calloc((size_t)o->T, sizeof *tot);
-    aq_status st = aq_agree(acc && tot ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "out of memory"),
+    const MPI_Comm comm = r->pipe.comm;
+    aq_status st = aq_agree(comm, acc && tot ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "out of memory"),
                             "allocation", err);
     for (int k = 0; k < n && st == AQ_OK; k++) {
-        st = aq_agree(swap_weight(r, h, probe, &t[k], 0, err), "loading a weight", err);
-        if (st == AQ_OK) st = probe_kl(o, r, probe, acc, err);
-        if (st == AQ_OK) st = aq_agree(swap_weight(r, h, probe, &t[k], 1, err), "restore", err);
+        st = aq_agree(comm, swap_weight(r, h, probe, &t[k], 0, err), "loading a weight", err);
+        if (st == AQ_OK) st = aq_agree(comm, probe_kl(o, r, probe, acc, err), "measuring KL", err);
+        if (st == AQ_OK)
+            st = aq_agree(comm, swap_weight(r, h, probe, &t[k], 1, err), "restore", err);
+        if (st == AQ_OK) st = aq_eval_acc_reduce(comm, acc, tot, (size_t)o->T, err);
         if (st != AQ_OK) break;
-        if (MPI_Reduce(acc, tot, (int)((size_t)o->T * sizeof *acc / sizeof(double)), MPI_DOUBLE,
-                       MPI_SUM, 0, MPI_COMM_WORLD) != MPI_SUCCESS) {
-            st = aq_err_set(err, AQ_E_MPI, "rank %d: summing the KL of %s failed", r->pipe.rank,
-                            t[k].name);
-            break;
-        }
         if (r->pipe.rank != 0) continue;
-        t[k].kl = aq_eval_overall_kl(tot, o->T);
+        t[k].kl = aq_eval_overall(tot, o->T).kl;
         printf("[%3d/%d] %-44s int%d  KL %.6g\n", k + 1, n, t[k].name, t[k].bits, t[k].kl);
         fflush(stdout);
     }
@@ -136,11 +132,11 @@ static aq_status measure_all(const eval_opts *o, const aq_run *r, const aq_h5in 
 static aq_status layer_kl_one(const eval_opts *o, const aq_run *r, const char *path, aq_llm *probe,
                               aq_layer_kl_writer *arr, aq_err *err) {
     aq_h5in *h = NULL;
-    aq_status st = aq_agree(aq_h5in_open(path, &h, err), "opening the result", err);
+    aq_status st = aq_agree(r->pipe.comm, aq_h5in_open(path, &h, err), "opening the result", err);
     int n = 0;
     probe_target *t = st == AQ_OK ? targets(r, h, &n) : NULL;
     if (st == AQ_OK && !t) st = aq_err_set(err, AQ_E_NOMEM, "out of memory");
-    st = aq_agree(st, "setup", err);
+    st = aq_agree(r->pipe.comm, st, "setup", err);
     if (st == AQ_OK && n == 0)
         st = aq_err_set(err, AQ_E_FORMAT, "%s: no quantized linear weights of the model's blocks",
                         path);
@@ -159,12 +155,13 @@ aq_status aq_eval_layer_kl(const eval_opts *o, const aq_run *r, aq_err *err) {
     aq_llm probe;
     memset(&probe, 0, sizeof probe);
     aq_llm_source src = aq_llm_source_safetensors(r->st);
-    aq_status st = aq_agree(aq_pipe_load(&r->pipe, &r->cfg, &src, &probe, err), "loading", err);
+    aq_status st =
+        aq_agree(r->pipe.comm, aq_pipe_load(&r->pipe, &r->cfg, &src, &probe, err), "loading", err);
     aq_layer_kl_writer *arr = aq_layer_kl_writer_create();
     for (int k = 0; k < o->n_results && st == AQ_OK; k++)
         st = layer_kl_one(o, r, o->results[k], &probe, arr, err);
     if (st == AQ_OK && r->pipe.rank == 0) st = write_json(o, arr, err);
-    st = aq_agree(st, "writing", err);
+    st = aq_agree(r->pipe.comm, st, "writing", err);
     aq_layer_kl_writer_free(arr);
     aq_llm_free(&probe);
     return st;

@@ -24,7 +24,8 @@ typedef struct {
 } quantized;
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: aq-eval --model DIR --result A.h5 [--result B.h5 ...] [options]\n"
+    fprintf(f, "usage: aq-eval --model DIR [--result A.h5 [--result B.h5 ...]] [options]\n"
+               "  without --result: the full-precision model's masked-token NLL and accuracy\n"
                "  --sequences N     held-out sequences (default 8)\n"
                "  --length L        tokens per sequence (default 64)\n"
                "  --seed S          sampling and masking seed (default 4321; aq-calib uses 1234)\n"
@@ -113,8 +114,10 @@ static int parse(int argc, char **argv, eval_opts *o) {
             return 2;
         }
     }
-    if (!o->run.model || !o->n_results || o->T < 1 || o->run.n_seq < 1 || o->run.L < 2) {
-        fprintf(stderr, "aq-eval: --model and --result are required; T, N >= 1, L >= 2\n");
+    if (!o->run.model || (o->layer_kl && !o->n_results) || o->T < 1 || o->run.n_seq < 1 ||
+        o->run.L < 2) {
+        fprintf(stderr, "aq-eval: --model is required (and --result with --layer-kl); T, N >= 1, "
+                        "L >= 2\n");
         return 2;
     }
     return 0;
@@ -138,66 +141,31 @@ static void close_quantized(quantized *q) {
     aq_h5in_close(q->h);
 }
 
-/* Adds one (sequence, step) to acc on the last rank: predicted position i is read from
- * logits row i-1 (shift) or i; KL/top-1 over masked positions (all predicted positions for a
- * causal model), NLL over masked positions. */
-void aq_eval_score(const aq_llm_config *c, const int32_t *orig, const uint8_t *masked, int L,
-                   const float *lf, const float *lq, aq_eval_acc *acc) {
-    int first = c->logits_shift ? 1 : 0;
-    for (int i = first; i < L; i++) {
-        int row = c->logits_shift ? i - 1 : i;
-        int in_kl = c->causal ? 1 : masked[i];
-        if (!in_kl && !masked[i]) continue;
-        aq_eval_position(lf + (int64_t)row * c->vocab, lq + (int64_t)row * c->vocab, c->vocab,
-                         orig[i], in_kl, masked[i], acc);
-    }
-}
-
-aq_status aq_eval_bufs_alloc(const eval_opts *o, const aq_run *r, eval_bufs *b, aq_err *err) {
-    b->nl = r->pipe.last ? (size_t)o->run.L * (size_t)r->cfg.vocab : 1;
-    b->lf = malloc(b->nl * sizeof *b->lf);
-    b->lq = malloc(b->nl * sizeof *b->lq);
-    b->tok = malloc((size_t)o->run.L * sizeof *b->tok);
-    b->masked = malloc((size_t)o->run.L);
-    aq_status st = b->lf && b->lq && b->tok && b->masked
-                       ? AQ_OK
-                       : aq_err_set(err, AQ_E_NOMEM, "out of memory");
-    return aq_agree(st, "allocation", err);
-}
-
-void aq_eval_bufs_free(eval_bufs *b) {
-    free(b->lf);
-    free(b->lq);
-    free(b->tok);
-    free(b->masked);
-    memset(b, 0, sizeof *b);
-}
-
+/* Every (sequence, step): the full-precision logits, then each result's, scored on the last
+ * rank into acc[k * T + t]; without results, acc[t] holds the full-precision terms alone. */
 static aq_status eval_all(const eval_opts *o, const aq_run *r, quantized *qs, aq_eval_acc *acc,
                           FILE *dump, aq_err *err) {
     int L = o->run.L, T = o->T;
     const aq_llm_config *c = &r->cfg;
-    eval_bufs b;
-    aq_status st = aq_eval_bufs_alloc(o, r, &b, err);
-    float *lf = b.lf, *lq = b.lq;
-    int32_t *tok = b.tok;
-    uint8_t *masked = b.masked;
-    const size_t nl = b.nl;
+    aq_eval_bufs b;
+    aq_status st = aq_eval_bufs_alloc(r, L, &b, err);
     for (int s = 0; s < o->run.n_seq && st == AQ_OK; s++) {
         const int32_t *orig = r->seqs + (int64_t)s * L;
         for (int t = 0; t < T && st == AQ_OK; t++) {
-            aq_mask_sequence(orig, L, t, T, o->run.seed, s, r->mask_token, c->logits_shift, tok,
-                             masked);
-            st = aq_pipe_forward(&r->pipe, &r->fp, tok, L, lf, NULL, err);
-            if (st == AQ_OK && dump && fwrite(lf, sizeof *lf, nl, dump) != nl)
+            aq_mask_sequence(orig, L, t, T, o->run.seed, s, r->mask_token, c->logits_shift, b.tok,
+                             b.masked);
+            st = aq_pipe_forward(&r->pipe, &r->fp, b.tok, L, b.lf, NULL, err);
+            if (st == AQ_OK && dump && fwrite(b.lf, sizeof *b.lf, b.nl, dump) != b.nl)
                 st = aq_err_set(err, AQ_E_IO, "%s: write failed", o->dump_logits);
+            if (st == AQ_OK && !o->n_results && r->pipe.last)
+                aq_eval_score(c, orig, b.masked, L, b.lf, NULL, &acc[t]);
             for (int k = 0; k < o->n_results && st == AQ_OK; k++) {
                 aq_actq_set_step(qs[k].actq, t);
                 aq_llm_hook hook = aq_actq_hook(qs[k].actq);
-                st =
-                    aq_pipe_forward(&r->pipe, &qs[k].q, tok, L, lq, qs[k].actq ? &hook : NULL, err);
+                st = aq_pipe_forward(&r->pipe, &qs[k].q, b.tok, L, b.lq, qs[k].actq ? &hook : NULL,
+                                     err);
                 if (st == AQ_OK && r->pipe.last)
-                    aq_eval_score(c, orig, masked, L, lf, lq, &acc[k * T + t]);
+                    aq_eval_score(c, orig, b.masked, L, b.lf, b.lq, &acc[k * T + t]);
             }
         }
     }
@@ -205,49 +173,47 @@ static aq_status eval_all(const eval_opts *o, const aq_run *r, quantized *qs, aq
     return st;
 }
 
-typedef struct {
-    double kl, nll_fp, nll_q, top1;
-} metrics;
-
-static metrics finish(const aq_eval_acc *a) {
-    metrics m = {NAN, NAN, NAN, NAN};
-    if (a->n_kl > 0) m.kl = a->kl / a->n_kl, m.top1 = a->top1 / a->n_kl;
-    if (a->n_nll > 0) m.nll_fp = a->nll_fp / a->n_nll, m.nll_q = a->nll_q / a->n_nll;
-    return m;
-}
-
-/* Overall = mean over the time steps that have data (uniform weight per mask-ratio bin). */
-static metrics overall(const aq_eval_acc *acc, int T) {
-    double sum[4] = {0}, n[4] = {0};
-    for (int t = 0; t < T; t++) {
-        metrics m = finish(&acc[t]);
-        double v[4] = {m.kl, m.nll_fp, m.nll_q, m.top1};
-        for (int k = 0; k < 4; k++)
-            if (!isnan(v[k])) sum[k] += v[k], n[k] += 1;
-    }
-    metrics o = {NAN, NAN, NAN, NAN};
-    double *out[4] = {&o.kl, &o.nll_fp, &o.nll_q, &o.top1};
-    for (int k = 0; k < 4; k++)
-        if (n[k] > 0) *out[k] = sum[k] / n[k];
-    return o;
-}
-
-double aq_eval_overall_kl(const aq_eval_acc *acc, int T) {
-    return overall(acc, T).kl;
-}
-
 static json_t *num(double v) {
     return isnan(v) ? json_null() : json_real(v);
 }
 
-static json_t *metrics_json(metrics m) {
-    return json_pack("{s:o, s:o, s:o, s:o}", "kl", num(m.kl), "nll_fp", num(m.nll_fp), "nll_q",
-                     num(m.nll_q), "top1", num(m.top1));
+static json_t *metrics_json(aq_eval_metrics m) {
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "kl", num(m.kl), "nll_fp", num(m.nll_fp),
+                     "nll_q", num(m.nll_q), "top1", num(m.top1), "acc_fp", num(m.acc_fp), "acc_q",
+                     num(m.acc_q));
 }
 
-static void print_row(const char *label, metrics m, const aq_eval_acc *a) {
-    printf("  %-8s %12.6g %10.4f %10.4f %8.4f %8.0f %8.0f\n", label, m.kl, m.nll_fp, m.nll_q,
-           m.top1, a ? a->n_kl : NAN, a ? a->n_nll : NAN);
+static void print_row(const char *label, aq_eval_metrics m, const aq_eval_acc *a) {
+    printf("  %-8s %12.6g %10.4f %10.4f %8.4f %8.4f %8.4f %8.0f %8.0f\n", label, m.kl, m.nll_fp,
+           m.nll_q, m.top1, m.acc_fp, m.acc_q, a ? a->n_kl : NAN, a ? a->n_nll : NAN);
+}
+
+static void print_row_fp(const char *label, aq_eval_metrics m, const aq_eval_acc *a) {
+    printf("  %-8s %10.4f %10.4f %8.4f %8.0f\n", label, m.nll_fp, m.nll_fp_se, m.acc_fp,
+           a ? a->n_nll : NAN);
+}
+
+/* No --result: the full-precision model alone (masked-token NLL and accuracy per step). */
+static void report_fp(const eval_opts *o, const aq_eval_acc *a, json_t *root) {
+    printf("\nfull precision: masked-token NLL (nats) and accuracy (argmax = original token)\n"
+           "  %-8s %10s %10s %8s %8s\n",
+           "t (u)", "NLL fp", "(s.e.)", "acc fp", "n_nll");
+    json_t *steps = json_array();
+    for (int t = 0; t < o->T; t++) {
+        char label[32];
+        snprintf(label, sizeof label, "%d (%.2f)", t, aq_mask_ratio(t, o->T));
+        aq_eval_metrics m = aq_eval_finish(&a[t]);
+        print_row_fp(label, m, &a[t]);
+        json_array_append_new(steps, json_pack("{s:i, s:f, s:o, s:o, s:o, s:f}", "t", t,
+                                               "mask_ratio", aq_mask_ratio(t, o->T), "nll_fp",
+                                               num(m.nll_fp), "nll_fp_se", num(m.nll_fp_se),
+                                               "acc_fp", num(m.acc_fp), "n_nll", a[t].n_nll));
+    }
+    aq_eval_metrics m = aq_eval_overall(a, o->T);
+    print_row_fp("overall", m, NULL);
+    json_object_set_new(root, "full_precision",
+                        json_pack("{s:{s:o, s:o}, s:o}", "overall", "nll_fp", num(m.nll_fp),
+                                  "acc_fp", num(m.acc_fp), "per_timestep", steps));
 }
 
 static void report(const eval_opts *o, const quantized *qs, const aq_eval_acc *acc, json_t *root) {
@@ -256,13 +222,13 @@ static void report(const eval_opts *o, const quantized *qs, const aq_eval_acc *a
         const aq_eval_acc *a = acc + k * o->T;
         const char *mode = qs[k].actq ? "weights dequantized + activations fake-quantized (/act)"
                                       : "weights dequantized (no /act: float activations)";
-        printf("\n%s: %s\n  %-8s %12s %10s %10s %8s %8s %8s\n", o->results[k], mode, "t (u)",
-               "KL nats", "NLL fp", "NLL q", "top1", "n_kl", "n_nll");
+        printf("\n%s: %s\n  %-8s %12s %10s %10s %8s %8s %8s %8s %8s\n", o->results[k], mode,
+               "t (u)", "KL nats", "NLL fp", "NLL q", "top1", "acc fp", "acc q", "n_kl", "n_nll");
         json_t *steps = json_array();
         for (int t = 0; t < o->T; t++) {
             char label[32];
             snprintf(label, sizeof label, "%d (%.2f)", t, aq_mask_ratio(t, o->T));
-            metrics m = finish(&a[t]);
+            aq_eval_metrics m = aq_eval_finish(&a[t]);
             print_row(label, m, &a[t]);
             json_t *j = metrics_json(m);
             json_object_set_new(j, "t", json_integer(t));
@@ -271,7 +237,7 @@ static void report(const eval_opts *o, const quantized *qs, const aq_eval_acc *a
             json_object_set_new(j, "n_nll", json_real(a[t].n_nll));
             json_array_append_new(steps, j);
         }
-        metrics m = overall(a, o->T);
+        aq_eval_metrics m = aq_eval_overall(a, o->T);
         print_row("overall", m, NULL);
         json_array_append_new(files, json_pack("{s:s, s:b, s:o, s:o}", "result", o->results[k],
                                                "act_fake_quant", qs[k].actq != NULL, "overall",
@@ -288,9 +254,10 @@ static json_t *header(const eval_opts *o, const aq_run *r) {
            o->run.tokens ? o->run.tokens : "sampled from the model",
            (unsigned long long)o->run.seed, o->T, r->mask_token,
            r->mask_from_config ? "" : " (model has no mask_token_id)", r->pipe.size);
-    printf("KL(p_fp || p_q) and top-1 agreement over %s; NLL of the original tokens at masked "
-           "positions; overall = mean over t\n",
-           r->cfg.causal ? "all predicted positions" : "masked positions");
+    if (o->n_results)
+        printf("KL(p_fp || p_q) and top-1 agreement over %s; NLL and accuracy of the original "
+               "tokens at masked positions; overall = mean over t\n",
+               r->cfg.causal ? "all predicted positions" : "masked positions");
     return json_pack("{s:s, s:s, s:b, s:i, s:i, s:I, s:i, s:i, s:s}", "model", o->run.model, "arch",
                      r->cfg.arch, "causal", r->cfg.causal, "sequences", o->run.n_seq, "length",
                      o->run.L, "seed", (json_int_t)o->run.seed, "timesteps", o->T, "mask_token",
@@ -315,7 +282,7 @@ static void print_samples(const eval_opts *o, const aq_run *r) {
 
 static aq_status run(const eval_opts *o, aq_err *err) {
     aq_run r;
-    aq_status st = aq_run_open(&o->run, &r, err);
+    aq_status st = aq_run_open(&o->run, MPI_COMM_WORLD, &r, err);
     if (st != AQ_OK) return st;
     if (o->layer_kl) {
         st = aq_eval_layer_kl(o, &r, err);
@@ -325,26 +292,27 @@ static aq_status run(const eval_opts *o, aq_err *err) {
     quantized qs[MAX_RESULTS];
     memset(qs, 0, sizeof qs);
     for (int k = 0; k < o->n_results && st == AQ_OK; k++)
-        st = aq_agree(open_quantized(&r, o->results[k], o->T, o->weights_only, &qs[k], err),
+        st = aq_agree(r.pipe.comm,
+                      open_quantized(&r, o->results[k], o->T, o->weights_only, &qs[k], err),
                       "opening a result", err);
-    size_t n = (size_t)o->n_results * (size_t)o->T;
+    size_t n = (size_t)(o->n_results ? o->n_results : 1) * (size_t)o->T;
     aq_eval_acc *acc = calloc(n, sizeof *acc), *tot = calloc(n, sizeof *tot);
     if (st == AQ_OK && (!acc || !tot)) st = aq_err_set(err, AQ_E_NOMEM, "out of memory");
     FILE *dump = NULL;
     if (st == AQ_OK && o->dump_logits && r.pipe.last && !(dump = fopen(o->dump_logits, "wb")))
         st = aq_err_set(err, AQ_E_IO, "cannot create %s", o->dump_logits);
-    st = aq_agree(st, "setup", err);
+    st = aq_agree(r.pipe.comm, st, "setup", err);
     if (st == AQ_OK) st = eval_all(o, &r, qs, acc, dump, err);
     if (dump && fclose(dump) != 0 && st == AQ_OK)
         st = aq_err_set(err, AQ_E_IO, "%s: close failed", o->dump_logits);
-    if (st == AQ_OK && /* the last rank scored everything; the struct is all doubles */
-        MPI_Reduce(acc, tot, (int)(n * sizeof *acc / sizeof(double)), MPI_DOUBLE, MPI_SUM, 0,
-                   MPI_COMM_WORLD) != MPI_SUCCESS)
-        st = aq_err_set(err, AQ_E_MPI, "rank %d: summing the scores failed", r.pipe.rank);
+    if (st == AQ_OK) st = aq_eval_acc_reduce(r.pipe.comm, acc, tot, n, err); /* last rank scored */
     if (st == AQ_OK && r.pipe.rank == 0) {
         json_t *root = header(o, &r);
         if (o->print_samples) print_samples(o, &r);
-        report(o, qs, tot, root);
+        if (o->n_results)
+            report(o, qs, tot, root);
+        else
+            report_fp(o, tot, root);
         if (o->json && json_dump_file(root, o->json, JSON_INDENT(2)) != 0)
             st = aq_err_set(err, AQ_E_IO, "cannot write %s", o->json);
         json_decref(root);

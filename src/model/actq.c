@@ -8,7 +8,7 @@
 #include "aq/model.h"
 
 struct aq_actq {
-    int t, l0, n_layers;
+    int t, l0, n_layers, T;
     size_t n;
     aq_h5in_act *a; /* [n], same indexing as the statistics: block-major, then head */
     int *present;   /* [n] */
@@ -29,6 +29,8 @@ static aq_status load_slots(aq_actq *q, const aq_h5in *h, int T, int has_head, a
         if ((lin == AQ_LIN_HEAD && !has_head) || !aq_h5in_has_act(h, name)) continue;
         aq_status st = aq_h5in_read_act(h, name, &q->a[i], err);
         if (st != AQ_OK) return st;
+        if (T <= 0) T = q->a[i].T; /* the file's own T */
+        q->T = T;
         if (q->a[i].T != T)
             return aq_err_set(err, AQ_E_CONFIG,
                               "%s: /act/%s has T = %d time steps, the "
@@ -60,6 +62,10 @@ aq_status aq_actq_load(const aq_h5in *h, const aq_llm *m, int T, aq_actq **out, 
     }
     *out = q;
     return AQ_OK;
+}
+
+int aq_actq_timesteps(const aq_actq *q) {
+    return q ? q->T : 0;
 }
 
 void aq_actq_set_step(aq_actq *q, int t) {

@@ -92,7 +92,7 @@ static aq_status sample_one(const aq_pipe *p, const aq_llm *m, int L, aq_rng *r,
         int32_t next = 0;
         if (p->last)
             next = draw(logits + (int64_t)(shift ? i - 1 : i) * c->vocab, c->vocab, temperature, r);
-        MPI_Bcast(&next, 1, MPI_INT32_T, p->size - 1, MPI_COMM_WORLD);
+        MPI_Bcast(&next, 1, MPI_INT32_T, p->size - 1, p->comm);
         tok[i] = next;
     }
     return AQ_OK;

@@ -17,58 +17,58 @@ typedef struct {
     int64_t in;
 } layer_hdr;
 
-static void send_layer(const aq_layer_stats *l) {
+static void send_layer(const aq_layer_stats *l, MPI_Comm comm) {
     layer_hdr h;
     memset(&h, 0, sizeof h);
     memcpy(h.name, l->name, sizeof h.name);
     h.in = l->in;
-    MPI_Send(&h, (int)sizeof h, MPI_BYTE, 0, TAG_HDR, MPI_COMM_WORLD);
+    MPI_Send(&h, (int)sizeof h, MPI_BYTE, 0, TAG_HDR, comm);
     double *d[] = {l->min, l->max, l->mean, l->std, l->count};
     for (int k = 0; k < 5; k++)
-        MPI_Send(d[k], l->T, MPI_DOUBLE, 0, TAG_DATA, MPI_COMM_WORLD);
+        MPI_Send(d[k], l->T, MPI_DOUBLE, 0, TAG_DATA, comm);
     int n = (int)((int64_t)l->T * l->in);
-    MPI_Send(l->sq_mean, n, MPI_FLOAT, 0, TAG_DATA, MPI_COMM_WORLD);
-    MPI_Send(l->absmax, n, MPI_FLOAT, 0, TAG_DATA, MPI_COMM_WORLD);
+    MPI_Send(l->sq_mean, n, MPI_FLOAT, 0, TAG_DATA, comm);
+    MPI_Send(l->absmax, n, MPI_FLOAT, 0, TAG_DATA, comm);
 }
 
 /* Receives one layer into `l` (allocated here); on allocation failure the data is drained. */
-static aq_status recv_layer(int src, int T, aq_layer_stats *l, aq_err *err) {
+static aq_status recv_layer(int src, int T, MPI_Comm comm, aq_layer_stats *l, aq_err *err) {
     layer_hdr h;
-    MPI_Recv(&h, (int)sizeof h, MPI_BYTE, src, TAG_HDR, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    MPI_Recv(&h, (int)sizeof h, MPI_BYTE, src, TAG_HDR, comm, MPI_STATUS_IGNORE);
     h.name[sizeof h.name - 1] = '\0';
     aq_status st = aq_layer_stats_alloc(l, h.name, T, h.in, 0, err);
     if (st != AQ_OK) return st; /* fatal for the run: caller aborts */
     double *d[] = {l->min, l->max, l->mean, l->std, l->count};
     for (int k = 0; k < 5; k++)
-        MPI_Recv(d[k], T, MPI_DOUBLE, src, TAG_DATA, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        MPI_Recv(d[k], T, MPI_DOUBLE, src, TAG_DATA, comm, MPI_STATUS_IGNORE);
     int n = (int)((int64_t)T * h.in);
-    MPI_Recv(l->sq_mean, n, MPI_FLOAT, src, TAG_DATA, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-    MPI_Recv(l->absmax, n, MPI_FLOAT, src, TAG_DATA, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    MPI_Recv(l->sq_mean, n, MPI_FLOAT, src, TAG_DATA, comm, MPI_STATUS_IGNORE);
+    MPI_Recv(l->absmax, n, MPI_FLOAT, src, TAG_DATA, comm, MPI_STATUS_IGNORE);
     return AQ_OK;
 }
 
-static aq_status send_all(const aq_act_stats *s, aq_err *err) {
+static aq_status send_all(const aq_act_stats *s, MPI_Comm comm, aq_err *err) {
     uint64_t n = aq_act_stats_count(s);
-    MPI_Send(&n, 1, MPI_UINT64_T, 0, TAG_N, MPI_COMM_WORLD);
+    MPI_Send(&n, 1, MPI_UINT64_T, 0, TAG_N, comm);
     for (size_t i = 0; i < n; i++) {
         aq_layer_stats l;
         memset(&l, 0, sizeof l);
         aq_status st = aq_act_stats_export(s, i, &l, err);
         if (st != AQ_OK) return st;
-        send_layer(&l);
+        send_layer(&l, comm);
         aq_layer_stats_free(&l);
     }
     return AQ_OK;
 }
 
-static aq_status recv_all(const aq_act_stats *s, int size, int T, aq_layer_stats **out, size_t *n,
-                          aq_err *err) {
+static aq_status recv_all(const aq_act_stats *s, MPI_Comm comm, int size, int T,
+                          aq_layer_stats **out, size_t *n, aq_err *err) {
     uint64_t *cnt = calloc((size_t)size, sizeof *cnt);
     if (!cnt) return aq_err_set(err, AQ_E_NOMEM, "statistics gather: out of memory");
     cnt[0] = aq_act_stats_count(s);
     uint64_t total = cnt[0];
     for (int r = 1; r < size; r++) {
-        MPI_Recv(&cnt[r], 1, MPI_UINT64_T, r, TAG_N, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        MPI_Recv(&cnt[r], 1, MPI_UINT64_T, r, TAG_N, comm, MPI_STATUS_IGNORE);
         total += cnt[r];
     }
     aq_layer_stats *all = calloc((size_t)total + 1, sizeof *all);
@@ -78,20 +78,20 @@ static aq_status recv_all(const aq_act_stats *s, int size, int T, aq_layer_stats
         st = aq_act_stats_export(s, i, &all[k++], err);
     for (int r = 1; st == AQ_OK && r < size; r++)
         for (uint64_t i = 0; st == AQ_OK && i < cnt[r]; i++)
-            st = recv_layer(r, T, &all[k++], err);
+            st = recv_layer(r, T, comm, &all[k++], err);
     free(cnt);
     *out = all;
     *n = k;
     return st;
 }
 
-aq_status aq_act_stats_gather(const aq_act_stats *s, int T, aq_layer_stats **out, size_t *n,
-                              aq_err *err) {
+aq_status aq_act_stats_gather(const aq_act_stats *s, int T, MPI_Comm comm, aq_layer_stats **out,
+                              size_t *n, aq_err *err) {
     int rank, size;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
     *out = NULL;
     *n = 0;
-    if (rank != 0) return send_all(s, err);
-    return recv_all(s, size, T, out, n, err);
+    if (rank != 0) return send_all(s, comm, err);
+    return recv_all(s, comm, size, T, out, n, err);
 }

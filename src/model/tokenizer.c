@@ -1,7 +1,7 @@
 /*
- * aq-mpi — decoder for tokenizer.json (SentencePiece-style BPE with byte fallback), so that
- * sampled sequences can be printed for humans.  Encoding is not needed: sequences are token
- * ids from a file or sampled from the model.
+ * aq-mpi — tokenizer.json (SentencePiece-style BPE with byte fallback): loading and decoding,
+ * so that sequences can be printed for humans.  Encoding (prompts of aq-generate) is
+ * tokenizer_encode.c.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -9,12 +9,7 @@
 #include <string.h>
 
 #include "aq/model.h"
-
-struct aq_tokenizer {
-    int64_t n;
-    char **piece;     /* [n], NULL for unused ids */
-    uint8_t *special; /* [n] */
-};
+#include "tokenizer_internal.h"
 
 static int64_t max_id(json_t *vocab, json_t *added) {
     int64_t mx = -1;
@@ -60,6 +55,7 @@ aq_status aq_tokenizer_open(const char *path, aq_tokenizer **out, aq_err *err) {
     if (!root) return aq_err_set(err, AQ_E_IO, "%s: %s (line %d)", path, je.text, je.line);
     json_t *vocab = json_object_get(json_object_get(root, "model"), "vocab");
     json_t *added = json_object_get(root, "added_tokens");
+    json_t *merges = json_object_get(json_object_get(root, "model"), "merges");
     aq_status st = AQ_OK;
     aq_tokenizer *tk = NULL;
     if (!json_is_object(vocab)) {
@@ -72,6 +68,7 @@ aq_status aq_tokenizer_open(const char *path, aq_tokenizer **out, aq_err *err) {
         st = tk && tk->piece && tk->special
                  ? fill(tk, vocab, added, path, err)
                  : aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", path);
+        if (st == AQ_OK) st = aq_tokenizer_index(tk, merges, path, err);
     }
     json_decref(root);
     if (st != AQ_OK) {
@@ -123,5 +120,9 @@ void aq_tokenizer_close(aq_tokenizer *tk) {
         free(tk->piece[i]);
     free(tk->piece);
     free(tk->special);
+    for (size_t i = 0; tk->merge && i < tk->n_merges; i++)
+        free(tk->merge[i].key);
+    free(tk->merge);
+    free(tk->by_piece);
     free(tk);
 }
