@@ -1,8 +1,8 @@
 # tinystories-dream-4m (issue 14): a real masked-diffusion LM in Dream's format.  Included from
-# CMakeLists.txt after tests.cmake (uses aq_itest, IT, ITD, BIN, AQ_SHARED_DIR).  The scripts
+# CMakeLists.txt after tests.cmake (uses aq_itest, IT, ITD, BIN, AQ_SHARED).  The scripts
 # exit 77 (skipped, with the reason) when the model or the corpus is absent.
-set(DREAM_MODEL ${AQ_SHARED_DIR}/models/tinystories-dream-4m)
-set(AQ_CORPUS ${AQ_SHARED_DIR}/corpus)
+set(DREAM_MODEL ${AQ_SHARED}/models/tinystories-dream-4m)
+set(AQ_CORPUS ${AQ_SHARED}/corpus)
 if(TARGET aq-eval AND TARGET aq-calib AND TARGET aq-generate)
   aq_itest(dream.nll COMMAND bash ${ITD}/dream_nll.sh ${BIN} ${DREAM_MODEL} ${AQ_CORPUS} ${IT}/dream_nll)
   aq_itest(dream.pipeline COMMAND bash ${ITD}/dream_pipeline.sh ${BIN} ${DREAM_MODEL} ${AQ_CORPUS} ${IT}/dream_pipe)

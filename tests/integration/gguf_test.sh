@@ -118,7 +118,7 @@ case_bad_input() {
 llama_ppl() { # GGUF KLD LOG
   for _ in 1 2; do
     "$llama_bin/llama-perplexity" -m "$1" -f "$shared/corpus/val.txt" -c 128 -b 128 -ub 128 \
-      --chunks 200 -t 2 \
+      --chunks 64 -t 2 \
       --kl-divergence-base "$2" >"$3" 2>&1 || fail "llama-perplexity failed: $(tail -5 "$3")"
     grep -q 'Final estimate: PPL' "$3" && return 0
   done
