@@ -119,7 +119,8 @@ typedef struct {
     double sqnr_sum, sqnr_min;
     char sqnr_min_name[256];
     double t_start, t_plan, t_write, t_act;
-    int quiet; /* benchmarks: count, do not print */
+    double t_write_pass; /* the part of t_write spent on passthrough tensors */
+    int quiet;           /* benchmarks: count, do not print */
 } aq_tally;
 
 /* Time-aware activation set-up shared by all ranks (act_setup.c). */
