@@ -61,7 +61,10 @@ typedef struct {
     int n_arrays;                       /* 1..AQ_QF_MAX_ARRAYS */
     aq_qarray arrays[AQ_QF_MAX_ARRAYS]; /* dataset i: arrays[i].name, [rows, row_elems] of
                                            arrays[i].elem (u8, IEEE f16, f32) */
-    const void *data[AQ_QF_MAX_ARRAYS]; /* its rows back to back */
+    const void *data[AQ_QF_MAX_ARRAYS]; /* its rows back to back, or when `prefiltered` the
+                                           array's aq_h5_prefilter_2d() blob */
+    int prefiltered;                    /* 1: data[i] are blobs of data_bytes[i] bytes */
+    uint64_t data_bytes[AQ_QF_MAX_ARRAYS];
     int n_attrs;
     aq_qattr attrs[AQ_QF_MAX_ATTRS]; /* the format's attributes, written after orig_dtype */
     aq_quant_metrics metrics;
@@ -92,13 +95,30 @@ typedef struct {
 aq_status aq_h5_create(const char *path, int level, const aq_h5_root_info *root, aq_h5_writer **out,
                        aq_err *err);
 
+/*! aq_h5_prefilter_2d() :
+ *  The stored chunks of a [rows, cols] array of `elem`-byte elements, filtered on the calling
+ *  rank exactly as libhdf5 filters them for aq_h5_write_quantized(): the same chunk grid
+ *  (up to 1 MiB per chunk), each chunk whole (edge chunks zero-filled to full size, HDF5's
+ *  fill value), compressed with ZSTD_compress() at `level` (filter 32015's call and clamp),
+ *  then HDF5's Fletcher32 of the compressed bytes appended little-endian (H5Zfletcher32.c).
+ *  Chunks are compressed in parallel (OpenMP).  *blob (malloc'ed, caller frees) holds
+ *  uint64 n, uint64 size[n], then the n chunks back to back, row-major over the chunk grid;
+ *  native byte order (a job's ranks share an architecture).  No HDF5 call: any rank may run it.
+ *  @return : AQ_OK, *blob and *blob_bytes; AQ_E_VALUE (negative dims, NULL data);
+ *            AQ_E_NOMEM or a compression failure as AQ_E_NOMEM naming the shape. */
+aq_status aq_h5_prefilter_2d(int64_t rows, int64_t cols, size_t elem, const void *data, int level,
+                             void **blob, uint64_t *blob_bytes, aq_err *err);
+
 /*! aq_h5_write_quantized() :
  *  /tensors/<name>/ with kind="quantized", shape, orig_dtype, the datasets arrays[i] in
  *  order, the attributes attrs[i] (strings, or int32), the metrics rel_mse, sqnr_db, cosine,
  *  weighted_rel_err, when
  *  fallback_from_bits > 0 the attributes fallback_from_bits and fallback_from_err (and
  *  fallback_from_kl when finite), and last
- *  the attribute complete=1.  @return : AQ_OK or AQ_E_HDF5 naming the tensor. */
+ *  the attribute complete=1.  With `prefiltered` the datasets are created alike and their
+ *  chunks stored as given (H5Dwrite_chunk, no filtering on this rank); a blob whose chunk
+ *  table does not match the dataset's chunk grid fails.
+ *  @return : AQ_OK or AQ_E_HDF5 naming the tensor. */
 aq_status aq_h5_write_quantized(aq_h5_writer *w, const char *name, const aq_h5_quantized *t,
                                 aq_err *err);
 

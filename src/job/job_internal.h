@@ -31,8 +31,9 @@ typedef struct {
     int64_t tensor; /* model tensor index */
     int64_t rows, cols;
     int32_t n_arrays; /* the format's arrays (aq_qformat_arrays) */
-    int32_t pad0;
+    int32_t filtered; /* 1: arr[i] are aq_h5_prefilter_2d() blobs of wire_bytes[i] */
     uint64_t array_bytes[AQ_QF_MAX_ARRAYS]; /* rows * row bytes of each */
+    uint64_t wire_bytes[AQ_QF_MAX_ARRAYS];  /* bytes of arr[i] as held and sent */
     double seconds;                         /* compute seconds on the producing rank */
     int32_t rank;                           /* producer */
     int32_t bits;                           /* width actually used (after any fallback) */
@@ -53,6 +54,15 @@ typedef struct {
 
 /* Stored bytes of r: the sum of its arrays (qresult.c). */
 uint64_t aq_qresult_bytes(const aq_qresult *r);
+
+/* Bytes of r->arr[i] as held in memory and sent: wire_bytes[i] when filtered, else
+ * array_bytes[i] (qresult.c). */
+uint64_t aq_qresult_held_bytes(const aq_qresult *r, int i);
+
+/* Replaces r's arrays by their filtered chunks (aq_h5_prefilter_2d(): zstd at the output's
+ * level, then Fletcher32), so rank 0 only stores them (prefilter.c, issue 16).  Adds the
+ * seconds spent to r->hdr.seconds.  On failure r is freed.  @return : AQ_OK or AQ_E_NOMEM. */
+aq_status aq_qresult_prefilter(const aq_job *j, aq_qresult *r, aq_err *err);
 
 /* 2-D view [rows, cols] of a tensor: rows = shape[0], cols = product of the rest (select.c). */
 void aq_tensor_view(const aq_tensor *t, int64_t *rows, int64_t *cols);
@@ -109,7 +119,8 @@ typedef struct {
     double sqnr_sum, sqnr_min;
     char sqnr_min_name[256];
     double t_start, t_plan, t_write, t_act;
-    int quiet; /* benchmarks: count, do not print */
+    double t_write_pass; /* the part of t_write spent on passthrough tensors */
+    int quiet;           /* benchmarks: count, do not print */
 } aq_tally;
 
 /* Time-aware activation set-up shared by all ranks (act_setup.c). */

@@ -11,10 +11,14 @@ uint64_t aq_qresult_bytes(const aq_qresult *r) {
     return n;
 }
 
+uint64_t aq_qresult_held_bytes(const aq_qresult *r, int i) {
+    return r->hdr.filtered ? r->hdr.wire_bytes[i] : r->hdr.array_bytes[i];
+}
+
 aq_status aq_qresult_alloc(aq_qresult *r, const char *name, aq_err *err) {
     int ok = r->hdr.n_arrays >= 0 && r->hdr.n_arrays <= AQ_QF_MAX_ARRAYS;
     for (int i = 0; ok && i < r->hdr.n_arrays; ++i) {
-        const uint64_t n = r->hdr.array_bytes[i];
+        const uint64_t n = aq_qresult_held_bytes(r, i);
         ok = (r->arr[i] = malloc(n ? n : 1)) != NULL;
     }
     if (ok) return AQ_OK;

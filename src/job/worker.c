@@ -20,6 +20,7 @@ static aq_status worker_tensor(aq_job *j, size_t index, aq_pending *slots, int *
     aq_pending *p = &slots[*next];
     finish_slot(j, p); /* the oldest result must be out before its slot is reused */
     aq_status st = aq_qresult_compute(j, (int64_t)index, &p->r, err);
+    if (st == AQ_OK) st = aq_qresult_prefilter(j, &p->r, err); /* chunks leave filtered */
     if (st != AQ_OK) return st;
     j->seconds_quant += p->r.hdr.seconds;
     p->used = 1;

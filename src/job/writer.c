@@ -25,8 +25,14 @@ static aq_status write_result(aq_job *j, const aq_qresult *r, aq_err *err) {
                          .fallback_from_err = r->hdr.from_err,
                          .fallback_from_kl = r->hdr.from_kl};
     q.n_arrays = aq_qformat_arrays(&p, q.cols, q.arrays); /* the format's, in its order */
-    for (int i = 0; i < q.n_arrays; ++i)
+    if (q.n_arrays != r->hdr.n_arrays)
+        return aq_err_set(err, AQ_E_VALUE, "tensor %s: %d arrays received, format has %d", t->name,
+                          r->hdr.n_arrays, q.n_arrays);
+    q.prefiltered = r->hdr.filtered;
+    for (int i = 0; i < q.n_arrays; ++i) {
         q.data[i] = r->arr[i];
+        q.data_bytes[i] = r->hdr.wire_bytes[i];
+    }
     q.n_attrs = aq_qformat_attrs(&p, q.attrs);
     double t0 = MPI_Wtime();
     aq_status st = aq_h5_write_quantized(j->w, t->name, &q, err);
@@ -44,6 +50,7 @@ static aq_status write_passthrough(aq_job *j, const aq_tensor *t, aq_err *err) {
     aq_tensor_release(t);
     if (st == AQ_OK) st = aq_h5_flush(j->w, err);
     j->tally.t_write += MPI_Wtime() - t0;
+    j->tally.t_write_pass += MPI_Wtime() - t0;
     if (st == AQ_OK) aq_report_passthrough(&j->tally, t);
     return st;
 }
@@ -96,6 +103,7 @@ static aq_status own_tensor(aq_job *j, size_t index, int owner, aq_err *err) {
     if (owner != 0) return AQ_OK;
     aq_qresult r;
     aq_status st = aq_qresult_compute(j, (int64_t)index, &r, err);
+    if (st == AQ_OK) st = aq_qresult_prefilter(j, &r, err);
     if (st != AQ_OK) return st;
     j->seconds_quant += r.hdr.seconds;
     st = write_result(j, &r, err);

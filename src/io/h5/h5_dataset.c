@@ -7,8 +7,8 @@
  * When one slice of dim d is itself too big, take one index of d and split d+1 the same
  * way.  Zero-length dims get chunk 1 (HDF5 forbids 0) and become unlimited so the chunk
  * does not exceed the max dim. */
-static void chunk_shape(int ndim, const hsize_t *dims, size_t elem, hsize_t *chunk,
-                        hsize_t *maxdims) {
+void aq_h5_chunk_shape(int ndim, const hsize_t *dims, size_t elem, hsize_t *chunk,
+                       hsize_t *maxdims) {
     int d = 0;
     for (; d < ndim; ++d) {
         hsize_t inner = elem;
@@ -46,18 +46,24 @@ static int has_elements(int ndim, const hsize_t *dims) {
     return 1;
 }
 
-hid_t aq_h5_write_dataset(hid_t loc, const char *name, hid_t type, int ndim, const hsize_t *dims,
-                          const void *buf, int level) {
+hid_t aq_h5_create_dataset(hid_t loc, const char *name, hid_t type, int ndim, const hsize_t *dims,
+                           int level) {
     if (ndim < 1 || ndim > H5S_MAX_RANK) return -1;
     hsize_t chunk[H5S_MAX_RANK], maxdims[H5S_MAX_RANK];
     size_t elem = H5Tget_size(type);
     if (elem == 0) return -1;
-    chunk_shape(ndim, dims, elem, chunk, maxdims);
+    aq_h5_chunk_shape(ndim, dims, elem, chunk, maxdims);
     hid_t space = H5Screate_simple(ndim, dims, maxdims);
     hid_t dcpl = space < 0 ? -1 : make_dcpl(ndim, chunk, level);
     hid_t ds = dcpl < 0 ? -1 : H5Dcreate2(loc, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     aq_h5_close_id(dcpl);
     aq_h5_close_id(space);
+    return ds;
+}
+
+hid_t aq_h5_write_dataset(hid_t loc, const char *name, hid_t type, int ndim, const hsize_t *dims,
+                          const void *buf, int level) {
+    hid_t ds = aq_h5_create_dataset(loc, name, type, ndim, dims, level);
     if (ds < 0) return -1;
     if (has_elements(ndim, dims) && H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
         aq_h5_close_id(ds);

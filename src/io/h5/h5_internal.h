@@ -57,6 +57,31 @@ char *aq_h5_attr_read_str(hid_t loc, const char *name);
  *  Datasets
  ***********************************************/
 
+/*! aq_h5_chunk_shape() : the chunk dims aq_h5_write_dataset() uses for `dims` of `elem`-byte
+ *  elements (whole trailing dims, as many leading slices as fit AQ_H5_CHUNK_BYTES), and the
+ *  max dims (zero-length dims unlimited).  Pure function: aq_h5_prefilter_2d() cuts chunks
+ *  with it on ranks that never open the file. */
+void aq_h5_chunk_shape(int ndim, const hsize_t *dims, size_t elem, hsize_t *chunk,
+                       hsize_t *maxdims);
+
+/*! aq_h5_create_dataset() : aq_h5_write_dataset() without the write (all chunks unallocated).
+ *  @return : the open dataset (caller closes) or a negative id. */
+hid_t aq_h5_create_dataset(hid_t loc, const char *name, hid_t type, int ndim, const hsize_t *dims,
+                           int level);
+
+/*! aq_h5_write_prefiltered() : creates the [dims[0], dims[1]] dataset as
+ *  aq_h5_create_dataset() does and stores the chunks of `blob` (aq_h5_prefilter_2d(), of
+ *  `blob_bytes`) with H5Dwrite_chunk, filter mask 0 (every filter applied).  The chunk count
+ *  and sizes are checked against the dataset's chunk grid.
+ *  @return : the open dataset (caller closes) or a negative id. */
+hid_t aq_h5_write_prefiltered(hid_t loc, const char *name, hid_t type, const hsize_t dims[2],
+                              const void *blob, uint64_t blob_bytes, int level);
+
+/*! aq_h5_fletcher32() : HDF5's Fletcher32 checksum of `n` bytes (H5_checksum_fletcher32:
+ *  16-bit words read big-endian, sums folded mod 65535 every 360 words, an odd last byte as
+ *  the high byte of a word; result sum2 << 16 | sum1).  The filter appends it little-endian. */
+uint32_t aq_h5_fletcher32(const void *data, size_t n);
+
 /*! aq_h5_write_dataset() :
  *  Creates dataset `name` in `loc` with `ndim` >= 1 dims, chunked (whole rows, up to about
  *  AQ_H5_CHUNK_BYTES per chunk; zero-length dims get chunk 1 and an unlimited max dim),

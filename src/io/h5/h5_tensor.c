@@ -34,6 +34,20 @@ static aq_status put_dataset(hid_t g, const char *tname, const char *dname, hid_
     return AQ_OK;
 }
 
+/* put_dataset() for chunks filtered elsewhere (aq_h5_prefilter_2d()). */
+static aq_status put_prefiltered(hid_t g, const char *tname, const char *dname, hid_t type,
+                                 const hsize_t dims[2], const void *blob, uint64_t blob_bytes,
+                                 int level, aq_err *err) {
+    hid_t ds =
+        type < 0 ? -1 : aq_h5_write_prefiltered(g, dname, type, dims, blob, blob_bytes, level);
+    if (ds < 0 || H5Dclose(ds) < 0) {
+        char part[160];
+        snprintf(part, sizeof part, "dataset %s (pre-filtered chunks)", dname);
+        return fail_tensor(err, tname, part);
+    }
+    return AQ_OK;
+}
+
 /*-*********************************************
  *  Quantized
  ***********************************************/
@@ -75,7 +89,11 @@ static aq_status quantized_datasets(hid_t g, const char *name, const aq_h5_quant
         const aq_qarray *a = &t->arrays[i];
         hsize_t dims[2] = {(hsize_t)t->rows, (hsize_t)a->row_elems};
         hid_t type = elem_type(a->elem);
-        st = put_dataset(g, name, a->name, type, 2, dims, t->data[i], level, err);
+        if (t->prefiltered)
+            st = put_prefiltered(g, name, a->name, type, dims, t->data[i], t->data_bytes[i], level,
+                                 err);
+        else
+            st = put_dataset(g, name, a->name, type, 2, dims, t->data[i], level, err);
         aq_h5_close_id(type);
     }
     return st;

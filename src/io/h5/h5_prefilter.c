@@ -1,0 +1,202 @@
+/*
+ * aq-mpi — chunks filtered before they reach the writer (issue 16): every rank cuts its own
+ * arrays into the chunks the dataset will have, runs the dataset's filter pipeline on them
+ * (zstd 32015, then Fletcher32) exactly as libhdf5 would, and rank 0 only stores the bytes
+ * with H5Dwrite_chunk.
+ *
+ * Blob layout (one array, native byte order; the ranks of a job share an architecture):
+ *   uint64 n                      chunks, in row-major order of the chunk grid
+ *   uint64 size[n]                stored bytes of each (compressed + 4 checksum bytes)
+ *   bytes                         the chunks back to back
+ */
+#include "h5_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <zstd.h>
+
+uint32_t aq_h5_fletcher32(const void *data, size_t n) {
+    const uint8_t *p = data;
+    size_t words = n / 2;
+    uint32_t sum1 = 0, sum2 = 0;
+    while (words) {
+        size_t k = words > 360 ? 360 : words; /* 360 words cannot overflow sum2 */
+        words -= k;
+        do {
+            sum1 += (uint32_t)p[0] << 8 | (uint32_t)p[1];
+            sum2 += sum1;
+            p += 2;
+        } while (--k);
+        sum1 = (sum1 & 0xffff) + (sum1 >> 16);
+        sum2 = (sum2 & 0xffff) + (sum2 >> 16);
+    }
+    if (n % 2) {
+        sum1 += (uint32_t)p[0] << 8;
+        sum2 += sum1;
+        sum1 = (sum1 & 0xffff) + (sum1 >> 16);
+        sum2 = (sum2 & 0xffff) + (sum2 >> 16);
+    }
+    sum1 = (sum1 & 0xffff) + (sum1 >> 16);
+    sum2 = (sum2 & 0xffff) + (sum2 >> 16);
+    return sum2 << 16 | sum1;
+}
+
+/* The chunk grid of a [rows, cols] array: chunk dims and chunks along each dim. */
+typedef struct {
+    hsize_t chunk[2];
+    uint64_t n_rows, n_cols; /* chunks along rows and along columns */
+} grid2;
+
+static grid2 grid_of(const hsize_t dims[2], size_t elem) {
+    grid2 g;
+    hsize_t maxdims[2];
+    aq_h5_chunk_shape(2, dims, elem, g.chunk, maxdims);
+    int empty = dims[0] == 0 || dims[1] == 0;
+    g.n_rows = empty ? 0 : (dims[0] + g.chunk[0] - 1) / g.chunk[0];
+    g.n_cols = empty ? 0 : (dims[1] + g.chunk[1] - 1) / g.chunk[1];
+    return g;
+}
+
+/* Chunk (ci, cj) as libhdf5 holds it before filtering: the whole chunk, the part outside
+ * the dataset zero (HDF5's default fill value) — edge chunks are stored full size. */
+static void gather_chunk(const grid2 *g, const hsize_t dims[2], size_t elem, const char *src,
+                         uint64_t ci, uint64_t cj, char *dst) {
+    size_t crow = (size_t)g->chunk[1] * elem;
+    memset(dst, 0, (size_t)g->chunk[0] * crow);
+    hsize_t r0 = ci * g->chunk[0], c0 = cj * g->chunk[1];
+    hsize_t nr = dims[0] - r0 < g->chunk[0] ? dims[0] - r0 : g->chunk[0];
+    hsize_t nc = dims[1] - c0 < g->chunk[1] ? dims[1] - c0 : g->chunk[1];
+    for (hsize_t r = 0; r < nr; ++r)
+        memcpy(dst + r * crow, src + ((r0 + r) * dims[1] + c0) * elem, (size_t)nc * elem);
+}
+
+/* The zstd filter's level clamp (zstd_filter.c), so the bytes match what it would write. */
+static int clamp_level(int level) {
+    if (level > ZSTD_maxCLevel()) return ZSTD_maxCLevel();
+    return level < ZSTD_minCLevel() ? ZSTD_minCLevel() : level;
+}
+
+/* Filters chunk k into out (capacity cap): returns its stored size, 0 on failure. */
+static size_t filter_chunk(const grid2 *g, const hsize_t dims[2], size_t elem, const char *src,
+                           uint64_t k, int level, char *raw, char *out, size_t cap) {
+    size_t raw_bytes = (size_t)g->chunk[0] * (size_t)g->chunk[1] * elem;
+    gather_chunk(g, dims, elem, src, k / g->n_cols, k % g->n_cols, raw);
+    size_t n = ZSTD_compress(out, cap - 4, raw, raw_bytes, level);
+    if (ZSTD_isError(n)) return 0;
+    uint32_t f = aq_h5_fletcher32(out, n);
+    for (int b = 0; b < 4; ++b) /* little-endian, as H5Z_filter_fletcher32 appends it */
+        out[n + (size_t)b] = (char)(f >> (8 * b) & 0xff);
+    return n + 4;
+}
+
+/* Filters every chunk into slots of `cap` bytes (OpenMP over chunks); sizes[k] = stored bytes,
+ * 0 when one failed.  @return : 0 or -1 (out of memory). */
+static int filter_all(const grid2 *g, const hsize_t dims[2], size_t elem, const char *src,
+                      int level, char *slots, size_t cap, uint64_t *sizes) {
+    const uint64_t n = g->n_rows * g->n_cols;
+    const size_t raw_bytes = (size_t)g->chunk[0] * (size_t)g->chunk[1] * elem;
+    int failed = 0;
+#pragma omp parallel
+    {
+        char *raw = malloc(raw_bytes);
+        if (!raw) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(dynamic, 4)
+        for (int64_t k = 0; k < (int64_t)n; ++k)
+            sizes[k] = raw ? filter_chunk(g, dims, elem, src, (uint64_t)k, level, raw,
+                                          slots + (size_t)k * cap, cap)
+                           : 0;
+        free(raw);
+    }
+    return failed ? -1 : 0;
+}
+
+/* Packs the filtered slots into the blob layout (header, then chunks back to back). */
+static void *pack(uint64_t n, const uint64_t *sizes, const char *slots, size_t cap,
+                  uint64_t *blob_bytes) {
+    uint64_t total = (1 + n) * sizeof(uint64_t);
+    for (uint64_t k = 0; k < n; ++k)
+        total += sizes[k];
+    char *blob = malloc(total);
+    if (!blob) return NULL;
+    memcpy(blob, &n, sizeof n);
+    if (n) memcpy(blob + sizeof n, sizes, n * sizeof *sizes);
+    char *p = blob + (1 + n) * sizeof(uint64_t);
+    for (uint64_t k = 0; k < n; ++k) {
+        memcpy(p, slots + k * cap, sizes[k]);
+        p += sizes[k];
+    }
+    *blob_bytes = total;
+    return blob;
+}
+
+aq_status aq_h5_prefilter_2d(int64_t rows, int64_t cols, size_t elem, const void *data, int level,
+                             void **blob, uint64_t *blob_bytes, aq_err *err) {
+    *blob = NULL;
+    *blob_bytes = 0;
+    if (rows < 0 || cols < 0 || elem == 0 || (rows * cols > 0 && !data))
+        return aq_err_set(err, AQ_E_VALUE, "prefilter: invalid array [%lld, %lld]", (long long)rows,
+                          (long long)cols);
+    const hsize_t dims[2] = {(hsize_t)rows, (hsize_t)cols};
+    grid2 g = grid_of(dims, elem);
+    const uint64_t n = g.n_rows * g.n_cols;
+    const size_t cap = ZSTD_compressBound((size_t)g.chunk[0] * (size_t)g.chunk[1] * elem) + 4;
+    /* One slot per chunk: a chunk's compressed size is not known before it is compressed,
+     * and the slots let every thread work independently; packed right after. */
+    char *slots = n ? malloc((size_t)n * cap) : NULL;
+    uint64_t *sizes = calloc(n ? n : 1, sizeof *sizes);
+    int bad = (n && !slots) || !sizes ||
+              filter_all(&g, dims, elem, data, clamp_level(level), slots, cap, sizes) < 0;
+    for (uint64_t k = 0; !bad && k < n; ++k)
+        bad = sizes[k] == 0;
+    if (!bad) *blob = pack(n, sizes, slots, cap, blob_bytes);
+    free(slots);
+    free(sizes);
+    if (!*blob)
+        return aq_err_set(err, AQ_E_NOMEM,
+                          "prefilter: cannot compress [%lld, %lld] (%zu-byte "
+                          "elements) into %llu chunks",
+                          (long long)rows, (long long)cols, elem, (unsigned long long)n);
+    return AQ_OK;
+}
+
+/* Checks the blob's chunk table against the dataset's grid; returns the chunk count or -1. */
+static int64_t blob_chunks(const grid2 *g, const void *blob, uint64_t blob_bytes) {
+    uint64_t n;
+    if (blob_bytes < sizeof n) return -1;
+    memcpy(&n, blob, sizeof n);
+    if (n != g->n_rows * g->n_cols || (1 + n) > blob_bytes / sizeof(uint64_t)) return -1;
+    uint64_t total = (1 + n) * sizeof(uint64_t);
+    for (uint64_t k = 0; k < n; ++k) {
+        uint64_t s;
+        memcpy(&s, (const char *)blob + (1 + k) * sizeof s, sizeof s);
+        if (s == 0 || s > UINT32_MAX || s > blob_bytes - total) return -1;
+        total += s;
+    }
+    return total == blob_bytes ? (int64_t)n : -1;
+}
+
+hid_t aq_h5_write_prefiltered(hid_t loc, const char *name, hid_t type, const hsize_t dims[2],
+                              const void *blob, uint64_t blob_bytes, int level) {
+    size_t elem = H5Tget_size(type);
+    if (elem == 0 || !blob) return -1;
+    grid2 g = grid_of(dims, elem);
+    int64_t n = blob_chunks(&g, blob, blob_bytes);
+    if (n < 0) return -1;
+    hid_t ds = aq_h5_create_dataset(loc, name, type, 2, dims, level);
+    const char *p = (const char *)blob + (uint64_t)(1 + n) * sizeof(uint64_t);
+    for (int64_t k = 0; ds >= 0 && k < n; ++k) {
+        uint64_t s;
+        memcpy(&s, (const char *)blob + (uint64_t)(1 + k) * sizeof s, sizeof s);
+        hsize_t off[2] = {(hsize_t)k / g.n_cols * g.chunk[0], (hsize_t)k % g.n_cols * g.chunk[1]};
+        if (H5Dwrite_chunk(ds, H5P_DEFAULT, 0, off, (size_t)s, p) < 0) {
+            aq_h5_close_id(ds);
+            ds = -1;
+        }
+        p += s;
+    }
+    return ds;
+}
