@@ -32,18 +32,20 @@
 #include "aq/dtype.h"
 
 typedef struct {
-    int asym;     /* 0: y = l d, l in [lo, hi];  1: y = l d + m, l in [0, hi] */
-    float lo, hi; /* code range */
-    float off;    /* stored code = code + off (unsigned; Q8_0's int8 byte = stored - 128) */
-    float st;     /* grid step: of t (symmetric), of the pull fractions (asymmetric) */
+    int asym;        /* 0: y = l d, l in [lo, hi];  1: y = l d + m, l in [0, hi] */
+    float lo, hi;    /* code range */
+    float off;       /* stored code = code + off (unsigned; Q8_0's int8 byte = stored - 128) */
+    float st;        /* grid step: of t (symmetric), of the pull fractions (asymmetric) */
+    int block_bytes; /* bytes of one stored block (the search does not read the descriptor
+                        table of legacy_info.c, which names the twins that call it) */
 } lg_spec;
 
 static const lg_spec k_spec[AQ_GGML_LEGACY_COUNT] = {
-    [AQ_GGML_LEGACY_Q8_0] = {0, -127.0f, 127.0f, 128.0f, 8.0f},
-    [AQ_GGML_LEGACY_Q4_0] = {0, -8.0f, 7.0f, 8.0f, 0.9f},
-    [AQ_GGML_LEGACY_Q4_1] = {1, 0.0f, 15.0f, 0.0f, 0.07f},
-    [AQ_GGML_LEGACY_Q5_0] = {0, -16.0f, 15.0f, 16.0f, 1.6f},
-    [AQ_GGML_LEGACY_Q5_1] = {1, 0.0f, 31.0f, 0.0f, 0.04f},
+    [AQ_GGML_LEGACY_Q8_0] = {0, -127.0f, 127.0f, 128.0f, 8.0f, AQ_GGML_Q8_0_BYTES},
+    [AQ_GGML_LEGACY_Q4_0] = {0, -8.0f, 7.0f, 8.0f, 0.9f, AQ_GGML_Q4_0_BYTES},
+    [AQ_GGML_LEGACY_Q4_1] = {1, 0.0f, 15.0f, 0.0f, 0.07f, AQ_GGML_Q4_1_BYTES},
+    [AQ_GGML_LEGACY_Q5_0] = {0, -16.0f, 15.0f, 16.0f, 1.6f, AQ_GGML_Q5_0_BYTES},
+    [AQ_GGML_LEGACY_Q5_1] = {1, 0.0f, 31.0f, 0.0f, 0.04f, AQ_GGML_Q5_1_BYTES},
 };
 
 /* Earliest index of the smallest err (strict <: ties keep the first; NaN never wins). */
@@ -183,15 +185,14 @@ static void encode(aq_ggml_legacy_fmt fmt, const lg_spec *s, const lg_block *b, 
 
 int lg_quantize_row(aq_ggml_legacy_fmt fmt, const lg_kernels *k, const float *x, const float *h,
                     int64_t n, void *blocks) {
-    const aq_ggml_legacy_info *info = aq_ggml_legacy_get(fmt);
-    if (!info || n < 0 || n % LG_QK != 0) return -1;
+    if ((unsigned)fmt >= AQ_GGML_LEGACY_COUNT || n < 0 || n % LG_QK != 0) return -1;
     const lg_spec *s = &k_spec[fmt];
     unsigned char *out = blocks;
     for (int64_t i = 0; i < n / LG_QK; ++i) {
         lg_block b;
         prepare(x + i * LG_QK, h ? h + i * LG_QK : NULL, &b);
         const lg_fit p = s->asym ? search_asym(s, k, &b) : search_sym(fmt, s, k, &b);
-        encode(fmt, s, &b, p, out + i * info->block_bytes);
+        encode(fmt, s, &b, p, out + i * s->block_bytes);
     }
     return 0;
 }
