@@ -142,7 +142,7 @@ static int run_shape(const shape *s, int64_t mrows, int threads, result *r) {
     r->t_factor = now() - t0;
     r->f_factor = 2.0 * (double)n * (double)n * (double)n / 3.0;
     free(H);
-    const aq_quant_params p = {4, 32, AQ_METHOD_MSE, AQ_SCALE_DQ, 0};
+    const aq_quant_params p = {4, 32, AQ_METHOD_MSE, AQ_SCALE_DQ, 0, 0};
     void *arr[AQ_QF_MAX_ARRAYS] = {NULL};
     arrays_alloc(&p, R, n, arr);
     t0 = now();

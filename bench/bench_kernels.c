@@ -150,7 +150,7 @@ static int run_kernels(const kernels_opts *o) {
             for (int gi = 0; gi < 3; ++gi)
                 for (int ki = 0; ki < nk; ++ki) {
                     kernel_row *r = &rows[nr];
-                    *r = (kernel_row){{k_bits[bi], k_groups[gi], k_methods[mi], AQ_SCALE_F16, 0},
+                    *r = (kernel_row){{k_bits[bi], k_groups[gi], k_methods[mi], AQ_SCALE_F16, 0, 0},
                                       AQ_DT_F32,
                                       ks[ki],
                                       0,
@@ -175,7 +175,7 @@ static int run_kernels(const kernels_opts *o) {
         for (int gi = 0; gi < 3; gi += 2)
             for (int ki = 0; ki < nk; ++ki) {
                 kernel_row *r = &rows[nr];
-                *r = (kernel_row){{k_bits[bi], k_groups[gi], AQ_METHOD_RTN, AQ_SCALE_F16, 0},
+                *r = (kernel_row){{k_bits[bi], k_groups[gi], AQ_METHOD_RTN, AQ_SCALE_F16, 0, 0},
                                   AQ_DT_BF16,
                                   ks[ki],
                                   0,

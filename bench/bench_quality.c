@@ -137,7 +137,7 @@ static void init_configs(config_acc *acc) {
     for (int b = 0; b < 3; ++b)
         for (int m = 0; m < 2; ++m)
             for (int g = 0; g < 3; ++g)
-                acc[c++] = (config_acc){{k_bits[b], k_groups[g], k_methods[m], AQ_SCALE_F16, 0},
+                acc[c++] = (config_acc){{k_bits[b], k_groups[g], k_methods[m], AQ_SCALE_F16, 0, 0},
                                         0.0,
                                         0.0,
                                         0.0,

@@ -73,7 +73,7 @@ static int run_scaling(const scaling_opts *o) {
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     omp_set_num_threads(o->threads);
     const aq_kernels *k = aq_kernels_select(simd_code(o->simd));
-    const aq_quant_params p = {o->bits, o->gs, o->method, AQ_SCALE_F16, 0};
+    const aq_quant_params p = {o->bits, o->gs, o->method, AQ_SCALE_F16, 0, 0};
     const int64_t cols = 3584, rows_per = 1024; /* 3.67 Mweights per tensor */
     const double total = o->mweights * 1e6 * (o->weak ? size : 1);
     const int ntens = (int)(total / ((double)cols * rows_per) + 0.5) > 0

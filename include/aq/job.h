@@ -44,7 +44,8 @@ aq_status aq_job_run(const aq_config *cfg, const aq_job_opts *opts, MPI_Comm com
 /*! aq_job_is_quantized() :
  *  Whether tensor `t` is weight-quantized under `cfg`: a 2-D ".weight" tensor of at least one
  *  row and column; embeddings (names with "embed", "wte", "wpe") and lm_head only when
- *  quant.embeddings is true.  Everything else is passed through bit-exact. */
+ *  quant.embeddings is true; with quant.format, only when some ggml block fits its rows
+ *  (aq_qformat_fallback(): cols % 32 == 0).  Everything else is passed through bit-exact. */
 int aq_job_is_quantized(const aq_tensor *t, const aq_config *cfg);
 
 #endif /* AQ_JOB_H */

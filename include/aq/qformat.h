@@ -18,28 +18,35 @@
  *       sub         uint8 [rows, aq_dq_sub_row_bytes(cols, L)]   packed group scale/min codes
  *       super_scale f16   [rows, ceil(cols / 256)]              the super-block scales d
  *       super_min   f16   [rows, ceil(cols / 256)]              the super-block mins dmin
+ *   ggml's block formats (src/quant/ggml_rows.c; job key quant.format, p->format = the id):
+ *     AQ_QFMT_Q8_0 "q8_0", AQ_QFMT_Q4_0 "q4_0", AQ_QFMT_Q4_1 "q4_1", AQ_QFMT_Q5_0 "q5_0",
+ *     AQ_QFMT_Q5_1 "q5_1" (32 weights per block, include/aq/ggml_legacy.h) and
+ *     AQ_QFMT_Q2_K "q2_k", AQ_QFMT_Q3_K "q3_k", AQ_QFMT_Q4_K "q4_k", AQ_QFMT_Q5_K "q5_k",
+ *     AQ_QFMT_Q6_K "q6_k" (256 weights per super-block, include/aq/ggml_kquants.h):
+ *       blocks uint8 [rows, cols / E * B]   E weights, B bytes per block, ggml's bytes
+ *     attributes format = "<name>", bits = the nominal width (8 4 4 5 5 2 3 4 5 6),
+ *     block_size = E; cols must be a multiple of E (the job falls back before: quant.format
+ *     in docs/CONFIG.md).  widths = {the nominal width}.  Layouts: docs/FORMAT.md.
  * Arrays are listed in the order they are computed, sent (MPI tags AQ_TAG_ARRAY0 + i) and
  * written.  A file names its format by one string attribute (id_attr = id_value:
- * scale_dtype = "f16" | "f32" | "dq" for the rows above).
+ * scale_dtype = "f16" | "f32" | "dq" for the plain rows, format = "q4_k" ... for the block
+ * rows).
  *
- * How to add a format (e.g. ggml's Q4_K, one byte array of blocks per row):
+ * How to add a format (e.g. another ggml block format, one byte array of blocks per row):
  *   1. Its kernels in src/quant, one file per family: the scalar reference
  *        void aq_ggml_quantize_row_q4_K_ref(const float *x, const float *h, int64_t n,
  *                                           void *blocks);   h: importance per column or NULL
  *        void aq_ggml_dequantize_row_q4_K(const void *blocks, int64_t n, float *y);
  *      beside its _avx2 / _avx512 twins (bit-identical, tested like test_quant_simd.c).
- *   2. An id before AQ_QFMT_N and a row in src/quant/qformat.c built by AQ_QF_BLOCK_ROW():
- *        [AQ_QFMT_Q4_K] = AQ_QF_BLOCK_ROW("q4_k", 4, 256, &q4_k_kernels),
- *      where q4_k_kernels is an aq_qf_blocks {256, 144, {[AQ_SIMD_SCALAR] = ..._ref,
- *      [AQ_SIMD_AVX2] = ..._avx2, [AQ_SIMD_AVX512] = ..._avx512}, dequantize}.  The block
- *      row stores one array "blocks" uint8 [rows, cols / 256 * 144], names itself with the
- *      attribute format = "q4_k", checks cols % 256 == 0, and gets its error metrics by
- *      decoding what it stored (aq_qf_blocks_quantize_row()).
- *   3. Map the job key to it: a field `int format` (an aq_qformat_id, 0 = from scale_dtype)
- *      in aq_quant_params set from quant.format, and its first line in aq_qformat_of():
- *      `if (p->format) return aq_qformat_get(p->format);` (and p->format = f's id in
- *      aq_qf_blocks_read_params).  Not added yet: a new field breaks every positional
- *      aq_quant_params initializer in the tests.
+ *   2. An id before AQ_QFMT_N, its aq_qf_blocks {block_elems, block_bytes, {[AQ_SIMD_SCALAR]
+ *      = ..._ref, [AQ_SIMD_AVX2] = ..._avx2, [AQ_SIMD_AVX512] = ..._avx512}, dequantize,
+ *      isa} in src/quant/ggml_rows.c, and a row in src/quant/qformat.c built by
+ *      AQ_QF_BLOCK_ROW():
+ *        [AQ_QFMT_Q4_K] = AQ_QF_BLOCK_ROW("q4_k", 4, 256, &aq_qf_q4_k),
+ *      The block row stores one array "blocks" uint8 [rows, cols / 256 * 144], names itself
+ *      with the attribute format = "q4_k", checks cols % 256 == 0, and gets its error
+ *      metrics by decoding what it stored (aq_qf_blocks_quantize_row()).
+ *   3. Its name in the job key quant.format (src/config/config.c asks aq_qformat_by_name()).
  *   The driver, the job, the protocol, the writer, the reader and aq-inspect --verify then
  *   handle it unchanged: they iterate over aq_qformat_arrays() and aq_qformat_attrs().
  */
@@ -121,6 +128,9 @@ typedef struct {
     size_t block_bytes;                          /* bytes per block */
     aq_qf_block_quantize_fn quantize[AQ_SIMD_N]; /* [AQ_SIMD_SCALAR] required; NULL: scalar */
     aq_qf_block_dequantize_fn dequantize;
+    /* 1 when quantize[simd] may run on this CPU (NULL: whenever the kernel set exists) */
+    int (*isa)(int simd);
+    int ggml_type; /* ggml_type / GGUF tensor type id (ggml/include/ggml.h) */
 } aq_qf_blocks;
 
 /* GPTQ operations of a format (include/aq/gptq.h), optional per row (NULL: the format has no
@@ -188,15 +198,38 @@ typedef enum {
     AQ_QFMT_F16 = 1,
     AQ_QFMT_F32 = 2,
     AQ_QFMT_DQ = 3,
+    AQ_QFMT_Q8_0, /* ggml's block formats (src/quant/ggml_rows.c) */
+    AQ_QFMT_Q4_0,
+    AQ_QFMT_Q4_1,
+    AQ_QFMT_Q5_0,
+    AQ_QFMT_Q5_1,
+    AQ_QFMT_Q2_K,
+    AQ_QFMT_Q3_K,
+    AQ_QFMT_Q4_K,
+    AQ_QFMT_Q5_K,
+    AQ_QFMT_Q6_K,
     AQ_QFMT_N
 } aq_qformat_id;
 
 /*! aq_qformat_get() : the row of `id` (AQ_QFMT_F16 .. AQ_QFMT_N - 1), NULL otherwise. */
 const aq_qformat *aq_qformat_get(int id);
 
-/*! aq_qformat_of() : the row of params p, today the row of p->scale_dtype (f16, f32, dq);
- *  NULL for an unknown scale dtype.  The only place that maps params to a row. */
+/*! aq_qformat_of() : the row of params p: the row p->format when it is not 0 (a block
+ *  format), else the row of p->scale_dtype (f16, f32, dq); NULL for an unknown format or
+ *  scale dtype.  The only place that maps params to a row. */
 const aq_qformat *aq_qformat_of(const aq_quant_params *p);
+
+/*! aq_qformat_by_name() : the id of the block format named `name` ("q4_k", the values of
+ *  quant.format), 0 when none is. */
+int aq_qformat_by_name(const char *name);
+
+/*! aq_qformat_fallback() :
+ *  The format a tensor with rows of `cols` weights gets when quant.format = `id` and cols is
+ *  not a multiple of its block, the way llama-quantize falls back: Q2_K, Q3_K -> Q4_0; Q4_K
+ *  -> Q5_0; Q5_K -> Q5_1; Q6_K -> Q8_0 (32-weight blocks); a legacy format stays.
+ *  @return : id itself when cols fits it; the fallback id when cols % 32 == 0; 0 when no
+ *            block format fits (the job stores the tensor unquantized, as passthrough). */
+int aq_qformat_fallback(int id, int64_t cols);
 
 /*! aq_qformat_arrays() / aq_qformat_attrs() : f->arrays / f->attrs (f = aq_qformat_of(p)),
  *  0 for unknown params. */

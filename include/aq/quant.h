@@ -50,6 +50,10 @@ typedef struct {
     aq_scale_dtype scale_dtype;
     int dq_bits; /* AQ_SCALE_DQ: width of the group scale/min codes, 4..8;
                     0 = aq_dq_default_layout(bits).sub_bits; ignored otherwise */
+    int format;  /* 0: the row of scale_dtype; else an aq_qformat_id of a block format
+                    (ggml's Q8_0 .. Q6_K, job key quant.format, include/aq/qformat.h), which
+                    then ignores bits, group_size, method, scale_dtype and dq_bits.  Last
+                    field, so positional initializers of the five above keep their meaning */
 } aq_quant_params;
 
 /*! aq_quant_params_check() : AQ_OK, or AQ_E_CONFIG with a message for a bad field (bits 3

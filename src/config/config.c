@@ -1,6 +1,7 @@
 /* Job configuration: one table drives parsing, validation and INI output, so a key is
  * declared once with its type, range and default. */
 #include "aq/config.h"
+#include "aq/qformat.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -11,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum { K_STR, K_INT, K_DBL, K_BOOL, K_ENUM, K_INTSET } key_type;
+typedef enum { K_STR, K_INT, K_DBL, K_BOOL, K_ENUM, K_INTSET, K_QFMT } key_type;
 
 typedef struct {
     const char *section, *key;
@@ -31,6 +32,9 @@ static const char *const INTERPS[] = {"linear", "cubic", "sigmoid", NULL};
 static const char *const MISSING[] = {"error", "skip", NULL};
 static const char *const BITS[] = {"2", "3", "4", "8", NULL};
 static const char *const GROUPS[] = {"16", "32", "64", "128", "256", NULL};
+/* K_QFMT: "none" = 0, else a block row of the format table (aq_qformat_by_name). */
+static const char *const QFORMATS[] = {"none", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k",
+                                       "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", NULL};
 
 #define F(m) offsetof(aq_config, m)
 static const key_def KEYS[] = {
@@ -40,6 +44,7 @@ static const key_def KEYS[] = {
     {"quant", "method", K_ENUM, F(quant.method), 0, 0, METHODS},
     {"quant", "scale_dtype", K_ENUM, F(quant.scale_dtype), 0, 0, SCALE_DT},
     {"quant", "dq_bits", K_INT, F(quant.dq_bits), 0, 8, NULL},
+    {"quant", "format", K_QFMT, F(quant.format), 0, 0, QFORMATS},
     {"quant", "embeddings", K_BOOL, F(quant_embeddings), 0, 0, NULL},
     {"quant", "fallback", K_BOOL, F(fallback), 0, 0, NULL},
     {"quant", "fallback_2bit", K_DBL, F(fallback_2bit), 0.0, 1e6, NULL},
@@ -161,6 +166,14 @@ static int set_value(aq_config *c, const key_def *k, const char *v, char *why, s
         *(int *)dst = k->type == K_ENUM ? i : atoi(v);
         return 0;
     }
+    case K_QFMT: {
+        const int id = strcmp(v, "none") ? aq_qformat_by_name(v) : 0;
+        list_names(k->names, names, sizeof names);
+        if (id == 0 && strcmp(v, "none"))
+            return snprintf(why, n, "'%s' is not one of: %s", v, names), -1;
+        *(int *)dst = id;
+        return 0;
+    }
     case K_INT: {
         errno = 0;
         long x = strtol(v, &end, 10);
@@ -245,6 +258,17 @@ aq_status aq_config_check(const aq_config *c, aq_err *err) {
                           "output.path is not set (config or --set output.path=FILE.h5)");
     aq_status st = aq_quant_params_check(&c->quant, err);
     if (st != AQ_OK) return st;
+    if (c->quant.format && c->budget_bits > 0)
+        return aq_err_set(err, AQ_E_CONFIG,
+                          "quant.budget_bits with quant.format = %s: a size budget across "
+                          "ggml's formats is not supported yet (set one of them)",
+                          aq_qformat_get(c->quant.format)->name);
+    if (c->quant.format && c->fallback)
+        return aq_err_set(err, AQ_E_CONFIG,
+                          "quant.fallback with quant.format = %s: the per-layer width fallback "
+                          "works on quant.bits; a ggml format has one width (its row-length "
+                          "fallback is automatic)",
+                          aq_qformat_get(c->quant.format)->name);
     int calib = c->calib_path[0] || c->calib_synthetic;
     if (!calib && (c->p1_enabled || c->p2_enabled || c->p3_enabled))
         return aq_err_set(err, AQ_E_CONFIG,
@@ -280,6 +304,11 @@ static void format_value(const aq_config *c, const key_def *k, char *buf, size_t
     case K_ENUM:
         snprintf(buf, n, "%s", k->names[*(const int *)src]);
         break;
+    case K_QFMT: {
+        const aq_qformat *f = aq_qformat_get(*(const int *)src);
+        snprintf(buf, n, "%s", f ? f->name : "none");
+        break;
+    }
     case K_INTSET:
     case K_INT:
         snprintf(buf, n, "%d", *(const int *)src);

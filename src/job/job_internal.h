@@ -38,6 +38,9 @@ typedef struct {
     int32_t rank;                           /* producer */
     int32_t bits;                           /* width actually used (after any fallback) */
     int32_t from_bits;                      /* > 0: fell back from this width */
+    int32_t format;      /* quant.format's block row used for this tensor (after the
+                            row-length fallback, aq_qformat_fallback), 0: the plain layouts */
+    int32_t from_format; /* > 0: quant.format, which this tensor's row length did not fit */
     int32_t pad;
     double from_err; /* weighted_rel_err at from_bits */
     double from_kl;  /* per-layer KL at from_bits (aq-eval --layer-kl), NaN: none */
@@ -78,7 +81,8 @@ aq_status aq_qresult_compute(const aq_job *j, int64_t index, aq_qresult *r, aq_e
 /* Importance of tensor t's input channels from the calibration, or *h = NULL (all 1). */
 aq_status aq_job_importance(const aq_job *j, const aq_tensor *t, int64_t cols, float **h,
                             aq_err *err);
-/* Allocates and fills r for tensor t at `bits` (the rest from the job). */
+/* Allocates and fills r for tensor t at `bits` and the block format r->hdr.format (0: the
+ * job's scale_dtype layout); the rest from the job. */
 aq_status aq_quantize_at(const aq_job *j, const aq_tensor *t, int bits, const float *h,
                          aq_qresult *r, aq_err *err);
 /* Mixed precision under quant.budget_bits (budget.c): fills j->bits, collective. */
@@ -113,8 +117,10 @@ void aq_recv_abort(MPI_Comm comm);
 /* Progress and summary (report.c). */
 typedef struct {
     size_t n_total, n_done, n_quantized, n_passthrough, n_alias, n_resumed, n_fallback;
-    size_t n_width[9]; /* quantized tensors per code width (fallback / budget decisions) */
-    const char *simd;  /* name of the kernel set that ran */
+    size_t n_width[9];          /* quantized tensors per code width (fallback / budget decisions) */
+    size_t n_format[AQ_QFMT_N]; /* quantized tensors per ggml block format (quant.format) */
+    size_t n_format_from[AQ_QFMT_N]; /* ... of them there by the row-length fallback */
+    const char *simd;                /* name of the kernel set that ran */
     uint64_t bytes_in, payload_bytes, q_bytes, weights_quantized;
     double sqnr_sum, sqnr_min;
     char sqnr_min_name[256];

@@ -35,13 +35,28 @@ void aq_report_quantized(aq_tally *t, const aq_tensor *src, const aq_qresult *r,
         snprintf(t->sqnr_min_name, sizeof t->sqnr_min_name, "%s", src->name);
     }
     double mbs = r->hdr.seconds > 0 ? src->nbytes / MB / r->hdr.seconds : 0.0;
-    t->n_fallback += r->hdr.from_bits > 0;
+    t->n_fallback += r->hdr.from_bits > 0 || r->hdr.from_format > 0;
     if (r->hdr.bits >= 0 && r->hdr.bits <= 8) t->n_width[r->hdr.bits]++;
+    if (r->hdr.format > 0 && r->hdr.format < AQ_QFMT_N) {
+        t->n_format[r->hdr.format]++;
+        t->n_format_from[r->hdr.format] += r->hdr.from_format > 0;
+    }
     if (t->quiet) return;
-    printf("[%4zu/%zu] rank %-3d %-44s %-12s int%d %s g%d%s  SQNR %6.2f dB  cos %.5f  %8.1f MB/s",
-           t->n_done, t->n_total, r->hdr.rank, src->name, shape, r->hdr.bits,
-           aq_method_name(cfg->quant.method), cfg->quant.group_size,
-           aq_qformat_of(&cfg->quant)->tag, sqnr, r->hdr.metrics.cosine, mbs);
+    const aq_qformat *f = aq_qformat_get(r->hdr.format);
+    if (f) /* a ggml block format: its name says everything */
+        printf("[%4zu/%zu] rank %-3d %-44s %-12s %-12s  SQNR %6.2f dB  cos %.5f  %8.1f MB/s",
+               t->n_done, t->n_total, r->hdr.rank, src->name, shape, f->name, sqnr,
+               r->hdr.metrics.cosine, mbs);
+    else
+        printf("[%4zu/%zu] rank %-3d %-44s %-12s int%d %s g%d%s  SQNR %6.2f dB  cos %.5f  %8.1f "
+               "MB/s",
+               t->n_done, t->n_total, r->hdr.rank, src->name, shape, r->hdr.bits,
+               aq_method_name(cfg->quant.method), cfg->quant.group_size,
+               aq_qformat_of(&cfg->quant)->tag, sqnr, r->hdr.metrics.cosine, mbs);
+    const aq_qformat *from = aq_qformat_get(r->hdr.from_format);
+    if (from)
+        printf("  (fallback from %s: rows of %lld not a multiple of %lld)", from->name,
+               (long long)r->hdr.cols, (long long)from->row_multiple);
     if (r->hdr.from_bits) {
         const double thr = r->hdr.from_bits == 2 ? cfg->fallback_2bit : cfg->fallback_4bit;
         printf("  (fallback from int%d: weighted rel. error %.4f %s %.4f", r->hdr.from_bits,
@@ -105,7 +120,7 @@ void aq_report_summary(const aq_tally *t, const aq_h5_run_info *run, const char 
            file_mb > 0 ? t->bytes_in / MB / file_mb : 0.0);
     if (t->n_quantized)
         printf("weights       %llu quantized at %.3f bits/weight (all stored arrays), %s "
-               "kernels, %zu fallbacks to a wider width\n",
+               "kernels, %zu fallbacks to a wider width or format\n",
                (unsigned long long)t->weights_quantized, bpw, t->simd ? t->simd : "?",
                t->n_fallback);
     if (t->n_quantized) {
@@ -113,6 +128,16 @@ void aq_report_summary(const aq_tally *t, const aq_h5_run_info *run, const char 
         for (int b = 0; b <= 8; ++b)
             if (t->n_width[b]) printf(" int%d %zu tensors;", b, t->n_width[b]);
         printf("\n");
+        int any = 0;
+        for (int id = 0; id < AQ_QFMT_N; ++id)
+            if (t->n_format[id]) {
+                printf("%s %s %zu tensors", any ? ";" : "formats      ", aq_qformat_get(id)->name,
+                       t->n_format[id]);
+                if (t->n_format_from[id])
+                    printf(" (%zu by row-length fallback)", t->n_format_from[id]);
+                any = 1;
+            }
+        if (any) printf("\n");
     }
     if (t->n_quantized)
         printf("SQNR          mean %.2f dB over %zu tensors, min %.2f dB (%s)\n",

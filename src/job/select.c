@@ -14,7 +14,10 @@ int aq_job_is_quantized(const aq_tensor *t, const aq_config *cfg) {
         return 0;
     int embedding = strstr(t->name, "embed") || strstr(t->name, "wte") || strstr(t->name, "wpe") ||
                     strncmp(t->name, "lm_head", 7) == 0;
-    return !embedding || cfg->quant_embeddings;
+    if (embedding && !cfg->quant_embeddings) return 0;
+    /* quant.format: rows no ggml block fits (cols % 32 != 0) stay unquantized, as with
+     * llama-quantize (aq_qformat_fallback) */
+    return !cfg->quant.format || aq_qformat_fallback(cfg->quant.format, t->shape[1]) != 0;
 }
 
 void aq_tensor_view(const aq_tensor *t, int64_t *rows, int64_t *cols) {

@@ -57,6 +57,7 @@ aq_status aq_quantize_at(const aq_job *j, const aq_tensor *t, int bits, const fl
                          aq_qresult *r, aq_err *err) {
     aq_quant_params p = j->cfg->quant;
     p.bits = bits;
+    p.format = r->hdr.format;
     r->hdr.bits = bits;
     aq_qarray a[AQ_QF_MAX_ARRAYS];
     r->hdr.n_arrays = aq_qformat_arrays(&p, r->hdr.cols, a);
@@ -82,6 +83,11 @@ aq_status aq_qresult_compute(const aq_job *j, int64_t index, aq_qresult *r, aq_e
     double t0 = MPI_Wtime();
     float *h = NULL;
     int bits = j->bits ? j->bits[index] : j->cfg->quant.bits;
+    if (j->cfg->quant.format) { /* a ggml format, or llama-quantize's fallback for the row */
+        r->hdr.format = aq_qformat_fallback(j->cfg->quant.format, r->hdr.cols);
+        if (r->hdr.format != j->cfg->quant.format) r->hdr.from_format = j->cfg->quant.format;
+        if (r->hdr.format) bits = aq_qformat_get(r->hdr.format)->widths[0];
+    }
     aq_status st = aq_job_importance(j, t, r->hdr.cols, &h, err);
     if (st == AQ_OK) st = aq_quantize_at(j, t, bits, h, r, err);
     /* Per-layer fallback (issue 8): a layer too lossy at its width moves up, 2 -> 4 -> 8. */

@@ -15,6 +15,7 @@ static aq_status write_result(aq_job *j, const aq_qresult *r, aq_err *err) {
     const aq_tensor *t = aq_checkpoint_tensor(j->model, (size_t)r->hdr.tensor);
     aq_quant_params p = j->cfg->quant;
     p.bits = r->hdr.bits;
+    p.format = r->hdr.format;
     aq_h5_quantized q = {.ndim = t->ndim,
                          .shape = t->shape,
                          .orig_dtype = t->dtype,
@@ -34,6 +35,9 @@ static aq_status write_result(aq_job *j, const aq_qresult *r, aq_err *err) {
         q.data_bytes[i] = r->hdr.wire_bytes[i];
     }
     q.n_attrs = aq_qformat_attrs(&p, q.attrs);
+    const aq_qformat *from = aq_qformat_get(r->hdr.from_format);
+    if (from && q.n_attrs < AQ_QF_MAX_ATTRS) /* quant.format's row-length fallback */
+        q.attrs[q.n_attrs++] = (aq_qattr){"fallback_from_format", from->name, 0};
     double t0 = MPI_Wtime();
     aq_status st = aq_h5_write_quantized(j->w, t->name, &q, err);
     if (st == AQ_OK) st = aq_h5_flush(j->w, err); /* a resumable partial if we die later */

@@ -8,6 +8,9 @@
 #include "aq/dq.h"
 #include "quant_impl.h"
 
+/* Weights per block of ggml's legacy formats, the fallback of the k-quants. */
+#define AQ_GGML_BLOCK_32 32
+
 size_t aq_elem_size(aq_elem e) {
     return e == AQ_ELEM_U8 ? 1 : e == AQ_ELEM_F16 ? 2 : 4;
 }
@@ -157,7 +160,8 @@ int aq_qf_blocks_arrays(const aq_qformat *f, const aq_quant_params *p, int64_t c
 
 /* bits: the format's nominal code width (what aq-eval and the summary print). */
 int aq_qf_blocks_attrs(const aq_qformat *f, const aq_quant_params *p, aq_qattr *out) {
-    out[0] = (aq_qattr){"bits", NULL, p->bits};
+    (void)p;
+    out[0] = (aq_qattr){"bits", NULL, f->widths[0]};
     out[1] = (aq_qattr){f->id_attr, f->id_value, 0};
     out[2] = (aq_qattr){"block_size", NULL, (int32_t)f->blocks->block_elems};
     return 3;
@@ -166,8 +170,9 @@ int aq_qf_blocks_attrs(const aq_qformat *f, const aq_quant_params *p, aq_qattr *
 aq_status aq_qf_blocks_read_params(const aq_qformat *f, const aq_qattr_source *src,
                                    aq_quant_params *p, aq_err *err) {
     int32_t v = 0;
-    *p = (aq_quant_params){0}; /* issue 13: p->format = (int)(f - k_formats) */
-    p->bits = src->num(src->ctx, "bits", &v) == 0 ? v : f->widths[0];
+    *p = (aq_quant_params){0};
+    p->format = aq_qformat_by_name(f->id_value);
+    p->bits = f->widths[0];
     if (src->num(src->ctx, "block_size", &v) != 0 || v != f->blocks->block_elems)
         return missing(err, "block_size");
     return AQ_OK;
@@ -195,8 +200,9 @@ void aq_qf_blocks_overflow_msg(const aq_quant_params *p, int64_t col, char *buf,
     snprintf(buf, size, "block at column %lld: its scales do not fit float16", (long long)col);
 }
 
-/* A table row for block kernels K (an aq_qf_blocks of ELEMS weights per block) named NAME
- * ("q4_k"), nominal code width BITS; the file names it with the attribute format = NAME. */
+/* A table row for block kernels K (an aq_qf_blocks of ELEMS weights per block, ggml_rows.c)
+ * named NAME ("q4_k"), nominal code width BITS; the file names it with the attribute format = NAME.
+ */
 #define AQ_QF_BLOCK_ROW(NAME, BITS, ELEMS, K)                                                      \
     {                                                                                              \
         .name = NAME, .id_attr = "format", .id_value = NAME, .tag = " " NAME,                      \
@@ -263,15 +269,29 @@ static const aq_qformat k_formats[AQ_QFMT_N] = {
                     .dequantize_row = aq_dq_dequantize_row_qf,
                     .overflow_msg = aq_dq_overflow_msg,
                     .gptq = &aq_dq_gptq},
+    [AQ_QFMT_Q8_0] = AQ_QF_BLOCK_ROW("q8_0", 8, 32, &aq_qf_q8_0),
+    [AQ_QFMT_Q4_0] = AQ_QF_BLOCK_ROW("q4_0", 4, 32, &aq_qf_q4_0),
+    [AQ_QFMT_Q4_1] = AQ_QF_BLOCK_ROW("q4_1", 4, 32, &aq_qf_q4_1),
+    [AQ_QFMT_Q5_0] = AQ_QF_BLOCK_ROW("q5_0", 5, 32, &aq_qf_q5_0),
+    [AQ_QFMT_Q5_1] = AQ_QF_BLOCK_ROW("q5_1", 5, 32, &aq_qf_q5_1),
+    [AQ_QFMT_Q2_K] = AQ_QF_BLOCK_ROW("q2_k", 2, 256, &aq_qf_q2_k),
+    [AQ_QFMT_Q3_K] = AQ_QF_BLOCK_ROW("q3_k", 3, 256, &aq_qf_q3_k),
+    [AQ_QFMT_Q4_K] = AQ_QF_BLOCK_ROW("q4_k", 4, 256, &aq_qf_q4_k),
+    [AQ_QFMT_Q5_K] = AQ_QF_BLOCK_ROW("q5_k", 5, 256, &aq_qf_q5_k),
+    [AQ_QFMT_Q6_K] = AQ_QF_BLOCK_ROW("q6_k", 6, 256, &aq_qf_q6_k),
 };
 
 const aq_qformat *aq_qformat_get(int id) {
     return id > AQ_QFMT_AUTO && id < AQ_QFMT_N && k_formats[id].name ? &k_formats[id] : NULL;
 }
 
-/* The only place that maps quant.scale_dtype to a row. */
+/* The only place that maps params (quant.format, else quant.scale_dtype) to a row. */
 const aq_qformat *aq_qformat_of(const aq_quant_params *p) {
     if (!p) return NULL;
+    if (p->format) {
+        const aq_qformat *f = aq_qformat_get(p->format);
+        return f && f->blocks ? f : NULL;
+    }
     switch (p->scale_dtype) {
     case AQ_SCALE_F16:
         return aq_qformat_get(AQ_QFMT_F16);
@@ -283,9 +303,37 @@ const aq_qformat *aq_qformat_of(const aq_quant_params *p) {
     return NULL;
 }
 
+int aq_qformat_by_name(const char *name) {
+    for (int id = AQ_QFMT_AUTO + 1; name && id < AQ_QFMT_N; ++id)
+        if (k_formats[id].blocks && !strcmp(k_formats[id].id_value, name)) return id;
+    return 0;
+}
+
+int aq_qformat_fallback(int id, int64_t cols) {
+    const aq_qformat *f = aq_qformat_get(id);
+    if (!f || !f->blocks) return 0;
+    if (cols > 0 && cols % f->row_multiple == 0) return id;
+    if (cols <= 0 || cols % AQ_GGML_BLOCK_32 != 0) return 0;
+    switch (id) {
+    case AQ_QFMT_Q2_K:
+    case AQ_QFMT_Q3_K:
+        return AQ_QFMT_Q4_0;
+    case AQ_QFMT_Q4_K:
+        return AQ_QFMT_Q5_0;
+    case AQ_QFMT_Q5_K:
+        return AQ_QFMT_Q5_1;
+    case AQ_QFMT_Q6_K:
+        return AQ_QFMT_Q8_0;
+    default:
+        return 0; /* not reached: every legacy format has 32-weight blocks */
+    }
+}
+
 aq_status aq_quant_params_check(const aq_quant_params *p, aq_err *err) {
     if (!p) return aq_err_set(err, AQ_E_CONFIG, "quant: no parameters given");
     const aq_qformat *f = aq_qformat_of(p);
+    if (!f && p->format)
+        return aq_err_set(err, AQ_E_CONFIG, "quant.format = %d: not a block format", p->format);
     if (!f)
         return aq_err_set(err, AQ_E_CONFIG, "quant.scale_dtype = %d: must be f16, f32 or dq",
                           (int)p->scale_dtype);
@@ -332,7 +380,8 @@ aq_status aq_qformat_read_params(const aq_qattr_source *src, const aq_qformat **
     }
     if (!*f)
         return aq_err_set(err, AQ_E_FORMAT,
-                          "no known format (attribute scale_dtype missing or not f16/f32/dq)");
+                          "no known format (attribute scale_dtype missing or not f16/f32/dq, "
+                          "attribute format missing or not a ggml block format)");
     aq_status st = (*f)->read_params(*f, src, p, err);
     aq_err e = {0};
     if (st == AQ_OK && aq_quant_params_check(p, &e) != AQ_OK)
@@ -344,7 +393,10 @@ int64_t aq_qf_blocks_quantize_row(const aq_qf_env *e, const float *w, const floa
                                   void *const *arr, aq_qf_sums *s) {
     const aq_qf_blocks *b = e->f->blocks;
     const aq_kernels_t *k = e->k;
-    aq_qf_block_quantize_fn q = k->simd > 0 && k->simd < AQ_SIMD_N ? b->quantize[k->simd] : NULL;
+    aq_qf_block_quantize_fn q =
+        k->simd > AQ_SIMD_SCALAR && k->simd < AQ_SIMD_N && (!b->isa || b->isa(k->simd))
+            ? b->quantize[k->simd]
+            : NULL;
     (q ? q : b->quantize[AQ_SIMD_SCALAR])(w, h, cols, arr[0]);
     float *wh = e->scratch; /* cols floats */
     b->dequantize(arr[0], cols, wh);

@@ -327,4 +327,8 @@ void aq_qf_blocks_dequantize_row(const aq_qformat *f, const aq_quant_params *p,
                                  const void *const *arr, int64_t cols, float *out);
 void aq_qf_blocks_overflow_msg(const aq_quant_params *p, int64_t col, char *buf, size_t size);
 
+/* The kernel tables of ggml's block formats (ggml_rows.c). */
+extern const aq_qf_blocks aq_qf_q8_0, aq_qf_q4_0, aq_qf_q4_1, aq_qf_q5_0, aq_qf_q5_1;
+extern const aq_qf_blocks aq_qf_q2_k, aq_qf_q3_k, aq_qf_q4_k, aq_qf_q5_k, aq_qf_q6_k;
+
 #endif /* AQ_QUANT_IMPL_H */

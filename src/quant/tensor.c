@@ -256,7 +256,7 @@ aq_status aq_dq_quantize_tensor(const aq_kernels *k, const aq_dq_layout *L, aq_d
     aq_err e = {0};
     if (aq_dq_layout_check(L, &e) != AQ_OK)
         return aq_err_set(err, AQ_E_CONFIG, "tensor %s: %s", name ? name : "(unnamed)", e.msg);
-    const aq_quant_params p = {L->bits, L->group_size, AQ_METHOD_MSE, AQ_SCALE_DQ, L->sub_bits};
+    const aq_quant_params p = {L->bits, L->group_size, AQ_METHOD_MSE, AQ_SCALE_DQ, L->sub_bits, 0};
     void *const arr[AQ_QF_MAX_ARRAYS] = {codes, sub, d, dmin};
     return aq_qformat_quantize_tensor(&p, k, src_dtype, src, rows, cols, h, name, arr, metrics,
                                       err);

@@ -164,10 +164,10 @@ static float *diag_of(const float *H, int64_t n) {
 
 /* Formats and widths exercised: plain f16 rtn/mse, f32 mse, dq at 2/3/4 (default layouts). */
 static const aq_quant_params k_params[] = {
-    {2, 32, AQ_METHOD_MSE, AQ_SCALE_F16, 0}, {4, 32, AQ_METHOD_MSE, AQ_SCALE_F16, 0},
-    {2, 64, AQ_METHOD_RTN, AQ_SCALE_F16, 0}, {4, 128, AQ_METHOD_MSE, AQ_SCALE_F32, 0},
-    {8, 32, AQ_METHOD_MSE, AQ_SCALE_F16, 0}, {2, 16, AQ_METHOD_MSE, AQ_SCALE_DQ, 0},
-    {3, 32, AQ_METHOD_MSE, AQ_SCALE_DQ, 0},  {4, 32, AQ_METHOD_MSE, AQ_SCALE_DQ, 0},
+    {2, 32, AQ_METHOD_MSE, AQ_SCALE_F16, 0, 0}, {4, 32, AQ_METHOD_MSE, AQ_SCALE_F16, 0, 0},
+    {2, 64, AQ_METHOD_RTN, AQ_SCALE_F16, 0, 0}, {4, 128, AQ_METHOD_MSE, AQ_SCALE_F32, 0, 0},
+    {8, 32, AQ_METHOD_MSE, AQ_SCALE_F16, 0, 0}, {2, 16, AQ_METHOD_MSE, AQ_SCALE_DQ, 0, 0},
+    {3, 32, AQ_METHOD_MSE, AQ_SCALE_DQ, 0, 0},  {4, 32, AQ_METHOD_MSE, AQ_SCALE_DQ, 0, 0},
 };
 #define N_PARAMS ((int)(sizeof k_params / sizeof k_params[0]))
 
@@ -315,7 +315,7 @@ END_TEST
 
 /* One row alone gives the same bytes as the same row inside a tensor. */
 START_TEST(row_alone_equals_row_in_panel) {
-    const aq_quant_params p = {4, 32, AQ_METHOD_MSE, AQ_SCALE_DQ, 0};
+    const aq_quant_params p = {4, 32, AQ_METHOD_MSE, AQ_SCALE_DQ, 0, 0};
     const int64_t rows = 9, cols = 256;
     float *W = make_weights(rows, cols, 77);
     float *H = make_hessian(cols, 600, 0.85, 2);
@@ -379,7 +379,7 @@ START_TEST(update_twins) {
 END_TEST
 
 START_TEST(act_order_changes_and_repeats) {
-    const aq_quant_params p = {4, 32, AQ_METHOD_MSE, AQ_SCALE_F16, 0};
+    const aq_quant_params p = {4, 32, AQ_METHOD_MSE, AQ_SCALE_F16, 0, 0};
     const int64_t rows = 16, cols = 256;
     float *W = make_weights(rows, cols, 5);
     float *H = make_hessian(cols, 800, 0.9, 4);
@@ -448,7 +448,7 @@ START_TEST(u_is_inverse_cholesky) {
 END_TEST
 
 START_TEST(dead_columns) {
-    const aq_quant_params p = {4, 32, AQ_METHOD_MSE, AQ_SCALE_F16, 0};
+    const aq_quant_params p = {4, 32, AQ_METHOD_MSE, AQ_SCALE_F16, 0, 0};
     const int64_t rows = 4, cols = 64;
     float *W = make_weights(rows, cols, 21);
     float *H = make_hessian(cols, 300, 0.5, 6);
@@ -509,7 +509,7 @@ START_TEST(errors) {
     /* wrong size, non-finite weight (lowest flat index), bad h */
     float *H = identity(64);
     ck_assert_int_eq(aq_gptq_hinv_create(H, 64, &o, "t", &hv, &err), AQ_OK);
-    const aq_quant_params p = {4, 32, AQ_METHOD_MSE, AQ_SCALE_F16, 0};
+    const aq_quant_params p = {4, 32, AQ_METHOD_MSE, AQ_SCALE_F16, 0, 0};
     arrays a = arrays_alloc(&p, 3, 64);
     float *W = make_weights(3, 64, 1);
     ck_assert_int_eq(aq_gptq_quantize_tensor(hv, &o, &p, NULL, AQ_DT_F32, W, 3, 32, NULL, "w",

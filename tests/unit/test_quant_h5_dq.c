@@ -61,7 +61,7 @@ typedef struct {
 
 static void case_make(dq_case *c, int bits, int gs, int dq_bits, int64_t rows, int64_t cols) {
     memset(c, 0, sizeof *c);
-    c->p = (aq_quant_params){bits, gs, AQ_METHOD_MSE, AQ_SCALE_DQ, dq_bits};
+    c->p = (aq_quant_params){bits, gs, AQ_METHOD_MSE, AQ_SCALE_DQ, dq_bits, 0};
     aq_err err;
     ck_assert_int_eq(aq_quant_params_check(&c->p, &err), AQ_OK);
     c->L = aq_quant_dq_layout(&c->p);

@@ -111,8 +111,12 @@ START_TEST(thread_count_invariance) {
     static uint16_t w[TR * TC];
     static float h[TC];
     make_tensor(w, h);
-    aq_quant_params p = {2 << (_i % 3), _i < 3 ? 64 : 128, _i < 3 ? AQ_METHOD_MSE : AQ_METHOD_RTN,
-                         AQ_SCALE_F16, 0};
+    aq_quant_params p = {2 << (_i % 3),
+                         _i < 3 ? 64 : 128,
+                         _i < 3 ? AQ_METHOD_MSE : AQ_METHOD_RTN,
+                         AQ_SCALE_F16,
+                         0,
+                         0};
     qresult a, b;
     run_tensor(&p, w, h, 1, &a);
     run_tensor(&p, w, h, 2, &b);
@@ -135,7 +139,7 @@ START_TEST(metrics_match_recomputation) {
     static uint16_t w[TR * TC];
     static float h[TC];
     make_tensor(w, h);
-    aq_quant_params p = {2 << _i, 64, AQ_METHOD_MSE, AQ_SCALE_F16, 0};
+    aq_quant_params p = {2 << _i, 64, AQ_METHOD_MSE, AQ_SCALE_F16, 0, 0};
     qresult a;
     run_tensor(&p, w, h, 2, &a);
     const size_t nb = aq_packed_row_bytes(TC, p.bits);

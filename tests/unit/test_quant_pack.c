@@ -170,7 +170,7 @@ END_TEST
 
 START_TEST(params_check) {
     aq_err e = {0};
-    aq_quant_params p = {4, 64, AQ_METHOD_MSE, AQ_SCALE_F16, 0};
+    aq_quant_params p = {4, 64, AQ_METHOD_MSE, AQ_SCALE_F16, 0, 0};
     ck_assert_int_eq(aq_quant_params_check(&p, &e), AQ_OK);
     p.bits = 3;
     ck_assert_int_eq(aq_quant_params_check(&p, &e), AQ_E_CONFIG);

@@ -100,7 +100,7 @@ START_TEST(constant_group) {
     aq_group_params_mse(x, NULL, 5, 2, AQ_SCALE_F16, &s, &m);
     ck_assert_float_eq(s, 0.0f);
     ck_assert_float_eq(m, f16r(0.7f));
-    aq_quant_params p = {2, 16, AQ_METHOD_MSE, AQ_SCALE_F16, 0};
+    aq_quant_params p = {2, 16, AQ_METHOD_MSE, AQ_SCALE_F16, 0, 0};
     uint16_t sc, mn;
     aq_quantize_row(&p, x, 5, NULL, codes, &sc, &mn);
     aq_dequantize_row(&p, codes, &sc, &mn, 5, out);
@@ -118,7 +118,7 @@ END_TEST
  * 1.5 / scale from 1.4996 (code 1) onto the tie 1.5 (code 2, even). */
 START_TEST(f16_rounding_before_encoding) {
     const float x[3] = {0.0f, 1.5f, 3.000732421875f};
-    aq_quant_params p = {2, 16, AQ_METHOD_RTN, AQ_SCALE_F32, 0};
+    aq_quant_params p = {2, 16, AQ_METHOD_RTN, AQ_SCALE_F32, 0, 0};
     uint8_t codes[1], q[3];
     float s32, m32;
     aq_quantize_row(&p, x, 3, NULL, codes, &s32, &m32);
@@ -144,7 +144,7 @@ START_TEST(short_last_group) {
     srand(7);
     for (int j = 0; j < COLS; ++j)
         w[j] = frand(-1.0f, 1.0f);
-    aq_quant_params p = {4, 64, AQ_METHOD_RTN, AQ_SCALE_F32, 0};
+    aq_quant_params p = {4, 64, AQ_METHOD_RTN, AQ_SCALE_F32, 0, 0};
     ck_assert_uint_eq(aq_packed_row_bytes(COLS, 4), 50);
     aq_quantize_row(&p, w, COLS, NULL, codes, sc, mn);
     aq_unpack_codes(codes, COLS, 4, q);
@@ -171,7 +171,7 @@ START_TEST(roundtrip_bound) {
     const int bits = 2 << (_i % 3);
     const aq_scale_dtype d = (_i / 3) % 2 ? AQ_SCALE_F32 : AQ_SCALE_F16;
     const aq_method meth = _i / 6 ? AQ_METHOD_MSE : AQ_METHOD_RTN;
-    aq_quant_params p = {bits, 32, meth, d, 0};
+    aq_quant_params p = {bits, 32, meth, d, 0, 0};
     float w[COLS], out[COLS];
     unsigned char sc[40], mn[40];
     uint8_t codes[COLS];
@@ -206,7 +206,7 @@ START_TEST(nonfinite_reported) {
     w[3 * C + 1] = INFINITY;
     for (int i = 0; i < R * C; ++i)
         wb[i] = aq_f32_to_bf16(w[i]);
-    aq_quant_params p = {4, 16, AQ_METHOD_MSE, AQ_SCALE_F16, 0};
+    aq_quant_params p = {4, 16, AQ_METHOD_MSE, AQ_SCALE_F16, 0, 0};
     uint8_t codes[R * C];
     uint16_t sc[R], mn[R];
     for (int threads = 1; threads <= 2; ++threads) {
@@ -236,7 +236,7 @@ START_TEST(f16_param_overflow) {
     uint8_t codes[C];
     float sc[1], mn[1];
     aq_err e = {0};
-    aq_quant_params p = {8, 16, AQ_METHOD_RTN, AQ_SCALE_F16, 0};
+    aq_quant_params p = {8, 16, AQ_METHOD_RTN, AQ_SCALE_F16, 0, 0};
     for (int m = 0; m < 2; ++m) {
         p.method = (aq_method)m;
         ck_assert_int_eq(
@@ -263,7 +263,7 @@ START_TEST(bf16_source_matches_f32) {
         wb[i] = aq_f32_to_bf16(frand(-0.05f, 0.05f));
         w[i] = aq_bf16_to_f32(wb[i]);
     }
-    aq_quant_params p = {2, 32, AQ_METHOD_MSE, AQ_SCALE_F16, 0};
+    aq_quant_params p = {2, 32, AQ_METHOD_MSE, AQ_SCALE_F16, 0, 0};
     uint8_t c1[R * 18], c2[R * 18];
     uint16_t s1[R * 3], s2[R * 3], m1[R * 3], m2[R * 3];
     aq_quant_metrics q1, q2;
@@ -283,7 +283,7 @@ START_TEST(bad_arguments) {
     float w[16] = {0}, h[16], sc[1], mn[1];
     uint8_t codes[16];
     aq_err e = {0};
-    aq_quant_params p = {3, 16, AQ_METHOD_RTN, AQ_SCALE_F32, 0};
+    aq_quant_params p = {3, 16, AQ_METHOD_RTN, AQ_SCALE_F32, 0, 0};
     ck_assert_int_eq(
         aq_quantize_tensor(&p, AQ_DT_F32, w, 1, 16, NULL, "t", codes, sc, mn, NULL, &e),
         AQ_E_CONFIG);

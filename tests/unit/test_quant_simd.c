@@ -226,8 +226,8 @@ START_TEST(tensor_identical) {
             for (int m = 0; m < 2; ++m)
                 for (int gi = 0; gi < 5; ++gi)
                     for (int dt = 0; dt < 3; ++dt) {
-                        const aq_quant_params p = {bits, gsz[gi], (aq_method)m,
-                                                   (aq_scale_dtype)((gi + dt) % 2), 0};
+                        const aq_quant_params p = {
+                            bits, gsz[gi], (aq_method)m, (aq_scale_dtype)((gi + dt) % 2), 0, 0};
                         const void *src = dt == AQ_DT_F32    ? (const void *)w
                                           : dt == AQ_DT_BF16 ? (const void *)wb
                                                              : (const void *)wf;
