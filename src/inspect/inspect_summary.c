@@ -72,7 +72,15 @@ static herr_t tensor_line(hid_t tensors, const char *name, const H5L_info_t *li,
         ins_attr_str(g, "method", method, sizeof method);
         ins_attr_str(g, "scale_dtype", sdt, sizeof sdt);
         ins_attr_num(g, "sqnr_db", H5T_NATIVE_DOUBLE, &sqnr);
-        snprintf(desc, sizeof desc, "int%d g%d %s %s", bits, gs, method, sdt);
+        char fmt[32] = "", from[32] = "";
+        if (ins_attr_str(g, "format", fmt, sizeof fmt) == 0) { /* a ggml block format */
+            if (ins_attr_str(g, "fallback_from_format", from, sizeof from) == 0)
+                snprintf(desc, sizeof desc, "%s (from %s)", fmt, from);
+            else
+                snprintf(desc, sizeof desc, "%s", fmt);
+        } else {
+            snprintf(desc, sizeof desc, "int%d g%d %s %s", bits, gs, method, sdt);
+        }
         t->quantized++;
         t->weights += numel;
         t->weight_bits += (double)stored * 8.0;

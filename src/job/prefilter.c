@@ -9,6 +9,7 @@ aq_status aq_qresult_prefilter(const aq_job *j, aq_qresult *r, aq_err *err) {
     if (r->hdr.filtered) return AQ_OK;
     aq_quant_params p = j->cfg->quant;
     p.bits = r->hdr.bits;
+    p.format = r->hdr.format;
     aq_qarray a[AQ_QF_MAX_ARRAYS];
     int n = aq_qformat_arrays(&p, r->hdr.cols, a);
     if (n != r->hdr.n_arrays) {

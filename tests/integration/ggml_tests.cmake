@@ -7,3 +7,23 @@ add_test(NAME ggml.decode_check
                  $<TARGET_FILE:ggml_legacy_blocks> ${CMAKE_BINARY_DIR}/itest/ggml_decode
                  ${CMAKE_SOURCE_DIR}/../shared/llama.cpp)
 set_tests_properties(ggml.decode_check PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+
+# ggml's formats as rows of the format table (quant.format): job -> HDF5 blocks decoded in
+# numpy == aq-inspect --export (and gguf-py); rank invariance on 1 and 3 ranks.
+# tinystories-qwen2-4m: every row a multiple of 256; TinyStories-656K: 128-wide rows, so the
+# k-quants fall back to llama-quantize's 32-block formats.
+add_test(NAME ggml.rows_q4_k_qwen2_mpi
+         COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/ggml_rows_test.sh ${CMAKE_BINARY_DIR}
+                 ${AQ_SHARED}/models/tinystories-qwen2-4m q4_k
+                 ${CMAKE_BINARY_DIR}/itest/ggml_rows/qwen2 ${CMAKE_SOURCE_DIR}/../shared/llama.cpp --mpi)
+add_test(NAME ggml.rows_q4_k_656k_fallback_mpi
+         COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/ggml_rows_test.sh ${CMAKE_BINARY_DIR}
+                 ${AQ_SHARED}/models/tinystories-656k-llama q4_k
+                 ${CMAKE_BINARY_DIR}/itest/ggml_rows/656k ${CMAKE_SOURCE_DIR}/../shared/llama.cpp --mpi)
+add_test(NAME ggml.rows_q8_0_qwen2
+         COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/ggml_rows_test.sh ${CMAKE_BINARY_DIR}
+                 ${AQ_SHARED}/models/tinystories-qwen2-4m q8_0
+                 ${CMAKE_BINARY_DIR}/itest/ggml_rows/qwen2 ${CMAKE_SOURCE_DIR}/../shared/llama.cpp)
+set_tests_properties(ggml.rows_q4_k_qwen2_mpi ggml.rows_q4_k_656k_fallback_mpi ggml.rows_q8_0_qwen2
+                     PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+                     ENVIRONMENT "HDF5_PLUGIN_PATH=${CMAKE_BINARY_DIR}/plugins")

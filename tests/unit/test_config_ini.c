@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "aq/config.h"
+#include "aq/qformat.h"
 
 static char *write_tmp(const char *text) {
     static char path[64];
@@ -130,6 +131,40 @@ START_TEST(check_dq_rules) {
 }
 END_TEST
 
+START_TEST(check_format_rules) {
+    aq_config c, b;
+    aq_err err = {0};
+    aq_config_defaults(&c);
+    ck_assert_int_eq(c.quant.format, 0);
+    aq_config_set(&c, "model.path=/m", &err);
+    aq_config_set(&c, "output.path=/o.h5", &err);
+    ck_assert_int_eq(aq_config_set(&c, "quant.format=q4_k", &err), AQ_OK);
+    ck_assert_int_eq(c.quant.format, AQ_QFMT_Q4_K);
+    ck_assert_int_eq(aq_config_check(&c, &err), AQ_OK);
+    /* bits / group_size / scale_dtype are ignored under a ggml format */
+    aq_config_set(&c, "quant.scale_dtype=dq", &err);
+    aq_config_set(&c, "quant.method=rtn", &err);
+    ck_assert_int_eq(aq_config_check(&c, &err), AQ_OK);
+    ck_assert_int_eq(aq_config_set(&c, "quant.format=q4_K", &err), AQ_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "q2_k, q3_k, q4_k"));
+    ck_assert_int_eq(aq_config_set(&c, "quant.format=f16", &err), AQ_E_CONFIG);
+    aq_config_set(&c, "quant.budget_bits=4.5", &err);
+    ck_assert_int_eq(aq_config_check(&c, &err), AQ_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "not supported yet"));
+    aq_config_set(&c, "quant.budget_bits=0", &err);
+    aq_config_set(&c, "quant.fallback=true", &err);
+    ck_assert_int_eq(aq_config_check(&c, &err), AQ_E_CONFIG);
+    aq_config_set(&c, "quant.fallback=false", &err);
+    char *ini = aq_config_to_ini(&c);
+    ck_assert_ptr_nonnull(strstr(ini, "format = q4_k\n"));
+    ck_assert_int_eq(load_text(ini, &b, &err), AQ_OK);
+    ck_assert_int_eq(b.quant.format, AQ_QFMT_Q4_K);
+    free(ini);
+    ck_assert_int_eq(aq_config_set(&c, "quant.format=none", &err), AQ_OK);
+    ck_assert_int_eq(c.quant.format, 0);
+}
+END_TEST
+
 START_TEST(ini_round_trip) {
     aq_config a, b;
     aq_err err = {0};
@@ -153,6 +188,7 @@ int main(void) {
     tcase_add_test(tc, overrides);
     tcase_add_test(tc, check_cross_key_rules);
     tcase_add_test(tc, check_dq_rules);
+    tcase_add_test(tc, check_format_rules);
     tcase_add_test(tc, ini_round_trip);
     suite_add_tcase(s, tc);
     return aq_check_run(s);
