@@ -220,7 +220,8 @@ void aq_report_act(const aq_act_summary *s, const aq_config *cfg, const aq_act_s
 
 void aq_report_quantized(aq_tally *t, const aq_tensor *src, const aq_qresult *r,
                          const aq_config *cfg);
-void aq_report_passthrough(aq_tally *t, const aq_tensor *src);
+/* cfg: names quant.format's fallback to passthrough (rows no ggml block fits) on the line. */
+void aq_report_passthrough(aq_tally *t, const aq_tensor *src, const aq_config *cfg);
 void aq_report_plan(const aq_plan *p, const aq_checkpoint *m);
 void aq_report_summary(const aq_tally *t, const aq_h5_run_info *run, const char *out_path,
                        double wall);

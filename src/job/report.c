@@ -70,7 +70,7 @@ void aq_report_quantized(aq_tally *t, const aq_tensor *src, const aq_qresult *r,
     fflush(stdout);
 }
 
-void aq_report_passthrough(aq_tally *t, const aq_tensor *src) {
+void aq_report_passthrough(aq_tally *t, const aq_tensor *src, const aq_config *cfg) {
     char shape[64];
     shape_str(src, shape, sizeof shape);
     t->n_done++;
@@ -78,8 +78,17 @@ void aq_report_passthrough(aq_tally *t, const aq_tensor *src) {
     t->bytes_in += src->nbytes;
     t->payload_bytes += src->nbytes;
     if (t->quiet) return;
-    printf("[%4zu/%zu] rank 0   %-44s %-12s passthrough %s\n", t->n_done, t->n_total, src->name,
+    printf("[%4zu/%zu] rank 0   %-44s %-12s passthrough %s", t->n_done, t->n_total, src->name,
            shape, aq_dtype_name(src->dtype));
+    const aq_qformat *f = aq_qformat_get(cfg->quant.format);
+    if (f && src->ndim == 2 && aq_qformat_fallback(cfg->quant.format, src->shape[1]) == 0) {
+        aq_config no_format = *cfg; /* would it be quantized but for its row length? */
+        no_format.quant.format = 0;
+        if (aq_job_is_quantized(src, &no_format))
+            printf("  (fallback from %s: rows of %lld fit no ggml block)", f->name,
+                   (long long)src->shape[1]);
+    }
+    printf("\n");
     fflush(stdout);
 }
 

@@ -55,7 +55,7 @@ static aq_status write_passthrough(aq_job *j, const aq_tensor *t, aq_err *err) {
     if (st == AQ_OK) st = aq_h5_flush(j->w, err);
     j->tally.t_write += MPI_Wtime() - t0;
     j->tally.t_write_pass += MPI_Wtime() - t0;
-    if (st == AQ_OK) aq_report_passthrough(&j->tally, t);
+    if (st == AQ_OK) aq_report_passthrough(&j->tally, t, j->cfg);
     return st;
 }
 
