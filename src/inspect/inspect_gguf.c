@@ -61,12 +61,16 @@ static aq_ggml_type ggml_of(aq_dtype d) {
 }
 
 /* Type of one tensor: 1-D tensors are F32 (as the reference converter writes norms and
- * biases); 2-D ones keep their dtype unless `dtype` >= 0; aq-mpi quantized layouts are
- * refused unless dequantize_unsupported. */
+ * biases); 2-D ones keep their dtype unless `dtype` >= 0 (a ggml block format: its ggml type,
+ * the blocks copied); aq-mpi quantized layouts are refused unless dequantize_unsupported. */
 static aq_status choose_type(const gs_info_t *in, const gx_tensor *t, const aq_gguf_export_opts *o,
                              const char *label, aq_ggml_type *ty, aq_err *err) {
     if (t->ndim == 1) {
         *ty = AQ_GGML_F32;
+        return AQ_OK;
+    }
+    if (in->quantized && in->ggml_type >= 0) {
+        *ty = o->dtype >= 0 ? ggml_of((aq_dtype)o->dtype) : (aq_ggml_type)in->ggml_type;
         return AQ_OK;
     }
     if (in->quantized && !o->dequantize_unsupported)
@@ -122,15 +126,46 @@ static aq_status check_unplaced(const gs_source *s, const gx_tensor *t, size_t n
     return AQ_OK;
 }
 
-/* llama_ftype of the type holding most 2-D weights (general.file_type). */
+/* llama_ftype (llama.h; the _S variant of a k-quant) of ggml type t. */
+static uint32_t ftype_of(int t) {
+    switch (t) {
+    case AQ_GGML_F16:
+        return 1;
+    case AQ_GGML_BF16:
+        return 32;
+    case AQ_GGML_Q4_0:
+    case AQ_GGML_Q4_1:
+        return (uint32_t)t; /* 2, 3 */
+    case AQ_GGML_Q8_0:
+        return 7;
+    case AQ_GGML_Q5_0:
+    case AQ_GGML_Q5_1:
+        return (uint32_t)t + 2; /* 8, 9 */
+    case AQ_GGML_Q2_K:
+    case AQ_GGML_Q3_K:
+        return (uint32_t)t; /* 10, 11 (Q3_K_S) */
+    case AQ_GGML_Q4_K:
+        return 14; /* Q4_K_S */
+    case AQ_GGML_Q5_K:
+        return 16; /* Q5_K_S */
+    case AQ_GGML_Q6_K:
+        return 18;
+    default:
+        return 0; /* F32 */
+    }
+}
+
+/* llama_ftype of the type holding most 2-D weights (general.file_type; ties: the first in
+ * aq_ggml_type order). */
 static uint32_t file_type(const gx_plan *p, size_t n) {
-    int64_t by[3] = {0, 0, 0}; /* F32, F16, BF16 */
+    int64_t by[AQ_GGML_BF16 + 1] = {0};
     for (size_t i = 0; i < n; ++i)
-        if (p[i].present && p[i].t->ndim == 2)
-            by[p[i].type == AQ_GGML_F16    ? 1
-               : p[i].type == AQ_GGML_BF16 ? 2
-                                           : 0] += p[i].rows * p[i].cols;
-    return by[1] > by[0] && by[1] >= by[2] ? 1u : by[2] > by[0] ? 32u : 0u;
+        if (p[i].present && p[i].t->ndim == 2 && p[i].type <= AQ_GGML_BF16)
+            by[p[i].type] += p[i].rows * p[i].cols;
+    int best = AQ_GGML_F32;
+    for (int t = 0; t <= AQ_GGML_BF16; ++t)
+        if (by[t] > by[best]) best = t;
+    return ftype_of(best);
 }
 
 static aq_status declare(aq_gguf_writer *w, const gx_plan *p, size_t n, aq_err *err) {
@@ -154,9 +189,30 @@ static size_t convert(const float *x, int64_t n, aq_ggml_type t, void *out) {
     return (size_t)n * (t == AQ_GGML_F32 ? 4 : 2);
 }
 
+/* A tensor stored in a ggml block format, exported as that type: its blocks byte for byte,
+ * whole rows in llama.cpp's rotary order (a row of blocks is self-contained, so the
+ * permutation is exact).  Memory: the tensor's blocks. */
+static aq_status write_blocks(aq_gguf_writer *w, const gs_source *s, const gx_plan *p,
+                              aq_err *err) {
+    const size_t rb = aq_ggml_row_bytes(p->type, p->cols);
+    const int64_t hd = p->t->rope_head_dim;
+    if (rb == 0)
+        return aq_err_set(err, AQ_E_FORMAT, "tensor %s: rows of %lld do not fit its ggml type",
+                          p->t->hf, (long long)p->cols);
+    uint8_t *b = malloc((size_t)p->rows * rb);
+    aq_status st = b ? gs_blocks(s, p->t->hf, b, p->rows * (int64_t)rb, err)
+                     : aq_err_set(err, AQ_E_NOMEM, "tensor %s: out of memory", p->t->hf);
+    for (int64_t r = 0; st == AQ_OK && r < p->rows; ++r)
+        st = aq_gguf_write(w, b + (size_t)(hd > 0 ? gx_permute_row(r, hd) : r) * rb, rb, err);
+    free(b);
+    return st;
+}
+
 /* Rows in llama.cpp's rotary order (a 1-D q/k bias: its elements), converted.  Memory: the
  * float32 tensor plus one row. */
 static aq_status write_one(aq_gguf_writer *w, const gs_source *s, const gx_plan *p, aq_err *err) {
+    if (p->type != AQ_GGML_F32 && p->type != AQ_GGML_F16 && p->type != AQ_GGML_BF16)
+        return write_blocks(w, s, p, err);
     int64_t n = p->rows * p->cols, hd = p->t->rope_head_dim;
     float *f = malloc((size_t)n * sizeof *f);
     float *tmp = malloc((size_t)p->cols * sizeof *tmp);

@@ -85,6 +85,7 @@ aq_status gs_info(const gs_source *s, const char *name, gs_info_t *o, aq_err *er
         memcpy(o->shape, t->shape, sizeof o->shape);
         o->numel = (int64_t)t->numel;
         o->dtype = t->dtype;
+        o->ggml_type = -1;
         return AQ_OK;
     }
     aq_h5in_info hi;
@@ -104,9 +105,13 @@ aq_status gs_info(const gs_source *s, const char *name, gs_info_t *o, aq_err *er
         return aq_err_set(err, AQ_E_FORMAT, "%s: tensor %s: no valid orig_dtype", s->label, name);
     }
     o->format[0] = 0;
-    if (o->quantized && ins_attr_str(g, "format", o->format, sizeof o->format) != 0 &&
-        ins_attr_str(g, "scale_dtype", o->format, sizeof o->format) != 0)
+    o->ggml_type = -1;
+    if (o->quantized && ins_attr_str(g, "format", o->format, sizeof o->format) == 0) {
+        const aq_qformat *f = aq_qformat_get(aq_qformat_by_name(o->format));
+        if (f) o->ggml_type = f->blocks->ggml_type;
+    } else if (o->quantized && ins_attr_str(g, "scale_dtype", o->format, sizeof o->format) != 0) {
         o->format[0] = 0;
+    }
     aq_h5_close_id(g);
     return AQ_OK;
 }
@@ -119,6 +124,11 @@ aq_status gs_f32(const gs_source *s, const char *name, float *dst, int64_t numel
                           name);
     aq_convert_to_f32(t->dtype, t->data, (size_t)numel, dst);
     return AQ_OK;
+}
+
+aq_status gs_blocks(const gs_source *s, const char *name, void *dst, int64_t bytes, aq_err *err) {
+    if (!s->h) return aq_err_set(err, AQ_E_FORMAT, "%s: tensor %s: no blocks", s->label, name);
+    return aq_h5in_array(s->h, name, "blocks", AQ_ELEM_U8, dst, bytes, err);
 }
 
 const char *gs_source_model(const gs_source *s, char *buf, size_t size) {

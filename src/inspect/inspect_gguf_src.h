@@ -29,6 +29,8 @@ typedef struct {
     int quantized;  /* an aq-mpi layout (docs/FORMAT.md), not a ggml one */
     int bits, group_size;
     char format[16]; /* quantized: the format's name attribute (scale_dtype or format) */
+    int ggml_type;   /* quantized in a ggml block format (quant.format): its aq_ggml_type,
+                        the blocks exported byte for byte; else -1 */
 } gs_info_t;
 
 /*! gs_open_result() : opens result `path`; refuses a result without /run (unfinished).
@@ -47,6 +49,10 @@ int gs_same(const gs_source *s, const char *a, const char *b);
 aq_status gs_info(const gs_source *s, const char *name, gs_info_t *o, aq_err *err);
 /*! gs_f32() : the tensor as float32 (dequantized when quantized), row-major. */
 aq_status gs_f32(const gs_source *s, const char *name, float *dst, int64_t numel, aq_err *err);
+/*! gs_blocks() : the uint8 dataset "blocks" of a result tensor stored in a ggml block format
+ *  (gs_info_t.ggml_type >= 0) into dst[bytes] ([rows, row bytes] row-major, ggml's bytes).
+ *  @return : AQ_OK; AQ_E_FORMAT (not a result, no such dataset, another size); AQ_E_HDF5. */
+aq_status gs_blocks(const gs_source *s, const char *name, void *dst, int64_t bytes, aq_err *err);
 /*! gs_source_model() : the result's source_model attribute into buf, or NULL. */
 const char *gs_source_model(const gs_source *s, char *buf, size_t size);
 

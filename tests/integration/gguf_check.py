@@ -27,6 +27,10 @@ BLOCK = {
     "post_attention_layernorm": "ffn_norm", "mlp.gate_proj": "ffn_gate",
     "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down",
 }
+# ggml block types aq-inspect copies from a quant.format result; the reference of such a
+# tensor is the f32 export of the same result (aq-mpi's decode of the same blocks)
+QUANT = {getattr(gguf.GGMLQuantizationType, n) for n in
+         ("Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K")}
 TOP = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
        "lm_head.weight": "output.weight"}
 
@@ -82,7 +86,9 @@ def as_type(x, ttype):
         return x.astype(np.float16).astype(np.float32)
     if ttype == gguf.GGMLQuantizationType.BF16:
         return round_bf16(x)
-    return None  # a quantized type: compare against the decoded blocks of the reference run
+    if ttype in QUANT:  # ggml blocks copied from the result: the reference is their decode
+        return x
+    return None
 
 
 def llama_permute(w, n_head):

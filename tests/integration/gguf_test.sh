@@ -5,6 +5,13 @@
 #   result           results of real runs (Qwen2 4M, TinyStories-656K tied) exported: refused
 #                    without --dequantize-unsupported, else bit for bit against the f32
 #                    safetensors export of the same result
+#   ggml             quant.format results (Qwen2 4M q4_k and q8_0, TinyStories-656K q4_k ->
+#                    q5_0 fallback, tied, Llama q/k permutation; embeddings quantized): the
+#                    blocks exported as their ggml types, gguf-py's dequantize of every tensor
+#                    equal to the f32 export bit for bit (and the --dtype f32 GGUF too)
+#   ppl_q8_0         llama-perplexity on the Q8_0 export of tinystories-qwen2-4m within 1 %
+#                    of the F32 export of the model
+#   diffusion_q4_k   llama-diffusion-cli generates text from the Q4_K export of Dream 4M
 #   bad_input        no model dir, no tokenizer, unknown architecture, truncated result,
 #                    incomplete results: one clear error line, no file under the final name
 #   ppl_qwen2        llama-perplexity on the F32 export of tinystories-qwen2-4m vs aq-mpi's
@@ -79,6 +86,58 @@ case_result() {
     export_gguf "$work/$m.q4f32.gguf" --dequantize-unsupported --dtype f32 --model "$models/$m" "$res"
     check "$work/$m.q4f32.gguf" "$work/$m.ref.safetensors" "$models/$m"
   done
+}
+
+# A quant.format run (2 ranks), embeddings quantized too; reused by later cases.
+run_ggml() { # MODEL FORMAT OUT
+  [ -f "$3" ] || bash "$root/tests/integration/run_job.sh" "$bin" 2 "$1" "$3" \
+    --set quant.format="$2" --set quant.embeddings=true >/dev/null
+}
+
+case_ggml() {
+  need_gguf_py
+  for spec in tinystories-qwen2-4m:q4_k:Q4_K tinystories-656k-llama:q4_k:Q5_0 \
+    tinystories-qwen2-4m:q8_0:Q8_0; do
+    IFS=: read -r m f want <<<"$spec"
+    res=$work/$m.$f.h5 out=$work/$m.$f.gguf
+    run_ggml "$models/$m" "$f" "$res"
+    "$bin/aq-inspect" --export "$work/$m.$f.ref.safetensors" --dtype f32 "$res" >/dev/null
+    rm -f "$out"
+    export_gguf "$out" "$res"
+    check "$out" "$work/$m.$f.ref.safetensors" "$models/$m" | tee "$work/ggml.log"
+    grep -q "tensors (F32, $want)" "$work/ggml.log" || fail "$m $f: GGUF types: $(cat "$work/ggml.log")"
+    export_gguf "$work/$m.$f.f32.gguf" --dtype f32 "$res"
+    check "$work/$m.$f.f32.gguf" "$work/$m.$f.ref.safetensors" "$models/$m"
+  done
+}
+
+case_ppl_q8_0() {
+  need_llama
+  local m=tinystories-qwen2-4m res=$work/tinystories-qwen2-4m.q8_0.h5
+  run_ggml "$models/$m" q8_0 "$res"
+  export_gguf "$work/$m.ppl.f32.gguf" --model "$models/$m" --dtype f32
+  export_gguf "$work/$m.ppl.q8_0.gguf" "$res"
+  llama_ppl "$work/$m.ppl.f32.gguf" "$work/$m.f32.kld" "$work/$m.ppl.f32.log"
+  llama_ppl "$work/$m.ppl.q8_0.gguf" "$work/$m.q8_0.kld" "$work/$m.ppl.q8_0.log"
+  f32=$(sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p' "$work/$m.ppl.f32.log")
+  q8=$(sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p' "$work/$m.ppl.q8_0.log")
+  echo "$m: llama-perplexity PPL F32 export = $f32, Q8_0 export (quant.format = q8_0) = $q8"
+  $py -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); d = abs(a - b) / b; print(f'relative difference {d:.2e} (limit 1e-2)'); sys.exit(d > 1e-2)" "$q8" "$f32" ||
+    fail "$m: Q8_0 perplexity more than 1 % from F32"
+}
+
+case_diffusion_q4_k() {
+  need_llama
+  local m=tinystories-dream-4m res=$work/tinystories-dream-4m.q4_k.h5 log=$work/dream.q4_k.log
+  run_ggml "$models/$m" q4_k "$res"
+  export_gguf "$work/dream.q4_k.gguf" "$res"
+  "$llama_bin/llama-diffusion-cli" -m "$work/dream.q4_k.gguf" -p "Once upon a time" -ub 96 -c 96 -t 2 \
+    --diffusion-steps 64 --diffusion-eps 0.001 --diffusion-algorithm 0 --seed 3 >"$log" 2>&1 || fail "llama-diffusion-cli failed: $(tail -5 "$log")"
+  grep -q 'type q4_K:' "$log" || fail "diffusion: no q4_K tensors loaded: $(grep 'type ' "$log")"
+  text=$(sed -n '/total time:/,$p' "$log" | tail -n +2 | sed 's/^[0-9.]* I //')
+  echo "generated (Q4_K): $text"
+  words=$(echo "$text" | grep -o '[A-Za-z]\{2,\}' | wc -l)
+  [ "$words" -ge 10 ] || fail "diffusion: fewer than 10 words generated: $(tail -5 "$log")"
 }
 
 expect_error() { # WHAT PATTERN ARGS... : fails, one line matching PATTERN, no output file
@@ -225,6 +284,9 @@ bytelevel) case_bytelevel ;;
 export) case_export ;;
 result) case_result ;;
 bad_input) case_bad_input ;;
+ggml) case_ggml ;;
+ppl_q8_0) case_ppl_q8_0 ;;
+diffusion_q4_k) case_diffusion_q4_k ;;
 ppl_qwen2) case_ppl tinystories-qwen2-4m ;;
 ppl_656k) case_ppl tinystories-656k-llama ;;
 ppl_dream) case_ppl tinystories-dream-4m --config-attention ;;
