@@ -13,6 +13,7 @@
 #include <float.h>
 #include <stdint.h>
 
+#include "aq/dtype.h"
 #include "aq/ggml_legacy.h"
 
 #if FLT_EVAL_METHOD != 0
@@ -55,7 +56,9 @@ static inline float lg_code(float v, float lo, float hi) {
 
 /* fp16 round trip of a value already clamped to [-65504, 65504] (aq/dtype.h conversions:
  * round to nearest even, subnormals kept) — what the decoder will read. */
-float lg_f16_round(float v);
+static inline float lg_f16_round(float v) {
+    return aq_f16_to_f32(aq_f32_to_f16(v));
+}
 
 /*! lg_eval_sym_*() : symmetric candidates c < nc (codes [lo, hi]: [-N, N-1], Q8_0 +-127):
  *    codes l_j = lg_code(x_j * is[c], lo, hi); d = sum w l x / sum w l l (0 if the

@@ -9,10 +9,6 @@
 
 #include "aq/dtype.h"
 
-float lg_f16_round(float v) {
-    return aq_f16_to_f32(aq_f32_to_f16(v));
-}
-
 /* The clamp of every fitted parameter to the fp16 range, NaN going to -65504 (lg_max). */
 static float clamp_f16(float v) {
     return lg_min(lg_max(v, -LG_F16_MAX), LG_F16_MAX);
