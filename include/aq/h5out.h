@@ -130,6 +130,14 @@ aq_status aq_h5_write_quantized(aq_h5_writer *w, const char *name, const aq_h5_q
 aq_status aq_h5_write_passthrough(aq_h5_writer *w, const char *name, aq_dtype dtype, int ndim,
                                   const int64_t *shape, const void *data, aq_err *err);
 
+/*! aq_h5_write_passthrough_ex() : aq_h5_write_passthrough() plus n_attrs attributes attrs[i]
+ *  (strings, or int32 when str is NULL) written after orig_dtype, before complete; the job
+ *  records there why a tensor quant.format would quantize stayed unquantized
+ *  (fallback_from_format).  @return : as aq_h5_write_passthrough(). */
+aq_status aq_h5_write_passthrough_ex(aq_h5_writer *w, const char *name, aq_dtype dtype, int ndim,
+                                     const int64_t *shape, const void *data, const aq_qattr *attrs,
+                                     int n_attrs, aq_err *err);
+
 /*! aq_h5_write_alias() : /tensors/<alias> as an HDF5 hard link to /tensors/<target>
  *  (tied weights are stored once).  The target must have been written.  */
 aq_status aq_h5_write_alias(aq_h5_writer *w, const char *alias, const char *target, aq_err *err);

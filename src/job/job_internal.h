@@ -70,6 +70,10 @@ aq_status aq_qresult_prefilter(const aq_job *j, aq_qresult *r, aq_err *err);
 /* 2-D view [rows, cols] of a tensor: rows = shape[0], cols = product of the rest (select.c). */
 void aq_tensor_view(const aq_tensor *t, int64_t *rows, int64_t *cols);
 
+/* 1 when quant.format leaves tensor t unquantized only because no ggml block fits its rows
+ * (cols % 32 != 0; select.c). */
+int aq_job_passthrough_by_format(const aq_tensor *t, const aq_config *cfg);
+
 /* Allocates the buffers of `r` for the sizes in r->hdr.  AQ_E_NOMEM naming the tensor. */
 aq_status aq_qresult_alloc(aq_qresult *r, const char *name, aq_err *err);
 void aq_qresult_free(aq_qresult *r);

@@ -80,14 +80,9 @@ void aq_report_passthrough(aq_tally *t, const aq_tensor *src, const aq_config *c
     if (t->quiet) return;
     printf("[%4zu/%zu] rank 0   %-44s %-12s passthrough %s", t->n_done, t->n_total, src->name,
            shape, aq_dtype_name(src->dtype));
-    const aq_qformat *f = aq_qformat_get(cfg->quant.format);
-    if (f && src->ndim == 2 && aq_qformat_fallback(cfg->quant.format, src->shape[1]) == 0) {
-        aq_config no_format = *cfg; /* would it be quantized but for its row length? */
-        no_format.quant.format = 0;
-        if (aq_job_is_quantized(src, &no_format))
-            printf("  (fallback from %s: rows of %lld fit no ggml block)", f->name,
-                   (long long)src->shape[1]);
-    }
+    if (aq_job_passthrough_by_format(src, cfg))
+        printf("  (fallback from %s: rows of %lld fit no ggml block)",
+               aq_qformat_get(cfg->quant.format)->name, (long long)src->shape[1]);
     printf("\n");
     fflush(stdout);
 }

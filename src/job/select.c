@@ -26,3 +26,10 @@ void aq_tensor_view(const aq_tensor *t, int64_t *rows, int64_t *cols) {
     for (int d = 1; d < t->ndim; ++d)
         *cols *= t->shape[d];
 }
+
+int aq_job_passthrough_by_format(const aq_tensor *t, const aq_config *cfg) {
+    if (!cfg->quant.format || aq_job_is_quantized(t, cfg)) return 0;
+    aq_config plain = *cfg; /* would it be quantized but for its row length? */
+    plain.quant.format = 0;
+    return aq_job_is_quantized(t, &plain);
+}

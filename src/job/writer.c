@@ -50,7 +50,12 @@ static aq_status write_passthrough(aq_job *j, const aq_tensor *t, aq_err *err) {
     aq_status st = aq_check_finite(t, err);
     if (st != AQ_OK) return st;
     double t0 = MPI_Wtime();
-    st = aq_h5_write_passthrough(j->w, t->name, t->dtype, t->ndim, t->shape, t->data, err);
+    /* quant.format's fallback to passthrough: no ggml block fits the rows (select.c) */
+    const aq_qformat *f = aq_qformat_get(j->cfg->quant.format);
+    const aq_qattr note = {"fallback_from_format", f ? f->name : NULL, 0};
+    const int n_note = f && aq_job_passthrough_by_format(t, j->cfg);
+    st = aq_h5_write_passthrough_ex(j->w, t->name, t->dtype, t->ndim, t->shape, t->data, &note,
+                                    n_note, err);
     aq_tensor_release(t);
     if (st == AQ_OK) st = aq_h5_flush(j->w, err);
     j->tally.t_write += MPI_Wtime() - t0;

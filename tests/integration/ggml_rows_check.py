@@ -10,7 +10,9 @@ only), llama.cpp's own gguf.quants.dequantize must agree too.
 
 It also checks the row-length fallback of llama-quantize: a tensor whose rows are a multiple
 of FORMAT's block is stored in FORMAT; any other in the fallback format (q2_k/q3_k -> q4_0,
-q4_k -> q5_0, q5_k -> q5_1, q6_k -> q8_0) with the attribute fallback_from_format = FORMAT.
+q4_k -> q5_0, q5_k -> q5_1, q6_k -> q8_0) with the attribute fallback_from_format = FORMAT;
+a 2-D ".weight" passthrough tensor whose rows are not a multiple of 32 carries
+fallback_from_format = FORMAT (no block fits), any other passthrough tensor does not.
 
 The decoders below are the reference of docs/FORMAT.md: each returns float32 [rows, cols]
 from the uint8 blocks array [rows, cols / E * B], every operation one float32 operation in
@@ -193,11 +195,23 @@ def main():
         except ImportError as e:
             print(f"ggml_rows_check: gguf-py not usable ({e}): own decoder only")
     exp = read_safetensors(st)
-    bad = n = n_fb = 0
+    bad = n = n_fb = n_pass_fb = 0
     with h5py.File(res, "r") as f:
         for name, g in f["tensors"].items():
-            if not isinstance(g, h5py.Group) or g.attrs.get("kind") != b"quantized" and \
-                    g.attrs.get("kind") != "quantized":
+            kind = g.attrs.get("kind")
+            kind = kind.decode() if isinstance(kind, bytes) else kind
+            if kind == "passthrough":
+                fb = g.attrs.get("fallback_from_format")
+                fb = fb.decode() if isinstance(fb, bytes) else fb
+                shape = [int(x) for x in g.attrs["shape"]]
+                odd = len(shape) == 2 and name.endswith(".weight") and shape[1] % 32 != 0 \
+                    and "embed" not in name and not name.startswith("lm_head")
+                if fb != (want if odd else None):
+                    print(f"FAIL {name}: passthrough {shape}, fallback_from_format {fb}")
+                    bad += 1
+                n_pass_fb += fb is not None
+                continue
+            if kind != "quantized":
                 continue
             fmt = g.attrs.get("format")
             fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
@@ -233,7 +247,8 @@ def main():
         print("FAIL: no tensor in a ggml block format")
         return 1
     print(f"ggml_rows_check: {n} tensors decoded bit-identically ({n_fb} by fallback from "
-          f"{want}{', gguf-py agrees' if gguf_deq else ''}), {bad} failures")
+          f"{want}{', gguf-py agrees' if gguf_deq else ''}), {n_pass_fb} left unquantized "
+          f"(rows fit no block), {bad} failures")
     return 1 if bad else 0
 
 

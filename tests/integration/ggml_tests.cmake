@@ -24,6 +24,13 @@ add_test(NAME ggml.rows_q8_0_qwen2
          COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/ggml_rows_test.sh ${CMAKE_BINARY_DIR}
                  ${AQ_SHARED}/models/tinystories-qwen2-4m q8_0
                  ${CMAKE_BINARY_DIR}/itest/ggml_rows/qwen2 ${CMAKE_SOURCE_DIR}/../shared/llama.cpp)
+# A safetensors file written by the test: rows of 256, 288 (q6_k -> q8_0) and 48 (no block:
+# passthrough, recorded).
+add_test(NAME ggml.rows_q6_k_odd_rows_mpi
+         COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/ggml_rows_test.sh ${CMAKE_BINARY_DIR}
+                 synthetic q6_k ${CMAKE_BINARY_DIR}/itest/ggml_rows/odd
+                 ${CMAKE_SOURCE_DIR}/../shared/llama.cpp --mpi)
 set_tests_properties(ggml.rows_q4_k_qwen2_mpi ggml.rows_q4_k_656k_fallback_mpi ggml.rows_q8_0_qwen2
+                     ggml.rows_q6_k_odd_rows_mpi
                      PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
                      ENVIRONMENT "HDF5_PLUGIN_PATH=${CMAKE_BINARY_DIR}/plugins")

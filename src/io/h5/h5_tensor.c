@@ -198,13 +198,17 @@ static aq_status passthrough_data(hid_t g, const char *name, aq_dtype dt, int nd
 }
 
 static aq_status passthrough_impl(aq_h5_writer *w, const char *name, aq_dtype dt, int ndim,
-                                  const int64_t *shape, const void *data, aq_err *err) {
+                                  const int64_t *shape, const void *data, const aq_qattr *attrs,
+                                  int n_attrs, aq_err *err) {
     hid_t g = create_group(w->tensors, name);
     if (g < 0) return fail_tensor(err, name, "cannot create group (duplicate name?)");
     aq_status st = passthrough_data(g, name, dt, ndim, shape, data, w->level, err);
     int rc = st == AQ_OK ? aq_h5_attr_str(g, "kind", "passthrough") : 0;
     if (rc == 0 && st == AQ_OK) rc = aq_h5_attr_i64_array(g, "shape", shape, ndim);
     if (rc == 0 && st == AQ_OK) rc = aq_h5_attr_str(g, "orig_dtype", aq_h5_dtype_name(dt));
+    for (int i = 0; rc == 0 && st == AQ_OK && i < n_attrs; ++i)
+        rc = attrs[i].str ? aq_h5_attr_str(g, attrs[i].name, attrs[i].str)
+                          : aq_h5_attr_i32(g, attrs[i].name, attrs[i].num);
     if (rc < 0) st = fail_tensor(err, name, "attributes");
     if (st == AQ_OK) st = finish_group(g, name, err);
     if (aq_h5_close_id(g) < 0 && st == AQ_OK) st = fail_tensor(err, name, "closing group");
@@ -220,6 +224,12 @@ static int64_t element_count(int ndim, const int64_t *shape) {
 
 aq_status aq_h5_write_passthrough(aq_h5_writer *w, const char *name, aq_dtype dtype, int ndim,
                                   const int64_t *shape, const void *data, aq_err *err) {
+    return aq_h5_write_passthrough_ex(w, name, dtype, ndim, shape, data, NULL, 0, err);
+}
+
+aq_status aq_h5_write_passthrough_ex(aq_h5_writer *w, const char *name, aq_dtype dtype, int ndim,
+                                     const int64_t *shape, const void *data, const aq_qattr *attrs,
+                                     int n_attrs, aq_err *err) {
     aq_status st = check_name(w, name, err);
     if (st != AQ_OK) return st;
     int bad = ndim < 0 || ndim > H5S_MAX_RANK || (ndim > 0 && !shape) || !aq_h5_dtype_name(dtype);
@@ -229,7 +239,7 @@ aq_status aq_h5_write_passthrough(aq_h5_writer *w, const char *name, aq_dtype dt
     if (bad) return aq_err_set(err, AQ_E_VALUE, "tensor %s: invalid passthrough tensor", name);
     aq_h5_quiet q;
     aq_h5_quiet_begin(&q);
-    st = passthrough_impl(w, name, dtype, ndim, shape, data, err);
+    st = passthrough_impl(w, name, dtype, ndim, shape, data, attrs, n_attrs, err);
     aq_h5_quiet_end(&q);
     return st;
 }
