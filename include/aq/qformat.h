@@ -46,7 +46,10 @@
  *      The block row stores one array "blocks" uint8 [rows, cols / 256 * 144], names itself
  *      with the attribute format = "q4_k", checks cols % 256 == 0, and gets its error
  *      metrics by decoding what it stored (aq_qf_blocks_quantize_row()).
- *   3. Its name in the job key quant.format (src/config/config.c asks aq_qformat_by_name()).
+ *   3. Its name in the job key quant.format: src/config/config.c parses it with
+ *      aq_qformat_by_name() and lists it in QFORMATS (its error message and docs/CONFIG.md);
+ *      its llama-quantize fallback in aq_qformat_fallback(); its numpy decoder in
+ *      tests/integration/ggml_rows_check.py (docs/FORMAT.md).
  *   The driver, the job, the protocol, the writer, the reader and aq-inspect --verify then
  *   handle it unchanged: they iterate over aq_qformat_arrays() and aq_qformat_attrs().
  */
