@@ -133,8 +133,12 @@ case_diffusion_q4_k() {
   export_gguf "$work/dream.q4_k.gguf" "$res"
   "$llama_bin/llama-diffusion-cli" -m "$work/dream.q4_k.gguf" -p "Once upon a time" -ub 96 -c 96 -t 2 \
     --diffusion-steps 64 --diffusion-eps 0.001 --diffusion-algorithm 0 --seed 3 >"$log" 2>&1 || fail "llama-diffusion-cli failed: $(tail -5 "$log")"
-  grep -q 'type q4_K:' "$log" || fail "diffusion: no q4_K tensors loaded: $(grep 'type ' "$log")"
-  text=$(sed -n '/total time:/,$p' "$log" | tail -n +2 | sed 's/^[0-9.]* I //')
+  grep -q 'mask_token_id.*= 2048' "$log" || fail "diffusion: mask token not 2048: $(grep mask "$log")"
+  need_gguf_py
+  n=$(PYTHONPATH=$llama_src/gguf-py $py -c "import sys, gguf; r = gguf.GGUFReader(sys.argv[1]); print(sum(t.tensor_type.name == 'Q4_K' for t in r.tensors))" "$work/dream.q4_k.gguf")
+  echo "dream.q4_k.gguf: $n Q4_K tensors"
+  [ "$n" -ge 28 ] || fail "diffusion: the export holds $n Q4_K tensors"
+  text=$(sed -n '/total time:/,$p' "$log" | tail -n +2 | sed 's/^[0-9.]* I *//')
   echo "generated (Q4_K): $text"
   words=$(echo "$text" | grep -o '[A-Za-z]\{2,\}' | wc -l)
   [ "$words" -ge 10 ] || fail "diffusion: fewer than 10 words generated: $(tail -5 "$log")"
