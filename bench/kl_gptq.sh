@@ -4,6 +4,9 @@
 # same calibration file (aq-calib --hessian on CORPUS/calib.ids.txt; the searches get the
 # importance h_j from its statistics, GPTQ gets h_j and the Hessians), scored on held-out
 # sequences CORPUS/val.ids.txt.  Prints the table; JSON in WORK/kl.json, logs in WORK/*.log.
+# Environment: SEQS (32), LEN (64), T (16) for calibration and evaluation; TW (alphabar) the
+# time weighting of both the Hessians/importance (aq-calib --time-weight) and the job
+# (timegroups.time_weight): TW=uniform is the ablation "H without time weights".
 #   bash bench/kl_gptq.sh build ../shared/models/tinystories-656k-llama ../shared/corpus /tmp/klg
 set -euo pipefail
 bin=$1 model=$2 corpus=$3 work=$4
@@ -12,14 +15,15 @@ mkdir -p "$work"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
 export HDF5_PLUGIN_PATH=${HDF5_PLUGIN_PATH:-$bin/plugins}
 run="mpirun --oversubscribe -n 2"
-seqs=${SEQS:-32} len=${LEN:-64} T=${T:-16}
+seqs=${SEQS:-32} len=${LEN:-64} T=${T:-16} tw=${TW:-alphabar}
 calib="$work/calib.h5"
 [ -f "$calib" ] || $run "$bin/aq-calib" --model "$model" --tokens "$corpus/calib.ids.txt" \
-  --sequences "$seqs" --length "$len" --timesteps "$T" --hessian --out "$calib" > "$work/calib.log"
+  --sequences "$seqs" --length "$len" --timesteps "$T" --time-weight "$tw" --hessian --out "$calib" > "$work/calib.log"
 job() { # job NAME [--set ...]
   local name=$1; shift
   $run "$bin/aq-mpi" --config "$root/jobs/baseline.ini" --set model.path="$model" \
-    --set output.path="$work/$name.h5" --set run.threads=1 --set calib.path="$calib" "$@" \
+    --set output.path="$work/$name.h5" --set run.threads=1 --set calib.path="$calib" \
+    --set timegroups.time_weight="$tw" "$@" \
     > "$work/$name.log"
   printf '%-16s %s  %s s\n' "$name" "$(grep -o 'quantized at [0-9.]* bits/weight' "$work/$name.log")" \
     "$(grep -o 'wall time     total [0-9.]*' "$work/$name.log" | grep -o '[0-9.]*$')"
