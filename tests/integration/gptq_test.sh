@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # gptq_test.sh BIN_DIR SHARED WORK — quant.gptq end to end on tinystories-656k-llama (issue 15):
-#  1. aq-calib --hessian on corpus sequences at -n 1 and -n 2: identical /hessian, diag H equal
+#  1. aq-calib --hessian on corpus sequences at -n 1, 2 and 3: identical /hessian, diag H equal
 #     to sum_t w_t E[x^2 | t] of the statistics, H PSD (gptq_check.py hessian);
 #  2. the job with quant.gptq at dq 2-bit g32 at -n 1, -n 3 and -n 1 with 2 threads, and plain
 #     4-bit g64 with act_order and quantized embeddings (lm_head: no Hessian, normal search) at
@@ -39,8 +39,10 @@ job() { # job N NAME [--set ...]
 # 1. Hessians
 calib 1 "$work/c1.h5" "$model"
 calib 2 "$work/c2.h5" "$model"
+calib 3 "$work/c3.h5" "$model" # 2 blocks over 3 ranks: one rank holds no block
 test ! -e "$work/c1.h5.partial"
 $py "$here/gptq_check.py" hessian "$work/c1.h5" "$work/c2.h5"
+$py "$here/gptq_check.py" hessian "$work/c1.h5" "$work/c3.h5"
 
 # 2. GPTQ jobs, determinism over ranks and threads
 dq="--set quant.scale_dtype=dq --set quant.bits=2 --set quant.group_size=32"
