@@ -1,6 +1,8 @@
 /* GPTQ of one tensor on the rank that owns it (quant.gptq, include/aq/gptq.h): the Hessian
  * of its input from the aq-calib --hessian file, checked against the job's time weights,
- * factorized once per layer input (q/k/v and gate/up share the last factorization). */
+ * factorized once per layer input while it is in use: the two most recently used
+ * factorizations are kept, because the plan visits a block's tensors in name order
+ * (down, gate, up, k, o, q, v): with two slots every input is factorized once per block. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,8 @@
 #include "aq/phases.h"
 #include "job_internal.h"
 
+#define GPTQ_SLOTS 2
+
 struct aq_job_gptq_s {
     char path[AQ_PATH_MAX];
     aq_gptq_opts o;
@@ -18,8 +22,13 @@ struct aq_job_gptq_s {
     int t_ref;
     int T;     /* of the file, read at the first tensor; 0 before */
     double *w; /* [T] the job's time weights for that T */
-    char layer[256];
-    aq_gptq_hinv *hv; /* factorization of `layer`, or NULL */
+    struct {
+        char layer[256];
+        aq_gptq_hinv *hv; /* factorization of `layer`, or NULL */
+        uint64_t used;    /* last use (tick) */
+    } slot[GPTQ_SLOTS];
+    uint64_t tick;
+    int64_t factorizations; /* made on this rank (tests, reports) */
 };
 
 static const char *const SCHEDULE_NAMES[] = {"linear", "cosine", "mask"}; /* aq_schedule */
@@ -50,7 +59,8 @@ aq_status aq_job_gptq_open(const aq_config *cfg, struct aq_job_gptq_s **out, aq_
 
 void aq_job_gptq_close(struct aq_job_gptq_s *g) {
     if (!g) return;
-    aq_gptq_hinv_free(g->hv);
+    for (int i = 0; i < GPTQ_SLOTS; ++i)
+        aq_gptq_hinv_free(g->slot[i].hv);
     free(g->w);
     free(g);
 }
@@ -92,12 +102,24 @@ static aq_status load_weights(struct aq_job_gptq_s *g, aq_err *err) {
     return AQ_OK;
 }
 
-/* g->hv for Hessian layer `layer` with n columns: kept when it is the last one. */
-static aq_status factorize(struct aq_job_gptq_s *g, const char *layer, int64_t n, aq_err *err) {
-    if (g->hv && strcmp(g->layer, layer) == 0 && aq_gptq_hinv_cols(g->hv) == n) return AQ_OK;
-    aq_gptq_hinv_free(g->hv);
-    g->hv = NULL;
-    g->layer[0] = '\0';
+/* *hv = the factorization of Hessian layer `layer` with n columns: a kept one, or made in the
+ * least recently used slot. */
+static aq_status factorize(struct aq_job_gptq_s *g, const char *layer, int64_t n,
+                           const aq_gptq_hinv **hv, aq_err *err) {
+    int lru = 0;
+    g->tick++;
+    for (int i = 0; i < GPTQ_SLOTS; ++i) {
+        if (g->slot[i].hv && strcmp(g->slot[i].layer, layer) == 0 &&
+            aq_gptq_hinv_cols(g->slot[i].hv) == n) {
+            g->slot[i].used = g->tick;
+            *hv = g->slot[i].hv;
+            return AQ_OK;
+        }
+        if (g->slot[i].used < g->slot[lru].used) lru = i;
+    }
+    aq_gptq_hinv_free(g->slot[lru].hv); /* before reading: bounds memory to the slots */
+    g->slot[lru].hv = NULL;
+    g->slot[lru].used = 0;
     aq_status st = load_weights(g, err);
     if (st != AQ_OK) return st;
     float *H = malloc((size_t)n * (size_t)n * sizeof *H);
@@ -109,10 +131,14 @@ static aq_status factorize(struct aq_job_gptq_s *g, const char *layer, int64_t n
     st = aq_hessian_read(g->path, layer, n, &e, H, err);
     char label[AQ_PATH_MAX + 300];
     aq_hessian_label(g->path, layer, label, sizeof label);
-    if (st == AQ_OK) st = aq_gptq_hinv_create(H, n, &g->o, label, &g->hv, err);
+    if (st == AQ_OK) st = aq_gptq_hinv_create(H, n, &g->o, label, &g->slot[lru].hv, err);
     free(H);
-    if (st == AQ_OK) snprintf(g->layer, sizeof g->layer, "%s", layer);
-    return st;
+    if (st != AQ_OK) return st;
+    snprintf(g->slot[lru].layer, sizeof g->slot[lru].layer, "%s", layer);
+    g->slot[lru].used = g->tick;
+    g->factorizations++;
+    *hv = g->slot[lru].hv;
+    return AQ_OK;
 }
 
 aq_status aq_job_gptq_quantize(const aq_job *j, const aq_tensor *t, const aq_quant_params *p,
@@ -120,16 +146,18 @@ aq_status aq_job_gptq_quantize(const aq_job *j, const aq_tensor *t, const aq_qua
     *done = 0;
     char layer[256];
     if (!j->gptq || !aq_job_gptq_layer(t->name, layer, sizeof layer)) return AQ_OK;
-    aq_status st = factorize(j->gptq, layer, r->hdr.cols, err);
+    const aq_gptq_hinv *hv = NULL;
+    const int64_t before = j->gptq->factorizations;
+    aq_status st = factorize(j->gptq, layer, r->hdr.cols, &hv, err);
     if (st == AQ_OK)
-        st = aq_gptq_quantize_tensor(j->gptq->hv, &j->gptq->o, p, j->kernels, t->dtype, t->data,
-                                     r->hdr.rows, r->hdr.cols, h, t->name, r->arr, &r->hdr.metrics,
-                                     err);
+        st = aq_gptq_quantize_tensor(hv, &j->gptq->o, p, j->kernels, t->dtype, t->data, r->hdr.rows,
+                                     r->hdr.cols, h, t->name, r->arr, &r->hdr.metrics, err);
     if (st != AQ_OK) {
         aq_err pre = *err;
         return aq_err_set(err, pre.code, "GPTQ of %s: %s", t->name, pre.msg);
     }
     *done = 1;
-    r->hdr.gptq = 1;
+    /* 2 stays 2 across a fallback's re-quantization of the same tensor */
+    r->hdr.gptq = j->gptq->factorizations > before || r->hdr.gptq == 2 ? 2 : 1;
     return AQ_OK;
 }

@@ -39,9 +39,9 @@ typedef struct {
     int32_t rank;                           /* producer */
     int32_t bits;                           /* width actually used (after any fallback) */
     int32_t from_bits;                      /* > 0: fell back from this width */
-    int32_t gptq;                           /* 1: quantized by GPTQ with a Hessian */
-    double from_err;                        /* weighted_rel_err at from_bits */
-    double from_kl; /* per-layer KL at from_bits (aq-eval --layer-kl), NaN: none */
+    int32_t gptq;    /* GPTQ with a Hessian: 1 factorization reused, 2 made for this tensor */
+    double from_err; /* weighted_rel_err at from_bits */
+    double from_kl;  /* per-layer KL at from_bits (aq-eval --layer-kl), NaN: none */
     aq_quant_metrics metrics;
     char msg[AQ_ERR_MSG_MAX];
 } aq_msg_hdr;
@@ -131,6 +131,7 @@ typedef struct {
     size_t n_total, n_done, n_quantized, n_passthrough, n_alias, n_resumed, n_fallback;
     size_t n_width[9];         /* quantized tensors per code width (fallback / budget decisions) */
     size_t n_gptq;             /* quant.gptq: tensors quantized by GPTQ (the rest had no Hessian) */
+    size_t n_gptq_factor;      /* Hessian factorizations made for them (all ranks) */
     const char *gptq_hessians; /* quant.gptq: the Hessian file, else NULL */
     const char *simd;          /* name of the kernel set that ran */
     uint64_t bytes_in, payload_bytes, q_bytes, weights_quantized;
@@ -184,7 +185,7 @@ struct aq_job_s {
     aq_kl_table kl;             /* quant.fallback_kl_path or quant.budget_kl_path, or empty */
     double budget_achieved;     /* bits/weight the budget allocation reached */
     size_t n_resumed;           /* rank 0: how many */
-    struct aq_job_gptq_s *gptq; /* quant.gptq: Hessian file, opts, last factorization */
+    struct aq_job_gptq_s *gptq; /* quant.gptq: Hessian file, opts, kept factorizations */
 };
 
 /*-*********************************************

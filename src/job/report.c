@@ -37,6 +37,7 @@ void aq_report_quantized(aq_tally *t, const aq_tensor *src, const aq_qresult *r,
     double mbs = r->hdr.seconds > 0 ? src->nbytes / MB / r->hdr.seconds : 0.0;
     t->n_fallback += r->hdr.from_bits > 0;
     t->n_gptq += r->hdr.gptq != 0;
+    t->n_gptq_factor += r->hdr.gptq == 2;
     if (r->hdr.bits >= 0 && r->hdr.bits <= 8) t->n_width[r->hdr.bits]++;
     if (t->quiet) return;
     printf("[%4zu/%zu] rank %-3d %-44s %-12s int%d %s g%d%s  SQNR %6.2f dB  cos %.5f  %8.1f MB/s",
@@ -111,9 +112,9 @@ void aq_report_summary(const aq_tally *t, const aq_h5_run_info *run, const char 
                (unsigned long long)t->weights_quantized, bpw, t->simd ? t->simd : "?",
                t->n_fallback);
     if (t->gptq_hessians)
-        printf("gptq          %zu tensors by GPTQ (Hessians from %s), %zu by the normal search "
-               "(no Hessian: embeddings, lm_head)\n",
-               t->n_gptq, t->gptq_hessians, t->n_quantized - t->n_gptq);
+        printf("gptq          %zu tensors by GPTQ (Hessians from %s, %zu factorizations), %zu by "
+               "the normal search (no Hessian: embeddings, lm_head)\n",
+               t->n_gptq, t->gptq_hessians, t->n_gptq_factor, t->n_quantized - t->n_gptq);
     if (t->n_quantized) {
         printf("widths       ");
         for (int b = 0; b <= 8; ++b)

@@ -24,7 +24,7 @@ static aq_status write_result(aq_job *j, const aq_qresult *r, aq_err *err) {
                          .fallback_from_bits = r->hdr.from_bits,
                          .fallback_from_err = r->hdr.from_err,
                          .fallback_from_kl = r->hdr.from_kl,
-                         .gptq = r->hdr.gptq,
+                         .gptq = r->hdr.gptq != 0,
                          .gptq_damp = j->cfg->gptq_damp,
                          .gptq_block = j->cfg->gptq_block,
                          .gptq_act_order = j->cfg->gptq_act_order};
