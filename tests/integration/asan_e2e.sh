@@ -27,7 +27,7 @@ step dq_budget "$bin/aq-mpi" --config "$root/jobs/int2_compact.ini" --set model.
   --set output.path="$work/dq.h5" --set quant.budget_bits=3.0
 step eval "$bin/aq-eval" --model "$model" --result "$work/dq.h5" --result "$work/fb.h5" \
   --sequences 2 --length 16 --timesteps 2 --weights-only
-step calib_hessian "$bin/aq-calib" --model "$model" --sequences 2 --length 16 --timesteps 2 \
+step calib_hessian "$bin/aq-calib" --model "$model" --sequences 2 --length 16 --timesteps 4 \
   --hessian --out "$work/calib.h5"
 step gptq "$bin/aq-mpi" --config "$root/jobs/int2_compact.ini" --set model.path="$model" \
   --set output.path="$work/gq.h5" --set quant.gptq=true --set calib.path="$work/calib.h5" \
