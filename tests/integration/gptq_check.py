@@ -10,6 +10,10 @@
                          every quantized q/k/v/o/gate/up/down tensor has optimizer = gptq and
                          the gptq_* attributes given; every other quantized tensor has none.
   drop A.h5 OUT.h5 LAYER copy of A without /hessian/LAYER (a missing-layer input).
+  poke A.h5 OUT.h5 LAYER I V
+                         copy of A with packed element I of /hessian/LAYER set to V (I = 0:
+                         H[0, 0], a negative diagonal for V < 0; I = 1: H[0, 1], not positive
+                         definite for a large V).
 """
 import shutil
 import sys
@@ -92,12 +96,23 @@ def drop(src, dst, layer):
         del f["hessian"][layer]
 
 
+def poke(src, dst, layer, i, v):
+    shutil.copyfile(src, dst)
+    with h5py.File(dst, "r+") as f:
+        d = f["hessian"][layer]
+        x = d[:]
+        x[i] = v
+        d[...] = x
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "hessian":
         hessian(sys.argv[2], sys.argv[3])
     elif cmd == "attrs":
         attrs(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    elif cmd == "poke":
+        poke(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6]))
     elif cmd == "drop":
         drop(sys.argv[2], sys.argv[3], sys.argv[4])
     else:

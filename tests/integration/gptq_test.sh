@@ -8,7 +8,8 @@
 #  3. aq-eval: the dq 2-bit GPTQ result has a lower KL than the dq search with the same
 #     calibration;
 #  4. bad inputs exit non-zero naming file and layer: a missing layer, the Hessians of another
-#     model (dimension mismatch), another time weighting, a file without Hessians.
+#     model (dimension mismatch), another time weighting, a negative diagonal, a matrix not
+#     positive definite after damping, a file without Hessians.
 # Exit 77 when SHARED (models, corpus) is absent.
 set -euo pipefail
 bin=$1 shared=$2 work=$3
@@ -93,6 +94,13 @@ bad missing "$work/dropped.h5: no Hessian for layer model.layers.1.mlp.gate_proj
   --set quant.gptq=true --set quant.hessian_path="$work/dropped.h5"
 bad weighting "$work/c1.h5: Hessians made for schedule mask, time_weight alphabar" \
   --set quant.gptq=true --set quant.hessian_path="$work/c1.h5" --set timegroups.time_weight=uniform
+o0=model.layers.0.self_attn.o_proj.weight
+$py "$here/gptq_check.py" poke "$work/c1.h5" "$work/h_negdiag.h5" $o0 0 -1
+bad negdiag "$work/h_negdiag.h5: layer $o0: Hessian has a negative diagonal -1 at \[0, 0\]" \
+  --set quant.gptq=true --set quant.hessian_path="$work/h_negdiag.h5"
+$py "$here/gptq_check.py" poke "$work/c1.h5" "$work/h_notpd.h5" $o0 1 1e6
+bad notpd "Hessian of $o0 (Hessian from $work/h_notpd.h5): not positive definite after damping" \
+  --set quant.gptq=true --set quant.hessian_path="$work/h_notpd.h5"
 $run -n 1 "$bin/aq-calib" --model "$model" --tokens "$ids" --sequences 2 --length 16 \
   --timesteps 2 --out "$work/stats_only.h5" > /dev/null
 bad nohess "$work/stats_only.h5: no Hessians (run aq-calib --hessian)" \
