@@ -133,6 +133,22 @@ typedef struct {
     int64_t n; /* -1: the sender failed (its message comes through the final agreement) */
 } hess_hdr;
 
+/* A triangle travels in pieces of at most 2^30 floats (MPI counts are int; n > 65535 would
+ * overflow one message). */
+#define PIECE ((int64_t)1 << 30)
+
+static void send_floats(const float *buf, int64_t count, MPI_Comm comm) {
+    for (int64_t off = 0; off < count; off += PIECE)
+        MPI_Send(buf + off, (int)(count - off < PIECE ? count - off : PIECE), MPI_FLOAT, 0,
+                 TAG_DATA, comm);
+}
+
+static void recv_floats(float *buf, int64_t count, int src, MPI_Comm comm) {
+    for (int64_t off = 0; off < count; off += PIECE)
+        MPI_Recv(buf + off, (int)(count - off < PIECE ? count - off : PIECE), MPI_FLOAT, src,
+                 TAG_DATA, comm, MPI_STATUS_IGNORE);
+}
+
 /* The bins must have seen the same number of tokens (aq-calib runs every sequence through
  * every bin); tokens_per_bin is that number. */
 static aq_status check_rows(const aq_act_hess *s, double tokens_per_bin, aq_err *err) {
@@ -167,7 +183,7 @@ static aq_status send_all(const aq_act_hess *s, double tokens_per_bin, MPI_Comm 
         h.n = st == AQ_OK ? e->n : -1;
         MPI_Send(&h, (int)sizeof h, MPI_BYTE, 0, TAG_HDR, comm);
         if (st != AQ_OK) break;
-        MPI_Send(buf, (int)np, MPI_FLOAT, 0, TAG_DATA, comm);
+        send_floats(buf, np, comm);
     }
     free(buf);
     return st;
@@ -204,7 +220,7 @@ static aq_status recv_rank(int src, aq_hessian_store *store, MPI_Comm comm, aq_s
             aq_err_set(err, AQ_E_NOMEM, "Hessians: out of memory receiving %s", h.name);
             MPI_Abort(comm, 1);
         }
-        MPI_Recv(buf, (int)np, MPI_FLOAT, src, TAG_DATA, comm, MPI_STATUS_IGNORE);
+        recv_floats(buf, np, src, comm);
         if (st == AQ_OK) st = aq_hessian_store_put(store, h.name, h.n, buf, err);
         free(buf);
     }
