@@ -39,6 +39,11 @@ typedef struct {
     double fallback_kl;                  /* KL threshold (nats) for layers in that file */
     double budget_bits;                  /* > 0: mixed 2/4/8-bit widths for this bits/weight */
     char budget_kl_path[AQ_PATH_MAX];    /* aq-eval --layer-kl JSON as the budget's sensitivity */
+    int gptq;                            /* GPTQ (include/aq/gptq.h) where a Hessian exists */
+    double gptq_damp;                    /* lambda = gptq_damp * mean(diag H), default 0.01 */
+    int gptq_block;                      /* lazy-update block (columns), default 128 */
+    int gptq_act_order;                  /* descending diag H with static groups */
+    char hessian_path[AQ_PATH_MAX];      /* aq-calib --hessian output; empty: calib.path */
     /* [calib] */
     char calib_path[AQ_PATH_MAX];
     int calib_synthetic;

@@ -71,6 +71,10 @@ typedef struct {
     int fallback_from_bits;   /* > 0: first tried at this width and re-quantized (issue 8) */
     double fallback_from_err; /* weighted_rel_err at fallback_from_bits */
     double fallback_from_kl;  /* its per-layer KL (aq-eval --layer-kl); written when finite */
+    int gptq;                 /* 1: GPTQ; writes optimizer = "gptq", gptq_damp (f64),
+                                 gptq_block, gptq_act_order (int32) */
+    double gptq_damp;
+    int gptq_block, gptq_act_order;
 } aq_h5_quantized;
 
 /*! aq_h5_run_info : /run, one entry per rank (arrays of length `ranks`) plus the plan. */

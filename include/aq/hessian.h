@@ -126,6 +126,13 @@ void aq_hessian_store_abort(aq_hessian_store *st);
 aq_status aq_hessian_read(const char *path, const char *layer, int64_t n,
                           const aq_hessian_schedule *expect, float *H, aq_err *err);
 
+/*! aq_hessian_file_T() :
+ *  *T = the number of time steps the Hessians of `path` were made for (attribute T of
+ *  /hessian), so that the job can compute its own w_t for that T before aq_hessian_read().
+ *  @return : AQ_OK; AQ_E_IO cannot open; AQ_E_FORMAT "<path>: no Hessians (run aq-calib
+ *            --hessian)", T missing or not in [1, 1e6]. */
+aq_status aq_hessian_file_T(const char *path, int *T, aq_err *err);
+
 /*! aq_hessian_label() : "<layer> (Hessian from <path>)" into buf; @return : buf. */
 const char *aq_hessian_label(const char *path, const char *layer, char *buf, size_t size);
 

@@ -304,6 +304,43 @@ aq_status aq_act_stats_gather(const aq_act_stats *s, int T, MPI_Comm comm, aq_la
                               size_t *n, aq_err *err);
 
 /*-*********************************************
+ *  Layer-input Hessians (aq-calib --hessian; include/aq/hessian.h)
+ ***********************************************/
+#include "aq/hessian.h"
+
+/*! aq_act_hess : per quantized linear input of one rank's blocks [l0, l1) — q_proj's (shared
+ *  by k_proj, v_proj), o_proj's, gate_proj's (shared by up_proj), down_proj's; named after
+ *  that first weight — the time-weighted sum sum_t w_t sum_{x in bin t} x x^T (double packed
+ *  upper triangle, aq_hessian_accumulate, ssyrk on one OpenBLAS thread).  Each layer is seen
+ *  by exactly one rank in sequence order, so the sums do not depend on the rank count or the
+ *  thread counts.  The lm_head gets none (quantized by the normal search).  Memory per
+ *  input: 8 n (n + 1) / 2 bytes, plus one float scratch of n_max^2. */
+typedef struct aq_act_hess aq_act_hess;
+
+/*! aq_act_hess_create() : for the blocks `m` holds, T bins with time weights w[T] (copied).
+ *  @return : AQ_OK, AQ_E_NOMEM. */
+aq_status aq_act_hess_create(const aq_llm *m, int T, const double *w, aq_act_hess **out,
+                             aq_err *err);
+/*! aq_act_hess_hook() : the forward hook that accumulates into `s` at the current step. */
+aq_llm_hook aq_act_hess_hook(aq_act_hess *s);
+/*! aq_act_hess_set_step() : the time step (bin) of the next forward passes. */
+void aq_act_hess_set_step(aq_act_hess *s, int t);
+/*! aq_act_hess_count() : the number of Hessians this rank holds (4 per block). */
+size_t aq_act_hess_count(const aq_act_hess *s);
+void aq_act_hess_free(aq_act_hess *s);
+
+/*! aq_act_hess_store() :
+ *  Collective over `comm`: rank 0 opens the calibration file `path` (aq_hessian_store_open,
+ *  with schedule `sch` and tokens_per_bin), stores its Hessians, then every other rank's in
+ *  rank order (point to point, one layer in flight), each divided by tokens_per_bin
+ *  (aq_hessian_finish), and marks /hessian complete.  Every bin must have seen
+ *  tokens_per_bin tokens.
+ *  @return : the agreed status: AQ_OK; AQ_E_VALUE (token count, non-finite value, naming the
+ *            layer); the errors of aq_hessian_store_*; AQ_E_NOMEM. */
+aq_status aq_act_hess_store(const aq_act_hess *s, MPI_Comm comm, const char *path,
+                            const aq_hessian_schedule *sch, double tokens_per_bin, aq_err *err);
+
+/*-*********************************************
  *  Activation fake quantization (aq-eval, result files with /act)
  ***********************************************/
 

@@ -40,4 +40,18 @@ enum {
     AQ_TAG_STATS_DATA = 4203   /* per-step and per-channel arrays */
 };
 
+/*-*********************************************
+ *  aq-calib --hessian: layer-input Hessians, every rank -> rank 0 (src/model/hess_stats.c)
+ *
+ *  Rank by rank (1, 2, ...): the number of Hessians (AQ_TAG_HESS_COUNT, one MPI_UINT64_T),
+ *  then per Hessian a header (name, n; n = -1: the sender failed and sends no more,
+ *  AQ_TAG_HESS_LAYER) and its packed float32 triangle (AQ_TAG_HESS_DATA, n (n + 1) / 2
+ *  MPI_FLOAT in pieces of at most 2^30).
+ ***********************************************/
+enum {
+    AQ_TAG_HESS_COUNT = 4211, /* Hessians that follow, MPI_UINT64_T */
+    AQ_TAG_HESS_LAYER = 4212, /* header, MPI_BYTE */
+    AQ_TAG_HESS_DATA = 4213   /* packed triangle, MPI_FLOAT */
+};
+
 #endif /* AQ_MPI_TAGS_H */

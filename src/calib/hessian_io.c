@@ -389,3 +389,25 @@ aq_status aq_hessian_read(const char *path, const char *layer, int64_t n,
     unpack(H, n);
     return AQ_OK;
 }
+
+aq_status aq_hessian_file_T(const char *path, int *T, aq_err *err) {
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t g = -1;
+    aq_status st = AQ_OK;
+    if (f < 0) {
+        char d[256];
+        st = aq_err_set(err, AQ_E_IO, "cannot open calibration file %s: %s", path,
+                        aq_h5_error_desc(d, sizeof d));
+    } else if (H5Lexists(f, HESSIAN_GROUP, H5P_DEFAULT) <= 0 ||
+               (g = H5Gopen2(f, HESSIAN_GROUP, H5P_DEFAULT)) < 0) {
+        st = aq_err_set(err, AQ_E_FORMAT, "%s: no Hessians (run aq-calib --hessian)", path);
+    } else if (aq_calib_attr_int(g, "T", T) != 1 || *T < 1 || *T > 1000000) {
+        st = aq_err_set(err, AQ_E_FORMAT, "%s: /hessian: attribute T missing or invalid", path);
+    }
+    aq_h5_close_id(g);
+    aq_h5_close_id(f);
+    aq_h5_quiet_end(&q);
+    return st;
+}

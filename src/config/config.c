@@ -53,6 +53,11 @@ static const key_def KEYS[] = {
     {"quant", "fallback_kl", K_DBL, F(fallback_kl), 0.0, 1e6, NULL},
     {"quant", "budget_bits", K_DBL, F(budget_bits), 0.0, 64.0, NULL},
     {"quant", "budget_kl_path", K_STR, F(budget_kl_path), 0, 0, NULL},
+    {"quant", "gptq", K_BOOL, F(gptq), 0, 0, NULL},
+    {"quant", "gptq_damp", K_DBL, F(gptq_damp), 1e-9, 1e3, NULL},
+    {"quant", "gptq_block", K_INT, F(gptq_block), 1, 65536, NULL},
+    {"quant", "gptq_act_order", K_BOOL, F(gptq_act_order), 0, 0, NULL},
+    {"quant", "hessian_path", K_STR, F(hessian_path), 0, 0, NULL},
     {"calib", "path", K_STR, F(calib_path), 0, 0, NULL},
     {"calib", "synthetic", K_BOOL, F(calib_synthetic), 0, 0, NULL},
     {"calib", "timesteps", K_INT, F(calib_timesteps), 1, 4096, NULL},
@@ -94,6 +99,8 @@ void aq_config_defaults(aq_config *c) {
     c->fallback_2bit = 0.15;  /* ~8.2 dB; the test tensors reach ~9.5 at g32 */
     c->fallback_4bit = 0.012; /* ~19.2 dB; the test tensors reach ~21 at g32 */
     c->fallback_kl = 0.1;     /* nats; one 2-bit g64 layer of TinyStories costs 0.02-0.23 */
+    c->gptq_damp = 0.01;      /* GPTQ paper's 1 % of the mean diagonal */
+    c->gptq_block = 128;
     c->calib_timesteps = 32;
     c->calib_seed = 1;
     c->tg_count = 4;
@@ -286,6 +293,15 @@ aq_status aq_config_check(const aq_config *c, aq_err *err) {
         return aq_err_set(err, AQ_E_CONFIG,
                           "quant.fallback_kl_path is used by the per-layer "
                           "fallback: set quant.fallback = true");
+    if (c->gptq && !aq_qformat_of(&c->quant)->gptq)
+        return aq_err_set(err, AQ_E_CONFIG,
+                          "quant.gptq: format %s has no GPTQ operations (plain f16/f32 and dq "
+                          "have them)",
+                          aq_qformat_of(&c->quant)->tag);
+    if (c->gptq && !c->hessian_path[0] && !c->calib_path[0])
+        return aq_err_set(err, AQ_E_CONFIG,
+                          "quant.gptq needs layer-input Hessians: set quant.hessian_path = "
+                          "FILE.h5 (written by aq-calib --hessian) or calib.path to that file");
     if (c->calib_path[0] && c->calib_synthetic)
         return aq_err_set(err, AQ_E_CONFIG,
                           "calib.path and calib.synthetic = true exclude each other");

@@ -34,6 +34,9 @@ static aq_status run_stages(aq_job *j, aq_err *err) {
         return AQ_OK;
     }
     if ((st = aq_act_setup_open(j, err)) != AQ_OK) return st;
+    st = aq_job_gptq_open(j->cfg, &j->gptq, err);
+    if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
+    if (j->gptq) j->tally.gptq_hessians = aq_job_gptq_path(j->gptq);
     if ((st = aq_job_open_output(j, err)) != AQ_OK) return st;
     if ((st = aq_budget_assign(j, err)) != AQ_OK) {
         if (j->rank == 0) aq_h5_abort(j->w, j->opts->resume);
@@ -82,6 +85,7 @@ aq_status aq_job_run(const aq_config *cfg, const aq_job_opts *opts, MPI_Comm com
         opts->stats->seconds_act = j.seconds_act;
     }
     aq_act_setup_close(&j.act);
+    aq_job_gptq_close(j.gptq);
     free(j.done);
     free(j.bits);
     aq_kl_table_free(&j.kl);

@@ -19,6 +19,7 @@
 #include "aq/safetensors.h"
 
 typedef struct aq_job_s aq_job; /* defined below */
+struct aq_job_gptq_s;           /* gptq_work.c */
 
 enum { MSG_RESULT = 1, MSG_END = 2 };
 
@@ -41,9 +42,9 @@ typedef struct {
     int32_t format;      /* quant.format's block row used for this tensor (after the
                             row-length fallback, aq_qformat_fallback), 0: the plain layouts */
     int32_t from_format; /* > 0: quant.format, which this tensor's row length did not fit */
-    int32_t pad;
-    double from_err; /* weighted_rel_err at from_bits */
-    double from_kl;  /* per-layer KL at from_bits (aq-eval --layer-kl), NaN: none */
+    int32_t gptq;        /* GPTQ with a Hessian: 1 factorization reused, 2 made for this tensor */
+    double from_err;     /* weighted_rel_err at from_bits */
+    double from_kl;      /* per-layer KL at from_bits (aq-eval --layer-kl), NaN: none */
     aq_quant_metrics metrics;
     char msg[AQ_ERR_MSG_MAX];
 } aq_msg_hdr;
@@ -89,6 +90,21 @@ aq_status aq_job_importance(const aq_job *j, const aq_tensor *t, int64_t cols, f
  * job's scale_dtype layout); the rest from the job. */
 aq_status aq_quantize_at(const aq_job *j, const aq_tensor *t, int bits, const float *h,
                          aq_qresult *r, aq_err *err);
+/* GPTQ (gptq_work.c).  aq_job_gptq_open(): NULL state when quant.gptq is off (AQ_OK);
+ * AQ_E_NOMEM.  aq_job_gptq_close(): NULL is a no-op. */
+aq_status aq_job_gptq_open(const aq_config *cfg, struct aq_job_gptq_s **out, aq_err *err);
+void aq_job_gptq_close(struct aq_job_gptq_s *g);
+/* The Hessian file of the state (quant.hessian_path, else calib.path). */
+const char *aq_job_gptq_path(const struct aq_job_gptq_s *g);
+/* The Hessian layer a weight reads ("...k_proj.weight" -> "...q_proj.weight", up -> gate; q,
+ * o, gate, down: itself) into buf; 0 when the weight has none (embeddings, lm_head). */
+int aq_job_gptq_layer(const char *weight, char *buf, size_t size);
+/* GPTQ of tensor t into the allocated r (params p, importance h) when quant.gptq is on and t
+ * has a Hessian: *done = 1.  Else *done = 0 and nothing happens.  The factorized Hessian of
+ * the last layer input is kept, so q/k/v and gate/up factorize once.  Errors name the tensor,
+ * the Hessian file and layer. */
+aq_status aq_job_gptq_quantize(const aq_job *j, const aq_tensor *t, const aq_quant_params *p,
+                               const float *h, aq_qresult *r, int *done, aq_err *err);
 /* Mixed precision under quant.budget_bits (budget.c): fills j->bits, collective. */
 aq_status aq_budget_assign(aq_job *j, aq_err *err);
 
@@ -125,6 +141,9 @@ typedef struct {
     size_t n_format[AQ_QFMT_N]; /* quantized tensors per ggml block format (quant.format) */
     size_t n_format_from[AQ_QFMT_N]; /* ... of them there by the row-length fallback */
     const char *simd;                /* name of the kernel set that ran */
+    size_t n_gptq;             /* quant.gptq: tensors quantized by GPTQ (the rest had no Hessian) */
+    size_t n_gptq_factor;      /* Hessian factorizations made for them (all ranks) */
+    const char *gptq_hessians; /* quant.gptq: the Hessian file, else NULL */
     uint64_t bytes_in, payload_bytes, q_bytes, weights_quantized;
     double sqnr_sum, sqnr_min;
     char sqnr_min_name[256];
@@ -168,14 +187,15 @@ struct aq_job_s {
     aq_act_setup act;
     aq_act_summary act_sum; /* rank 0 only */
     double seconds_quant, seconds_send, seconds_act;
-    int abort_sent;            /* rank 0: told the workers to stop */
-    int abort_seen;            /* worker: consumed rank 0's stop request */
-    uint8_t *done;             /* [model tensors]: complete in the partial file being resumed */
-    const aq_kernels *kernels; /* run.simd's kernel set */
-    uint8_t *bits;             /* [model tensors]: widths from the budget, or NULL */
-    aq_kl_table kl;            /* quant.fallback_kl_path or quant.budget_kl_path, or empty */
-    double budget_achieved;    /* bits/weight the budget allocation reached */
-    size_t n_resumed;          /* rank 0: how many */
+    int abort_sent;             /* rank 0: told the workers to stop */
+    int abort_seen;             /* worker: consumed rank 0's stop request */
+    uint8_t *done;              /* [model tensors]: complete in the partial file being resumed */
+    const aq_kernels *kernels;  /* run.simd's kernel set */
+    uint8_t *bits;              /* [model tensors]: widths from the budget, or NULL */
+    aq_kl_table kl;             /* quant.fallback_kl_path or quant.budget_kl_path, or empty */
+    double budget_achieved;     /* bits/weight the budget allocation reached */
+    size_t n_resumed;           /* rank 0: how many */
+    struct aq_job_gptq_s *gptq; /* quant.gptq: Hessian file, opts, kept factorizations */
 };
 
 /*-*********************************************

@@ -36,6 +36,8 @@ void aq_report_quantized(aq_tally *t, const aq_tensor *src, const aq_qresult *r,
     }
     double mbs = r->hdr.seconds > 0 ? src->nbytes / MB / r->hdr.seconds : 0.0;
     t->n_fallback += r->hdr.from_bits > 0 || r->hdr.from_format > 0;
+    t->n_gptq += r->hdr.gptq != 0;
+    t->n_gptq_factor += r->hdr.gptq == 2;
     if (r->hdr.bits >= 0 && r->hdr.bits <= 8) t->n_width[r->hdr.bits]++;
     if (r->hdr.format > 0 && r->hdr.format < AQ_QFMT_N) {
         t->n_format[r->hdr.format]++;
@@ -57,6 +59,7 @@ void aq_report_quantized(aq_tally *t, const aq_tensor *src, const aq_qresult *r,
     if (from)
         printf("  (fallback from %s: rows of %lld not a multiple of %lld)", from->name,
                (long long)r->hdr.cols, (long long)from->row_multiple);
+    if (cfg->gptq) printf("  %s", r->hdr.gptq ? "gptq" : "(no Hessian: normal search)");
     if (r->hdr.from_bits) {
         const double thr = r->hdr.from_bits == 2 ? cfg->fallback_2bit : cfg->fallback_4bit;
         printf("  (fallback from int%d: weighted rel. error %.4f %s %.4f", r->hdr.from_bits,
@@ -127,6 +130,10 @@ void aq_report_summary(const aq_tally *t, const aq_h5_run_info *run, const char 
                "kernels, %zu fallbacks to a wider width or format\n",
                (unsigned long long)t->weights_quantized, bpw, t->simd ? t->simd : "?",
                t->n_fallback);
+    if (t->gptq_hessians)
+        printf("gptq          %zu tensors by GPTQ (Hessians from %s, %zu factorizations), %zu by "
+               "the normal search (no Hessian: embeddings, lm_head)\n",
+               t->n_gptq, t->gptq_hessians, t->n_gptq_factor, t->n_quantized - t->n_gptq);
     if (t->n_quantized) {
         printf("widths       ");
         for (int b = 0; b <= 8; ++b)

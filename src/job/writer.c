@@ -24,7 +24,11 @@ static aq_status write_result(aq_job *j, const aq_qresult *r, aq_err *err) {
                          .metrics = r->hdr.metrics,
                          .fallback_from_bits = r->hdr.from_bits,
                          .fallback_from_err = r->hdr.from_err,
-                         .fallback_from_kl = r->hdr.from_kl};
+                         .fallback_from_kl = r->hdr.from_kl,
+                         .gptq = r->hdr.gptq != 0,
+                         .gptq_damp = j->cfg->gptq_damp,
+                         .gptq_block = j->cfg->gptq_block,
+                         .gptq_act_order = j->cfg->gptq_act_order};
     q.n_arrays = aq_qformat_arrays(&p, q.cols, q.arrays); /* the format's, in its order */
     if (q.n_arrays != r->hdr.n_arrays)
         return aq_err_set(err, AQ_E_VALUE, "tensor %s: %d arrays received, format has %d", t->name,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # asan_e2e.sh BIN_DIR MODEL_DIR WORKDIR: the sanitized binaries (ASan+UBSan build) through the
 # issue-8 paths end to end, as MPI singletons: 2-bit job, aq-eval --layer-kl, the KL-driven
-# fallback, the dq layout under a mixed budget, aq-eval of both, aq-inspect summary, --verify
+# fallback, the dq layout under a mixed budget, aq-calib --hessian and a GPTQ job (issue 15),
+# aq-eval of both, aq-inspect summary, --verify
 # and --export of the dq result.  Any sanitizer report or failure fails the test.
 set -uo pipefail
 bin=$1 model=$2 work=$3
@@ -26,6 +27,11 @@ step dq_budget "$bin/aq-mpi" --config "$root/jobs/int2_compact.ini" --set model.
   --set output.path="$work/dq.h5" --set quant.budget_bits=3.0
 step eval "$bin/aq-eval" --model "$model" --result "$work/dq.h5" --result "$work/fb.h5" \
   --sequences 2 --length 16 --timesteps 2 --weights-only
+step calib_hessian "$bin/aq-calib" --model "$model" --sequences 2 --length 16 --timesteps 4 \
+  --hessian --out "$work/calib.h5"
+step gptq "$bin/aq-mpi" --config "$root/jobs/int2_compact.ini" --set model.path="$model" \
+  --set output.path="$work/gq.h5" --set quant.gptq=true --set calib.path="$work/calib.h5" \
+  --set quant.embeddings=true
 step summary "$bin/aq-inspect" "$work/dq.h5"
 step verify "$bin/aq-inspect" --verify "$work/dq.h5"
 step export "$bin/aq-inspect" --export "$work/dq.safetensors" --dtype f32 "$work/dq.h5"

@@ -8,3 +8,8 @@ if(TARGET aq-eval AND TARGET aq-calib)
   aq_itest(model.help COMMAND bash -c "$<TARGET_FILE:aq-eval> --help | grep -q -- --result && $<TARGET_FILE:aq-calib> --help | grep -q -- --timesteps")
   aq_itest(model.bad_result COMMAND bash -c "! $<TARGET_FILE:aq-eval> --model ${REAL_MODEL} --result ${REAL_MODEL}/config.json 2> ${IT}/bad_result.err && grep -q 'not an HDF5 file' ${IT}/bad_result.err")
 endif()
+# GPTQ (issue 15): aq-calib --hessian, quant.gptq at -n 1/3 and 1/2 threads, KL, bad inputs.
+if(TARGET aq-eval AND TARGET aq-calib)
+  aq_itest(model.gptq COMMAND bash ${ITD}/gptq_test.sh ${BIN} ${AQ_SHARED} ${IT}/gptq)
+  set_tests_properties(model.gptq PROPERTIES SKIP_RETURN_CODE 77)
+endif()

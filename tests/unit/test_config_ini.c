@@ -165,6 +165,38 @@ START_TEST(check_format_rules) {
 }
 END_TEST
 
+/* GPTQ (issue 15): needs a Hessian file (quant.hessian_path or calib.path); defaults 0.01 /
+ * 128 / false; damp > 0 and block >= 1 are enforced by the key ranges. */
+START_TEST(check_gptq_rules) {
+    aq_config c;
+    aq_err err = {0};
+    aq_config_defaults(&c);
+    ck_assert(c.gptq == 0 && c.gptq_damp == 0.01 && c.gptq_block == 128 && !c.gptq_act_order);
+    aq_config_set(&c, "model.path=/m", &err);
+    aq_config_set(&c, "output.path=/o.h5", &err);
+    ck_assert_int_eq(aq_config_set(&c, "quant.gptq=true", &err), AQ_OK);
+    ck_assert_int_eq(aq_config_check(&c, &err), AQ_E_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "quant.hessian_path"));
+    aq_config_set(&c, "calib.path=/c.h5", &err);
+    ck_assert_int_eq(aq_config_check(&c, &err), AQ_OK);
+    aq_config_set(&c, "calib.path=", &err);
+    aq_config_set(&c, "quant.hessian_path=/h.h5", &err);
+    ck_assert_int_eq(aq_config_check(&c, &err), AQ_OK);
+    ck_assert_int_eq(aq_config_set(&c, "quant.gptq_damp=0", &err), AQ_E_CONFIG);
+    ck_assert_int_eq(aq_config_set(&c, "quant.gptq_block=0", &err), AQ_E_CONFIG);
+    ck_assert_int_eq(aq_config_set(&c, "quant.gptq_block=64", &err), AQ_OK);
+    ck_assert_int_eq(aq_config_set(&c, "quant.gptq_act_order=yes", &err), AQ_OK);
+    ck_assert_int_eq(aq_config_set(&c, "quant.scale_dtype=dq", &err), AQ_OK);
+    aq_config_set(&c, "quant.group_size=32", &err);
+    ck_assert_int_eq(aq_config_check(&c, &err), AQ_OK);
+    char *ini = aq_config_to_ini(&c);
+    ck_assert_ptr_nonnull(strstr(ini, "gptq = true\n"));
+    ck_assert_ptr_nonnull(strstr(ini, "gptq_block = 64\n"));
+    ck_assert_ptr_nonnull(strstr(ini, "hessian_path = /h.h5\n"));
+    free(ini);
+}
+END_TEST
+
 START_TEST(ini_round_trip) {
     aq_config a, b;
     aq_err err = {0};
@@ -189,6 +221,7 @@ int main(void) {
     tcase_add_test(tc, check_cross_key_rules);
     tcase_add_test(tc, check_dq_rules);
     tcase_add_test(tc, check_format_rules);
+    tcase_add_test(tc, check_gptq_rules);
     tcase_add_test(tc, ini_round_trip);
     suite_add_tcase(s, tc);
     return aq_check_run(s);

@@ -111,6 +111,12 @@ static int quantized_attrs(hid_t g, const aq_h5_quantized *t) {
     if (rc == 0) rc = aq_h5_attr_f64(g, "sqnr_db", t->metrics.sqnr_db);
     if (rc == 0) rc = aq_h5_attr_f64(g, "cosine", t->metrics.cosine);
     if (rc == 0) rc = aq_h5_attr_f64(g, "weighted_rel_err", t->metrics.weighted_rel_err);
+    if (rc == 0 && t->gptq) {
+        rc = aq_h5_attr_str(g, "optimizer", "gptq");
+        if (rc == 0) rc = aq_h5_attr_f64(g, "gptq_damp", t->gptq_damp);
+        if (rc == 0) rc = aq_h5_attr_i32(g, "gptq_block", t->gptq_block);
+        if (rc == 0) rc = aq_h5_attr_i32(g, "gptq_act_order", t->gptq_act_order);
+    }
     if (rc == 0 && t->fallback_from_bits > 0) {
         rc = aq_h5_attr_i32(g, "fallback_from_bits", t->fallback_from_bits);
         if (rc == 0) rc = aq_h5_attr_f64(g, "fallback_from_err", t->fallback_from_err);
