@@ -23,8 +23,10 @@
 enum {
     AQ_TAG_RESULT = 11, /* aq_msg_hdr, MPI_BYTE */
     AQ_TAG_RESULT_ARRAY0 =
-        12,           /* array i of the format: tag 12 + i (i < AQ_QF_MAX_ARRAYS), MPI_BYTE */
-    AQ_TAG_ABORT = 19 /* one MPI_INT, rank 0 -> worker */
+        12, /* array i of the format: tag 12 + i (i < AQ_QF_MAX_ARRAYS), MPI_BYTE */
+    AQ_TAG_RESULT_SUMS = 16, /* a row block's row sums after its arrays (n_blocks > 1),
+                                double as MPI_BYTE */
+    AQ_TAG_ABORT = 19        /* one MPI_INT, rank 0 -> worker */
 };
 
 /*-*********************************************
