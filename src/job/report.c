@@ -72,7 +72,7 @@ void aq_report_passthrough(aq_tally *t, const aq_tensor *src) {
 static void report_items(const aq_plan *p, const aq_checkpoint *m) {
     size_t split = 0, blocks = 0;
     for (size_t i = 0; i < p->n_items; ++i) {
-        split += p->items[i].count != p->units[p->items[i].unit].count;
+        split += p->items[i].count != p->units[p->items[i].unit].count || p->items[i].n_blocks > 1;
         blocks += p->items[i].n_blocks > 1;
     }
     if (!split) return;
@@ -81,7 +81,7 @@ static void report_items(const aq_plan *p, const aq_checkpoint *m) {
            p->n_items, blocks);
     for (size_t i = 0; i < p->n_items; ++i) {
         const aq_plan_item *it = &p->items[i];
-        if (it->count == p->units[it->unit].count) continue;
+        if (it->count == p->units[it->unit].count && it->n_blocks == 1) continue;
         const aq_tensor *t = aq_checkpoint_tensor(m, p->tensor_order[it->first]);
         if (it->n_blocks > 1)
             printf("  item %4zu  %-40s rows [%lld, %lld) block %d/%d %10.2f MB  -> rank %d\n", i,
@@ -100,7 +100,8 @@ void aq_report_plan(const aq_plan *p, const aq_checkpoint *m) {
     for (size_t u = 0, i = 0; u < p->n_units; ++u) {
         while (i < p->n_items && p->items[i].unit < u)
             ++i;
-        const int split = i < p->n_items && p->items[i].count != p->units[u].count;
+        const int split =
+            i < p->n_items && (p->items[i].count != p->units[u].count || p->items[i].n_blocks > 1);
         printf("  unit %4zu  %-40s %3zu tensors %10.2f MB  quantize %10.2f MB  -> ", u,
                p->units[u].name, p->units[u].count, p->units[u].bytes / MB,
                p->units[u].work_bytes / MB);

@@ -127,3 +127,13 @@ aq_itest(inspect REQUIRES real_n2 COMMAND bash ${ITD}/inspect_check.sh ${BIN} ${
 
 # Bad input: one-line error naming the file, non-zero exit, nothing under the final name.
 aq_itest(bad_input COMMAND bash ${ITD}/bad_input.sh ${BIN} ${REAL_MODEL}/model.safetensors ${IT}/bad)
+
+# Row-sharding (issue 16): tensors above a fair share cut into row blocks (small chunks via a
+# test hook), bit-identical to -n 1 at -n 3 and oversubscribed -n 8 / -n 16; --dry-run shows
+# the blocks.  The real model with synthetic calibration (importance h) and Phases 1-3.
+aq_itest(shard.real COMMAND bash ${ITD}/shard_test.sh ${BIN} ${REAL_MODEL} ${IT}/shard_real "3"
+  --set quant.embeddings=true --set calib.synthetic=true --set calib.timesteps=16
+  --set timegroups.count=4 --set phase1.enabled=true --set phase2.enabled=true --set phase3.enabled=true)
+aq_itest(shard.qwen2 COMMAND bash ${ITD}/shard_test.sh ${BIN} ${AQ_SHARED}/models/tinystories-qwen2-4m
+  ${IT}/shard_qwen2 "8 16" --set quant.embeddings=true --set quant.bits=2 --set quant.group_size=32)
+set_tests_properties(shard.real shard.qwen2 PROPERTIES SKIP_RETURN_CODE 77)
