@@ -50,6 +50,18 @@ def main():
     ap.add_argument("--r-fs", type=float, default=50e9, help="aggregate FS read B/s")
     ap.add_argument("--gather", type=float, default=10e9, help="G: rank-0 ingress B/s (NIC)")
     ap.add_argument("--w0", type=float, default=0, help="rank-0 write B/s (default: measured)")
+    ap.add_argument("--row-sharded", action="store_true",
+                    help="issue 16: tensors above a fair share cut into row blocks (the largest "
+                         "item is one chunk granule) and ranks filter their own chunks (rank 0 "
+                         "only stores compressed chunks at --w0-store)")
+    ap.add_argument("--granule", type=float, default=4096 * 3584,
+                    help="weights of the smallest row block (4096 rows x 3584: the power-of-two "
+                         "chunk rows of Dream-7B's scale arrays at 1 MiB chunks)")
+    ap.add_argument("--w0-store", type=float, default=0.1e9,
+                    help="rank 0's H5Dwrite_chunk rate of filtered bytes, B/s (0.1e9: run 5 of "
+                         "bench/results/dream7b_int2.md, 1.44 s for ~0.15 GB under load 21-26)")
+    ap.add_argument("--t-pass", type=float, default=0.0,
+                    help="seconds rank 0 spends filtering passthrough tensors (serial)")
     a = ap.parse_args()
     R = a.results
     scal = load_lines(f"{R}/scaling.jsonl")
@@ -119,6 +131,9 @@ def main():
           f"c = {rate/1e6:.0f} Mweights/s/thread x {a.threads} threads, r_rank {a.r_rank/1e9:.1f} GB/s, "
           f"R_fs {a.r_fs/1e9:.0f} GB/s, G {a.gather/1e9:.0f} GB/s, w0 {w0/1e9:.2f} GB/s, "
           f"largest unit {W_unit/1e9:.2f} G weights, {a.units} units")
+    if a.row_sharded:
+        sharded_projection(a, W, B_in, B_out, rate)
+        return
     print("| ranks | T_par s | T_ser s | predicted wall s | speed-up vs 8 | limited by |")
     print("|---|---|---|---|---|---|")
     base = None
@@ -142,6 +157,36 @@ def main():
           f"unless large tensors are split by rows (then by R_fs: P = R_fs / r_rank = "
           f"{a.r_fs / a.r_rank:.0f})")
     _ = Ppar
+
+
+def sharded_projection(a, W, B_in, B_out, rate):
+    """Row-sharded plan (issue 16): per-rank work max(W/P, granule) (items of at most half a
+    fair share, contiguous partition assumed to balance to within one item: + W/(2P) worst
+    case shown as the lower efficiency bound); rank 0's serial part is storing the filtered
+    chunks (B_out / min(G, w0_store)) plus its passthrough filtering; the last item's
+    results cannot overlap anything (fill = storing one item's output on rank 0)."""
+    t, c = a.threads, rate
+    T1 = 1.0 + W / (t * c) + B_in / a.r_rank + B_out / a.w0_store + a.t_pass
+    print(f"row-sharded: granule {a.granule/1e6:.1f} M weights, rank-0 store {a.w0_store/1e9:.2f} GB/s, "
+          f"passthrough {a.t_pass:.1f} s; T(1) = {T1:.1f} s")
+    print("| ranks | T_par s | T_ser s | wall s (balanced) | efficiency | wall s (worst item) | efficiency | limited by |")
+    print("|---|---|---|---|---|---|---|---|")
+    for P in (1, 8, 64, 256, 512):
+        if P == 1:
+            print(f"| 1 | {T1 - 1.0:.1f} | - | {T1:.1f} | 100 % | {T1:.1f} | 100 % | compute+read |")
+            continue
+        item = max(a.granule, W / P / 2)
+        r_read = min(a.r_rank, a.r_fs / P)
+        out = []
+        for load in (max(W / P, a.granule), W / P + item):
+            T_par = load / (t * c) + 2 * load / r_read
+            T_ser = B_out / min(a.gather, a.w0_store) + a.t_pass
+            fill = item * a.bits_per_weight / 8 / min(a.gather, a.w0_store)  # last item stored
+            T = 1.0 + max(T_par, T_ser) + fill
+            out.append((T_par, T_ser, T, T1 / (P * T)))
+        lim = "compute+read" if out[0][0] >= out[0][1] else "rank-0 store"
+        print(f"| {P} | {out[0][0]:.2f} | {out[0][1]:.2f} | {out[0][2]:.2f} | {100*out[0][3]:.0f} % "
+              f"| {out[1][2]:.2f} | {100*out[1][3]:.0f} % | {lim} |")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@
  *  For each quantized tensor a worker owns: one AQ_TAG_RESULT header (aq_msg_hdr of
  *  src/job/job_internal.h, kind MSG_RESULT), then the stored arrays of its format
  *  (include/aq/qformat.h), array i under tag AQ_TAG_RESULT_ARRAY0 + i, each in pieces of at
- *  most 1 GiB; at the end one
+ *  most 1 GiB, and for a row block (row-sharding) its row sums under AQ_TAG_RESULT_SUMS;
+ *  at the end one
  *  AQ_TAG_RESULT header of kind MSG_END carrying the worker's status and message.  Rank 0
  *  receives headers from any source; MPI's non-overtaking rule keeps a header and its
  *  payload together.  AQ_TAG_ABORT (one int, rank 0 -> each worker) asks the workers to
