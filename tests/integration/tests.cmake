@@ -136,9 +136,14 @@ aq_itest(shard.real COMMAND bash ${ITD}/shard_test.sh ${BIN} ${REAL_MODEL} ${IT}
   --set timegroups.count=4 --set phase1.enabled=true --set phase2.enabled=true --set phase3.enabled=true)
 aq_itest(shard.qwen2 COMMAND bash ${ITD}/shard_test.sh ${BIN} ${AQ_SHARED}/models/tinystories-qwen2-4m
   ${IT}/shard_qwen2 "8 16" --set quant.embeddings=true --set quant.bits=2 --set quant.group_size=32)
-set_tests_properties(shard.real shard.qwen2 PROPERTIES SKIP_RETURN_CODE 77)
+# dq layout (narrow super-scale arrays: the 1024-row chunk cap sets the granule) under a size
+# budget (widths chosen per tensor before the blocks are cut).
+aq_itest(shard.qwen2.dq_budget COMMAND bash ${ITD}/shard_test.sh ${BIN}
+  ${AQ_SHARED}/models/tinystories-qwen2-4m ${IT}/shard_qwen2_dq "16" --set quant.embeddings=true
+  --set quant.scale_dtype=dq --set quant.method=mse --set quant.budget_bits=3.0)
+set_tests_properties(shard.real shard.qwen2 shard.qwen2.dq_budget PROPERTIES SKIP_RETURN_CODE 77)
 # SIGUSR1 while 16 ranks hold row blocks (embeddings cut), --resume on 3 ranks: bit-identical.
 aq_itest(interrupt_resume.shard COMMAND bash ${ITD}/interrupt_resume.sh ${BIN} ${IT}/interrupt_shard
   --set quant.embeddings=true)
 set_tests_properties(interrupt_resume.shard PROPERTIES ENVIRONMENT
-  "${IT_ENV};AQ_TEST_CHUNK_BYTES=4096;AQ_IR_RANKS=16;AQ_IR_LAYERS=4")
+  "${IT_ENV};AQ_TEST_CHUNK_BYTES=4096;AQ_IR_RANKS=16;AQ_IR_LAYERS=4;AQ_IR_DELAY_MS=150")
