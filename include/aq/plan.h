@@ -77,12 +77,12 @@ aq_status aq_plan_build(const aq_checkpoint *m, int ranks, aq_plan_is_work is_wo
 aq_status aq_plan_assign(aq_plan *p, const int *owner, aq_err *err);
 
 /*! aq_plan_row_blocks() :
- *  Splits `rows` rows of `bytes` bytes into blocks of at most `max_bytes` bytes where
- *  possible, each boundary a multiple of `granule` rows (the last block ends at `rows`),
- *  the granules spread evenly (block b gets granules [b*G/n, (b+1)*G/n), G = ceil(rows /
- *  granule)), and at most `max_blocks` blocks.  Writes bounds[0..n] (bounds[0] = 0,
- *  bounds[n] = rows, strictly increasing); bounds must hold max_blocks + 1 entries.
- *  granule < 1, max_bytes = 0, rows < 1 or max_blocks < 1 give one block.  Pure.
+ *  Splits `rows` rows of `bytes` bytes into n = min(ceil(bytes / max_bytes), rows / granule,
+ *  max_blocks) blocks whose inner boundaries are the multiples of `granule` nearest to
+ *  b * rows / n (a tail shorter than a granule joins the last block).  Writes bounds[0..n]
+ *  (bounds[0] = 0, bounds[n] = rows, strictly increasing); bounds must hold max_blocks + 1
+ *  entries.  Bytes at most max_bytes, granule < 1, rows < 1, max_blocks < 1 or fewer than
+ *  two whole granules give one block.  Pure.
  *  @return : n, the number of blocks (>= 1). */
 int aq_plan_row_blocks(int64_t rows, uint64_t bytes, int64_t granule, uint64_t max_bytes,
                        int max_blocks, int64_t *bounds);

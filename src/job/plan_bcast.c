@@ -46,7 +46,9 @@ static aq_status bcast_owners(aq_job *j, size_t n_here, const char *what, int **
 }
 
 aq_status aq_job_make_plan(aq_job *j, aq_err *err) {
-    aq_status st = aq_plan_build(j->model, j->size, is_work, j->cfg, &j->plan, err);
+    /* --dry-run --ranks N: the plan for N ranks, computed alike on every rank */
+    const int ranks = j->opts->dry_run && j->opts->plan_ranks > 0 ? j->opts->plan_ranks : j->size;
+    aq_status st = aq_plan_build(j->model, ranks, is_work, j->cfg, &j->plan, err);
     if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
     /* Rank 0's partition is the plan; the others check they see the same model. */
     int *owner = NULL;

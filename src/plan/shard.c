@@ -9,12 +9,15 @@ int aq_plan_row_blocks(int64_t rows, uint64_t bytes, int64_t granule, uint64_t m
     bounds[0] = 0;
     bounds[1] = rows > 0 ? rows : 0;
     if (rows < 1 || granule < 1 || max_bytes == 0 || max_blocks < 1 || bytes <= max_bytes) return 1;
-    const int64_t g = (rows + granule - 1) / granule; /* granules, the last may be short */
+    const int64_t g = rows / granule; /* whole granules; a short tail joins the last block */
     uint64_t want = (bytes + max_bytes - 1) / max_bytes;
     int64_t n = (int64_t)(want < (uint64_t)g ? want : (uint64_t)g);
     if (n > max_blocks) n = max_blocks;
+    if (n < 2) return 1;
+    /* boundary b: the granule multiple nearest to b * rows / n; targets are at least one
+     * granule apart (n <= g), so the boundaries strictly increase and stay below rows */
     for (int64_t b = 1; b < n; ++b)
-        bounds[b] = b * g / n * granule; /* b*g/n strictly increases as n <= g */
+        bounds[b] = (2 * b * rows + n * granule) / (2 * n * granule) * granule;
     bounds[n] = rows;
     return (int)n;
 }

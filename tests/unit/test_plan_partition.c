@@ -98,9 +98,12 @@ START_TEST(row_blocks) {
     for (int i = 0; i < 10; ++i)
         ck_assert_int_eq(b[i + 1] - b[i], 100);
     ck_assert_int_eq(aq_plan_row_blocks(1000, 1000, 100, 1, 3, b), 3); /* max_blocks cap */
-    ck_assert(b[1] == 300 && b[2] == 600 && b[3] == 1000);
-    ck_assert_int_eq(aq_plan_row_blocks(1050, 1050, 256, 400, 64, b), 3); /* short last */
-    ck_assert(b[1] % 256 == 0 && b[2] % 256 == 0 && b[3] == 1050 && b[2] < 1050);
+    ck_assert(b[1] == 300 && b[2] == 700 && b[3] == 1000);
+    ck_assert_int_eq(aq_plan_row_blocks(1050, 1050, 256, 400, 64, b), 3); /* nearest */
+    ck_assert(b[1] == 256 && b[2] == 768 && b[3] == 1050);
+    ck_assert_int_eq(aq_plan_row_blocks(2049, 2049, 1024, 100, 64, b), 2); /* tail joins */
+    ck_assert(b[1] == 1024 && b[2] == 2049);
+    ck_assert_int_eq(aq_plan_row_blocks(1500, 1500, 1024, 100, 64, b), 1); /* one granule */
     aq_rng r;
     aq_rng_seed(&r, 9);
     for (int trial = 0; trial < 500; ++trial) {
@@ -109,8 +112,9 @@ START_TEST(row_blocks) {
         int maxb = 1 + (int)(aq_rng_next(&r) % 64);
         int n = aq_plan_row_blocks(rows, bytes, g, mb, maxb, b);
         ck_assert(n >= 1 && n <= maxb && b[0] == 0 && b[n] == rows);
+        ck_assert(n == 1 || (uint64_t)n <= (bytes + mb - 1) / mb);
         for (int i = 1; i < n; ++i)
-            ck_assert(b[i] > b[i - 1] && b[i] % g == 0);
+            ck_assert(b[i] > b[i - 1] && b[i] % g == 0 && b[i] < rows);
     }
 }
 END_TEST
