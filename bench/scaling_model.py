@@ -51,17 +51,20 @@ def main():
     ap.add_argument("--gather", type=float, default=10e9, help="G: rank-0 ingress B/s (NIC)")
     ap.add_argument("--w0", type=float, default=0, help="rank-0 write B/s (default: measured)")
     ap.add_argument("--row-sharded", action="store_true",
-                    help="issue 16: tensors above a fair share cut into row blocks (the largest "
-                         "item is one chunk granule) and ranks filter their own chunks (rank 0 "
+                    help="issue 16: units above a fair share cut into tensors and row blocks "
+                         "(balance from --imbalance) and ranks filter their own chunks (rank 0 "
                          "only stores compressed chunks at --w0-store)")
-    ap.add_argument("--granule", type=float, default=4096 * 3584,
-                    help="weights of the smallest row block (4096 rows x 3584: the power-of-two "
-                         "chunk rows of Dream-7B's scale arrays at 1 MiB chunks)")
+    ap.add_argument("--imbalance", default="8:1.143,64:1.107,256:1.142,512:1.142",
+                    help="P:max/mean of the row-sharded plan per rank count (bench/plan_balance.py "
+                         "on jobs/dream7b_int2.ini)")
     ap.add_argument("--w0-store", type=float, default=0.1e9,
                     help="rank 0's H5Dwrite_chunk rate of filtered bytes, B/s (0.1e9: run 5 of "
                          "bench/results/dream7b_int2.md, 1.44 s for ~0.15 GB under load 21-26)")
+    ap.add_argument("--t-fixed", type=float, default=1.0,
+                    help="T_fixed: plan, model open, file create, final metadata (s)")
     ap.add_argument("--t-pass", type=float, default=0.0,
-                    help="seconds rank 0 spends filtering passthrough tensors (serial)")
+                    help="seconds rank 0 spends filtering passthrough tensors (serial; Dream-7B with "
+                         "quant.embeddings=false: 2.18 GB bf16 at zstd -3's ~0.22 GB/s = ~10 s)")
     a = ap.parse_args()
     R = a.results
     scal = load_lines(f"{R}/scaling.jsonl")
@@ -160,33 +163,29 @@ def main():
 
 
 def sharded_projection(a, W, B_in, B_out, rate):
-    """Row-sharded plan (issue 16): per-rank work max(W/P, granule) (items of at most half a
-    fair share, contiguous partition assumed to balance to within one item: + W/(2P) worst
-    case shown as the lower efficiency bound); rank 0's serial part is storing the filtered
-    chunks (B_out / min(G, w0_store)) plus its passthrough filtering; the last item's
-    results cannot overlap anything (fill = storing one item's output on rank 0)."""
+    """Row-sharded plan (issue 16).  Per-rank work = imb(P) x (W / P) with imb(P) the plan's
+    measured balance max/mean of rank bytes (bench/plan_balance.py: the real planner on a
+    Dream-7B-shaped header); rank 0's serial part is storing every filtered chunk
+    (B_out / min(G, w0_store)) plus filtering the passthrough tensors itself (t_pass); the
+    last item's output cannot overlap (fill: its store).  T(1): everything in line on rank 0."""
     t, c = a.threads, rate
-    T1 = 1.0 + W / (t * c) + B_in / a.r_rank + B_out / a.w0_store + a.t_pass
-    print(f"row-sharded: granule {a.granule/1e6:.1f} M weights, rank-0 store {a.w0_store/1e9:.2f} GB/s, "
-          f"passthrough {a.t_pass:.1f} s; T(1) = {T1:.1f} s")
-    print("| ranks | T_par s | T_ser s | wall s (balanced) | efficiency | wall s (worst item) | efficiency | limited by |")
+    imb = {int(k): float(v) for k, v in (x.split(":") for x in a.imbalance.split(","))}
+    store = min(a.gather, a.w0_store)
+    T1 = a.t_fixed + W / (t * c) + B_in / a.r_rank + B_out / a.w0_store + a.t_pass
+    print(f"row-sharded: rank-0 store {a.w0_store/1e9:.2f} GB/s, passthrough on rank 0 {a.t_pass:.1f} s, "
+          f"T_fixed {a.t_fixed:.1f} s, "
+          f"plan balance {a.imbalance}; T(1) = {T1:.1f} s")
+    print("| ranks | plan max/mean | T_par s | T_ser s | wall s | speed-up | efficiency | limited by |")
     print("|---|---|---|---|---|---|---|---|")
-    for P in (1, 8, 64, 256, 512):
-        if P == 1:
-            print(f"| 1 | {T1 - 1.0:.1f} | - | {T1:.1f} | 100 % | {T1:.1f} | 100 % | compute+read |")
-            continue
-        item = max(a.granule, W / P / 2)
+    for P in sorted(imb):
         r_read = min(a.r_rank, a.r_fs / P)
-        out = []
-        for load in (max(W / P, a.granule), W / P + item):
-            T_par = load / (t * c) + 2 * load / r_read
-            T_ser = B_out / min(a.gather, a.w0_store) + a.t_pass
-            fill = item * a.bits_per_weight / 8 / min(a.gather, a.w0_store)  # last item stored
-            T = 1.0 + max(T_par, T_ser) + fill
-            out.append((T_par, T_ser, T, T1 / (P * T)))
-        lim = "compute+read" if out[0][0] >= out[0][1] else "rank-0 store"
-        print(f"| {P} | {out[0][0]:.2f} | {out[0][1]:.2f} | {out[0][2]:.2f} | {100*out[0][3]:.0f} % "
-              f"| {out[1][2]:.2f} | {100*out[1][3]:.0f} % | {lim} |")
+        T_par = imb[P] * (W / P / (t * c) + B_in / P / r_read)
+        T_ser = B_out / store + a.t_pass
+        fill = imb[P] * B_out / P / 4 / store  # one item (<= a quarter of a share) stored last
+        T = a.t_fixed + max(T_par, T_ser) + fill
+        lim = "compute+read" if T_par >= T_ser else "rank-0 serial"
+        print(f"| {P} | {imb[P]:.3f} | {T_par:.2f} | {T_ser:.2f} | {T:.2f} | {T1/T:.1f}x "
+              f"| {100*T1/(P*T):.0f} % | {lim} |")
 
 
 if __name__ == "__main__":

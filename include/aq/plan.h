@@ -27,7 +27,7 @@ typedef struct {
 /* An item of the weight plan (issue 16, row-sharding): what one rank quantizes in one go.
  * Either a whole unit (count tensors, n_blocks = 1), one tensor of a unit that is larger than
  * a fair share (count = 1, n_blocks = 1), or one row block [row0, row1) of a tensor larger
- * than half a fair share (count = 1, block b of n_blocks > 1). */
+ * than a quarter of a fair share (count = 1, block b of n_blocks > 1). */
 typedef struct {
     size_t unit;         /* the unit it comes from */
     size_t first, count; /* its tensors: tensor_order[first .. first+count) */
@@ -96,8 +96,8 @@ typedef int64_t (*aq_plan_granule)(const aq_tensor *t, const void *ctx);
  *  built from) and partitions them over the ranks like units (aq_plan_partition() on their
  *  work bytes).  With fair share S = ceil(total work / ranks): a unit of at most S work
  *  bytes stays one item; a larger unit becomes one item per tensor, and a tensor of more
- *  than S / 2 work bytes whose granule(t) > 0 is cut by aq_plan_row_blocks(rows = shape[0],
- *  max_bytes = S / 2, max_blocks = 4 * ranks) into row-block items.  With one rank, or
+ *  than S / 4 work bytes whose granule(t) > 0 is cut by aq_plan_row_blocks(rows = shape[0],
+ *  max_bytes = S / 4, max_blocks = 4 * ranks) into row-block items.  With one rank, or
  *  nothing above S, the items stay the units (the assignment of aq_plan_build()).
  *  is_work as for aq_plan_build().  Deterministic.
  *  @return : AQ_OK, AQ_E_NOMEM. */

@@ -77,7 +77,7 @@ static void report_items(const aq_plan *p, const aq_checkpoint *m) {
     }
     if (!split) return;
     printf("row-sharding: %zu items, %zu of them row blocks (units above a fair share are split "
-           "into tensors, tensors above half of it into row blocks)\n",
+           "into tensors, tensors above a quarter of it into row blocks)\n",
            p->n_items, blocks);
     for (size_t i = 0; i < p->n_items; ++i) {
         const aq_plan_item *it = &p->items[i];

@@ -48,8 +48,8 @@ static size_t unit_items(const aq_plan *p, const aq_checkpoint *m, size_t u, uin
     for (size_t k = un->first; k < un->first + un->count; ++k) {
         const aq_tensor *t = aq_checkpoint_tensor(m, p->tensor_order[k]);
         const uint64_t w = work_of(t, is_work, ctx);
-        const int64_t g = w > share / 2 && granule ? granule(t, ctx) : 0;
-        int nb = aq_plan_row_blocks(rows_of(t), w, g, share / 2, max_blocks, bounds);
+        const int64_t g = w > share / 4 && granule ? granule(t, ctx) : 0;
+        int nb = aq_plan_row_blocks(rows_of(t), w, g, share / 4, max_blocks, bounds);
         for (int b = 0; b < nb; ++b, ++n) {
             if (!out) continue;
             out[n] = whole(u, k, 1, w);

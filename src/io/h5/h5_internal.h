@@ -17,7 +17,7 @@
  * touching one row does not decompress megabytes. */
 #define AQ_H5_CHUNK_BYTES ((size_t)1 << 20)
 /* Leading-dim slices per chunk of a 2-D (or higher) dataset at most (a power of two). */
-#define AQ_H5_CHUNK_MAX_ROWS ((hsize_t)1024)
+#define AQ_H5_CHUNK_MAX_ROWS ((hsize_t)256)
 
 struct aq_h5_writer {
     hid_t file;    /* the open "<path>.partial" */
