@@ -57,14 +57,16 @@ def main():
     ap.add_argument("--imbalance", default="8:1.143,64:1.107,256:1.142,512:1.142",
                     help="P:max/mean of the row-sharded plan per rank count (bench/plan_balance.py "
                          "on jobs/dream7b_int2.ini)")
-    ap.add_argument("--w0-store", type=float, default=0.1e9,
-                    help="rank 0's H5Dwrite_chunk rate of filtered bytes, B/s (0.1e9: run 5 of "
-                         "bench/results/dream7b_int2.md, 1.44 s for ~0.15 GB under load 21-26)")
+    ap.add_argument("--w0-store", type=float, default=0.58e9,
+                    help="rank 0's store rate of filtered chunks (H5Dwrite_chunk + flush), B/s "
+                         "(0.58e9: medium preset, jobs/int2_compact.ini, -n 1, this machine, load 3-6: "
+                         "0.19 s for ~110 MB; docs/SCALING.md 5b)")
     ap.add_argument("--t-fixed", type=float, default=1.0,
                     help="T_fixed: plan, model open, file create, final metadata (s)")
-    ap.add_argument("--t-pass", type=float, default=0.0,
+    ap.add_argument("--t-pass", type=float, default=6.0,
                     help="seconds rank 0 spends filtering passthrough tensors (serial; Dream-7B with "
-                         "quant.embeddings=false: 2.18 GB bf16 at zstd -3's ~0.22 GB/s = ~10 s)")
+                         "quant.embeddings=false: 2.18 GB bf16 at the 0.36 GB/s measured on the "
+                         "medium preset = 6 s)")
     a = ap.parse_args()
     R = a.results
     scal = load_lines(f"{R}/scaling.jsonl")
