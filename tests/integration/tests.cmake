@@ -139,6 +139,11 @@ aq_itest(shard.qwen2 COMMAND bash ${ITD}/shard_test.sh ${BIN} ${AQ_SHARED}/model
 # --dry-run --ranks N: the plan for N ranks from one process, row blocks included.
 aq_itest(cli.dry_run_ranks COMMAND bash -c "$<TARGET_FILE:aq-mpi> --config ${CMAKE_SOURCE_DIR}/jobs/baseline.ini --set model.path=${REAL_MODEL} --set quant.embeddings=true --dry-run --ranks 16 > ${IT}/dry_run_ranks.log && grep -q 'rank   15' ${IT}/dry_run_ranks.log && grep -q 'lm_head.weight .* rows \\[0, [0-9]*) block 1/' ${IT}/dry_run_ranks.log && ! $<TARGET_FILE:aq-mpi> --ranks 3 2>/dev/null")
 
+# SIGKILL of the last of 16 ranks while tensors are spread over ranks as row blocks.
+aq_itest(kill_resume.shard COMMAND bash ${ITD}/kill_resume.sh ${BIN} 16 ${IT}/kill_shard)
+set_tests_properties(kill_resume.shard PROPERTIES ENVIRONMENT
+  "${IT_ENV};AQ_TEST_CHUNK_BYTES=4096;AQ_KR_LAYERS=4;AQ_KR_DELAY_MS=150;AQ_KR_SET=quant.embeddings=true")
+
 # dq layout (narrow super-scale arrays: the 256-row chunk cap sets the granule) under a size
 # budget (widths chosen per tensor before the blocks are cut).
 aq_itest(shard.qwen2.dq_budget COMMAND bash ${ITD}/shard_test.sh ${BIN}
