@@ -42,8 +42,9 @@ static aq_status write_whole(aq_job *j, const aq_qresult *r, aq_err *err) {
     return st;
 }
 
-/* A whole tensor is written; a row block waits for its siblings (assemble.c), and the last
- * one writes the joined tensor.  r stays owned by the caller. */
+/* A whole tensor is written; a row block waits for its siblings (assemble.c: r is moved
+ * there and left empty), and the last one writes the joined tensor.  The caller frees r
+ * either way. */
 static aq_status write_result(aq_job *j, aq_qresult *r, aq_err *err) {
     if (r->hdr.n_blocks <= 1) return write_whole(j, r, err);
     aq_qresult whole;
