@@ -149,7 +149,10 @@ set_tests_properties(kill_resume.shard PROPERTIES ENVIRONMENT
 aq_itest(shard.qwen2.dq_budget COMMAND bash ${ITD}/shard_test.sh ${BIN}
   ${AQ_SHARED}/models/tinystories-qwen2-4m ${IT}/shard_qwen2_dq "16" --set quant.embeddings=true
   --set quant.scale_dtype=dq --set quant.method=mse --set quant.budget_bits=3.0)
-set_tests_properties(shard.real shard.qwen2 shard.qwen2.dq_budget PROPERTIES SKIP_RETURN_CODE 77)
+# The generated embedded model (3 shards) at -n 8 and -n 16, 2-bit g32, embeddings quantized.
+aq_itest(shard.tiny REQUIRES tiny COMMAND bash ${ITD}/shard_test.sh ${BIN} ${IT}/tiny ${IT}/shard_tiny
+  "8 16" --set quant.embeddings=true --set quant.bits=2 --set quant.group_size=32)
+set_tests_properties(shard.real shard.qwen2 shard.qwen2.dq_budget shard.tiny PROPERTIES SKIP_RETURN_CODE 77)
 # SIGUSR1 while 16 ranks hold row blocks (embeddings cut), --resume on 3 ranks: bit-identical.
 aq_itest(interrupt_resume.shard COMMAND bash ${ITD}/interrupt_resume.sh ${BIN} ${IT}/interrupt_shard
   --set quant.embeddings=true)
