@@ -50,6 +50,23 @@ def main():
     ap.add_argument("--r-fs", type=float, default=50e9, help="aggregate FS read B/s")
     ap.add_argument("--gather", type=float, default=10e9, help="G: rank-0 ingress B/s (NIC)")
     ap.add_argument("--w0", type=float, default=0, help="rank-0 write B/s (default: measured)")
+    ap.add_argument("--row-sharded", action="store_true",
+                    help="issue 16: units above a fair share cut into tensors and row blocks "
+                         "(balance from --imbalance) and ranks filter their own chunks (rank 0 "
+                         "only stores compressed chunks at --w0-store)")
+    ap.add_argument("--imbalance", default="8:1.143,64:1.107,256:1.142,512:1.142",
+                    help="P:max/mean of the row-sharded plan per rank count (bench/plan_balance.py "
+                         "on jobs/dream7b_int2.ini)")
+    ap.add_argument("--w0-store", type=float, default=0.58e9,
+                    help="rank 0's store rate of filtered chunks (H5Dwrite_chunk + flush), B/s "
+                         "(0.58e9: medium preset, jobs/int2_compact.ini, -n 1, this machine, load 3-6: "
+                         "0.19 s for ~110 MB; docs/SCALING.md 5b)")
+    ap.add_argument("--t-fixed", type=float, default=1.0,
+                    help="T_fixed: plan, model open, file create, final metadata (s)")
+    ap.add_argument("--t-pass", type=float, default=6.0,
+                    help="seconds rank 0 spends filtering passthrough tensors (serial; Dream-7B with "
+                         "quant.embeddings=false: 2.18 GB bf16 at the 0.36 GB/s measured on the "
+                         "medium preset = 6 s)")
     a = ap.parse_args()
     R = a.results
     scal = load_lines(f"{R}/scaling.jsonl")
@@ -119,6 +136,9 @@ def main():
           f"c = {rate/1e6:.0f} Mweights/s/thread x {a.threads} threads, r_rank {a.r_rank/1e9:.1f} GB/s, "
           f"R_fs {a.r_fs/1e9:.0f} GB/s, G {a.gather/1e9:.0f} GB/s, w0 {w0/1e9:.2f} GB/s, "
           f"largest unit {W_unit/1e9:.2f} G weights, {a.units} units")
+    if a.row_sharded:
+        sharded_projection(a, W, B_in, B_out, rate)
+        return
     print("| ranks | T_par s | T_ser s | predicted wall s | speed-up vs 8 | limited by |")
     print("|---|---|---|---|---|---|")
     base = None
@@ -142,6 +162,32 @@ def main():
           f"unless large tensors are split by rows (then by R_fs: P = R_fs / r_rank = "
           f"{a.r_fs / a.r_rank:.0f})")
     _ = Ppar
+
+
+def sharded_projection(a, W, B_in, B_out, rate):
+    """Row-sharded plan (issue 16).  Per-rank work = imb(P) x (W / P) with imb(P) the plan's
+    measured balance max/mean of rank bytes (bench/plan_balance.py: the real planner on a
+    Dream-7B-shaped header); rank 0's serial part is storing every filtered chunk
+    (B_out / min(G, w0_store)) plus filtering the passthrough tensors itself (t_pass); the
+    last item's output cannot overlap (fill: its store).  T(1): everything in line on rank 0."""
+    t, c = a.threads, rate
+    imb = {int(k): float(v) for k, v in (x.split(":") for x in a.imbalance.split(","))}
+    store = min(a.gather, a.w0_store)
+    T1 = a.t_fixed + W / (t * c) + B_in / a.r_rank + B_out / a.w0_store + a.t_pass
+    print(f"row-sharded: rank-0 store {a.w0_store/1e9:.2f} GB/s, passthrough on rank 0 {a.t_pass:.1f} s, "
+          f"T_fixed {a.t_fixed:.1f} s, "
+          f"plan balance {a.imbalance}; T(1) = {T1:.1f} s")
+    print("| ranks | plan max/mean | T_par s | T_ser s | wall s | speed-up | efficiency | limited by |")
+    print("|---|---|---|---|---|---|---|---|")
+    for P in sorted(imb):
+        r_read = min(a.r_rank, a.r_fs / P)
+        T_par = imb[P] * (W / P / (t * c) + B_in / P / r_read)
+        T_ser = B_out / store + a.t_pass
+        fill = imb[P] * B_out / P / 4 / store  # one item (<= a quarter of a share) stored last
+        T = a.t_fixed + max(T_par, T_ser) + fill
+        lim = "compute+read" if T_par >= T_ser else "rank-0 serial"
+        print(f"| {P} | {imb[P]:.3f} | {T_par:.2f} | {T_ser:.2f} | {T:.2f} | {T1/T:.1f}x "
+              f"| {100*T1/(P*T):.0f} % | {lim} |")
 
 
 if __name__ == "__main__":

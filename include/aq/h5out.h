@@ -113,6 +113,29 @@ aq_status aq_h5_create(const char *path, int level, const aq_h5_root_info *root,
 aq_status aq_h5_prefilter_2d(int64_t rows, int64_t cols, size_t elem, const void *data, int level,
                              void **blob, uint64_t *blob_bytes, aq_err *err);
 
+/*! aq_h5_prefilter_rows() :
+ *  aq_h5_prefilter_2d() for the rows [row0, row1) of a [rows, cols] array (row-sharding,
+ *  issue 16): `data` holds those rows only; the chunk grid is the whole array's, and the
+ *  blob holds the chunks of the chunk rows [row0 / C, ceil(row1 / C)), C = aq_h5_chunk_rows(),
+ *  in grid order.  Blobs of consecutive row ranges concatenated by aq_h5_blob_concat() are
+ *  the blob of their union; over [0, rows) it is aq_h5_prefilter_2d()'s.
+ *  @return : AQ_OK; AQ_E_VALUE when the range is out of bounds or row0 (or row1, unless it
+ *            is rows) is not a multiple of C; as aq_h5_prefilter_2d() otherwise. */
+aq_status aq_h5_prefilter_rows(int64_t rows, int64_t row0, int64_t row1, int64_t cols, size_t elem,
+                               const void *data, int level, void **blob, uint64_t *blob_bytes,
+                               aq_err *err);
+
+/*! aq_h5_chunk_rows() : rows per chunk of the [rows, cols] datasets of `elem`-byte elements
+ *  the writer creates: `rows` when they fit one chunk, else a power of two (1 when one row
+ *  exceeds a chunk). */
+int64_t aq_h5_chunk_rows(int64_t rows, int64_t cols, size_t elem);
+
+/*! aq_h5_blob_concat() : one blob from n blobs of consecutive chunk rows (in order), into
+ *  *out (malloc'ed, caller frees).  @return : AQ_OK; AQ_E_VALUE for a malformed blob;
+ *  AQ_E_NOMEM. */
+aq_status aq_h5_blob_concat(const void *const *blobs, const uint64_t *bytes, int n, void **out,
+                            uint64_t *out_bytes, aq_err *err);
+
 /*! aq_h5_write_quantized() :
  *  /tensors/<name>/ with kind="quantized", shape, orig_dtype, the datasets arrays[i] in
  *  order, the attributes attrs[i] (strings, or int32), the metrics rel_mse, sqnr_db, cosine,

@@ -20,6 +20,7 @@ typedef struct {
 
 typedef struct aq_job_opts_s {
     int dry_run;             /* print the plan (unit -> rank, bytes per rank) and stop */
+    int plan_ranks;          /* with dry_run: plan for this many ranks (0: the comm's size) */
     const char *config_text; /* effective INI text, stored in the result's root attrs */
     int quiet;               /* no progress lines or summary (benchmarks) */
     int resume;              /* continue "<output.path>.partial" when it exists */

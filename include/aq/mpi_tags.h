@@ -14,7 +14,8 @@
  *  For each quantized tensor a worker owns: one AQ_TAG_RESULT header (aq_msg_hdr of
  *  src/job/job_internal.h, kind MSG_RESULT), then the stored arrays of its format
  *  (include/aq/qformat.h), array i under tag AQ_TAG_RESULT_ARRAY0 + i, each in pieces of at
- *  most 1 GiB; at the end one
+ *  most 1 GiB, and for a row block (row-sharding) its row sums under AQ_TAG_RESULT_SUMS;
+ *  at the end one
  *  AQ_TAG_RESULT header of kind MSG_END carrying the worker's status and message.  Rank 0
  *  receives headers from any source; MPI's non-overtaking rule keeps a header and its
  *  payload together.  AQ_TAG_ABORT (one int, rank 0 -> each worker) asks the workers to
@@ -23,8 +24,10 @@
 enum {
     AQ_TAG_RESULT = 11, /* aq_msg_hdr, MPI_BYTE */
     AQ_TAG_RESULT_ARRAY0 =
-        12,           /* array i of the format: tag 12 + i (i < AQ_QF_MAX_ARRAYS), MPI_BYTE */
-    AQ_TAG_ABORT = 19 /* one MPI_INT, rank 0 -> worker */
+        12, /* array i of the format: tag 12 + i (i < AQ_QF_MAX_ARRAYS), MPI_BYTE */
+    AQ_TAG_RESULT_SUMS = 16, /* a row block's row sums after its arrays (n_blocks > 1),
+                                double as MPI_BYTE */
+    AQ_TAG_ABORT = 19        /* one MPI_INT, rank 0 -> worker */
 };
 
 /*-*********************************************

@@ -273,6 +273,31 @@ aq_status aq_qformat_quantize_tensor(const aq_quant_params *p, const aq_kernels 
                                      int64_t cols, const float *h, const char *name,
                                      void *const *arr, aq_quant_metrics *metrics, aq_err *err);
 
+/* Error sums per row: AQ_QF_ROW_SUMS doubles (|W-W^|^2, |W|^2, <W,W^>, |W^|^2,
+ * sum h (W-W^)^2, sum h W^2, each the row's aq_qf_sums lanes added by the fixed lane tree). */
+#define AQ_QF_ROW_SUMS 6
+
+/*! aq_qformat_quantize_rows() :
+ *  The row-range driver under aq_qformat_quantize_tensor() (row-sharding, issue 16; GPTQ
+ *  may drive row ranges the same way): quantizes rows [row0, row1) of the [rows, cols]
+ *  tensor at `src` (row 0 of the whole tensor) into arr[i], which hold those rows only
+ *  ([row1 - row0, row_elems]), and writes each row's error sums to row_sums[(r - row0) *
+ *  AQ_QF_ROW_SUMS + e] (NULL: not wanted).  Blocks of one tensor quantized separately give
+ *  the whole tensor's arrays and row sums byte for byte (rows are independent); metrics come
+ *  from all rows' sums by aq_qf_metrics_from_row_sums().  Checks as
+ *  aq_qformat_quantize_tensor() (rows in messages are the tensor's); the first problem is the
+ *  lowest flat index within the range.
+ *  @return : as aq_qformat_quantize_tensor(); AQ_E_VALUE for a bad row range. */
+aq_status aq_qformat_quantize_rows(const aq_quant_params *p, const aq_kernels *k,
+                                   aq_dtype src_dtype, const void *src, int64_t rows, int64_t row0,
+                                   int64_t row1, int64_t cols, const float *h, const char *name,
+                                   void *const *arr, double *row_sums, aq_err *err);
+
+/*! aq_qf_metrics_from_row_sums() : the tensor metrics (aq_quant_metrics conventions) from
+ *  the row sums of `rows` rows ([rows, AQ_QF_ROW_SUMS], row order), added in row order from
+ *  0: the one reduction of every driver, so whole and row-sharded tensors agree bit for bit. */
+void aq_qf_metrics_from_row_sums(const double *row_sums, int64_t rows, aq_quant_metrics *m);
+
 /*! aq_qformat_dequantize_rows() : w^ of rows [0, rows) into dst [rows, cols] from the
  *  arrays arr[i] (whole tensor, [rows, row_elems]); OpenMP over rows.  Params must be valid. */
 void aq_qformat_dequantize_rows(const aq_quant_params *p, const void *const *arr, int64_t rows,

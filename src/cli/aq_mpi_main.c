@@ -40,7 +40,10 @@ static void usage(FILE *f) {
                "Options:\n"
                "  -c, --config FILE        job configuration (INI; see jobs/ and docs/CONFIG.md)\n"
                "  -s, --set SEC.KEY=VALUE  override one key after the file (repeatable)\n"
-               "  -n, --dry-run            print the plan (unit -> rank, bytes per rank) and stop\n"
+               "  -n, --dry-run            print the plan (unit -> rank, row blocks, bytes per\n"
+               "                           rank) and stop\n"
+               "  -p, --ranks N            with --dry-run: the plan for N ranks (no need to\n"
+               "                           launch them)\n"
                "  -r, --resume             continue <output.path>.partial of an interrupted run\n"
                "                           (same job and overrides; ranks/threads may differ)\n"
                "  -h, --help               this text\n"
@@ -57,23 +60,22 @@ static void usage(FILE *f) {
 typedef struct {
     const char *config;
     int dry_run, help, version, resume;
+    long plan_ranks;
     int n_sets;
     const char **sets;
 } args;
 
 static int parse_args(int argc, char **argv, args *a, aq_err *err) {
-    static const struct option LONG[] = {{"config", required_argument, 0, 'c'},
-                                         {"set", required_argument, 0, 's'},
-                                         {"dry-run", no_argument, 0, 'n'},
-                                         {"resume", no_argument, 0, 'r'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {"version", no_argument, 0, 'V'},
-                                         {0, 0, 0, 0}};
+    static const struct option LONG[] = {
+        {"config", required_argument, 0, 'c'}, {"set", required_argument, 0, 's'},
+        {"dry-run", no_argument, 0, 'n'},      {"resume", no_argument, 0, 'r'},
+        {"ranks", required_argument, 0, 'p'},  {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
     a->sets = calloc((size_t)argc, sizeof *a->sets);
     if (!a->sets) return aq_err_set(err, AQ_E_NOMEM, "out of memory");
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":c:s:nrhV", LONG, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:s:p:nrhV", LONG, NULL)) != -1) {
         switch (c) {
         case 'c':
             a->config = optarg;
@@ -87,6 +89,13 @@ static int parse_args(int argc, char **argv, args *a, aq_err *err) {
         case 'r':
             a->resume = 1;
             break;
+        case 'p': {
+            char *end;
+            a->plan_ranks = strtol(optarg, &end, 10);
+            if (*end || a->plan_ranks < 1 || a->plan_ranks > 1 << 20)
+                return aq_err_set(err, AQ_E_CONFIG, "--ranks %s: must be 1..1048576", optarg);
+            break;
+        }
         case 'h':
             a->help = 1;
             break;
@@ -101,6 +110,8 @@ static int parse_args(int argc, char **argv, args *a, aq_err *err) {
     }
     if (optind < argc)
         return aq_err_set(err, AQ_E_CONFIG, "unexpected argument '%s' (see --help)", argv[optind]);
+    if (a->plan_ranks && !a->dry_run)
+        return aq_err_set(err, AQ_E_CONFIG, "--ranks only goes with --dry-run");
     return AQ_OK;
 }
 
@@ -148,6 +159,7 @@ static int run(int rank, const args *a) {
     warn_thread_binding(rank);
     char *ini = aq_config_to_ini(&cfg);
     aq_job_opts opts = {.dry_run = a->dry_run,
+                        .plan_ranks = (int)a->plan_ranks,
                         .config_text = ini ? ini : "",
                         .resume = a->resume,
                         .stop = &stop_signal};

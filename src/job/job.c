@@ -90,6 +90,7 @@ aq_status aq_job_run(const aq_config *cfg, const aq_job_opts *opts, MPI_Comm com
     free(j.bits);
     aq_kl_table_free(&j.kl);
     aq_plan_free(j.plan);
+    aq_assembly_free(j.pieces);
     aq_checkpoint_close(j.model);
     return st;
 }

@@ -27,13 +27,16 @@ enum { MSG_RESULT = 1, MSG_END = 2 };
  * bytes: ranks of one job are assumed to share the architecture (homogeneous cluster), as
  * every MPI_BYTE protocol does. */
 typedef struct {
-    int32_t kind;   /* MSG_RESULT or MSG_END */
-    int32_t status; /* aq_status; an END with an error carries its message */
-    int64_t tensor; /* model tensor index */
-    int64_t rows, cols;
-    int32_t n_arrays; /* the format's arrays (aq_qformat_arrays) */
-    int32_t filtered; /* 1: arr[i] are aq_h5_prefilter_2d() blobs of wire_bytes[i] */
-    uint64_t array_bytes[AQ_QF_MAX_ARRAYS]; /* rows * row bytes of each */
+    int32_t kind;       /* MSG_RESULT or MSG_END */
+    int32_t status;     /* aq_status; an END with an error carries its message */
+    int64_t tensor;     /* model tensor index */
+    int64_t rows, cols; /* the whole tensor's 2-D view */
+    int64_t row0, row1; /* the rows this result holds: [0, rows), or a row block */
+    int32_t block;      /* row block index (plan item), 0 for a whole tensor */
+    int32_t n_blocks;   /* 1: whole tensor; > 1: a block, row sums follow the arrays */
+    int32_t n_arrays;   /* the format's arrays (aq_qformat_arrays) */
+    int32_t filtered;   /* 1: arr[i] are aq_h5_prefilter_2d() blobs of wire_bytes[i] */
+    uint64_t array_bytes[AQ_QF_MAX_ARRAYS]; /* (row1 - row0) * row bytes of each */
     uint64_t wire_bytes[AQ_QF_MAX_ARRAYS];  /* bytes of arr[i] as held and sent */
     double seconds;                         /* compute seconds on the producing rank */
     int32_t rank;                           /* producer */
@@ -45,7 +48,7 @@ typedef struct {
     int32_t gptq;        /* GPTQ with a Hessian: 1 factorization reused, 2 made for this tensor */
     double from_err;     /* weighted_rel_err at from_bits */
     double from_kl;      /* per-layer KL at from_bits (aq-eval --layer-kl), NaN: none */
-    aq_quant_metrics metrics;
+    aq_quant_metrics metrics; /* whole tensors only; a block's come from rank 0's merge */
     char msg[AQ_ERR_MSG_MAX];
 } aq_msg_hdr;
 
@@ -54,7 +57,23 @@ typedef struct {
 typedef struct {
     aq_msg_hdr hdr;
     void *arr[AQ_QF_MAX_ARRAYS]; /* hdr.n_arrays of them, the rest NULL */
+    double *sums; /* n_blocks > 1: row sums [row1 - row0][AQ_QF_ROW_SUMS], else NULL */
 } aq_qresult;
+
+/* Bytes of r->sums (0 for a whole tensor). */
+uint64_t aq_qresult_sums_bytes(const aq_qresult *r);
+
+/* Row blocks of sharded tensors waiting on rank 0 for their siblings (assemble.c). */
+typedef struct aq_assembly_s aq_assembly;
+/* Takes block r (moved: r is emptied).  When it completes its tensor, *whole is the merged
+ * result (arrays of the blocks in block order, metrics from their row sums in row order,
+ * aq_qf_metrics_from_row_sums(), seconds summed) and *complete = 1.  *a is created on first
+ * use.  @return : AQ_OK, AQ_E_VALUE (a block twice, mismatched blocks), AQ_E_NOMEM. */
+aq_status aq_assembly_add(aq_assembly **a, aq_qresult *r, aq_qresult *whole, int *complete,
+                          aq_err *err);
+/* Tensors with blocks still missing (0 for NULL); their name via *tensor (first one). */
+size_t aq_assembly_pending(const aq_assembly *a, int64_t *tensor);
+void aq_assembly_free(aq_assembly *a);
 
 /* Stored bytes of r: the sum of its arrays (qresult.c). */
 uint64_t aq_qresult_bytes(const aq_qresult *r);
@@ -80,8 +99,11 @@ aq_status aq_qresult_alloc(aq_qresult *r, const char *name, aq_err *err);
 void aq_qresult_free(aq_qresult *r);
 
 /* Quantizes model tensor `index` into `r` (allocating it), timing the work (tensor_work.c); with
- * calibration, the mse error is weighted by the importance h_j (docs/DESIGN.md §3). */
-aq_status aq_qresult_compute(const aq_job *j, int64_t index, aq_qresult *r, aq_err *err);
+ * calibration, the mse error is weighted by the importance h_j (docs/DESIGN.md §3).  `it`
+ * with n_blocks > 1: only its rows [row0, row1), with row sums instead of metrics and no
+ * fallback (the plan does not split tensors when quant.fallback is on); NULL: whole. */
+aq_status aq_qresult_compute(const aq_job *j, int64_t index, const aq_plan_item *it, aq_qresult *r,
+                             aq_err *err);
 
 /* Importance of tensor t's input channels from the calibration, or *h = NULL (all 1). */
 aq_status aq_job_importance(const aq_job *j, const aq_tensor *t, int64_t cols, float **h,
@@ -196,6 +218,7 @@ struct aq_job_s {
     double budget_achieved;     /* bits/weight the budget allocation reached */
     size_t n_resumed;           /* rank 0: how many */
     struct aq_job_gptq_s *gptq; /* quant.gptq: Hessian file, opts, kept factorizations */
+    aq_assembly *pieces;        /* rank 0: row blocks waiting for their siblings */
 };
 
 /*-*********************************************

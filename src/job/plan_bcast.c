@@ -1,7 +1,9 @@
 /* The plan: built on every rank from the model, rank 0's partition broadcast so that every
- * rank works from the same unit -> rank assignment. */
+ * rank works from the same unit -> rank assignment; then the weight items (row-sharding,
+ * issue 16) and their owners the same way. */
 #include <stdlib.h>
 
+#include "aq/h5out.h"
 #include "aq/job.h"
 #include "job_internal.h"
 
@@ -9,22 +11,67 @@ static int is_work(const aq_tensor *t, const void *cfg) {
     return aq_job_is_quantized(t, cfg);
 }
 
+/* Rows at which a quantized tensor may be cut: the largest chunk rows of its arrays at any
+ * width of its format (all powers of two, aq_h5_chunk_rows), so every block holds whole
+ * chunks of every array whatever width the budget gives it; 0 when one chunk spans it. */
+static int64_t granule(const aq_tensor *t, const void *ctx) {
+    const aq_config *cfg = ctx;
+    if (!aq_job_is_quantized(t, cfg)) return 0;
+    int64_t rows, cols, g = 1;
+    aq_tensor_view(t, &rows, &cols);
+    const aq_qformat *f = aq_qformat_of(&cfg->quant);
+    for (int w = 0; f && w < f->n_widths; ++w) {
+        aq_quant_params p = cfg->quant;
+        p.bits = f->widths[w];
+        aq_qarray a[AQ_QF_MAX_ARRAYS];
+        const int n = aq_qformat_arrays(&p, cols, a);
+        for (int i = 0; i < n; ++i) {
+            const int64_t c = aq_h5_chunk_rows(rows, a[i].row_elems, aq_elem_size(a[i].elem));
+            if (c > g) g = c;
+        }
+    }
+    return g < rows ? g : 0;
+}
+
+/* Broadcasts rank 0's n owners; every rank checks it has n of them. */
+static aq_status bcast_owners(aq_job *j, size_t n_here, const char *what, int **owner,
+                              aq_err *err) {
+    long n = (long)n_here;
+    MPI_Bcast(&n, 1, MPI_LONG, 0, j->comm);
+    *owner = malloc((n_here + 1) * sizeof **owner);
+    aq_status st = *owner ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "plan: out of memory");
+    if (st == AQ_OK && n != (long)n_here)
+        st = aq_err_set(err, AQ_E_MPI, "model has %zu %s here but %ld on rank 0", n_here, what, n);
+    return aq_mpi_agree(j->comm, st, err);
+}
+
 aq_status aq_job_make_plan(aq_job *j, aq_err *err) {
-    aq_status st = aq_plan_build(j->model, j->size, is_work, j->cfg, &j->plan, err);
+    /* --dry-run --ranks N: the plan for N ranks, computed alike on every rank */
+    const int ranks = j->opts->dry_run && j->opts->plan_ranks > 0 ? j->opts->plan_ranks : j->size;
+    aq_status st = aq_plan_build(j->model, ranks, is_work, j->cfg, &j->plan, err);
     if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
     /* Rank 0's partition is the plan; the others check they see the same model. */
-    long n = (long)j->plan->n_units;
-    MPI_Bcast(&n, 1, MPI_LONG, 0, j->comm);
-    int *owner = malloc((j->plan->n_units + 1) * sizeof *owner);
-    st = owner ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "plan: out of memory");
-    if (st == AQ_OK && n != (long)j->plan->n_units)
-        st = aq_err_set(err, AQ_E_MPI, "model has %zu units here but %ld on rank 0",
-                        j->plan->n_units, n);
-    if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return free(owner), err->code;
+    int *owner = NULL;
+    if (bcast_owners(j, j->plan->n_units, "units", &owner, err) != AQ_OK)
+        return free(owner), err->code;
     for (size_t i = 0; i < j->plan->n_units; ++i)
         owner[i] = j->plan->units[i].rank;
-    MPI_Bcast(owner, (int)n, MPI_INT, 0, j->comm);
+    MPI_Bcast(owner, (int)j->plan->n_units, MPI_INT, 0, j->comm);
     st = aq_plan_assign(j->plan, owner, err);
+    free(owner);
+    if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
+    /* Row-sharding needs each tensor's metric only after the merge; quant.fallback decides
+     * per tensor on it, so tensors stay whole with fallback on.  GPTQ's row-range entry is
+     * not built yet (docs/SCALING.md §5b): tensors stay whole with quant.gptq too. */
+    if (j->cfg->fallback || j->cfg->gptq) return AQ_OK;
+    st = aq_plan_shard(j->plan, j->model, is_work, granule, j->cfg, err);
+    if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
+    if (bcast_owners(j, j->plan->n_items, "plan items", &owner, err) != AQ_OK)
+        return free(owner), err->code;
+    for (size_t i = 0; i < j->plan->n_items; ++i)
+        owner[i] = j->plan->items[i].rank;
+    MPI_Bcast(owner, (int)j->plan->n_items, MPI_INT, 0, j->comm);
+    st = aq_plan_assign_items(j->plan, owner, err);
     free(owner);
     return aq_mpi_agree(j->comm, st, err);
 }

@@ -23,8 +23,10 @@ aq_status aq_qresult_prefilter(const aq_job *j, aq_qresult *r, aq_err *err) {
      * raw result plus one array's chunks. */
     for (int i = 0; st == AQ_OK && i < n; ++i) {
         void *blob = NULL;
-        st = aq_h5_prefilter_2d(r->hdr.rows, a[i].row_elems, aq_elem_size(a[i].elem), r->arr[i],
-                                j->cfg->compression_level, &blob, &r->hdr.wire_bytes[i], err);
+        /* a row block gets the chunks of its rows in the whole array's grid */
+        st = aq_h5_prefilter_rows(r->hdr.rows, r->hdr.row0, r->hdr.row1, a[i].row_elems,
+                                  aq_elem_size(a[i].elem), r->arr[i], j->cfg->compression_level,
+                                  &blob, &r->hdr.wire_bytes[i], err);
         if (st != AQ_OK) break;
         free(r->arr[i]);
         r->arr[i] = blob;

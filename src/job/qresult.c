@@ -15,8 +15,15 @@ uint64_t aq_qresult_held_bytes(const aq_qresult *r, int i) {
     return r->hdr.filtered ? r->hdr.wire_bytes[i] : r->hdr.array_bytes[i];
 }
 
+uint64_t aq_qresult_sums_bytes(const aq_qresult *r) {
+    if (r->hdr.n_blocks <= 1 || r->hdr.row1 < r->hdr.row0) return 0;
+    return (uint64_t)(r->hdr.row1 - r->hdr.row0) * AQ_QF_ROW_SUMS * sizeof(double);
+}
+
 aq_status aq_qresult_alloc(aq_qresult *r, const char *name, aq_err *err) {
     int ok = r->hdr.n_arrays >= 0 && r->hdr.n_arrays <= AQ_QF_MAX_ARRAYS;
+    r->sums = NULL;
+    if (ok && aq_qresult_sums_bytes(r)) ok = (r->sums = malloc(aq_qresult_sums_bytes(r))) != NULL;
     for (int i = 0; ok && i < r->hdr.n_arrays; ++i) {
         const uint64_t n = aq_qresult_held_bytes(r, i);
         ok = (r->arr[i] = malloc(n ? n : 1)) != NULL;
@@ -32,4 +39,6 @@ void aq_qresult_free(aq_qresult *r) {
         free(r->arr[i]);
         r->arr[i] = NULL;
     }
+    free(r->sums);
+    r->sums = NULL;
 }

@@ -90,15 +90,49 @@ void aq_report_passthrough(aq_tally *t, const aq_tensor *src, const aq_config *c
     fflush(stdout);
 }
 
+/* The items of a row-sharded plan that are not whole units: tensors and row blocks. */
+static void report_items(const aq_plan *p, const aq_checkpoint *m) {
+    size_t split = 0, blocks = 0;
+    for (size_t i = 0; i < p->n_items; ++i) {
+        split += p->items[i].count != p->units[p->items[i].unit].count || p->items[i].n_blocks > 1;
+        blocks += p->items[i].n_blocks > 1;
+    }
+    if (!split) return;
+    printf("row-sharding: %zu items, %zu of them row blocks (units above a fair share are split "
+           "into tensors, tensors above a quarter of it into row blocks)\n",
+           p->n_items, blocks);
+    for (size_t i = 0; i < p->n_items; ++i) {
+        const aq_plan_item *it = &p->items[i];
+        if (it->count == p->units[it->unit].count && it->n_blocks == 1) continue;
+        const aq_tensor *t = aq_checkpoint_tensor(m, p->tensor_order[it->first]);
+        if (it->n_blocks > 1)
+            printf("  item %4zu  %-40s rows [%lld, %lld) block %d/%d %10.2f MB  -> rank %d\n", i,
+                   t->name, (long long)it->row0, (long long)it->row1, it->block + 1, it->n_blocks,
+                   it->work_bytes / MB, it->rank);
+        else
+            printf("  item %4zu  %-40s whole tensor %10.2f MB  -> rank %d\n", i, t->name,
+                   it->work_bytes / MB, it->rank);
+    }
+}
+
 void aq_report_plan(const aq_plan *p, const aq_checkpoint *m) {
-    (void)m;
     printf("plan: %zu units, %zu tensors, %d ranks (balanced: bytes to quantize; rank 0 also "
            "writes the passthrough tensors)\n",
            p->n_units, p->n_tensors, p->n_ranks);
-    for (size_t u = 0; u < p->n_units; ++u)
-        printf("  unit %4zu  %-40s %3zu tensors %10.2f MB  quantize %10.2f MB  -> rank %d\n", u,
+    for (size_t u = 0, i = 0; u < p->n_units; ++u) {
+        while (i < p->n_items && p->items[i].unit < u)
+            ++i;
+        const int split =
+            i < p->n_items && (p->items[i].count != p->units[u].count || p->items[i].n_blocks > 1);
+        printf("  unit %4zu  %-40s %3zu tensors %10.2f MB  quantize %10.2f MB  -> ", u,
                p->units[u].name, p->units[u].count, p->units[u].bytes / MB,
-               p->units[u].work_bytes / MB, p->units[u].rank);
+               p->units[u].work_bytes / MB);
+        if (split)
+            printf("split (items below)\n");
+        else
+            printf("rank %d\n", p->items[i < p->n_items ? i : 0].rank);
+    }
+    report_items(p, m);
     for (int r = 0; r < p->n_ranks; ++r)
         printf("  rank %4d  %4d units %10.2f MB to quantize%s\n", r, p->rank_units[r],
                p->rank_bytes[r] / MB, p->rank_bytes[r] ? "" : "  (idle: nothing to quantize)");

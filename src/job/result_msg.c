@@ -52,6 +52,8 @@ aq_status aq_send_result_start(MPI_Comm comm, aq_pending *p, aq_err *err) {
     for (int i = 0; !bad && i < r->hdr.n_arrays; ++i)
         bad =
             isend_bytes(comm, r->arr[i], aq_qresult_held_bytes(r, i), AQ_TAG_RESULT_ARRAY0 + i, p);
+    if (!bad && aq_qresult_sums_bytes(r))
+        bad = isend_bytes(comm, r->sums, aq_qresult_sums_bytes(r), AQ_TAG_RESULT_SUMS, p);
     if (bad)
         return aq_err_set(err, AQ_E_MPI, "rank %d: sending tensor %lld to rank 0 failed",
                           r->hdr.rank, (long long)r->hdr.tensor);
@@ -89,6 +91,8 @@ aq_status aq_recv_message(MPI_Comm comm, aq_qresult *r, aq_err *err) {
     for (int i = 0; !bad && i < r->hdr.n_arrays; ++i)
         bad =
             recv_bytes(comm, r->arr[i], aq_qresult_held_bytes(r, i), src, AQ_TAG_RESULT_ARRAY0 + i);
+    if (!bad && r->sums)
+        bad = recv_bytes(comm, r->sums, aq_qresult_sums_bytes(r), src, AQ_TAG_RESULT_SUMS);
     if (bad) {
         aq_qresult_free(r);
         return aq_err_set(err, AQ_E_MPI, "rank 0: receiving tensor %lld from rank %d failed",

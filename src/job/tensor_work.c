@@ -74,14 +74,43 @@ aq_status aq_quantize_at(const aq_job *j, const aq_tensor *t, int bits, const fl
     return st;
 }
 
-aq_status aq_qresult_compute(const aq_job *j, int64_t index, aq_qresult *r, aq_err *err) {
+/* Rows [it->row0, it->row1) of t at `bits`: the block's arrays and row sums. */
+static aq_status quantize_block(const aq_job *j, const aq_tensor *t, int bits, const float *h,
+                                const aq_plan_item *it, aq_qresult *r, aq_err *err) {
+    aq_quant_params p = j->cfg->quant;
+    p.bits = bits;
+    p.format = r->hdr.format; /* quant.format's row, or its row-length fallback */
+    r->hdr.bits = bits;
+    r->hdr.row0 = it->row0;
+    r->hdr.row1 = it->row1;
+    r->hdr.block = it->block;
+    r->hdr.n_blocks = it->n_blocks;
+    const int64_t n = it->row1 - it->row0;
+    aq_qarray a[AQ_QF_MAX_ARRAYS];
+    r->hdr.n_arrays = aq_qformat_arrays(&p, r->hdr.cols, a);
+    for (int i = 0; i < r->hdr.n_arrays; ++i)
+        r->hdr.array_bytes[i] = (uint64_t)n * (uint64_t)a[i].row_elems * aq_elem_size(a[i].elem);
+    aq_status st = aq_qresult_alloc(r, t->name, err);
+    if (st == AQ_OK)
+        st = aq_qformat_quantize_rows(&p, j->kernels, t->dtype, t->data, r->hdr.rows, it->row0,
+                                      it->row1, r->hdr.cols, h, t->name, r->arr, r->sums, err);
+    if (st != AQ_OK) aq_qresult_free(r);
+    return st;
+}
+
+aq_status aq_qresult_compute(const aq_job *j, int64_t index, const aq_plan_item *it, aq_qresult *r,
+                             aq_err *err) {
     const aq_tensor *t = aq_checkpoint_tensor(j->model, (size_t)index);
     memset(&r->hdr, 0, sizeof r->hdr); /* also hdr.gptq: set by aq_job_gptq_quantize() */
     memset(r->arr, 0, sizeof r->arr);
+    r->sums = NULL;
     r->hdr.kind = MSG_RESULT;
     r->hdr.tensor = index;
     r->hdr.rank = j->rank;
     aq_tensor_view(t, &r->hdr.rows, &r->hdr.cols);
+    r->hdr.row1 = r->hdr.rows;
+    r->hdr.n_blocks = 1;
+    const int block = it && it->n_blocks > 1;
     double t0 = MPI_Wtime();
     float *h = NULL;
     int bits = j->bits ? j->bits[index] : j->cfg->quant.bits;
@@ -91,11 +120,13 @@ aq_status aq_qresult_compute(const aq_job *j, int64_t index, aq_qresult *r, aq_e
         if (r->hdr.format) bits = aq_qformat_get(r->hdr.format)->widths[0];
     }
     aq_status st = aq_job_importance(j, t, r->hdr.cols, &h, err);
-    if (st == AQ_OK) st = aq_quantize_at(j, t, bits, h, r, err);
+    if (st == AQ_OK)
+        st = block ? quantize_block(j, t, bits, h, it, r, err)
+                   : aq_quantize_at(j, t, bits, h, r, err);
     /* Per-layer fallback (issue 8): a layer too lossy at its width moves up, 2 -> 4 -> 8. */
     double kl = NAN;
     r->hdr.from_kl = NAN;
-    while (st == AQ_OK && j->cfg->fallback && bits < 8 &&
+    while (st == AQ_OK && !block && j->cfg->fallback && bits < 8 &&
            too_lossy(j, t->name, bits, r->hdr.metrics.weighted_rel_err, &kl)) {
         if (!r->hdr.from_bits) {
             r->hdr.from_bits = bits;

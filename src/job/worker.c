@@ -1,5 +1,5 @@
-/* A worker's loop (ranks > 0): quantizes its units' tensors in plan order and streams each
- * result to rank 0 while computing the next. */
+/* A worker's loop (ranks > 0): quantizes its plan items (units, tensors, row blocks) in plan order
+ * and streams each result to rank 0 while computing the next. */
 #include <string.h>
 
 #include "job_internal.h"
@@ -16,10 +16,11 @@ static void finish_slot(aq_job *j, aq_pending *p) {
     p->used = 0;
 }
 
-static aq_status worker_tensor(aq_job *j, size_t index, aq_pending *slots, int *next, aq_err *err) {
+static aq_status worker_tensor(aq_job *j, size_t index, const aq_plan_item *it, aq_pending *slots,
+                               int *next, aq_err *err) {
     aq_pending *p = &slots[*next];
     finish_slot(j, p); /* the oldest result must be out before its slot is reused */
-    aq_status st = aq_qresult_compute(j, (int64_t)index, &p->r, err);
+    aq_status st = aq_qresult_compute(j, (int64_t)index, it, &p->r, err);
     if (st == AQ_OK) st = aq_qresult_prefilter(j, &p->r, err); /* chunks leave filtered */
     if (st != AQ_OK) return st;
     j->seconds_quant += p->r.hdr.seconds;
@@ -36,10 +37,10 @@ aq_status aq_job_worker_loop(aq_job *j, aq_err *err) {
     aq_pending slots[AQ_IN_FLIGHT];
     int next = 0;
     memset(slots, 0, sizeof slots);
-    for (size_t u = 0; u < j->plan->n_units && st == AQ_OK && !j->abort_seen; ++u) {
-        const aq_unit *unit = &j->plan->units[u];
-        if (unit->rank != j->rank) continue;
-        for (size_t k = unit->first; k < unit->first + unit->count && st == AQ_OK; ++k) {
+    for (size_t u = 0; u < j->plan->n_items && st == AQ_OK && !j->abort_seen; ++u) {
+        const aq_plan_item *it = &j->plan->items[u];
+        if (it->rank != j->rank) continue;
+        for (size_t k = it->first; k < it->first + it->count && st == AQ_OK; ++k) {
             size_t index = j->plan->tensor_order[k];
             if (j->done[index] ||
                 !aq_job_is_quantized(aq_checkpoint_tensor(j->model, index), j->cfg))
@@ -50,7 +51,7 @@ aq_status aq_job_worker_loop(aq_job *j, aq_err *err) {
                                 aq_job_stop_signal(j), j->rank);
                 break;
             }
-            st = worker_tensor(j, index, slots, &next, err);
+            st = worker_tensor(j, index, it, slots, &next, err);
         }
     }
     for (int k = 0; k < AQ_IN_FLIGHT; ++k)

@@ -11,7 +11,7 @@ static void abort_workers(aq_job *j) {
         aq_send_abort(j->comm, r);
 }
 
-static aq_status write_result(aq_job *j, const aq_qresult *r, aq_err *err) {
+static aq_status write_whole(aq_job *j, const aq_qresult *r, aq_err *err) {
     const aq_tensor *t = aq_checkpoint_tensor(j->model, (size_t)r->hdr.tensor);
     aq_quant_params p = j->cfg->quant;
     p.bits = r->hdr.bits;
@@ -47,6 +47,20 @@ static aq_status write_result(aq_job *j, const aq_qresult *r, aq_err *err) {
     if (st == AQ_OK) st = aq_h5_flush(j->w, err); /* a resumable partial if we die later */
     j->tally.t_write += MPI_Wtime() - t0;
     if (st == AQ_OK) aq_report_quantized(&j->tally, t, r, j->cfg);
+    return st;
+}
+
+/* A whole tensor is written; a row block waits for its siblings (assemble.c: r is moved
+ * there and left empty), and the last one writes the joined tensor.  The caller frees r
+ * either way. */
+static aq_status write_result(aq_job *j, aq_qresult *r, aq_err *err) {
+    if (r->hdr.n_blocks <= 1) return write_whole(j, r, err);
+    aq_qresult whole;
+    int complete = 0;
+    aq_status st = aq_assembly_add(&j->pieces, r, &whole, &complete, err);
+    if (st != AQ_OK || !complete) return st;
+    st = write_whole(j, &whole, err);
+    aq_qresult_free(&whole);
     return st;
 }
 
@@ -110,12 +124,12 @@ static void drain(aq_job *j, int *ends, int blocking, aq_status *st, aq_err *err
         handle_message(j, ends, st, err);
 }
 
-static aq_status own_tensor(aq_job *j, size_t index, int owner, aq_err *err) {
+static aq_status own_tensor(aq_job *j, size_t index, const aq_plan_item *it, aq_err *err) {
     const aq_tensor *t = aq_checkpoint_tensor(j->model, index);
     if (!aq_job_is_quantized(t, j->cfg)) return write_passthrough(j, t, err);
-    if (owner != 0) return AQ_OK;
+    if (it->rank != 0) return AQ_OK;
     aq_qresult r;
-    aq_status st = aq_qresult_compute(j, (int64_t)index, &r, err);
+    aq_status st = aq_qresult_compute(j, (int64_t)index, it, &r, err);
     if (st == AQ_OK) st = aq_qresult_prefilter(j, &r, err);
     if (st != AQ_OK) return st;
     j->seconds_quant += r.hdr.seconds;
@@ -127,17 +141,20 @@ static aq_status own_tensor(aq_job *j, size_t index, int owner, aq_err *err) {
 aq_status aq_job_writer_loop(aq_job *j, aq_err *err) {
     aq_status st = AQ_OK;
     int ends = 0;
-    for (size_t u = 0; u < j->plan->n_units && st == AQ_OK; ++u) {
-        const aq_unit *unit = &j->plan->units[u];
-        for (size_t k = unit->first; k < unit->first + unit->count && st == AQ_OK; ++k) {
+    for (size_t u = 0; u < j->plan->n_items && st == AQ_OK; ++u) {
+        const aq_plan_item *it = &j->plan->items[u];
+        for (size_t k = it->first; k < it->first + it->count && st == AQ_OK; ++k) {
             size_t index = j->plan->tensor_order[k];
             if (j->done[index]) continue;
-            st = aq_job_stop_signal(j) ? interrupted_here(j, err)
-                                       : own_tensor(j, index, unit->rank, err);
+            st = aq_job_stop_signal(j) ? interrupted_here(j, err) : own_tensor(j, index, it, err);
             if (st != AQ_OK) abort_workers(j);
             drain(j, &ends, 0, &st, err);
         }
     }
     drain(j, &ends, 1, &st, err);
+    int64_t missing = -1;
+    if (st == AQ_OK && aq_assembly_pending(j->pieces, &missing))
+        st = aq_err_set(err, AQ_E_MPI, "tensor %s: row blocks missing after every rank ended",
+                        aq_checkpoint_tensor(j->model, (size_t)missing)->name);
     return st;
 }

@@ -74,6 +74,14 @@ static aq_status fill_units(aq_plan *p, const entry *e, size_t n, aq_err *err) {
         u->work_bytes += e[i].work_bytes;
     }
     p->n_tensors = n;
+    /* One item per unit until aq_plan_shard() splits the large ones. */
+    p->items = calloc(p->n_units ? p->n_units : 1, sizeof *p->items);
+    if (!p->items) return aq_err_set(err, AQ_E_NOMEM, "plan: out of memory");
+    p->n_items = p->n_units;
+    for (size_t u = 0; u < p->n_units; ++u) {
+        const aq_unit *un = &p->units[u];
+        p->items[u] = (aq_plan_item){u, un->first, un->count, 0, 0, 0, 1, un->work_bytes, 0};
+    }
     return AQ_OK;
 }
 
@@ -85,10 +93,10 @@ aq_status aq_plan_assign(aq_plan *p, const int *owner, aq_err *err) {
             return aq_err_set(err, AQ_E_MPI, "plan: unit %zu assigned to rank %d of %d", i,
                               owner[i], p->n_ranks);
         p->units[i].rank = owner[i];
-        p->rank_bytes[owner[i]] += p->units[i].work_bytes;
         p->rank_units[owner[i]]++;
     }
-    return AQ_OK;
+    /* Until aq_plan_shard(), item i is unit i. */
+    return p->sharded ? AQ_OK : aq_plan_assign_items(p, owner, err);
 }
 
 static aq_status partition(aq_plan *p, aq_err *err) {
@@ -144,6 +152,7 @@ aq_status aq_plan_build(const aq_checkpoint *m, int ranks, aq_plan_is_work is_wo
 void aq_plan_free(aq_plan *p) {
     if (!p) return;
     free(p->units);
+    free(p->items);
     free(p->tensor_order);
     free(p->rank_bytes);
     free(p->rank_units);

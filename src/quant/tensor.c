@@ -27,7 +27,8 @@ typedef struct {
     const aq_kernels_t *k;
     const aq_quant_params *p;
     aq_dtype dt;
-    const unsigned char *src;
+    const unsigned char *src; /* row 0 of the tensor */
+    int64_t row0;             /* first row quantized: rs[i], arr rows i are row row0 + i */
     int64_t cols;
     const float *h;
     int n; /* arrays */
@@ -65,7 +66,8 @@ typedef struct {
 
 /* The row as float32: the source itself when it already is aligned little-endian f32. */
 static const float *row_f32(const tensor_job *t, int64_t r, float *buf) {
-    const unsigned char *p = t->src + (size_t)r * (size_t)t->cols * aq_dtype_size(t->dt);
+    const unsigned char *p =
+        t->src + (size_t)(t->row0 + r) * (size_t)t->cols * aq_dtype_size(t->dt);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (t->dt == AQ_DT_F32 && (uintptr_t)p % _Alignof(float) == 0) return (const float *)p;
 #endif
@@ -125,13 +127,14 @@ static aq_status report_problems(const tensor_job *t, int64_t rows, const char *
     for (int64_t r = 0; r < rows; ++r)
         if (t->rs[r].bad_col >= 0)
             return aq_err_set(err, AQ_E_VALUE, "tensor %s: non-finite weight %g at [%lld, %lld]",
-                              name, (double)t->rs[r].bad_val, (long long)r,
+                              name, (double)t->rs[r].bad_val, (long long)(t->row0 + r),
                               (long long)t->rs[r].bad_col);
     for (int64_t r = 0; r < rows; ++r)
         if (t->rs[r].bad_over >= 0) {
             char what[AQ_ERR_MSG_MAX / 2];
             t->f->overflow_msg(t->p, t->rs[r].bad_over, what, sizeof what);
-            return aq_err_set(err, AQ_E_VALUE, "tensor %s: row %lld, %s", name, (long long)r, what);
+            return aq_err_set(err, AQ_E_VALUE, "tensor %s: row %lld, %s", name,
+                              (long long)(t->row0 + r), what);
         }
     return AQ_OK;
 }
@@ -142,11 +145,11 @@ static double safe_ratio(double num, double den) {
     return num == 0.0 ? 0.0 : INFINITY;
 }
 
-static void metrics_from(const row_stats *rs, int64_t rows, aq_quant_metrics *m) {
+void aq_qf_metrics_from_row_sums(const double *row_sums, int64_t rows, aq_quant_metrics *m) {
     double s[AQ_ES_N] = {0};
     for (int64_t r = 0; r < rows; ++r) /* row order: the result is thread-count free */
         for (int i = 0; i < AQ_ES_N; ++i)
-            s[i] += rs[r].l[i];
+            s[i] += row_sums[r * AQ_QF_ROW_SUMS + i];
     aq_qf_metrics_from_sums(s, m);
 }
 
@@ -176,35 +179,64 @@ static int describe(tensor_job *t, void *const *arr) {
     return 0;
 }
 
-aq_status aq_qformat_quantize_tensor(const aq_quant_params *p, const aq_kernels *k,
-                                     aq_dtype src_dtype, const void *src, int64_t rows,
-                                     int64_t cols, const float *h, const char *name,
-                                     void *const *arr, aq_quant_metrics *metrics, aq_err *err) {
+_Static_assert(AQ_QF_ROW_SUMS == AQ_ES_N, "aq/qformat.h row sums are the AQ_ES_N sums");
+
+aq_status aq_qformat_quantize_rows(const aq_quant_params *p, const aq_kernels *k,
+                                   aq_dtype src_dtype, const void *src, int64_t rows, int64_t row0,
+                                   int64_t row1, int64_t cols, const float *h, const char *name,
+                                   void *const *arr, double *row_sums, aq_err *err) {
     if (!name) name = "(unnamed)";
     tensor_job t = {.f = aq_qformat_of(p),
                     .k = k ? k : aq_kernels_select(0),
                     .p = p,
                     .dt = src_dtype,
                     .src = src,
+                    .row0 = row0,
                     .cols = cols,
                     .h = h};
     aq_status st = check_inputs(&t, rows, name, err);
     if (st != AQ_OK) return st;
-    if (rows == 0 || cols == 0) { /* nothing stored, an exact (empty) result */
-        if (metrics) metrics_from(NULL, 0, metrics);
+    if (row0 < 0 || row1 < row0 || row1 > rows)
+        return aq_err_set(err, AQ_E_VALUE, "tensor %s: rows [%lld, %lld) outside [0, %lld)", name,
+                          (long long)row0, (long long)row1, (long long)rows);
+    const int64_t n = row1 - row0;
+    if (n == 0 || cols == 0) { /* nothing stored, an exact (empty) result */
+        for (int64_t i = 0; row_sums && i < n * AQ_QF_ROW_SUMS; ++i)
+            row_sums[i] = 0.0;
         return AQ_OK;
     }
     if (!src || describe(&t, arr) != 0)
         return aq_err_set(err, AQ_E_VALUE, "tensor %s: missing input or output buffer", name);
-    t.rs = malloc((size_t)rows * sizeof *t.rs);
-    if (!t.rs || run_rows(&t, rows) != 0) {
+    t.rs = malloc((size_t)n * sizeof *t.rs);
+    if (!t.rs || run_rows(&t, n) != 0) {
         free(t.rs);
         return aq_err_set(err, AQ_E_NOMEM, "tensor %s: out of memory for %lld x %lld rows", name,
-                          (long long)rows, (long long)cols);
+                          (long long)n, (long long)cols);
     }
-    st = report_problems(&t, rows, name, err);
-    if (st == AQ_OK && metrics) metrics_from(t.rs, rows, metrics);
+    st = report_problems(&t, n, name, err);
+    for (int64_t r = 0; st == AQ_OK && row_sums && r < n; ++r)
+        for (int i = 0; i < AQ_ES_N; ++i)
+            row_sums[r * AQ_QF_ROW_SUMS + i] = t.rs[r].l[i];
     free(t.rs);
+    return st;
+}
+
+aq_status aq_qformat_quantize_tensor(const aq_quant_params *p, const aq_kernels *k,
+                                     aq_dtype src_dtype, const void *src, int64_t rows,
+                                     int64_t cols, const float *h, const char *name,
+                                     void *const *arr, aq_quant_metrics *metrics, aq_err *err) {
+    double *sums = NULL;
+    if (metrics && rows > 0 && cols > 0 && rows <= INT64_MAX / 8 / AQ_QF_ROW_SUMS) {
+        sums = malloc((size_t)rows * AQ_QF_ROW_SUMS * sizeof *sums);
+        if (!sums)
+            return aq_err_set(err, AQ_E_NOMEM, "tensor %s: out of memory for %lld row sums",
+                              name ? name : "(unnamed)", (long long)rows);
+    }
+    aq_status st = aq_qformat_quantize_rows(p, k, src_dtype, src, rows, 0, rows < 0 ? 0 : rows,
+                                            cols, h, name, arr, sums, err);
+    /* the same reduction as a row-sharded tensor's (aq_qf_metrics_from_row_sums) */
+    if (st == AQ_OK && metrics) aq_qf_metrics_from_row_sums(sums, sums ? rows : 0, metrics);
+    free(sums);
     return st;
 }
 

@@ -4,21 +4,24 @@
 # job with a non-zero exit and a message naming the rank (aq-mpi's or mpirun's), leave
 # <out>.partial and no final file; --resume must then finish it bit-identical to an
 # uninterrupted run (tests/integration/compare_results.py).
+# Environment: AQ_KR_LAYERS (default 16) layers of the generated model, AQ_KR_DELAY_MS
+# (default 20) test delay per tensor, AQ_KR_SET extra "k=v" settings (space-separated).
 set -uo pipefail
 bin=$1 n=$2 work=$3
 root=$(cd "$(dirname "$0")/../.." && pwd)
 rm -rf "$work"; mkdir -p "$work"
 fail() { echo "FAIL kill_resume n=$n: $*"; exit 1; }
-"$bin/aq-synth" --preset tiny --layers 16 --out "$work/model" >/dev/null || fail "aq-synth"
+"$bin/aq-synth" --preset tiny --layers "${AQ_KR_LAYERS:-16}" --out "$work/model" >/dev/null || fail "aq-synth"
 job=(--config "$root/jobs/phase3.ini" --set model.path="$work/model" --set quant.bits=2
      --set quant.group_size=16 --set calib.timesteps=16 --set run.threads=1)
+for kv in ${AQ_KR_SET:-}; do job+=(--set "$kv"); done
 mpi() { mpirun --allow-run-as-root --oversubscribe -n "$n" "$bin/aq-mpi" "$@"; }
 out="$work/kill.h5"
 
 mpi "${job[@]}" --set output.path="$work/full.h5" >"$work/full.log" 2>&1 || fail "uninterrupted run"
 
 # 20 ms per tensor (test hook): the kill lands mid-run whatever the kernel speed.
-AQ_TEST_TENSOR_DELAY_MS=20 mpirun --allow-run-as-root --oversubscribe -n "$n" "$bin/aq-mpi" "${job[@]}" \
+AQ_TEST_TENSOR_DELAY_MS=${AQ_KR_DELAY_MS:-20} mpirun --allow-run-as-root --oversubscribe -n "$n" "$bin/aq-mpi" "${job[@]}" \
   --set output.path="$out" >"$work/kill.log" 2>&1 &
 mpirun_pid=$!
 for _ in $(seq 1 600); do # wait for progress (rank 0 prints one line per tensor written)

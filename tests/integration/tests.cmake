@@ -127,3 +127,42 @@ aq_itest(inspect REQUIRES real_n2 COMMAND bash ${ITD}/inspect_check.sh ${BIN} ${
 
 # Bad input: one-line error naming the file, non-zero exit, nothing under the final name.
 aq_itest(bad_input COMMAND bash ${ITD}/bad_input.sh ${BIN} ${REAL_MODEL}/model.safetensors ${IT}/bad)
+
+# Row-sharding (issue 16): tensors above a fair share cut into row blocks (small chunks via a
+# test hook), bit-identical to -n 1 at -n 3 and oversubscribed -n 8 / -n 16; --dry-run shows
+# the blocks.  The real model with synthetic calibration (importance h) and Phases 1-3.
+aq_itest(shard.real COMMAND bash ${ITD}/shard_test.sh ${BIN} ${REAL_MODEL} ${IT}/shard_real "3"
+  --set quant.embeddings=true --set calib.synthetic=true --set calib.timesteps=16
+  --set timegroups.count=4 --set phase1.enabled=true --set phase2.enabled=true --set phase3.enabled=true)
+aq_itest(shard.qwen2 COMMAND bash ${ITD}/shard_test.sh ${BIN} ${AQ_SHARED}/models/tinystories-qwen2-4m
+  ${IT}/shard_qwen2 "8 16" --set quant.embeddings=true --set quant.bits=2 --set quant.group_size=32)
+# --dry-run --ranks N: the plan for N ranks from one process, row blocks included.
+aq_itest(cli.dry_run_ranks COMMAND bash -c "$<TARGET_FILE:aq-mpi> --config ${CMAKE_SOURCE_DIR}/jobs/baseline.ini --set model.path=${REAL_MODEL} --set quant.embeddings=true --dry-run --ranks 16 > ${IT}/dry_run_ranks.log && grep -q 'rank   15' ${IT}/dry_run_ranks.log && grep -q 'lm_head.weight .* rows \\[0, [0-9]*) block 1/' ${IT}/dry_run_ranks.log && ! $<TARGET_FILE:aq-mpi> --ranks 3 2>/dev/null")
+
+# SIGKILL of the last of 16 ranks while tensors are spread over ranks as row blocks.
+aq_itest(kill_resume.shard COMMAND bash ${ITD}/kill_resume.sh ${BIN} 16 ${IT}/kill_shard)
+set_tests_properties(kill_resume.shard PROPERTIES ENVIRONMENT
+  "${IT_ENV};AQ_TEST_CHUNK_BYTES=4096;AQ_KR_LAYERS=4;AQ_KR_DELAY_MS=150;AQ_KR_SET=quant.embeddings=true")
+
+# dq layout (narrow super-scale arrays: the 256-row chunk cap sets the granule) under a size
+# budget (widths chosen per tensor before the blocks are cut).
+aq_itest(shard.qwen2.dq_budget COMMAND bash ${ITD}/shard_test.sh ${BIN}
+  ${AQ_SHARED}/models/tinystories-qwen2-4m ${IT}/shard_qwen2_dq "16" --set quant.embeddings=true
+  --set quant.scale_dtype=dq --set quant.method=mse --set quant.budget_bits=3.0)
+# The generated embedded model (3 shards) at -n 8 and -n 16, 2-bit g32, embeddings quantized.
+aq_itest(shard.tiny REQUIRES tiny COMMAND bash ${ITD}/shard_test.sh ${BIN} ${IT}/tiny ${IT}/shard_tiny
+  "8 16" --set quant.embeddings=true --set quant.bits=2 --set quant.group_size=32)
+# ggml's block formats in row blocks: q4_k on qwen2-4m (every row a multiple of 256), and on
+# the 656K model, whose 128/384-wide rows take llama-quantize's fallback (q5_0).
+aq_itest(shard.qwen2.q4_k COMMAND bash ${ITD}/shard_test.sh ${BIN}
+  ${AQ_SHARED}/models/tinystories-qwen2-4m ${IT}/shard_qwen2_q4k "8" --set quant.embeddings=true
+  --set quant.format=q4_k)
+aq_itest(shard.real.q4_k_fallback COMMAND bash ${ITD}/shard_test.sh ${BIN} ${REAL_MODEL}
+  ${IT}/shard_real_q4k "3" --set quant.embeddings=true --set quant.format=q4_k)
+set_tests_properties(shard.real shard.qwen2 shard.qwen2.dq_budget shard.tiny shard.qwen2.q4_k
+  shard.real.q4_k_fallback PROPERTIES SKIP_RETURN_CODE 77)
+# SIGUSR1 while 16 ranks hold row blocks (embeddings cut), --resume on 3 ranks: bit-identical.
+aq_itest(interrupt_resume.shard COMMAND bash ${ITD}/interrupt_resume.sh ${BIN} ${IT}/interrupt_shard
+  --set quant.embeddings=true)
+set_tests_properties(interrupt_resume.shard PROPERTIES ENVIRONMENT
+  "${IT_ENV};AQ_TEST_CHUNK_BYTES=4096;AQ_IR_RANKS=16;AQ_IR_LAYERS=4;AQ_IR_DELAY_MS=150")

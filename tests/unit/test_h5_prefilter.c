@@ -169,6 +169,38 @@ START_TEST(test_empty) {
 }
 END_TEST
 
+/* Row-sharding: blobs of row ranges on chunk boundaries, concatenated, are the whole
+ * array's blob byte for byte (short last chunk included); a range off the grid is refused. */
+START_TEST(test_row_ranges_concat) {
+    const int64_t rows = 1000, cols = 3001;
+    uint8_t *a = malloc((size_t)(rows * cols));
+    fill(a, (size_t)(rows * cols), 5);
+    const int64_t c = aq_h5_chunk_rows(rows, cols, 1);
+    ck_assert(c > 1 && c < rows && (c & (c - 1)) == 0); /* a power of two */
+    void *whole = NULL, *parts[3] = {NULL}, *joined = NULL;
+    uint64_t wb = 0, pb[3] = {0}, jb = 0;
+    aq_err e = {0};
+    ck_assert(aq_h5_prefilter_2d(rows, cols, 1, a, 3, &whole, &wb, &e) == AQ_OK);
+    const int64_t cut[4] = {0, c, 3 * c, rows};
+    for (int i = 0; i < 3; ++i)
+        ck_assert_msg(aq_h5_prefilter_rows(rows, cut[i], cut[i + 1], cols, 1, a + cut[i] * cols, 3,
+                                           &parts[i], &pb[i], &e) == AQ_OK,
+                      "%s", e.msg);
+    ck_assert(aq_h5_blob_concat((const void *const *)parts, pb, 3, &joined, &jb, &e) == AQ_OK);
+    ck_assert_uint_eq(jb, wb);
+    ck_assert(memcmp(joined, whole, wb) == 0);
+    void *bad = NULL;
+    uint64_t bb = 0;
+    ck_assert_int_eq(aq_h5_prefilter_rows(rows, 1, c + 1, cols, 1, a + cols, 3, &bad, &bb, &e),
+                     AQ_E_VALUE);
+    for (int i = 0; i < 3; ++i)
+        free(parts[i]);
+    free(whole);
+    free(joined);
+    free(a);
+}
+END_TEST
+
 /* A blob that does not match the dataset's grid is refused, not stored. */
 START_TEST(test_mismatch_refused) {
     uint8_t codes[64 * 4] = {0};
@@ -212,6 +244,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_row_chunks);
     tcase_add_test(tc, test_split_rows);
     tcase_add_test(tc, test_empty);
+    tcase_add_test(tc, test_row_ranges_concat);
     tcase_add_test(tc, test_mismatch_refused);
     suite_add_tcase(s, tc);
     return s;

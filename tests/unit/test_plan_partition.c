@@ -83,6 +83,42 @@ START_TEST(equal_units_spread_evenly) {
 }
 END_TEST
 
+/* Row blocks: boundaries on the granule, strictly increasing, within max_bytes where the
+ * granules allow, capped by max_blocks, one block when it fits or cannot be cut. */
+START_TEST(row_blocks) {
+    int64_t b[65];
+    ck_assert_int_eq(aq_plan_row_blocks(1000, 1000, 100, 2000, 8, b), 1); /* fits */
+    ck_assert(b[0] == 0 && b[1] == 1000);
+    ck_assert_int_eq(aq_plan_row_blocks(1000, 1000, 0, 10, 8, b), 1); /* no granule */
+    ck_assert_int_eq(aq_plan_row_blocks(1000, 1000, 100, 300, 8, b), 4);
+    ck_assert(b[0] == 0 && b[4] == 1000);
+    for (int i = 1; i < 4; ++i)
+        ck_assert(b[i] % 100 == 0 && b[i] > b[i - 1] && b[i] - b[i - 1] <= 300);
+    ck_assert_int_eq(aq_plan_row_blocks(1000, 1000, 100, 1, 64, b), 10); /* granules cap */
+    for (int i = 0; i < 10; ++i)
+        ck_assert_int_eq(b[i + 1] - b[i], 100);
+    ck_assert_int_eq(aq_plan_row_blocks(1000, 1000, 100, 1, 3, b), 3); /* max_blocks cap */
+    ck_assert(b[1] == 300 && b[2] == 700 && b[3] == 1000);
+    ck_assert_int_eq(aq_plan_row_blocks(1050, 1050, 256, 400, 64, b), 3); /* nearest */
+    ck_assert(b[1] == 256 && b[2] == 768 && b[3] == 1050);
+    ck_assert_int_eq(aq_plan_row_blocks(2049, 2049, 1024, 100, 64, b), 2); /* tail joins */
+    ck_assert(b[1] == 1024 && b[2] == 2049);
+    ck_assert_int_eq(aq_plan_row_blocks(1500, 1500, 1024, 100, 64, b), 1); /* one granule */
+    aq_rng r;
+    aq_rng_seed(&r, 9);
+    for (int trial = 0; trial < 500; ++trial) {
+        int64_t rows = 1 + (int64_t)(aq_rng_next(&r) % 5000), g = 1 << (aq_rng_next(&r) % 9);
+        uint64_t bytes = (uint64_t)rows * 7, mb = 1 + aq_rng_next(&r) % 4000;
+        int maxb = 1 + (int)(aq_rng_next(&r) % 64);
+        int n = aq_plan_row_blocks(rows, bytes, g, mb, maxb, b);
+        ck_assert(n >= 1 && n <= maxb && b[0] == 0 && b[n] == rows);
+        ck_assert(n == 1 || (uint64_t)n <= (bytes + mb - 1) / mb);
+        for (int i = 1; i < n; ++i)
+            ck_assert(b[i] > b[i - 1] && b[i] % g == 0 && b[i] < rows);
+    }
+}
+END_TEST
+
 /* The real model's directory (main() checks it is there before running this case). */
 static char g_model[1024];
 
@@ -126,6 +162,7 @@ int main(int argc, char **argv) {
         tcase_add_test(tc, partition_matches_brute_force);
         tcase_add_test(tc, more_ranks_than_units);
         tcase_add_test(tc, equal_units_spread_evenly);
+        tcase_add_test(tc, row_blocks);
     }
     suite_add_tcase(s, tc);
     return aq_check_run(s);

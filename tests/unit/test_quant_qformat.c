@@ -238,6 +238,61 @@ START_TEST(block_rows) {
 }
 END_TEST
 
+/* Row ranges (row-sharding): blocks quantized separately give the whole tensor's arrays
+ * byte for byte, and the metrics from their row sums equal the whole driver's bit for bit,
+ * for each format (f16, f32, dq, ggml's q4_k and q5_1), with importance. */
+START_TEST(row_ranges_match_whole) {
+    enum { R = 37, C = 512 };
+    static float w[R * C], h[C];
+    for (int i = 0; i < R * C; ++i)
+        w[i] = sinf(0.37f * (float)i) * (1.0f + (float)(i % 13));
+    for (int j = 0; j < C; ++j)
+        h[j] = 0.5f + (float)(j % 7);
+    const aq_quant_params ps[5] = {{2, 32, AQ_METHOD_MSE, AQ_SCALE_F16, 0, 0},
+                                   {4, 64, AQ_METHOD_RTN, AQ_SCALE_F32, 0, 0},
+                                   {2, 16, AQ_METHOD_MSE, AQ_SCALE_DQ, 0, 0},
+                                   {4, 64, AQ_METHOD_MSE, AQ_SCALE_F16, 0, AQ_QFMT_Q4_K},
+                                   {4, 64, AQ_METHOD_MSE, AQ_SCALE_F16, 0, AQ_QFMT_Q5_1}};
+    const int64_t cut[4] = {0, 8, 24, R};
+    for (int f = 0; f < 5; ++f) {
+        aq_qarray a[AQ_QF_MAX_ARRAYS];
+        const int n = aq_qformat_arrays(&ps[f], C, a);
+        void *whole[AQ_QF_MAX_ARRAYS] = {NULL}, *part[AQ_QF_MAX_ARRAYS] = {NULL};
+        size_t rb[AQ_QF_MAX_ARRAYS];
+        for (int i = 0; i < n; ++i) {
+            rb[i] = (size_t)a[i].row_elems * aq_elem_size(a[i].elem);
+            whole[i] = calloc(R, rb[i]);
+            part[i] = calloc(R, rb[i]);
+        }
+        aq_err e = {0};
+        aq_quant_metrics mw, mp;
+        ck_assert(aq_qformat_quantize_tensor(&ps[f], NULL, AQ_DT_F32, w, R, C, h, "t", whole, &mw,
+                                             &e) == AQ_OK);
+        double sums[R * AQ_QF_ROW_SUMS];
+        for (int b = 0; b < 3; ++b) {
+            void *at[AQ_QF_MAX_ARRAYS] = {NULL};
+            for (int i = 0; i < n; ++i)
+                at[i] = (char *)part[i] + (size_t)cut[b] * rb[i];
+            ck_assert_msg(aq_qformat_quantize_rows(&ps[f], NULL, AQ_DT_F32, w, R, cut[b],
+                                                   cut[b + 1], C, h, "t", at,
+                                                   sums + cut[b] * AQ_QF_ROW_SUMS, &e) == AQ_OK,
+                          "%s", e.msg);
+        }
+        aq_qf_metrics_from_row_sums(sums, R, &mp);
+        for (int i = 0; i < n; ++i) {
+            ck_assert(memcmp(whole[i], part[i], R * rb[i]) == 0);
+            free(whole[i]);
+            free(part[i]);
+        }
+        ck_assert(memcmp(&mw, &mp, sizeof mw) == 0);
+    }
+    aq_err e = {0};
+    ck_assert_int_eq(aq_qformat_quantize_rows(&ps[0], NULL, AQ_DT_F32, w, R, 5, R + 1, C, NULL, "t",
+                                              (void *const[4]){w, w, w, NULL}, NULL, &e),
+                     AQ_E_VALUE);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("quant_qformat");
     TCase *tc = tcase_create("core");
@@ -245,6 +300,7 @@ int main(void) {
     tcase_add_test(tc, attrs_round_trip);
     tcase_add_test(tc, driver_error_order);
     tcase_add_test(tc, block_rows);
+    tcase_add_test(tc, row_ranges_match_whole);
     suite_add_tcase(s, tc);
     return aq_check_run(s);
 }

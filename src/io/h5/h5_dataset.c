@@ -3,20 +3,42 @@
  */
 #include "h5_internal.h"
 
-/* Chunk shape: whole trailing dims, as many leading-dim slices as fit AQ_H5_CHUNK_BYTES.
- * When one slice of dim d is itself too big, take one index of d and split d+1 the same
- * way.  Zero-length dims get chunk 1 (HDF5 forbids 0) and become unlimited so the chunk
- * does not exceed the max dim. */
+#include <stdlib.h>
+
+/* Bytes per chunk: AQ_H5_CHUNK_BYTES; the test hook AQ_TEST_CHUNK_BYTES=N (64 <= N <= 2^20)
+ * makes chunks small so that tests can row-shard small models (every rank of a job must see
+ * the same value). */
+static hsize_t chunk_bytes(void) {
+    const char *v = getenv("AQ_TEST_CHUNK_BYTES");
+    long n = v ? strtol(v, NULL, 10) : 0;
+    return n >= 64 && (size_t)n <= AQ_H5_CHUNK_BYTES ? (hsize_t)n : AQ_H5_CHUNK_BYTES;
+}
+
+/* Chunk shape: whole trailing dims, as many leading-dim slices as fit AQ_H5_CHUNK_BYTES
+ * (rounded down to a power of two when not all fit), and for 2-D and higher at most
+ * AQ_H5_CHUNK_MAX_ROWS leading slices.  When one slice of dim d is itself too big, take one
+ * index of d and split d+1 the same way.  Zero-length dims get chunk 1 (HDF5 forbids 0) and
+ * become unlimited so the chunk does not exceed the max dim. */
 void aq_h5_chunk_shape(int ndim, const hsize_t *dims, size_t elem, hsize_t *chunk,
                        hsize_t *maxdims) {
+    const hsize_t budget = chunk_bytes();
     int d = 0;
     for (; d < ndim; ++d) {
         hsize_t inner = elem;
         for (int j = d + 1; j < ndim; ++j)
             inner *= dims[j] ? dims[j] : 1;
-        hsize_t fit = AQ_H5_CHUNK_BYTES / inner;
+        hsize_t fit = budget / inner;
+        /* narrow arrays (a tensor's scales) would otherwise take 32768 rows per chunk: the
+         * cap keeps row blocks of every array small (row-sharding granule, issue 16) */
+        if (d == 0 && ndim >= 2 && fit > AQ_H5_CHUNK_MAX_ROWS) fit = AQ_H5_CHUNK_MAX_ROWS;
         hsize_t full = dims[d] ? dims[d] : 1;
-        chunk[d] = fit < 1 ? 1 : (fit < full ? fit : full);
+        /* a power of two when the dim is cut: the chunk rows of a tensor's arrays then
+         * divide one another, and row blocks cut at the largest keep every chunk whole
+         * (row-sharding, issue 16) */
+        hsize_t pow2 = 1;
+        while (pow2 * 2 <= fit)
+            pow2 *= 2;
+        chunk[d] = fit < 1 ? 1 : (fit < full ? pow2 : full);
         if (fit >= 1) break; /* the remaining dims are taken whole */
     }
     for (int j = d + 1; j < ndim; ++j)

@@ -169,6 +169,10 @@ void aq_h5_abort(aq_h5_writer *w, int keep_partial) {
     if (!w) return;
     aq_h5_quiet q;
     aq_h5_quiet_begin(&q);
+    /* A file that is thrown away is emptied first: on a full disk the close's final flush
+     * would fail, and libhdf5 (1.10) then crashes when it closes the file again at exit. */
+    if (!keep_partial && truncate(w->partial, 0) == 0 && w->file >= 0)
+        H5Fflush(w->file, H5F_SCOPE_GLOBAL); /* a flush that failed for space, retried */
     writer_close(w);
     H5Eclear2(H5E_DEFAULT);
     aq_h5_quiet_end(&q);

@@ -16,6 +16,8 @@
 /* Target chunk size: big enough for zstd to find redundancy, small enough that a reader
  * touching one row does not decompress megabytes. */
 #define AQ_H5_CHUNK_BYTES ((size_t)1 << 20)
+/* Leading-dim slices per chunk of a 2-D (or higher) dataset at most (a power of two). */
+#define AQ_H5_CHUNK_MAX_ROWS ((hsize_t)256)
 
 struct aq_h5_writer {
     hid_t file;    /* the open "<path>.partial" */
@@ -58,9 +60,10 @@ char *aq_h5_attr_read_str(hid_t loc, const char *name);
  ***********************************************/
 
 /*! aq_h5_chunk_shape() : the chunk dims aq_h5_write_dataset() uses for `dims` of `elem`-byte
- *  elements (whole trailing dims, as many leading slices as fit AQ_H5_CHUNK_BYTES), and the
- *  max dims (zero-length dims unlimited).  Pure function: aq_h5_prefilter_2d() cuts chunks
- *  with it on ranks that never open the file. */
+ *  elements (whole trailing dims, as many leading slices as fit AQ_H5_CHUNK_BYTES, a power of
+ *  two when cut, at most AQ_H5_CHUNK_MAX_ROWS for ndim >= 2), and the max dims (zero-length dims
+ * unlimited).  Pure function: aq_h5_prefilter_2d() cuts chunks with it on ranks that never open the
+ * file. */
 void aq_h5_chunk_shape(int ndim, const hsize_t *dims, size_t elem, hsize_t *chunk,
                        hsize_t *maxdims);
 

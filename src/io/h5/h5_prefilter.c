@@ -59,16 +59,17 @@ static grid2 grid_of(const hsize_t dims[2], size_t elem) {
 }
 
 /* Chunk (ci, cj) as libhdf5 holds it before filtering: the whole chunk, the part outside
- * the dataset zero (HDF5's default fill value) — edge chunks are stored full size. */
+ * the dataset zero (HDF5's default fill value) — edge chunks are stored full size.  src holds
+ * the rows from `row0` on. */
 static void gather_chunk(const grid2 *g, const hsize_t dims[2], size_t elem, const char *src,
-                         uint64_t ci, uint64_t cj, char *dst) {
+                         hsize_t row0, uint64_t ci, uint64_t cj, char *dst) {
     size_t crow = (size_t)g->chunk[1] * elem;
     memset(dst, 0, (size_t)g->chunk[0] * crow);
     hsize_t r0 = ci * g->chunk[0], c0 = cj * g->chunk[1];
     hsize_t nr = dims[0] - r0 < g->chunk[0] ? dims[0] - r0 : g->chunk[0];
     hsize_t nc = dims[1] - c0 < g->chunk[1] ? dims[1] - c0 : g->chunk[1];
     for (hsize_t r = 0; r < nr; ++r)
-        memcpy(dst + r * crow, src + ((r0 + r) * dims[1] + c0) * elem, (size_t)nc * elem);
+        memcpy(dst + r * crow, src + ((r0 - row0 + r) * dims[1] + c0) * elem, (size_t)nc * elem);
 }
 
 /* The zstd filter's level clamp (zstd_filter.c), so the bytes match what it would write. */
@@ -77,11 +78,12 @@ static int clamp_level(int level) {
     return level < ZSTD_minCLevel() ? ZSTD_minCLevel() : level;
 }
 
-/* Filters chunk k into out (capacity cap): returns its stored size, 0 on failure. */
+/* Filters chunk k (row-major over the grid) into out (capacity cap): returns its stored
+ * size, 0 on failure. */
 static size_t filter_chunk(const grid2 *g, const hsize_t dims[2], size_t elem, const char *src,
-                           uint64_t k, int level, char *raw, char *out, size_t cap) {
+                           hsize_t row0, uint64_t k, int level, char *raw, char *out, size_t cap) {
     size_t raw_bytes = (size_t)g->chunk[0] * (size_t)g->chunk[1] * elem;
-    gather_chunk(g, dims, elem, src, k / g->n_cols, k % g->n_cols, raw);
+    gather_chunk(g, dims, elem, src, row0, k / g->n_cols, k % g->n_cols, raw);
     size_t n = ZSTD_compress(out, cap - 4, raw, raw_bytes, level);
     if (ZSTD_isError(n)) return 0;
     uint32_t f = aq_h5_fletcher32(out, n);
@@ -90,11 +92,12 @@ static size_t filter_chunk(const grid2 *g, const hsize_t dims[2], size_t elem, c
     return n + 4;
 }
 
-/* Filters every chunk into slots of `cap` bytes (OpenMP over chunks); sizes[k] = stored bytes,
- * 0 when one failed.  @return : 0 or -1 (out of memory). */
+/* Filters the n chunks from chunk k0 on into slots of `cap` bytes (OpenMP over chunks);
+ * sizes[k] = stored bytes, 0 when one failed.  src holds the rows from row0 on.
+ * @return : 0 or -1 (out of memory). */
 static int filter_all(const grid2 *g, const hsize_t dims[2], size_t elem, const char *src,
-                      int level, char *slots, size_t cap, uint64_t *sizes) {
-    const uint64_t n = g->n_rows * g->n_cols;
+                      hsize_t row0, uint64_t k0, uint64_t n, int level, char *slots, size_t cap,
+                      uint64_t *sizes) {
     const size_t raw_bytes = (size_t)g->chunk[0] * (size_t)g->chunk[1] * elem;
     int failed = 0;
 #pragma omp parallel
@@ -106,7 +109,7 @@ static int filter_all(const grid2 *g, const hsize_t dims[2], size_t elem, const 
         }
 #pragma omp for schedule(dynamic, 4)
         for (int64_t k = 0; k < (int64_t)n; ++k)
-            sizes[k] = raw ? filter_chunk(g, dims, elem, src, (uint64_t)k, level, raw,
+            sizes[k] = raw ? filter_chunk(g, dims, elem, src, row0, k0 + (uint64_t)k, level, raw,
                                           slots + (size_t)k * cap, cap)
                            : 0;
         free(raw);
@@ -133,23 +136,33 @@ static void *pack(uint64_t n, const uint64_t *sizes, const char *slots, size_t c
     return blob;
 }
 
-aq_status aq_h5_prefilter_2d(int64_t rows, int64_t cols, size_t elem, const void *data, int level,
-                             void **blob, uint64_t *blob_bytes, aq_err *err) {
+aq_status aq_h5_prefilter_rows(int64_t rows, int64_t row0, int64_t row1, int64_t cols, size_t elem,
+                               const void *data, int level, void **blob, uint64_t *blob_bytes,
+                               aq_err *err) {
     *blob = NULL;
     *blob_bytes = 0;
-    if (rows < 0 || cols < 0 || elem == 0 || (rows * cols > 0 && !data))
-        return aq_err_set(err, AQ_E_VALUE, "prefilter: invalid array [%lld, %lld]", (long long)rows,
-                          (long long)cols);
+    if (rows < 0 || cols < 0 || elem == 0 || row0 < 0 || row1 < row0 || row1 > rows ||
+        ((row1 - row0) * cols > 0 && !data))
+        return aq_err_set(err, AQ_E_VALUE, "prefilter: invalid rows [%lld, %lld) of [%lld, %lld]",
+                          (long long)row0, (long long)row1, (long long)rows, (long long)cols);
     const hsize_t dims[2] = {(hsize_t)rows, (hsize_t)cols};
     grid2 g = grid_of(dims, elem);
-    const uint64_t n = g.n_rows * g.n_cols;
+    const int64_t c0 = (int64_t)g.chunk[0];
+    if (row0 % c0 != 0 || (row1 % c0 != 0 && row1 != rows))
+        return aq_err_set(err, AQ_E_VALUE,
+                          "prefilter: rows [%lld, %lld) are not whole chunks of %lld rows",
+                          (long long)row0, (long long)row1, (long long)c0);
+    const uint64_t band0 = (uint64_t)(row0 / c0),
+                   band1 = g.n_rows ? (uint64_t)((row1 + c0 - 1) / c0) : 0;
+    const uint64_t n = (band1 - band0) * g.n_cols;
     const size_t cap = ZSTD_compressBound((size_t)g.chunk[0] * (size_t)g.chunk[1] * elem) + 4;
     /* One slot per chunk: a chunk's compressed size is not known before it is compressed,
      * and the slots let every thread work independently; packed right after. */
     char *slots = n ? malloc((size_t)n * cap) : NULL;
     uint64_t *sizes = calloc(n ? n : 1, sizeof *sizes);
     int bad = (n && !slots) || !sizes ||
-              filter_all(&g, dims, elem, data, clamp_level(level), slots, cap, sizes) < 0;
+              filter_all(&g, dims, elem, data, (hsize_t)row0, band0 * g.n_cols, n,
+                         clamp_level(level), slots, cap, sizes) < 0;
     for (uint64_t k = 0; !bad && k < n; ++k)
         bad = sizes[k] == 0;
     if (!bad) *blob = pack(n, sizes, slots, cap, blob_bytes);
@@ -160,6 +173,53 @@ aq_status aq_h5_prefilter_2d(int64_t rows, int64_t cols, size_t elem, const void
                           "prefilter: cannot compress [%lld, %lld] (%zu-byte "
                           "elements) into %llu chunks",
                           (long long)rows, (long long)cols, elem, (unsigned long long)n);
+    return AQ_OK;
+}
+
+aq_status aq_h5_prefilter_2d(int64_t rows, int64_t cols, size_t elem, const void *data, int level,
+                             void **blob, uint64_t *blob_bytes, aq_err *err) {
+    return aq_h5_prefilter_rows(rows, 0, rows < 0 ? 0 : rows, cols, elem, data, level, blob,
+                                blob_bytes, err);
+}
+
+int64_t aq_h5_chunk_rows(int64_t rows, int64_t cols, size_t elem) {
+    const hsize_t dims[2] = {(hsize_t)(rows > 0 ? rows : 0), (hsize_t)(cols > 0 ? cols : 0)};
+    return (int64_t)grid_of(dims, elem ? elem : 1).chunk[0];
+}
+
+aq_status aq_h5_blob_concat(const void *const *blobs, const uint64_t *bytes, int n, void **out,
+                            uint64_t *out_bytes, aq_err *err) {
+    *out = NULL;
+    *out_bytes = 0;
+    uint64_t chunks = 0, data = 0;
+    for (int b = 0; b < n; ++b) {
+        uint64_t k;
+        if (!blobs[b] || bytes[b] < sizeof k)
+            return aq_err_set(err, AQ_E_VALUE, "blob %d: too short", b);
+        memcpy(&k, blobs[b], sizeof k);
+        if (k > bytes[b] / sizeof k - 1)
+            return aq_err_set(err, AQ_E_VALUE, "blob %d: bad chunk table", b);
+        chunks += k;
+        data += bytes[b] - (1 + k) * sizeof k;
+    }
+    const uint64_t total = (1 + chunks) * sizeof(uint64_t) + data;
+    char *p = malloc(total ? total : 1);
+    if (!p)
+        return aq_err_set(err, AQ_E_NOMEM, "blob: cannot allocate %llu bytes",
+                          (unsigned long long)total);
+    memcpy(p, &chunks, sizeof chunks);
+    char *table = p + sizeof(uint64_t), *body = p + (1 + chunks) * sizeof(uint64_t);
+    for (int b = 0; b < n; ++b) {
+        uint64_t k;
+        memcpy(&k, blobs[b], sizeof k);
+        memcpy(table, (const char *)blobs[b] + sizeof k, k * sizeof k);
+        table += k * sizeof k;
+        const uint64_t d = bytes[b] - (1 + k) * sizeof k;
+        memcpy(body, (const char *)blobs[b] + (1 + k) * sizeof k, d);
+        body += d;
+    }
+    *out = p;
+    *out_bytes = total;
     return AQ_OK;
 }
 
