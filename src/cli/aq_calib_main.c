@@ -3,9 +3,11 @@
  * time step (mask-ratio bin), written as the calibration file of docs/DESIGN.md §6.3.
  *
  *   mpirun -n N aq-calib --model DIR --out STATS.h5 [--timesteps T] [--sequences N]
- *                        [--length L] [--seed S]
+ *                        [--length L] [--seed S] [--clean]
  * Every sequence is corrupted at every time step t (aq_mask_sequence) and run through the
- * pipeline; each rank records the layers it holds, rank 0 gathers and writes.
+ * pipeline; each rank records the layers it holds, rank 0 gathers and writes.  --clean is for
+ * autoregressive models, which never see the mask token: one step (T = 1), every sequence run
+ * as it is, no token masked (docs/CALIBRATION.md "Clean calibration").
  */
 #include <getopt.h>
 #include <mpi.h>
@@ -20,6 +22,8 @@ typedef struct {
     aq_run_opts run;
     const char *out;
     int T;
+    int clean;  /* 1: no token masked, T = 1 */
+    int T_set;  /* --timesteps given */
 } calib_opts;
 
 static void usage(FILE *f) {
@@ -31,7 +35,9 @@ static void usage(FILE *f) {
                "  --tokens FILE     read sequences (one per line, token ids) instead of sampling\n"
                "  --temperature X   sampling temperature (default 1)\n"
                "  --mask-token ID   mask token (default: config mask_token_id, else 0)\n"
-               "  --causal | --bidirectional   override the attention mode of config.json\n");
+               "  --causal | --bidirectional   override the attention mode of config.json\n"
+               "  --clean           autoregressive models: no token masked, one step (T = 1);\n"
+               "                    excludes --timesteps other than 1\n");
 }
 
 static int parse(int argc, char **argv, calib_opts *o) {
@@ -40,7 +46,7 @@ static int parse(int argc, char **argv, calib_opts *o) {
         {"length", 1, 0, 'L'}, {"seed", 1, 0, 's'},          {"timesteps", 1, 0, 'T'},
         {"tokens", 1, 0, 'k'}, {"temperature", 1, 0, 'x'},   {"mask-token", 1, 0, 'M'},
         {"causal", 0, 0, 'c'}, {"bidirectional", 0, 0, 'b'}, {"help", 0, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"clean", 0, 0, 'C'},  {0, 0, 0, 0}};
     *o = (calib_opts){.run = {NULL, NULL, 8, 64, 1234, 1.0, -1, -1}, .T = 8};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -62,6 +68,10 @@ static int parse(int argc, char **argv, calib_opts *o) {
             break;
         case 'T':
             o->T = atoi(optarg);
+            o->T_set = 1;
+            break;
+        case 'C':
+            o->clean = 1;
             break;
         case 'k':
             o->run.tokens = optarg;
@@ -90,6 +100,13 @@ static int parse(int argc, char **argv, calib_opts *o) {
         fprintf(stderr, "aq-calib: --model and --out are required; T, N >= 1, L >= 2\n");
         return 2;
     }
+    if (o->clean) {
+        if (o->T_set && o->T != 1) {
+            fprintf(stderr, "aq-calib: --clean has one step; --timesteps %d is not 1\n", o->T);
+            return 2;
+        }
+        o->T = 1;
+    }
     return 0;
 }
 
@@ -105,8 +122,11 @@ static aq_status collect(const calib_opts *o, const aq_run *r, aq_act_stats *s, 
     aq_llm_hook hook = aq_act_stats_hook(s);
     for (int q = 0; q < o->run.n_seq && st == AQ_OK; q++)
         for (int t = 0; t < o->T && st == AQ_OK; t++) {
-            aq_mask_sequence(r->seqs + (int64_t)q * L, L, t, o->T, o->run.seed, q, r->mask_token,
-                             r->cfg.logits_shift, tok, masked);
+            if (o->clean) /* the sequence as an autoregressive model sees it */
+                memcpy(tok, r->seqs + (int64_t)q * L, (size_t)L * sizeof *tok);
+            else
+                aq_mask_sequence(r->seqs + (int64_t)q * L, L, t, o->T, o->run.seed, q,
+                                 r->mask_token, r->cfg.logits_shift, tok, masked);
             aq_act_stats_set_step(s, t);
             st = aq_pipe_forward(&r->pipe, &r->fp, tok, L, logits, &hook, err);
         }
@@ -121,13 +141,19 @@ static aq_status write_file(const calib_opts *o, const aq_run *r, aq_layer_stats
     char source[2048];
     snprintf(source, sizeof source,
              "aq-calib on %s (%s, %s attention): %d sequences x %d tokens %s%s, seed %llu, "
-             "mask token %d, inputs of every linear layer over all positions",
+             "%s, inputs of every linear layer over all positions",
              o->run.model, r->cfg.arch, r->cfg.causal ? "causal" : "bidirectional", o->run.n_seq,
              o->run.L, o->run.tokens ? "from " : "sampled from the model",
-             o->run.tokens ? o->run.tokens : "", (unsigned long long)o->run.seed, r->mask_token);
+             o->run.tokens ? o->run.tokens : "", (unsigned long long)o->run.seed,
+             o->clean ? "clean (no token masked)" : "masked");
+    if (!o->clean) {
+        size_t k = strlen(source);
+        snprintf(source + k, sizeof source - k, " with token %d", r->mask_token);
+    }
     return aq_calib_write(o->out, source,
-                          "mask ratio bin centre u_t = (t + 1/2)/T; exactly round(u_t * n) "
-                          "eligible positions masked by a seeded shuffle",
+                          o->clean ? "clean: one step, no token masked (mask ratio 0)"
+                                   : "mask ratio bin centre u_t = (t + 1/2)/T; exactly "
+                                     "round(u_t * n) eligible positions masked by a seeded shuffle",
                           layers, n, err);
 }
 
@@ -144,8 +170,9 @@ static aq_status run(const calib_opts *o, aq_err *err) {
     if (st == AQ_OK && r.pipe.rank == 0) {
         st = write_file(o, &r, layers, n, err);
         if (st == AQ_OK)
-            printf("aq-calib: wrote %s: %zu layers, T = %d, %d sequences x %d tokens, %d ranks\n",
-                   o->out, n, o->T, o->run.n_seq, o->run.L, r.pipe.size);
+            printf("aq-calib: wrote %s: %zu layers, T = %d%s, %d sequences x %d tokens, %d ranks\n",
+                   o->out, n, o->T, o->clean ? " (clean)" : "", o->run.n_seq, o->run.L,
+                   r.pipe.size);
     }
     st = aq_agree(r.pipe.comm, st, "writing the calibration file", err);
     for (size_t i = 0; i < n; i++)
