@@ -35,8 +35,9 @@ def grab(text, pattern, cast=float):
 def gguf_bpw(path):
     try:
         from gguf import GGUFReader
-    except ImportError:
-        return None
+    except ImportError as e:
+        sys.exit(f"llama_cpp_kl_table: gguf-py not importable ({e}); run with /usr/bin/python3 "
+                 "and PYTHONPATH=<llama.cpp>/gguf-py")
     r = GGUFReader(path)
     nbytes = sum(int(t.n_bytes) for t in r.tensors)
     nelem = sum(int(t.n_elements) for t in r.tensors)
@@ -103,7 +104,7 @@ def main(out):
             extra = f" (+ export {r['export_s']:.3f})" if r["export_s"] is not None else ""
             md.append(
                 f"| {model} | {f.upper()} | {label} | {fmt(r['bpw_gguf'], '.4f')} | "
-                f"{fmt(r['bpw_tool'], '.3f')} | {fmt(r['kl'], '.6f')} ± {fmt(r['kl_err'], '.6f')} | "
+                f"{fmt(r['bpw_tool'], '.2f' if v.startswith('lq') else '.3f')} | {fmt(r['kl'], '.6f')} ± {fmt(r['kl_err'], '.6f')} | "
                 f"{fmt(r['kl_p99'], '.6f')} | {fmt(r['top'], '.3f')} | {r['wall_s']:.3f}{extra} | "
                 f"{fmt(r['tool_s'], '.3f')} |")
     md += ["", "Calibration (wall s, same text, same threads):", ""]
