@@ -37,7 +37,7 @@ done
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export HDF5_PLUGIN_PATH=${HDF5_PLUGIN_PATH:-$bin/plugins} OMP_NUM_THREADS=$threads
 # --bind-to none: mpirun binds a lone rank to one core, which would halve our threads.
-mpi="mpirun --oversubscribe --bind-to none -n 1"
+mpi=(mpirun --oversubscribe --bind-to none -n 1)
 val=$shared/corpus/val.txt cal_txt=$shared/corpus/calib.txt cal_ids=$shared/corpus/calib.ids.txt
 mkdir -p "$out/logs"
 rows=$out/rows.tsv
@@ -59,10 +59,11 @@ best() { # best LOG CMD...: run CMD REPEATS times (output to LOG), print the sma
 ppl=(-c "$ctx" -b "$ctx" -ub "$ctx" --chunks "$chunks" -t "$threads")
 
 kl() { # kl GGUF LOG: KL of GGUF's logits against the F32 base of the current model
-  # llama.cpp logs from a worker thread; now and then (6 of 35 runs here) the process exits
-  # with status 0 before the final statistics reach the log. Rerun until they are there.
+  # llama.cpp logs from a worker thread (common/log.cpp); now and then (8 of 35 runs in the
+  # committed run, 1 of 6 in a loop on one file) the process exits with status 0 and the log
+  # stops early, the final statistics missing. Rerun until they are there.
   local try
-  for try in 1 2 3 4 5 6; do
+  for try in 1 2 3 4 5 6 7 8 9 10; do
     "$lbin/llama-perplexity" -m "$1" --kl-divergence-base "$base" --kl-divergence "${ppl[@]}" \
       > "$2" 2>&1 || { echo "llama_cpp_kl: llama-perplexity failed on $1 (see $2)" >&2; exit 1; }
     grep -q 'Same top p:' "$2" && return 0
@@ -75,7 +76,7 @@ kl() { # kl GGUF LOG: KL of GGUF's logits against the F32 base of the current mo
 ours() { # ours MODEL_NAME DIR FORMAT VARIANT [--set ...]: job, export, KL
   local name=$1 dir=$2 fmt=$3 var=$4; shift 4
   local tag=${name}_${fmt}_${var} t0 qs es
-  qs=$(best "$out/logs/$tag.quant.log" $mpi "$bin/aq-mpi" --config "$root/jobs/ggml_q4_k.ini" \
+  qs=$(best "$out/logs/$tag.quant.log" "${mpi[@]}" "$bin/aq-mpi" --config "$root/jobs/ggml_q4_k.ini" \
     --set model.path="$dir" --set quant.format="$fmt" --set quant.embeddings=true \
     --set run.threads="$threads" --set output.path="$out/$tag.h5" "$@") ||
     { grep -m1 error "$out/logs/$tag.quant.log" >&2; exit 1; }
@@ -111,7 +112,7 @@ bench_model() { # bench_model NAME DIR FORMAT:LLAMA_TYPE ...
   # chunks of CTX tokens. --process-output: llama-imatrix also measures the output matrix's
   # input, which aq-calib does for lm_head.
   t0=$(now)
-  $mpi "$bin/aq-calib" --model "$dir" --clean --tokens "$cal_ids" --sequences "$ncal" \
+  "${mpi[@]}" "$bin/aq-calib" --model "$dir" --clean --tokens "$cal_ids" --sequences "$ncal" \
     --length "$ctx" --out "$out/${name}_clean.h5" > "$out/logs/${name}_calib_clean.log" 2>&1
   cs=$(since "$t0")
   echo "  aq-calib --clean: $cs s"
@@ -119,7 +120,7 @@ bench_model() { # bench_model NAME DIR FORMAT:LLAMA_TYPE ...
     "$cs" >> "$rows"
   if [ "$masked" = 1 ]; then
     t0=$(now)
-    $mpi "$bin/aq-calib" --model "$dir" --timesteps 4 --tokens "$cal_ids" --sequences "$ncal" \
+    "${mpi[@]}" "$bin/aq-calib" --model "$dir" --timesteps 4 --tokens "$cal_ids" --sequences "$ncal" \
       --length "$ctx" --out "$out/${name}_masked.h5" > "$out/logs/${name}_calib_masked.log" 2>&1
     echo "  aq-calib masked (T = 4): $(since "$t0") s"
   fi

@@ -22,8 +22,8 @@ typedef struct {
     aq_run_opts run;
     const char *out;
     int T;
-    int clean;  /* 1: no token masked, T = 1 */
-    int T_set;  /* --timesteps given */
+    int clean; /* 1: no token masked, T = 1 */
+    int T_set; /* --timesteps given */
 } calib_opts;
 
 static void usage(FILE *f) {
@@ -41,12 +41,13 @@ static void usage(FILE *f) {
 }
 
 static int parse(int argc, char **argv, calib_opts *o) {
-    static const struct option lo[] = {
-        {"model", 1, 0, 'm'},  {"out", 1, 0, 'o'},           {"sequences", 1, 0, 'n'},
-        {"length", 1, 0, 'L'}, {"seed", 1, 0, 's'},          {"timesteps", 1, 0, 'T'},
-        {"tokens", 1, 0, 'k'}, {"temperature", 1, 0, 'x'},   {"mask-token", 1, 0, 'M'},
-        {"causal", 0, 0, 'c'}, {"bidirectional", 0, 0, 'b'}, {"help", 0, 0, 'h'},
-        {"clean", 0, 0, 'C'},  {0, 0, 0, 0}};
+    static const struct option lo[] = {{"model", 1, 0, 'm'},         {"out", 1, 0, 'o'},
+                                       {"sequences", 1, 0, 'n'},     {"length", 1, 0, 'L'},
+                                       {"seed", 1, 0, 's'},          {"timesteps", 1, 0, 'T'},
+                                       {"tokens", 1, 0, 'k'},        {"temperature", 1, 0, 'x'},
+                                       {"mask-token", 1, 0, 'M'},    {"causal", 0, 0, 'c'},
+                                       {"bidirectional", 0, 0, 'b'}, {"help", 0, 0, 'h'},
+                                       {"clean", 0, 0, 'C'},         {0, 0, 0, 0}};
     *o = (calib_opts){.run = {NULL, NULL, 8, 64, 1234, 1.0, -1, -1}, .T = 8};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
