@@ -3,10 +3,12 @@
  * time step (mask-ratio bin), written as the calibration file of docs/DESIGN.md §6.3.
  *
  *   mpirun -n N aq-calib --model DIR --out STATS.h5 [--timesteps T] [--sequences N]
- *                        [--length L] [--seed S] [--hessian [--schedule S] [--time-weight W]
- *                        [--t-ref N]]
+ *                        [--length L] [--seed S] [--clean] [--hessian [--schedule S]
+ *                        [--time-weight W] [--t-ref N]]
  * Every sequence is corrupted at every time step t (aq_mask_sequence) and run through the
- * pipeline; each rank records the layers it holds, rank 0 gathers and writes.
+ * pipeline; each rank records the layers it holds, rank 0 gathers and writes.  --clean is for
+ * autoregressive models, which never see the mask token: one step (T = 1), every sequence run
+ * as it is, no token masked (docs/CALIBRATION.md "Clean calibration").
  * --hessian: also the time-weighted layer-input Hessians H = sum_t w_t E[x x^T | t] for GPTQ
  * (include/aq/hessian.h), with w_t = aq_time_weights(schedule, time weight, T, t_ref) — the
  * job's [timegroups] schedule, time_weight and t_ref must be the same (it refuses a
@@ -32,6 +34,8 @@ typedef struct {
     aq_schedule schedule;       /* --schedule (job: timegroups.schedule) */
     aq_time_weight time_weight; /* --time-weight (job: timegroups.time_weight) */
     int t_ref;                  /* --t-ref (job: timegroups.t_ref) */
+    int clean;                  /* 1: no token masked, T = 1 */
+    int T_set;                  /* --timesteps given */
 } calib_opts;
 
 static const char *const SCHEDULES[] = {"linear", "cosine", "mask"}; /* aq_schedule order */
@@ -57,27 +61,19 @@ static void usage(FILE *f) {
                "  --schedule S      linear | cosine | mask (default mask; = timegroups.schedule)\n"
                "  --time-weight W   alphabar | uniform (default alphabar; = "
                "timegroups.time_weight)\n"
-               "  --t-ref N         linear schedule horizon (default 1000; = timegroups.t_ref)\n");
+               "  --t-ref N         linear schedule horizon (default 1000; = timegroups.t_ref)\n"
+               "  --clean           autoregressive models: no token masked, one step (T = 1);\n"
+               "                    excludes --timesteps other than 1\n");
 }
 
 static int parse(int argc, char **argv, calib_opts *o) {
-    static const struct option lo[] = {{"model", 1, 0, 'm'},
-                                       {"out", 1, 0, 'o'},
-                                       {"sequences", 1, 0, 'n'},
-                                       {"length", 1, 0, 'L'},
-                                       {"seed", 1, 0, 's'},
-                                       {"timesteps", 1, 0, 'T'},
-                                       {"tokens", 1, 0, 'k'},
-                                       {"temperature", 1, 0, 'x'},
-                                       {"mask-token", 1, 0, 'M'},
-                                       {"causal", 0, 0, 'c'},
-                                       {"bidirectional", 0, 0, 'b'},
-                                       {"help", 0, 0, 'h'},
-                                       {"hessian", 0, 0, 'H'},
-                                       {"schedule", 1, 0, 'S'},
-                                       {"time-weight", 1, 0, 'W'},
-                                       {"t-ref", 1, 0, 'R'},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"model", 1, 0, 'm'},   {"out", 1, 0, 'o'},           {"sequences", 1, 0, 'n'},
+        {"length", 1, 0, 'L'},  {"seed", 1, 0, 's'},          {"timesteps", 1, 0, 'T'},
+        {"tokens", 1, 0, 'k'},  {"temperature", 1, 0, 'x'},   {"mask-token", 1, 0, 'M'},
+        {"causal", 0, 0, 'c'},  {"bidirectional", 0, 0, 'b'}, {"help", 0, 0, 'h'},
+        {"hessian", 0, 0, 'H'}, {"schedule", 1, 0, 'S'},      {"time-weight", 1, 0, 'W'},
+        {"t-ref", 1, 0, 'R'},   {"clean", 0, 0, 'C'},         {0, 0, 0, 0}};
     *o = (calib_opts){.run = {NULL, NULL, 8, 64, 1234, 1.0, -1, -1},
                       .T = 8,
                       .schedule = AQ_SCHED_MASK,
@@ -104,6 +100,10 @@ static int parse(int argc, char **argv, calib_opts *o) {
             break;
         case 'T':
             o->T = atoi(optarg);
+            o->T_set = 1;
+            break;
+        case 'C':
+            o->clean = 1;
             break;
         case 'k':
             o->run.tokens = optarg;
@@ -152,6 +152,13 @@ static int parse(int argc, char **argv, calib_opts *o) {
                         "--schedule linear|cosine|mask, --time-weight alphabar|uniform\n");
         return 2;
     }
+    if (o->clean) {
+        if (o->T_set && o->T != 1) {
+            fprintf(stderr, "aq-calib: --clean has one step; --timesteps %d is not 1\n", o->T);
+            return 2;
+        }
+        o->T = 1;
+    }
     return 0;
 }
 
@@ -181,8 +188,11 @@ static aq_status collect(const calib_opts *o, const aq_run *r, aq_act_stats *s, 
     aq_llm_hook hook = {&both, both_record};
     for (int q = 0; q < o->run.n_seq && st == AQ_OK; q++)
         for (int t = 0; t < o->T && st == AQ_OK; t++) {
-            aq_mask_sequence(r->seqs + (int64_t)q * L, L, t, o->T, o->run.seed, q, r->mask_token,
-                             r->cfg.logits_shift, tok, masked);
+            if (o->clean) /* the sequence as an autoregressive model sees it */
+                memcpy(tok, r->seqs + (int64_t)q * L, (size_t)L * sizeof *tok);
+            else
+                aq_mask_sequence(r->seqs + (int64_t)q * L, L, t, o->T, o->run.seed, q,
+                                 r->mask_token, r->cfg.logits_shift, tok, masked);
             aq_act_stats_set_step(s, t);
             if (hs) aq_act_hess_set_step(hs, t);
             st = aq_pipe_forward(&r->pipe, &r->fp, tok, L, logits, &hook, err);
@@ -198,13 +208,19 @@ static aq_status write_file(const calib_opts *o, const char *path, const aq_run 
     char source[2048];
     snprintf(source, sizeof source,
              "aq-calib on %s (%s, %s attention): %d sequences x %d tokens %s%s, seed %llu, "
-             "mask token %d, inputs of every linear layer over all positions",
+             "%s, inputs of every linear layer over all positions",
              o->run.model, r->cfg.arch, r->cfg.causal ? "causal" : "bidirectional", o->run.n_seq,
              o->run.L, o->run.tokens ? "from " : "sampled from the model",
-             o->run.tokens ? o->run.tokens : "", (unsigned long long)o->run.seed, r->mask_token);
+             o->run.tokens ? o->run.tokens : "", (unsigned long long)o->run.seed,
+             o->clean ? "clean (no token masked)" : "masked");
+    if (!o->clean) {
+        size_t k = strlen(source);
+        snprintf(source + k, sizeof source - k, " with token %d", r->mask_token);
+    }
     return aq_calib_write(path, source,
-                          "mask ratio bin centre u_t = (t + 1/2)/T; exactly round(u_t * n) "
-                          "eligible positions masked by a seeded shuffle",
+                          o->clean ? "clean: one step, no token masked (mask ratio 0)"
+                                   : "mask ratio bin centre u_t = (t + 1/2)/T; exactly "
+                                     "round(u_t * n) eligible positions masked by a seeded shuffle",
                           layers, n, err);
 }
 
@@ -248,9 +264,9 @@ static aq_status run(const calib_opts *o, aq_err *err) {
     st = aq_agree(r.pipe.comm, st, "writing the calibration file", err);
     if (st == AQ_OK && o->hessian) st = store_hessians(o, &r, hs, w, partial, err);
     if (st == AQ_OK && r.pipe.rank == 0)
-        printf("aq-calib: wrote %s: %zu layers%s, T = %d, %d sequences x %d tokens, %d ranks\n",
-               o->out, n, o->hessian ? " with Hessians" : "", o->T, o->run.n_seq, o->run.L,
-               r.pipe.size);
+        printf("aq-calib: wrote %s: %zu layers%s, T = %d%s, %d sequences x %d tokens, %d ranks\n",
+               o->out, n, o->hessian ? " with Hessians" : "", o->T, o->clean ? " (clean)" : "",
+               o->run.n_seq, o->run.L, r.pipe.size);
     for (size_t i = 0; i < n; i++)
         aq_layer_stats_free(&layers[i]);
     free(layers);

@@ -3,6 +3,7 @@
 
   model_check.py same-json A.json B.json      metrics identical (except nothing)
   model_check.py calib A.h5 B.h5 ...          calibration files identical, values sane
+  model_check.py clean CLEAN.h5 MASKED.h5     --clean file: T = 1, labelled clean, != masked
   model_check.py kl EVAL.json                 KL(8 bit) < 2e-3, KL 8 < 4 < 2 bits
 """
 import json
@@ -38,6 +39,20 @@ def calib(paths):
     print(f"calib: {len(names)} layers, T = {T}, identical across {len(fs)} files")
 
 
+def clean(pc, pm):
+    c, m = h5py.File(pc, "r"), h5py.File(pm, "r")
+    assert int(c.attrs["T"]) == 1, c.attrs["T"]
+    assert b"clean" in c.attrs["timestep"] and b"clean" in c.attrs["source"]
+    assert b"clean" not in m.attrs["timestep"]
+    names = sorted(c["stats"].keys())
+    assert names == sorted(m["stats"].keys())
+    ndiff = sum(not np.array_equal(c["stats"][n]["sq_mean"][...], m["stats"][n]["sq_mean"][...])
+                for n in names)
+    # Every layer sees the masked tokens (the first through its embedding row), so all differ.
+    assert ndiff == len(names), f"only {ndiff} of {len(names)} layers differ from masked"
+    print(f"clean: T = 1, all {len(names)} layers differ from the masked statistics")
+
+
 def kl(path):
     res = {r["result"].rsplit("/", 1)[-1]: r for r in json.load(open(path))["results"]}
     k8, k4, k2 = (res[f"w{b}.h5"] for b in (8, 4, 2))
@@ -54,4 +69,5 @@ def kl(path):
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"same-json": lambda: same_json(*args), "calib": lambda: calib(args), "kl": lambda: kl(*args)}[cmd]()
+    {"same-json": lambda: same_json(*args), "calib": lambda: calib(args),
+     "clean": lambda: clean(*args), "kl": lambda: kl(*args)}[cmd]()
