@@ -47,7 +47,7 @@ static size_t legacy_param_bytes(const aq_quant_params *p) {
 static int legacy_fit(const aq_qf_env *e, const float *x, const float *h, int64_t n, void *par) {
     legacy_par *lp = par;
     if (n != LG_QK) return -1; /* rows are multiples of 32 (row_multiple) */
-    lg_fit_block(legacy_fmt(e->p), x, h, &lp->d, &lp->m);
+    lg_fit_block(legacy_fmt(e->p), &lg_kernels_ref, x, h, &lp->d, &lp->m);
     return isfinite(lp->d) && isfinite(lp->m) ? 0 : -1;
 }
 

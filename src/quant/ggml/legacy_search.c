@@ -189,12 +189,12 @@ static void encode(aq_ggml_legacy_fmt fmt, const lg_spec *s, const lg_block *b, 
     lg_pack_block(fmt, aq_f32_to_f16(p.d), aq_f32_to_f16(p.m), q, out);
 }
 
-void lg_fit_block(aq_ggml_legacy_fmt fmt, const float *x, const float *h, float *d, float *m) {
+void lg_fit_block(aq_ggml_legacy_fmt fmt, const lg_kernels *k, const float *x, const float *h,
+                  float *d, float *m) {
     const lg_spec *s = &k_spec[fmt];
     lg_block b;
     prepare(x, h, &b);
-    const lg_fit p =
-        s->asym ? search_asym(s, &lg_kernels_ref, &b) : search_sym(fmt, s, &lg_kernels_ref, &b);
+    const lg_fit p = s->asym ? search_asym(s, k, &b) : search_sym(fmt, s, k, &b);
     *d = p.d;
     *m = p.m;
 }
