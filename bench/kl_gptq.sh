@@ -7,6 +7,10 @@
 # Environment: SEQS (32), LEN (64), T (16) for calibration and evaluation; TW (alphabar) the
 # time weighting of both the Hessians/importance (aq-calib --time-weight) and the job
 # (timegroups.time_weight): TW=uniform is the ablation "H without time weights".
+# LAYOUTS=ggml: instead of the plain / dq rows, ggml's Q2_K and Q4_K (quant.format), each by
+# its own search and by GPTQ (src/quant/ggml/ggml_gptq.c; rows must be multiples of 256 or the
+# job falls back to a 32-column format):
+#   LAYOUTS=ggml SEQS=16 T=8 bash bench/kl_gptq.sh build ../shared/models/tinystories-qwen2-4m ../shared/corpus /tmp/klg_qwen
 #   bash bench/kl_gptq.sh build ../shared/models/tinystories-656k-llama ../shared/corpus /tmp/klg
 set -euo pipefail
 bin=$1 model=$2 corpus=$3 work=$4
@@ -32,14 +36,23 @@ dq2="--set quant.scale_dtype=dq --set quant.bits=2 --set quant.group_size=32"
 p4="--set quant.bits=4 --set quant.group_size=64"
 p2="--set quant.bits=2 --set quant.group_size=32"
 g="--set quant.gptq=true"
-job dq2_g32 $dq2
-job dq2_g32_gptq $dq2 $g
-job dq2_g32_gptq_ao $dq2 $g --set quant.gptq_act_order=true
-job w2_g32 $p2
-job w2_g32_gptq $p2 $g
-job w4_g64 $p4
-job w4_g64_gptq $p4 $g
-names=(dq2_g32 dq2_g32_gptq dq2_g32_gptq_ao w2_g32 w2_g32_gptq w4_g64 w4_g64_gptq)
+if [ "${LAYOUTS:-}" = ggml ]; then
+  names=()
+  for f in q2_k q4_k; do
+    job "$f" --set quant.format=$f
+    job "${f}_gptq" --set quant.format=$f $g
+    names+=("$f" "${f}_gptq")
+  done
+else
+  job dq2_g32 $dq2
+  job dq2_g32_gptq $dq2 $g
+  job dq2_g32_gptq_ao $dq2 $g --set quant.gptq_act_order=true
+  job w2_g32 $p2
+  job w2_g32_gptq $p2 $g
+  job w4_g64 $p4
+  job w4_g64_gptq $p4 $g
+  names=(dq2_g32 dq2_g32_gptq dq2_g32_gptq_ao w2_g32 w2_g32_gptq w4_g64 w4_g64_gptq)
+fi
 results=()
 for n in "${names[@]}"; do results+=(--result "$work/$n.h5"); done
 $run "$bin/aq-eval" --model "$model" "${results[@]}" --tokens "$corpus/val.ids.txt" \

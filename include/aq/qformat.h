@@ -42,10 +42,11 @@
  *      = ..._ref, [AQ_SIMD_AVX2] = ..._avx2, [AQ_SIMD_AVX512] = ..._avx512}, dequantize,
  *      isa} in src/quant/ggml_rows.c, and a row in src/quant/qformat.c built by
  *      AQ_QF_BLOCK_ROW():
- *        [AQ_QFMT_Q4_K] = AQ_QF_BLOCK_ROW("q4_k", 4, 256, &aq_qf_q4_k),
+ *        [AQ_QFMT_Q4_K] = AQ_QF_BLOCK_ROW("q4_k", 4, 256, &aq_qf_q4_k, &aq_ggml_kquant_gptq),
  *      The block row stores one array "blocks" uint8 [rows, cols / 256 * 144], names itself
  *      with the attribute format = "q4_k", checks cols % 256 == 0, and gets its error
- *      metrics by decoding what it stored (aq_qf_blocks_quantize_row()).
+ *      metrics by decoding what it stored (aq_qf_blocks_quantize_row()).  The last argument
+ *      is its GPTQ operations (aq_qf_gptq below; NULL: none), src/quant/ggml/ggml_gptq.c.
  *   3. Its name in the job key quant.format: src/config/config.c parses it with
  *      aq_qformat_by_name() and lists it in QFORMATS (its error message and docs/CONFIG.md);
  *      its llama-quantize fallback in aq_qformat_fallback(); its numpy decoder in
@@ -141,11 +142,11 @@ typedef struct {
  * may be short): the unit whose parameters are fitted together and then held FIXED while
  * GPTQ rounds its columns one at a time.  Plain layouts: a group (group_size columns; params
  * scale, min).  dq: a super-block (256 columns; d, dmin and its groups' scale/min codes).
- * ggml's formats (e1-legacy, e2-kquant) add theirs the same way: Q8_0/Q4_0/Q5_0...: the
- * 32-column block (params: its d, and m for *_1); Q2_K..Q6_K: the 256-column super-block
+ * ggml's formats (src/quant/ggml/ggml_gptq.c): Q8_0/Q4_0/Q4_1/Q5_0/Q5_1: the 32-column
+ * block (params: its stored d, and m for *_1); Q2_K..Q6_K: the 256-column super-block
  * (params: d, dmin and the sub-block scale/min codes, i.e. the result of the k-quant's own
- * scale search); round() quantizes one weight with those, emit() packs codes + params into
- * the block bytes, exactly as the format's dequantize decodes them.
+ * scale search); round() is the encoder's code rule with those, emit() the encoder's packer,
+ * exactly as the format's dequantize decodes them.
  * Contract (tested for every row that has it): emit(codes, params) decodes through the
  * format's dequantize_row to the values round() returned, bit for bit; fitting and rounding
  * every column of an unchanged row reproduces quantize_row's arrays (then GPTQ with H = I is

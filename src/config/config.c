@@ -295,8 +295,8 @@ aq_status aq_config_check(const aq_config *c, aq_err *err) {
                           "fallback: set quant.fallback = true");
     if (c->gptq && !aq_qformat_of(&c->quant)->gptq)
         return aq_err_set(err, AQ_E_CONFIG,
-                          "quant.gptq: format %s has no GPTQ operations (plain f16/f32 and dq "
-                          "have them)",
+                          "quant.gptq: format %s has no GPTQ operations (every row of the "
+                          "format table has them: f16/f32, dq and ggml's q8_0 .. q6_k)",
                           aq_qformat_of(&c->quant)->tag);
     if (c->gptq && !c->hessian_path[0] && !c->calib_path[0])
         return aq_err_set(err, AQ_E_CONFIG,

@@ -201,9 +201,10 @@ void aq_qf_blocks_overflow_msg(const aq_quant_params *p, int64_t col, char *buf,
 }
 
 /* A table row for block kernels K (an aq_qf_blocks of ELEMS weights per block, ggml_rows.c)
- * named NAME ("q4_k"), nominal code width BITS; the file names it with the attribute format = NAME.
+ * named NAME ("q4_k"), nominal code width BITS, GPTQ operations GQ (ggml/ggml_gptq.c); the
+ * file names it with the attribute format = NAME.
  */
-#define AQ_QF_BLOCK_ROW(NAME, BITS, ELEMS, K)                                                      \
+#define AQ_QF_BLOCK_ROW(NAME, BITS, ELEMS, K, GQ)                                                  \
     {                                                                                              \
         .name = NAME, .id_attr = "format", .id_value = NAME, .tag = " " NAME,                      \
         .widths = (const int[]){BITS}, .n_widths = 1, .row_multiple = (ELEMS),                     \
@@ -211,7 +212,7 @@ void aq_qf_blocks_overflow_msg(const aq_quant_params *p, int64_t col, char *buf,
         .read_params = aq_qf_blocks_read_params, .check = aq_qf_blocks_check,                      \
         .scratch_bytes = aq_qf_blocks_scratch_bytes, .quantize_row = aq_qf_blocks_quantize_row,    \
         .dequantize_row = aq_qf_blocks_dequantize_row, .overflow_msg = aq_qf_blocks_overflow_msg,  \
-        .blocks = (K)                                                                              \
+        .blocks = (K), .gptq = (GQ)                                                                \
     }
 
 /*-*********************************************
@@ -269,16 +270,16 @@ static const aq_qformat k_formats[AQ_QFMT_N] = {
                     .dequantize_row = aq_dq_dequantize_row_qf,
                     .overflow_msg = aq_dq_overflow_msg,
                     .gptq = &aq_dq_gptq},
-    [AQ_QFMT_Q8_0] = AQ_QF_BLOCK_ROW("q8_0", 8, 32, &aq_qf_q8_0),
-    [AQ_QFMT_Q4_0] = AQ_QF_BLOCK_ROW("q4_0", 4, 32, &aq_qf_q4_0),
-    [AQ_QFMT_Q4_1] = AQ_QF_BLOCK_ROW("q4_1", 4, 32, &aq_qf_q4_1),
-    [AQ_QFMT_Q5_0] = AQ_QF_BLOCK_ROW("q5_0", 5, 32, &aq_qf_q5_0),
-    [AQ_QFMT_Q5_1] = AQ_QF_BLOCK_ROW("q5_1", 5, 32, &aq_qf_q5_1),
-    [AQ_QFMT_Q2_K] = AQ_QF_BLOCK_ROW("q2_k", 2, 256, &aq_qf_q2_k),
-    [AQ_QFMT_Q3_K] = AQ_QF_BLOCK_ROW("q3_k", 3, 256, &aq_qf_q3_k),
-    [AQ_QFMT_Q4_K] = AQ_QF_BLOCK_ROW("q4_k", 4, 256, &aq_qf_q4_k),
-    [AQ_QFMT_Q5_K] = AQ_QF_BLOCK_ROW("q5_k", 5, 256, &aq_qf_q5_k),
-    [AQ_QFMT_Q6_K] = AQ_QF_BLOCK_ROW("q6_k", 6, 256, &aq_qf_q6_k),
+    [AQ_QFMT_Q8_0] = AQ_QF_BLOCK_ROW("q8_0", 8, 32, &aq_qf_q8_0, &aq_ggml_legacy_gptq),
+    [AQ_QFMT_Q4_0] = AQ_QF_BLOCK_ROW("q4_0", 4, 32, &aq_qf_q4_0, &aq_ggml_legacy_gptq),
+    [AQ_QFMT_Q4_1] = AQ_QF_BLOCK_ROW("q4_1", 4, 32, &aq_qf_q4_1, &aq_ggml_legacy_gptq),
+    [AQ_QFMT_Q5_0] = AQ_QF_BLOCK_ROW("q5_0", 5, 32, &aq_qf_q5_0, &aq_ggml_legacy_gptq),
+    [AQ_QFMT_Q5_1] = AQ_QF_BLOCK_ROW("q5_1", 5, 32, &aq_qf_q5_1, &aq_ggml_legacy_gptq),
+    [AQ_QFMT_Q2_K] = AQ_QF_BLOCK_ROW("q2_k", 2, 256, &aq_qf_q2_k, &aq_ggml_kquant_gptq),
+    [AQ_QFMT_Q3_K] = AQ_QF_BLOCK_ROW("q3_k", 3, 256, &aq_qf_q3_k, &aq_ggml_kquant_gptq),
+    [AQ_QFMT_Q4_K] = AQ_QF_BLOCK_ROW("q4_k", 4, 256, &aq_qf_q4_k, &aq_ggml_kquant_gptq),
+    [AQ_QFMT_Q5_K] = AQ_QF_BLOCK_ROW("q5_k", 5, 256, &aq_qf_q5_k, &aq_ggml_kquant_gptq),
+    [AQ_QFMT_Q6_K] = AQ_QF_BLOCK_ROW("q6_k", 6, 256, &aq_qf_q6_k, &aq_ggml_kquant_gptq),
 };
 
 const aq_qformat *aq_qformat_get(int id) {

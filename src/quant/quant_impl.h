@@ -305,6 +305,8 @@ const unsigned char *aq_gptq_hinv_dead_mask(const struct aq_gptq_hinv_s *hv);
 
 /* GPTQ operations of the rows (gptq_formats.c; aq_qf_gptq in aq/qformat.h). */
 extern const aq_qf_gptq aq_plain_gptq, aq_dq_gptq;
+/* ... of ggml's block formats (ggml/ggml_gptq.c): the legacy rows, the k-quant rows. */
+extern const aq_qf_gptq aq_ggml_legacy_gptq, aq_ggml_kquant_gptq;
 
 /*! aq_dq_fit_super() : the dq search (dq.h) of ONE super-block x[0..n) (n <= 256; a row's
  *  last super-block may be short) with layout L: its stored (float16-rounded) d, dmin and

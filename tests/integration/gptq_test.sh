@@ -6,7 +6,8 @@
 #     4-bit g64 with act_order and quantized embeddings (lm_head: no Hessian, normal search) at
 #     -n 1 and -n 3: bit-identical results (compare_results.py), GPTQ attributes recorded;
 #  3. aq-eval: the dq 2-bit GPTQ result has a lower KL than the dq search with the same
-#     calibration;
+#     calibration; the same for ggml's q4_0 (quant.format, ggml/ggml_gptq.c), whose GPTQ
+#     results at -n 1 and -n 3 are also bit-identical;
 #  4. bad inputs exit non-zero naming file and layer: a missing layer, the Hessians of another
 #     model (dimension mismatch), another time weighting, a negative diagonal, a matrix not
 #     positive definite after damping, a file without Hessians.
@@ -76,6 +77,24 @@ r = json.load(open(sys.argv[1]))["results"]
 dq, gq = r[0]["overall"]["kl"], r[1]["overall"]["kl"]
 print(f"gptq_test: KL dq 2-bit g32 {dq:.4f}, with GPTQ {gq:.4f}")
 sys.exit(0 if gq < dq else 1)
+PY
+
+# 3b. a ggml block format: q4_0 (32-column blocks), -n 1 vs -n 3, KL below its own search
+q40="--set quant.format=q4_0"
+job 1 q40_g_n1 $q40 $g
+job 3 q40_g_n3 $q40 $g
+grep -q 'gptq          14 tensors by GPTQ' "$work/q40_g_n1.log"
+$py "$here/compare_results.py" "$work/q40_g_n1.h5" "$work/q40_g_n3.h5"
+job 2 q40_plain $q40 --set calib.path="$work/c1.h5"
+$run -n 2 "$bin/aq-eval" --model "$model" --result "$work/q40_plain.h5" \
+  --result "$work/q40_g_n1.h5" --sequences 4 --length 48 --timesteps 4 --weights-only \
+  --json "$work/kl_q40.json" > "$work/kl_q40.log"
+$py - "$work/kl_q40.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+own, gq = r[0]["overall"]["kl"], r[1]["overall"]["kl"]
+print(f"gptq_test: KL q4_0 {own:.4f}, with GPTQ {gq:.4f}")
+sys.exit(0 if gq < own else 1)
 PY
 
 # 4. bad inputs: non-zero exit, the message names the file and the layer, no result left

@@ -189,6 +189,16 @@ START_TEST(check_gptq_rules) {
     ck_assert_int_eq(aq_config_set(&c, "quant.scale_dtype=dq", &err), AQ_OK);
     aq_config_set(&c, "quant.group_size=32", &err);
     ck_assert_int_eq(aq_config_check(&c, &err), AQ_OK);
+    /* every ggml block format has GPTQ operations (src/quant/ggml/ggml_gptq.c) */
+    const char *fmts[] = {"q8_0", "q4_0", "q4_1", "q5_0", "q5_1",
+                          "q2_k", "q3_k", "q4_k", "q5_k", "q6_k"};
+    for (int i = 0; i < 10; ++i) {
+        char kv[32];
+        snprintf(kv, sizeof kv, "quant.format=%s", fmts[i]);
+        ck_assert_int_eq(aq_config_set(&c, kv, &err), AQ_OK);
+        ck_assert_msg(aq_config_check(&c, &err) == AQ_OK, "%s: %s", fmts[i], err.msg);
+    }
+    ck_assert_int_eq(aq_config_set(&c, "quant.format=none", &err), AQ_OK);
     char *ini = aq_config_to_ini(&c);
     ck_assert_ptr_nonnull(strstr(ini, "gptq = true\n"));
     ck_assert_ptr_nonnull(strstr(ini, "gptq_block = 64\n"));

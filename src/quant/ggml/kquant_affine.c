@@ -222,14 +222,13 @@ static void put_f16(uint8_t *p, float v) {
 }
 
 /* Nearest codes of one super-block for the stored parameters: y = (d sc) q - (dmin m). */
-static void final_codes(const kq_chunk *c, int sb, float d, float dmin_st, uint8_t *L) {
-    const float *x = c->x + (size_t)sb * KQ_SB;
-    for (int g = 0; g < c->gpb; ++g) {
-        const int gg = sb * c->gpb + g;
-        const float scale = d * (float)c->sc[gg], ml = dmin_st * (float)c->mc[gg];
-        for (int j = 0; j < c->f.G; ++j) {
-            const int e = g * c->f.G + j;
-            L[e] = scale > 0.0f ? aq_code_of((x[e] + ml) / scale, (float)c->f.nmax) : 0;
+static void final_codes(const float *x, int G, int gpb, int nmax, float d, float dmin_st,
+                        const uint8_t *sc, const uint8_t *mc, uint8_t *L) {
+    for (int g = 0; g < gpb; ++g) {
+        const float scale = d * (float)sc[g], ml = dmin_st * (float)mc[g];
+        for (int j = 0; j < G; ++j) {
+            float y;
+            L[g * G + j] = aq_kq_affine_code(scale, ml, nmax, x[g * G + j], &y);
         }
     }
 }
@@ -249,9 +248,9 @@ static void pack_scales_k4(const uint8_t *sc, const uint8_t *m, uint8_t *s) {
     }
 }
 
-static void emit_q2(const kq_chunk *c, int sb, const uint8_t *L, uint8_t *b) {
+static void emit_q2(const uint8_t *sc, const uint8_t *mc, const uint8_t *L, uint8_t *b) {
     for (int g = 0; g < 16; ++g)
-        b[g] = (uint8_t)(c->sc[sb * 16 + g] | c->mc[sb * 16 + g] << 4);
+        b[g] = (uint8_t)(sc[g] | mc[g] << 4);
     for (int h = 0; h < 2; ++h)
         for (int l = 0; l < 32; ++l) {
             const uint8_t *q = L + 128 * h + l;
@@ -259,8 +258,8 @@ static void emit_q2(const kq_chunk *c, int sb, const uint8_t *L, uint8_t *b) {
         }
 }
 
-static void emit_q45(const kq_chunk *c, int sb, const uint8_t *L, uint8_t *b, int five) {
-    pack_scales_k4(c->sc + sb * 8, c->mc + sb * 8, b + 4);
+static void emit_q45(const uint8_t *sc, const uint8_t *mc, const uint8_t *L, uint8_t *b, int five) {
+    pack_scales_k4(sc, mc, b + 4);
     uint8_t *qh = five ? b + 16 : NULL, *qs = b + (five ? 48 : 16);
     if (qh) memset(qh, 0, 32);
     for (int ch = 0; ch < 4; ++ch)
@@ -271,19 +270,31 @@ static void emit_q45(const kq_chunk *c, int sb, const uint8_t *L, uint8_t *b, in
         }
 }
 
+void aq_kq_pack_affine(int fmt, float d, float dmin, const uint8_t *sc, const uint8_t *mc,
+                       const uint8_t *L, uint8_t *b) {
+    uint8_t *pd = fmt == 2 ? b + 80 : b;
+    put_f16(pd, d);
+    put_f16(pd + 2, dmin);
+    if (fmt == 2)
+        emit_q2(sc, mc, L, b);
+    else
+        emit_q45(sc, mc, L, b, fmt == 5);
+}
+
+/* The stored d and dmin (ggml's sign) of super-block sb. */
+static void stored_dd(const kq_chunk *c, int sb, float *d, float *dmin_st) {
+    *d = aq_f16_to_f32(aq_f32_to_f16(c->d[sb]));
+    *dmin_st = aq_f16_to_f32(aq_f32_to_f16(-c->dmin[sb]));
+}
+
 static void emit_chunk(const kq_chunk *c, int fmt, uint8_t *out) {
     for (int sb = 0; sb < c->nsb; ++sb) {
         uint8_t *b = out + (size_t)sb * (size_t)c->f.bytes, L[KQ_SB];
-        const uint16_t du = aq_f32_to_f16(c->d[sb]), mu = aq_f32_to_f16(-c->dmin[sb]);
-        const float d = aq_f16_to_f32(du), dmin_st = aq_f16_to_f32(mu);
-        final_codes(c, sb, d, dmin_st, L);
-        uint8_t *pd = fmt == 2 ? b + 80 : b;
-        put_f16(pd, d);
-        put_f16(pd + 2, dmin_st);
-        if (fmt == 2)
-            emit_q2(c, sb, L, b);
-        else
-            emit_q45(c, sb, L, b, fmt == 5);
+        float d, dmin_st;
+        stored_dd(c, sb, &d, &dmin_st);
+        const uint8_t *sc = c->sc + sb * c->gpb, *mc = c->mc + sb * c->gpb;
+        final_codes(c->x + (size_t)sb * KQ_SB, c->f.G, c->gpb, c->f.nmax, d, dmin_st, sc, mc, L);
+        aq_kq_pack_affine(fmt, d, dmin_st, sc, mc, L, b);
     }
 }
 
@@ -291,6 +302,31 @@ typedef struct {
     kq_chunk c;
     kq_refine r;
 } kq_scratch;
+
+int aq_kq_affine_nmax(int fmt) {
+    return affine_fmt(fmt).nmax;
+}
+
+int aq_kq_affine_group(int fmt) {
+    return affine_fmt(fmt).G;
+}
+
+void aq_kq_fit_affine(const aq_kq_kernels *k, int fmt, const float *x, const float *h, float *d,
+                      float *dmin, uint8_t *sc, uint8_t *mc) {
+    kq_scratch s; /* ~40 KB: the search is the chunk search with one super-block */
+    kq_chunk *c = &s.c;
+    c->k = k->dq;
+    c->f = affine_fmt(fmt);
+    c->gpb = KQ_SB / c->f.G;
+    c->nsb = 1;
+    c->ng = c->gpb;
+    c->x = x;
+    c->h = h;
+    search_chunk(c, &s.r);
+    stored_dd(c, 0, d, dmin);
+    memcpy(sc, c->sc, (size_t)c->gpb);
+    memcpy(mc, c->mc, (size_t)c->gpb);
+}
 
 void aq_kq_quantize_affine(const aq_kq_kernels *k, int fmt, const float *x, const float *h,
                            int64_t n, uint8_t *blocks) {

@@ -94,4 +94,52 @@ void aq_kq_quantize_affine(const aq_kq_kernels *k, int fmt, const float *x, cons
 void aq_kq_quantize_sym(const aq_kq_kernels *k, int fmt, const float *x, const float *h, int64_t n,
                         uint8_t *blocks);
 
+/*-*********************************************
+ *  Per-super-block entry points (the GPTQ operations, src/quant/ggml/ggml_gptq.c)
+ ***********************************************/
+
+/*! aq_kq_affine_code() : the encoder's code rule of Q2_K / Q4_K / Q5_K for weight x of a group
+ *  with effective scale = d * sc and ml = dmin * m (stored d, dmin, codes): q = nearest code
+ *  of (x + ml) / scale in [0, nmax] (0 when scale is not > 0), *y = scale * q - ml (the
+ *  decode's float operations). */
+static inline uint8_t aq_kq_affine_code(float scale, float ml, int nmax, float x, float *y) {
+    const uint8_t q = scale > 0.0f ? aq_code_of((x + ml) / scale, (float)nmax) : 0;
+    *y = scale * (float)q - ml;
+    return q;
+}
+
+/*! aq_kq_sym_code() : the encoder's code rule of Q3_K / Q6_K for weight x of a group with
+ *  effective scale = d * s (signed scale code s): l = nearest code of x / scale in
+ *  [-nlo, nlo - 1] (0 when scale is 0); @return : the stored code l + nlo; *y = scale * l. */
+static inline uint8_t aq_kq_sym_code(float scale, int nlo, float x, float *y) {
+    const float l = scale != 0.0f ? aq_kq_scode(x / scale, (float)-nlo, (float)(nlo - 1)) : 0.0f;
+    *y = scale * l;
+    return (uint8_t)((int)l + nlo);
+}
+
+/*! aq_kq_fit_affine() : the search of aq_kq_quantize_affine() (fmt 2, 4, 5) for ONE
+ *  super-block x[0..256) (h: its importances or NULL): the STORED d and dmin (fp16 values;
+ *  dmin with ggml's sign, y = d sc q - dmin m) and the scale / min codes sc[g], mc[g] of its
+ *  256 / G groups, exactly what aq_kq_quantize_affine() stores for that super-block. */
+void aq_kq_fit_affine(const aq_kq_kernels *k, int fmt, const float *x, const float *h, float *d,
+                      float *dmin, uint8_t *sc, uint8_t *mc);
+/*! aq_kq_pack_affine() : block bytes of fmt 2, 4, 5 from stored d, dmin, codes sc, mc and the
+ *  256 stored codes L (0..nmax). */
+void aq_kq_pack_affine(int fmt, float d, float dmin, const uint8_t *sc, const uint8_t *mc,
+                       const uint8_t *L, uint8_t *b);
+/*! aq_kq_affine_nmax() / aq_kq_affine_group() : code maximum (3, 15, 31) and group size (16,
+ *  32, 32) of fmt 2, 4, 5. */
+int aq_kq_affine_nmax(int fmt);
+int aq_kq_affine_group(int fmt);
+
+/*! aq_kq_fit_sym() : the search of aq_kq_quantize_sym() (fmt 3, 6) for ONE super-block: the
+ *  stored d (fp16 value) and the signed scale codes sc[16], exactly what it stores. */
+void aq_kq_fit_sym(const aq_kq_kernels *k, int fmt, const float *x, const float *h, float *d,
+                   int *sc);
+/*! aq_kq_pack_sym() : block bytes of fmt 3, 6 from d, sc[16] and the 256 stored codes L
+ *  (0..2 nlo - 1). */
+void aq_kq_pack_sym(int fmt, float d, const int *sc, const uint8_t *L, uint8_t *b);
+/*! aq_kq_sym_nlo() : 4 (Q3_K) or 32 (Q6_K). */
+int aq_kq_sym_nlo(int fmt);
+
 #endif /* AQ_KQUANT_IMPL_H */

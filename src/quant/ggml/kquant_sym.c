@@ -235,18 +235,16 @@ static void put_f16(uint8_t *p, float v) {
 /* Nearest codes (offset by nlo, so 0..2 nlo - 1) for the stored d and scale codes. */
 static void final_codes(const float *x, int nlo, float d, const int *sc, uint8_t *L) {
     for (int e = 0; e < KQ_SB; ++e) {
-        const float scale = d * (float)sc[e / KQ_G];
-        const float l =
-            scale != 0.0f ? aq_kq_scode(x[e] / scale, (float)-nlo, (float)(nlo - 1)) : 0.0f;
-        L[e] = (uint8_t)((int)l + nlo);
+        float y;
+        L[e] = aq_kq_sym_code(d * (float)sc[e / KQ_G], nlo, x[e], &y);
     }
 }
 
-static void emit_q3(const kq_sym_try *t, const uint8_t *L, uint8_t *b) {
+static void emit_q3(float d, const int *tsc, const uint8_t *L, uint8_t *b) {
     uint8_t *hm = b, *qs = b + 32, *sc = b + 96;
     memset(b, 0, AQ_GGML_Q3_K_BYTES);
     for (int g = 0; g < KQ_NG; ++g) {
-        const int v = t->sc[g] + 32;
+        const int v = tsc[g] + 32;
         if (g < 8)
             sc[g] |= (uint8_t)(v & 15);
         else
@@ -258,49 +256,65 @@ static void emit_q3(const kq_sym_try *t, const uint8_t *L, uint8_t *b) {
         if (L[e] > 3) hm[l] |= (uint8_t)(1u << (4 * h + j));
         qs[32 * h + l] |= (uint8_t)((L[e] & 3) << (2 * j));
     }
-    put_f16(b + 108, t->d);
+    put_f16(b + 108, d);
 }
 
-static void emit_q6(const kq_sym_try *t, const uint8_t *L, uint8_t *b) {
+static void emit_q6(float d, const int *tsc, const uint8_t *L, uint8_t *b) {
     uint8_t *ql = b, *qh = b + 128;
     memset(b, 0, AQ_GGML_Q6_K_BYTES);
     for (int g = 0; g < KQ_NG; ++g)
-        b[192 + g] = (uint8_t)(int8_t)t->sc[g];
+        b[192 + g] = (uint8_t)(int8_t)tsc[g];
     for (int e = 0; e < KQ_SB; ++e) {
         const int h = e / 128, k = (e / 32) % 4, l = e % 32;
         ql[64 * h + 32 * (k & 1) + l] |= (uint8_t)((L[e] & 15) << (4 * (k >> 1)));
         qh[32 * h + l] |= (uint8_t)((L[e] >> 4) << (2 * k));
     }
-    put_f16(b + 208, t->d);
+    put_f16(b + 208, d);
+}
+
+void aq_kq_pack_sym(int fmt, float d, const int *sc, const uint8_t *L, uint8_t *b) {
+    if (fmt == 3)
+        emit_q3(d, sc, L, b);
+    else
+        emit_q6(d, sc, L, b);
+}
+
+int aq_kq_sym_nlo(int fmt) {
+    return sym_fmt(fmt).nlo;
+}
+
+void aq_kq_fit_sym(const aq_kq_kernels *k, int fmt, const float *xs, const float *hs, float *d,
+                   int *sc) {
+    kq_sym_sb p;
+    p.k = k;
+    p.f = sym_fmt(fmt);
+    float xt[KQ_SB], ht[KQ_SB]; /* transposed for the twins: element j of group g at 16 j + g */
+    for (int g = 0; g < KQ_NG; ++g)
+        for (int j = 0; j < KQ_G; ++j) {
+            xt[KQ_NG * j + g] = xs[KQ_G * g + j];
+            ht[KQ_NG * j + g] = hs ? hs[KQ_G * g + j] : 0.0f;
+        }
+    p.b = (aq_kq_sbatch){xs, hs, xt, hs ? ht : NULL, p.f.nlo};
+    kq_sym_try best;
+    search_sb(&p, &best);
+    if (best.d == 0.0f || !isfinite(best.total)) { /* nothing to represent */
+        best.d = 0.0f;
+        memset(best.sc, 0, sizeof best.sc);
+    }
+    *d = best.d;
+    memcpy(sc, best.sc, sizeof best.sc);
 }
 
 void aq_kq_quantize_sym(const aq_kq_kernels *k, int fmt, const float *x, const float *h, int64_t n,
                         uint8_t *blocks) {
-    kq_sym_sb p;
-    p.k = k;
-    p.f = sym_fmt(fmt);
+    const kq_sym_fmt f = sym_fmt(fmt);
     for (int64_t i = 0; i < n / KQ_SB; ++i) {
         const float *xs = x + i * KQ_SB;
-        const float *hs = h ? h + i * KQ_SB : NULL;
-        float xt[KQ_SB], ht[KQ_SB]; /* transposed for the twins: element j of group g at 16 j + g */
-        for (int g = 0; g < KQ_NG; ++g)
-            for (int j = 0; j < KQ_G; ++j) {
-                xt[KQ_NG * j + g] = xs[KQ_G * g + j];
-                ht[KQ_NG * j + g] = hs ? hs[KQ_G * g + j] : 0.0f;
-            }
-        p.b = (aq_kq_sbatch){xs, hs, xt, hs ? ht : NULL, p.f.nlo};
-        kq_sym_try best;
-        search_sb(&p, &best);
-        if (best.d == 0.0f || !isfinite(best.total)) { /* nothing to represent */
-            best.d = 0.0f;
-            memset(best.sc, 0, sizeof best.sc);
-        }
+        float d;
+        int sc[KQ_NG];
+        aq_kq_fit_sym(k, fmt, xs, h ? h + i * KQ_SB : NULL, &d, sc);
         uint8_t L[KQ_SB];
-        final_codes(xs, p.f.nlo, best.d, best.sc, L);
-        uint8_t *b = blocks + (size_t)i * (size_t)p.f.bytes;
-        if (fmt == 3)
-            emit_q3(&best, L, b);
-        else
-            emit_q6(&best, L, b);
+        final_codes(xs, f.nlo, d, sc, L);
+        aq_kq_pack_sym(fmt, d, sc, L, blocks + (size_t)i * (size_t)f.bytes);
     }
 }

@@ -104,4 +104,20 @@ int lg_quantize_row(aq_ggml_legacy_fmt fmt, const lg_kernels *k, const float *x,
 void lg_pack_block(aq_ggml_legacy_fmt fmt, uint16_t d, uint16_t m, const uint8_t *q,
                    unsigned char *out);
 
+/*-*********************************************
+ *  Per-block entry points of the GPTQ operations (src/quant/ggml/ggml_gptq.c)
+ ***********************************************/
+
+/*! lg_fit_block() : the search of lg_quantize_row() with the evaluators of `k` for ONE block
+ *  x[0..32) (h: its 32 importances or NULL) of `fmt`: the stored parameters as floats, *d and
+ *  *m (fp16 values; m = 0 for the symmetric formats), exactly those lg_quantize_row() stores
+ *  for that block (with any kernel set: they are bit-identical). */
+void lg_fit_block(aq_ggml_legacy_fmt fmt, const lg_kernels *k, const float *x, const float *h,
+                  float *d, float *m);
+
+/*! lg_code_at() : the stored code the encoder writes for weight x of a block with stored
+ *  parameters d, m (the argument q[j] of lg_pack_block(): code + offset), and in *y the value
+ *  the format's decode gives for it: (code - offset) * d (+ m for Q4_1 / Q5_1). */
+uint8_t lg_code_at(aq_ggml_legacy_fmt fmt, float d, float m, float x, float *y);
+
 #endif /* AQ_GGML_LEGACY_IMPL_H */

@@ -173,14 +173,38 @@ static void prepare(const float *x, const float *h, lg_block *b) {
     }
 }
 
+/* The code rule of the encoder: the nearest code of x for the stored (d, m), plus the
+ * offset of the stored byte / nibble. */
+static uint8_t code_of(const lg_spec *s, float d, float m, float x) {
+    const float lo = s->asym ? 0.0f : s->lo;
+    const float id = (s->asym ? d > 0.0f : d != 0.0f) ? 1.0f / d : 0.0f;
+    return (uint8_t)(int)(lg_code((x - m) * id, lo, s->hi) + s->off);
+}
+
 static void encode(aq_ggml_legacy_fmt fmt, const lg_spec *s, const lg_block *b, lg_fit p,
                    unsigned char *out) {
-    const float lo = s->asym ? 0.0f : s->lo;
-    const float id = (s->asym ? p.d > 0.0f : p.d != 0.0f) ? 1.0f / p.d : 0.0f;
     uint8_t q[LG_QK];
     for (int j = 0; j < LG_QK; ++j)
-        q[j] = (uint8_t)(int)(lg_code((b->x[j] - p.m) * id, lo, s->hi) + s->off);
+        q[j] = code_of(s, p.d, p.m, b->x[j]);
     lg_pack_block(fmt, aq_f32_to_f16(p.d), aq_f32_to_f16(p.m), q, out);
+}
+
+void lg_fit_block(aq_ggml_legacy_fmt fmt, const lg_kernels *k, const float *x, const float *h,
+                  float *d, float *m) {
+    const lg_spec *s = &k_spec[fmt];
+    lg_block b;
+    prepare(x, h, &b);
+    const lg_fit p = s->asym ? search_asym(s, k, &b) : search_sym(fmt, s, k, &b);
+    *d = p.d;
+    *m = p.m;
+}
+
+uint8_t lg_code_at(aq_ggml_legacy_fmt fmt, float d, float m, float x, float *y) {
+    const lg_spec *s = &k_spec[fmt];
+    const uint8_t q = code_of(s, d, m, x);
+    const float v = (float)((int)q - (int)s->off) * d; /* the decode's product ... */
+    *y = s->asym ? v + m : v;                          /* ... and sum, rounded apart */
+    return q;
 }
 
 int lg_quantize_row(aq_ggml_legacy_fmt fmt, const lg_kernels *k, const float *x, const float *h,
