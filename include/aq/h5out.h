@@ -165,6 +165,19 @@ aq_status aq_h5_write_passthrough_ex(aq_h5_writer *w, const char *name, aq_dtype
                                      const int64_t *shape, const void *data, const aq_qattr *attrs,
                                      int n_attrs, aq_err *err);
 
+/*! aq_h5_write_passthrough_prefiltered() :
+ *  aq_h5_write_passthrough_ex() for a 2-D tensor whose dataset `data` arrives as chunks
+ *  filtered on another rank (issue 16): `blob` is aq_h5_prefilter_2d(shape[0], shape[1],
+ *  element size of dtype (4 for F32, 2 for F16 and BF16), original bytes, the writer's level),
+ *  or the aq_h5_blob_concat() of aq_h5_prefilter_rows() blobs covering every row; stored with
+ *  H5Dwrite_chunk, so readers see the same dataset as aq_h5_write_passthrough() writes.
+ *  @return : AQ_OK; AQ_E_VALUE (ndim != 2, NULL blob, bad name); AQ_E_HDF5 naming the tensor,
+ *            also when the blob's chunk table does not match the dataset's chunk grid. */
+aq_status aq_h5_write_passthrough_prefiltered(aq_h5_writer *w, const char *name, aq_dtype dtype,
+                                              int ndim, const int64_t *shape, const void *blob,
+                                              uint64_t blob_bytes, const aq_qattr *attrs,
+                                              int n_attrs, aq_err *err);
+
 /*! aq_h5_write_alias() : /tensors/<alias> as an HDF5 hard link to /tensors/<target>
  *  (tied weights are stored once).  The target must have been written.  */
 aq_status aq_h5_write_alias(aq_h5_writer *w, const char *alias, const char *target, aq_err *err);
