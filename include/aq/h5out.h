@@ -105,7 +105,9 @@ aq_status aq_h5_create(const char *path, int level, const aq_h5_root_info *root,
  *  (up to 1 MiB per chunk), each chunk whole (edge chunks zero-filled to full size, HDF5's
  *  fill value), compressed with ZSTD_compress() at `level` (filter 32015's call and clamp),
  *  then HDF5's Fletcher32 of the compressed bytes appended little-endian (H5Zfletcher32.c).
- *  Chunks are compressed in parallel (OpenMP).  *blob (malloc'ed, caller frees) holds
+ *  Chunks are compressed in parallel (OpenMP), in batches of 4 per thread (8 with one
+ *  thread): the peak memory is the blob plus one batch of ZSTD_compressBound(chunk) slots.
+ *  *blob (malloc'ed, caller frees) holds
  *  uint64 n, uint64 size[n], then the n chunks back to back, row-major over the chunk grid;
  *  native byte order (a job's ranks share an architecture).  No HDF5 call: any rank may run it.
  *  @return : AQ_OK, *blob and *blob_bytes; AQ_E_VALUE (negative dims, NULL data);
