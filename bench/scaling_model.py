@@ -213,6 +213,12 @@ def sharded_projection(a, W, B_in, B_out, rate):
             r_read = min(a.r_rank, a.r_fs / min(P, a.layers))  # only unit owners read
             T_par = n * a.gptq_layer_s + n * B_in / a.layers / r_read
             bal = n * P / a.layers
+        elif a.passthrough == "owner":
+            # the plan balances bytes, a passthrough byte weighing as a quantized one: the
+            # busiest rank may hold only quantized bytes, (W_q + B_pass / 2) / P weights' worth
+            # (filtering is ~10x cheaper per byte, so ranks holding passthrough finish early)
+            T_par = imb[P] * ((Wq + Bp / 2) / P / (t * c) + read)
+            bal = imb[P]
         else:
             T_par = imb[P] * (Wq / P / (t * c) + read)
             bal = imb[P]
@@ -220,7 +226,6 @@ def sharded_projection(a, W, B_in, B_out, rate):
             T_par += t_filter / 2 if P < a.layers + 3 else 0.0  # on a rank with blocks
             T_ser = t_store
         elif a.passthrough == "owner":
-            T_par += imb[P] * t_filter / P
             T_ser = t_store
         else:
             T_ser = t_store + t_filter
