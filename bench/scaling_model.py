@@ -54,19 +54,33 @@ def main():
                     help="issue 16: units above a fair share cut into tensors and row blocks "
                          "(balance from --imbalance) and ranks filter their own chunks (rank 0 "
                          "only stores compressed chunks at --w0-store)")
-    ap.add_argument("--imbalance", default="8:1.143,64:1.107,256:1.142,512:1.142",
+    ap.add_argument("--imbalance", default="8:1.062,64:1.152,256:1.141,512:1.172",
                     help="P:max/mean of the row-sharded plan per rank count (bench/plan_balance.py "
-                         "on jobs/dream7b_int2.ini)")
+                         "on jobs/dream7b_int2.ini; 2-D passthrough tensors count as work, docs/SCALING.md 5c)")
     ap.add_argument("--w0-store", type=float, default=0.58e9,
                     help="rank 0's store rate of filtered chunks (H5Dwrite_chunk + flush), B/s "
                          "(0.58e9: medium preset, jobs/int2_compact.ini, -n 1, this machine, load 3-6: "
                          "0.19 s for ~110 MB; docs/SCALING.md 5b)")
     ap.add_argument("--t-fixed", type=float, default=1.0,
                     help="T_fixed: plan, model open, file create, final metadata (s)")
-    ap.add_argument("--t-pass", type=float, default=6.0,
-                    help="seconds rank 0 spends filtering passthrough tensors (serial; Dream-7B with "
-                         "quant.embeddings=false: 2.18 GB bf16 at the 0.36 GB/s measured on the "
-                         "medium preset = 6 s)")
+    ap.add_argument("--passthrough", choices=("owner", "rank0"), default="owner",
+                    help="owner (issue 16, this branch): the 2-D passthrough tensors are plan work, "
+                         "filtered on the ranks that own their row blocks, rank 0 stores their "
+                         "chunks; rank0 (before): rank 0 filters and stores them itself")
+    ap.add_argument("--pass-bytes", type=float, default=2.18e9,
+                    help="B_pass: bytes of 2-D passthrough tensors (Dream-7B, quant.embeddings=false: "
+                         "embedding + lm_head, 2 x 152064 x 3584 bf16); their weights are not quantized")
+    ap.add_argument("--pass-rate", type=float, default=0.36e9,
+                    help="filter rate of passthrough bytes per rank, B/s (zstd + Fletcher32; 0.36e9: "
+                         "medium preset, -n 1, this machine, docs/SCALING.md 5b)")
+    ap.add_argument("--pass-ratio", type=float, default=0.784,
+                    help="stored / raw bytes of filtered bf16 passthrough chunks (0.784: medium preset, "
+                         "embedding and lm_head, zstd level 3)")
+    ap.add_argument("--gptq-layer-s", type=float, default=0.0,
+                    help="GPTQ: seconds per transformer block on one rank (105.4: "
+                         "bench/results/gptq_dream7b_synthetic.txt, 2 threads, factor + update of "
+                         "qkv, o, gateup, down); GPTQ plans whole units (no row-sharding)")
+    ap.add_argument("--layers", type=int, default=28, help="transformer blocks (GPTQ units)")
     a = ap.parse_args()
     R = a.results
     scal = load_lines(f"{R}/scaling.jsonl")
@@ -165,28 +179,60 @@ def main():
 
 
 def sharded_projection(a, W, B_in, B_out, rate):
-    """Row-sharded plan (issue 16).  Per-rank work = imb(P) x (W / P) with imb(P) the plan's
+    """Row-sharded plan (issue 16).  Per-rank work = imb(P) x (work / P) with imb(P) the plan's
     measured balance max/mean of rank bytes (bench/plan_balance.py: the real planner on a
-    Dream-7B-shaped header); rank 0's serial part is storing every filtered chunk
-    (B_out / min(G, w0_store)) plus filtering the passthrough tensors itself (t_pass); the
-    last item's output cannot overlap (fill: its store).  T(1): everything in line on rank 0."""
+    Dream-7B-shaped header).  Rank 0's serial part is storing every filtered chunk
+    ((B_out + ratio B_pass) / min(G, w0_store)); with --passthrough rank0 it also filters the
+    passthrough tensors itself (B_pass / pass_rate), with owner that filtering is parallel work.
+    The last item's output cannot overlap (fill: its store).  T(1): everything in line on
+    rank 0.  With --gptq-layer-s the quantized weights cost that per block instead, and the plan
+    keeps whole units (T_par = ceil(layers / P) blocks)."""
     t, c = a.threads, rate
     imb = {int(k): float(v) for k, v in (x.split(":") for x in a.imbalance.split(","))}
     store = min(a.gather, a.w0_store)
-    T1 = a.t_fixed + W / (t * c) + B_in / a.r_rank + B_out / a.w0_store + a.t_pass
-    print(f"row-sharded: rank-0 store {a.w0_store/1e9:.2f} GB/s, passthrough on rank 0 {a.t_pass:.1f} s, "
-          f"T_fixed {a.t_fixed:.1f} s, "
-          f"plan balance {a.imbalance}; T(1) = {T1:.1f} s")
+    Bp = a.pass_bytes
+    Wq = W - Bp / 2  # bf16: the passthrough weights are not quantized
+    Bq = Wq * a.bits_per_weight / 8
+    t_filter = Bp / a.pass_rate
+    t_store = (Bq + a.pass_ratio * Bp) / a.w0_store
+    quant1 = a.layers * a.gptq_layer_s if a.gptq_layer_s else Wq / (t * c)
+    T1 = a.t_fixed + quant1 + B_in / a.r_rank + t_store + t_filter
+    print(f"row-sharded: passthrough filtered by {a.passthrough} ({Bp/1e9:.2f} GB at "
+          f"{a.pass_rate/1e9:.2f} GB/s, stored {a.pass_ratio:.3f} of it), rank-0 store "
+          f"{a.w0_store/1e9:.2f} GB/s, T_fixed {a.t_fixed:.1f} s, "
+          + (f"GPTQ {a.gptq_layer_s:.1f} s per block x {a.layers} (whole units), "
+             if a.gptq_layer_s else "")
+          + f"plan balance {a.imbalance}; T(1) = {T1:.1f} s")
     print("| ranks | plan max/mean | T_par s | T_ser s | wall s | speed-up | efficiency | limited by |")
     print("|---|---|---|---|---|---|---|---|")
     for P in sorted(imb):
         r_read = min(a.r_rank, a.r_fs / P)
-        T_par = imb[P] * (W / P / (t * c) + B_in / P / r_read)
-        T_ser = B_out / store + a.t_pass
-        fill = imb[P] * B_out / P / 4 / store  # one item (<= a quarter of a share) stored last
+        read = B_in / P / r_read
+        if a.gptq_layer_s:  # whole units: the busiest rank has ceil(layers / P) blocks
+            n = -(-a.layers // P)
+            r_read = min(a.r_rank, a.r_fs / min(P, a.layers))  # only unit owners read
+            T_par = n * a.gptq_layer_s + n * B_in / a.layers / r_read
+            bal = n * P / a.layers
+        elif a.passthrough == "owner":
+            # the plan balances bytes, a passthrough byte weighing as a quantized one: the
+            # busiest rank may hold only quantized bytes, (W_q + B_pass / 2) / P weights' worth
+            # (filtering is ~10x cheaper per byte, so ranks holding passthrough finish early)
+            T_par = imb[P] * ((Wq + Bp / 2) / P / (t * c) + read)
+            bal = imb[P]
+        else:
+            T_par = imb[P] * (Wq / P / (t * c) + read)
+            bal = imb[P]
+        if a.passthrough == "owner" and a.gptq_layer_s:  # whole units: embedding, lm_head
+            T_par += t_filter / 2 if P < a.layers + 3 else 0.0  # on a rank with blocks
+            T_ser = t_store
+        elif a.passthrough == "owner":
+            T_ser = t_store
+        else:
+            T_ser = t_store + t_filter
+        fill = imb[P] * (Bq + a.pass_ratio * Bp) / P / 4 / store  # one item stored last
         T = a.t_fixed + max(T_par, T_ser) + fill
         lim = "compute+read" if T_par >= T_ser else "rank-0 serial"
-        print(f"| {P} | {imb[P]:.3f} | {T_par:.2f} | {T_ser:.2f} | {T:.2f} | {T1/T:.1f}x "
+        print(f"| {P} | {bal:.3f} | {T_par:.2f} | {T_ser:.2f} | {T:.2f} | {T1/T:.1f}x "
               f"| {100*T1/(P*T):.0f} % | {lim} |")
 
 

@@ -105,7 +105,9 @@ aq_status aq_h5_create(const char *path, int level, const aq_h5_root_info *root,
  *  (up to 1 MiB per chunk), each chunk whole (edge chunks zero-filled to full size, HDF5's
  *  fill value), compressed with ZSTD_compress() at `level` (filter 32015's call and clamp),
  *  then HDF5's Fletcher32 of the compressed bytes appended little-endian (H5Zfletcher32.c).
- *  Chunks are compressed in parallel (OpenMP).  *blob (malloc'ed, caller frees) holds
+ *  Chunks are compressed in parallel (OpenMP), in batches of 4 per thread (8 with one
+ *  thread): the peak memory is the blob plus one batch of ZSTD_compressBound(chunk) slots.
+ *  *blob (malloc'ed, caller frees) holds
  *  uint64 n, uint64 size[n], then the n chunks back to back, row-major over the chunk grid;
  *  native byte order (a job's ranks share an architecture).  No HDF5 call: any rank may run it.
  *  @return : AQ_OK, *blob and *blob_bytes; AQ_E_VALUE (negative dims, NULL data);
@@ -164,6 +166,19 @@ aq_status aq_h5_write_passthrough(aq_h5_writer *w, const char *name, aq_dtype dt
 aq_status aq_h5_write_passthrough_ex(aq_h5_writer *w, const char *name, aq_dtype dtype, int ndim,
                                      const int64_t *shape, const void *data, const aq_qattr *attrs,
                                      int n_attrs, aq_err *err);
+
+/*! aq_h5_write_passthrough_prefiltered() :
+ *  aq_h5_write_passthrough_ex() for a 2-D tensor whose dataset `data` arrives as chunks
+ *  filtered on another rank (issue 16): `blob` is aq_h5_prefilter_2d(shape[0], shape[1],
+ *  element size of dtype (4 for F32, 2 for F16 and BF16), original bytes, the writer's level),
+ *  or the aq_h5_blob_concat() of aq_h5_prefilter_rows() blobs covering every row; stored with
+ *  H5Dwrite_chunk, so readers see the same dataset as aq_h5_write_passthrough() writes.
+ *  @return : AQ_OK; AQ_E_VALUE (ndim != 2, NULL blob, bad name); AQ_E_HDF5 naming the tensor,
+ *            also when the blob's chunk table does not match the dataset's chunk grid. */
+aq_status aq_h5_write_passthrough_prefiltered(aq_h5_writer *w, const char *name, aq_dtype dtype,
+                                              int ndim, const int64_t *shape, const void *blob,
+                                              uint64_t blob_bytes, const aq_qattr *attrs,
+                                              int n_attrs, aq_err *err);
 
 /*! aq_h5_write_alias() : /tensors/<alias> as an HDF5 hard link to /tensors/<target>
  *  (tied weights are stored once).  The target must have been written.  */

@@ -61,7 +61,8 @@ static aq_status join(const pieces *p, aq_qresult *w, aq_err *err) {
         const aq_msg_hdr *h = &p->blocks[b].hdr;
         int ok = h->row0 == (b ? p->blocks[b - 1].hdr.row1 : 0) &&
                  h->n_arrays == b0->hdr.n_arrays && h->filtered == b0->hdr.filtered &&
-                 h->bits == b0->hdr.bits && (b + 1 < p->n_blocks || h->row1 == h->rows);
+                 h->bits == b0->hdr.bits && h->passthrough == b0->hdr.passthrough &&
+                 (b + 1 < p->n_blocks || h->row1 == h->rows);
         if (!ok)
             return aq_err_set(err, AQ_E_VALUE,
                               "tensor %lld: row block %d does not fit its siblings",
@@ -98,7 +99,7 @@ static aq_status join(const pieces *p, aq_qresult *w, aq_err *err) {
             memcpy(raw + off, parts[b], bytes[b]);
         w->arr[i] = raw;
     }
-    if (st == AQ_OK) {
+    if (st == AQ_OK && !b0->hdr.passthrough) { /* passthrough: no metrics */
         double *s = sums;
         for (int b = 0; b < n; ++b) {
             const uint64_t k = aq_qresult_sums_bytes(&p->blocks[b]);

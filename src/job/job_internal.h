@@ -27,15 +27,17 @@ enum { MSG_RESULT = 1, MSG_END = 2 };
  * bytes: ranks of one job are assumed to share the architecture (homogeneous cluster), as
  * every MPI_BYTE protocol does. */
 typedef struct {
-    int32_t kind;       /* MSG_RESULT or MSG_END */
-    int32_t status;     /* aq_status; an END with an error carries its message */
-    int64_t tensor;     /* model tensor index */
-    int64_t rows, cols; /* the whole tensor's 2-D view */
-    int64_t row0, row1; /* the rows this result holds: [0, rows), or a row block */
-    int32_t block;      /* row block index (plan item), 0 for a whole tensor */
-    int32_t n_blocks;   /* 1: whole tensor; > 1: a block, row sums follow the arrays */
-    int32_t n_arrays;   /* the format's arrays (aq_qformat_arrays) */
-    int32_t filtered;   /* 1: arr[i] are aq_h5_prefilter_2d() blobs of wire_bytes[i] */
+    int32_t kind;        /* MSG_RESULT or MSG_END */
+    int32_t status;      /* aq_status; an END with an error carries its message */
+    int64_t tensor;      /* model tensor index */
+    int64_t rows, cols;  /* the whole tensor's 2-D view */
+    int64_t row0, row1;  /* the rows this result holds: [0, rows), or a row block */
+    int32_t block;       /* row block index (plan item), 0 for a whole tensor */
+    int32_t n_blocks;    /* 1: whole tensor; > 1: a block, row sums follow the arrays */
+    int32_t n_arrays;    /* the format's arrays (aq_qformat_arrays) */
+    int32_t filtered;    /* 1: arr[i] are aq_h5_prefilter_2d() blobs of wire_bytes[i] */
+    int32_t passthrough; /* 1: arr[0] is the filtered original bytes of a 2-D passthrough
+                            tensor (its rows [row0, row1)), no metrics or row sums */
     uint64_t array_bytes[AQ_QF_MAX_ARRAYS]; /* (row1 - row0) * row bytes of each */
     uint64_t wire_bytes[AQ_QF_MAX_ARRAYS];  /* bytes of arr[i] as held and sent */
     double seconds;                         /* compute seconds on the producing rank */
@@ -93,6 +95,20 @@ void aq_tensor_view(const aq_tensor *t, int64_t *rows, int64_t *cols);
 /* 1 when quant.format leaves tensor t unquantized only because no ggml block fits its rows
  * (cols % 32 != 0; select.c). */
 int aq_job_passthrough_by_format(const aq_tensor *t, const aq_config *cfg);
+
+/* 1 when tensor t is stored unquantized and is 2-D: its owner rank (plan item) filters its
+ * chunks and sends them to rank 0 like a quantized result, and the plan may cut it into
+ * row blocks (select.c).  The other passthrough tensors (norms, 0-d and N-d) are written by
+ * rank 0 itself. */
+int aq_job_passthrough_filtered(const aq_tensor *t, const aq_config *cfg);
+
+/* Filters the rows of passthrough tensor `index` (aq_job_passthrough_filtered) that `it`
+ * holds (all of them for NULL or a whole item) into r (allocated: arr[0] the blob,
+ * hdr.passthrough = hdr.filtered = 1), after checking them for non-finite values; seconds in
+ * r->hdr.seconds (passthrough_work.c).  @return : AQ_OK, AQ_E_VALUE (non-finite value,
+ * naming the tensor and the flat index), AQ_E_NOMEM. */
+aq_status aq_qresult_passthrough(const aq_job *j, int64_t index, const aq_plan_item *it,
+                                 aq_qresult *r, aq_err *err);
 
 /* Allocates the buffers of `r` for the sizes in r->hdr.  AQ_E_NOMEM naming the tensor. */
 aq_status aq_qresult_alloc(aq_qresult *r, const char *name, aq_err *err);
@@ -268,7 +284,7 @@ void aq_report_act(const aq_act_summary *s, const aq_config *cfg, const aq_act_s
 void aq_report_quantized(aq_tally *t, const aq_tensor *src, const aq_qresult *r,
                          const aq_config *cfg);
 /* cfg: names quant.format's fallback to passthrough (rows no ggml block fits) on the line. */
-void aq_report_passthrough(aq_tally *t, const aq_tensor *src, const aq_config *cfg);
+void aq_report_passthrough(aq_tally *t, const aq_tensor *src, const aq_config *cfg, int rank);
 void aq_report_plan(const aq_plan *p, const aq_checkpoint *m);
 void aq_report_summary(const aq_tally *t, const aq_h5_run_info *run, const char *out_path,
                        double wall);

@@ -7,18 +7,25 @@
 #include "aq/job.h"
 #include "job_internal.h"
 
+/* Work: tensors to quantize, and the 2-D passthrough tensors their owner filters (a byte
+ * to compress counted like a byte to quantize). */
 static int is_work(const aq_tensor *t, const void *cfg) {
-    return aq_job_is_quantized(t, cfg);
+    return aq_job_is_quantized(t, cfg) || aq_job_passthrough_filtered(t, cfg);
 }
 
-/* Rows at which a quantized tensor may be cut: the largest chunk rows of its arrays at any
+/* Rows at which a tensor may be cut: a 2-D passthrough tensor at its dataset's chunk rows; a
+ * quantized one at the largest chunk rows of its arrays at any
  * width of its format (all powers of two, aq_h5_chunk_rows), so every block holds whole
  * chunks of every array whatever width the budget gives it; 0 when one chunk spans it. */
 static int64_t granule(const aq_tensor *t, const void *ctx) {
     const aq_config *cfg = ctx;
-    if (!aq_job_is_quantized(t, cfg)) return 0;
     int64_t rows, cols, g = 1;
     aq_tensor_view(t, &rows, &cols);
+    if (aq_job_passthrough_filtered(t, cfg)) { /* its one dataset's chunk rows */
+        g = aq_h5_chunk_rows(rows, cols, aq_dtype_size(t->dtype));
+        return g < rows ? g : 0;
+    }
+    if (!aq_job_is_quantized(t, cfg)) return 0;
     const aq_qformat *f = aq_qformat_of(&cfg->quant);
     for (int w = 0; f && w < f->n_widths; ++w) {
         aq_quant_params p = cfg->quant;

@@ -16,7 +16,7 @@ uint64_t aq_qresult_held_bytes(const aq_qresult *r, int i) {
 }
 
 uint64_t aq_qresult_sums_bytes(const aq_qresult *r) {
-    if (r->hdr.n_blocks <= 1 || r->hdr.row1 < r->hdr.row0) return 0;
+    if (r->hdr.n_blocks <= 1 || r->hdr.row1 < r->hdr.row0 || r->hdr.passthrough) return 0;
     return (uint64_t)(r->hdr.row1 - r->hdr.row0) * AQ_QF_ROW_SUMS * sizeof(double);
 }
 

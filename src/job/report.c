@@ -73,7 +73,7 @@ void aq_report_quantized(aq_tally *t, const aq_tensor *src, const aq_qresult *r,
     fflush(stdout);
 }
 
-void aq_report_passthrough(aq_tally *t, const aq_tensor *src, const aq_config *cfg) {
+void aq_report_passthrough(aq_tally *t, const aq_tensor *src, const aq_config *cfg, int rank) {
     char shape[64];
     shape_str(src, shape, sizeof shape);
     t->n_done++;
@@ -81,8 +81,8 @@ void aq_report_passthrough(aq_tally *t, const aq_tensor *src, const aq_config *c
     t->bytes_in += src->nbytes;
     t->payload_bytes += src->nbytes;
     if (t->quiet) return;
-    printf("[%4zu/%zu] rank 0   %-44s %-12s passthrough %s", t->n_done, t->n_total, src->name,
-           shape, aq_dtype_name(src->dtype));
+    printf("[%4zu/%zu] rank %-3d %-44s %-12s passthrough %s", t->n_done, t->n_total, rank,
+           src->name, shape, aq_dtype_name(src->dtype));
     if (aq_job_passthrough_by_format(src, cfg))
         printf("  (fallback from %s: rows of %lld fit no ggml block)",
                aq_qformat_get(cfg->quant.format)->name, (long long)src->shape[1]);
@@ -116,8 +116,8 @@ static void report_items(const aq_plan *p, const aq_checkpoint *m) {
 }
 
 void aq_report_plan(const aq_plan *p, const aq_checkpoint *m) {
-    printf("plan: %zu units, %zu tensors, %d ranks (balanced: bytes to quantize; rank 0 also "
-           "writes the passthrough tensors)\n",
+    printf("plan: %zu units, %zu tensors, %d ranks (balanced: bytes to quantize, and 2-D "
+           "passthrough bytes to filter)\n",
            p->n_units, p->n_tensors, p->n_ranks);
     for (size_t u = 0, i = 0; u < p->n_units; ++u) {
         while (i < p->n_items && p->items[i].unit < u)

@@ -33,3 +33,7 @@ int aq_job_passthrough_by_format(const aq_tensor *t, const aq_config *cfg) {
     plain.quant.format = 0;
     return aq_job_is_quantized(t, &plain);
 }
+
+int aq_job_passthrough_filtered(const aq_tensor *t, const aq_config *cfg) {
+    return t->ndim == 2 && t->shape[0] >= 1 && t->shape[1] >= 1 && !aq_job_is_quantized(t, cfg);
+}

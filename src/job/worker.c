@@ -1,5 +1,6 @@
-/* A worker's loop (ranks > 0): quantizes its plan items (units, tensors, row blocks) in plan order
- * and streams each result to rank 0 while computing the next. */
+/* A worker's loop (ranks > 0): quantizes its plan items (units, tensors, row blocks) in plan order,
+ * filters them and its 2-D passthrough tensors (aq_job_passthrough_filtered), and streams each
+ * result to rank 0 while computing the next. */
 #include <string.h>
 
 #include "job_internal.h"
@@ -20,7 +21,10 @@ static aq_status worker_tensor(aq_job *j, size_t index, const aq_plan_item *it, 
                                int *next, aq_err *err) {
     aq_pending *p = &slots[*next];
     finish_slot(j, p); /* the oldest result must be out before its slot is reused */
-    aq_status st = aq_qresult_compute(j, (int64_t)index, it, &p->r, err);
+    const aq_tensor *t = aq_checkpoint_tensor(j->model, index);
+    aq_status st = aq_job_is_quantized(t, j->cfg)
+                       ? aq_qresult_compute(j, (int64_t)index, it, &p->r, err)
+                       : aq_qresult_passthrough(j, (int64_t)index, it, &p->r, err);
     if (st == AQ_OK) st = aq_qresult_prefilter(j, &p->r, err); /* chunks leave filtered */
     if (st != AQ_OK) return st;
     j->seconds_quant += p->r.hdr.seconds;
@@ -42,9 +46,10 @@ aq_status aq_job_worker_loop(aq_job *j, aq_err *err) {
         if (it->rank != j->rank) continue;
         for (size_t k = it->first; k < it->first + it->count && st == AQ_OK; ++k) {
             size_t index = j->plan->tensor_order[k];
+            const aq_tensor *t = aq_checkpoint_tensor(j->model, index);
             if (j->done[index] ||
-                !aq_job_is_quantized(aq_checkpoint_tensor(j->model, index), j->cfg))
-                continue;
+                (!aq_job_is_quantized(t, j->cfg) && !aq_job_passthrough_filtered(t, j->cfg)))
+                continue; /* the other passthrough tensors are rank 0's */
             if ((j->abort_seen = aq_abort_requested(j->comm))) break;
             if (aq_job_stop_signal(j)) {
                 st = aq_err_set(err, AQ_E_INTERRUPTED, "signal %d on rank %d",

@@ -1,5 +1,6 @@
-/* Rank 0's loop: writes the passthrough tensors and its own quantized ones in plan order,
- * receiving the workers' results in between; the first failure stops the workers. */
+/* Rank 0's loop: writes its own items (quantized tensors, 2-D passthrough tensors filtered
+ * here) and the other passthrough tensors in plan order, storing the workers' filtered
+ * results in between; the first failure stops the workers. */
 #include <stdio.h>
 
 #include "job_internal.h"
@@ -50,16 +51,37 @@ static aq_status write_whole(aq_job *j, const aq_qresult *r, aq_err *err) {
     return st;
 }
 
+/* A passthrough tensor filtered by its owner rank: rank 0 stores its chunks. */
+static aq_status write_passthrough_blob(aq_job *j, const aq_qresult *r, aq_err *err) {
+    const aq_tensor *t = aq_checkpoint_tensor(j->model, (size_t)r->hdr.tensor);
+    if (!r->hdr.filtered || r->hdr.n_arrays != 1 || !aq_job_passthrough_filtered(t, j->cfg))
+        return aq_err_set(err, AQ_E_VALUE, "tensor %s: unexpected passthrough result", t->name);
+    const aq_qformat *f = aq_qformat_get(j->cfg->quant.format);
+    const aq_qattr note = {"fallback_from_format", f ? f->name : NULL, 0};
+    const int n_note = f && aq_job_passthrough_by_format(t, j->cfg);
+    double t0 = MPI_Wtime();
+    aq_status st =
+        aq_h5_write_passthrough_prefiltered(j->w, t->name, t->dtype, t->ndim, t->shape, r->arr[0],
+                                            r->hdr.wire_bytes[0], &note, n_note, err);
+    if (st == AQ_OK) st = aq_h5_flush(j->w, err);
+    j->tally.t_write += MPI_Wtime() - t0;
+    j->tally.t_write_pass += MPI_Wtime() - t0;
+    if (st == AQ_OK) aq_report_passthrough(&j->tally, t, j->cfg, r->hdr.rank);
+    return st;
+}
+
 /* A whole tensor is written; a row block waits for its siblings (assemble.c: r is moved
  * there and left empty), and the last one writes the joined tensor.  The caller frees r
  * either way. */
 static aq_status write_result(aq_job *j, aq_qresult *r, aq_err *err) {
-    if (r->hdr.n_blocks <= 1) return write_whole(j, r, err);
+    if (r->hdr.n_blocks <= 1)
+        return r->hdr.passthrough ? write_passthrough_blob(j, r, err) : write_whole(j, r, err);
     aq_qresult whole;
     int complete = 0;
     aq_status st = aq_assembly_add(&j->pieces, r, &whole, &complete, err);
     if (st != AQ_OK || !complete) return st;
-    st = write_whole(j, &whole, err);
+    st = whole.hdr.passthrough ? write_passthrough_blob(j, &whole, err)
+                               : write_whole(j, &whole, err);
     aq_qresult_free(&whole);
     return st;
 }
@@ -78,7 +100,7 @@ static aq_status write_passthrough(aq_job *j, const aq_tensor *t, aq_err *err) {
     if (st == AQ_OK) st = aq_h5_flush(j->w, err);
     j->tally.t_write += MPI_Wtime() - t0;
     j->tally.t_write_pass += MPI_Wtime() - t0;
-    if (st == AQ_OK) aq_report_passthrough(&j->tally, t, j->cfg);
+    if (st == AQ_OK) aq_report_passthrough(&j->tally, t, j->cfg, 0);
     return st;
 }
 
@@ -126,10 +148,12 @@ static void drain(aq_job *j, int *ends, int blocking, aq_status *st, aq_err *err
 
 static aq_status own_tensor(aq_job *j, size_t index, const aq_plan_item *it, aq_err *err) {
     const aq_tensor *t = aq_checkpoint_tensor(j->model, index);
-    if (!aq_job_is_quantized(t, j->cfg)) return write_passthrough(j, t, err);
+    const int pass = !aq_job_is_quantized(t, j->cfg);
+    if (pass && !aq_job_passthrough_filtered(t, j->cfg)) return write_passthrough(j, t, err);
     if (it->rank != 0) return AQ_OK;
     aq_qresult r;
-    aq_status st = aq_qresult_compute(j, (int64_t)index, it, &r, err);
+    aq_status st = pass ? aq_qresult_passthrough(j, (int64_t)index, it, &r, err)
+                        : aq_qresult_compute(j, (int64_t)index, it, &r, err);
     if (st == AQ_OK) st = aq_qresult_prefilter(j, &r, err);
     if (st != AQ_OK) return st;
     j->seconds_quant += r.hdr.seconds;

@@ -132,6 +132,18 @@ data[off:off + 4] = struct.pack("<f", float("-inf"))
 open(sys.argv[2], "wb").write(data)' "$model" "$work/inf.safetensors"
 expect inf_weight 1 "model.layers.0.mlp.up_proj.weight.*\[1, 1\]" -- run2 --config "$cfg" --set model.path="$work/inf.safetensors"
 
+# NaN in a 2-D passthrough tensor (lm_head, quant.embeddings = false): checked by the rank
+# that filters it (issue 16), the error names the tensor and the flat index
+/usr/bin/python3 -c '
+import json, struct, sys
+data = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", data[:8])[0]
+h = json.loads(data[8:8 + n])
+off = 8 + n + h["lm_head.weight"]["data_offsets"][0] + 4 * 643
+data[off:off + 4] = struct.pack("<f", float("nan"))
+open(sys.argv[2], "wb").write(data)' "$model" "$work/nan_head.safetensors"
+expect nan_passthrough 1 "lm_head.weight.*non-finite value nan at flat index 643" -- run2 --config "$cfg" --set model.path="$work/nan_head.safetensors"
+
 # index: one tensor stored in two shards; an index that is not JSON
 mkdir -p "$work/twice" "$work/badindex"
 mkst "$work/twice/model-00001-of-00002.safetensors" '{"a.weight":{'"$T"',"data_offsets":[0,16]}}' 16

@@ -3,7 +3,9 @@
 # Row-sharding (issue 16): the job at -n 1 and at each N (oversubscribed), small chunks
 # (test hook AQ_TEST_CHUNK_BYTES=4096) so that a small model's tensors can be cut into row
 # blocks; --dry-run at the largest N must show row blocks, every file must be bit-identical
-# to -n 1 (compare_results.py) and pass aq-inspect --verify.  Exit 77 when MODEL is missing.
+# to -n 1 (compare_results.py) and pass aq-inspect --verify, and the 2-D passthrough datasets
+# of the largest N hold libhdf5's chunks (passthrough_chunks_check.py).  Exit 77 when MODEL
+# is missing.
 set -uo pipefail
 bin=$1 model=$2 work=$3 ns=$4
 shift 4
@@ -28,4 +30,8 @@ for n in 1 $ns; do
   files+=("$work/n$n.h5")
 done
 /usr/bin/python3 "$root/tests/integration/compare_results.py" "${files[@]}" || fail "files differ"
+# 2-D passthrough tensors (filtered by their owner, possibly in row blocks): every stored
+# chunk as libhdf5 writes it; AQ_ST_PASSTHROUGH_MIN (default 0) of them at least.
+/usr/bin/python3 "$root/tests/integration/passthrough_chunks_check.py" "$work/n$last.h5" \
+  "${AQ_ST_PASSTHROUGH_MIN:-0}" || fail "passthrough chunks differ from libhdf5's"
 echo "shard_test: ok (-n 1 $ns bit-identical, row blocks at -n $last)"

@@ -161,6 +161,22 @@ aq_itest(shard.real.q4_k_fallback COMMAND bash ${ITD}/shard_test.sh ${BIN} ${REA
   ${IT}/shard_real_q4k "3" --set quant.embeddings=true --set quant.format=q4_k)
 set_tests_properties(shard.real shard.qwen2 shard.qwen2.dq_budget shard.tiny shard.qwen2.q4_k
   shard.real.q4_k_fallback PROPERTIES SKIP_RETURN_CODE 77)
+# Passthrough tensors filtered by their owner rank (issue 16): with quant.embeddings = false
+# lm_head (2048x128 F32) is cut into row blocks at -n 8 and its chunks, filtered on several
+# ranks, are libhdf5's byte for byte; files bit-identical to -n 1.
+aq_itest(shard.real.passthrough COMMAND bash ${ITD}/shard_test.sh ${BIN} ${REAL_MODEL}
+  ${IT}/shard_real_pass "3 8")
+set_tests_properties(shard.real.passthrough PROPERTIES SKIP_RETURN_CODE 77 ENVIRONMENT
+  "${IT_ENV};AQ_ST_PASSTHROUGH_MIN=1")
+# SIGUSR1 / SIGKILL while 16 ranks hold passthrough row blocks (embeddings not quantized).
+aq_itest(interrupt_resume.shard_pass COMMAND bash ${ITD}/interrupt_resume.sh ${BIN}
+  ${IT}/interrupt_shard_pass --set quant.embeddings=false)
+set_tests_properties(interrupt_resume.shard_pass PROPERTIES ENVIRONMENT
+  "${IT_ENV};AQ_TEST_CHUNK_BYTES=4096;AQ_IR_RANKS=16;AQ_IR_LAYERS=4;AQ_IR_DELAY_MS=150")
+aq_itest(kill_resume.shard_pass COMMAND bash ${ITD}/kill_resume.sh ${BIN} 16 ${IT}/kill_shard_pass)
+set_tests_properties(kill_resume.shard_pass PROPERTIES ENVIRONMENT
+  "${IT_ENV};AQ_TEST_CHUNK_BYTES=4096;AQ_KR_LAYERS=4;AQ_KR_DELAY_MS=150;AQ_KR_SET=quant.embeddings=false")
+
 # SIGUSR1 while 16 ranks hold row blocks (embeddings cut), --resume on 3 ranks: bit-identical.
 aq_itest(interrupt_resume.shard COMMAND bash ${ITD}/interrupt_resume.sh ${BIN} ${IT}/interrupt_shard
   --set quant.embeddings=true)

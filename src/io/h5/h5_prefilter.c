@@ -15,6 +15,9 @@
 #include <string.h>
 
 #include <zstd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 uint32_t aq_h5_fletcher32(const void *data, size_t n) {
     const uint8_t *p = data;
@@ -117,23 +120,31 @@ static int filter_all(const grid2 *g, const hsize_t dims[2], size_t elem, const 
     return failed ? -1 : 0;
 }
 
-/* Packs the filtered slots into the blob layout (header, then chunks back to back). */
-static void *pack(uint64_t n, const uint64_t *sizes, const char *slots, size_t cap,
-                  uint64_t *blob_bytes) {
-    uint64_t total = (1 + n) * sizeof(uint64_t);
-    for (uint64_t k = 0; k < n; ++k)
-        total += sizes[k];
-    char *blob = malloc(total);
-    if (!blob) return NULL;
-    memcpy(blob, &n, sizeof n);
-    if (n) memcpy(blob + sizeof n, sizes, n * sizeof *sizes);
-    char *p = blob + (1 + n) * sizeof(uint64_t);
-    for (uint64_t k = 0; k < n; ++k) {
-        memcpy(p, slots + k * cap, sizes[k]);
-        p += sizes[k];
+/* Chunks per batch: a batch is filtered in parallel into one slot per chunk, then appended
+ * to the blob, so the peak is the blob plus one batch of slots (not a slot per chunk of the
+ * array: a whole passthrough embedding would otherwise need twice its size). */
+static uint64_t batch_chunks(void) {
+#ifdef _OPENMP
+    const int t = omp_get_max_threads();
+#else
+    const int t = 1;
+#endif
+    return t < 2 ? 8 : 4 * (uint64_t)t;
+}
+
+/* Appends n bytes to the growing buffer *buf (length *len, capacity *cap).  @return : 0 or -1. */
+static int append(char **buf, size_t *len, size_t *cap, const char *src, size_t n) {
+    if (*len + n > *cap) {
+        size_t c = *cap + *cap / 2;
+        if (c < *len + n) c = *len + n;
+        char *p = realloc(*buf, c);
+        if (!p) return -1;
+        *buf = p;
+        *cap = c;
     }
-    *blob_bytes = total;
-    return blob;
+    memcpy(*buf + *len, src, n);
+    *len += n;
+    return 0;
 }
 
 aq_status aq_h5_prefilter_rows(int64_t rows, int64_t row0, int64_t row1, int64_t cols, size_t elem,
@@ -156,16 +167,32 @@ aq_status aq_h5_prefilter_rows(int64_t rows, int64_t row0, int64_t row1, int64_t
                    band1 = g.n_rows ? (uint64_t)((row1 + c0 - 1) / c0) : 0;
     const uint64_t n = (band1 - band0) * g.n_cols;
     const size_t cap = ZSTD_compressBound((size_t)g.chunk[0] * (size_t)g.chunk[1] * elem) + 4;
-    /* One slot per chunk: a chunk's compressed size is not known before it is compressed,
-     * and the slots let every thread work independently; packed right after. */
-    char *slots = n ? malloc((size_t)n * cap) : NULL;
+    const uint64_t batch = n < batch_chunks() ? n : batch_chunks();
+    /* One slot per chunk of a batch: a chunk's compressed size is not known before it is
+     * compressed, and the slots let every thread work independently; appended right after. */
+    char *slots = batch ? malloc((size_t)batch * cap) : NULL;
     uint64_t *sizes = calloc(n ? n : 1, sizeof *sizes);
-    int bad = (n && !slots) || !sizes ||
-              filter_all(&g, dims, elem, data, (hsize_t)row0, band0 * g.n_cols, n,
-                         clamp_level(level), slots, cap, sizes) < 0;
-    for (uint64_t k = 0; !bad && k < n; ++k)
-        bad = sizes[k] == 0;
-    if (!bad) *blob = pack(n, sizes, slots, cap, blob_bytes);
+    size_t len = (size_t)(1 + n) * sizeof(uint64_t); /* the header, filled last */
+    size_t bcap = len + (size_t)(row1 - row0) * (size_t)cols * elem / 2 + 64;
+    char *out = malloc(bcap);
+    int bad = (batch && !slots) || !sizes || !out;
+    for (uint64_t k0 = 0; !bad && k0 < n; k0 += batch) {
+        const uint64_t m = n - k0 < batch ? n - k0 : batch;
+        bad = filter_all(&g, dims, elem, data, (hsize_t)row0, band0 * g.n_cols + k0, m,
+                         clamp_level(level), slots, cap, sizes + k0) < 0;
+        for (uint64_t k = 0; !bad && k < m; ++k)
+            bad = sizes[k0 + k] == 0 ||
+                  append(&out, &len, &bcap, slots + k * cap, (size_t)sizes[k0 + k]) < 0;
+    }
+    if (!bad) {
+        memcpy(out, &n, sizeof n);
+        if (n) memcpy(out + sizeof n, sizes, n * sizeof *sizes);
+        char *fit = realloc(out, len); /* give the slack back */
+        *blob = fit ? fit : out;
+        *blob_bytes = len;
+    } else {
+        free(out);
+    }
     free(slots);
     free(sizes);
     if (!*blob)

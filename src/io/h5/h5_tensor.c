@@ -187,15 +187,19 @@ static hid_t passthrough_type(aq_dtype dt) {
     return -1;
 }
 
+/* The dataset `data`: from the bytes, or with blob (ndim 2) from pre-filtered chunks. */
 static aq_status passthrough_data(hid_t g, const char *name, aq_dtype dt, int ndim,
-                                  const int64_t *shape, const void *data, int level, aq_err *err) {
+                                  const int64_t *shape, const void *data, const void *blob,
+                                  uint64_t blob_bytes, int level, aq_err *err) {
     hsize_t dims[H5S_MAX_RANK];
     int rank = ndim > 0 ? ndim : 1; /* 0-d: one element, dataset shape [1] */
     dims[0] = 1;
     for (int i = 0; i < ndim; ++i)
         dims[i] = (hsize_t)shape[i];
     hid_t type = passthrough_type(dt);
-    hid_t ds = type < 0 ? -1 : aq_h5_write_dataset(g, "data", type, rank, dims, data, level);
+    hid_t ds = type < 0 ? -1
+               : blob   ? aq_h5_write_prefiltered(g, "data", type, dims, blob, blob_bytes, level)
+                        : aq_h5_write_dataset(g, "data", type, rank, dims, data, level);
     aq_h5_close_id(type);
     int rc = ds < 0 ? -1 : 0;
     if (rc == 0 && dt == AQ_DT_BF16) rc = aq_h5_attr_str(ds, "dtype", "bf16");
@@ -204,11 +208,13 @@ static aq_status passthrough_data(hid_t g, const char *name, aq_dtype dt, int nd
 }
 
 static aq_status passthrough_impl(aq_h5_writer *w, const char *name, aq_dtype dt, int ndim,
-                                  const int64_t *shape, const void *data, const aq_qattr *attrs,
-                                  int n_attrs, aq_err *err) {
+                                  const int64_t *shape, const void *data, const void *blob,
+                                  uint64_t blob_bytes, const aq_qattr *attrs, int n_attrs,
+                                  aq_err *err) {
     hid_t g = create_group(w->tensors, name);
     if (g < 0) return fail_tensor(err, name, "cannot create group (duplicate name?)");
-    aq_status st = passthrough_data(g, name, dt, ndim, shape, data, w->level, err);
+    aq_status st =
+        passthrough_data(g, name, dt, ndim, shape, data, blob, blob_bytes, w->level, err);
     int rc = st == AQ_OK ? aq_h5_attr_str(g, "kind", "passthrough") : 0;
     if (rc == 0 && st == AQ_OK) rc = aq_h5_attr_i64_array(g, "shape", shape, ndim);
     if (rc == 0 && st == AQ_OK) rc = aq_h5_attr_str(g, "orig_dtype", aq_h5_dtype_name(dt));
@@ -245,7 +251,24 @@ aq_status aq_h5_write_passthrough_ex(aq_h5_writer *w, const char *name, aq_dtype
     if (bad) return aq_err_set(err, AQ_E_VALUE, "tensor %s: invalid passthrough tensor", name);
     aq_h5_quiet q;
     aq_h5_quiet_begin(&q);
-    st = passthrough_impl(w, name, dtype, ndim, shape, data, attrs, n_attrs, err);
+    st = passthrough_impl(w, name, dtype, ndim, shape, data, NULL, 0, attrs, n_attrs, err);
+    aq_h5_quiet_end(&q);
+    return st;
+}
+
+aq_status aq_h5_write_passthrough_prefiltered(aq_h5_writer *w, const char *name, aq_dtype dtype,
+                                              int ndim, const int64_t *shape, const void *blob,
+                                              uint64_t blob_bytes, const aq_qattr *attrs,
+                                              int n_attrs, aq_err *err) {
+    aq_status st = check_name(w, name, err);
+    if (st != AQ_OK) return st;
+    if (ndim != 2 || !shape || shape[0] < 0 || shape[1] < 0 || !aq_h5_dtype_name(dtype) || !blob ||
+        (n_attrs > 0 && !attrs))
+        return aq_err_set(err, AQ_E_VALUE, "tensor %s: invalid pre-filtered passthrough tensor",
+                          name);
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
+    st = passthrough_impl(w, name, dtype, ndim, shape, NULL, blob, blob_bytes, attrs, n_attrs, err);
     aq_h5_quiet_end(&q);
     return st;
 }
