@@ -8,7 +8,8 @@
  * With quant.format the candidates are ggml formats instead of widths: each tensor's chain from
  * quant.format (aq_qformat_budget_candidates: Q2_K..Q6_K, Q8_0, or Q4_0..Q5_1, Q8_0 for rows
  * that fall back to 32-weight blocks), bytes the exact stored bytes of each format, sensitivity
- * the weighted_rel_err of each (quant.budget_kl_path is refused with quant.format, config.c). */
+ * the weighted_rel_err of each times the tensor's weights (quant.budget_kl_path is refused with
+ * quant.format, config.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +78,11 @@ static aq_status measure(const aq_job *j, size_t index, record *rec, aq_err *err
         rec->format[w] = fmt[w];
         st = aq_quantize_at(j, t, fmt[w] ? aq_qformat_get(fmt[w])->widths[0] : W[w], h, &r, err);
         if (st != AQ_OK) break;
-        rec->err[w] = r.hdr.metrics.weighted_rel_err;
+        /* ggml formats: the relative error times the tensor's weights, so that the sum over
+         * tensors is the model's total (importance-weighted) squared error for equal-energy
+         * weights; without it a large tensor (embedding, output) counts as much as a small
+         * one and is the first to lose bits (docs/BITS.md §3b) */
+        rec->err[w] = r.hdr.metrics.weighted_rel_err * (fmt[w] ? (double)t->numel : 1.0);
         rec->bytes[w] = (double)aq_qresult_bytes(&r);
         aq_qresult_free(&r);
     }

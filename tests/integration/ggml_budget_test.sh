@@ -18,7 +18,7 @@ for n in 1 3; do
   bash "$here/run_job.sh" "$bin" $n "$model" "$work/mix.n$n.h5" "${set_args[@]}" > "$work/mix.n$n.log"
 done
 grep -E '^(budget|formats):? ' "$work/mix.n1.log"
-grep -q "allocated over ggml formats from $base up" "$work/mix.n1.log"
+grep -q "allocated over ggml formats from $base up by weighted relative error x weights" "$work/mix.n1.log"
 /usr/bin/python3 "$here/compare_results.py" "$work/mix.n1.h5" "$work/mix.n3.h5"
 /usr/bin/python3 "$here/budget_check.py" "$work/mix.n1.h5" "$budget"
 "$bin/aq-inspect" --export "$work/mix.safetensors" --dtype f32 "$work/mix.n1.h5" >/dev/null

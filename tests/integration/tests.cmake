@@ -157,10 +157,15 @@ aq_itest(shard.tiny REQUIRES tiny COMMAND bash ${ITD}/shard_test.sh ${BIN} ${IT}
 aq_itest(shard.qwen2.q4_k COMMAND bash ${ITD}/shard_test.sh ${BIN}
   ${AQ_SHARED}/models/tinystories-qwen2-4m ${IT}/shard_qwen2_q4k "8" --set quant.embeddings=true
   --set quant.format=q4_k)
+# A size budget across ggml's formats (quant.budget_bits with quant.format): formats chosen
+# per tensor before the blocks are cut, granule over every candidate format.
+aq_itest(shard.qwen2.q2_k_budget COMMAND bash ${ITD}/shard_test.sh ${BIN}
+  ${AQ_SHARED}/models/tinystories-qwen2-4m ${IT}/shard_qwen2_q2k_budget "8" --set quant.embeddings=true
+  --set quant.format=q2_k --set quant.budget_bits=3.5)
 aq_itest(shard.real.q4_k_fallback COMMAND bash ${ITD}/shard_test.sh ${BIN} ${REAL_MODEL}
   ${IT}/shard_real_q4k "3" --set quant.embeddings=true --set quant.format=q4_k)
 set_tests_properties(shard.real shard.qwen2 shard.qwen2.dq_budget shard.tiny shard.qwen2.q4_k
-  shard.real.q4_k_fallback PROPERTIES SKIP_RETURN_CODE 77)
+  shard.qwen2.q2_k_budget shard.real.q4_k_fallback PROPERTIES SKIP_RETURN_CODE 77)
 # SIGUSR1 while 16 ranks hold row blocks (embeddings cut), --resume on 3 ranks: bit-identical.
 aq_itest(interrupt_resume.shard COMMAND bash ${ITD}/interrupt_resume.sh ${BIN} ${IT}/interrupt_shard
   --set quant.embeddings=true)
