@@ -235,6 +235,24 @@ int aq_qformat_by_name(const char *name);
  *            block format fits (the job stores the tensor unquantized, as passthrough). */
 int aq_qformat_fallback(int id, int64_t cols);
 
+/* Most candidate formats of one tensor under a size budget (aq_qformat_budget_candidates). */
+#define AQ_QF_MAX_CANDIDATES 6
+
+/*! aq_qformat_budget_candidates() :
+ *  The ggml formats quant.budget_bits chooses among for a tensor with rows of `cols` weights
+ *  when quant.format = `id` (the lowest format): base = aq_qformat_fallback(id, cols), then
+ *  the formats of base's chain from base upwards, in increasing stored size:
+ *    k-quant chain (rows a multiple of 256): Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_0
+ *      (2.625, 3.4375, 4.5, 5.5, 6.5625, 8.5 bits/weight);
+ *    legacy chain (base a 32-weight format): Q4_0, Q4_1, Q5_0, Q5_1, Q8_0
+ *      (4.5, 5.0, 5.5, 6.0, 8.5 bits/weight).
+ *  E.g. id = Q2_K: cols = 4096 gives Q2_K..Q8_0 (6), cols = 128 gives Q4_0..Q8_0 (5); id =
+ *  Q4_K gives Q4_K..Q8_0; id = Q8_0 only Q8_0.
+ *  @return : the count (1..AQ_QF_MAX_CANDIDATES) written to out[], narrowest first; 0 when
+ *            no block format fits cols (the tensor stays unquantized) or id is not a block
+ *            format. */
+int aq_qformat_budget_candidates(int id, int64_t cols, int out[AQ_QF_MAX_CANDIDATES]);
+
 /*! aq_qformat_arrays() / aq_qformat_attrs() : f->arrays / f->attrs (f = aq_qformat_of(p)),
  *  0 for unknown params. */
 int aq_qformat_arrays(const aq_quant_params *p, int64_t cols, aq_qarray out[AQ_QF_MAX_ARRAYS]);

@@ -4,7 +4,12 @@
  * measures the importance-weighted relative error (weighted_rel_err, docs/DESIGN.md §3), or takes
  * each layer's KL at each width from aq-eval --layer-kl (quant.budget_kl_path); MPI_Allgatherv
  * gives every rank the whole table in tensor order, and every rank runs the same allocation
- * (aq_budget_allocate, src/plan/budget.c), so the widths are identical for any rank count. */
+ * (aq_budget_allocate, src/plan/budget.c), so the widths are identical for any rank count.
+ * With quant.format the candidates are ggml formats instead of widths: each tensor's chain from
+ * quant.format (aq_qformat_budget_candidates: Q2_K..Q6_K, Q8_0, or Q4_0..Q5_1, Q8_0 for rows
+ * that fall back to 32-weight blocks), bytes the exact stored bytes of each format, sensitivity
+ * the weighted_rel_err of each times the tensor's weights (quant.budget_kl_path is refused with
+ * quant.format, config.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,16 +63,26 @@ static aq_status measure(const aq_job *j, size_t index, record *rec, aq_err *err
     aq_tensor_view(t, &rows, &cols);
     float *h = NULL;
     aq_status st = aq_job_importance(j, t, cols, &h, err);
-    int nw = 0;
+    int nw = 0, fmt[AQ_QF_MAX_CANDIDATES] = {0};
     const int *W = widths(j->cfg, &nw);
+    if (j->cfg->quant.format) { /* ggml formats: this tensor's chain (aq/qformat.h) */
+        nw = aq_qformat_budget_candidates(j->cfg->quant.format, cols, fmt);
+        rec->n_levels = nw;
+    }
     for (int w = 0; w < nw && st == AQ_OK; ++w) {
         aq_qresult r;
         memset(&r, 0, sizeof r);
         r.hdr.rows = rows;
         r.hdr.cols = cols;
-        st = aq_quantize_at(j, t, W[w], h, &r, err);
+        r.hdr.format = fmt[w];
+        rec->format[w] = fmt[w];
+        st = aq_quantize_at(j, t, fmt[w] ? aq_qformat_get(fmt[w])->widths[0] : W[w], h, &r, err);
         if (st != AQ_OK) break;
-        rec->err[w] = r.hdr.metrics.weighted_rel_err;
+        /* ggml formats: the relative error times the tensor's weights, so that the sum over
+         * tensors is the model's total (importance-weighted) squared error for equal-energy
+         * weights; without it a large tensor (embedding, output) counts as much as a small
+         * one and is the first to lose bits (docs/BITS.md §3b) */
+        rec->err[w] = r.hdr.metrics.weighted_rel_err * (fmt[w] ? (double)t->numel : 1.0);
         rec->bytes[w] = (double)aq_qresult_bytes(&r);
         aq_qresult_free(&r);
     }
@@ -124,7 +139,8 @@ aq_status aq_budget_assign(aq_job *j, aq_err *err) {
         st = gather_all(j, mine, n, &all, &total, err);
     int *level = st == AQ_OK ? malloc(((size_t)total + 1) * sizeof *level) : NULL;
     j->bits = calloc(aq_checkpoint_count(j->model) + 1, 1);
-    if (st == AQ_OK && (!level || !j->bits))
+    j->formats = calloc(aq_checkpoint_count(j->model) + 1, 1);
+    if (st == AQ_OK && (!level || !j->bits || !j->formats))
         st = aq_err_set(err, AQ_E_NOMEM, "budget: out of memory");
     if (st == AQ_OK) {
         qsort(all, (size_t)total, sizeof *all, by_tensor); /* rank order -> tensor order */
@@ -133,16 +149,21 @@ aq_status aq_budget_assign(aq_job *j, aq_err *err) {
             weights += (double)aq_checkpoint_tensor(j->model, (size_t)all[i].tensor)->numel;
         int nw = 0;
         const int *W = widths(j->cfg, &nw);
+        if (j->cfg->quant.format) nw = AQ_BUDGET_MAX_WIDTHS; /* each record has n_levels */
         double got =
             aq_budget_allocate(all, (size_t)total, nw, j->cfg->budget_bits * weights / 8.0, level);
         j->budget_achieved = weights > 0 ? 8.0 * got / weights : 0.0;
-        for (int i = 0; i < total; ++i)
-            j->bits[all[i].tensor] = (uint8_t)W[level[i]];
+        for (int i = 0; i < total; ++i) {
+            const int id = all[i].format[level[i]];
+            j->formats[all[i].tensor] = (uint8_t)id;
+            j->bits[all[i].tensor] = (uint8_t)(id ? aq_qformat_get(id)->widths[0] : W[level[i]]);
+        }
         if (j->budget_achieved > j->cfg->budget_bits * (1 + 1e-9))
             st = aq_err_set(err, AQ_E_CONFIG,
                             "quant.budget_bits = %g is below the smallest size "
-                            "(%.3f bits/weight with every layer at 2 bits)",
-                            j->cfg->budget_bits, j->budget_achieved);
+                            "(%.3f bits/weight with every layer at its narrowest %s)",
+                            j->cfg->budget_bits, j->budget_achieved,
+                            j->cfg->quant.format ? "format" : "width");
     }
     free(mine), free(all), free(level);
     return aq_mpi_agree(j->comm, st, err);

@@ -44,7 +44,11 @@ static aq_status run_stages(aq_job *j, aq_err *err) {
         return st;
     }
     char widths[32];
-    if (j->bits && j->rank == 0 && !j->tally.quiet)
+    if (j->bits && j->rank == 0 && !j->tally.quiet && j->cfg->quant.format)
+        printf("budget: %.3f bits/weight requested, %.3f allocated over ggml formats from %s up "
+               "by weighted relative error x weights\n",
+               j->cfg->budget_bits, j->budget_achieved, aq_qformat_get(j->cfg->quant.format)->name);
+    else if (j->bits && j->rank == 0 && !j->tally.quiet)
         printf("budget: %.3f bits/weight requested, %.3f allocated over %s-bit widths by %s\n",
                j->cfg->budget_bits, j->budget_achieved,
                aq_qformat_widths_text(aq_qformat_of(&j->cfg->quant), "/", widths, sizeof widths),
@@ -88,6 +92,7 @@ aq_status aq_job_run(const aq_config *cfg, const aq_job_opts *opts, MPI_Comm com
     aq_job_gptq_close(j.gptq);
     free(j.done);
     free(j.bits);
+    free(j.formats);
     aq_kl_table_free(&j.kl);
     aq_plan_free(j.plan);
     aq_assembly_free(j.pieces);

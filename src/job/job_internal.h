@@ -47,6 +47,7 @@ typedef struct {
     int32_t format;      /* quant.format's block row used for this tensor (after the
                             row-length fallback, aq_qformat_fallback), 0: the plain layouts */
     int32_t from_format; /* > 0: quant.format, which this tensor's row length did not fit */
+    int32_t budget;      /* 1: format chosen by quant.budget_bits (attribute budget_chosen) */
     int32_t gptq;        /* GPTQ with a Hessian: 1 factorization reused, 2 made for this tensor */
     double from_err;     /* weighted_rel_err at from_bits */
     double from_kl;      /* per-layer KL at from_bits (aq-eval --layer-kl), NaN: none */
@@ -230,6 +231,8 @@ struct aq_job_s {
     uint8_t *done;              /* [model tensors]: complete in the partial file being resumed */
     const aq_kernels *kernels;  /* run.simd's kernel set */
     uint8_t *bits;              /* [model tensors]: widths from the budget, or NULL */
+    uint8_t *formats;           /* [model tensors]: ggml formats from the budget (quant.format),
+                                   0: none chosen; NULL without a budget */
     aq_kl_table kl;             /* quant.fallback_kl_path or quant.budget_kl_path, or empty */
     double budget_achieved;     /* bits/weight the budget allocation reached */
     size_t n_resumed;           /* rank 0: how many */

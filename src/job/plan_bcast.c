@@ -14,9 +14,9 @@ static int is_work(const aq_tensor *t, const void *cfg) {
 }
 
 /* Rows at which a tensor may be cut: a 2-D passthrough tensor at its dataset's chunk rows; a
- * quantized one at the largest chunk rows of its arrays at any
- * width of its format (all powers of two, aq_h5_chunk_rows), so every block holds whole
- * chunks of every array whatever width the budget gives it; 0 when one chunk spans it. */
+ * quantized one at the largest chunk rows of its arrays at any width of its format, or any
+ * ggml format the budget may choose (all powers of two, aq_h5_chunk_rows), so every block
+ * holds whole chunks of every array whatever the budget gives it; 0 when one chunk spans it. */
 static int64_t granule(const aq_tensor *t, const void *ctx) {
     const aq_config *cfg = ctx;
     int64_t rows, cols, g = 1;
@@ -27,12 +27,18 @@ static int64_t granule(const aq_tensor *t, const void *ctx) {
     }
     if (!aq_job_is_quantized(t, cfg)) return 0;
     const aq_qformat *f = aq_qformat_of(&cfg->quant);
-    for (int w = 0; f && w < f->n_widths; ++w) {
+    int fmt[AQ_QF_MAX_CANDIDATES] = {0}, n = f ? f->n_widths : 0;
+    if (cfg->quant.format && cfg->budget_bits > 0) /* any format the budget may choose */
+        n = aq_qformat_budget_candidates(cfg->quant.format, cols, fmt);
+    else if (cfg->quant.format) /* quant.format, or its row-length fallback */
+        n = 1, fmt[0] = aq_qformat_fallback(cfg->quant.format, cols);
+    for (int w = 0; f && w < n; ++w) {
         aq_quant_params p = cfg->quant;
-        p.bits = f->widths[w];
+        p.bits = fmt[w] ? aq_qformat_get(fmt[w])->widths[0] : f->widths[w];
+        if (fmt[w]) p.format = fmt[w];
         aq_qarray a[AQ_QF_MAX_ARRAYS];
-        const int n = aq_qformat_arrays(&p, cols, a);
-        for (int i = 0; i < n; ++i) {
+        const int na = aq_qformat_arrays(&p, cols, a);
+        for (int i = 0; i < na; ++i) {
             const int64_t c = aq_h5_chunk_rows(rows, a[i].row_elems, aq_elem_size(a[i].elem));
             if (c > g) g = c;
         }

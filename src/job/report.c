@@ -59,6 +59,7 @@ void aq_report_quantized(aq_tally *t, const aq_tensor *src, const aq_qresult *r,
     if (from)
         printf("  (fallback from %s: rows of %lld not a multiple of %lld)", from->name,
                (long long)r->hdr.cols, (long long)from->row_multiple);
+    if (r->hdr.budget) printf("  (chosen by quant.budget_bits)");
     if (cfg->gptq) printf("  %s", r->hdr.gptq ? "gptq" : "(no Hessian: normal search)");
     if (r->hdr.from_bits) {
         const double thr = r->hdr.from_bits == 2 ? cfg->fallback_2bit : cfg->fallback_4bit;

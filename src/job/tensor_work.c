@@ -117,6 +117,8 @@ aq_status aq_qresult_compute(const aq_job *j, int64_t index, const aq_plan_item 
     if (j->cfg->quant.format) { /* a ggml format, or llama-quantize's fallback for the row */
         r->hdr.format = aq_qformat_fallback(j->cfg->quant.format, r->hdr.cols);
         if (r->hdr.format != j->cfg->quant.format) r->hdr.from_format = j->cfg->quant.format;
+        if (j->formats && j->formats[index]) /* quant.budget_bits chose it */
+            r->hdr.format = j->formats[index], r->hdr.budget = 1;
         if (r->hdr.format) bits = aq_qformat_get(r->hdr.format)->widths[0];
     }
     aq_status st = aq_job_importance(j, t, r->hdr.cols, &h, err);

@@ -43,6 +43,8 @@ static aq_status write_whole(aq_job *j, const aq_qresult *r, aq_err *err) {
     const aq_qformat *from = aq_qformat_get(r->hdr.from_format);
     if (from && q.n_attrs < AQ_QF_MAX_ATTRS) /* quant.format's row-length fallback */
         q.attrs[q.n_attrs++] = (aq_qattr){"fallback_from_format", from->name, 0};
+    if (r->hdr.budget && q.n_attrs < AQ_QF_MAX_ATTRS) /* quant.budget_bits chose the format */
+        q.attrs[q.n_attrs++] = (aq_qattr){"budget_chosen", NULL, 1};
     double t0 = MPI_Wtime();
     aq_status st = aq_h5_write_quantized(j->w, t->name, &q, err);
     if (st == AQ_OK) st = aq_h5_flush(j->w, err); /* a resumable partial if we die later */

@@ -4,6 +4,11 @@
 
 #include "aq/budget.h"
 
+/* Levels of layer r: its own count when set, else nw. */
+static int top(const aq_budget_layer *r, int nw) {
+    return (r->n_levels > 0 && r->n_levels < nw ? r->n_levels : nw) - 1;
+}
+
 /* The last narrowing step may leave room: step layers back up, largest error decrease per
  * byte first, while the budget still holds.  @return : achieved bytes. */
 static double fill(const aq_budget_layer *rec, size_t n, int nw, double budget_bytes, double bytes,
@@ -13,7 +18,7 @@ static double fill(const aq_budget_layer *rec, size_t n, int nw, double budget_b
         double best_gain = 0.0;
         for (size_t i = 0; i < n; ++i) {
             int l = level[i];
-            if (l == nw - 1) continue;
+            if (l >= top(&rec[i], nw)) continue;
             double extra = rec[i].bytes[l + 1] - rec[i].bytes[l];
             if (!(extra > 0) || bytes + extra > budget_bytes) continue;
             double gain = (rec[i].err[l] - rec[i].err[l + 1]) / extra;
@@ -29,7 +34,7 @@ double aq_budget_allocate(const aq_budget_layer *rec, size_t n, int nw, double b
                           int *level) {
     double bytes = 0.0;
     for (size_t i = 0; i < n; ++i)
-        level[i] = nw - 1, bytes += rec[i].bytes[nw - 1];
+        level[i] = top(&rec[i], nw), bytes += rec[i].bytes[level[i]];
     while (bytes > budget_bytes) {
         size_t best = SIZE_MAX;
         double best_cost = INFINITY;

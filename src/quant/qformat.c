@@ -330,6 +330,25 @@ int aq_qformat_fallback(int id, int64_t cols) {
     }
 }
 
+int aq_qformat_budget_candidates(int id, int64_t cols, int out[AQ_QF_MAX_CANDIDATES]) {
+    static const int kchain[] = {AQ_QFMT_Q2_K, AQ_QFMT_Q3_K, AQ_QFMT_Q4_K,
+                                 AQ_QFMT_Q5_K, AQ_QFMT_Q6_K, AQ_QFMT_Q8_0};
+    static const int lchain[] = {AQ_QFMT_Q4_0, AQ_QFMT_Q4_1, AQ_QFMT_Q5_0, AQ_QFMT_Q5_1,
+                                 AQ_QFMT_Q8_0};
+    const int base = aq_qformat_fallback(id, cols);
+    if (!base) return 0;
+    const int kquant = base >= AQ_QFMT_Q2_K && base <= AQ_QFMT_Q6_K;
+    const int *chain = kquant ? kchain : lchain;
+    const int len =
+        kquant ? (int)(sizeof kchain / sizeof *kchain) : (int)(sizeof lchain / sizeof *lchain);
+    int n = 0, on = 0;
+    for (int i = 0; i < len; ++i) {
+        on |= chain[i] == base;
+        if (on) out[n++] = chain[i];
+    }
+    return n;
+}
+
 aq_status aq_quant_params_check(const aq_quant_params *p, aq_err *err) {
     if (!p) return aq_err_set(err, AQ_E_CONFIG, "quant: no parameters given");
     const aq_qformat *f = aq_qformat_of(p);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""ggml_rows_check.py RESULT.h5 EXPORT.safetensors FORMAT [LLAMA_CPP_DIR]
+"""ggml_rows_check.py RESULT.h5 EXPORT.safetensors FORMAT|mix:FORMAT [LLAMA_CPP_DIR]
 
 The tensors a job stored in ggml's block formats (quant.format, docs/FORMAT.md "ggml block
 rows"), decoded here by an independent numpy decoder written from ggml's block layouts
@@ -17,6 +17,9 @@ fallback_from_format = FORMAT (no block fits), any other passthrough tensor does
 The decoders below are the reference of docs/FORMAT.md: each returns float32 [rows, cols]
 from the uint8 blocks array [rows, cols / E * B], every operation one float32 operation in
 ggml's order (numpy float32 arithmetic is IEEE, no fused multiply-add).
+mix:FORMAT (quant.budget_bits with quant.format = FORMAT): a tensor may be in any format of
+its candidate chain from FORMAT (or its fallback), with the attribute budget_chosen = 1, and
+the result must use at least two formats.
 Exit 0 all equal, 1 a mismatch or a wrong format, 2 bad usage.
 """
 import json
@@ -178,11 +181,20 @@ def read_safetensors(path):
     return out
 
 
+# quant.budget_bits with quant.format (mix:FORMAT): the candidates, narrowest first
+# (aq_qformat_budget_candidates, include/aq/qformat.h)
+KCHAIN = ["q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "q8_0"]
+LCHAIN = ["q4_0", "q4_1", "q5_0", "q5_1", "q8_0"]
+
+
 def main():
-    if len(sys.argv) not in (4, 5) or sys.argv[3] not in FORMATS:
+    mix = sys.argv[3].startswith("mix:") if len(sys.argv) > 3 else False
+    if len(sys.argv) not in (4, 5) or sys.argv[3].removeprefix("mix:") not in FORMATS:
         print(__doc__)
         return 2
     res, st, want = sys.argv[1:4]
+    want = want.removeprefix("mix:")
+    per_format = {}
     gguf_deq = None
     if len(sys.argv) == 5 and os.path.isdir(os.path.join(sys.argv[4], "gguf-py")):
         sys.path.insert(0, os.path.join(sys.argv[4], "gguf-py"))
@@ -220,7 +232,12 @@ def main():
             expect = want if cols % E_want == 0 else FALLBACK.get(want)
             fb = g.attrs.get("fallback_from_format")
             fb = fb.decode() if isinstance(fb, bytes) else fb
-            if fmt != expect or (fb != (None if expect == want else want)):
+            if mix:  # quant.budget_bits: any format of the chain from expect, recorded
+                chain = KCHAIN if expect in KCHAIN else LCHAIN
+                ok = expect in chain and fmt in chain[chain.index(expect):] \
+                    and int(g.attrs.get("budget_chosen", 0)) == 1
+                expect = fmt if ok else f"one of {chain} from {expect}, budget_chosen = 1"
+            if fmt != expect or (fb != (None if cols % E_want == 0 else want)):
                 print(f"FAIL {name}: cols {cols}: format {fmt} (from {fb}), expected {expect}")
                 bad += 1
                 continue
@@ -242,13 +259,19 @@ def main():
                     bad += 1
                     continue
             n += 1
-            n_fb += fmt != want
+            n_fb += fb is not None
+            per_format[fmt] = per_format.get(fmt, 0) + 1
     if n == 0 and bad == 0:
         print("FAIL: no tensor in a ggml block format")
         return 1
     print(f"ggml_rows_check: {n} tensors decoded bit-identically ({n_fb} by fallback from "
           f"{want}{', gguf-py agrees' if gguf_deq else ''}), {n_pass_fb} left unquantized "
           f"(rows fit no block), {bad} failures")
+    if mix:
+        print("ggml_rows_check: formats " + ", ".join(f"{k} {v}" for k, v in sorted(per_format.items())))
+        if len(per_format) < 2:
+            print("FAIL: a budget mix in one format only")
+            bad += 1
     return 1 if bad else 0
 
 

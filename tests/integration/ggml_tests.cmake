@@ -34,3 +34,13 @@ set_tests_properties(ggml.rows_q4_k_qwen2_mpi ggml.rows_q4_k_656k_fallback_mpi g
                      ggml.rows_q6_k_odd_rows_mpi
                      PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
                      ENVIRONMENT "HDF5_PLUGIN_PATH=${CMAKE_BINARY_DIR}/plugins")
+
+# Mixed ggml formats under a size budget (quant.budget_bits with quant.format, issue 13 item 2):
+# tinystories-qwen2-4m at 3.5 bits/weight (between Q2_K and Q4_K), embeddings and output
+# included, on 1 and 3 ranks.
+add_test(NAME ggml.budget_q2_k_qwen2_mpi
+         COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/ggml_budget_test.sh ${CMAKE_BINARY_DIR}
+                 ${AQ_SHARED}/models/tinystories-qwen2-4m q2_k 3.5
+                 ${CMAKE_BINARY_DIR}/itest/ggml_budget/qwen2 ${CMAKE_SOURCE_DIR}/../shared/llama.cpp)
+set_tests_properties(ggml.budget_q2_k_qwen2_mpi PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+                     ENVIRONMENT "HDF5_PLUGIN_PATH=${CMAKE_BINARY_DIR}/plugins")

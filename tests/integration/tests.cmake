@@ -157,10 +157,15 @@ aq_itest(shard.tiny REQUIRES tiny COMMAND bash ${ITD}/shard_test.sh ${BIN} ${IT}
 aq_itest(shard.qwen2.q4_k COMMAND bash ${ITD}/shard_test.sh ${BIN}
   ${AQ_SHARED}/models/tinystories-qwen2-4m ${IT}/shard_qwen2_q4k "8" --set quant.embeddings=true
   --set quant.format=q4_k)
+# A size budget across ggml's formats (quant.budget_bits with quant.format): formats chosen
+# per tensor before the blocks are cut, granule over every candidate format.
+aq_itest(shard.qwen2.q2_k_budget COMMAND bash ${ITD}/shard_test.sh ${BIN}
+  ${AQ_SHARED}/models/tinystories-qwen2-4m ${IT}/shard_qwen2_q2k_budget "8" --set quant.embeddings=true
+  --set quant.format=q2_k --set quant.budget_bits=3.5)
 aq_itest(shard.real.q4_k_fallback COMMAND bash ${ITD}/shard_test.sh ${BIN} ${REAL_MODEL}
   ${IT}/shard_real_q4k "3" --set quant.embeddings=true --set quant.format=q4_k)
 set_tests_properties(shard.real shard.qwen2 shard.qwen2.dq_budget shard.tiny shard.qwen2.q4_k
-  shard.real.q4_k_fallback PROPERTIES SKIP_RETURN_CODE 77)
+  shard.qwen2.q2_k_budget shard.real.q4_k_fallback PROPERTIES SKIP_RETURN_CODE 77)
 # Passthrough tensors filtered by their owner rank (issue 16): with quant.embeddings = false
 # lm_head (2048x128 F32) is cut into row blocks at -n 8 and its chunks, filtered on several
 # ranks, are libhdf5's byte for byte; files bit-identical to -n 1.

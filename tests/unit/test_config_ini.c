@@ -148,9 +148,12 @@ START_TEST(check_format_rules) {
     ck_assert_int_eq(aq_config_set(&c, "quant.format=q4_K", &err), AQ_E_CONFIG);
     ck_assert_ptr_nonnull(strstr(err.msg, "q2_k, q3_k, q4_k"));
     ck_assert_int_eq(aq_config_set(&c, "quant.format=f16", &err), AQ_E_CONFIG);
-    aq_config_set(&c, "quant.budget_bits=4.5", &err);
+    aq_config_set(&c, "quant.budget_bits=4.5", &err); /* a budget across ggml's formats */
+    ck_assert_int_eq(aq_config_check(&c, &err), AQ_OK);
+    aq_config_set(&c, "quant.budget_kl_path=/kl.tsv", &err); /* KL is keyed by width */
     ck_assert_int_eq(aq_config_check(&c, &err), AQ_E_CONFIG);
-    ck_assert_ptr_nonnull(strstr(err.msg, "not supported yet"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "weighted relative error"));
+    aq_config_set(&c, "quant.budget_kl_path=", &err);
     aq_config_set(&c, "quant.budget_bits=0", &err);
     aq_config_set(&c, "quant.fallback=true", &err);
     ck_assert_int_eq(aq_config_check(&c, &err), AQ_E_CONFIG);

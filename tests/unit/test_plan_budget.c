@@ -107,7 +107,7 @@ START_TEST(invariants_on_random_tables) {
     for (int trial = 0; trial < 500; ++trial) {
         size_t n = 1 + aq_rng_next(&r) % 20;
         int nw = 3 + (int)(aq_rng_next(&r) % 2);
-        aq_budget_layer L[20];
+        aq_budget_layer L[20] = {{0}};
         int level[20];
         double min = 0.0, max = 0.0;
         for (size_t i = 0; i < n; ++i) {
@@ -141,6 +141,79 @@ START_TEST(invariants_on_random_tables) {
 }
 END_TEST
 
+/* ggml format chains (quant.format with quant.budget_bits): a k-quant layer with 6 levels
+ * (bytes of one 256-weight super-block in Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_0) beside a
+ * row-length fallback layer with 5 (256 weights in Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) and a Q8_0-only
+ * layer (1).  Worked by hand from 544 + 34 bytes: A 5->4 (0.4/62), B 4->3 (1.1/80), A 4->3
+ * (0.5/34), B 3->2 (0.3/16), A 3->2 (1/32), A 2->1 (2/34 < B's 1/16) -> 286 + 34 = 320 <= 330;
+ * no step back up fits (A +34, B +16 > 330 - 320 = 10). */
+START_TEST(format_chains_with_their_own_lengths) {
+    aq_budget_layer L[3] = {
+        {.tensor = 0,
+         .n_levels = 6,
+         .bytes = {84, 110, 144, 176, 210, 272},
+         .err = {8, 4, 2, 1, 0.5, 0.1}},
+        {.tensor = 1,
+         .n_levels = 5,
+         .bytes = {144, 160, 176, 192, 272},
+         .err = {3, 2.5, 1.5, 1.2, 0.1}},
+        {.tensor = 2, .n_levels = 1, .bytes = {34}, .err = {0.01}},
+    };
+    int level[3];
+    ck_assert_double_eq(aq_budget_allocate(L, 3, AQ_BUDGET_MAX_WIDTHS, 330.0, level), 320.0);
+    ck_assert_int_eq(level[0], 1); /* Q3_K */
+    ck_assert_int_eq(level[1], 2); /* Q5_0 */
+    ck_assert_int_eq(level[2], 0); /* Q8_0, its only level */
+    /* 16 more bytes: B's step back up 2->3 (0.3/16) fits, A's 1->2 (+34) does not. */
+    ck_assert_double_eq(aq_budget_allocate(L, 3, AQ_BUDGET_MAX_WIDTHS, 336.0, level), 336.0);
+    ck_assert_int_eq(level[0], 1);
+    ck_assert_int_eq(level[1], 3);
+    /* Unbounded: every layer at its own top level, never past it. */
+    ck_assert_double_eq(aq_budget_allocate(L, 3, AQ_BUDGET_MAX_WIDTHS, 1e9, level), 578.0);
+    ck_assert_int_eq(level[0], 5);
+    ck_assert_int_eq(level[1], 4);
+    ck_assert_int_eq(level[2], 0);
+    /* Below the minimum (84 + 144 + 34): every layer at level 0. */
+    ck_assert_double_eq(aq_budget_allocate(L, 3, AQ_BUDGET_MAX_WIDTHS, 100.0, level), 262.0);
+    ck_assert_int_eq(level[0] + level[1] + level[2], 0);
+}
+END_TEST
+
+/* Random tables with per-layer level counts (1..6): levels stay below each layer's count,
+ * the size is the chosen levels' size and fits whenever the budget is reachable. */
+START_TEST(format_chains_random) {
+    aq_rng r;
+    aq_rng_seed(&r, 13);
+    for (int trial = 0; trial < 500; ++trial) {
+        size_t n = 1 + aq_rng_next(&r) % 20;
+        aq_budget_layer L[20] = {{0}};
+        int level[20];
+        double min = 0.0, max = 0.0;
+        for (size_t i = 0; i < n; ++i) {
+            double b = 1.0 + (double)(aq_rng_next(&r) % 100), e = 1.0;
+            L[i].tensor = (int64_t)i;
+            L[i].n_levels = 1 + (int32_t)(aq_rng_next(&r) % AQ_BUDGET_MAX_WIDTHS);
+            for (int w = 0; w < AQ_BUDGET_MAX_WIDTHS; ++w) {
+                L[i].bytes[w] = b; /* levels past n_levels: cheaper bait, never to be used */
+                L[i].err[w] = w < L[i].n_levels ? e : 0.0;
+                b += w + 1 < L[i].n_levels ? 1.0 + (double)(aq_rng_next(&r) % 100) : -0.5;
+                e *= 0.05 + 0.9 * (double)(aq_rng_next(&r) % 1000) / 1000.0;
+            }
+            min += L[i].bytes[0];
+            max += L[i].bytes[L[i].n_levels - 1];
+        }
+        double budget =
+            min * 0.9 + (max * 1.1 - min * 0.9) * (double)(aq_rng_next(&r) % 1000) / 1000.0;
+        double got = aq_budget_allocate(L, n, AQ_BUDGET_MAX_WIDTHS, budget, level);
+        ck_assert_double_eq(got, total(L, n, level));
+        for (size_t i = 0; i < n; ++i)
+            ck_assert(level[i] >= 0 && level[i] < L[i].n_levels);
+        if (budget >= min) ck_assert(got <= budget);
+        if (budget >= max) ck_assert_double_eq(got, max);
+    }
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("plan_budget");
     TCase *tc = tcase_create("allocate");
@@ -150,6 +223,8 @@ static Suite *suite(void) {
     tcase_add_test(tc, budget_outside_the_range);
     tcase_add_test(tc, four_widths_and_free_steps);
     tcase_add_test(tc, invariants_on_random_tables);
+    tcase_add_test(tc, format_chains_with_their_own_lengths);
+    tcase_add_test(tc, format_chains_random);
     suite_add_tcase(s, tc);
     return s;
 }

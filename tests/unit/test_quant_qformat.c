@@ -174,6 +174,16 @@ START_TEST(block_rows) {
         h[j] = 0.5f + (float)(j % 13);
     ck_assert_int_eq(aq_qformat_by_name("q9_k"), 0);
     ck_assert_int_eq(aq_qformat_by_name("f16"), 0); /* plain rows are not quant.format values */
+    int chain[AQ_QF_MAX_CANDIDATES];
+    ck_assert_int_eq(aq_qformat_budget_candidates(AQ_QFMT_Q2_K, 512, chain), 6);
+    ck_assert_int_eq(chain[1], AQ_QFMT_Q3_K);
+    ck_assert_int_eq(chain[4], AQ_QFMT_Q6_K);
+    ck_assert_int_eq(aq_qformat_budget_candidates(AQ_QFMT_Q2_K, 128, chain), 5);
+    ck_assert_int_eq(chain[0], AQ_QFMT_Q4_0);
+    ck_assert_int_eq(chain[3], AQ_QFMT_Q5_1);
+    ck_assert_int_eq(aq_qformat_budget_candidates(AQ_QFMT_Q4_K, 512, chain), 4);
+    ck_assert_int_eq(aq_qformat_budget_candidates(AQ_QFMT_Q8_0, 512, chain), 1);
+    ck_assert_int_eq(aq_qformat_budget_candidates(AQ_QFMT_F16, 512, chain), 0);
     for (size_t i = 0; i < sizeof R / sizeof R[0]; ++i) {
         ck_assert_int_eq(aq_qformat_by_name(R[i].name), R[i].id);
         aq_quant_params p = {4, 64, AQ_METHOD_MSE, AQ_SCALE_F16, 0, R[i].id};
@@ -202,6 +212,22 @@ START_TEST(block_rows) {
         ck_assert_int_eq(aq_qformat_fallback(R[i].id, 512), R[i].id);
         ck_assert_int_eq(aq_qformat_fallback(R[i].id, 128), R[i].fallback_128);
         ck_assert_int_eq(aq_qformat_fallback(R[i].id, 100), 0);
+        /* budget candidates (quant.budget_bits): start at the fallback, end at Q8_0 */
+        int c[AQ_QF_MAX_CANDIDATES];
+        for (int k = 0; k < 2; ++k) {
+            const int64_t cols = k ? 128 : 512;
+            int n = aq_qformat_budget_candidates(R[i].id, cols, c);
+            ck_assert(n >= 1 && n <= AQ_QF_MAX_CANDIDATES);
+            ck_assert_int_eq(c[0], aq_qformat_fallback(R[i].id, cols));
+            ck_assert_int_eq(c[n - 1], AQ_QFMT_Q8_0);
+            for (int m = 1; m < n; ++m) { /* strictly larger, every one fits the rows */
+                aq_quant_params p0 = {.format = c[m - 1]}, p1 = {.format = c[m]};
+                ck_assert_int_eq(aq_qformat_fallback(c[m], cols), c[m]);
+                ck_assert_uint_lt(aq_qformat_tensor_bytes(&p0, 1, cols),
+                                  aq_qformat_tensor_bytes(&p1, 1, cols));
+            }
+        }
+        ck_assert_int_eq(aq_qformat_budget_candidates(R[i].id, 100, c), 0);
         /* the driver stores the scalar kernel's bytes, for every available kernel set */
         for (int r = 0; r < ROWS; ++r)
             f->blocks->quantize[AQ_SIMD_SCALAR](w + r * COLS, h, COLS, ref + r * a[0].row_elems);

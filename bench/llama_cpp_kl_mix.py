@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""llama_cpp_kl_mix.py — helpers of bench/llama_cpp_kl_mix.sh (docs/LLAMA_CPP.md "Budget mixes").
+
+  llama_cpp_kl_mix.py budget GGUF   prints the bits per weight of GGUF's non-F32 tensors (the
+                                    quantized 2-D weights): tensor data bytes x 8 / weights;
+                                    our quant.budget_bits counts the same (every stored byte of
+                                    the quantized tensors over their weights), so a budget of
+                                    this value gives a file no larger than GGUF when both files
+                                    keep the same tensors in F32 (norms, biases).
+  llama_cpp_kl_mix.py types GGUF    prints "type count" of GGUF's tensors.
+  llama_cpp_kl_mix.py table OUTDIR  reads OUTDIR/rows.tsv and the logs it names; writes
+                                    OUTDIR/table.md and OUTDIR/results.json.
+Every figure is parsed from a tool's own output (llama-perplexity "Mean    KLD:", "99.0%   KLD:",
+"Same top p:") or computed with gguf-py (PYTHONPATH=<llama.cpp>/gguf-py): bits/weight of the
+whole file = tensor data bytes x 8 / weights over all tensors (llama-quantize's BPW formula).
+"""
+import csv
+import json
+import os
+import re
+import sys
+from collections import Counter
+
+from gguf import GGUFReader, GGMLQuantizationType
+
+VARIANTS = [("lq", "llama-quantize (default mix)"),
+            ("lq_imatrix", "llama-quantize --imatrix (default mix)"),
+            ("aq", "ours, budget mix, uncalibrated"),
+            ("aq_clean", "ours, budget mix, clean calibration")]
+
+
+def bpw(path, quantized_only=False):
+    r = GGUFReader(path)
+    ts = [t for t in r.tensors
+          if not quantized_only or t.tensor_type != GGMLQuantizationType.F32]
+    return 8.0 * sum(int(t.n_bytes) for t in ts) / sum(int(t.n_elements) for t in ts)
+
+
+def types(path):
+    c = Counter(GGMLQuantizationType(int(t.tensor_type)).name for t in GGUFReader(path).tensors)
+    return ", ".join(f"{k} {v}" for k, v in sorted(c.items()))
+
+
+def grab(text, pattern):
+    m = re.search(pattern, text)
+    return float(m.group(1)) if m else None
+
+
+def table(out):
+    rows = []
+    with open(os.path.join(out, "rows.tsv")) as f:
+        for r in csv.DictReader(f, delimiter="\t"):
+            k = open(os.path.join(out, r["kl_log"]), errors="replace").read()
+            r["kl"] = grab(k, r"Mean\s+KLD:\s+([-0-9.e]+)")
+            r["kl_err"] = grab(k, r"Mean\s+KLD:\s+[-0-9.e]+\s+±\s+([-0-9.e]+)")
+            r["kl_p99"] = grab(k, r"99\.0%\s+KLD:\s+([-0-9.e]+)")
+            r["top"] = grab(k, r"Same top p:\s+([-0-9.e]+)")
+            g = os.path.join(out, r["gguf"])
+            r["bpw_file"] = bpw(g)
+            r["bpw_quant"] = bpw(g, True)
+            r["types"] = types(g)
+            rows.append(r)
+    by = {(r["mix"], r["variant"]): r for r in rows}
+    md = []
+    env = os.path.join(out, "env.txt")
+    if os.path.exists(env):
+        md += ["```", open(env).read().rstrip(), "```", ""]
+    md += ["| mix | variant | bpw (file) | bpw (quantized tensors) | mean KL | p99 KL | "
+           "same top % | tensor types |", "|---|---|---|---|---|---|---|---|"]
+    mixes = list(dict.fromkeys(r["mix"] for r in rows))
+    for m in mixes:
+        for v, label in VARIANTS:
+            r = by.get((m, v))
+            if r:
+                md.append(f"| {m} | {label} | {r['bpw_file']:.4f} | {r['bpw_quant']:.4f} | "
+                          f"{r['kl']:.6f} ± {r['kl_err']:.6f} | {r['kl_p99']:.6f} | "
+                          f"{r['top']:.3f} | {r['types']} |")
+    md += ["", "Target: with calibration, KL at most that of llama-quantize+imatrix at every size "
+           "(ours clean-calibrated / lq+imatrix <= 1, at file bits/weight <= theirs); "
+           "uncalibrated shown against llama-quantize without imatrix for reference.", "",
+           "| mix | clean KL / lq+imatrix KL | file bpw ours / theirs | verdict | "
+           "uncal KL / lq KL |", "|---|---|---|---|---|"]
+    summary = []
+    for m in mixes:
+        g = {v: by.get((m, v)) for v, _ in VARIANTS}
+        if not all(g.values()):
+            continue
+        rc = g["aq_clean"]["kl"] / g["lq_imatrix"]["kl"]
+        ru = g["aq"]["kl"] / g["lq"]["kl"]
+        size_ok = g["aq_clean"]["bpw_file"] <= g["lq_imatrix"]["bpw_file"] + 1e-9
+        ok = rc <= 1.0 and size_ok
+        md.append(f"| {m} | {rc:.3f} | {g['aq_clean']['bpw_file']:.4f} / "
+                  f"{g['lq_imatrix']['bpw_file']:.4f} | {'met' if ok else '**MISSED**'} | "
+                  f"{ru:.3f} |")
+        summary.append(dict(mix=m, cal_ratio=rc, uncal_ratio=ru, size_ok=size_ok, met=ok))
+    open(os.path.join(out, "table.md"), "w").write("\n".join(md) + "\n")
+    json.dump({"rows": rows, "ratios": summary}, open(os.path.join(out, "results.json"), "w"),
+              indent=1)
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] not in ("budget", "types", "table"):
+        sys.exit(__doc__)
+    if sys.argv[1] == "budget":
+        print(f"{bpw(sys.argv[2], True):.6f}")
+    elif sys.argv[1] == "types":
+        print(types(sys.argv[2]))
+    else:
+        table(sys.argv[2])

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# llama_cpp_kl_mix.sh OUTDIR — issue 13 item 2: our budget mixes of ggml formats
+# (quant.budget_bits with quant.format = q2_k) against llama-quantize's default mixes Q2_K,
+# Q3_K_M, Q4_K_M (fixed rules: attn_v, ffn_down, output bumped; no --pure) at the same file
+# size, on tinystories-qwen2-4m, scored by `llama-perplexity --kl-divergence` against the F32
+# logits on held-out text. Not in CI. docs/LLAMA_CPP.md "Budget mixes". The commands are those
+# of bench/llama_cpp_kl.sh (same calibration text, same scoring), with one run per GGUF.
+#
+# Environment (defaults in brackets): AQ_BIN [<repo>/build], AQ_LLAMA_BUILD
+# [<repo>/build-llama], AQ_SHARED [<repo>/../shared], THREADS [2], CHUNKS [64], CTX [128],
+# CALIB_SEQ [64], MIXES ["Q2_K Q3_K_M Q4_K_M"].
+#
+# Per mix: llama-quantize without and with --imatrix (llama-imatrix on calib.txt); the budget
+# = bits/weight of the quantized (non-F32) tensors of llama-quantize's file, read with gguf-py
+# (bench/llama_cpp_kl_mix.py budget); ours at that budget uncalibrated and with clean
+# calibration (aq-calib --clean, timegroups.count = 1, calib.missing = skip).
+set -euo pipefail
+[ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
+root=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$1"
+out=$(cd "$1" && pwd)
+bin=${AQ_BIN:-$root/build}
+lbin=${AQ_LLAMA_BUILD:-$root/build-llama}/bin
+shared=${AQ_SHARED:-$root/../shared}
+threads=${THREADS:-2} chunks=${CHUNKS:-64} ctx=${CTX:-128} ncal=${CALIB_SEQ:-64}
+mixes=${MIXES:-Q2_K Q3_K_M Q4_K_M}
+for t in "$bin/aq-mpi" "$bin/aq-calib" "$bin/aq-inspect" "$lbin/llama-quantize" \
+  "$lbin/llama-perplexity" "$lbin/llama-imatrix"; do
+  [ -x "$t" ] || { echo "llama_cpp_kl_mix: $t missing (AQ_BIN / AQ_LLAMA_BUILD)" >&2; exit 1; }
+done
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export HDF5_PLUGIN_PATH=${HDF5_PLUGIN_PATH:-$bin/plugins} OMP_NUM_THREADS=$threads
+export PYTHONPATH=$shared/llama.cpp/gguf-py
+py() { /usr/bin/python3 "$root/bench/llama_cpp_kl_mix.py" "$@"; }
+mpi=(mpirun --oversubscribe --bind-to none -n 1)
+name=qwen2 dir=$shared/models/tinystories-qwen2-4m
+val=$shared/corpus/val.txt cal_txt=$shared/corpus/calib.txt cal_ids=$shared/corpus/calib.ids.txt
+mkdir -p "$out/logs"
+rows=$out/rows.tsv
+printf 'mix\tvariant\tgguf\tkl_log\tquant_log\tbudget\n' > "$rows"
+ppl=(-c "$ctx" -b "$ctx" -ub "$ctx" --chunks "$chunks" -t "$threads")
+f32=$out/${name}_f32.gguf base=$out/${name}_f32.kld
+
+kl() { # kl GGUF LOG: as bench/llama_cpp_kl.sh (reruns a log that stops early)
+  local try
+  for try in 1 2 3 4 5 6 7 8 9 10; do
+    "$lbin/llama-perplexity" -m "$1" --kl-divergence-base "$base" --kl-divergence "${ppl[@]}" \
+      > "$2" 2>&1 || { echo "llama_cpp_kl_mix: llama-perplexity failed on $1 (see $2)" >&2; exit 1; }
+    grep -q 'Same top p:' "$2" && return 0
+    echo "  (llama-perplexity log of $1 incomplete, try $try; rerun)"
+  done
+  echo "llama_cpp_kl_mix: no KL statistics in $2" >&2
+  exit 1
+}
+
+row() { # row MIX VARIANT TAG BUDGET
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3.gguf" "logs/$3.kl.log" "logs/$3.quant.log" \
+    "$4" >> "$rows"
+}
+
+{
+  echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')  host: $(hostname)  cores: $(nproc)"
+  echo "aq-mpi: $(git -C "$root" rev-parse --short HEAD)  llama.cpp: $("$lbin/llama-perplexity" --version 2>&1 | grep -m1 version || true)"
+  echo "threads $threads, $chunks chunks x $ctx tokens of val.txt, calibration $ncal x $ctx tokens"
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+} > "$out/env.txt"
+"$bin/aq-inspect" --export "$f32" --model "$dir" --dtype f32 > /dev/null
+"$lbin/llama-perplexity" -m "$f32" -f "$val" --kl-divergence-base "$base" "${ppl[@]}" \
+  > "$out/logs/${name}_f32.ppl.log" 2>&1
+"${mpi[@]}" "$bin/aq-calib" --model "$dir" --clean --tokens "$cal_ids" --sequences "$ncal" \
+  --length "$ctx" --out "$out/${name}_clean.h5" > "$out/logs/${name}_calib_clean.log" 2>&1
+"$lbin/llama-imatrix" -m "$f32" -f "$cal_txt" -c "$ctx" -b "$ctx" -ub "$ctx" \
+  --chunks "$ncal" -t "$threads" --process-output -o "$out/${name}_imatrix.gguf" \
+  > "$out/logs/${name}_imatrix.log" 2>&1
+for mix in $mixes; do
+  echo "== $mix"
+  for var in lq lq_imatrix; do
+    tag=${name}_${mix}_$var
+    im=()
+    [ $var = lq ] || im=(--imatrix "$out/${name}_imatrix.gguf")
+    "$lbin/llama-quantize" "${im[@]}" "$f32" "$out/$tag.gguf" "$mix" "$threads" \
+      > "$out/logs/$tag.quant.log" 2>&1 || { tail -3 "$out/logs/$tag.quant.log" >&2; exit 1; }
+    kl "$out/$tag.gguf" "$out/logs/$tag.kl.log"
+    row "$mix" $var "$tag" ""
+    echo "  $tag: $(py types "$out/$tag.gguf")"
+  done
+  # the budget: llama-quantize's bits/weight over its quantized tensors (with imatrix: the
+  # smaller of the two files, should they differ)
+  b1=$(py budget "$out/${name}_${mix}_lq.gguf") b2=$(py budget "$out/${name}_${mix}_lq_imatrix.gguf")
+  budget=$(awk -v a="$b1" -v b="$b2" 'BEGIN { printf "%.6f", a < b ? a : b }')
+  echo "  budget $budget bits/weight (llama-quantize: $b1 / $b2 with imatrix)"
+  for var in aq aq_clean; do
+    tag=${name}_${mix}_$var
+    cal=()
+    [ $var = aq ] || cal=(--set calib.path="$out/${name}_clean.h5" --set timegroups.count=1
+      --set calib.missing=skip)
+    "${mpi[@]}" "$bin/aq-mpi" --config "$root/jobs/ggml_q4_k.ini" --set model.path="$dir" \
+      --set quant.format=q2_k --set quant.budget_bits="$budget" --set quant.embeddings=true \
+      --set run.threads="$threads" --set output.path="$out/$tag.h5" "${cal[@]}" \
+      > "$out/logs/$tag.quant.log" 2>&1 || { grep -m1 error "$out/logs/$tag.quant.log" >&2; exit 1; }
+    "$bin/aq-inspect" --export "$out/$tag.gguf" --model "$dir" "$out/$tag.h5" > /dev/null
+    kl "$out/$tag.gguf" "$out/logs/$tag.kl.log"
+    row "$mix" $var "$tag" "$budget"
+    echo "  $tag: $(grep -m1 '^formats' "$out/logs/$tag.quant.log")"
+  done
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/env.txt"
+rm -f "$out"/*.h5 "$out"/*.kld
+py table "$out"
