@@ -20,6 +20,10 @@
 #                   calibration text calib.txt to choose the default on data not in the table
 #                                                          ["0.1"]
 #   REPEATS         quantization runs per GGUF, the smallest wall time counts    [1]
+#   BF16_EMB        1: also qwen2 Q2_K and Q4_K with token_embd / output left BF16 on both
+#                   sides (ours quant.embeddings = false; llama-quantize
+#                   --token-embedding-type bf16 --output-tensor-type bf16): only the matrices
+#                   GPTQ handles are quantized (the setup of docs/BITS.md §4's first run)  [1]
 #
 # Wall time of GPTQ = aq-calib --clean --hessian + the job; of llama.cpp = llama-imatrix +
 # llama-quantize. Writes OUTDIR/rows.tsv, OUTDIR/logs/, OUTDIR/table.md and results.json via
@@ -33,7 +37,7 @@ bin=${AQ_BIN:-$root/build}
 lbin=${AQ_LLAMA_BUILD:-$root/build-llama}/bin
 shared=${AQ_SHARED:-$root/../shared}
 threads=${THREADS:-2} chunks=${CHUNKS:-64} ctx=${CTX:-128} ncal=${CALIB_SEQ:-64}
-reps=${REPEATS:-1} damps=${DAMP-0.1}
+reps=${REPEATS:-1} damps=${DAMP-0.1} bf16emb=${BF16_EMB:-1}
 for t in "$bin/aq-mpi" "$bin/aq-calib" "$bin/aq-inspect" "$lbin/llama-quantize" \
   "$lbin/llama-perplexity" "$lbin/llama-imatrix"; do
   [ -x "$t" ] || { echo "llama_cpp_kl_gptq: $t missing (AQ_BIN / AQ_LLAMA_BUILD)" >&2; exit 1; }
@@ -168,6 +172,14 @@ bench_model() { # bench_model NAME DIR FORMAT:LLAMA_TYPE ...
           --set quant.gptq_damp="$d"
         calib_kl "$name" "$fmt" "gptq_clean_d$d"
       done
+    fi
+    if [ "$bf16emb" = 1 ] && [ "$name" = qwen2 ] && { [ "$fmt" = q2_k ] || [ "$fmt" = q4_k ]; }; then
+      local keep=(--set quant.embeddings=false) lkeep=(--token-embedding-type bf16 --output-tensor-type bf16)
+      ours "$name" "$dir" "$fmt" aq_clean_bf16emb "${clean[@]}" "${keep[@]}"
+      ours "$name" "$dir" "$fmt" gptq_clean_bf16emb "${clean[@]}" --set quant.gptq=true "${keep[@]}"
+      ours "$name" "$dir" "$fmt" gptq_masked_bf16emb "${masked[@]}" --set quant.gptq=true "${keep[@]}"
+      theirs "$name" "$fmt" "$type" lq_bf16emb "${lkeep[@]}"
+      theirs "$name" "$fmt" "$type" lq_imatrix_bf16emb "${lkeep[@]}" --imatrix "$out/${name}_imatrix.gguf"
     fi
   done
 }
