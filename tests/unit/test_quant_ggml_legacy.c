@@ -44,15 +44,15 @@ static double werr(const float *x, const float *y, const float *h, int64_t n) {
 }
 
 /* The error the encoder minimises without importance (docs/FORMAT.md "Error weights"):
- * weights 2 + x_j^2 / ms, ms the mean square of the block (computed here independently, in
- * double). */
+ * weights sqrt(1 + x_j^2 / ms), ms the mean square of the block (computed here
+ * independently, in double). */
 static double uerr(const float *x, const float *y) {
     double ss = 0.0, e = 0.0;
     for (int j = 0; j < QK; ++j)
         ss += (double)x[j] * x[j];
     for (int j = 0; j < QK; ++j) {
-        const double d = (double)x[j] - y[j],
-                     w = ss > 0.0 ? 2.0 + x[j] * (double)x[j] * QK / ss : 1.0;
+        const double d = (double)x[j] - y[j];
+        const double w = ss > 0.0 ? sqrt(1.0 + x[j] * (double)x[j] * QK / ss) : 1.0;
         e += w * d * d;
     }
     return e;

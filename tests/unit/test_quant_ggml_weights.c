@@ -1,13 +1,14 @@
 /*
  * Unit test of the error weights of the ggml-format encoders (docs/FORMAT.md "Error
- * weights", src/quant/ggml/ggml_weights.h): with importance h the encoders minimise
- * sum_j h_j sqrt(2 + u_j) (x_j - y_j)^2, without it sum_j (2 + u_j) (x_j - y_j)^2, where
- * u_j = x_j^2 / ms and ms is the mean square of the region (a legacy block of 32, a k-quant
- * super-block of 256).  Checked through the public encoders only: an importance h' chosen so
- * that the encoder's weights become the competing formula (h' = h / sqrt(2 + u): weights h;
- * h' = 1 / sqrt(2 + u): weights 1) must give a lower error in that formula and a higher one
- * in the documented formula, pooled over many regions, for every format.  If the encoders
- * weighed by h alone (or by 1 without h), the inequalities would flip.
+ * weights", src/quant/ggml/ggml_weights.h).  With u_j = x_j^2 / ms (ms the mean square of
+ * the region: a legacy block of 32, a k-quant super-block of 256) the encoders minimise
+ * sum_j W_j (x_j - y_j)^2 with W_j = h_j sqrt(1 + u_j) (k-quants) or h_j (legacy formats)
+ * given an importance h, and W_j = sqrt(1 + u_j) without one.  Checked through the public
+ * encoders only: for h and a competing h2 (h / sqrt(1 + u), whose k-quant weights are h
+ * alone; 1 / sqrt(1 + u) against NULL, whose k-quant weights are 1), encoding with h must
+ * give the lower error in W(h) and encoding with h2 the lower one in W(h2), pooled over many
+ * regions, for every format.  Were the weights another formula (h alone for the k-quants, the
+ * k-quant formula for the legacy formats, 1 without h), an inequality would flip.
  */
 #include <check.h>
 
@@ -70,20 +71,34 @@ static void rel_sq(const float *x, int64_t n, int region, double *u) {
     }
 }
 
-/* sum_j (h_j or 1) * (sqrt(2 + u_j) when root, 2 + u_j when !root and !h, else 1)
- * * (x_j - y_j)^2 — kind 0: h; 1: h sqrt(2 + u); 2: 1; 3: 2 + u. */
-static double err(int kind, const float *x, const float *y, const float *h, const double *u,
+/* The documented weight of element j for importance h (NULL: none). */
+static double doc_w(const wfmt *f, const float *h, const double *u, int64_t j) {
+    if (!h) return sqrt(1.0 + u[j]);
+    return f->legacy >= 0 ? h[j] : h[j] * sqrt(1.0 + u[j]);
+}
+
+/* sum_j W_j(h) (x_j - y_j)^2. */
+static double err(const wfmt *f, const float *x, const float *y, const float *h, const double *u,
                   int64_t n) {
     double e = 0.0;
     for (int64_t j = 0; j < n; ++j) {
         const double d = (double)x[j] - y[j];
-        const double w = kind == 0   ? h[j]
-                         : kind == 1 ? h[j] * sqrt(2.0 + u[j])
-                         : kind == 2 ? 1.0
-                                     : 2.0 + u[j];
-        e += w * d * d;
+        e += doc_w(f, h, u, j) * d * d;
     }
     return e;
+}
+
+/* Encodes with h and with h2; each must win in its own documented error. */
+static void duel(const wfmt *f, const float *x, const float *h, const float *h2, const double *u,
+                 int64_t n, float *y1, float *y2) {
+    round_trip(f, x, h, n, y1);
+    round_trip(f, x, h2, n, y2);
+    const double a1 = err(f, x, y1, h, u, n), a2 = err(f, x, y2, h, u, n);
+    const double b1 = err(f, x, y1, h2, u, n), b2 = err(f, x, y2, h2, u, n);
+    ck_assert_msg(a1 < a2, "%s (%s): W(h) error %g (encoded with h) vs %g", f->name,
+                  h ? "calibrated" : "uncalibrated", a1, a2);
+    ck_assert_msg(b2 < b1, "%s (%s): W(h2) error %g (encoded with h2) vs %g", f->name,
+                  h ? "calibrated" : "uncalibrated", b2, b1);
 }
 
 START_TEST(weights_as_documented) {
@@ -101,27 +116,12 @@ START_TEST(weights_as_documented) {
         for (int64_t j = 0; j < n; ++j)
             h[j] = (float)exp(1.5 * aq_rng_normal(&r));
         rel_sq(x, n, f->region, u);
-
-        /* calibrated: documented h sqrt(2 + u) against h alone */
         for (int64_t j = 0; j < n; ++j)
-            h2[j] = (float)(h[j] / sqrt(2.0 + u[j]));
-        round_trip(f, x, h, n, y1);
-        round_trip(f, x, h2, n, y2);
-        const double d1 = err(1, x, y1, h, u, n), d2 = err(1, x, y2, h, u, n);
-        const double a1 = err(0, x, y1, h, u, n), a2 = err(0, x, y2, h, u, n);
-        ck_assert_msg(d1 < d2, "%s calibrated: h sqrt(2+u) error %g (ours) vs %g", f->name, d1, d2);
-        ck_assert_msg(a2 < a1, "%s calibrated: h error %g (h alone) vs %g", f->name, a2, a1);
-
-        /* uncalibrated: documented 2 + u against 1 */
+            h2[j] = (float)(h[j] / sqrt(1.0 + u[j]));
+        duel(f, x, h, h2, u, n, y1, y2);
         for (int64_t j = 0; j < n; ++j)
-            h2[j] = (float)(1.0 / sqrt(2.0 + u[j]));
-        round_trip(f, x, NULL, n, y1);
-        round_trip(f, x, h2, n, y2);
-        const double e1 = err(3, x, y1, h, u, n), e2 = err(3, x, y2, h, u, n);
-        const double b1 = err(2, x, y1, h, u, n), b2 = err(2, x, y2, h, u, n);
-        ck_assert_msg(e1 < e2, "%s uncalibrated: (2+u) error %g (ours) vs %g", f->name, e1, e2);
-        ck_assert_msg(b2 < b1, "%s uncalibrated: plain error %g (weights 1) vs %g", f->name, b2,
-                      b1);
+            h2[j] = (float)(1.0 / sqrt(1.0 + u[j]));
+        duel(f, x, NULL, h2, u, n, y1, y2);
         free(x), free(h), free(h2), free(y1), free(y2), free(u);
     }
 }

@@ -4,49 +4,26 @@
 #include "ggml_weights.h"
 
 #include <math.h>
-#include <stdlib.h>
 
-/* EXPERIMENT knob (removed before the final commit). */
-static void mode(int *cal, int *unc, float *c) {
-    const char *e = getenv("AQ_GW");
-    *cal = 1;
-    *unc = 2;
-    *c = 2.0f;
-    if (e && e[0] && e[1] && e[2]) {
-        *cal = e[0] - '0';
-        *unc = e[1] - '0';
-        *c = (float)atof(e + 2);
-    }
-}
-
-int aq_ggml_weights(const float *x, const float *h, int64_t n, float *w) {
-    int cal, unc;
-    float c;
-    mode(&cal, &unc, &c);
+int aq_ggml_weights(aq_ggml_wfamily fam, const float *x, const float *h, int64_t n, float *w) {
     double ss = 0.0;
     for (int64_t j = 0; j < n; ++j)
         ss += (double)x[j] * (double)x[j];
-    if (!(ss > 0.0)) return 0;
-    const double ims = (double)n / ss;
     float sh = 0.0f;
     if (h)
         for (int64_t j = 0; j < n; ++j)
             sh = sh + h[j];
     const int calibrated = h && sh > 0.0f;
+    if (calibrated && fam == AQ_GGML_W_LEGACY) { /* the importance alone */
+        for (int64_t j = 0; j < n; ++j)
+            w[j] = h[j];
+        return 1;
+    }
+    if (!(ss > 0.0)) return 0; /* all zero: any weights give the same blocks */
+    const double ims = (double)n / ss;
     for (int64_t j = 0; j < n; ++j) {
-        const float u = (float)(((double)x[j] * (double)x[j]) * ims);
-        float v;
-        if (calibrated)
-            v = cal ? h[j] * sqrtf(c + u) : h[j];
-        else if (unc == 1)
-            v = sqrtf(c + u);
-        else if (unc == 2)
-            v = c + u;
-        else if (unc == 3)
-            v = sqrtf(c) + sqrtf(u);
-        else
-            v = 1.0f;
-        w[j] = v;
+        const float r = sqrtf(1.0f + (float)(((double)x[j] * (double)x[j]) * ims));
+        w[j] = calibrated ? h[j] * r : r;
     }
     return 1;
 }

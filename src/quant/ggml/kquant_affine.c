@@ -309,7 +309,7 @@ void aq_kq_quantize_affine(const aq_kq_kernels *k, int fmt, const float *x, cons
         for (int sb = 0; sb < c->nsb; ++sb) {
             const float *xs = x + (sb0 + sb) * KQ_SB, *hs = h ? h + (sb0 + sb) * KQ_SB : NULL;
             float *ws = s.w + (size_t)sb * KQ_SB;
-            if (!aq_ggml_weights(xs, hs, KQ_SB, ws))
+            if (!aq_ggml_weights(AQ_GGML_W_KQUANT, xs, hs, KQ_SB, ws))
                 for (int j = 0; j < KQ_SB; ++j)
                     ws[j] = 1.0f;
         }

@@ -283,7 +283,7 @@ void aq_kq_quantize_sym(const aq_kq_kernels *k, int fmt, const float *x, const f
     for (int64_t i = 0; i < n / KQ_SB; ++i) {
         const float *xs = x + i * KQ_SB;
         float ws[KQ_SB]; /* error weights (ggml_weights.h) */
-        if (!aq_ggml_weights(xs, h ? h + i * KQ_SB : NULL, KQ_SB, ws))
+        if (!aq_ggml_weights(AQ_GGML_W_KQUANT, xs, h ? h + i * KQ_SB : NULL, KQ_SB, ws))
             for (int j = 0; j < KQ_SB; ++j)
                 ws[j] = 1.0f;
         float xt[KQ_SB], ht[KQ_SB]; /* transposed for the twins: element j of group g at 16 j + g */

@@ -3,7 +3,7 @@
  * by every ISA: only the candidate evaluators differ (lg_kernels), and they are bit-identical,
  * so the choices made here — all scalar, all deterministic — are too.
  *
- * Per block (w_j = h_j, or 1 when h is NULL or sums to <= 0 over the block):
+ * Per block (weights w_j of ggml_weights.h: h_j, or sqrt(1 + x_j^2 / ms) without h):
  *   symmetric (codes [-N, N-1], Q8_0 [-127, 127] as ggml's own; max = the element of largest
  *   magnitude, signed):
  *     batch 1: inverse steps is = -t / max, t = N + st (c - 4), c = 0..15 (max -> code -t;
@@ -161,7 +161,7 @@ static lg_fit search_asym(const lg_spec *s, const lg_kernels *k, const lg_block 
  * ggml_weights.h and the weighted sums. */
 static void prepare(const float *x, const float *h, lg_block *b) {
     memcpy(b->x, x, sizeof b->x);
-    const int weighted = aq_ggml_weights(x, h, LG_QK, b->w);
+    const int weighted = aq_ggml_weights(AQ_GGML_W_LEGACY, x, h, LG_QK, b->w);
     b->sw = 0.0f;
     b->sx = 0.0f;
     for (int j = 0; j < LG_QK; ++j) {
