@@ -14,6 +14,10 @@
 #   CALIB_SEQ       calibration windows (aq-calib sequences = llama-imatrix chunks)  [64]
 #   MASKED          1: also our masked (diffusion-style) calibration, T = 4       [1]
 #   REPEATS         quantization runs per GGUF, the smallest wall time counts    [3]
+#   EVAL            text the KL is scored on: val (held out) or calib (the calibration
+#                   text itself: for choosing encoder settings without fitting val)  [val]
+#   ONLY            space-separated model:format pairs to run (e.g. "qwen2:q2_k 656k:q4_0")
+#                   [all]
 #
 # For each model and format: ours uncalibrated, ours with clean calibration (aq-calib --clean),
 # ours with masked calibration (the embedding has no statistics on either side: calib.missing =
@@ -29,7 +33,7 @@ bin=${AQ_BIN:-$root/build}
 lbin=${AQ_LLAMA_BUILD:-$root/build-llama}/bin
 shared=${AQ_SHARED:-$root/../shared}
 threads=${THREADS:-2} chunks=${CHUNKS:-64} ctx=${CTX:-128} ncal=${CALIB_SEQ:-64}
-masked=${MASKED:-1} reps=${REPEATS:-3}
+masked=${MASKED:-1} reps=${REPEATS:-3} eval=${EVAL:-val} only=${ONLY:-}
 for t in "$bin/aq-mpi" "$bin/aq-calib" "$bin/aq-inspect" "$lbin/llama-quantize" \
   "$lbin/llama-perplexity" "$lbin/llama-imatrix"; do
   [ -x "$t" ] || { echo "llama_cpp_kl: $t missing (AQ_BIN / AQ_LLAMA_BUILD)" >&2; exit 1; }
@@ -39,6 +43,11 @@ export HDF5_PLUGIN_PATH=${HDF5_PLUGIN_PATH:-$bin/plugins} OMP_NUM_THREADS=$threa
 # --bind-to none: mpirun binds a lone rank to one core, which would halve our threads.
 mpi=(mpirun --oversubscribe --bind-to none -n 1)
 val=$shared/corpus/val.txt cal_txt=$shared/corpus/calib.txt cal_ids=$shared/corpus/calib.ids.txt
+case $eval in
+  val) ;;
+  calib) val=$cal_txt ;;
+  *) echo "llama_cpp_kl: EVAL=$eval (val or calib)" >&2; exit 2 ;;
+esac
 mkdir -p "$out/logs"
 rows=$out/rows.tsv
 printf 'model\tformat\tvariant\tgguf\tkl_log\tquant_log\tquant_s\texport_s\n' > "$rows"
@@ -101,7 +110,12 @@ theirs() { # theirs MODEL_NAME FORMAT TYPE VARIANT [--imatrix FILE]: llama-quant
 }
 
 bench_model() { # bench_model NAME DIR FORMAT:LLAMA_TYPE ...
-  local name=$1 dir=$2 t0 cs; shift 2
+  local name=$1 dir=$2 t0 cs spec want=(); shift 2
+  for spec in "$@"; do # ONLY: keep the formats asked for
+    [ -z "$only" ] || [[ " $only " == *" $name:${spec%%:*} "* ]] && want+=("$spec")
+  done
+  [ ${#want[@]} -gt 0 ] || return 0
+  set -- "${want[@]}"
   echo "== $name"
   f32=$out/${name}_f32.gguf base=$out/${name}_f32.kld
   "$bin/aq-inspect" --export "$f32" --model "$dir" --dtype f32 > /dev/null
@@ -132,7 +146,7 @@ bench_model() { # bench_model NAME DIR FORMAT:LLAMA_TYPE ...
   echo "  llama-imatrix: $cs s"
   printf '%s\tcalib\tllama-imatrix\t\t\tlogs/%s_imatrix.log\t%s\t\n' "$name" "$name" \
     "$cs" >> "$rows"
-  local spec fmt type
+  local fmt type
   for spec in "$@"; do
     fmt=${spec%%:*} type=${spec#*:}
     ours "$name" "$dir" "$fmt" aq
@@ -150,7 +164,7 @@ start=$(now)
 {
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')  host: $(hostname)  cores: $(nproc)"
   echo "aq-mpi: $(git -C "$root" rev-parse --short HEAD)  llama.cpp: $("$lbin/llama-perplexity" --version 2>&1 | grep -m1 version || true)"
-  echo "threads $threads, $chunks chunks x $ctx tokens of val.txt, calibration $ncal x $ctx tokens"
+  echo "threads $threads, $chunks chunks x $ctx tokens of $(basename "$val"), calibration $ncal x $ctx tokens"
   echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$out/env.txt"
 bench_model qwen2 "$shared/models/tinystories-qwen2-4m" q2_k:Q2_K q3_k:Q3_K_S q4_k:Q4_K_S q6_k:Q6_K

@@ -34,8 +34,11 @@
  *   q = ((ql[64 h + 32 (k & 1) + l] >> 4 (k >> 1)) & 15) | ((qh[32 h + l] >> 2 k) & 3) << 4;
  *   y = (d * s_g) * (q - 32)                            (codes -32..31).
  *
- * Search (ours; importance h_j >= 0 per element, NULL = all 1; it minimises
- * sum_j h_j (x_j - y_j)^2 over the super-block for the format's exact decode):
+ * Search (ours; importance h_j >= 0 per element, NULL = none; it minimises
+ * sum_j w_j (x_j - y_j)^2 over the super-block for the format's exact decode, with
+ * w_j = h_j sqrt(1 + x_j^2 / ms), or sqrt(1 + x_j^2 / ms) when h is NULL or sums to 0 over
+ * the super-block, ms = the super-block's mean square of x (all 1 for a zero super-block);
+ * src/quant/ggml/ggml_weights.h, docs/FORMAT.md "Error weights"):
  *   min-offset formats (Q2_K, Q4_K, Q5_K): per group a clipping grid of (scale, min)
  *   candidates, each refit by weighted least squares; per super-block (d, dmin) from the
  *   extreme targets and a joint weighted LS refit, fp16 rounding; per group the best

@@ -22,8 +22,10 @@
  * written: the decoders here reproduce ggml's dequantize_row_* bit for bit.
  * Bits per weight: Q8_0 8.5, Q4_0 4.5, Q4_1 5.0, Q5_0 5.5, Q5_1 6.0.
  *
- * Encoders (ours, not ggml's): per block, minimise the importance-weighted squared error
- *     E = sum_j w_j (x_j - y_j)^2,  w_j = h_j  (all 1 when h is NULL or sums to 0 in the block)
+ * Encoders (ours, not ggml's): per block, minimise the weighted squared error
+ *     E = sum_j w_j (x_j - y_j)^2,  w_j = h_j, or sqrt(1 + x_j^2 / ms) when h is NULL or
+ *     sums to 0 in the block (ms = the block's mean square of x; all 1 for a zero block)
+ * (src/quant/ggml/ggml_weights.h, docs/FORMAT.md "Error weights")
  * under the exact decode above, i.e. with d and m rounded to fp16 and every code the nearest
  * code for the STORED d and m.
  *   Symmetric formats (Q4_0, Q5_0: codes [-N, N-1], N = 8, 16; Q8_0: [-127, 127], the range

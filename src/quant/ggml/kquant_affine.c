@@ -12,6 +12,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "ggml_weights.h"
 #include "kquant_impl.h"
 
 #define KQ_SB AQ_GGML_QK_K
@@ -301,6 +302,7 @@ static void emit_chunk(const kq_chunk *c, int fmt, uint8_t *out) {
 typedef struct {
     kq_chunk c;
     kq_refine r;
+    float w[KQ_CHUNK_SB * KQ_SB]; /* error weights of the chunk (ggml_weights.h) */
 } kq_scratch;
 
 int aq_kq_affine_nmax(int fmt) {
@@ -321,7 +323,10 @@ void aq_kq_fit_affine(const aq_kq_kernels *k, int fmt, const float *x, const flo
     c->nsb = 1;
     c->ng = c->gpb;
     c->x = x;
-    c->h = h;
+    if (!aq_ggml_weights(AQ_GGML_W_KQUANT, x, h, KQ_SB, s.w)) /* as the row function does */
+        for (int j = 0; j < KQ_SB; ++j)
+            s.w[j] = 1.0f;
+    c->h = s.w;
     search_chunk(c, &s.r);
     stored_dd(c, 0, d, dmin);
     memcpy(sc, c->sc, (size_t)c->gpb);
@@ -330,7 +335,7 @@ void aq_kq_fit_affine(const aq_kq_kernels *k, int fmt, const float *x, const flo
 
 void aq_kq_quantize_affine(const aq_kq_kernels *k, int fmt, const float *x, const float *h,
                            int64_t n, uint8_t *blocks) {
-    kq_scratch s; /* ~40 KB on the stack: the row function cannot fail for memory */
+    kq_scratch s; /* ~56 KB on the stack: the row function cannot fail for memory */
     kq_chunk *c = &s.c;
     c->k = k->dq;
     c->f = affine_fmt(fmt);
@@ -340,7 +345,14 @@ void aq_kq_quantize_affine(const aq_kq_kernels *k, int fmt, const float *x, cons
         c->nsb = (int)(nsb - sb0 < KQ_CHUNK_SB ? nsb - sb0 : KQ_CHUNK_SB);
         c->ng = c->nsb * c->gpb;
         c->x = x + sb0 * KQ_SB;
-        c->h = h ? h + sb0 * KQ_SB : NULL;
+        for (int sb = 0; sb < c->nsb; ++sb) {
+            const float *xs = x + (sb0 + sb) * KQ_SB, *hs = h ? h + (sb0 + sb) * KQ_SB : NULL;
+            float *ws = s.w + (size_t)sb * KQ_SB;
+            if (!aq_ggml_weights(AQ_GGML_W_KQUANT, xs, hs, KQ_SB, ws))
+                for (int j = 0; j < KQ_SB; ++j)
+                    ws[j] = 1.0f;
+        }
+        c->h = s.w;
         search_chunk(c, &s.r);
         emit_chunk(c, fmt, blocks + (size_t)sb0 * (size_t)c->f.bytes);
     }

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "ggml_weights.h"
 #include "kquant_impl.h"
 
 #define KQ_SB AQ_GGML_QK_K
@@ -288,13 +289,17 @@ void aq_kq_fit_sym(const aq_kq_kernels *k, int fmt, const float *xs, const float
     kq_sym_sb p;
     p.k = k;
     p.f = sym_fmt(fmt);
+    float ws[KQ_SB]; /* error weights (ggml_weights.h) */
+    if (!aq_ggml_weights(AQ_GGML_W_KQUANT, xs, hs, KQ_SB, ws))
+        for (int j = 0; j < KQ_SB; ++j)
+            ws[j] = 1.0f;
     float xt[KQ_SB], ht[KQ_SB]; /* transposed for the twins: element j of group g at 16 j + g */
     for (int g = 0; g < KQ_NG; ++g)
         for (int j = 0; j < KQ_G; ++j) {
             xt[KQ_NG * j + g] = xs[KQ_G * g + j];
-            ht[KQ_NG * j + g] = hs ? hs[KQ_G * g + j] : 0.0f;
+            ht[KQ_NG * j + g] = ws[KQ_G * g + j];
         }
-    p.b = (aq_kq_sbatch){xs, hs, xt, hs ? ht : NULL, p.f.nlo};
+    p.b = (aq_kq_sbatch){xs, ws, xt, ht, p.f.nlo};
     kq_sym_try best;
     search_sb(&p, &best);
     if (best.d == 0.0f || !isfinite(best.total)) { /* nothing to represent */

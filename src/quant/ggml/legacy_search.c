@@ -3,7 +3,7 @@
  * by every ISA: only the candidate evaluators differ (lg_kernels), and they are bit-identical,
  * so the choices made here — all scalar, all deterministic — are too.
  *
- * Per block (w_j = h_j, or 1 when h is NULL or sums to <= 0 over the block):
+ * Per block (weights w_j of ggml_weights.h: h_j, or sqrt(1 + x_j^2 / ms) without h):
  *   symmetric (codes [-N, N-1], Q8_0 [-127, 127] as ggml's own; max = the element of largest
  *   magnitude, signed):
  *     batch 1: inverse steps is = -t / max, t = N + st (c - 4), c = 0..15 (max -> code -t;
@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "aq/dtype.h"
+#include "ggml_weights.h"
 
 typedef struct {
     int asym;        /* 0: y = l d, l in [lo, hi];  1: y = l d + m, l in [0, hi] */
@@ -156,18 +157,15 @@ static lg_fit search_asym(const lg_spec *s, const lg_kernels *k, const lg_block 
     return best;
 }
 
-/* Copies block `ib` of x (and h) into `b` with the weights and weighted sums. */
+/* Copies block x (importance h, NULL without) into `b` with the error weights of
+ * ggml_weights.h and the weighted sums. */
 static void prepare(const float *x, const float *h, lg_block *b) {
     memcpy(b->x, x, sizeof b->x);
-    float sh = 0.0f;
-    if (h)
-        for (int j = 0; j < LG_QK; ++j)
-            sh = sh + h[j];
-    const int uniform = !(sh > 0.0f);
+    const int weighted = aq_ggml_weights(AQ_GGML_W_LEGACY, x, h, LG_QK, b->w);
     b->sw = 0.0f;
     b->sx = 0.0f;
     for (int j = 0; j < LG_QK; ++j) {
-        b->w[j] = uniform ? 1.0f : h[j];
+        b->w[j] = weighted ? b->w[j] : 1.0f;
         b->sw = b->sw + b->w[j];
         b->sx = b->sx + b->w[j] * b->x[j];
     }
