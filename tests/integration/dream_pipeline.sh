@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # dream_pipeline.sh BIN_DIR MODEL CORPUS WORK
 # tinystories-dream-4m end to end at 1, 2 and 3 ranks: aq-calib from the corpus's calibration
-# token ids, the Phase 1+2+3 job (jobs/phase3.ini, calib.path, W2A8, 2 time groups), aq-eval
+# token ids, the Phase 1+3 job (jobs/phase3.ini, calib.path, W2A8, 2 time groups), aq-eval
 # on validation windows and aq-generate with the result.  Everything must be identical across
 # rank counts: calibration files (model_check.py calib), results (compare_results.py), eval
 # JSON (model_check.py same-json), generated ids.  aq-generate must repeat itself for a seed

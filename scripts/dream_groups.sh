@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# dream_groups.sh OUT_DIR SEED_INDEX [WINDOWS] [T]
+# docs/PHASES.md "Re-measured on tinystories-dream-4m", time groups: K = 1 vs K = 4 vs one
+# group per step (K = T) at act_bits 8 and 6, W4 `mse` g64, no phases (phase1.ini with
+# phase1.enabled=false: min/max ranges per optimized time group), statistics from aq-calib on
+# corpus windows and aq-eval on validation windows, the same windows and seeds as
+# dream_phases.sh with the same SEED_INDEX (its stats file is reused when present).
+# RANKS (environment) the number of MPI ranks (default 2); BIN the directory of the binaries
+# (default build).
+set -euo pipefail
+out=$1 k=$2 W=${3:-32} T=${4:-8}
+model=${MODEL:-../shared/models/tinystories-dream-4m} corpus=${CORPUS:-../shared/corpus}
+bin=${BIN:-build}
+run="mpirun --oversubscribe --allow-run-as-root -x OMP_NUM_THREADS=1 -n ${RANKS:-2}"
+mkdir -p "$out"
+sed -n "$((k * W + 1)),$(((k + 1) * W))p" "$corpus/calib.ids.txt" > "$out/calib_$k.ids"
+sed -n "$((k * W + 1)),$(((k + 1) * W))p" "$corpus/val.ids.txt" > "$out/val_$k.ids"
+if [ ! -s "$out/stats_$k.h5" ]; then
+  $run "$bin"/aq-calib --model "$model" --tokens "$out/calib_$k.ids" --sequences "$W" \
+    --length 128 --timesteps "$T" --seed $((1234 + k)) --out "$out/stats_$k.h5" > /dev/null
+fi
+results=()
+for a in 8 6; do
+  for K in 1 4 "$T"; do
+    $run "$bin"/aq-mpi --config jobs/phase1.ini --set phase1.enabled=false \
+      --set model.path="$model" --set calib.synthetic=false --set calib.path="$out/stats_$k.h5" \
+      --set quant.bits=4 --set timegroups.count="$K" --set timegroups.act_bits="$a" \
+      --set run.threads=1 --set output.path="$out/w4a${a}_k${K}_$k.h5" > /dev/null
+    results+=(--result "$out/w4a${a}_k${K}_$k.h5")
+  done
+done
+$run "$bin"/aq-eval --model "$model" "${results[@]}" --tokens "$out/val_$k.ids" --sequences "$W" \
+  --length 128 --timesteps "$T" --seed $((4321 + k)) --json "$out/groups_$k.json" \
+  > "$out/groups_$k.txt"
+echo "wrote $out/groups_$k.json"
