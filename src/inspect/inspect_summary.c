@@ -65,7 +65,7 @@ static herr_t tensor_line(hid_t tensors, const char *name, const H5L_info_t *li,
     }
     hsize_t stored = 0, idx = 0;
     H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, add_storage, &stored);
-    char desc[64] = "";
+    char desc[96] = ""; /* "<fmt> (from <fmt>)" with 31-byte names fits */
     if (strcmp(kind, "quantized") == 0) {
         ins_attr_num(g, "bits", H5T_NATIVE_INT, &bits);
         ins_attr_num(g, "group_size", H5T_NATIVE_INT, &gs);
