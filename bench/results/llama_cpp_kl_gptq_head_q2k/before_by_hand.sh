@@ -3,6 +3,7 @@
 # steps and settings of bench/llama_cpp_kl_gptq.sh (threads 2, 64 chunks x 128 of val.txt, 64 x 128 calib)
 set -euo pipefail
 root=${AQ_ROOT:-/work/u-headgptq} bin=$root/build lbin=/work/llama-build/bin shared=/work/shared out=${1:-/tmp/uhg/m}
+mkdir -p "$out"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 HDF5_PLUGIN_PATH=$bin/plugins OMP_NUM_THREADS=2
 mpi=(mpirun --oversubscribe --bind-to none -n 1)
 dir=$shared/models/tinystories-qwen2-4m
