@@ -20,6 +20,10 @@
 #                   calibration text calib.txt to choose the default on data not in the table
 #                                                          ["0.1"]
 #   REPEATS         quantization runs per GGUF, the smallest wall time counts    [1]
+#   QWEN2_FORMATS   FORMAT:LLAMA_TYPE list for qwen2-4m (empty: skipped)
+#                                          ["q2_k:Q2_K q3_k:Q3_K_S q4_k:Q4_K_S q6_k:Q6_K"]
+#   L656K_FORMATS   the same for 656k-llama (empty: skipped)         ["q4_0:Q4_0 q5_0:Q5_0"]
+#                   (e.g. QWEN2_FORMATS=q2_k:Q2_K L656K_FORMATS= BF16_EMB=0 DAMP= for one row)
 #   BF16_EMB        1: also qwen2 Q2_K and Q4_K with token_embd / output left BF16 on both
 #                   sides (ours quant.embeddings = false; llama-quantize
 #                   --token-embedding-type bf16 --output-tensor-type bf16): only the matrices
@@ -191,8 +195,11 @@ start=$(now)
   echo "threads $threads, $chunks chunks x $ctx tokens of val.txt, calibration $ncal x $ctx tokens, repeats $reps"
   echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$out/env.txt"
-bench_model qwen2 "$shared/models/tinystories-qwen2-4m" q2_k:Q2_K q3_k:Q3_K_S q4_k:Q4_K_S q6_k:Q6_K
-damps='' bench_model 656k "$shared/models/tinystories-656k-llama" q4_0:Q4_0 q5_0:Q5_0
+qf=${QWEN2_FORMATS-q2_k:Q2_K q3_k:Q3_K_S q4_k:Q4_K_S q6_k:Q6_K} lf=${L656K_FORMATS-q4_0:Q4_0 q5_0:Q5_0}
+# shellcheck disable=SC2086 # word splitting of the format lists is intended
+[ -z "$qf" ] || bench_model qwen2 "$shared/models/tinystories-qwen2-4m" $qf
+# shellcheck disable=SC2086
+[ -z "$lf" ] || damps='' bench_model 656k "$shared/models/tinystories-656k-llama" $lf
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); total $(since "$start") s" >> "$out/env.txt"
 rm -f "$out"/*.h5 "$out"/*.kld
 PYTHONPATH=$shared/llama.cpp/gguf-py /usr/bin/python3 "$root/bench/llama_cpp_kl_gptq_table.py" "$out"

@@ -133,6 +133,13 @@ aq_status aq_hessian_read(const char *path, const char *layer, int64_t n,
  *            --hessian)", T missing or not in [1, 1e6]. */
 aq_status aq_hessian_file_T(const char *path, int *T, aq_err *err);
 
+/*! aq_hessian_file_has() :
+ *  *has = 1 when the Hessians of `path` include layer `layer` (files made before aq-calib
+ *  recorded the untied lm_head have none for "lm_head.weight"), else 0.
+ *  @return : AQ_OK; AQ_E_VALUE bad layer name; AQ_E_IO cannot open; AQ_E_FORMAT "<path>: no
+ *            Hessians (run aq-calib --hessian)". */
+aq_status aq_hessian_file_has(const char *path, const char *layer, int *has, aq_err *err);
+
 /*! aq_hessian_label() : "<layer> (Hessian from <path>)" into buf; @return : buf. */
 const char *aq_hessian_label(const char *path, const char *layer, char *buf, size_t size);
 

@@ -313,19 +313,23 @@ aq_status aq_act_stats_gather(const aq_act_stats *s, int T, MPI_Comm comm, aq_la
  *  that first weight — the time-weighted sum sum_t w_t sum_{x in bin t} x x^T (double packed
  *  upper triangle, aq_hessian_accumulate, ssyrk on one OpenBLAS thread).  Each layer is seen
  *  by exactly one rank in sequence order, so the sums do not depend on the rank count or the
- *  thread counts.  The lm_head gets none (quantized by the normal search).  Memory per
+ *  thread counts.  The lm_head's input (hidden wide, named "lm_head.weight") gets one on the
+ *  rank holding it when the caller asks (`head` of aq_act_hess_create: only for an untied
+ *  head — a tied one is also the embedding lookup and is left to the normal search).  Memory per
  *  input: 8 n (n + 1) / 2 bytes, plus one float scratch of n_max^2. */
 typedef struct aq_act_hess aq_act_hess;
 
-/*! aq_act_hess_create() : for the blocks `m` holds, T bins with time weights w[T] (copied).
+/*! aq_act_hess_create() : for the blocks `m` holds, T bins with time weights w[T] (copied);
+ *  head != 0 and m->lm_head != NULL: also the lm_head's input (pass 1 only when the head is
+ *  not tied to the embedding).
  *  @return : AQ_OK, AQ_E_NOMEM. */
-aq_status aq_act_hess_create(const aq_llm *m, int T, const double *w, aq_act_hess **out,
+aq_status aq_act_hess_create(const aq_llm *m, int T, const double *w, int head, aq_act_hess **out,
                              aq_err *err);
 /*! aq_act_hess_hook() : the forward hook that accumulates into `s` at the current step. */
 aq_llm_hook aq_act_hess_hook(aq_act_hess *s);
 /*! aq_act_hess_set_step() : the time step (bin) of the next forward passes. */
 void aq_act_hess_set_step(aq_act_hess *s, int t);
-/*! aq_act_hess_count() : the number of Hessians this rank holds (4 per block). */
+/*! aq_act_hess_count() : the number of Hessians this rank holds (4 per block, + 1 head). */
 size_t aq_act_hess_count(const aq_act_hess *s);
 void aq_act_hess_free(aq_act_hess *s);
 

@@ -411,3 +411,27 @@ aq_status aq_hessian_file_T(const char *path, int *T, aq_err *err) {
     aq_h5_quiet_end(&q);
     return st;
 }
+
+aq_status aq_hessian_file_has(const char *path, const char *layer, int *has, aq_err *err) {
+    *has = 0;
+    if (!name_ok(layer)) return aq_err_set(err, AQ_E_VALUE, "%s: bad layer name", path);
+    aq_h5_quiet q;
+    aq_h5_quiet_begin(&q);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t g = -1;
+    aq_status st = AQ_OK;
+    if (f < 0) {
+        char d[256];
+        st = aq_err_set(err, AQ_E_IO, "cannot open calibration file %s: %s", path,
+                        aq_h5_error_desc(d, sizeof d));
+    } else if (H5Lexists(f, HESSIAN_GROUP, H5P_DEFAULT) <= 0 ||
+               (g = H5Gopen2(f, HESSIAN_GROUP, H5P_DEFAULT)) < 0) {
+        st = aq_err_set(err, AQ_E_FORMAT, "%s: no Hessians (run aq-calib --hessian)", path);
+    } else {
+        *has = H5Lexists(g, layer, H5P_DEFAULT) > 0;
+    }
+    aq_h5_close_id(g);
+    aq_h5_close_id(f);
+    aq_h5_quiet_end(&q);
+    return st;
+}

@@ -239,6 +239,13 @@ static aq_status store_hessians(const calib_opts *o, const aq_run *r, const aq_a
     return aq_agree(r->pipe.comm, st, "storing the Hessians", err);
 }
 
+/* 1 when the model stores lm_head.weight apart from the embedding (not absent, not an alias
+ * of it): only then does the head get a Hessian (a tied one is also the embedding lookup). */
+static int untied_head(const aq_run *r) {
+    const aq_tensor *head = aq_checkpoint_find(r->st, "lm_head.weight");
+    return head && head != aq_checkpoint_find(r->st, "model.embed_tokens.weight");
+}
+
 static aq_status run(const calib_opts *o, aq_err *err) {
     aq_run r;
     aq_status st = aq_run_open(&o->run, MPI_COMM_WORLD, &r, err);
@@ -253,7 +260,8 @@ static aq_status run(const calib_opts *o, aq_err *err) {
         aq_time_weights(o->schedule, o->time_weight, o->T, o->t_ref, w, NULL);
         st = aq_act_stats_create(&r.fp, o->T, &s, err);
     }
-    if (st == AQ_OK && o->hessian) st = aq_act_hess_create(&r.fp, o->T, w, &hs, err);
+    if (st == AQ_OK && o->hessian)
+        st = aq_act_hess_create(&r.fp, o->T, w, untied_head(&r), &hs, err);
     st = aq_agree(r.pipe.comm, st, "statistics", err);
     if (st == AQ_OK) st = collect(o, &r, s, hs, err);
     aq_layer_stats *layers = NULL;

@@ -69,6 +69,10 @@ const char *aq_job_gptq_path(const struct aq_job_gptq_s *g) {
     return g->path;
 }
 
+/* The untied output matrix; its Hessian is named after itself.  Files made before aq-calib
+ * recorded it (and tied models) have none: then it gets the normal search. */
+static const char HEAD[] = "lm_head.weight";
+
 /* Weight suffix -> the suffix of the weight whose input it shares (HF Llama / Qwen2 names). */
 static const char *const SHARED[][2] = {
     {".self_attn.q_proj.weight", ".self_attn.q_proj.weight"},
@@ -82,6 +86,10 @@ static const char *const SHARED[][2] = {
 
 int aq_job_gptq_layer(const char *weight, char *buf, size_t size) {
     size_t n = strlen(weight);
+    if (strcmp(weight, HEAD) == 0) { /* untied lm_head: its own input (aq-calib --hessian) */
+        int len = snprintf(buf, size, "%s", HEAD);
+        return len > 0 && (size_t)len < size;
+    }
     for (size_t i = 0; i < sizeof SHARED / sizeof SHARED[0]; ++i) {
         size_t k = strlen(SHARED[i][0]);
         if (n <= k || strcmp(weight + n - k, SHARED[i][0]) != 0) continue;
@@ -146,6 +154,12 @@ aq_status aq_job_gptq_quantize(const aq_job *j, const aq_tensor *t, const aq_qua
     *done = 0;
     char layer[256];
     if (!j->gptq || !aq_job_gptq_layer(t->name, layer, sizeof layer)) return AQ_OK;
+    if (strcmp(layer, HEAD) == 0) {
+        int has = 0;
+        aq_status hs = aq_hessian_file_has(j->gptq->path, layer, &has, err);
+        if (hs != AQ_OK) return hs;
+        if (!has) return AQ_OK; /* *done = 0: normal search, "(no Hessian: normal search)" */
+    }
     const aq_gptq_hinv *hv = NULL;
     const int64_t before = j->gptq->factorizations;
     aq_status st = factorize(j->gptq, layer, r->hdr.cols, &hv, err);

@@ -136,7 +136,9 @@ void aq_job_gptq_close(struct aq_job_gptq_s *g);
 /* The Hessian file of the state (quant.hessian_path, else calib.path). */
 const char *aq_job_gptq_path(const struct aq_job_gptq_s *g);
 /* The Hessian layer a weight reads ("...k_proj.weight" -> "...q_proj.weight", up -> gate; q,
- * o, gate, down: itself) into buf; 0 when the weight has none (embeddings, lm_head). */
+ * o, gate, down, lm_head: itself) into buf; 0 when the weight has none (embeddings).  A
+ * Hessian file without "lm_head.weight" (older files, tied models) leaves the head to the
+ * normal search. */
 int aq_job_gptq_layer(const char *weight, char *buf, size_t size);
 /* GPTQ of tensor t into the allocated r (params p, importance h) when quant.gptq is on and t
  * has a Hessian: *done = 1.  Else *done = 0 and nothing happens.  The factorized Hessian of

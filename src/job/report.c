@@ -167,7 +167,7 @@ void aq_report_summary(const aq_tally *t, const aq_h5_run_info *run, const char 
                t->n_fallback);
     if (t->gptq_hessians)
         printf("gptq          %zu tensors by GPTQ (Hessians from %s, %zu factorizations), %zu by "
-               "the normal search (no Hessian: embeddings, lm_head)\n",
+               "the normal search (no Hessian: embeddings, tied or older-file lm_head)\n",
                t->n_gptq, t->gptq_hessians, t->n_gptq_factor, t->n_quantized - t->n_gptq);
     if (t->n_quantized) {
         printf("widths       ");

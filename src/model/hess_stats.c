@@ -1,7 +1,8 @@
 /*
  * aq-mpi — time-weighted layer-input Hessians during calibration (aq-calib --hessian): one
  * accumulator per quantized linear input of this rank's blocks (q/k/v share q_proj's,
- * gate/up share gate_proj's), filled by the forward hook, then stored rank by rank through
+ * gate/up share gate_proj's), plus the untied lm_head's on the rank holding it, filled by
+ * the forward hook, then stored rank by rank through
  * rank 0 (include/aq/hessian.h).
  */
 #include <mpi.h>
@@ -38,7 +39,8 @@ struct aq_act_hess {
     double *rows;   /* [T] tokens seen per bin by the first entry (all entries alike) */
     float *scratch; /* [n_max * n_max] */
     size_t n;
-    hentry *e; /* (layer - l0) * N_OWNERS + owner index */
+    int has_head; /* 1: e[n - 1] is the untied lm_head's input */
+    hentry *e;    /* (layer - l0) * N_OWNERS + owner index, then the head */
 };
 
 static int64_t input_width(const aq_llm_config *c, aq_linear lin) {
@@ -53,23 +55,26 @@ static int owner_index(aq_linear lin) {
     return -1;
 }
 
-aq_status aq_act_hess_create(const aq_llm *m, int T, const double *w, aq_act_hess **out,
+aq_status aq_act_hess_create(const aq_llm *m, int T, const double *w, int head, aq_act_hess **out,
                              aq_err *err) {
     aq_act_hess *s = calloc(1, sizeof *s);
     if (!s) return aq_err_set(err, AQ_E_NOMEM, "Hessians: out of memory");
     s->T = T;
     s->l0 = m->l0;
     s->n_layers = m->l1 - m->l0;
-    s->n = (size_t)s->n_layers * N_OWNERS;
+    s->has_head = head && m->lm_head != NULL;
+    s->n = (size_t)s->n_layers * N_OWNERS + (size_t)s->has_head;
     s->w = malloc((size_t)T * sizeof *s->w);
     s->rows = calloc((size_t)T, sizeof *s->rows);
     s->e = calloc(s->n + 1, sizeof *s->e);
     int ok = s->w && s->rows && s->e;
     int64_t nmax = 0;
     for (size_t i = 0; ok && i < s->n; i++) {
-        aq_linear lin = OWNERS[i % N_OWNERS];
+        const int is_head = s->has_head && i == s->n - 1;
+        aq_linear lin = is_head ? AQ_LIN_HEAD : OWNERS[i % N_OWNERS];
         hentry *e = &s->e[i];
-        aq_llm_weight_name(s->l0 + (int)(i / N_OWNERS), lin, e->name, sizeof e->name);
+        aq_llm_weight_name(is_head ? (int)m->cfg.n_layers : s->l0 + (int)(i / N_OWNERS), lin,
+                           e->name, sizeof e->name);
         e->n = input_width(&m->cfg, lin);
         e->Hp = calloc((size_t)aq_hessian_packed_size(e->n), sizeof *e->Hp);
         ok = e->Hp != NULL;
@@ -97,9 +102,15 @@ size_t aq_act_hess_count(const aq_act_hess *s) {
  * (the same reason as aq_gptq_opts.threads). */
 static void record(void *ctx, int layer, aq_linear lin, float *x, int64_t rows, int64_t cols) {
     aq_act_hess *s = ctx;
-    int k = owner_index(lin);
-    if (k < 0 || layer < s->l0 || layer >= s->l0 + s->n_layers) return;
-    hentry *e = &s->e[(size_t)(layer - s->l0) * N_OWNERS + (size_t)k];
+    hentry *e = NULL;
+    if (lin == AQ_LIN_HEAD) {
+        if (!s->has_head) return;
+        e = &s->e[s->n - 1];
+    } else {
+        int k = owner_index(lin);
+        if (k < 0 || layer < s->l0 || layer >= s->l0 + s->n_layers) return;
+        e = &s->e[(size_t)(layer - s->l0) * N_OWNERS + (size_t)k];
+    }
     if (e->n != cols) return;
     const int saved = openblas_get_num_threads();
     openblas_set_num_threads(1);

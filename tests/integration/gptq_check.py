@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """gptq_check.py — checks for tests/integration/gptq_test.sh (quant.gptq, aq-calib --hessian).
 
-  hessian A.h5 B.h5      /hessian of A and B identical (every dataset byte for byte, every
+  hessian A.h5 B.h5 [head]
+                         /hessian of A and B identical (every dataset byte for byte, every
                          attribute); for every layer of A: diag H = sum_t w_t sq_mean[t]
                          of /stats (the same sums, relative 1e-5), H positive semi-definite
-                         (smallest eigenvalue >= -1e-5 x largest), the 8 inputs per block of
-                         a 2-block model present (q, o, gate, down of blocks 0 and 1).
+                         (smallest eigenvalue >= -1e-5 x largest), exactly the 4 inputs per
+                         block of /stats (q, o, gate, down), plus lm_head.weight when "head"
+                         is given (an untied head) and without it otherwise.
   attrs R.h5 DAMP BLOCK ACT_ORDER
                          every quantized q/k/v/o/gate/up/down tensor has optimizer = gptq and
                          the gptq_* attributes given; every other quantized tensor has none.
@@ -35,15 +37,18 @@ def same_attrs(a, b):
     return all(np.array_equal(np.asarray(a.attrs[k]), np.asarray(b.attrs[k])) for k in a.attrs)
 
 
-def hessian(pa, pb):
+def hessian(pa, pb, head=False):
     with h5py.File(pa, "r") as a, h5py.File(pb, "r") as b:
         ga, gb = a["hessian"], b["hessian"]
         if sorted(ga) != sorted(gb) or not same_attrs(ga, gb):
             fail("/hessian names or attributes differ")
         w = ga["time_weights"][:]
         layers = [k for k in ga if k != "time_weights"]
-        want = {f"model.layers.{l}.{p}.weight" for l in (0, 1)
+        blocks = {int(k.split(".")[2]) for k in a["stats"] if k.startswith("model.layers.")}
+        want = {f"model.layers.{l}.{p}.weight" for l in blocks
                 for p in ("self_attn.q_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.down_proj")}
+        if head:
+            want.add("lm_head.weight")
         if set(layers) != want:
             fail(f"layers {sorted(layers)} != {sorted(want)}")
         for k in sorted(ga):
@@ -108,7 +113,7 @@ def poke(src, dst, layer, i, v):
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "hessian":
-        hessian(sys.argv[2], sys.argv[3])
+        hessian(sys.argv[2], sys.argv[3], len(sys.argv) > 4 and sys.argv[4] == "head")
     elif cmd == "attrs":
         attrs(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
     elif cmd == "poke":
