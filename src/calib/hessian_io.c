@@ -358,6 +358,23 @@ static void unpack(float *H, int64_t n) {
             H[j * n + i] = H[i * n + j];
 }
 
+/* Opens `path` read-only and its /hessian group into *f and *g (-1 when not opened; the
+ * caller closes both, inside a quiet error stack).
+ * @return : AQ_OK; AQ_E_IO (cannot open); AQ_E_FORMAT (no /hessian group). */
+static aq_status open_group(const char *path, hid_t *f, hid_t *g, aq_err *err) {
+    *g = -1;
+    *f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (*f < 0) {
+        char d[256];
+        return aq_err_set(err, AQ_E_IO, "cannot open calibration file %s: %s", path,
+                          aq_h5_error_desc(d, sizeof d));
+    }
+    if (H5Lexists(*f, HESSIAN_GROUP, H5P_DEFAULT) <= 0 ||
+        (*g = H5Gopen2(*f, HESSIAN_GROUP, H5P_DEFAULT)) < 0)
+        return aq_err_set(err, AQ_E_FORMAT, "%s: no Hessians (run aq-calib --hessian)", path);
+    return AQ_OK;
+}
+
 aq_status aq_hessian_read(const char *path, const char *layer, int64_t n,
                           const aq_hessian_schedule *expect, float *H, aq_err *err) {
     aq_status st = check_schedule(expect, err);
@@ -366,16 +383,9 @@ aq_status aq_hessian_read(const char *path, const char *layer, int64_t n,
         return aq_err_set(err, AQ_E_VALUE, "%s: bad layer name or size", path);
     aq_h5_quiet q;
     aq_h5_quiet_begin(&q);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    hid_t g = -1;
-    if (f < 0) {
-        char d[256];
-        st = aq_err_set(err, AQ_E_IO, "cannot open calibration file %s: %s", path,
-                        aq_h5_error_desc(d, sizeof d));
-    } else if (H5Lexists(f, HESSIAN_GROUP, H5P_DEFAULT) <= 0 ||
-               (g = H5Gopen2(f, HESSIAN_GROUP, H5P_DEFAULT)) < 0) {
-        st = aq_err_set(err, AQ_E_FORMAT, "%s: no Hessians (run aq-calib --hessian)", path);
-    } else {
+    hid_t f, g;
+    st = open_group(path, &f, &g, err);
+    if (st == AQ_OK) {
         st = read_schedule(g, path, expect, err);
         if (st == AQ_OK) st = read_packed(g, path, layer, n, H, err);
     }
@@ -393,17 +403,9 @@ aq_status aq_hessian_read(const char *path, const char *layer, int64_t n,
 aq_status aq_hessian_file_T(const char *path, int *T, aq_err *err) {
     aq_h5_quiet q;
     aq_h5_quiet_begin(&q);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    hid_t g = -1;
-    aq_status st = AQ_OK;
-    if (f < 0) {
-        char d[256];
-        st = aq_err_set(err, AQ_E_IO, "cannot open calibration file %s: %s", path,
-                        aq_h5_error_desc(d, sizeof d));
-    } else if (H5Lexists(f, HESSIAN_GROUP, H5P_DEFAULT) <= 0 ||
-               (g = H5Gopen2(f, HESSIAN_GROUP, H5P_DEFAULT)) < 0) {
-        st = aq_err_set(err, AQ_E_FORMAT, "%s: no Hessians (run aq-calib --hessian)", path);
-    } else if (aq_calib_attr_int(g, "T", T) != 1 || *T < 1 || *T > 1000000) {
+    hid_t f, g;
+    aq_status st = open_group(path, &f, &g, err);
+    if (st == AQ_OK && (aq_calib_attr_int(g, "T", T) != 1 || *T < 1 || *T > 1000000)) {
         st = aq_err_set(err, AQ_E_FORMAT, "%s: /hessian: attribute T missing or invalid", path);
     }
     aq_h5_close_id(g);
@@ -417,17 +419,9 @@ aq_status aq_hessian_file_has(const char *path, const char *layer, int *has, aq_
     if (!name_ok(layer)) return aq_err_set(err, AQ_E_VALUE, "%s: bad layer name", path);
     aq_h5_quiet q;
     aq_h5_quiet_begin(&q);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    hid_t g = -1;
-    aq_status st = AQ_OK;
-    if (f < 0) {
-        char d[256];
-        st = aq_err_set(err, AQ_E_IO, "cannot open calibration file %s: %s", path,
-                        aq_h5_error_desc(d, sizeof d));
-    } else if (H5Lexists(f, HESSIAN_GROUP, H5P_DEFAULT) <= 0 ||
-               (g = H5Gopen2(f, HESSIAN_GROUP, H5P_DEFAULT)) < 0) {
-        st = aq_err_set(err, AQ_E_FORMAT, "%s: no Hessians (run aq-calib --hessian)", path);
-    } else {
+    hid_t f, g;
+    aq_status st = open_group(path, &f, &g, err);
+    if (st == AQ_OK) {
         *has = H5Lexists(g, layer, H5P_DEFAULT) > 0;
     }
     aq_h5_close_id(g);
