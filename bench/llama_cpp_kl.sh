@@ -25,62 +25,17 @@
 # llama-imatrix on the same calibration text. Writes OUTDIR/rows.tsv (one line per GGUF),
 # OUTDIR/logs/, and OUTDIR/table.md via bench/llama_cpp_kl_table.py.
 set -euo pipefail
-[ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
-root=$(cd "$(dirname "$0")/.." && pwd)
-mkdir -p "$1"
-out=$(cd "$1" && pwd)
-bin=${AQ_BIN:-$root/build}
-lbin=${AQ_LLAMA_BUILD:-$root/build-llama}/bin
-shared=${AQ_SHARED:-$root/../shared}
-threads=${THREADS:-2} chunks=${CHUNKS:-64} ctx=${CTX:-128} ncal=${CALIB_SEQ:-64}
+me=llama_cpp_kl
+# shellcheck source=bench/llama_cpp_common.sh
+. "$(dirname "$0")/llama_cpp_common.sh"
 masked=${MASKED:-1} reps=${REPEATS:-3} eval=${EVAL:-val} only=${ONLY:-}
-for t in "$bin/aq-mpi" "$bin/aq-calib" "$bin/aq-inspect" "$lbin/llama-quantize" \
-  "$lbin/llama-perplexity" "$lbin/llama-imatrix"; do
-  [ -x "$t" ] || { echo "llama_cpp_kl: $t missing (AQ_BIN / AQ_LLAMA_BUILD)" >&2; exit 1; }
-done
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export HDF5_PLUGIN_PATH=${HDF5_PLUGIN_PATH:-$bin/plugins} OMP_NUM_THREADS=$threads
-# --bind-to none: mpirun binds a lone rank to one core, which would halve our threads.
-mpi=(mpirun --oversubscribe --bind-to none -n 1)
-val=$shared/corpus/val.txt cal_txt=$shared/corpus/calib.txt cal_ids=$shared/corpus/calib.ids.txt
 case $eval in
   val) ;;
   calib) val=$cal_txt ;;
   *) echo "llama_cpp_kl: EVAL=$eval (val or calib)" >&2; exit 2 ;;
 esac
-mkdir -p "$out/logs"
 rows=$out/rows.tsv
 printf 'model\tformat\tvariant\tgguf\tkl_log\tquant_log\tquant_s\texport_s\n' > "$rows"
-
-now() { date +%s.%N; }
-since() { echo "$(now) $1" | awk '{printf "%.3f", $1 - $2}'; }
-best() { # best LOG CMD...: run CMD REPEATS times (output to LOG), print the smallest wall time
-  local log=$1 i t0 s b=
-  shift
-  for ((i = 0; i < reps; i++)); do
-    t0=$(now)
-    "$@" > "$log" 2>&1 || return 1
-    s=$(since "$t0")
-    b=$(awk -v a="$b" -v s="$s" 'BEGIN { print (a == "" || s + 0 < a + 0) ? s : a }')
-  done
-  echo "$b"
-}
-ppl=(-c "$ctx" -b "$ctx" -ub "$ctx" --chunks "$chunks" -t "$threads")
-
-kl() { # kl GGUF LOG: KL of GGUF's logits against the F32 base of the current model
-  # llama.cpp logs from a worker thread (common/log.cpp); now and then (8 of 35 runs in the
-  # committed run, 1 of 6 in a loop on one file) the process exits with status 0 and the log
-  # stops early, the final statistics missing. Rerun until they are there.
-  local try
-  for try in 1 2 3 4 5 6 7 8 9 10; do
-    "$lbin/llama-perplexity" -m "$1" --kl-divergence-base "$base" --kl-divergence "${ppl[@]}" \
-      > "$2" 2>&1 || { echo "llama_cpp_kl: llama-perplexity failed on $1 (see $2)" >&2; exit 1; }
-    grep -q 'Same top p:' "$2" && return 0
-    echo "  (llama-perplexity log of $1 incomplete, try $try; rerun)"
-  done
-  echo "llama_cpp_kl: no KL statistics in $2" >&2
-  exit 1
-}
 
 ours() { # ours MODEL_NAME DIR FORMAT VARIANT [--set ...]: job, export, KL
   local name=$1 dir=$2 fmt=$3 var=$4; shift 4

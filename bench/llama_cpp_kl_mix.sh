@@ -15,43 +15,16 @@
 # (bench/llama_cpp_kl_mix.py budget); ours at that budget uncalibrated and with clean
 # calibration (aq-calib --clean, timegroups.count = 1, calib.missing = skip).
 set -euo pipefail
-[ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
-root=$(cd "$(dirname "$0")/.." && pwd)
-mkdir -p "$1"
-out=$(cd "$1" && pwd)
-bin=${AQ_BIN:-$root/build}
-lbin=${AQ_LLAMA_BUILD:-$root/build-llama}/bin
-shared=${AQ_SHARED:-$root/../shared}
-threads=${THREADS:-2} chunks=${CHUNKS:-64} ctx=${CTX:-128} ncal=${CALIB_SEQ:-64}
+me=llama_cpp_kl_mix
+# shellcheck source=bench/llama_cpp_common.sh
+. "$(dirname "$0")/llama_cpp_common.sh"
 mixes=${MIXES:-Q2_K Q3_K_M Q4_K_M}
-for t in "$bin/aq-mpi" "$bin/aq-calib" "$bin/aq-inspect" "$lbin/llama-quantize" \
-  "$lbin/llama-perplexity" "$lbin/llama-imatrix"; do
-  [ -x "$t" ] || { echo "llama_cpp_kl_mix: $t missing (AQ_BIN / AQ_LLAMA_BUILD)" >&2; exit 1; }
-done
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export HDF5_PLUGIN_PATH=${HDF5_PLUGIN_PATH:-$bin/plugins} OMP_NUM_THREADS=$threads
 export PYTHONPATH=$shared/llama.cpp/gguf-py
 py() { /usr/bin/python3 "$root/bench/llama_cpp_kl_mix.py" "$@"; }
-mpi=(mpirun --oversubscribe --bind-to none -n 1)
 name=qwen2 dir=$shared/models/tinystories-qwen2-4m
-val=$shared/corpus/val.txt cal_txt=$shared/corpus/calib.txt cal_ids=$shared/corpus/calib.ids.txt
-mkdir -p "$out/logs"
 rows=$out/rows.tsv
 printf 'mix\tvariant\tgguf\tkl_log\tquant_log\tbudget\n' > "$rows"
-ppl=(-c "$ctx" -b "$ctx" -ub "$ctx" --chunks "$chunks" -t "$threads")
 f32=$out/${name}_f32.gguf base=$out/${name}_f32.kld
-
-kl() { # kl GGUF LOG: as bench/llama_cpp_kl.sh (reruns a log that stops early)
-  local try
-  for try in 1 2 3 4 5 6 7 8 9 10; do
-    "$lbin/llama-perplexity" -m "$1" --kl-divergence-base "$base" --kl-divergence "${ppl[@]}" \
-      > "$2" 2>&1 || { echo "llama_cpp_kl_mix: llama-perplexity failed on $1 (see $2)" >&2; exit 1; }
-    grep -q 'Same top p:' "$2" && return 0
-    echo "  (llama-perplexity log of $1 incomplete, try $try; rerun)"
-  done
-  echo "llama_cpp_kl_mix: no KL statistics in $2" >&2
-  exit 1
-}
 
 row() { # row MIX VARIANT TAG BUDGET
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3.gguf" "logs/$3.kl.log" "logs/$3.quant.log" \
