@@ -14,8 +14,10 @@ Wall time to a calibrated GGUF: ours = aq-calib (--clean --hessian or masked --h
 import csv
 import json
 import os
-import re
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from llama_cpp_kl_table import fmt, gguf_bpw, kl_stats  # noqa: E402  (one parser of the logs)
 
 # Targets of issue 15: GPTQ (clean Hessians) KL / reference KL at most this.
 TARGET = {"q2_k": 0.6, "q4_k": 0.7, "q4_0": 0.7}
@@ -33,21 +35,6 @@ CALIB = {"gptq_clean": "aq-calib-clean-hessian", "gptq_masked": "aq-calib-masked
 CALIB.update({v + BF16: c for v, c in CALIB.items()})
 
 
-def grab(text, pattern, cast=float):
-    m = re.search(pattern, text)
-    return cast(m.group(1)) if m else None
-
-
-def gguf_bpw(path):
-    try:
-        from gguf import GGUFReader
-    except ImportError as e:
-        sys.exit(f"llama_cpp_kl_gptq_table: gguf-py not importable ({e}); run with "
-                 "/usr/bin/python3 and PYTHONPATH=<llama.cpp>/gguf-py")
-    r = GGUFReader(path)
-    return 8.0 * sum(int(t.n_bytes) for t in r.tensors) / sum(int(t.n_elements) for t in r.tensors)
-
-
 def parse(out):
     rows = []
     with open(os.path.join(out, "rows.tsv")) as f:
@@ -56,19 +43,11 @@ def parse(out):
             if r["format"] == "calib":
                 rows.append(r)
                 continue
-            k = open(os.path.join(out, r["kl_log"]), errors="replace").read()
-            r["kl"] = grab(k, r"Mean\s+KLD:\s+([-0-9.e]+)")
-            r["kl_err"] = grab(k, r"Mean\s+KLD:\s+[-0-9.e]+\s+±\s+([-0-9.e]+)")
-            r["kl_p99"] = grab(k, r"99\.0%\s+KLD:\s+([-0-9.e]+)")
-            r["top"] = grab(k, r"Same top p:\s+([-0-9.e]+)")
+            r.update(kl_stats(os.path.join(out, r["kl_log"])))
             r["bpw_gguf"] = gguf_bpw(os.path.join(out, r["gguf"]))
             r["export_s"] = float(r["export_s"]) if r["export_s"] else 0.0
             rows.append(r)
     return rows
-
-
-def fmt(x, spec):
-    return "—" if x is None else format(x, spec)
 
 
 def main(out):

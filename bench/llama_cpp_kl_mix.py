@@ -17,11 +17,13 @@ whole file = tensor data bytes x 8 / weights over all tensors (llama-quantize's 
 import csv
 import json
 import os
-import re
 import sys
 from collections import Counter
 
 from gguf import GGUFReader, GGMLQuantizationType
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from llama_cpp_kl_table import kl_stats  # noqa: E402  (one parser of the logs)
 
 VARIANTS = [("lq", "llama-quantize (default mix)"),
             ("lq_imatrix", "llama-quantize --imatrix (default mix)"),
@@ -41,20 +43,11 @@ def types(path):
     return ", ".join(f"{k} {v}" for k, v in sorted(c.items()))
 
 
-def grab(text, pattern):
-    m = re.search(pattern, text)
-    return float(m.group(1)) if m else None
-
-
 def table(out):
     rows = []
     with open(os.path.join(out, "rows.tsv")) as f:
         for r in csv.DictReader(f, delimiter="\t"):
-            k = open(os.path.join(out, r["kl_log"]), errors="replace").read()
-            r["kl"] = grab(k, r"Mean\s+KLD:\s+([-0-9.e]+)")
-            r["kl_err"] = grab(k, r"Mean\s+KLD:\s+[-0-9.e]+\s+±\s+([-0-9.e]+)")
-            r["kl_p99"] = grab(k, r"99\.0%\s+KLD:\s+([-0-9.e]+)")
-            r["top"] = grab(k, r"Same top p:\s+([-0-9.e]+)")
+            r.update(kl_stats(os.path.join(out, r["kl_log"])))
             g = os.path.join(out, r["gguf"])
             r["bpw_file"] = bpw(g)
             r["bpw_quant"] = bpw(g, True)

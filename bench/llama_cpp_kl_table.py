@@ -32,6 +32,16 @@ def grab(text, pattern, cast=float):
     return cast(m.group(1)) if m else None
 
 
+def kl_stats(log):
+    """Mean KL (and its ±), p99 KL and same-top % from a llama-perplexity --kl-divergence log
+    (None where a line is missing); shared by the other llama_cpp_kl* table makers."""
+    k = open(log, errors="replace").read()
+    return {"kl": grab(k, r"Mean\s+KLD:\s+([-0-9.e]+)"),
+            "kl_err": grab(k, r"Mean\s+KLD:\s+[-0-9.e]+\s+±\s+([-0-9.e]+)"),
+            "kl_p99": grab(k, r"99\.0%\s+KLD:\s+([-0-9.e]+)"),
+            "top": grab(k, r"Same top p:\s+([-0-9.e]+)")}
+
+
 def gguf_bpw(path):
     try:
         from gguf import GGUFReader
@@ -53,11 +63,7 @@ def parse(out):
             if r["format"] == "calib":
                 rows.append(r)
                 continue
-            k = open(os.path.join(out, r["kl_log"]), errors="replace").read()
-            r["kl"] = grab(k, r"Mean\s+KLD:\s+([-0-9.e]+)")
-            r["kl_err"] = grab(k, r"Mean\s+KLD:\s+[-0-9.e]+\s+±\s+([-0-9.e]+)")
-            r["kl_p99"] = grab(k, r"99\.0%\s+KLD:\s+([-0-9.e]+)")
-            r["top"] = grab(k, r"Same top p:\s+([-0-9.e]+)")
+            r.update(kl_stats(os.path.join(out, r["kl_log"])))
             r["bpw_gguf"] = gguf_bpw(os.path.join(out, r["gguf"]))
             if r["variant"].startswith("lq"):
                 r["bpw_tool"] = grab(q, r"quant size\s+=\s+[0-9.]+ MiB \(([0-9.]+) BPW\)")
