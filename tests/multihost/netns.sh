@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# netns.sh check | up DIR | down DIR | exec DIR HOST COMMAND...
+# netns.sh check [PATH...] | up DIR | down DIR | exec DIR HOST COMMAND...
 #
 # Two "hosts" on this machine for the multi-host tests: two Linux network namespaces joined by
 # a veth pair, each with its own loopback, its own address in a private test subnet that
@@ -10,7 +10,8 @@
 # Open MPI's and Slurm's PMIx session files in /tmp are node-local (they collide when two
 # hosts share one /tmp).  Hence DIR itself must not be under /tmp.
 #
-#   check   exit 0 if namespaces can be made here, else print why and exit 77 (CTest skip).
+#   check   exit 0 if namespaces can be made here, else print why and exit 77 (CTest skip);
+#           also 77 when a PATH the hosts must share (work dir, binaries) is under /tmp.
 #   up      create the namespaces and the veth pair; write DIR/netns.env (names, addresses)
 #           and DIR/hostfile (Open MPI: "aqnode1 slots=2", "aqnode2 slots=2").  Each
 #           namespace resolves both host names (/etc/netns/<ns>/hosts, bound over /etc/hosts
@@ -34,6 +35,15 @@ die() {
 }
 
 check() {
+  local p
+  for p in "$@"; do # every host has its own /tmp: what lies there is not shared
+    case $(readlink -m "$p")/ in
+      /tmp/*)
+        echo "SKIP: $p is under /tmp, which every test host replaces by its own; run the tests from a checkout and build outside /tmp"
+        return 77
+        ;;
+    esac
+  done
   if [ "$EUID" -ne 0 ]; then
     echo "SKIP: network namespaces need root (CAP_NET_ADMIN, CAP_SYS_ADMIN)"
     return 77
@@ -187,7 +197,7 @@ exec_in() {
 
 cmd=${1:-}
 case $cmd in
-  check) check ;;
+  check) shift; check "$@" ;;
   up) up "${2:?usage: netns.sh up DIR}" ;;
   down) down "${2:?usage: netns.sh down DIR}" ;;
   exec)

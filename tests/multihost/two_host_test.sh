@@ -36,7 +36,7 @@ fail() {
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
-why=$("$HERE/netns.sh" check) || {
+why=$("$HERE/netns.sh" check "$work" "$bin" "$REPO") || {
   echo "$why"
   exit 77
 }
