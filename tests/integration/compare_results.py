@@ -60,9 +60,10 @@ def main():
         print(__doc__)
         return 2
     failures = sum(compare(sys.argv[1], p) for p in sys.argv[2:])
-    n = len(sys.argv) - 2
+    n = len(sys.argv) - 2  # files compared against the first
     print(f"compare: {n - (1 if failures else 0)} passed, {1 if failures else 0} failed"
-          if n == 1 else f"compare: {failures} tensor differences over {n} files")
+          if n == 1 else
+          f"compare: {failures} tensor differences over {n + 1} files ({n} against {sys.argv[1]})")
     return 1 if failures else 0
 
 
