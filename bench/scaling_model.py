@@ -80,6 +80,10 @@ def main():
                     help="GPTQ: seconds per transformer block on one rank (105.4: "
                          "bench/results/gptq_dream7b_synthetic.txt, 2 threads, factor + update of "
                          "qkv, o, gateup, down); GPTQ plans whole units (no row-sharding)")
+    ap.add_argument("--gptq-largest-s", type=float, default=0.0,
+                    help="GPTQ with tensor items (issue 16: large units split into one item per "
+                         "tensor, each whole): seconds of the largest tensor (down_proj: factor + "
+                         "update); 0: whole units, as before")
     ap.add_argument("--layers", type=int, default=28, help="transformer blocks (GPTQ units)")
     a = ap.parse_args()
     R = a.results
@@ -186,7 +190,8 @@ def sharded_projection(a, W, B_in, B_out, rate):
     passthrough tensors itself (B_pass / pass_rate), with owner that filtering is parallel work.
     The last item's output cannot overlap (fill: its store).  T(1): everything in line on
     rank 0.  With --gptq-layer-s the quantized weights cost that per block instead, and the plan
-    keeps whole units (T_par = ceil(layers / P) blocks)."""
+    keeps whole units (T_par = ceil(layers / P) blocks), or with --gptq-largest-s tensor items
+    (T_par = max(largest tensor, imb(P) x total / P): GPTQ tensors stay whole)."""
     t, c = a.threads, rate
     imb = {int(k): float(v) for k, v in (x.split(":") for x in a.imbalance.split(","))}
     store = min(a.gather, a.w0_store)
@@ -200,15 +205,19 @@ def sharded_projection(a, W, B_in, B_out, rate):
     print(f"row-sharded: passthrough filtered by {a.passthrough} ({Bp/1e9:.2f} GB at "
           f"{a.pass_rate/1e9:.2f} GB/s, stored {a.pass_ratio:.3f} of it), rank-0 store "
           f"{a.w0_store/1e9:.2f} GB/s, T_fixed {a.t_fixed:.1f} s, "
-          + (f"GPTQ {a.gptq_layer_s:.1f} s per block x {a.layers} (whole units), "
-             if a.gptq_layer_s else "")
+          + (f"GPTQ {a.gptq_layer_s:.1f} s per block x {a.layers} "
+             + (f"(tensor items, largest {a.gptq_largest_s:.1f} s), " if a.gptq_largest_s
+                else "(whole units), ") if a.gptq_layer_s else "")
           + f"plan balance {a.imbalance}; T(1) = {T1:.1f} s")
     print("| ranks | plan max/mean | T_par s | T_ser s | wall s | speed-up | efficiency | limited by |")
     print("|---|---|---|---|---|---|---|---|")
     for P in sorted(imb):
         r_read = min(a.r_rank, a.r_fs / P)
         read = B_in / P / r_read
-        if a.gptq_layer_s:  # whole units: the busiest rank has ceil(layers / P) blocks
+        if a.gptq_layer_s and a.gptq_largest_s:  # tensor items: the largest tensor bounds it
+            T_par = max(a.gptq_largest_s, imb[P] * quant1 / P) + read
+            bal = T_par / (quant1 / P + read)
+        elif a.gptq_layer_s:  # whole units: the busiest rank has ceil(layers / P) blocks
             n = -(-a.layers // P)
             r_read = min(a.r_rank, a.r_fs / min(P, a.layers))  # only unit owners read
             T_par = n * a.gptq_layer_s + n * B_in / a.layers / r_read
@@ -222,7 +231,8 @@ def sharded_projection(a, W, B_in, B_out, rate):
         else:
             T_par = imb[P] * (Wq / P / (t * c) + read)
             bal = imb[P]
-        if a.passthrough == "owner" and a.gptq_layer_s:  # whole units: embedding, lm_head
+        if a.passthrough == "owner" and a.gptq_layer_s and not a.gptq_largest_s:
+            # whole units: embedding and lm_head filtered on a rank with blocks
             T_par += t_filter / 2 if P < a.layers + 3 else 0.0  # on a rank with blocks
             T_ser = t_store
         elif a.passthrough == "owner":

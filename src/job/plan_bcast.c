@@ -46,6 +46,13 @@ static int64_t granule(const aq_tensor *t, const void *ctx) {
     return g < rows ? g : 0;
 }
 
+/* With quant.fallback (it decides per tensor on the whole tensor's metrics) or quant.gptq
+ * (no row-range entry for GPTQ yet), quantized tensors stay whole: large units are still
+ * split into one item per tensor and 2-D passthrough tensors still cut at their chunk rows. */
+static int64_t granule_whole(const aq_tensor *t, const void *ctx) {
+    return aq_job_is_quantized(t, ctx) ? 0 : granule(t, ctx);
+}
+
 /* Broadcasts rank 0's n owners; every rank checks it has n of them. */
 static aq_status bcast_owners(aq_job *j, size_t n_here, const char *what, int **owner,
                               aq_err *err) {
@@ -73,11 +80,11 @@ aq_status aq_job_make_plan(aq_job *j, aq_err *err) {
     st = aq_plan_assign(j->plan, owner, err);
     free(owner);
     if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
-    /* Row-sharding needs each tensor's metric only after the merge; quant.fallback decides
-     * per tensor on it, so tensors stay whole with fallback on.  GPTQ's row-range entry is
-     * not built yet (docs/SCALING.md §5b): tensors stay whole with quant.gptq too. */
-    if (j->cfg->fallback || j->cfg->gptq) return AQ_OK;
-    st = aq_plan_shard(j->plan, j->model, is_work, granule, j->cfg, err);
+    /* Row blocks of a quantized tensor are merged into its metric only at the end; with
+     * quant.fallback (decided on that metric) or quant.gptq (no row-range entry yet,
+     * docs/SCALING.md §5b) its items are whole tensors instead (granule_whole). */
+    const int whole = j->cfg->fallback || j->cfg->gptq;
+    st = aq_plan_shard(j->plan, j->model, is_work, whole ? granule_whole : granule, j->cfg, err);
     if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
     if (bcast_owners(j, j->plan->n_items, "plan items", &owner, err) != AQ_OK)
         return free(owner), err->code;

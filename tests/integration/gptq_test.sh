@@ -2,7 +2,7 @@
 # gptq_test.sh BIN_DIR SHARED WORK — quant.gptq end to end on tinystories-656k-llama (issue 15):
 #  1. aq-calib --hessian on corpus sequences at -n 1, 2 and 3: identical /hessian, diag H equal
 #     to sum_t w_t E[x^2 | t] of the statistics, H PSD (gptq_check.py hessian);
-#  2. the job with quant.gptq at dq 2-bit g32 at -n 1, -n 3 and -n 1 with 2 threads, and plain
+#  2. the job with quant.gptq at dq 2-bit g32 at -n 1, -n 3, -n 8 (tensor items) and -n 1 with 2 threads, and plain
 #     4-bit g64 with act_order and quantized embeddings (656K's tied lm_head: no Hessian, normal search) at
 #     -n 1 and -n 3: bit-identical results (compare_results.py), GPTQ attributes recorded;
 #  3. aq-eval: the dq 2-bit GPTQ result has a lower KL than the dq search with the same
@@ -58,7 +58,14 @@ $run --bind-to none -n 1 "$bin/aq-mpi" --config "$here/../../jobs/baseline.ini" 
   --set model.path="$model" --set output.path="$work/dq_g_t2.h5" $dq $g --set run.threads=2 \
   > "$work/dq_g_t2.log"
 grep -q 'gptq          14 tensors by GPTQ (Hessians from .*, 8 factorizations), 0 by' "$work/dq_g_n1.log"
-$py "$here/compare_results.py" "$work/dq_g_n1.h5" "$work/dq_g_n3.h5" "$work/dq_g_t2.h5"
+# -n 8: the two blocks are split into tensor items (docs/SCALING.md §5b) over more ranks
+job 8 dq_g_n8 $dq $g
+n8=$(grep -oE '^\[ *[0-9]+/[0-9]+\] rank +[0-9]+ .* int2' "$work/dq_g_n8.log" |
+  grep -oE 'rank +[0-9]+' | sort -u | wc -l)
+[ "$n8" -ge 3 ] || { echo "gptq_test: -n 8 quantized on $n8 ranks: no tensor items"; exit 1; }
+echo "gptq_test: -n 8: GPTQ tensors on $n8 ranks"
+$py "$here/compare_results.py" "$work/dq_g_n1.h5" "$work/dq_g_n3.h5" "$work/dq_g_t2.h5" \
+  "$work/dq_g_n8.h5"
 $py "$here/gptq_check.py" attrs "$work/dq_g_n1.h5" 0.01 128 0
 p4="--set quant.bits=4 --set quant.group_size=64 --set quant.embeddings=true"
 p4="$p4 --set quant.gptq_act_order=true --set quant.gptq_block=64 --set quant.gptq_damp=0.02"
