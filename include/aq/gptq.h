@@ -132,6 +132,25 @@ aq_status aq_gptq_quantize_tensor(const aq_gptq_hinv *hv, const aq_gptq_opts *o,
                                   const char *name, void *const *arr, aq_quant_metrics *metrics,
                                   aq_err *err);
 
+/*! aq_gptq_quantize_rows() :
+ *  The row-range form of aq_gptq_quantize_tensor() (row-sharding, issue 16; the counterpart of
+ *  aq_qformat_quantize_rows()): GPTQ of rows [row0, row1) of the [rows, cols] tensor at `src`
+ *  (row 0 of the whole tensor) into arr[i], which hold those rows only ([row1 - row0,
+ *  row_elems]), each row's error sums into row_sums[(r - row0) * AQ_QF_ROW_SUMS + e] (NULL:
+ *  not wanted; the sums of aq_qformat_quantize_rows(), against the ORIGINAL weights).  GPTQ's
+ *  rows are independent given hv, so blocks quantized separately (on any rank, with any
+ *  thread count) give the whole tensor's arrays byte for byte, and aq_qf_metrics_from_row_sums()
+ *  of all rows' sums its metrics bit for bit (aq_gptq_quantize_tensor() reduces the same way).
+ *  Every block owner needs the layer's factorization hv (same bits on every rank: see
+ *  Determinism).  Rows in messages are the tensor's.
+ *  @return : as aq_gptq_quantize_tensor(); AQ_E_VALUE "tensor <name>: rows [a, b) outside
+ *            [0, rows)". */
+aq_status aq_gptq_quantize_rows(const aq_gptq_hinv *hv, const aq_gptq_opts *o,
+                                const aq_quant_params *p, const aq_kernels *k, aq_dtype src_dtype,
+                                const void *src, int64_t rows, int64_t row0, int64_t row1,
+                                int64_t cols, const float *h, const char *name, void *const *arr,
+                                double *row_sums, aq_err *err);
+
 /*! aq_gptq_quantize() : aq_gptq_hinv_create() + aq_gptq_quantize_tensor() + free, for one
  *  f32 tensor (tests, benchmarks).  Errors as both. */
 aq_status aq_gptq_quantize(const float *H, const aq_gptq_opts *o, const aq_quant_params *p,

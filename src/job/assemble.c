@@ -68,6 +68,7 @@ static aq_status join(const pieces *p, aq_qresult *w, aq_err *err) {
                               "tensor %lld: row block %d does not fit its siblings",
                               (long long)p->tensor, b);
         w->hdr.seconds += h->seconds;
+        if (b > 0 && h->gptq > 1) w->hdr.gptq += h->gptq - 1; /* factorizations of every owner */
     }
     const int n = p->n_blocks;
     const void **parts = malloc((size_t)n * sizeof *parts);

@@ -149,29 +149,56 @@ static aq_status factorize(struct aq_job_gptq_s *g, const char *layer, int64_t n
     return AQ_OK;
 }
 
-aq_status aq_job_gptq_quantize(const aq_job *j, const aq_tensor *t, const aq_quant_params *p,
-                               const float *h, aq_qresult *r, int *done, aq_err *err) {
-    *done = 0;
+/* *hv = the factorization for tensor t, or NULL (no Hessian: normal search); errors name
+ * the tensor. */
+static aq_status hinv_for(const aq_job *j, const aq_tensor *t, int64_t cols,
+                          const aq_gptq_hinv **hv, aq_err *err) {
+    *hv = NULL;
     char layer[256];
     if (!j->gptq || !aq_job_gptq_layer(t->name, layer, sizeof layer)) return AQ_OK;
     if (strcmp(layer, HEAD) == 0) {
         int has = 0;
         aq_status hs = aq_hessian_file_has(j->gptq->path, layer, &has, err);
-        if (hs != AQ_OK) return hs;
-        if (!has) return AQ_OK; /* *done = 0: normal search, "(no Hessian: normal search)" */
+        if (hs != AQ_OK || !has) return hs; /* none: "(no Hessian: normal search)" */
     }
+    return factorize(j->gptq, layer, cols, hv, err);
+}
+
+static aq_status named(const aq_tensor *t, aq_err *err) {
+    aq_err pre = *err;
+    return aq_err_set(err, pre.code, "GPTQ of %s: %s", t->name, pre.msg);
+}
+
+aq_status aq_job_gptq_quantize(const aq_job *j, const aq_tensor *t, const aq_quant_params *p,
+                               const float *h, aq_qresult *r, int *done, aq_err *err) {
+    *done = 0;
     const aq_gptq_hinv *hv = NULL;
-    const int64_t before = j->gptq->factorizations;
-    aq_status st = factorize(j->gptq, layer, r->hdr.cols, &hv, err);
-    if (st == AQ_OK)
+    const int64_t before = j->gptq ? j->gptq->factorizations : 0;
+    aq_status st = hinv_for(j, t, r->hdr.cols, &hv, err);
+    if (st == AQ_OK && hv)
         st = aq_gptq_quantize_tensor(hv, &j->gptq->o, p, j->kernels, t->dtype, t->data, r->hdr.rows,
                                      r->hdr.cols, h, t->name, r->arr, &r->hdr.metrics, err);
-    if (st != AQ_OK) {
-        aq_err pre = *err;
-        return aq_err_set(err, pre.code, "GPTQ of %s: %s", t->name, pre.msg);
-    }
+    if (st != AQ_OK) return named(t, err);
+    if (!hv) return AQ_OK;
     *done = 1;
     /* 2 stays 2 across a fallback's re-quantization of the same tensor */
     r->hdr.gptq = j->gptq->factorizations > before || r->hdr.gptq == 2 ? 2 : 1;
+    return AQ_OK;
+}
+
+aq_status aq_job_gptq_quantize_rows(const aq_job *j, const aq_tensor *t, const aq_quant_params *p,
+                                    const float *h, aq_qresult *r, int *done, aq_err *err) {
+    *done = 0;
+    const aq_gptq_hinv *hv = NULL;
+    const int64_t before = j->gptq ? j->gptq->factorizations : 0;
+    aq_status st = hinv_for(j, t, r->hdr.cols, &hv, err);
+    if (st == AQ_OK && hv)
+        st = aq_gptq_quantize_rows(hv, &j->gptq->o, p, j->kernels, t->dtype, t->data, r->hdr.rows,
+                                   r->hdr.row0, r->hdr.row1, r->hdr.cols, h, t->name, r->arr,
+                                   r->sums, err);
+    if (st != AQ_OK) return named(t, err);
+    if (!hv) return AQ_OK;
+    *done = 1;
+    r->hdr.gptq = j->gptq->factorizations > before ? 2 : 1;
     return AQ_OK;
 }

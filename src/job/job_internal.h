@@ -44,13 +44,14 @@ typedef struct {
     int32_t rank;                           /* producer */
     int32_t bits;                           /* width actually used (after any fallback) */
     int32_t from_bits;                      /* > 0: fell back from this width */
-    int32_t format;      /* quant.format's block row used for this tensor (after the
-                            row-length fallback, aq_qformat_fallback), 0: the plain layouts */
-    int32_t from_format; /* > 0: quant.format, which this tensor's row length did not fit */
-    int32_t budget;      /* 1: format chosen by quant.budget_bits (attribute budget_chosen) */
-    int32_t gptq;        /* GPTQ with a Hessian: 1 factorization reused, 2 made for this tensor */
-    double from_err;     /* weighted_rel_err at from_bits */
-    double from_kl;      /* per-layer KL at from_bits (aq-eval --layer-kl), NaN: none */
+    int32_t format;           /* quant.format's block row used for this tensor (after the
+                                 row-length fallback, aq_qformat_fallback), 0: the plain layouts */
+    int32_t from_format;      /* > 0: quant.format, which this tensor's row length did not fit */
+    int32_t budget;           /* 1: format chosen by quant.budget_bits (attribute budget_chosen) */
+    int32_t gptq;             /* GPTQ with a Hessian: 1 factorization reused, 1 + k: k made for this
+                               * tensor (k > 1 only for a joined row-sharded tensor) */
+    double from_err;          /* weighted_rel_err at from_bits */
+    double from_kl;           /* per-layer KL at from_bits (aq-eval --layer-kl), NaN: none */
     aq_quant_metrics metrics; /* whole tensors only; a block's come from rank 0's merge */
     char msg[AQ_ERR_MSG_MAX];
 } aq_msg_hdr;
@@ -146,6 +147,11 @@ int aq_job_gptq_layer(const char *weight, char *buf, size_t size);
  * the Hessian file and layer. */
 aq_status aq_job_gptq_quantize(const aq_job *j, const aq_tensor *t, const aq_quant_params *p,
                                const float *h, aq_qresult *r, int *done, aq_err *err);
+/* The same for the row block [r->hdr.row0, r->hdr.row1) of t (row-sharding): arrays and row
+ * sums into the allocated r (aq_gptq_quantize_rows()).  Every block's owner factorizes the
+ * layer's Hessian itself (kept as above). */
+aq_status aq_job_gptq_quantize_rows(const aq_job *j, const aq_tensor *t, const aq_quant_params *p,
+                                    const float *h, aq_qresult *r, int *done, aq_err *err);
 /* Mixed precision under quant.budget_bits (budget.c): fills j->bits, collective. */
 aq_status aq_budget_assign(aq_job *j, aq_err *err);
 

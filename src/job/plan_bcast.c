@@ -46,9 +46,9 @@ static int64_t granule(const aq_tensor *t, const void *ctx) {
     return g < rows ? g : 0;
 }
 
-/* With quant.fallback (it decides per tensor on the whole tensor's metrics) or quant.gptq
- * (no row-range entry for GPTQ yet), quantized tensors stay whole: large units are still
- * split into one item per tensor and 2-D passthrough tensors still cut at their chunk rows. */
+/* With quant.fallback (it decides per tensor on the whole tensor's metrics) quantized tensors
+ * stay whole: large units are still split into one item per tensor and 2-D passthrough
+ * tensors still cut at their chunk rows. */
 static int64_t granule_whole(const aq_tensor *t, const void *ctx) {
     return aq_job_is_quantized(t, ctx) ? 0 : granule(t, ctx);
 }
@@ -81,10 +81,10 @@ aq_status aq_job_make_plan(aq_job *j, aq_err *err) {
     free(owner);
     if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
     /* Row blocks of a quantized tensor are merged into its metric only at the end; with
-     * quant.fallback (decided on that metric) or quant.gptq (no row-range entry yet,
-     * docs/SCALING.md §5b) its items are whole tensors instead (granule_whole). */
-    const int whole = j->cfg->fallback || j->cfg->gptq;
-    st = aq_plan_shard(j->plan, j->model, is_work, whole ? granule_whole : granule, j->cfg, err);
+     * quant.fallback (decided on that metric) its items are whole tensors instead.  GPTQ row
+     * blocks each factorize the layer's Hessian on their owner (docs/SCALING.md §5b). */
+    st = aq_plan_shard(j->plan, j->model, is_work, j->cfg->fallback ? granule_whole : granule,
+                       j->cfg, err);
     if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
     if (bcast_owners(j, j->plan->n_items, "plan items", &owner, err) != AQ_OK)
         return free(owner), err->code;

@@ -37,7 +37,7 @@ void aq_report_quantized(aq_tally *t, const aq_tensor *src, const aq_qresult *r,
     double mbs = r->hdr.seconds > 0 ? src->nbytes / MB / r->hdr.seconds : 0.0;
     t->n_fallback += r->hdr.from_bits > 0 || r->hdr.from_format > 0;
     t->n_gptq += r->hdr.gptq != 0;
-    t->n_gptq_factor += r->hdr.gptq == 2;
+    t->n_gptq_factor += r->hdr.gptq > 1 ? (size_t)(r->hdr.gptq - 1) : 0;
     if (r->hdr.bits >= 0 && r->hdr.bits <= 8) t->n_width[r->hdr.bits]++;
     if (r->hdr.format > 0 && r->hdr.format < AQ_QFMT_N) {
         t->n_format[r->hdr.format]++;

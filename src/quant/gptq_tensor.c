@@ -33,13 +33,14 @@ typedef struct {
     const aq_kernels_t *k;
     const aq_quant_params *p;
     aq_dtype dt;
-    const unsigned char *src;
-    int64_t rows, cols;
-    const float *h;   /* original order, NULL: all 1 */
-    const float *hp;  /* processing order (h when there is no permutation) */
-    int64_t bc, nblk; /* parameter block columns, blocks per row */
-    size_t pbytes;    /* bytes of one block's parameters */
-    int64_t B;        /* lazy block (columns) */
+    const unsigned char *src; /* row 0 of the rows quantized (row `row0` of the tensor) */
+    int64_t rows, cols;       /* rows quantized here */
+    int64_t row0;             /* tensor row of local row 0 (messages only) */
+    const float *h;           /* original order, NULL: all 1 */
+    const float *hp;          /* processing order (h when there is no permutation) */
+    int64_t bc, nblk;         /* parameter block columns, blocks per row */
+    size_t pbytes;            /* bytes of one block's parameters */
+    int64_t B;                /* lazy block (columns) */
     int P, act_order;
     int n;
     unsigned char *arr[AQ_QF_MAX_ARRAYS];
@@ -227,13 +228,14 @@ static aq_status report(const gjob *t, const char *name, aq_err *err) {
     for (int64_t r = 0; r < t->rows; ++r)
         if (t->rs[r].bad_col >= 0)
             return aq_err_set(err, AQ_E_VALUE, "tensor %s: non-finite weight %g at [%lld, %lld]",
-                              name, (double)t->rs[r].bad_val, (long long)r,
+                              name, (double)t->rs[r].bad_val, (long long)(t->row0 + r),
                               (long long)t->rs[r].bad_col);
     for (int64_t r = 0; r < t->rows; ++r)
         if (t->rs[r].bad_over >= 0) {
             char what[AQ_ERR_MSG_MAX / 2];
             t->f->overflow_msg(t->p, t->rs[r].bad_over, what, sizeof what);
-            return aq_err_set(err, AQ_E_VALUE, "tensor %s: row %lld, %s", name, (long long)r, what);
+            return aq_err_set(err, AQ_E_VALUE, "tensor %s: row %lld, %s", name,
+                              (long long)(t->row0 + r), what);
         }
     return AQ_OK;
 }
@@ -302,50 +304,78 @@ static float *permuted_h(const gjob *t, int *fail) {
     return hp;
 }
 
-aq_status aq_gptq_quantize_tensor(const aq_gptq_hinv *hv, const aq_gptq_opts *o,
-                                  const aq_quant_params *p, const aq_kernels *k, aq_dtype src_dtype,
-                                  const void *src, int64_t rows, int64_t cols, const float *h,
-                                  const char *name, void *const *arr, aq_quant_metrics *metrics,
-                                  aq_err *err) {
+/* Rows [row0, row1) of the [rows, cols] tensor at src: arrays of those rows into arr and
+ * each row's error sums into row_sums ([row1 - row0, AQ_QF_ROW_SUMS], NULL: not wanted). */
+static aq_status gptq_rows(const aq_gptq_hinv *hv, const aq_gptq_opts *o, const aq_quant_params *p,
+                           const aq_kernels *k, aq_dtype src_dtype, const void *src, int64_t rows,
+                           int64_t row0, int64_t row1, int64_t cols, const float *h,
+                           const char *name, void *const *arr, double *row_sums, aq_err *err) {
     if (!name) name = "(unnamed)";
     gjob t = {.hv = hv,
               .f = aq_qformat_of(p),
               .k = k ? k : aq_kernels_select(0),
               .p = p,
               .dt = src_dtype,
-              .src = src,
               .rows = rows,
               .cols = cols,
               .h = h};
     if (!t.f) return aq_err_set(err, AQ_E_CONFIG, "tensor %s: unknown format", name);
     aq_status st = check(&t, o, name, err);
     if (st != AQ_OK) return st;
-    if (rows == 0) {
-        if (metrics) aq_qf_metrics_from_sums((const double[AQ_ES_N]){0}, metrics);
-        return AQ_OK;
-    }
+    if (row0 < 0 || row1 < row0 || row1 > rows)
+        return aq_err_set(err, AQ_E_VALUE, "tensor %s: rows [%lld, %lld) outside [0, %lld)", name,
+                          (long long)row0, (long long)row1, (long long)rows);
+    t.rows = row1 - row0;
+    t.row0 = row0;
+    if (t.rows == 0) return AQ_OK;
     if (!src || describe(&t, o, arr) != 0)
         return aq_err_set(err, AQ_E_VALUE, "tensor %s: missing input or output buffer", name);
+    t.src = (const unsigned char *)src + (size_t)row0 * (size_t)cols * aq_dtype_size(src_dtype);
     int fail;
     float *hp = permuted_h(&t, &fail);
     t.hp = hp ? hp : h;
-    t.rs = malloc((size_t)rows * sizeof *t.rs);
+    t.rs = malloc((size_t)t.rows * sizeof *t.rs);
     if (fail || !t.rs || run_all(&t) != 0) {
         free(hp);
         free(t.rs);
         return aq_err_set(err, AQ_E_NOMEM, "tensor %s: out of memory for GPTQ of %lld x %lld", name,
-                          (long long)rows, (long long)cols);
+                          (long long)t.rows, (long long)cols);
     }
     st = report(&t, name, err);
-    if (st == AQ_OK && metrics) {
-        double s[AQ_ES_N] = {0};
-        for (int64_t r = 0; r < rows; ++r) /* row order */
-            for (int i = 0; i < AQ_ES_N; ++i)
-                s[i] += t.rs[r].l[i];
-        aq_qf_metrics_from_sums(s, metrics);
-    }
+    for (int64_t r = 0; st == AQ_OK && row_sums && r < t.rows; ++r)
+        for (int i = 0; i < AQ_ES_N; ++i)
+            row_sums[r * AQ_QF_ROW_SUMS + i] = t.rs[r].l[i];
     free(hp);
     free(t.rs);
+    return st;
+}
+
+aq_status aq_gptq_quantize_rows(const aq_gptq_hinv *hv, const aq_gptq_opts *o,
+                                const aq_quant_params *p, const aq_kernels *k, aq_dtype src_dtype,
+                                const void *src, int64_t rows, int64_t row0, int64_t row1,
+                                int64_t cols, const float *h, const char *name, void *const *arr,
+                                double *row_sums, aq_err *err) {
+    return gptq_rows(hv, o, p, k, src_dtype, src, rows, row0, row1, cols, h, name, arr, row_sums,
+                     err);
+}
+
+aq_status aq_gptq_quantize_tensor(const aq_gptq_hinv *hv, const aq_gptq_opts *o,
+                                  const aq_quant_params *p, const aq_kernels *k, aq_dtype src_dtype,
+                                  const void *src, int64_t rows, int64_t cols, const float *h,
+                                  const char *name, void *const *arr, aq_quant_metrics *metrics,
+                                  aq_err *err) {
+    double *rs = NULL;
+    if (metrics && rows > 0 && cols > 0) {
+        rs = malloc((size_t)rows * AQ_QF_ROW_SUMS * sizeof *rs);
+        if (!rs)
+            return aq_err_set(err, AQ_E_NOMEM, "tensor %s: out of memory for GPTQ of %lld x %lld",
+                              name ? name : "(unnamed)", (long long)rows, (long long)cols);
+    }
+    aq_status st =
+        gptq_rows(hv, o, p, k, src_dtype, src, rows, 0, rows, cols, h, name, arr, rs, err);
+    /* the one reduction of every driver: whole and row-block results agree bit for bit */
+    if (st == AQ_OK && metrics) aq_qf_metrics_from_row_sums(rs, rs ? rows : 0, metrics);
+    free(rs);
     return st;
 }
 

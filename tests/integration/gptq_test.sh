@@ -12,7 +12,7 @@
 #     model (dimension mismatch), another time weighting, a negative diagonal, a matrix not
 #     positive definite after damping, a file without Hessians.
 #  5. tinystories-qwen2-4m (untied lm_head): its Hessian recorded, -n 1 = -n 2; the job's
-#     lm_head by GPTQ, -n 1 = -n 2; a file without that Hessian: normal search, no error.
+#     lm_head by GPTQ, -n 1 = -n 2 = -n 12 (row blocks of GPTQ tensors); a file without that Hessian: normal search, no error.
 # Exit 77 when SHARED (models, corpus) is absent.
 set -euo pipefail
 bin=$1 shared=$2 work=$3
@@ -158,6 +158,16 @@ if [[ -r $qwen/model.safetensors ]]; then
   grep -q ' lm_head.weight .*  gptq$' "$work/qh_n1.log"
   grep -q 'gptq          29 tensors by GPTQ .*, 1 by the normal search' "$work/qh_n1.log"
   $py "$here/compare_results.py" "$work/qh_n1.h5" "$work/qh_n2.h5"
+  # row-sharding with GPTQ: at 12 ranks the MLP weights and lm_head are cut into row blocks,
+  # each owner factorizes the layer's Hessian; the file equals the 1-rank run
+  qjob 12 qh_n12 "$work/qh1.h5"
+  $run -n 1 "$bin/aq-mpi" --config "$here/../../jobs/baseline.ini" --set model.path="$qwen" \
+    --set output.path="$work/qh_dry.h5" $p4 --set calib.missing=skip --set quant.gptq=true \
+    --set calib.path="$work/qh1.h5" --dry-run --ranks 12 > "$work/qh_dry.log"
+  grep -q 'mlp.gate_proj.weight  *rows \[0, ' "$work/qh_dry.log" ||
+    { echo "gptq_test: no GPTQ row blocks in the 12-rank plan"; exit 1; }
+  $py "$here/compare_results.py" "$work/qh_n1.h5" "$work/qh_n12.h5"
+  echo "gptq_test: GPTQ row blocks at -n 12 bit-identical to -n 1"
   $py "$here/gptq_check.py" drop "$work/qh1.h5" "$work/qh_old.h5" lm_head.weight
   qjob 1 qh_old "$work/qh_old.h5"
   grep -q ' lm_head.weight .*(no Hessian: normal search)' "$work/qh_old.log"

@@ -9,6 +9,7 @@
  *     importance diag H) at 2/3/4 bits, natural order and act-order;
  *   - bit-identical arrays for 1 and 2 OpenMP threads, panel sizes 1/3/32/200 and every
  *     kernel set the CPU has; the update kernel's twins against the reference;
+ *   - row blocks (aq_gptq_quantize_rows) give the whole tensor's bytes and metrics;
  *   - act-order changes the result and is deterministic;
  *   - dead columns, and every error return (not PD after damping, non-finite, negative
  *     diagonal, wrong size, bad options).
@@ -209,6 +210,64 @@ START_TEST(row_alone_equals_row_in_panel) {
     arrays_free(&all);
     free(W);
     free(H);
+}
+END_TEST
+
+/* Row blocks (row-sharding, aq_gptq_quantize_rows): concatenated arrays equal the whole
+ * tensor's bytes and the metrics from the blocks' row sums equal the whole tensor's bits;
+ * rows in error messages are the tensor's. */
+START_TEST(row_blocks_equal_whole) {
+    const aq_quant_params *p = &k_params[_i];
+    const int64_t rows = 23, cols = 256, cut[] = {0, 5, 6, 16, 23};
+    float *W = make_weights(rows, cols, 31 + (uint64_t)_i);
+    float *H = make_hessian(cols, 500, 0.8, 4);
+    float *h = diag_of(H, cols);
+    aq_gptq_opts o = aq_gptq_opts_default();
+    o.act_order = _i % 2;
+    aq_gptq_hinv *hv = NULL;
+    aq_err err = {0};
+    ck_assert_int_eq(aq_gptq_hinv_create(H, cols, &o, "t", &hv, &err), AQ_OK);
+    arrays all = arrays_alloc(p, rows, cols);
+    aq_quant_metrics m0, m;
+    ck_assert_int_eq(aq_gptq_quantize_tensor(hv, &o, p, NULL, AQ_DT_F32, W, rows, cols, h, "t",
+                                             all.arr, &m0, &err),
+                     AQ_OK);
+    double *sums = malloc((size_t)rows * AQ_QF_ROW_SUMS * sizeof *sums);
+    ck_assert_ptr_nonnull(sums);
+    for (int b = 0; b < 4; ++b) {
+        const int64_t r0 = cut[b], n = cut[b + 1] - cut[b];
+        arrays blk = arrays_alloc(p, n, cols);
+        ck_assert_int_eq(aq_gptq_quantize_rows(hv, &o, p, NULL, AQ_DT_F32, W, rows, r0, r0 + n,
+                                               cols, h, "t", blk.arr, sums + r0 * AQ_QF_ROW_SUMS,
+                                               &err),
+                         AQ_OK);
+        for (int i = 0; i < blk.n; ++i)
+            ck_assert_msg(
+                memcmp(blk.arr[i], (unsigned char *)all.arr[i] + (size_t)r0 * (blk.bytes[i] / n),
+                       blk.bytes[i]) == 0,
+                "rows [%lld, %lld) array %d differ", (long long)r0, (long long)(r0 + n), i);
+        arrays_free(&blk);
+    }
+    aq_qf_metrics_from_row_sums(sums, rows, &m);
+    ck_assert(memcmp(&m0, &m, sizeof m) == 0);
+    /* a bad range, and a non-finite weight reported at its tensor row */
+    arrays one = arrays_alloc(p, 1, cols);
+    ck_assert_int_eq(aq_gptq_quantize_rows(hv, &o, p, NULL, AQ_DT_F32, W, rows, 20, 24, cols, h,
+                                           "t", one.arr, NULL, &err),
+                     AQ_E_VALUE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "rows [20, 24) outside [0, 23)"));
+    W[17 * cols + 3] = NAN;
+    ck_assert_int_eq(aq_gptq_quantize_rows(hv, &o, p, NULL, AQ_DT_F32, W, rows, 17, 18, cols, h,
+                                           "t", one.arr, NULL, &err),
+                     AQ_E_VALUE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "at [17, 3]"));
+    arrays_free(&one);
+    arrays_free(&all);
+    aq_gptq_hinv_free(hv);
+    free(sums);
+    free(W);
+    free(H);
+    free(h);
 }
 END_TEST
 
@@ -425,6 +484,7 @@ static Suite *gptq_suite(void) {
     tcase_add_loop_test(tc, beats_own_search, 0, N_PARAMS);
     tcase_add_loop_test(tc, threads_panels_kernels, 0, N_PARAMS);
     tcase_add_test(tc, row_alone_equals_row_in_panel);
+    tcase_add_loop_test(tc, row_blocks_equal_whole, 0, N_PARAMS);
     tcase_add_test(tc, update_twins);
     tcase_add_test(tc, act_order_changes_and_repeats);
     tcase_add_test(tc, u_is_inverse_cholesky);
