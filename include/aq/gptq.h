@@ -65,16 +65,24 @@ typedef struct {
     double damp;   /* lambda = damp * mean(diag H); > 0; default 0.01 */
     int block;     /* columns per lazy-update block, >= 1; default 128 */
     int act_order; /* 0: natural column order; 1: descending diag H with static groups */
-    int threads;   /* OpenBLAS threads for the factorization; default 1 (see Determinism) */
+    int threads;   /* threads of the factorization; default 1 (see Determinism and factor) */
     int panel;     /* rows processed together by one thread (cache reuse of U), >= 1;
                       default 32; does not change any result */
+    int factor;    /* aq_gptq_factor: how U is computed; default AQ_GPTQ_FACTOR_TILED */
 } aq_gptq_opts;
 
-/*! aq_gptq_opts_default() : {0.01, 128, 0, 1, 32}. */
+/*! aq_gptq_factor : the factorization path.  TILED (include/aq/gptq_factor.h): fixed
+ *  AQ_GPTQ_TILE tiles, `threads` OpenMP threads, bits independent of `threads`.  LAPACK: one
+ *  spotrf + strtri call with `threads` OpenBLAS threads (the path before the tiled one; its
+ *  bits depend on `threads`; kept for comparison: bench, tests). */
+typedef enum { AQ_GPTQ_FACTOR_TILED = 0, AQ_GPTQ_FACTOR_LAPACK = 1 } aq_gptq_factor;
+
+/*! aq_gptq_opts_default() : {0.01, 128, 0, 1, 32, AQ_GPTQ_FACTOR_TILED}. */
 aq_gptq_opts aq_gptq_opts_default(void);
 
 /*! aq_gptq_opts_check() : AQ_OK or AQ_E_CONFIG naming the bad field (damp not in (0, 1e3],
- *  block < 1 or > 65536, act_order not 0/1, threads < 1, panel < 1 or > 4096). */
+ *  block < 1 or > 65536, act_order not 0/1, threads < 1, panel < 1 or > 4096, factor not
+ *  0/1). */
 aq_status aq_gptq_opts_check(const aq_gptq_opts *o, aq_err *err);
 
 /*-*********************************************
