@@ -12,14 +12,14 @@
  * factorization does its full work.  Weights are Gaussian.  Format: dq 4-bit (default layout).
  *
  * Per shape: the factorization (aq_gptq_hinv_create: tiled Cholesky + triangular inverse,
- * include/aq/gptq_factor.h, n^3/3 + n^3/3 flops, --threads OpenMP threads), the GPTQ pass (rows x cols^2 flops of updates, one FMA
- * per (row, i < j) pair, plus the format's fits), the dq search alone on the same rows, and the
- * BLAS rate of sgemm on the update's shape (the "floor" our own fixed-order kernel is compared
- * to).  The GPTQ pass and the dq search are timed on `--rows` rows (default 1024) and scaled
- * linearly to the full row count (rows are independent and cost the same), which is printed.
- * Then a projection of the whole 28-layer model: sequential on this machine, and at 28 and 64
- * ranks (longest-processing-time bound: max(largest task, total / ranks)), each rank with the
- * same cores as this run.
+ * include/aq/gptq_factor.h, n^3/3 + n^3/3 flops, --threads OpenMP threads), the GPTQ pass (rows x
+ * cols^2 flops of updates, one FMA per (row, i < j) pair, plus the format's fits), the dq search
+ * alone on the same rows, and the BLAS rate of sgemm on the update's shape (the "floor" our own
+ * fixed-order kernel is compared to).  The GPTQ pass and the dq search are timed on `--rows` rows
+ * (default 1024) and scaled linearly to the full row count (rows are independent and cost the
+ * same), which is printed. Then a projection of the whole 28-layer model: sequential on this
+ * machine, and at 28 and 64 ranks (longest-processing-time bound: max(largest task, total /
+ * ranks)), each rank with the same cores as this run.
  *
  * With --compare, the same Hessian is also factorized by the tiled path on 1 thread and by the
  * LAPACK path (spotrf + strtri, 1 OpenBLAS thread: the code before the tiled path); the three
@@ -148,8 +148,7 @@ static int timed_factor(const float *H, int64_t n, int factor, int threads, cons
 }
 
 /* The tiled path on 1 thread (must equal `hv` bit for bit) and the LAPACK path. */
-static int compare(const float *H, int64_t n, const char *name, const aq_gptq_hinv *hv,
-                   result *r) {
+static int compare(const float *H, int64_t n, const char *name, const aq_gptq_hinv *hv, result *r) {
     aq_gptq_hinv *h1 = NULL, *hl = NULL;
     if (timed_factor(H, n, AQ_GPTQ_FACTOR_TILED, 1, name, &h1, &r->t_tiled1) != 0 ||
         timed_factor(H, n, AQ_GPTQ_FACTOR_LAPACK, 1, name, &hl, &r->t_lapack) != 0)

@@ -25,7 +25,11 @@ struct aq_gptq_hinv_s {
 };
 
 aq_gptq_opts aq_gptq_opts_default(void) {
-    return (aq_gptq_opts){.damp = 0.01, .block = 128, .act_order = 0, .threads = 1, .panel = 32,
+    return (aq_gptq_opts){.damp = 0.01,
+                          .block = 128,
+                          .act_order = 0,
+                          .threads = 1,
+                          .panel = 32,
                           .factor = AQ_GPTQ_FACTOR_TILED};
 }
 
@@ -172,8 +176,8 @@ static int64_t factor(float *A, int64_t n, const aq_gptq_opts *o) {
         const int saved = openblas_get_num_threads();
         openblas_set_num_threads(o->threads);
         info = LAPACKE_spotrf(LAPACK_COL_MAJOR, 'U', (lapack_int)n, A, (lapack_int)n);
-        if (info == 0 && LAPACKE_strtri(LAPACK_COL_MAJOR, 'U', 'N', (lapack_int)n, A,
-                                        (lapack_int)n) != 0)
+        if (info == 0 &&
+            LAPACKE_strtri(LAPACK_COL_MAJOR, 'U', 'N', (lapack_int)n, A, (lapack_int)n) != 0)
             info = -3; /* singular R: cannot follow a successful potrf */
         openblas_set_num_threads(saved);
     }

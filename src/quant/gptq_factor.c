@@ -51,7 +51,8 @@ static int64_t cholesky(const tiles *t, int threads) {
     float *A = t->A;
     const int64_t n = t->n, T = t->T;
     char *up = t->up;
-    (void)up; /* used in depend clauses only, which -Wunused-variable does not see */
+    (void)up; /* used in depend clauses only, which -Wunused-variable does not see; those are
+               * kept out of clang-format (it splits them at their ':') */
     int64_t bad = 0;
 #pragma omp parallel num_threads(threads)
 #pragma omp single
@@ -80,14 +81,16 @@ static int64_t cholesky(const tiles *t, int threads) {
                 b = bad;
                 if (b == 0)
                     cblas_strsm(CblasColMajor, CblasLeft, CblasUpper, CblasTrans, CblasNonUnit,
-                                (int)kb, (int)jb, 1.0f, at(A, n, k0, k0), (int)n,
-                                at(A, n, k0, j0), (int)n);
+                                (int)kb, (int)jb, 1.0f, at(A, n, k0, k0), (int)n, at(A, n, k0, j0),
+                                (int)n);
             }
         }
         for (int64_t J = K + 1; J < T; ++J) {
             const int64_t j0 = t0(t, J), jb = tn(t, J);
-#pragma omp task depend(iterator(i = K + 1 : J + 1), in : up[K * T + i])                         \
+/* clang-format off */
+#pragma omp task depend(iterator(i = K + 1 : J + 1), in : up[K * T + i]) \
     depend(iterator(i = K + 1 : J + 1), inout : up[i * T + J]) shared(bad)
+            /* clang-format on */
             {
                 int64_t b;
 #pragma omp atomic read
@@ -127,8 +130,10 @@ static void inverse(const tiles *t, int threads, float *W) {
                             (lapack_int)n); /* cannot fail: R's diagonal is > 0 */
         for (int64_t J = T - 1; J > Ti; --J) {
             const int64_t j0 = t0(t, J), jb = tn(t, J);
-#pragma omp task depend(in : up[Ti * T + Ti], up[J * T + J])                                     \
+/* clang-format off */
+#pragma omp task depend(in : up[Ti * T + Ti], up[J * T + J]) \
     depend(iterator(k = Ti + 1 : J), in : lo[J * T + k]) depend(out : lo[J * T + Ti])
+            /* clang-format on */
             {
                 float *w = W + (size_t)omp_get_thread_num() * (size_t)(nb * nb);
                 for (int64_t c = 0; c < jb; ++c) /* w = R_IJ */
