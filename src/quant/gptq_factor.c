@@ -25,6 +25,20 @@ static int64_t min64(int64_t a, int64_t b) {
     return a < b ? a : b;
 }
 
+/* dst[c, r] = src[r, c] for r < rows, c < cols (column-major, leading dimensions lds, ldd),
+ * in 32 x 32 blocks so that both sides stay in cache. */
+static void transpose(const float *src, int64_t lds, float *dst, int64_t ldd, int64_t rows,
+                      int64_t cols) {
+    for (int64_t cb = 0; cb < cols; cb += 32)
+        for (int64_t rb = 0; rb < rows; rb += 32) {
+            const int64_t ce = min64(cb + 32, cols), re = min64(rb + 32, rows);
+            for (int64_t r = rb; r < re; ++r)
+                for (int64_t c = cb; c < ce; ++c)
+                    dst[(size_t)c + (size_t)r * (size_t)ldd] =
+                        src[(size_t)r + (size_t)c * (size_t)lds];
+        }
+}
+
 /* The tiling: T x T tiles of nb (the last ones shorter); up[I * T + J] and lo[...] are the
  * dependency tokens of tile (I, J) of the upper part (I <= J) and of the lower part (I > J,
  * where the inverse is built transposed). */
@@ -146,9 +160,7 @@ static void inverse(const tiles *t, int threads, float *W) {
                                 (int)n, 1.0f, w, (int)ib);
                 cblas_strmm(CblasColMajor, CblasLeft, CblasUpper, CblasNoTrans, CblasNonUnit,
                             (int)ib, (int)jb, -1.0f, at(A, n, i0, i0), (int)n, w, (int)ib);
-                for (int64_t c = 0; c < jb; ++c) /* lower tile (J, I) = w^T */
-                    for (int64_t r = 0; r < ib; ++r)
-                        *at(A, n, j0 + c, i0 + r) = w[c * ib + r];
+                transpose(w, ib, at(A, n, j0, i0), n, ib, jb); /* lower tile (J, I) = w^T */
             }
         }
     }
@@ -158,9 +170,7 @@ static void inverse(const tiles *t, int threads, float *W) {
     for (int64_t J = 1; J < T; ++J)
         for (int64_t Ti = 0; Ti < J; ++Ti) {
             const int64_t i0 = t0(t, Ti), ib = tn(t, Ti), j0 = t0(t, J), jb = tn(t, J);
-            for (int64_t c = 0; c < jb; ++c)
-                for (int64_t r = 0; r < ib; ++r)
-                    *at(A, n, i0 + r, j0 + c) = *at(A, n, j0 + c, i0 + r);
+            transpose(at(A, n, j0, i0), n, at(A, n, i0, j0), n, jb, ib);
         }
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t j = 0; j < n - 1; ++j)
