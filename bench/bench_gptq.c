@@ -24,8 +24,10 @@
  * With --compare, the same Hessian is also factorized by the tiled path on 1 thread and by the
  * LAPACK path (spotrf + strtri, 1 OpenBLAS thread: the code before the tiled path); the three
  * times are printed, the tiled U of 1 and N threads must be bit-identical (else exit 1), and
- * the largest |U_tiled - U_lapack| / max |U_lapack| is printed.  The projection is then also
- * given with the LAPACK 1-thread factorization (the "before" of the same run).
+ * the largest |U_tiled - U_lapack| / max |U_lapack| is printed; first, OpenBLAS's own sgemm
+ * on 1 and on N threads shows how much parallel capacity the machine gives this run.  The
+ * projection is then also given with the LAPACK 1-thread factorization (the "before" of the same
+ * run).
  *
  * Usage: aq-bench-gptq [--rows R] [--only qkv|o|gateup|down] [--threads N (factorization;
  *        default: OpenMP's)] [--compare] [--json FILE]
@@ -108,6 +110,33 @@ static void *arrays_alloc(const aq_quant_params *p, int64_t rows, int64_t cols, 
     for (int i = 0; i < n; ++i)
         arr[i] = malloc((size_t)rows * (size_t)a[i].row_elems * aq_elem_size(a[i].elem));
     return arr[0];
+}
+
+/* OpenBLAS's thread control (libopenblas). */
+void openblas_set_num_threads(int n);
+int openblas_get_num_threads(void);
+
+/* The machine's parallel capacity right now (other jobs share the cores): OpenBLAS's own
+ * sgemm, n = 2048, on 1 and on `threads` threads, GF/s; the ratio bounds what any
+ * `threads`-thread factorization can gain in this run. */
+static void capacity(int threads, double *g1, double *gn) {
+    const int n = 2048, saved = openblas_get_num_threads();
+    float *A = malloc((size_t)n * n * sizeof *A), *C = calloc((size_t)n * n, sizeof *C);
+    for (int64_t i = 0; i < (int64_t)n * n; ++i)
+        A[i] = (float)gauss();
+    for (int k = 0; k < 2; ++k) {
+        openblas_set_num_threads(k ? threads : 1);
+        cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, A, n, A, n, 0.0f, C,
+                    n); /* warm-up */
+        const double t0 = now();
+        for (int r = 0; r < 3; ++r)
+            cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, A, n, A, n, 0.0f,
+                        C, n);
+        *(k ? gn : g1) = 3 * 2.0 * n * (double)n * n / (now() - t0) / 1e9;
+    }
+    openblas_set_num_threads(saved);
+    free(A);
+    free(C);
 }
 
 static double sgemm_rate(int64_t rows, int64_t cols, int B) {
@@ -237,6 +266,13 @@ int main(int argc, char **argv) {
            "4-bit\n# OpenMP threads %d (updates), %d (tiled factorization, tile %d), kernel set "
            "%s\n",
            omp_get_max_threads(), threads, AQ_GPTQ_TILE, aq_kernels_name(aq_kernels_select(0)));
+    if (cmp) {
+        double g1 = 0.0, gn = 0.0;
+        capacity(threads, &g1, &gn);
+        printf("# parallel capacity now: OpenBLAS sgemm 2048^3 1 thread %.1f GF/s, %d threads %.1f "
+               "GF/s (%.2fx)\n",
+               g1, threads, gn, gn / g1);
+    }
     printf("%-7s %6s %6s | %9s %9s %7s | %9s %9s %7s %7s | %8s %8s %6s | rows timed\n", "shape",
            "rows", "cols", "factor s", "GFLOP", "GF/s", "gptq s", "upd GFLOP", "GF/s", "sgemm",
            "dq s", "ns/w gq", "x dq");
