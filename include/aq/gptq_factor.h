@@ -41,7 +41,7 @@
 
 /*! AQ_GPTQ_TILE : the tile size GPTQ uses (columns); part of the result's definition: a
  *  different tile size gives (slightly) different bits. */
-#define AQ_GPTQ_TILE 256
+#define AQ_GPTQ_TILE 512
 
 /*! aq_chol_inverse_tiled() :
  *  In place: A [n, n] column-major (leading dimension n) with the upper triangle holding a
