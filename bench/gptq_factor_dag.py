@@ -5,13 +5,13 @@
 Every task of the graph (the same tasks and OpenMP dependencies as the C code: Cholesky, then
 the inverse after its parallel region ends, then the tile transposes) costs its flop count
 divided by one rate, fitted so that the 1-thread time equals a measured 1-thread time
-(default: down_proj, n = 18944, 114.93 s, bench/results/gptq_dream7b_synthetic.txt); the
+(default: down_proj, n = 18944, 99.63 s, bench/results/gptq_dream7b_synthetic.txt); the
 graph is list-scheduled on P workers, ready tasks taken in creation order (what libgomp does,
 roughly).  What it ignores: the two cores' contention for memory bandwidth and cache,
 per-task overheads.  So it is an upper bound on the tiled path's parallel gain, and says
 whether the graph has enough parallelism; only a measurement on free cores says more.
 
-Usage: python3 bench/gptq_factor_dag.py [--n 18944] [--nb 256] [--t1 114.93] [--workers 2]
+Usage: python3 bench/gptq_factor_dag.py [--n 18944] [--nb 512] [--t1 99.63] [--workers 2]
 """
 import argparse
 import heapq
@@ -92,8 +92,8 @@ def schedule(tasks, workers, rate):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=18944)
-    ap.add_argument("--nb", type=int, default=256)
-    ap.add_argument("--t1", type=float, default=114.93, help="measured 1-thread seconds")
+    ap.add_argument("--nb", type=int, default=512)
+    ap.add_argument("--t1", type=float, default=99.63, help="measured 1-thread seconds")
     ap.add_argument("--workers", type=int, default=2)
     a = ap.parse_args()
     phases = graph(a.n, a.nb)
