@@ -24,10 +24,14 @@
  * format's parameter block so that a block is fitted only from fully updated weights.
  *
  * U is computed without forming the inverse: with J the reversal permutation,
- * J Hd J = R^T R (LAPACK spotrf, upper) gives Hd = V V^T with V = J R^T J upper, hence
- * Hd^-1 = U^T U with U = V^-1 = J R^-T J (LAPACK strtri).  Cost n^3/3 + n^3/3 flops instead of
- * the reference code's potrf + potri + potrf (4 n^3/3); U is the same matrix (the Cholesky
- * factor is unique), up to rounding.
+ * J Hd J = R^T R (Cholesky, upper) gives Hd = V V^T with V = J R^T J upper, hence
+ * Hd^-1 = U^T U with U = V^-1 = J R^-T J.  Cost n^3/3 + n^3/3 flops instead of the reference
+ * code's potrf + potri + potrf (4 n^3/3); U is the same matrix (the Cholesky factor is
+ * unique), up to rounding.  R^-1 comes from the tiled factorization of
+ * include/aq/gptq_factor.h (default: fixed AQ_GPTQ_TILE tiles, each tile operation one
+ * single-threaded LAPACK / BLAS call, tiles shared by opts.threads OpenMP threads) or, with
+ * opts.factor = AQ_GPTQ_FACTOR_LAPACK, from one LAPACK spotrf + strtri call on opts.threads
+ * OpenBLAS threads (the earlier path; the two agree to ~1e-6 relative, not bit for bit).
  *
  * Dead columns (H_jj = 0: the input channel is never active) get H_jj = 1 and W[:, j] = 0,
  * as the paper's code does.  Activation order (act_order): columns are processed by
@@ -36,10 +40,11 @@
  * stored layouts need a block's parameters to cover consecutive original columns.
  *
  * Determinism: a row's result depends only on the row, h, U and the params.  U is computed
- * once per tensor by aq_gptq_hinv_create() with a fixed OpenBLAS thread count (opts.threads,
- * default 1; LAPACK's blocked algorithms then follow one fixed order for a given n;
- * measured: 1 and 2 OpenBLAS threads give different U bits for n = 300..4000, so `threads`
- * must be one job-wide setting, never a rank's core count); the
+ * once per tensor by aq_gptq_hinv_create(); on the tiled path its bits do not depend on
+ * opts.threads (every tile sees the same calls in the same order; tested for 1, 2, 3 threads),
+ * so a job may give it all its threads.  The LAPACK path does depend on them (measured: 1 and
+ * 2 OpenBLAS threads give different U bits for n = 300..4000): there `threads` must be one
+ * job-wide setting, never a rank's core count.  The
  * updates use our own kernels (src/quant/gptq_update.c): every element is updated by
  * fmaf(-e_k, U_kj, w_j) in ascending k, in the scalar reference and its AVX2 / AVX-512 twins
  * alike, so the result is bit-identical for any panel size, OpenMP thread count, rank count and
@@ -65,16 +70,24 @@ typedef struct {
     double damp;   /* lambda = damp * mean(diag H); > 0; default 0.01 */
     int block;     /* columns per lazy-update block, >= 1; default 128 */
     int act_order; /* 0: natural column order; 1: descending diag H with static groups */
-    int threads;   /* OpenBLAS threads for the factorization; default 1 (see Determinism) */
+    int threads;   /* threads of the factorization; default 1 (see Determinism and factor) */
     int panel;     /* rows processed together by one thread (cache reuse of U), >= 1;
                       default 32; does not change any result */
+    int factor;    /* aq_gptq_factor: how U is computed; default AQ_GPTQ_FACTOR_TILED */
 } aq_gptq_opts;
 
-/*! aq_gptq_opts_default() : {0.01, 128, 0, 1, 32}. */
+/*! aq_gptq_factor : the factorization path.  TILED (include/aq/gptq_factor.h): fixed
+ *  AQ_GPTQ_TILE tiles, `threads` OpenMP threads, bits independent of `threads`.  LAPACK: one
+ *  spotrf + strtri call with `threads` OpenBLAS threads (the path before the tiled one; its
+ *  bits depend on `threads`; kept for comparison: bench, tests). */
+typedef enum { AQ_GPTQ_FACTOR_TILED = 0, AQ_GPTQ_FACTOR_LAPACK = 1 } aq_gptq_factor;
+
+/*! aq_gptq_opts_default() : {0.01, 128, 0, 1, 32, AQ_GPTQ_FACTOR_TILED}. */
 aq_gptq_opts aq_gptq_opts_default(void);
 
 /*! aq_gptq_opts_check() : AQ_OK or AQ_E_CONFIG naming the bad field (damp not in (0, 1e3],
- *  block < 1 or > 65536, act_order not 0/1, threads < 1, panel < 1 or > 4096). */
+ *  block < 1 or > 65536, act_order not 0/1, threads < 1, panel < 1 or > 4096, factor not
+ *  0/1). */
 aq_status aq_gptq_opts_check(const aq_gptq_opts *o, aq_err *err);
 
 /*-*********************************************

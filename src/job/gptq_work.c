@@ -3,6 +3,7 @@
  * factorized once per layer input while it is in use: the two most recently used
  * factorizations are kept, because the plan visits a block's tensors in name order
  * (down, gate, up, k, o, q, v): with two slots every input is factorized once per block. */
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,9 @@ aq_status aq_job_gptq_open(const aq_config *cfg, struct aq_job_gptq_s **out, aq_
     g->o.damp = cfg->gptq_damp;
     g->o.block = cfg->gptq_block;
     g->o.act_order = cfg->gptq_act_order;
+    /* run.threads (applied to OpenMP by the caller): the tiled factorization gives the same
+     * bits for any thread count (include/aq/gptq_factor.h) */
+    g->o.threads = omp_get_max_threads();
     g->schedule = cfg->tg_schedule;
     g->time_weight = cfg->tg_time_weight;
     g->t_ref = cfg->tg_t_ref;

@@ -1,6 +1,7 @@
 /*
  * aq-mpi — GPTQ's factorized Hessian (include/aq/gptq.h): damping, dead columns, activation
- * order, and U (upper, Hd^-1 = U^T U) by LAPACK spotrf + strtri on the reversed matrix.
+ * order, and U (upper, Hd^-1 = U^T U) from R^-1 of the reversed matrix, by the tiled
+ * factorization (include/aq/gptq_factor.h) or LAPACK spotrf + strtri (opts.factor).
  */
 #include <lapacke.h>
 #include <math.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "aq/gptq.h"
+#include "aq/gptq_factor.h"
 #include "quant_impl.h"
 
 /* OpenBLAS's thread control (libopenblas, which provides LAPACK here). */
@@ -23,7 +25,12 @@ struct aq_gptq_hinv_s {
 };
 
 aq_gptq_opts aq_gptq_opts_default(void) {
-    return (aq_gptq_opts){.damp = 0.01, .block = 128, .act_order = 0, .threads = 1, .panel = 32};
+    return (aq_gptq_opts){.damp = 0.01,
+                          .block = 128,
+                          .act_order = 0,
+                          .threads = 1,
+                          .panel = 32,
+                          .factor = AQ_GPTQ_FACTOR_TILED};
 }
 
 aq_status aq_gptq_opts_check(const aq_gptq_opts *o, aq_err *err) {
@@ -39,6 +46,9 @@ aq_status aq_gptq_opts_check(const aq_gptq_opts *o, aq_err *err) {
         return aq_err_set(err, AQ_E_CONFIG, "gptq: threads = %d: must be >= 1", o->threads);
     if (o->panel < 1 || o->panel > 4096)
         return aq_err_set(err, AQ_E_CONFIG, "gptq: panel = %d: must be 1..4096", o->panel);
+    if (o->factor != AQ_GPTQ_FACTOR_TILED && o->factor != AQ_GPTQ_FACTOR_LAPACK)
+        return aq_err_set(err, AQ_E_CONFIG, "gptq: factor = %d: must be 0 (tiled) or 1 (lapack)",
+                          o->factor);
     return AQ_OK;
 }
 
@@ -143,24 +153,36 @@ static void fill_reversed(const float *H, const aq_gptq_hinv *hv, float *A) {
     }
 }
 
-/* In place: A (= J Hd' J, column-major) -> R^-1 with J Hd' J = R^T R; then the flat reversal
- * turns R^-1 (column-major) into U row-major (gptq.h). */
-static lapack_int factor(float *A, int64_t n) {
-    lapack_int info = LAPACKE_spotrf(LAPACK_COL_MAJOR, 'U', (lapack_int)n, A, (lapack_int)n);
-    if (info != 0) return info;
-    info = LAPACKE_strtri(LAPACK_COL_MAJOR, 'U', 'N', (lapack_int)n, A, (lapack_int)n);
-    if (info != 0) return -1000000 - info; /* singular R: cannot follow a successful potrf */
+/* R^-1 (column-major, upper) -> U row-major: the flat reversal (gptq.h); the strictly lower
+ * triangle of U then holds the reversed lower part of A: zero it. */
+static void reverse_to_u(float *A, int64_t n) {
     const size_t nn = (size_t)n * (size_t)n;
     for (size_t a = 0, b = nn - 1; a < b; ++a, --b) {
         const float t = A[a];
         A[a] = A[b];
         A[b] = t;
     }
-    /* the strictly lower triangle of U (row-major) holds the reversed garbage of R's lower
-     * part: zero it, so U is a clean upper-triangular matrix */
     for (int64_t i = 1; i < n; ++i)
         memset(A + i * n, 0, (size_t)i * sizeof *A);
-    return 0;
+}
+
+/* In place: A (= J Hd' J, column-major) -> R^-1 with J Hd' J = R^T R, then U; 0, the order
+ * of the failing leading minor, or < 0 (out of memory / internal). */
+static int64_t factor(float *A, int64_t n, const aq_gptq_opts *o) {
+    int64_t info;
+    if (o->factor == AQ_GPTQ_FACTOR_TILED) {
+        info = aq_chol_inverse_tiled(A, n, AQ_GPTQ_TILE, o->threads);
+    } else {
+        const int saved = openblas_get_num_threads();
+        openblas_set_num_threads(o->threads);
+        info = LAPACKE_spotrf(LAPACK_COL_MAJOR, 'U', (lapack_int)n, A, (lapack_int)n);
+        if (info == 0 &&
+            LAPACKE_strtri(LAPACK_COL_MAJOR, 'U', 'N', (lapack_int)n, A, (lapack_int)n) != 0)
+            info = -3; /* singular R: cannot follow a successful potrf */
+        openblas_set_num_threads(saved);
+    }
+    if (info == 0) reverse_to_u(A, n);
+    return info;
 }
 
 aq_status aq_gptq_hinv_create(const float *H, int64_t n, const aq_gptq_opts *o, const char *name,
@@ -192,10 +214,12 @@ aq_status aq_gptq_hinv_create(const float *H, int64_t n, const aq_gptq_opts *o, 
         return st;
     }
     fill_reversed(H, hv, hv->u);
-    const int saved = openblas_get_num_threads();
-    openblas_set_num_threads(o->threads);
-    const lapack_int info = factor(hv->u, n);
-    openblas_set_num_threads(saved);
+    const int64_t info = factor(hv->u, n, o);
+    if (info == -1) {
+        aq_gptq_hinv_free(hv);
+        return aq_err_set(err, AQ_E_NOMEM, "Hessian of %s: out of memory for the factorization",
+                          name);
+    }
     if (info != 0) {
         /* leading minor a of the reversed matrix: processing position n - a */
         const int64_t col = info > 0 ? hv->perm[n - info] : -1;
