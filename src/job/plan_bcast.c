@@ -53,6 +53,17 @@ static int64_t granule_whole(const aq_tensor *t, const void *ctx) {
     return aq_job_is_quantized(t, ctx) ? 0 : granule(t, ctx);
 }
 
+/* GPTQ: every row block's owner factorizes the layer's Hessian (~cols^3 / 1.5 flops) before
+ * its share of the updates (~2 rows cols^2 over the tensor), so cutting pays only where the
+ * factorization is small beside the updates: a tensor with more columns than rows (Dream 7B's
+ * down_proj: 18944 > 3584, factorization 1.8x its updates) stays whole; q/k/v/o, gate/up and
+ * lm_head (factorization <= 1/3 of the updates) are cut as in every job (docs/SCALING.md §5b). */
+static int64_t granule_gptq(const aq_tensor *t, const void *ctx) {
+    int64_t rows, cols;
+    aq_tensor_view(t, &rows, &cols);
+    return aq_job_is_quantized(t, ctx) && cols > rows ? 0 : granule(t, ctx);
+}
+
 /* Broadcasts rank 0's n owners; every rank checks it has n of them. */
 static aq_status bcast_owners(aq_job *j, size_t n_here, const char *what, int **owner,
                               aq_err *err) {
@@ -81,9 +92,9 @@ aq_status aq_job_make_plan(aq_job *j, aq_err *err) {
     free(owner);
     if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
     /* Row blocks of a quantized tensor are merged into its metric only at the end; with
-     * quant.fallback (decided on that metric) its items are whole tensors instead.  GPTQ row
-     * blocks each factorize the layer's Hessian on their owner (docs/SCALING.md §5b). */
-    st = aq_plan_shard(j->plan, j->model, is_work, j->cfg->fallback ? granule_whole : granule,
+     * quant.fallback (decided on that metric) its items are whole tensors instead. */
+    st = aq_plan_shard(j->plan, j->model, is_work,
+                       j->cfg->fallback ? granule_whole : j->cfg->gptq ? granule_gptq : granule,
                        j->cfg, err);
     if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
     if (bcast_owners(j, j->plan->n_items, "plan items", &owner, err) != AQ_OK)
