@@ -94,7 +94,9 @@ aq_status aq_job_make_plan(aq_job *j, aq_err *err) {
     /* Row blocks of a quantized tensor are merged into its metric only at the end; with
      * quant.fallback (decided on that metric) its items are whole tensors instead. */
     st = aq_plan_shard(j->plan, j->model, is_work,
-                       j->cfg->fallback ? granule_whole : j->cfg->gptq ? granule_gptq : granule,
+                       j->cfg->fallback ? granule_whole
+                       : j->cfg->gptq   ? granule_gptq
+                                        : granule,
                        j->cfg, err);
     if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
     if (bcast_owners(j, j->plan->n_items, "plan items", &owner, err) != AQ_OK)
