@@ -37,8 +37,12 @@ size_t aq_ggml_legacy_row_bytes(aq_ggml_legacy_fmt fmt, int64_t n) {
  * aq_kernels_select(2) does not check (its kernels do not need it). */
 static int have_f16c(void) {
 #if defined(__x86_64__) || defined(__i386__)
+#if defined(__clang__) /* clang < 15 does not know "f16c": cpuid leaf 1 directly */
     unsigned a, b, c, d;
     return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) != 0;
+#else /* libgcc's table, read once at start-up: this runs once per row, and cpuid traps in a VM */
+    return __builtin_cpu_supports("f16c");
+#endif
 #else
     return 0;
 #endif
