@@ -8,12 +8,17 @@
 #
 # Environment (defaults in brackets): AQ_BIN [<repo>/build], AQ_LLAMA_BUILD
 # [<repo>/build-llama], AQ_SHARED [<repo>/../shared], THREADS [2], CHUNKS [64], CTX [128],
-# CALIB_SEQ [64], MIXES ["Q2_K Q3_K_M Q4_K_M"].
+# CALIB_SEQ [64], MIXES ["Q2_K Q3_K_M Q4_K_M"], LKL_SEQ [8] (sequences of calib.ids.txt for the
+# layer KL).
 #
 # Per mix: llama-quantize without and with --imatrix (llama-imatrix on calib.txt); the budget
 # = bits/weight of the quantized (non-F32) tensors of llama-quantize's file, read with gguf-py
 # (bench/llama_cpp_kl_mix.py budget); ours at that budget uncalibrated and with clean
-# calibration (aq-calib --clean, timegroups.count = 1, calib.missing = skip).
+# calibration (aq-calib --clean, timegroups.count = 1, calib.missing = skip), and with clean
+# calibration + layer KL: the budget's sensitivity from `aq-eval --layer-kl --clean` (each
+# tensor's next-token KL with only it quantized, on calibration text) run once over uniform
+# results of the job in every format of the chain (q2_k q3_k q4_k q5_k q6_k q8_0, clean
+# calibration, embeddings and output included), passed as quant.budget_kl_path.
 set -euo pipefail
 me=llama_cpp_kl_mix
 # shellcheck source=bench/llama_cpp_common.sh
@@ -45,6 +50,20 @@ row() { # row MIX VARIANT TAG BUDGET
 "$lbin/llama-imatrix" -m "$f32" -f "$cal_txt" -c "$ctx" -b "$ctx" -ub "$ctx" \
   --chunks "$ncal" -t "$threads" --process-output -o "$out/${name}_imatrix.gguf" \
   > "$out/logs/${name}_imatrix.log" 2>&1
+# the layer KL: uniform results in every format of the chain, one aq-eval over all of them
+lkl=$out/${name}_layer_kl.json lkl_seq=${LKL_SEQ:-8} t0=$(now) uni=()
+clean=(--set calib.path="$out/${name}_clean.h5" --set timegroups.count=1 --set calib.missing=skip)
+for f in q2_k q3_k q4_k q5_k q6_k q8_0; do
+  "${mpi[@]}" "$bin/aq-mpi" --config "$root/jobs/ggml_q4_k.ini" --set model.path="$dir" \
+    --set quant.format=$f --set quant.embeddings=true --set run.threads="$threads" \
+    --set output.path="$out/${name}_uniform_$f.h5" "${clean[@]}" \
+    > "$out/logs/${name}_uniform_$f.quant.log" 2>&1 || { grep -m1 error "$out/logs/${name}_uniform_$f.quant.log" >&2; exit 1; }
+  uni+=(--result "$out/${name}_uniform_$f.h5")
+done
+"${mpi[@]}" "$bin/aq-eval" --model "$dir" --clean --tokens "$cal_ids" --sequences "$lkl_seq" \
+  --length "$ctx" "${uni[@]}" --layer-kl "$lkl" > "$out/logs/${name}_layer_kl.log" 2>&1 \
+  || { tail -3 "$out/logs/${name}_layer_kl.log" >&2; exit 1; }
+echo "layer KL: $(grep -c '"kl"' "$lkl") entries, $lkl_seq x $ctx tokens, $(since "$t0") s" | tee -a "$out/env.txt"
 for mix in $mixes; do
   echo "== $mix"
   for var in lq lq_imatrix; do
@@ -62,11 +81,11 @@ for mix in $mixes; do
   b1=$(py budget "$out/${name}_${mix}_lq.gguf") b2=$(py budget "$out/${name}_${mix}_lq_imatrix.gguf")
   budget=$(awk -v a="$b1" -v b="$b2" 'BEGIN { printf "%.6f", a < b ? a : b }')
   echo "  budget $budget bits/weight (llama-quantize: $b1 / $b2 with imatrix)"
-  for var in aq aq_clean; do
+  for var in aq aq_clean aq_clean_kl; do
     tag=${name}_${mix}_$var
     cal=()
-    [ $var = aq ] || cal=(--set calib.path="$out/${name}_clean.h5" --set timegroups.count=1
-      --set calib.missing=skip)
+    [ $var = aq ] || cal=("${clean[@]}")
+    [ $var != aq_clean_kl ] || cal+=(--set quant.budget_kl_path="$lkl")
     "${mpi[@]}" "$bin/aq-mpi" --config "$root/jobs/ggml_q4_k.ini" --set model.path="$dir" \
       --set quant.format=q2_k --set quant.budget_bits="$budget" --set quant.embeddings=true \
       --set run.threads="$threads" --set output.path="$out/$tag.h5" "${cal[@]}" \
