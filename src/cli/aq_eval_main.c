@@ -40,9 +40,10 @@ static void usage(FILE *f) {
                "  --weights-only    ignore /act (no activation fake-quantization) in every result\n"
                "  --json OUT.json   also write the results as JSON\n"
                "  --layer-kl OUT.json  per-layer sensitivity: for each result and each of its\n"
-               "                    quantized linear weights, the KL with only that weight\n"
-               "                    quantized (for aq-mpi's quant.fallback_kl_path and, with\n"
-               "                    results at every width, quant.budget_kl_path)\n"
+               "                    quantized weights (embedding and lm_head included), the KL\n"
+               "                    with only that weight quantized, and its ggml format (for\n"
+               "                    aq-mpi's quant.fallback_kl_path and, with results at every\n"
+               "                    width or format, quant.budget_kl_path)\n"
                "  --print-samples K print the first K sequences (decoded with tokenizer.json)\n"
                "  --dump-logits F   write the full-precision logits, float32 [N, T, L, vocab]\n");
 }
