@@ -29,7 +29,8 @@ VARIANTS = [("lq", "llama-quantize (default mix)"),
             ("lq_imatrix", "llama-quantize --imatrix (default mix)"),
             ("aq", "ours, budget mix, uncalibrated"),
             ("aq_clean", "ours, budget mix, clean calibration"),
-            ("aq_clean_kl", "ours, budget mix, clean calibration + layer KL")]
+            ("aq_clean_kl", "ours, budget mix, clean calibration + layer KL"),
+            ("aq_gptq_kl", "ours, budget mix, GPTQ (clean Hessians) + layer KL")]
 
 
 def bpw(path, quantized_only=False):
@@ -71,36 +72,28 @@ def table(out):
                           f"{r['top']:.3f} | {r['types']} |")
     md += ["", "Targets: with calibration, KL at most that of llama-quantize+imatrix at every size "
            "(ours / lq+imatrix <= 1, at file bits/weight <= theirs), and at most 0.85x at the Q2_K "
-           "and Q3_K_M sizes; judged for each calibrated variant (clean: error-weighted "
-           "sensitivity; clean+KL: layer KL). Uncalibrated against llama-quantize without "
-           "imatrix for reference.", "",
-           "| mix | clean / lq+imatrix | clean+KL / lq+imatrix | target | file bpw clean+KL / "
-           "theirs | verdict clean | verdict clean+KL | uncal / lq |",
-           "|---|---|---|---|---|---|---|---|"]
+           "and Q3_K_M sizes; judged for each calibrated variant. Uncalibrated: against "
+           "llama-quantize without imatrix, for reference.", "",
+           "| mix | variant | KL / reference | limit | file bpw ours / theirs | verdict |",
+           "|---|---|---|---|---|---|"]
     summary = []
     for m in mixes:
         g = {v: by.get((m, v)) for v, _ in VARIANTS}
-        if not all(g.get(v) for v in ("lq", "lq_imatrix", "aq", "aq_clean")):
+        if not (g["lq"] and g["lq_imatrix"]):
             continue
         target = 0.85 if m in ("Q2_K", "Q3_K_M") else 1.0
-        ref = g["lq_imatrix"]
-
-        def judge(v):
+        for v, label in VARIANTS[2:]:
             if not g.get(v):
-                return None, False
+                continue
+            ref = g["lq"] if v == "aq" else g["lq_imatrix"]
             r = g[v]["kl"] / ref["kl"]
-            return r, r <= target and g[v]["bpw_file"] <= ref["bpw_file"] + 1e-9
-
-        rc, okc = judge("aq_clean")
-        rk, okk = judge("aq_clean_kl")
-        ru = g["aq"]["kl"] / g["lq"]["kl"]
-        kb = g["aq_clean_kl"]["bpw_file"] if g.get("aq_clean_kl") else float("nan")
-        verdict = lambda ok: "met" if ok else "**MISSED**"  # noqa: E731
-        md.append(f"| {m} | {rc:.3f} | {rk if rk is None else f'{rk:.3f}'} | <= {target} | "
-                  f"{kb:.4f} / {ref['bpw_file']:.4f} | {verdict(okc)} | "
-                  f"{verdict(okk) if rk is not None else '-'} | {ru:.3f} |")
-        summary.append(dict(mix=m, target=target, cal_ratio=rc, cal_kl_ratio=rk, uncal_ratio=ru,
-                            met_clean=okc, met_clean_kl=okk))
+            size_ok = g[v]["bpw_file"] <= ref["bpw_file"] + 1e-9
+            ok = r <= target and size_ok
+            verdict = "(reference)" if v == "aq" else "met" if ok else "**MISSED**"
+            md.append(f"| {m} | {label} | {r:.3f} | {'-' if v == 'aq' else f'<= {target}'} | "
+                      f"{g[v]['bpw_file']:.4f} / {ref['bpw_file']:.4f} | {verdict} |")
+            summary.append(dict(mix=m, variant=v, ratio=r, limit=target, size_ok=size_ok,
+                                met=ok if v != "aq" else None))
     open(os.path.join(out, "table.md"), "w").write("\n".join(md) + "\n")
     json.dump({"rows": rows, "ratios": summary}, open(os.path.join(out, "results.json"), "w"),
               indent=1)
