@@ -34,26 +34,42 @@ static void usage(FILE *f) {
                "  --temperature X   sampling temperature (default 1)\n"
                "  --mask-token ID   mask token (default: config mask_token_id, else 0)\n"
                "  --causal | --bidirectional   override the attention mode of config.json\n"
+               "  --clean           autoregressive models: score the text as it is (no token\n"
+               "                    masked, one step T = 1): KL, NLL and accuracy of the next\n"
+               "                    token at every predicted position\n"
                "  --weights-only    ignore /act (no activation fake-quantization) in every result\n"
                "  --json OUT.json   also write the results as JSON\n"
                "  --layer-kl OUT.json  per-layer sensitivity: for each result and each of its\n"
-               "                    quantized linear weights, the KL with only that weight\n"
-               "                    quantized (for aq-mpi's quant.fallback_kl_path and, with\n"
-               "                    results at every width, quant.budget_kl_path)\n"
+               "                    quantized weights (embedding and lm_head included), the KL\n"
+               "                    with only that weight quantized, and its ggml format (for\n"
+               "                    aq-mpi's quant.fallback_kl_path and, with results at every\n"
+               "                    width or format, quant.budget_kl_path)\n"
                "  --print-samples K print the first K sequences (decoded with tokenizer.json)\n"
                "  --dump-logits F   write the full-precision logits, float32 [N, T, L, vocab]\n");
 }
 
 static int parse(int argc, char **argv, eval_opts *o) {
-    static const struct option lo[] = {
-        {"model", 1, 0, 'm'},         {"result", 1, 0, 'r'},        {"sequences", 1, 0, 'n'},
-        {"length", 1, 0, 'L'},        {"seed", 1, 0, 's'},          {"timesteps", 1, 0, 'T'},
-        {"tokens", 1, 0, 'k'},        {"temperature", 1, 0, 'x'},   {"mask-token", 1, 0, 'M'},
-        {"causal", 0, 0, 'c'},        {"bidirectional", 0, 0, 'b'}, {"json", 1, 0, 'j'},
-        {"print-samples", 1, 0, 'p'}, {"dump-logits", 1, 0, 'D'},   {"weights-only", 0, 0, 'W'},
-        {"layer-kl", 1, 0, 'K'},      {"help", 0, 0, 'h'},          {0, 0, 0, 0}};
+    static const struct option lo[] = {{"model", 1, 0, 'm'},
+                                       {"result", 1, 0, 'r'},
+                                       {"sequences", 1, 0, 'n'},
+                                       {"length", 1, 0, 'L'},
+                                       {"seed", 1, 0, 's'},
+                                       {"timesteps", 1, 0, 'T'},
+                                       {"tokens", 1, 0, 'k'},
+                                       {"temperature", 1, 0, 'x'},
+                                       {"mask-token", 1, 0, 'M'},
+                                       {"causal", 0, 0, 'c'},
+                                       {"bidirectional", 0, 0, 'b'},
+                                       {"json", 1, 0, 'j'},
+                                       {"print-samples", 1, 0, 'p'},
+                                       {"dump-logits", 1, 0, 'D'},
+                                       {"weights-only", 0, 0, 'W'},
+                                       {"layer-kl", 1, 0, 'K'},
+                                       {"clean", 0, 0, 'C'},
+                                       {"help", 0, 0, 'h'},
+                                       {0, 0, 0, 0}};
     *o = (eval_opts){.run = {NULL, NULL, 8, 64, 4321, 1.0, -1, -1}, .T = 8};
-    int c;
+    int c, T_given = 0;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 'm':
@@ -75,6 +91,7 @@ static int parse(int argc, char **argv, eval_opts *o) {
             break;
         case 'T':
             o->T = atoi(optarg);
+            T_given = 1;
             break;
         case 'k':
             o->run.tokens = optarg;
@@ -106,6 +123,9 @@ static int parse(int argc, char **argv, eval_opts *o) {
         case 'K':
             o->layer_kl = optarg;
             break;
+        case 'C':
+            o->clean = 1;
+            break;
         case 'h':
             usage(stdout);
             return -1;
@@ -114,6 +134,9 @@ static int parse(int argc, char **argv, eval_opts *o) {
             return 2;
         }
     }
+    if (o->clean && T_given && o->T != 1)
+        return fprintf(stderr, "aq-eval: --clean has one step; --timesteps %d is not 1\n", o->T), 2;
+    if (o->clean) o->T = 1;
     if (!o->run.model || (o->layer_kl && !o->n_results) || o->T < 1 || o->run.n_seq < 1 ||
         o->run.L < 2) {
         fprintf(stderr, "aq-eval: --model is required (and --result with --layer-kl); T, N >= 1, "
@@ -152,8 +175,7 @@ static aq_status eval_all(const eval_opts *o, const aq_run *r, quantized *qs, aq
     for (int s = 0; s < o->run.n_seq && st == AQ_OK; s++) {
         const int32_t *orig = r->seqs + (int64_t)s * L;
         for (int t = 0; t < T && st == AQ_OK; t++) {
-            aq_mask_sequence(orig, L, t, T, o->run.seed, s, r->mask_token, c->logits_shift, b.tok,
-                             b.masked);
+            aq_eval_input(o, r, s, t, &b);
             st = aq_pipe_forward(&r->pipe, &r->fp, b.tok, L, b.lf, NULL, err);
             if (st == AQ_OK && dump && fwrite(b.lf, sizeof *b.lf, b.nl, dump) != b.nl)
                 st = aq_err_set(err, AQ_E_IO, "%s: write failed", o->dump_logits);
@@ -248,20 +270,23 @@ static void report(const eval_opts *o, const quantized *qs, const aq_eval_acc *a
 
 static json_t *header(const eval_opts *o, const aq_run *r) {
     printf("aq-eval: model %s (%s, %s attention%s), %d sequences x %d tokens (%s, seed %llu), "
-           "T = %d mask-ratio bins, mask token %d%s, %d ranks\n",
+           "T = %d %s, mask token %d%s, %d ranks\n",
            o->run.model, r->cfg.arch, r->cfg.causal ? "causal" : "bidirectional",
            r->cfg.logits_shift ? ", shifted logits" : "", o->run.n_seq, o->run.L,
            o->run.tokens ? o->run.tokens : "sampled from the model",
-           (unsigned long long)o->run.seed, o->T, r->mask_token,
-           r->mask_from_config ? "" : " (model has no mask_token_id)", r->pipe.size);
+           (unsigned long long)o->run.seed, o->T,
+           o->clean ? "step, clean text (--clean: no token masked)" : "mask-ratio bins",
+           r->mask_token, r->mask_from_config ? "" : " (model has no mask_token_id)", r->pipe.size);
     if (o->n_results)
         printf("KL(p_fp || p_q) and top-1 agreement over %s; NLL and accuracy of the original "
-               "tokens at masked positions; overall = mean over t\n",
-               r->cfg.causal ? "all predicted positions" : "masked positions");
-    return json_pack("{s:s, s:s, s:b, s:i, s:i, s:I, s:i, s:i, s:s}", "model", o->run.model, "arch",
-                     r->cfg.arch, "causal", r->cfg.causal, "sequences", o->run.n_seq, "length",
-                     o->run.L, "seed", (json_int_t)o->run.seed, "timesteps", o->T, "mask_token",
-                     r->mask_token, "overall_definition", "mean over time steps");
+               "tokens at %s; overall = mean over t\n",
+               r->cfg.causal || o->clean ? "all predicted positions" : "masked positions",
+               o->clean ? "every predicted position" : "masked positions");
+    return json_pack("{s:s, s:s, s:b, s:b, s:i, s:i, s:I, s:i, s:i, s:s}", "model", o->run.model,
+                     "arch", r->cfg.arch, "causal", r->cfg.causal, "clean", o->clean, "sequences",
+                     o->run.n_seq, "length", o->run.L, "seed", (json_int_t)o->run.seed, "timesteps",
+                     o->T, "mask_token", r->mask_token, "overall_definition",
+                     "mean over time steps");
 }
 
 static void print_samples(const eval_opts *o, const aq_run *r) {

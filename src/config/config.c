@@ -265,12 +265,6 @@ aq_status aq_config_check(const aq_config *c, aq_err *err) {
                           "output.path is not set (config or --set output.path=FILE.h5)");
     aq_status st = aq_quant_params_check(&c->quant, err);
     if (st != AQ_OK) return st;
-    if (c->quant.format && c->budget_kl_path[0])
-        return aq_err_set(err, AQ_E_CONFIG,
-                          "quant.budget_kl_path with quant.format = %s: the per-layer KL file "
-                          "is keyed by code width, not by ggml format; the budget across "
-                          "ggml's formats uses the weighted relative error (drop the key)",
-                          aq_qformat_get(c->quant.format)->name);
     if (c->quant.format && c->fallback)
         return aq_err_set(err, AQ_E_CONFIG,
                           "quant.fallback with quant.format = %s: the per-layer width fallback "

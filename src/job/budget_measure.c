@@ -55,9 +55,37 @@ static aq_status measure_kl(const aq_job *j, const aq_tensor *t, record *rec, aq
     return AQ_OK;
 }
 
+/* The same across ggml's formats: the tensor's KL in each format of its chain (looked up by
+ * name and format name), bytes the stored blocks of each format. */
+static aq_status measure_kl_formats(const aq_job *j, const aq_tensor *t, record *rec, aq_err *err) {
+    int64_t rows, cols;
+    aq_tensor_view(t, &rows, &cols);
+    int fmt[AQ_QF_MAX_CANDIDATES] = {0};
+    const int nw = aq_qformat_budget_candidates(j->cfg->quant.format, cols, fmt);
+    rec->n_levels = nw;
+    for (int w = 0; w < nw; ++w) {
+        aq_quant_params p = j->cfg->quant;
+        p.format = fmt[w];
+        p.bits = aq_qformat_get(fmt[w])->widths[0];
+        rec->format[w] = fmt[w];
+        rec->bytes[w] = (double)aq_qformat_tensor_bytes(&p, rows, cols);
+        const char *name = aq_qformat_get(fmt[w])->name;
+        if (!aq_kl_table_find_format(&j->kl, t->name, name, &rec->err[w]))
+            return aq_err_set(err, AQ_E_CONFIG,
+                              "quant.budget_kl_path %s: no KL for tensor %s in format %s (run "
+                              "aq-eval --layer-kl on a result in every format of its chain "
+                              "from %s up, with quant.embeddings = true)",
+                              j->cfg->budget_kl_path, t->name, name,
+                              aq_qformat_get(j->cfg->quant.format)->name);
+    }
+    return AQ_OK;
+}
+
 static aq_status measure(const aq_job *j, size_t index, record *rec, aq_err *err) {
     const aq_tensor *t = aq_checkpoint_tensor(j->model, index);
     rec->tensor = (int64_t)index;
+    if (j->cfg->budget_kl_path[0] && j->cfg->quant.format)
+        return measure_kl_formats(j, t, rec, err);
     if (j->cfg->budget_kl_path[0]) return measure_kl(j, t, rec, err);
     int64_t rows, cols;
     aq_tensor_view(t, &rows, &cols);

@@ -46,8 +46,10 @@ static aq_status run_stages(aq_job *j, aq_err *err) {
     char widths[32];
     if (j->bits && j->rank == 0 && !j->tally.quiet && j->cfg->quant.format)
         printf("budget: %.3f bits/weight requested, %.3f allocated over ggml formats from %s up "
-               "by weighted relative error x weights\n",
-               j->cfg->budget_bits, j->budget_achieved, aq_qformat_get(j->cfg->quant.format)->name);
+               "by %s\n",
+               j->cfg->budget_bits, j->budget_achieved, aq_qformat_get(j->cfg->quant.format)->name,
+               j->cfg->budget_kl_path[0] ? "per-layer KL per format (quant.budget_kl_path)"
+                                         : "weighted relative error x weights");
     else if (j->bits && j->rank == 0 && !j->tally.quiet)
         printf("budget: %.3f bits/weight requested, %.3f allocated over %s-bit widths by %s\n",
                j->cfg->budget_bits, j->budget_achieved,

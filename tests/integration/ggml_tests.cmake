@@ -44,3 +44,11 @@ add_test(NAME ggml.budget_q2_k_qwen2_mpi
                  ${CMAKE_BINARY_DIR}/itest/ggml_budget/qwen2 ${CMAKE_SOURCE_DIR}/../shared/llama.cpp)
 set_tests_properties(ggml.budget_q2_k_qwen2_mpi PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
                      ENVIRONMENT "HDF5_PLUGIN_PATH=${CMAKE_BINARY_DIR}/plugins")
+# The same budget driven by measured output KL (quant.budget_kl_path with quant.format):
+# aq-eval --layer-kl --clean covers embedding and lm_head and names the format; a made-up KL
+# file steers the choice; 1 and 3 ranks bit-identical; a missing entry is refused.
+add_test(NAME ggml.budget_kl_q2_k_qwen2_mpi
+         COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/ggml_budget_kl_test.sh ${CMAKE_BINARY_DIR}
+                 ${AQ_SHARED}/models/tinystories-qwen2-4m ${CMAKE_BINARY_DIR}/itest/ggml_budget_kl)
+set_tests_properties(ggml.budget_kl_q2_k_qwen2_mpi PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+                     ENVIRONMENT "HDF5_PLUGIN_PATH=${CMAKE_BINARY_DIR}/plugins")

@@ -150,9 +150,9 @@ START_TEST(check_format_rules) {
     ck_assert_int_eq(aq_config_set(&c, "quant.format=f16", &err), AQ_E_CONFIG);
     aq_config_set(&c, "quant.budget_bits=4.5", &err); /* a budget across ggml's formats */
     ck_assert_int_eq(aq_config_check(&c, &err), AQ_OK);
-    aq_config_set(&c, "quant.budget_kl_path=/kl.tsv", &err); /* KL is keyed by width */
-    ck_assert_int_eq(aq_config_check(&c, &err), AQ_E_CONFIG);
-    ck_assert_ptr_nonnull(strstr(err.msg, "weighted relative error"));
+    /* KL by name and format (aq-eval --layer-kl, layers[].format) */
+    aq_config_set(&c, "quant.budget_kl_path=/kl.json", &err);
+    ck_assert_int_eq(aq_config_check(&c, &err), AQ_OK);
     aq_config_set(&c, "quant.budget_kl_path=", &err);
     aq_config_set(&c, "quant.budget_bits=0", &err);
     aq_config_set(&c, "quant.fallback=true", &err);

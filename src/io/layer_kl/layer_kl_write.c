@@ -17,11 +17,13 @@ aq_layer_kl_writer *aq_layer_kl_writer_create(void) {
     return w;
 }
 
-void aq_layer_kl_writer_add(aq_layer_kl_writer *w, const char *name, int bits, double kl,
-                            const char *result) {
+void aq_layer_kl_writer_add(aq_layer_kl_writer *w, const char *name, int bits, const char *format,
+                            double kl, const char *result) {
     if (!w || !isfinite(kl)) return; /* no JSON number for it: left out (see the header) */
-    json_t *e =
-        json_pack("{s:s, s:i, s:f, s:s}", "name", name, "bits", bits, "kl", kl, "result", result);
+    json_t *e = format ? json_pack("{s:s, s:i, s:s, s:f, s:s}", "name", name, "bits", bits,
+                                   "format", format, "kl", kl, "result", result)
+                       : json_pack("{s:s, s:i, s:f, s:s}", "name", name, "bits", bits, "kl", kl,
+                                   "result", result);
     if (!e || json_array_append_new(w->layers, e) != 0) w->nomem = 1;
 }
 
@@ -31,10 +33,10 @@ aq_status aq_layer_kl_writer_save(const aq_layer_kl_writer *w, const char *path,
     json_t *res = json_array();
     for (int k = 0; res && k < m->n_results; k++)
         json_array_append_new(res, json_string(m->results[k]));
-    json_t *root =
-        json_pack("{s:s, s:s, s:o, s:i, s:i, s:i, s:I, s:O}", "format", AQ_LAYER_KL_FORMAT, "model",
-                  m->model, "results", res, "sequences", m->sequences, "length", m->length,
-                  "timesteps", m->timesteps, "seed", (json_int_t)m->seed, "layers", w->layers);
+    json_t *root = json_pack("{s:s, s:s, s:o, s:i, s:i, s:i, s:I, s:b, s:O}", "format",
+                             AQ_LAYER_KL_FORMAT, "model", m->model, "results", res, "sequences",
+                             m->sequences, "length", m->length, "timesteps", m->timesteps, "seed",
+                             (json_int_t)m->seed, "clean", m->clean, "layers", w->layers);
     int rc = root ? json_dump_file(root, path, JSON_INDENT(2)) : -1;
     json_decref(root);
     return rc == 0 ? AQ_OK : aq_err_set(err, AQ_E_IO, "cannot write %s", path);
