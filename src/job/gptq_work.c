@@ -179,7 +179,11 @@ aq_status aq_job_gptq_quantize(const aq_job *j, const aq_tensor *t, const aq_qua
     const aq_gptq_hinv *hv = NULL;
     const int64_t before = j->gptq ? j->gptq->factorizations : 0;
     aq_status st = hinv_for(j, t, r->hdr.cols, &hv, err);
-    if (st == AQ_OK && hv)
+    if (st == AQ_OK && hv && r->hdr.n_blocks > 1) /* a row block: arrays and row sums */
+        st = aq_gptq_quantize_rows(hv, &j->gptq->o, p, j->kernels, t->dtype, t->data, r->hdr.rows,
+                                   r->hdr.row0, r->hdr.row1, r->hdr.cols, h, t->name, r->arr,
+                                   r->sums, err);
+    else if (st == AQ_OK && hv)
         st = aq_gptq_quantize_tensor(hv, &j->gptq->o, p, j->kernels, t->dtype, t->data, r->hdr.rows,
                                      r->hdr.cols, h, t->name, r->arr, &r->hdr.metrics, err);
     if (st != AQ_OK) return named(t, err);
@@ -187,22 +191,5 @@ aq_status aq_job_gptq_quantize(const aq_job *j, const aq_tensor *t, const aq_qua
     *done = 1;
     /* 2 stays 2 across a fallback's re-quantization of the same tensor */
     r->hdr.gptq = j->gptq->factorizations > before || r->hdr.gptq == 2 ? 2 : 1;
-    return AQ_OK;
-}
-
-aq_status aq_job_gptq_quantize_rows(const aq_job *j, const aq_tensor *t, const aq_quant_params *p,
-                                    const float *h, aq_qresult *r, int *done, aq_err *err) {
-    *done = 0;
-    const aq_gptq_hinv *hv = NULL;
-    const int64_t before = j->gptq ? j->gptq->factorizations : 0;
-    aq_status st = hinv_for(j, t, r->hdr.cols, &hv, err);
-    if (st == AQ_OK && hv)
-        st = aq_gptq_quantize_rows(hv, &j->gptq->o, p, j->kernels, t->dtype, t->data, r->hdr.rows,
-                                   r->hdr.row0, r->hdr.row1, r->hdr.cols, h, t->name, r->arr,
-                                   r->sums, err);
-    if (st != AQ_OK) return named(t, err);
-    if (!hv) return AQ_OK;
-    *done = 1;
-    r->hdr.gptq = j->gptq->factorizations > before ? 2 : 1;
     return AQ_OK;
 }

@@ -142,16 +142,13 @@ const char *aq_job_gptq_path(const struct aq_job_gptq_s *g);
  * normal search. */
 int aq_job_gptq_layer(const char *weight, char *buf, size_t size);
 /* GPTQ of tensor t into the allocated r (params p, importance h) when quant.gptq is on and t
- * has a Hessian: *done = 1.  Else *done = 0 and nothing happens.  The factorized Hessian of
+ * has a Hessian: *done = 1.  A row block (r->hdr.n_blocks > 1) gets rows [r->hdr.row0,
+ * r->hdr.row1) and their row sums (aq_gptq_quantize_rows()), its owner factorizing the
+ * layer's Hessian itself.  Else *done = 0 and nothing happens.  The factorized Hessian of
  * the last layer input is kept, so q/k/v and gate/up factorize once.  Errors name the tensor,
  * the Hessian file and layer. */
 aq_status aq_job_gptq_quantize(const aq_job *j, const aq_tensor *t, const aq_quant_params *p,
                                const float *h, aq_qresult *r, int *done, aq_err *err);
-/* The same for the row block [r->hdr.row0, r->hdr.row1) of t (row-sharding): arrays and row
- * sums into the allocated r (aq_gptq_quantize_rows()).  Every block's owner factorizes the
- * layer's Hessian itself (kept as above). */
-aq_status aq_job_gptq_quantize_rows(const aq_job *j, const aq_tensor *t, const aq_quant_params *p,
-                                    const float *h, aq_qresult *r, int *done, aq_err *err);
 /* Mixed precision under quant.budget_bits (budget.c): fills j->bits, collective. */
 aq_status aq_budget_assign(aq_job *j, aq_err *err);
 
