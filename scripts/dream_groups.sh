@@ -11,7 +11,7 @@ set -euo pipefail
 out=$1 k=$2 W=${3:-32} T=${4:-8}
 model=${MODEL:-../shared/models/tinystories-dream-4m} corpus=${CORPUS:-../shared/corpus}
 bin=${BIN:-build}
-run="mpirun --oversubscribe --allow-run-as-root -x OMP_NUM_THREADS=1 -n ${RANKS:-2}"
+run="mpirun --oversubscribe --bind-to none --allow-run-as-root -x OMP_NUM_THREADS=1 -n ${RANKS:-2}"
 mkdir -p "$out"
 sed -n "$((k * W + 1)),$(((k + 1) * W))p" "$corpus/calib.ids.txt" > "$out/calib_$k.ids"
 sed -n "$((k * W + 1)),$(((k + 1) * W))p" "$corpus/val.ids.txt" > "$out/val_$k.ids"
