@@ -41,7 +41,9 @@ cal=(--set calib.path="$out/stats_$k.h5")
 lkl=(--set quant.budget_kl_path="$out/layer_kl_$k.json")
 need() { case " $variants " in *" $1 "*) return 0 ;; esac; return 1; }
 # layer KL: the 2/4/8-bit g64 results (every width the budget can choose), calibration windows
-if need kl_budget_3.0 || need kl_fallback || need mixed_at_klfb || need kl_budget_at_klfb; then
+# (reused when OUT_DIR/layer_kl_k.json exists: same k, same windows)
+if { need kl_budget_3.0 || need kl_fallback || need mixed_at_klfb || need kl_budget_at_klfb; } &&
+  [ ! -s "$out/layer_kl_$k.json" ]; then
   for b in 2 4 8; do job w${b}_g64 --set quant.bits=$b --set quant.group_size=64; done
   head -n "$lkw" "$out/calib_$k.ids" > "$out/calib_lkl_$k.ids"
   $run "$bin"/aq-eval --model "$model" --result "$out/w2_g64_$k.h5" --result "$out/w4_g64_$k.h5" \

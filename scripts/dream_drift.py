@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""dream_drift.py STATS.h5 [STATS.h5 ...] [--layers SUBSTR,...]
+"""dream_drift.py STATS.h5 [STATS.h5 ...] [--layers SUBSTR,...] [--compact]
 
 docs/PHASES.md "Activation drift per time step": per mask-ratio step t (u_t = (t+1/2)/T) of an
 aq-calib statistics file, for a few linear layers' inputs, the max, min and std over all input
@@ -7,7 +7,8 @@ values, and the 99th percentile over input channels of the per-channel absmax (a
 All four are read as aq-calib wrote them (/stats/<tensor>/{max,min,std,absmax}); nothing is
 re-estimated.  With several files (independent repetitions, e.g. dream_phases.sh's stats_k.h5)
 each entry is "mean (min..max over files)".  Prints a Markdown table, one row per layer and
-step, and for each layer the ratio of the last step's to the first step's value.
+step, and for each layer the ratio of the last step's to the first step's value.  --compact:
+only one row per layer, each statistic as "first step -> last step (last/first)".
 Needs h5py and numpy (Debian: python3-h5py python3-numpy, scripts/install-deps.sh).
 """
 import sys
@@ -39,10 +40,13 @@ def fmt(vals):
 
 
 def main(argv):
-    files, layers = [], DEFAULT
+    files, layers, compact = [], DEFAULT, False
     i = 0
     while i < len(argv):
-        if argv[i] == "--layers":
+        if argv[i] == "--compact":
+            compact = True
+            i += 1
+        elif argv[i] == "--layers":
             layers = argv[i + 1]
             i += 2
         else:
@@ -59,6 +63,16 @@ def main(argv):
         names.extend(sorted(hits))
     stats = ["max", "min", "std", "p99 absmax"]
     print(f"files: {', '.join(files)}")
+    if compact:
+        print("| layer input | " + " | ".join(f"{s} first -> last (ratio)" for s in stats) + " |")
+        print("|---|" + "---|" * len(stats))
+        for n in names:
+            per = [per_step(f, n) for f in handles]
+            short = n.replace("model.", "").replace(".weight", "")
+            cells = [f"{fmt([p[s][0] for p in per])} -> {fmt([p[s][-1] for p in per])} "
+                     f"({fmt([p[s][-1] / p[s][0] for p in per])})" for s in stats]
+            print(f"| {short} | " + " | ".join(cells) + " |")
+        return
     print("| layer input | t (u) | " + " | ".join(stats) + " |")
     print("|---|---|" + "---|" * len(stats))
     ratios = []
