@@ -12,7 +12,8 @@
 # all of them (see the case below); the layer KL is measured only when a variant needs it.
 # LKL_ONLY=1 stops after the layer KL; FB_KL the fallback threshold in nats (default 0.1).
 # RANKS the number of MPI ranks (default 2); BIN the directory of the binaries (default build).
-# Prints each job's bits/weight; the KL table is OUT_DIR/bits_k.txt / bits_k.json.
+# Prints each job's bits/weight; the KL table is OUT_DIR/bits_k$TAG.txt / bits_k$TAG.json (TAG from
+# the environment, default empty).
 set -euo pipefail
 out=$1 k=$2 W=${3:-32} T=${4:-8}
 model=${MODEL:-../shared/models/tinystories-dream-4m} corpus=${CORPUS:-../shared/corpus}
@@ -78,6 +79,6 @@ for v in $variants; do
   results+=(--result "$out/${v}_$k.h5")
 done
 $run "$bin"/aq-eval --model "$model" "${results[@]}" --tokens "$out/val_$k.ids" --sequences "$W" \
-  --length 128 --timesteps "$T" --seed $((4321 + k)) --weights-only --json "$out/bits_$k.json" \
-  > "$out/bits_$k.txt"
-echo "wrote $out/bits_$k.json"
+  --length 128 --timesteps "$T" --seed $((4321 + k)) --weights-only --json "$out/bits_$k${TAG:-}.json" \
+  > "$out/bits_$k${TAG:-}.txt"
+echo "wrote $out/bits_$k${TAG:-}.json"

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """dream_table.py PATTERN [K ...] — one Markdown row per result of aq-eval JSON files.
 
-PATTERN names the JSON of repetition k with "{k}" (e.g. /tmp/d/bits_{k}.json); K lists the
+PATTERN names the JSON of repetition k with "{k}" (e.g. /tmp/d/bits_{k}.json; several patterns
+separated by commas are read in turn, e.g. the TAG runs of dream_bits.sh); K lists the
 repetitions (default 0 1 2; missing files are skipped).  Results are matched across files by
 their file name with the "_k.h5" suffix removed (dream_bits.sh / dream_phases.sh naming).  Each
 row: result, KL per repetition (nats, overall = mean over t), top-1 per repetition, and the
@@ -20,13 +21,16 @@ def main(argv):
     pattern, ks = argv[0], [int(a) for a in argv[1:]] or [0, 1, 2]
     rows, order, used = {}, [], []
     for k in ks:
-        path = pattern.replace("{k}", str(k))
-        if not os.path.exists(path):
+        docs = []
+        for pat in pattern.split(","):
+            path = pat.replace("{k}", str(k))
+            if os.path.exists(path):
+                with open(path) as f:
+                    docs.append(json.load(f))
+        if not docs:
             continue
         used.append(k)
-        with open(path) as f:
-            doc = json.load(f)
-        for r in doc["results"]:
+        for r in (r for doc in docs for r in doc["results"]):
             name = re.sub(rf"_{k}\.h5$", "", os.path.basename(r["result"]))
             if name not in rows:
                 rows[name] = {}
