@@ -6,7 +6,7 @@
 # corpus windows and aq-eval on validation windows, the same windows and seeds as
 # dream_phases.sh with the same SEED_INDEX (its stats file is reused when present).
 # PHASES (environment) base (default: the above) or p13 (jobs/phase3.ini, Phases 1+3, Phase 2
-# off; files w4aA_p13_kK_k.h5, groups_k_p13.json); ACT_BITS (default "8 6") and TGROUPS (default
+# off, min_steps 2 except min_steps 1 at K = T; files w4aA_p13_kK_k.h5, groups_k_p13.json); ACT_BITS (default "8 6") and TGROUPS (default
 # "1 4 T") pick a subset; RANKS the number of MPI ranks (default 2); BIN the directory of the
 # binaries (default build).
 set -euo pipefail
@@ -29,7 +29,9 @@ esac
 results=()
 for a in ${ACT_BITS:-8 6}; do
   for K in ${TGROUPS:-1 4 $T}; do
-    $run "$bin"/aq-mpi "${cfg[@]}" \
+    ms=() # phase3.ini's min_steps = 2 cannot make one group per step: 1 there
+    [ "$K" = "$T" ] && [ "$tag" = _p13 ] && ms=(--set timegroups.min_steps=1)
+    $run "$bin"/aq-mpi "${cfg[@]}" "${ms[@]}" \
       --set model.path="$model" --set calib.synthetic=false --set calib.path="$out/stats_$k.h5" \
       --set quant.bits=4 --set timegroups.count="$K" --set timegroups.act_bits="$a" \
       --set run.threads=1 --set output.path="$out/w4a${a}${tag}_k${K}_$k.h5" > /dev/null
