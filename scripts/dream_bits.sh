@@ -12,8 +12,8 @@
 # all of them (see the case below); the layer KL is measured only when a variant needs it.
 # LKL_ONLY=1 stops after the layer KL; FB_KL the fallback threshold in nats (default 0.1).
 # RANKS the number of MPI ranks (default 2); BIN the directory of the binaries (default build).
-# Prints each job's bits/weight; the KL table is OUT_DIR/bits_k$TAG.txt / bits_k$TAG.json (TAG from
-# the environment, default empty).
+# Prints each job's bits/weight; the KL table is OUT_DIR/bits_k$TAG.txt / bits_k$TAG.json (TAG
+# from the environment, default empty).
 set -euo pipefail
 out=$1 k=$2 W=${3:-32} T=${4:-8}
 model=${MODEL:-../shared/models/tinystories-dream-4m} corpus=${CORPUS:-../shared/corpus}
