@@ -61,13 +61,16 @@ for v in $variants; do
     dq2) $run "$bin"/aq-mpi --config jobs/int2_compact.ini --set model.path="$model" \
       --set run.threads=1 --set output.path="$out/dq2_$k.h5" > "$out/dq2_$k.log"
       printf '%-18s %s bits/weight\n' dq2 "$(bpw dq2)" ;;
-    mixed_at_dq2) job mixed_at_dq2 --set quant.budget_bits="$(bpw dq2)" --set quant.group_size=64 ;;
+    mixed_at_dq2) job mixed_at_dq2 --set quant.budget_bits="$(bpw dq2)" \
+      --set quant.group_size=64 ;;
     mixed_3.0) job mixed_3.0 --set quant.budget_bits=3.0 --set quant.group_size=64 ;;
-    kl_budget_3.0) job kl_budget_3.0 --set quant.budget_bits=3.0 --set quant.group_size=64 "${lkl[@]}" ;;
+    kl_budget_3.0) job kl_budget_3.0 --set quant.budget_bits=3.0 --set quant.group_size=64 \
+      "${lkl[@]}" ;;
     mixed_dq_3.0) job mixed_dq_3.0 "${dq[@]}" --set quant.budget_bits=3.0 ;;
     kl_fallback) job kl_fallback --set quant.bits=2 --set quant.group_size=64 \
       --set quant.fallback=true --set quant.fallback_2bit=1e6 \
-      --set quant.fallback_kl_path="$out/layer_kl_$k.json" --set quant.fallback_kl="${FB_KL:-0.1}" ;;
+      --set quant.fallback_kl_path="$out/layer_kl_$k.json" \
+      --set quant.fallback_kl="${FB_KL:-0.1}" ;;
     mixed_at_klfb) job mixed_at_klfb --set quant.budget_bits="$(bpw kl_fallback)" \
       --set quant.group_size=64 ;;
     kl_budget_at_klfb) job kl_budget_at_klfb --set quant.budget_bits="$(bpw kl_fallback)" \
@@ -79,6 +82,7 @@ for v in $variants; do
   results+=(--result "$out/${v}_$k.h5")
 done
 $run "$bin"/aq-eval --model "$model" "${results[@]}" --tokens "$out/val_$k.ids" --sequences "$W" \
-  --length 128 --timesteps "$T" --seed $((4321 + k)) --weights-only --json "$out/bits_$k${TAG:-}.json" \
+  --length 128 --timesteps "$T" --seed $((4321 + k)) --weights-only \
+  --json "$out/bits_$k${TAG:-}.json" \
   > "$out/bits_$k${TAG:-}.txt"
 echo "wrote $out/bits_$k${TAG:-}.json"

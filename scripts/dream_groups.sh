@@ -6,7 +6,8 @@
 # corpus windows and aq-eval on validation windows, the same windows and seeds as
 # dream_phases.sh with the same SEED_INDEX (its stats file is reused when present).
 # PHASES (environment) base (default: the above) or p13 (jobs/phase3.ini, Phases 1+3, Phase 2
-# off, min_steps 2 except min_steps 1 at K = T; files w4aA_p13_kK_k.h5, groups_k_p13.json); ACT_BITS (default "8 6") and TGROUPS (default
+# off, min_steps 2 except min_steps 1 at K = T; files w4aA_p13_kK_k.h5,
+# groups_k_p13.json); ACT_BITS (default "8 6") and TGROUPS (default
 # "1 4 T") pick a subset; RANKS the number of MPI ranks (default 2); BIN the directory of the
 # binaries (default build).
 set -euo pipefail
