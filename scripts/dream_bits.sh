@@ -16,19 +16,12 @@
 # from the environment, default empty).
 set -euo pipefail
 out=$1 k=$2 W=${3:-32} T=${4:-8}
-model=${MODEL:-../shared/models/tinystories-dream-4m} corpus=${CORPUS:-../shared/corpus}
-bin=${BIN:-build} lkw=${LKW:-8}
-run="mpirun --oversubscribe --bind-to none --allow-run-as-root -x OMP_NUM_THREADS=1 -n ${RANKS:-2}"
+lkw=${LKW:-8}
 all="w2_g64 dq2 mixed_at_dq2 w2_g32 mixed_3.0 kl_budget_3.0 mixed_dq_3.0 kl_fallback"
 all+=" mixed_at_klfb kl_budget_at_klfb w2_g64_cal dq2_cal"
 variants=${VARIANTS:-$all}
-mkdir -p "$out"
-sed -n "$((k * W + 1)),$(((k + 1) * W))p" "$corpus/calib.ids.txt" > "$out/calib_$k.ids"
-sed -n "$((k * W + 1)),$(((k + 1) * W))p" "$corpus/val.ids.txt" > "$out/val_$k.ids"
-if [ ! -s "$out/stats_$k.h5" ]; then
-  $run "$bin"/aq-calib --model "$model" --tokens "$out/calib_$k.ids" --sequences "$W" \
-    --length 128 --timesteps "$T" --seed $((1234 + k)) --out "$out/stats_$k.h5" > /dev/null
-fi
+# shellcheck source=scripts/dream_common.sh
+. "$(dirname "$0")/dream_common.sh"
 bpw() { grep -o 'quantized at [0-9.]* bits/weight' "$out/$1_$k.log" | cut -d' ' -f3; }
 job() { # job NAME [--set ...]: weight-only result NAME_k.h5 from baseline.ini (mse, f16 scales)
   local name=$1

@@ -12,16 +12,8 @@
 # binaries (default build).
 set -euo pipefail
 out=$1 k=$2 W=${3:-32} T=${4:-8}
-model=${MODEL:-../shared/models/tinystories-dream-4m} corpus=${CORPUS:-../shared/corpus}
-bin=${BIN:-build}
-run="mpirun --oversubscribe --bind-to none --allow-run-as-root -x OMP_NUM_THREADS=1 -n ${RANKS:-2}"
-mkdir -p "$out"
-sed -n "$((k * W + 1)),$(((k + 1) * W))p" "$corpus/calib.ids.txt" > "$out/calib_$k.ids"
-sed -n "$((k * W + 1)),$(((k + 1) * W))p" "$corpus/val.ids.txt" > "$out/val_$k.ids"
-if [ ! -s "$out/stats_$k.h5" ]; then
-  $run "$bin"/aq-calib --model "$model" --tokens "$out/calib_$k.ids" --sequences "$W" \
-    --length 128 --timesteps "$T" --seed $((1234 + k)) --out "$out/stats_$k.h5" > /dev/null
-fi
+# shellcheck source=scripts/dream_common.sh
+. "$(dirname "$0")/dream_common.sh"
 case ${PHASES:-base} in
   base) cfg=(--config jobs/phase1.ini --set phase1.enabled=false) tag= ;;
   p13) cfg=(--config jobs/phase3.ini --set phase2.enabled=false) tag=_p13 ;;

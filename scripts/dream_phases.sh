@@ -14,16 +14,8 @@
 # independent repetitions.
 set -euo pipefail
 out=$1 k=$2 W=${3:-32} T=${4:-8}
-model=${MODEL:-../shared/models/tinystories-dream-4m} corpus=${CORPUS:-../shared/corpus}
-bin=${BIN:-build}
-run="mpirun --oversubscribe --bind-to none --allow-run-as-root -x OMP_NUM_THREADS=1 -n ${RANKS:-2}"
-mkdir -p "$out"
-sed -n "$((k * W + 1)),$(((k + 1) * W))p" "$corpus/calib.ids.txt" > "$out/calib_$k.ids"
-sed -n "$((k * W + 1)),$(((k + 1) * W))p" "$corpus/val.ids.txt" > "$out/val_$k.ids"
-if [ ! -s "$out/stats_$k.h5" ]; then # reused when present (same k, W, T: same file)
-  $run "$bin"/aq-calib --model "$model" --tokens "$out/calib_$k.ids" --sequences "$W" \
-    --length 128 --timesteps "$T" --seed $((1234 + k)) --out "$out/stats_$k.h5" > /dev/null
-fi
+# shellcheck source=scripts/dream_common.sh
+. "$(dirname "$0")/dream_common.sh"
 results=()
 for b in 4 2; do
   for v in ${VARIANTS:-base p12 p123 p13}; do
