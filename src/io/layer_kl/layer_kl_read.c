@@ -54,6 +54,8 @@ aq_status aq_kl_table_load(const char *path, aq_kl_table *t, aq_err *err) {
     memset(t, 0, sizeof *t);
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
+    if (!root && je.line < 1) /* not opened or not read: no line to name */
+        return aq_err_set(err, AQ_E_IO, "%s: %s", path, je.text);
     if (!root) return aq_err_set(err, AQ_E_IO, "%s:%d: %s", path, je.line, je.text);
     json_t *fmt = json_object_get(root, "format"), *layers = json_object_get(root, "layers");
     aq_status st = AQ_OK;
