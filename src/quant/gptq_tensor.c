@@ -304,12 +304,11 @@ static float *permuted_h(const gjob *t, int *fail) {
     return hp;
 }
 
-/* Rows [row0, row1) of the [rows, cols] tensor at src: arrays of those rows into arr and
- * each row's error sums into row_sums ([row1 - row0, AQ_QF_ROW_SUMS], NULL: not wanted). */
-static aq_status gptq_rows(const aq_gptq_hinv *hv, const aq_gptq_opts *o, const aq_quant_params *p,
-                           const aq_kernels *k, aq_dtype src_dtype, const void *src, int64_t rows,
-                           int64_t row0, int64_t row1, int64_t cols, const float *h,
-                           const char *name, void *const *arr, double *row_sums, aq_err *err) {
+aq_status aq_gptq_quantize_rows(const aq_gptq_hinv *hv, const aq_gptq_opts *o,
+                                const aq_quant_params *p, const aq_kernels *k, aq_dtype src_dtype,
+                                const void *src, int64_t rows, int64_t row0, int64_t row1,
+                                int64_t cols, const float *h, const char *name, void *const *arr,
+                                double *row_sums, aq_err *err) {
     if (!name) name = "(unnamed)";
     gjob t = {.hv = hv,
               .f = aq_qformat_of(p),
@@ -350,15 +349,6 @@ static aq_status gptq_rows(const aq_gptq_hinv *hv, const aq_gptq_opts *o, const 
     return st;
 }
 
-aq_status aq_gptq_quantize_rows(const aq_gptq_hinv *hv, const aq_gptq_opts *o,
-                                const aq_quant_params *p, const aq_kernels *k, aq_dtype src_dtype,
-                                const void *src, int64_t rows, int64_t row0, int64_t row1,
-                                int64_t cols, const float *h, const char *name, void *const *arr,
-                                double *row_sums, aq_err *err) {
-    return gptq_rows(hv, o, p, k, src_dtype, src, rows, row0, row1, cols, h, name, arr, row_sums,
-                     err);
-}
-
 aq_status aq_gptq_quantize_tensor(const aq_gptq_hinv *hv, const aq_gptq_opts *o,
                                   const aq_quant_params *p, const aq_kernels *k, aq_dtype src_dtype,
                                   const void *src, int64_t rows, int64_t cols, const float *h,
@@ -371,8 +361,8 @@ aq_status aq_gptq_quantize_tensor(const aq_gptq_hinv *hv, const aq_gptq_opts *o,
             return aq_err_set(err, AQ_E_NOMEM, "tensor %s: out of memory for GPTQ of %lld x %lld",
                               name ? name : "(unnamed)", (long long)rows, (long long)cols);
     }
-    aq_status st =
-        gptq_rows(hv, o, p, k, src_dtype, src, rows, 0, rows, cols, h, name, arr, rs, err);
+    aq_status st = aq_gptq_quantize_rows(hv, o, p, k, src_dtype, src, rows, 0, rows, cols, h, name,
+                                         arr, rs, err);
     /* the one reduction of every driver: whole and row-block results agree bit for bit */
     if (st == AQ_OK && metrics) aq_qf_metrics_from_row_sums(rs, rs ? rows : 0, metrics);
     free(rs);
