@@ -165,10 +165,12 @@ typedef struct {
     int n;    /* requests in flight; 0: slot free */
     int used; /* slot holds a result */
 } aq_pending;
-/* Sends p->r's header, starts its payload (MPI_Isend). */
+/* Starts p->r's header and payload (MPI_Isend each: nothing blocks until rank 0 receives). */
 aq_status aq_send_result_start(MPI_Comm comm, aq_pending *p, aq_err *err);
-/* Waits for p's payload, frees p->r. */
+/* Waits for p's header and payload, frees p->r. */
 void aq_send_result_finish(aq_pending *p);
+/* Non-blocking: 1 and p->r freed if rank 0 has received all of p, else 0 (progresses MPI). */
+int aq_send_result_test(aq_pending *p);
 /* Receives one header from any rank into r->hdr and, for MSG_RESULT, its payload. */
 aq_status aq_recv_message(MPI_Comm comm, aq_qresult *r, aq_err *err);
 /* Non-blocking check for a header from any rank. */

@@ -5,9 +5,11 @@
 
 #include "job_internal.h"
 
-/* Two results may be in flight: the worker computes the next tensor while rank 0 receives
- * the previous one, and memory stays bounded (two results). */
-#define AQ_IN_FLIGHT 2
+/* Results in flight: rank 0 receives only between its own tensors, so a worker that finishes
+ * several small tensors meanwhile must not stall on them.  Bounded by count and by bytes (a
+ * filtered passthrough embedding alone is ~0.9 GB on Dream-7B). */
+#define AQ_IN_FLIGHT 8
+#define AQ_IN_FLIGHT_BYTES ((uint64_t)1 << 30)
 
 static void finish_slot(aq_job *j, aq_pending *p) {
     if (!p->used) return;
@@ -17,10 +19,40 @@ static void finish_slot(aq_job *j, aq_pending *p) {
     p->used = 0;
 }
 
+static uint64_t held_bytes(const aq_qresult *r) {
+    uint64_t n = aq_qresult_sums_bytes(r);
+    for (int i = 0; i < r->hdr.n_arrays; ++i)
+        n += aq_qresult_held_bytes(r, i);
+    return n;
+}
+
+/* Frees the slots rank 0 has received (memory back early), returns the bytes still held. */
+static uint64_t reap_slots(aq_pending *slots) {
+    uint64_t held = 0;
+    for (int k = 0; k < AQ_IN_FLIGHT; ++k) {
+        aq_pending *p = &slots[k];
+        if (p->used && aq_send_result_test(p)) p->used = 0;
+        if (p->used) held += held_bytes(&p->r);
+    }
+    return held;
+}
+
+/* Makes slots[*next] free: waits for the oldest results (ring order) while the ring is full
+ * or more than AQ_IN_FLIGHT_BYTES are held. */
+static void make_room(aq_job *j, aq_pending *slots, int next) {
+    uint64_t held = reap_slots(slots);
+    for (int k = 0; k < AQ_IN_FLIGHT && (slots[next].used || held > AQ_IN_FLIGHT_BYTES); ++k) {
+        aq_pending *oldest = &slots[(next + k) % AQ_IN_FLIGHT];
+        if (!oldest->used) continue;
+        held -= held_bytes(&oldest->r);
+        finish_slot(j, oldest);
+    }
+}
+
 static aq_status worker_tensor(aq_job *j, size_t index, const aq_plan_item *it, aq_pending *slots,
                                int *next, aq_err *err) {
+    make_room(j, slots, *next);
     aq_pending *p = &slots[*next];
-    finish_slot(j, p); /* the oldest result must be out before its slot is reused */
     const aq_tensor *t = aq_checkpoint_tensor(j->model, index);
     aq_status st = aq_job_is_quantized(t, j->cfg)
                        ? aq_qresult_compute(j, (int64_t)index, it, &p->r, err)
