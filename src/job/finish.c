@@ -18,7 +18,9 @@ aq_status aq_job_finish(aq_job *j, aq_err *err) {
     MPI_Gather(mine, RUN_N, MPI_DOUBLE, all, RUN_N, MPI_DOUBLE, 0, j->comm);
     size_t nf = 0;
     char **files = NULL, **hex = NULL;
+    const double t0 = MPI_Wtime();
     aq_status st = aq_job_digest_files(j, &nf, &files, &hex, err);
+    j->tally.t_digest = MPI_Wtime() - t0;
     if (st != AQ_OK) {
         if (j->rank == 0) aq_h5_abort(j->w, 0);
         j->w = NULL;

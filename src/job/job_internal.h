@@ -195,6 +195,7 @@ typedef struct {
     char sqnr_min_name[256];
     double t_start, t_plan, t_write, t_act;
     double t_write_pass; /* the part of t_write spent on passthrough tensors */
+    double t_digest;     /* SHA-256 of the model files over the ranks, as rank 0 waited for it */
     int quiet;           /* benchmarks: count, do not print */
 } aq_tally;
 

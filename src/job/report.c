@@ -189,8 +189,8 @@ void aq_report_summary(const aq_tally *t, const aq_h5_run_info *run, const char 
         printf("SQNR          mean %.2f dB over %zu tensors, min %.2f dB (%s)\n",
                t->sqnr_sum / (double)t->n_quantized, t->n_quantized, t->sqnr_min, t->sqnr_min_name);
     printf("wall time     total %.2f s   plan %.3f s   write (rank 0, HDF5+zstd) %.2f s "
-           "(passthrough %.2f s)   activation stage %.3f s\n",
-           wall, t->t_plan, t->t_write, t->t_write_pass, t->t_act);
+           "(passthrough %.2f s)   activation stage %.3f s   source digests %.2f s\n",
+           wall, t->t_plan, t->t_write, t->t_write_pass, t->t_act, t->t_digest);
     printf("%-6s %6s %12s %12s %10s %10s %12s\n", "rank", "units", "MB in", "quant s", "send s",
            "total s", "peak RSS MB");
     for (int r = 0; r < run->ranks; ++r)
