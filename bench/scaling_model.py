@@ -57,10 +57,11 @@ def main():
     ap.add_argument("--imbalance", default="8:1.062,64:1.152,256:1.141,512:1.172",
                     help="P:max/mean of the row-sharded plan per rank count (bench/plan_balance.py "
                          "on jobs/dream7b_int2.ini; 2-D passthrough tensors count as work, docs/SCALING.md 5c)")
-    ap.add_argument("--w0-store", type=float, default=0.58e9,
+    ap.add_argument("--w0-store", type=float, default=2.1e9,
                     help="rank 0's store rate of filtered chunks (H5Dwrite_chunk + flush), B/s "
-                         "(0.58e9: medium preset, jobs/int2_compact.ini, -n 1, this machine, load 3-6: "
-                         "0.19 s for ~110 MB; docs/SCALING.md 5b)")
+                         "(2.1e9: Dream-7B shapes, jobs/int2_compact.ini, -n 2, 3.56 GB in 1.45-1.66 s, "
+                         "bench/results/dream7b_int2.md run 7; the medium preset's small tensors gave "
+                         "0.58e9, docs/SCALING.md 5b)")
     ap.add_argument("--t-fixed", type=float, default=1.0,
                     help="T_fixed: plan, model open, file create, final metadata (s)")
     ap.add_argument("--passthrough", choices=("owner", "rank0"), default="owner",
@@ -85,6 +86,12 @@ def main():
                          "tensor, each whole): seconds of the largest tensor (down_proj: factor + "
                          "update); 0: whole units, as before")
     ap.add_argument("--layers", type=int, default=28, help="transformer blocks (GPTQ units)")
+    ap.add_argument("--digest-files", default="4.878,4.797,4.467,1.090",
+                    help="GB of each model file whose SHA-256 goes into /source (Dream-7B's four "
+                         "shards); file i is hashed by rank i %% P after the quantization")
+    ap.add_argument("--digest-rate", type=float, default=1.25e9,
+                    help="SHA-256 B/s per rank (1.25e9: the busier rank hashed 9.35 GB in 7.49 s, Dream-7B -n 2, "
+                         "this machine, bench/results/dream7b_int2.md run 7); 0: leave the digests out")
     a = ap.parse_args()
     R = a.results
     scal = load_lines(f"{R}/scaling.jsonl")
@@ -182,6 +189,18 @@ def main():
     _ = Ppar
 
 
+def digest_s(a, P):
+    """Seconds of the /source SHA-256 digests at P ranks: file i on rank i % P, so the busiest
+    rank's files; SHA-256 of one file is sequential, so from P = files on it is the largest."""
+    if not a.digest_rate:
+        return 0.0
+    sizes = [float(x) * 1e9 for x in a.digest_files.split(",") if x]
+    per = [0.0] * min(P, len(sizes))
+    for i, b in enumerate(sizes):
+        per[i % P] += b
+    return max(per) / a.digest_rate
+
+
 def sharded_projection(a, W, B_in, B_out, rate):
     """Row-sharded plan (issue 16).  Per-rank work = imb(P) x (work / P) with imb(P) the plan's
     measured balance max/mean of rank bytes (bench/plan_balance.py: the real planner on a
@@ -201,16 +220,18 @@ def sharded_projection(a, W, B_in, B_out, rate):
     t_filter = Bp / a.pass_rate
     t_store = (Bq + a.pass_ratio * Bp) / a.w0_store
     quant1 = a.layers * a.gptq_layer_s if a.gptq_layer_s else Wq / (t * c)
-    T1 = a.t_fixed + quant1 + B_in / a.r_rank + t_store + t_filter
+    T1 = a.t_fixed + quant1 + B_in / a.r_rank + t_store + t_filter + digest_s(a, 1)
     print(f"row-sharded: passthrough filtered by {a.passthrough} ({Bp/1e9:.2f} GB at "
           f"{a.pass_rate/1e9:.2f} GB/s, stored {a.pass_ratio:.3f} of it), rank-0 store "
           f"{a.w0_store/1e9:.2f} GB/s, T_fixed {a.t_fixed:.1f} s, "
           + (f"GPTQ {a.gptq_layer_s:.1f} s per block x {a.layers} "
              + (f"(tensor items, largest {a.gptq_largest_s:.1f} s), " if a.gptq_largest_s
                 else "(whole units), ") if a.gptq_layer_s else "")
-          + f"plan balance {a.imbalance}; T(1) = {T1:.1f} s")
-    print("| ranks | plan max/mean | T_par s | T_ser s | wall s | speed-up | efficiency | limited by |")
-    print("|---|---|---|---|---|---|---|---|")
+          + f"plan balance {a.imbalance}, source digests at {a.digest_rate/1e9:.2f} GB/s per rank "
+          f"over files of {a.digest_files} GB; T(1) = {T1:.1f} s")
+    print("| ranks | plan max/mean | T_par s | T_ser s | digests s | wall s | speed-up | efficiency "
+          "| limited by |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for P in sorted(imb):
         r_read = min(a.r_rank, a.r_fs / P)
         read = B_in / P / r_read
@@ -240,9 +261,12 @@ def sharded_projection(a, W, B_in, B_out, rate):
         else:
             T_ser = t_store + t_filter
         fill = imb[P] * (Bq + a.pass_ratio * Bp) / P / 4 / store  # one item stored last
-        T = a.t_fixed + max(T_par, T_ser) + fill
+        T_dig = digest_s(a, P)  # after the loops, on every rank at once
+        T = a.t_fixed + max(T_par, T_ser) + fill + T_dig
         lim = "compute+read" if T_par >= T_ser else "rank-0 serial"
-        print(f"| {P} | {bal:.3f} | {T_par:.2f} | {T_ser:.2f} | {T:.2f} | {T1/T:.1f}x "
+        if T_dig > max(T_par, T_ser):
+            lim += ", digests"
+        print(f"| {P} | {bal:.3f} | {T_par:.2f} | {T_ser:.2f} | {T_dig:.2f} | {T:.2f} | {T1/T:.1f}x "
               f"| {100*T1/(P*T):.0f} % | {lim} |")
 
 
