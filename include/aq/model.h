@@ -167,7 +167,10 @@ aq_status aq_llm_forward(const aq_llm *m, const int32_t *tok, int L, float *logi
 /* Building blocks, exposed for tests. */
 void aq_rmsnorm(float *x, int64_t rows, int64_t n, const float *w, double eps);
 void aq_rope(float *x, int L, int64_t heads, int64_t head_dim, double theta);
-/*! aq_linear_fwd() : y[rows, out] = x[rows, in] W[out, in]^T (+ b[out] when not NULL). */
+/*! aq_linear_fwd() : y[rows, out] = x[rows, in] W[out, in]^T (+ b[out] when not NULL).
+ *  OpenBLAS sgemm on one OpenBLAS thread (it sets that, process-wide) per slice of 256 output
+ *  features; the slices are shared over the OpenMP threads, so a result does not depend on the
+ *  thread count. */
 void aq_linear_fwd(const float *x, int64_t rows, int64_t in, const float *W, const float *b,
                    int64_t out, float *y);
 

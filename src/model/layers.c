@@ -41,10 +41,28 @@ void aq_rope(float *x, int L, int64_t heads, int64_t head_dim, double theta) {
     }
 }
 
+/* OpenBLAS's own threads (Debian's libopenblasp is the pthreads build) and our OpenMP threads
+ * fought for the cores: libgomp's workers spin after each parallel region while OpenBLAS's
+ * threads run the next sgemm, and both sides sched_yield.  aq-calib on tinystories-qwen2-4m
+ * (64 x 128 tokens, --clean --hessian) took 10.7-23.7 s on 2 cores, 2.6 s with
+ * OPENBLAS_NUM_THREADS=1.  So OpenBLAS runs on one thread and the output features are split
+ * into fixed slices of AQ_LINEAR_SLICE over our OpenMP threads: each element is still one
+ * sgemm's dot product over `in`, and the slices do not depend on the thread count. */
+void openblas_set_num_threads(int n);
+#define AQ_LINEAR_SLICE 256
+
 void aq_linear_fwd(const float *x, int64_t rows, int64_t in, const float *W, const float *b,
                    int64_t out, float *y) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)rows, (blasint)out, (blasint)in,
-                1.0f, x, (blasint)in, W, (blasint)in, 0.0f, y, (blasint)out);
+    openblas_set_num_threads(1);
+    const int64_t slices = (out + AQ_LINEAR_SLICE - 1) / AQ_LINEAR_SLICE;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t s = 0; s < slices; s++) {
+        const int64_t o0 = s * AQ_LINEAR_SLICE;
+        const int64_t n = out - o0 < AQ_LINEAR_SLICE ? out - o0 : AQ_LINEAR_SLICE;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)rows, (blasint)n,
+                    (blasint)in, 1.0f, x, (blasint)in, W + o0 * in, (blasint)in, 0.0f, y + o0,
+                    (blasint)out);
+    }
     if (!b) return;
     for (int64_t r = 0; r < rows; r++)
         for (int64_t j = 0; j < out; j++)
