@@ -187,3 +187,10 @@ aq_itest(interrupt_resume.shard COMMAND bash ${ITD}/interrupt_resume.sh ${BIN} $
   --set quant.embeddings=true)
 set_tests_properties(interrupt_resume.shard PROPERTIES ENVIRONMENT
   "${IT_ENV};AQ_TEST_CHUNK_BYTES=4096;AQ_IR_RANKS=16;AQ_IR_LAYERS=4;AQ_IR_DELAY_MS=150")
+
+# The planned parallel-HDF5 output mode's building blocks on this stack (docs/SCALING.md §6):
+# 2 ranks, MPI-IO, 800 collectively created datasets (beyond the ~600-768 at which independent
+# metadata writes fail on Debian's HDF5 1.10.8 + Open MPI 4.1.4), collective filtered writes;
+# h5py then reads every dataset back through zstd and Fletcher32.
+aq_itest(h5par.collective COMMAND bash -c
+  "mpirun -n 2 $<TARGET_FILE:aq-bench-h5par> --out ${IT}/h5par.h5 --datasets 800 --rows 256 --cols 512 && ${PY} ${ITD}/h5par_check.py ${IT}/h5par.h5 800")
