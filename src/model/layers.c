@@ -59,9 +59,8 @@ void aq_linear_fwd(const float *x, int64_t rows, int64_t in, const float *W, con
     for (int64_t s = 0; s < slices; s++) {
         const int64_t o0 = s * AQ_LINEAR_SLICE;
         const int64_t n = out - o0 < AQ_LINEAR_SLICE ? out - o0 : AQ_LINEAR_SLICE;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)rows, (blasint)n,
-                    (blasint)in, 1.0f, x, (blasint)in, W + o0 * in, (blasint)in, 0.0f, y + o0,
-                    (blasint)out);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)rows, (blasint)n, (blasint)in,
+                    1.0f, x, (blasint)in, W + o0 * in, (blasint)in, 0.0f, y + o0, (blasint)out);
     }
     if (!b) return;
     for (int64_t r = 0; r < rows; r++)
