@@ -182,4 +182,17 @@ aq_status aq_gptq_quantize(const float *H, const aq_gptq_opts *o, const aq_quant
 void aq_gptq_update(const aq_kernels *k, int R, int K, int64_t ncols, const float *E, int64_t lde,
                     const float *U, int64_t ldu, float *W, int64_t ldw);
 
+/*! aq_gptq_update_ws() :
+ *  aq_gptq_update() with a caller-owned workspace ws of aq_gptq_update_ws_floats(R) floats
+ *  (any alignment; NULL: the unpacked kernels), into which the AVX2 twin packs E's rows and
+ *  U's column panels (src/quant/gptq_update.c); same bits as aq_gptq_update() for every ws.
+ *  aq_gptq_update() allocates one per call itself (falls back to the unpacked kernels when it
+ *  cannot); per-thread callers allocate once (the tensor driver does). */
+void aq_gptq_update_ws(const aq_kernels *k, int R, int K, int64_t ncols, const float *E,
+                       int64_t lde, const float *U, int64_t ldu, float *W, int64_t ldw, float *ws);
+
+/*! aq_gptq_update_ws_floats() : the workspace of aq_gptq_update_ws() for R rows, in floats
+ *  (R x 128 + 128 x 256 + 16: about 0.15 MB for R = 32). */
+size_t aq_gptq_update_ws_floats(int R);
+
 #endif /* AQ_GPTQ_H */

@@ -56,6 +56,7 @@ typedef struct {
     float *deq;         /* [cols] one row decoded, original order */
     uint8_t *codes;     /* [P, cols] codes, original order */
     unsigned char *par; /* [P, nblk * pbytes] */
+    float *ws;          /* aq_gptq_update_ws() workspace for P rows */
 } gbufs;
 
 static void bufs_free(gbufs *b) {
@@ -65,6 +66,7 @@ static void bufs_free(gbufs *b) {
     free(b->deq);
     free(b->codes);
     free(b->par);
+    free(b->ws);
 }
 
 static int bufs_alloc(const gjob *t, gbufs *b) {
@@ -75,7 +77,8 @@ static int bufs_alloc(const gjob *t, gbufs *b) {
     b->deq = malloc((size_t)t->cols * sizeof *b->deq);
     b->codes = malloc(pc);
     b->par = calloc((size_t)t->P * (size_t)t->nblk, t->pbytes);
-    return b->W && b->orig && b->E && b->deq && b->codes && b->par ? 0 : -1;
+    b->ws = malloc(aq_gptq_update_ws_floats(t->P) * sizeof *b->ws);
+    return b->W && b->orig && b->E && b->deq && b->codes && b->par && b->ws ? 0 : -1;
 }
 
 /* Rows [r0, r0 + R) as f32 into b->orig; 0, or -1 when one has a non-finite weight (its
@@ -187,8 +190,8 @@ static void run_panel(const gjob *t, int64_t r0, int R, gbufs *b, const unsigned
         for (int64_t i = i1; i < i2; ++i)
             do_column(t, &env, r0, R, b, i, i1, i2);
         if (i2 < cols) /* the lazy update of the trailing columns (paper, eq. 4 batched) */
-            aq_gptq_update((const aq_kernels *)t->k, R, (int)(i2 - i1), cols - i2, b->E, t->B,
-                           t->U + i1 * cols + i2, cols, b->W + i2, cols);
+            aq_gptq_update_ws((const aq_kernels *)t->k, R, (int)(i2 - i1), cols - i2, b->E, t->B,
+                              t->U + i1 * cols + i2, cols, b->W + i2, cols, b->ws);
     }
     finish_panel(t, &env, r0, R, b);
 }

@@ -271,32 +271,44 @@ START_TEST(row_blocks_equal_whole) {
 }
 END_TEST
 
-START_TEST(update_twins) {
-    uint64_t s = 99;
-    const int R = 7, K = 13;
-    const int64_t n = 77, ld = 80;
-    float *E = malloc((size_t)R * K * sizeof *E), *U = malloc((size_t)K * ld * sizeof *U);
-    float *W0 = malloc((size_t)R * ld * sizeof *W0), *W1 = malloc((size_t)R * ld * sizeof *W1);
-    for (int i = 0; i < R * K; ++i)
+/* One shape: every kernel set, with aq_gptq_update() and with an unaligned caller workspace,
+ * against the definition written out (E rows at stride lde > K, U and W at ld > ncols). */
+static void update_case(int R, int K, int64_t n, uint64_t seed) {
+    uint64_t s = seed;
+    const int64_t lde = K + 3, ld = n + 5;
+    float *E = malloc((size_t)R * (size_t)lde * sizeof *E);
+    float *U = malloc((size_t)K * (size_t)ld * sizeof *U);
+    float *W0 = malloc((size_t)R * (size_t)ld * sizeof *W0);
+    float *W1 = malloc((size_t)R * (size_t)ld * sizeof *W1);
+    float *ref = malloc((size_t)R * (size_t)ld * sizeof *ref);
+    float *ws = malloc((aq_gptq_update_ws_floats(R) + 1) * sizeof *ws);
+    ck_assert(E && U && W0 && W1 && ref && ws);
+    for (int64_t i = 0; i < R * lde; ++i)
         E[i] = (float)rng_gauss(&s);
-    for (int i = 0; i < K * ld; ++i)
+    for (int64_t i = 0; i < K * ld; ++i)
         U[i] = (float)rng_gauss(&s);
-    for (int i = 0; i < R * ld; ++i)
+    for (int64_t i = 0; i < R * ld; ++i)
         W0[i] = (float)rng_gauss(&s);
-    float *ref = malloc((size_t)R * ld * sizeof *ref);
-    memcpy(ref, W0, (size_t)R * ld * sizeof *ref);
-    /* the definition, literally */
+    memcpy(ref, W0, (size_t)R * (size_t)ld * sizeof *ref);
+    /* the definition, literally (columns n..ld-1 untouched) */
     for (int r = 0; r < R; ++r)
         for (int64_t j = 0; j < n; ++j)
             for (int k = 0; k < K; ++k)
-                ref[r * ld + j] = fmaf(-E[r * K + k], U[k * ld + j], ref[r * ld + j]);
+                ref[r * ld + j] = fmaf(-E[r * lde + k], U[k * ld + j], ref[r * ld + j]);
     int tested = 0;
     for (int simd = AQ_SIMD_SCALAR; simd < AQ_SIMD_N; ++simd) {
         const aq_kernels *k = aq_kernels_select(simd);
         if (!k) continue;
-        memcpy(W1, W0, (size_t)R * ld * sizeof *W1);
-        aq_gptq_update(k, R, K, n, E, K, U, ld, W1, ld);
-        ck_assert_msg(memcmp(W1, ref, (size_t)R * ld * sizeof *W1) == 0, "%s", aq_kernels_name(k));
+        for (int way = 0; way < 3; ++way) {
+            memcpy(W1, W0, (size_t)R * (size_t)ld * sizeof *W1);
+            if (way == 0)
+                aq_gptq_update(k, R, K, n, E, lde, U, ld, W1, ld);
+            else /* an unaligned workspace; none */
+                aq_gptq_update_ws(k, R, K, n, E, lde, U, ld, W1, ld, way == 1 ? ws + 1 : NULL);
+            ck_assert_msg(memcmp(W1, ref, (size_t)R * (size_t)ld * sizeof *W1) == 0,
+                          "%s R %d K %d n %lld way %d", aq_kernels_name(k), R, K, (long long)n,
+                          way);
+        }
         ++tested;
     }
     ck_assert_int_ge(tested, 1);
@@ -305,6 +317,21 @@ START_TEST(update_twins) {
     free(W0);
     free(W1);
     free(ref);
+    free(ws);
+}
+
+START_TEST(update_twins) {
+    /* every blocking edge of the twins: K = 1 and below the packed path's minimum, K over one
+     * packed chunk (128) and not a multiple of it, rows not a multiple of the 4- and 6-row
+     * tiles, columns below one 16-strip, not a multiple of 16, over one 256-column panel */
+    static const struct {
+        int R, K;
+        int64_t n;
+    } c[] = {{7, 13, 77},  {1, 1, 5},    {3, 1, 40},    {5, 3, 17},    {6, 4, 16},
+             {32, 128, 600}, {13, 300, 530}, {32, 129, 257}, {11, 128, 15}, {4, 256, 512},
+             {2, 7, 1},    {37, 16, 300}};
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; ++i)
+        update_case(c[i].R, c[i].K, c[i].n, 99 + i);
 }
 END_TEST
 
