@@ -30,7 +30,8 @@
  * run).
  *
  * Usage: aq-bench-gptq [--rows R] [--only qkv|o|gateup|down] [--threads N (factorization;
- *        default: OpenMP's)] [--compare] [--json FILE]
+ *        default: OpenMP's)] [--panel P (rows per GPTQ panel; default the library's)]
+ *        [--compare] [--json FILE]
  */
 #include <cblas.h>
 #include <math.h>
@@ -198,7 +199,7 @@ static int compare(const float *H, int64_t n, const char *name, const aq_gptq_hi
     return same ? 0 : -1;
 }
 
-static int run_shape(const shape *s, int64_t mrows, int threads, int cmp, result *r) {
+static int run_shape(const shape *s, int64_t mrows, int threads, int panel, int cmp, result *r) {
     const int64_t n = s->cols, R = mrows < s->rows ? mrows : s->rows;
     r->measured_rows = R;
     float *H = synthetic_hessian(n);
@@ -208,6 +209,7 @@ static int run_shape(const shape *s, int64_t mrows, int threads, int cmp, result
         W[i] = (float)(0.02 * gauss());
     aq_gptq_opts o = aq_gptq_opts_default();
     o.threads = threads;
+    if (panel > 0) o.panel = panel;
     aq_err err = {0};
     aq_gptq_hinv *hv = NULL;
     if (timed_factor(H, n, AQ_GPTQ_FACTOR_TILED, threads, s->name, &hv, &r->t_factor) != 0)
@@ -242,7 +244,7 @@ static int run_shape(const shape *s, int64_t mrows, int threads, int cmp, result
 
 int main(int argc, char **argv) {
     int64_t mrows = 1024;
-    int threads = omp_get_max_threads(), cmp = 0;
+    int threads = omp_get_max_threads(), cmp = 0, panel = 0;
     const char *only = NULL, *json = NULL;
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--rows") && i + 1 < argc)
@@ -251,21 +253,24 @@ int main(int argc, char **argv) {
             only = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--panel") && i + 1 < argc)
+            panel = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--compare"))
             cmp = 1;
         else if (!strcmp(argv[i], "--json") && i + 1 < argc)
             json = argv[++i];
         else {
             fprintf(stderr, "usage: aq-bench-gptq [--rows R] [--only qkv|o|gateup|down] "
-                            "[--threads N] [--compare] [--json FILE]\n");
+                            "[--threads N] [--panel P] [--compare] [--json FILE]\n");
             return 2;
         }
     }
-    if (mrows < 1 || threads < 1) return 2;
+    if (mrows < 1 || threads < 1 || panel < 0 || panel > 4096) return 2;
     printf("# GPTQ on Dream-7B shapes, SYNTHETIC Hessians (H = D C D, C_ij = 0.9^|i-j|), dq "
            "4-bit\n# OpenMP threads %d (updates), %d (tiled factorization, tile %d), kernel set "
-           "%s\n",
-           omp_get_max_threads(), threads, AQ_GPTQ_TILE, aq_kernels_name(aq_kernels_select(0)));
+           "%s, panel %d rows\n",
+           omp_get_max_threads(), threads, AQ_GPTQ_TILE, aq_kernels_name(aq_kernels_select(0)),
+           panel > 0 ? panel : aq_gptq_opts_default().panel);
     if (cmp) {
         double g1 = 0.0, gn = 0.0;
         capacity(threads, &g1, &gn);
@@ -282,7 +287,7 @@ int main(int argc, char **argv) {
         const shape *s = &SHAPES[k];
         if (only && strcmp(only, s->name) != 0) continue;
         result *r = &res[k];
-        if (run_shape(s, mrows, threads, cmp, r) != 0) return 1;
+        if (run_shape(s, mrows, threads, panel, cmp, r) != 0) return 1;
         done[k] = 1;
         const double w = (double)s->rows * (double)s->cols;
         printf("%-7s %6lld %6lld | %9.2f %9.0f %7.1f | %9.2f %9.0f %7.1f %7.1f | %8.2f %8.1f "

@@ -41,6 +41,7 @@ typedef struct {
     int64_t bc, nblk;         /* parameter block columns, blocks per row */
     size_t pbytes;            /* bytes of one block's parameters */
     int64_t B;                /* lazy block (columns) */
+    int64_t S;                /* sub-block inside it (columns; see run_panel) */
     int P, act_order;
     int n;
     unsigned char *arr[AQ_QF_MAX_ARRAYS];
@@ -135,7 +136,8 @@ static void fit_static(const gjob *t, const aq_qf_env *env, int64_t r0, int R, g
 }
 
 /* Column i (processing order) of every row of the panel: parameters when its block starts
- * (natural order), the code, the scaled error, and the updates inside the lazy block. */
+ * (natural order), the code, the scaled error, and its updates of columns (i, i2) (the rest
+ * of its sub-block). */
 static void do_column(const gjob *t, const aq_qf_env *env, int64_t r0, int R, gbufs *b, int64_t i,
                       int64_t i1, int64_t i2) {
     const int64_t cols = t->cols, o = t->perm[i], blk = o / t->bc, jj = o % t->bc;
@@ -157,8 +159,8 @@ static void do_column(const gjob *t, const aq_qf_env *env, int64_t r0, int R, gb
         w[i] = q;
     }
     if (i + 1 < i2)
-        aq_gptq_update((const aq_kernels *)t->k, R, 1, i2 - i - 1, b->E + (i - i1), t->B,
-                       t->U + i * cols + i + 1, cols, b->W + i + 1, cols);
+        aq_gptq_update_ws((const aq_kernels *)t->k, R, 1, i2 - i - 1, b->E + (i - i1), t->B,
+                          t->U + i * cols + i + 1, cols, b->W + i + 1, cols, b->ws);
 }
 
 /* Stored arrays and error sums of each row of the panel. */
@@ -187,8 +189,21 @@ static void run_panel(const gjob *t, int64_t r0, int R, gbufs *b, const unsigned
     const int64_t cols = t->cols;
     for (int64_t i1 = 0; i1 < cols; i1 += t->B) {
         const int64_t i2 = cols - i1 < t->B ? cols : i1 + t->B;
-        for (int64_t i = i1; i < i2; ++i)
-            do_column(t, &env, r0, R, b, i, i1, i2);
+        /* Inside the block, sub-blocks of S columns: a column updates the rest of its
+         * sub-block at once (rank 1), each sub-block the rest of the block when it is done
+         * (rank S, like the lazy update).  Every w_j still gets fmaf(-e_k, U_kj, .) for k < j
+         * ascending, so the bits are those of rank-1 updates over the whole block; S is such
+         * that a parameter block's columns are fully updated when its first column comes
+         * (describe()). */
+        for (int64_t s1 = i1; s1 < i2; s1 += t->S) {
+            const int64_t s2 = i2 - s1 < t->S ? i2 : s1 + t->S;
+            for (int64_t i = s1; i < s2; ++i)
+                do_column(t, &env, r0, R, b, i, i1, s2);
+            if (s2 < i2)
+                aq_gptq_update_ws((const aq_kernels *)t->k, R, (int)(s2 - s1), i2 - s2,
+                                  b->E + (s1 - i1), t->B, t->U + s1 * cols + s2, cols, b->W + s2,
+                                  cols, b->ws);
+        }
         if (i2 < cols) /* the lazy update of the trailing columns (paper, eq. 4 batched) */
             aq_gptq_update_ws((const aq_kernels *)t->k, R, (int)(i2 - i1), cols - i2, b->E, t->B,
                               t->U + i1 * cols + i2, cols, b->W + i2, cols, b->ws);
@@ -287,6 +302,9 @@ static int describe(gjob *t, const aq_gptq_opts *o, void *const *arr) {
      * weights only if the lazy block is a multiple of it */
     t->B = o->act_order ? o->block : (o->block + t->bc - 1) / t->bc * t->bc;
     if (t->B > t->cols) t->B = t->cols;
+    /* sub-blocks: a parameter block must not straddle two (natural order: its fit reads its
+     * columns when its first one comes); else one sub-block = the lazy block */
+    t->S = o->act_order || t->bc % 16 == 0 || 16 % t->bc == 0 ? 16 : t->B;
     t->P = o->panel;
     t->U = aq_gptq_hinv_u(t->hv);
     t->perm = aq_gptq_hinv_perm(t->hv);
