@@ -72,7 +72,7 @@ typedef struct {
     int act_order; /* 0: natural column order; 1: descending diag H with static groups */
     int threads;   /* threads of the factorization; default 1 (see Determinism and factor) */
     int panel;     /* rows processed together by one thread (cache reuse of U), >= 1;
-                      default 32; does not change any result */
+                      default 96 (measured: docs/GPTQ.md Speed); does not change any result */
     int factor;    /* aq_gptq_factor: how U is computed; default AQ_GPTQ_FACTOR_TILED */
 } aq_gptq_opts;
 
@@ -82,7 +82,7 @@ typedef struct {
  *  bits depend on `threads`; kept for comparison: bench, tests). */
 typedef enum { AQ_GPTQ_FACTOR_TILED = 0, AQ_GPTQ_FACTOR_LAPACK = 1 } aq_gptq_factor;
 
-/*! aq_gptq_opts_default() : {0.01, 128, 0, 1, 32, AQ_GPTQ_FACTOR_TILED}. */
+/*! aq_gptq_opts_default() : {0.01, 128, 0, 1, 96, AQ_GPTQ_FACTOR_TILED}. */
 aq_gptq_opts aq_gptq_opts_default(void);
 
 /*! aq_gptq_opts_check() : AQ_OK or AQ_E_CONFIG naming the bad field (damp not in (0, 1e3],

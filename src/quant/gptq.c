@@ -29,7 +29,7 @@ aq_gptq_opts aq_gptq_opts_default(void) {
                           .block = 128,
                           .act_order = 0,
                           .threads = 1,
-                          .panel = 32,
+                          .panel = 96,
                           .factor = AQ_GPTQ_FACTOR_TILED};
 }
 

@@ -7,7 +7,7 @@
  *   - correlated inputs X ~ N(0, Sigma) (AR(1) channels with log-normal scales): the output
  *     error tr((W - Q) H (W - Q)^T) of GPTQ is below the format's own search (with the same
  *     importance diag H) at 2/3/4 bits, natural order and act-order;
- *   - bit-identical arrays for 1 and 2 OpenMP threads, panel sizes 1/3/32/200 and every
+ *   - bit-identical arrays for 1 and 2 OpenMP threads, panel sizes 1/3/32/96/200 and every
  *     kernel set the CPU has; the update kernel's twins against the reference;
  *   - row blocks (aq_gptq_quantize_rows) give the whole tensor's bytes and metrics;
  *   - act-order changes the result and is deterministic;
@@ -157,9 +157,9 @@ START_TEST(threads_panels_kernels) {
                                                  AQ_DT_F32, W, rows, cols, h, "t", ref.arr, &m0,
                                                  &err),
                          AQ_OK);
-        const int panels[] = {1, 3, 32, 200};
+        const int panels[] = {1, 3, 32, 96, 200};
         for (int th = 1; th <= 2; ++th)
-            for (int pi = 0; pi < 4; ++pi)
+            for (int pi = 0; pi < 5; ++pi)
                 for (int simd = AQ_SIMD_SCALAR; simd < AQ_SIMD_N; ++simd) {
                     const aq_kernels *k = aq_kernels_select(simd);
                     if (!k) continue; /* this CPU lacks the set: covered where it has it */
