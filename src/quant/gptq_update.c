@@ -152,12 +152,24 @@ AQ_AVX2 static void tile_full(int mr, int kc, const float *ep, const float *up, 
                               int64_t ldw) {
     const __m256i z = _mm256_setzero_si256();
     switch (mr) {
-    case 6: tile_avx2(6, 1, kc, ep, up, w, ldw, z, z); break;
-    case 5: tile_avx2(5, 1, kc, ep, up, w, ldw, z, z); break;
-    case 4: tile_avx2(4, 1, kc, ep, up, w, ldw, z, z); break;
-    case 3: tile_avx2(3, 1, kc, ep, up, w, ldw, z, z); break;
-    case 2: tile_avx2(2, 1, kc, ep, up, w, ldw, z, z); break;
-    default: tile_avx2(1, 1, kc, ep, up, w, ldw, z, z); break;
+    case 6:
+        tile_avx2(6, 1, kc, ep, up, w, ldw, z, z);
+        break;
+    case 5:
+        tile_avx2(5, 1, kc, ep, up, w, ldw, z, z);
+        break;
+    case 4:
+        tile_avx2(4, 1, kc, ep, up, w, ldw, z, z);
+        break;
+    case 3:
+        tile_avx2(3, 1, kc, ep, up, w, ldw, z, z);
+        break;
+    case 2:
+        tile_avx2(2, 1, kc, ep, up, w, ldw, z, z);
+        break;
+    default:
+        tile_avx2(1, 1, kc, ep, up, w, ldw, z, z);
+        break;
     }
 }
 
@@ -166,12 +178,24 @@ AQ_AVX2 static void tile_masked(int mr, int kc, const float *ep, const float *up
     __m256i m0, m1;
     lane_masks(wn, &m0, &m1);
     switch (mr) {
-    case 6: tile_avx2(6, 0, kc, ep, up, w, ldw, m0, m1); break;
-    case 5: tile_avx2(5, 0, kc, ep, up, w, ldw, m0, m1); break;
-    case 4: tile_avx2(4, 0, kc, ep, up, w, ldw, m0, m1); break;
-    case 3: tile_avx2(3, 0, kc, ep, up, w, ldw, m0, m1); break;
-    case 2: tile_avx2(2, 0, kc, ep, up, w, ldw, m0, m1); break;
-    default: tile_avx2(1, 0, kc, ep, up, w, ldw, m0, m1); break;
+    case 6:
+        tile_avx2(6, 0, kc, ep, up, w, ldw, m0, m1);
+        break;
+    case 5:
+        tile_avx2(5, 0, kc, ep, up, w, ldw, m0, m1);
+        break;
+    case 4:
+        tile_avx2(4, 0, kc, ep, up, w, ldw, m0, m1);
+        break;
+    case 3:
+        tile_avx2(3, 0, kc, ep, up, w, ldw, m0, m1);
+        break;
+    case 2:
+        tile_avx2(2, 0, kc, ep, up, w, ldw, m0, m1);
+        break;
+    default:
+        tile_avx2(1, 0, kc, ep, up, w, ldw, m0, m1);
+        break;
     }
 }
 
@@ -280,8 +304,7 @@ __attribute__((target("avx512f,fma"))) static void update_avx512(int R, int K, i
 #endif
 
 void aq_gptq_update_ws(const aq_kernels *k, int R, int K, int64_t ncols, const float *E,
-                       int64_t lde, const float *U, int64_t ldu, float *W, int64_t ldw,
-                       float *ws) {
+                       int64_t lde, const float *U, int64_t ldu, float *W, int64_t ldw, float *ws) {
     const aq_kernels_t *kt = k ? k : aq_kernels_select(0);
     if (R <= 0 || K <= 0 || ncols <= 0) return;
 #ifdef AQ_GPTQ_X86
