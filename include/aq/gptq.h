@@ -74,6 +74,7 @@ typedef struct {
     int panel;     /* rows processed together by one thread (cache reuse of U), >= 1;
                       default 96 (measured: docs/GPTQ.md Speed); does not change any result */
     int factor;    /* aq_gptq_factor: how U is computed; default AQ_GPTQ_FACTOR_TILED */
+    int form;      /* aq_gptq_form: the algorithm's form; default AQ_GPTQ_FORM_LDL */
 } aq_gptq_opts;
 
 /*! aq_gptq_factor : the factorization path.  TILED (include/aq/gptq_factor.h): fixed
@@ -82,12 +83,18 @@ typedef struct {
  *  bits depend on `threads`; kept for comparison: bench, tests). */
 typedef enum { AQ_GPTQ_FACTOR_TILED = 0, AQ_GPTQ_FACTOR_LAPACK = 1 } aq_gptq_factor;
 
-/*! aq_gptq_opts_default() : {0.01, 128, 0, 1, 96, AQ_GPTQ_FACTOR_TILED}. */
+/*! aq_gptq_form : U: the paper's form with U (Hd^-1 = U^T U: Cholesky + triangular inverse,
+ *  2 n^3/3 flops).  LDL: the same algorithm written with the unit upper triangular factor
+ *  of Hd itself (LDL below: Cholesky only, n^3/3 flops); mathematically the same result,
+ *  different rounding (codes agree except near rounding ties; tested). */
+typedef enum { AQ_GPTQ_FORM_U = 0, AQ_GPTQ_FORM_LDL = 1 } aq_gptq_form;
+
+/*! aq_gptq_opts_default() : {0.01, 128, 0, 1, 96, AQ_GPTQ_FACTOR_TILED, AQ_GPTQ_FORM_LDL}. */
 aq_gptq_opts aq_gptq_opts_default(void);
 
 /*! aq_gptq_opts_check() : AQ_OK or AQ_E_CONFIG naming the bad field (damp not in (0, 1e3],
  *  block < 1 or > 65536, act_order not 0/1, threads < 1, panel < 1 or > 4096, factor not
- *  0/1). */
+ *  0/1, form not 0/1). */
 aq_status aq_gptq_opts_check(const aq_gptq_opts *o, aq_err *err);
 
 /*-*********************************************
@@ -116,10 +123,13 @@ int64_t aq_gptq_hinv_dead(const aq_gptq_hinv *hv);
 double aq_gptq_hinv_lambda(const aq_gptq_hinv *hv);
 
 /*! aq_gptq_hinv_perm() : the processing order: perm[i] is the original column processed
- *  i-th ([n]; the identity without act_order).  aq_gptq_hinv_u() : U row-major [n, n], upper
- *  triangle valid, in processing order (for tests and the benchmark). */
+ *  i-th ([n]; the identity without act_order).  aq_gptq_hinv_u() : row-major [n, n], upper
+ *  triangle valid, in processing order (for tests and the benchmark): U (form U) or the unit
+ *  upper triangular I + A of Hd = (I + A) D (I + A)^T (form LDL; see LDL form above).
+ *  aq_gptq_hinv_form() : the aq_gptq_form it was made with. */
 const int64_t *aq_gptq_hinv_perm(const aq_gptq_hinv *hv);
 const float *aq_gptq_hinv_u(const aq_gptq_hinv *hv);
+int aq_gptq_hinv_form(const aq_gptq_hinv *hv);
 
 /*-*********************************************
  *  Quantization

@@ -18,6 +18,7 @@ int openblas_get_num_threads(void);
 
 struct aq_gptq_hinv_s {
     int64_t n, dead;
+    int form;
     double lambda;
     int64_t *perm;          /* [n] original column processed i-th */
     unsigned char *is_dead; /* [n] by original column */
@@ -30,7 +31,8 @@ aq_gptq_opts aq_gptq_opts_default(void) {
                           .act_order = 0,
                           .threads = 1,
                           .panel = 96,
-                          .factor = AQ_GPTQ_FACTOR_TILED};
+                          .factor = AQ_GPTQ_FACTOR_TILED,
+                          .form = AQ_GPTQ_FORM_LDL};
 }
 
 aq_status aq_gptq_opts_check(const aq_gptq_opts *o, aq_err *err) {
@@ -49,6 +51,8 @@ aq_status aq_gptq_opts_check(const aq_gptq_opts *o, aq_err *err) {
     if (o->factor != AQ_GPTQ_FACTOR_TILED && o->factor != AQ_GPTQ_FACTOR_LAPACK)
         return aq_err_set(err, AQ_E_CONFIG, "gptq: factor = %d: must be 0 (tiled) or 1 (lapack)",
                           o->factor);
+    if (o->form != AQ_GPTQ_FORM_U && o->form != AQ_GPTQ_FORM_LDL)
+        return aq_err_set(err, AQ_E_CONFIG, "gptq: form = %d: must be 0 (U) or 1 (LDL)", o->form);
     return AQ_OK;
 }
 
@@ -74,6 +78,9 @@ const int64_t *aq_gptq_hinv_perm(const aq_gptq_hinv *hv) {
 }
 const float *aq_gptq_hinv_u(const aq_gptq_hinv *hv) {
     return hv->u;
+}
+int aq_gptq_hinv_form(const aq_gptq_hinv *hv) {
+    return hv->form;
 }
 const unsigned char *aq_gptq_hinv_dead_mask(const aq_gptq_hinv *hv) {
     return hv->is_dead;
@@ -166,10 +173,43 @@ static void reverse_to_u(float *A, int64_t n) {
         memset(A + i * n, 0, (size_t)i * sizeof *A);
 }
 
-/* In place: A (= J Hd' J, column-major) -> R^-1 with J Hd' J = R^T R, then U; 0, the order
- * of the failing leading minor, or < 0 (out of memory / internal). */
+/* LDL form: V = J R^T J (upper, Hd = V V^T) -> I + A, A_ij = V_ij / V_jj (i < j), row by
+ * row; -1 out of memory. */
+static int scale_to_unit(float *V, int64_t n) {
+    float *d = malloc((size_t)n * sizeof *d);
+    if (!d) return -1;
+    for (int64_t j = 0; j < n; ++j)
+        d[j] = V[j * n + j];
+    for (int64_t i = 0; i < n; ++i) {
+        float *v = V + i * n;
+        for (int64_t j = i + 1; j < n; ++j)
+            v[j] /= d[j];
+        v[i] = 1.0f;
+    }
+    free(d);
+    return 0;
+}
+
+/* In place: A (= J Hd' J, column-major) -> R^-1 with J Hd' J = R^T R, then U (form U); or R,
+ * then V = J R^T J and I + A (form LDL); 0, the order of the failing leading minor, or < 0
+ * (out of memory / internal). */
 static int64_t factor(float *A, int64_t n, const aq_gptq_opts *o) {
     int64_t info;
+    if (o->form == AQ_GPTQ_FORM_LDL) {
+        if (o->factor == AQ_GPTQ_FACTOR_TILED) {
+            info = aq_chol_tiled(A, n, AQ_GPTQ_TILE, o->threads);
+        } else {
+            const int saved = openblas_get_num_threads();
+            openblas_set_num_threads(o->threads);
+            info = LAPACKE_spotrf(LAPACK_COL_MAJOR, 'U', (lapack_int)n, A, (lapack_int)n);
+            openblas_set_num_threads(saved);
+        }
+        if (info == 0) {
+            reverse_to_u(A, n);
+            if (scale_to_unit(A, n) != 0) info = -1;
+        }
+        return info;
+    }
     if (o->factor == AQ_GPTQ_FACTOR_TILED) {
         info = aq_chol_inverse_tiled(A, n, AQ_GPTQ_TILE, o->threads);
     } else {
@@ -197,6 +237,7 @@ aq_status aq_gptq_hinv_create(const float *H, int64_t n, const aq_gptq_opts *o, 
     aq_gptq_hinv *hv = calloc(1, sizeof *hv);
     if (hv) {
         hv->n = n;
+        hv->form = o->form;
         hv->perm = malloc((size_t)n * sizeof *hv->perm);
         hv->is_dead = malloc((size_t)n);
         hv->u = malloc((size_t)n * (size_t)n * sizeof *hv->u);

@@ -43,6 +43,7 @@ typedef struct {
     int64_t B;                /* lazy block (columns) */
     int64_t S;                /* sub-block inside it (columns; see run_panel) */
     int P, act_order;
+    int ldl; /* form LDL (include/aq/gptq.h): U holds I + A */
     int n;
     unsigned char *arr[AQ_QF_MAX_ARRAYS];
     size_t row_bytes[AQ_QF_MAX_ARRAYS];
@@ -58,6 +59,8 @@ typedef struct {
     uint8_t *codes;     /* [P, cols] codes, original order */
     unsigned char *par; /* [P, nblk * pbytes] */
     float *ws;          /* aq_gptq_update_ws() workspace for P rows */
+    float *w0;          /* LDL: [P, cols] the rows before any update, processing order */
+    float *Y;           /* LDL: [P, bc] a parameter block's fit input */
 } gbufs;
 
 static void bufs_free(gbufs *b) {
@@ -68,6 +71,8 @@ static void bufs_free(gbufs *b) {
     free(b->codes);
     free(b->par);
     free(b->ws);
+    free(b->w0);
+    free(b->Y);
 }
 
 static int bufs_alloc(const gjob *t, gbufs *b) {
@@ -79,6 +84,11 @@ static int bufs_alloc(const gjob *t, gbufs *b) {
     b->codes = malloc(pc);
     b->par = calloc((size_t)t->P * (size_t)t->nblk, t->pbytes);
     b->ws = malloc(aq_gptq_update_ws_floats(t->P) * sizeof *b->ws);
+    if (t->ldl) {
+        b->w0 = malloc(pc * sizeof *b->w0);
+        b->Y = malloc((size_t)t->P * (size_t)t->bc * sizeof *b->Y);
+        if (!b->w0 || !b->Y) return -1;
+    }
     return b->W && b->orig && b->E && b->deq && b->codes && b->par && b->ws ? 0 : -1;
 }
 
@@ -110,6 +120,41 @@ static void init_work(const gjob *t, int R, gbufs *b, const unsigned char *is_de
             const int64_t j = t->perm[i];
             w[i] = is_dead[j] ? 0.0f : o[j];
         }
+    }
+    if (t->ldl) memcpy(b->w0, b->W, (size_t)R * (size_t)t->cols * sizeof *b->W);
+}
+
+/* LDL form: the fit input of the parameter block at columns [i, i + n) (natural order), into
+ * b->Y [R, n].  The form U's rows hold, when column i comes, w0 + x with x the optimal
+ * compensation of the errors so far (OBS); the LDL rows hold w0 + c, c = x (I + A_gg) with
+ * A_gg the block's diagonal block of A (both from Hd = V V^T, V = (I + A) S: x = d V_12 V_22^-1
+ * and c = d V_12 S_g^-1 for the errors d of the columns before i; V_22^-1's leading block is
+ * V_gg^-1).  So x = c (I + A_gg)^-1: a unit triangular solve x_j = c_j - sum_{m<j} x_m A_mj,
+ * in 16-column sub-blocks as the pass (aq_gptq_update: fixed order). */
+static void ldl_fit_input(const gjob *t, int R, gbufs *b, int64_t i, int64_t n) {
+    const int64_t cols = t->cols;
+    const aq_kernels *k = (const aq_kernels *)t->k;
+    float *Y = b->Y;
+    for (int r = 0; r < R; ++r) {
+        const float *w = b->W + (size_t)r * (size_t)cols + i,
+                    *w0 = b->w0 + (size_t)r * (size_t)cols + i;
+        for (int64_t j = 0; j < n; ++j)
+            Y[r * n + j] = w[j] - w0[j];
+    }
+    const float *A = t->U + i * cols + i;
+    for (int64_t s1 = 0; s1 < n; s1 += 16) {
+        const int64_t s2 = n - s1 < 16 ? n : s1 + 16;
+        for (int64_t m = s1; m + 1 < s2; ++m)
+            aq_gptq_update_ws(k, R, 1, s2 - m - 1, Y + m, n, A + m * cols + m + 1, cols, Y + m + 1,
+                              n, b->ws);
+        if (s2 < n)
+            aq_gptq_update_ws(k, R, (int)(s2 - s1), n - s2, Y + s1, n, A + s1 * cols + s2, cols,
+                              Y + s2, n, b->ws);
+    }
+    for (int r = 0; r < R; ++r) {
+        const float *w0 = b->w0 + (size_t)r * (size_t)cols + i;
+        for (int64_t j = 0; j < n; ++j)
+            Y[r * n + j] += w0[j];
     }
 }
 
@@ -144,8 +189,12 @@ static void do_column(const gjob *t, const aq_qf_env *env, int64_t r0, int R, gb
     const size_t prow = (size_t)t->nblk * t->pbytes;
     if (!t->act_order && i % t->bc == 0) {
         const int64_t n = cols - i < t->bc ? cols - i : t->bc;
+        if (t->ldl) ldl_fit_input(t, R, b, i, n);
         for (int r = 0; r < R; ++r)
-            if (t->g->fit(env, b->W + (size_t)r * (size_t)cols + i, t->hp ? t->hp + i : NULL, n,
+            if (t->g->fit(env,
+                          t->ldl ? b->Y + (size_t)r * (size_t)n
+                                 : b->W + (size_t)r * (size_t)cols + i,
+                          t->hp ? t->hp + i : NULL, n,
                           b->par + (size_t)r * prow + (size_t)blk * t->pbytes))
                 note_overflow(t, r0 + r, i);
     }
@@ -155,7 +204,9 @@ static void do_column(const gjob *t, const aq_qf_env *env, int64_t r0, int R, gb
         const float x = w[i];
         const float q = t->g->round(t->p, b->par + (size_t)r * prow + (size_t)blk * t->pbytes, jj,
                                     x, b->codes + (size_t)r * (size_t)cols + o);
-        b->E[(size_t)r * (size_t)t->B + (size_t)(i - i1)] = (x - q) / d;
+        /* U: e = (w' - q) / U_ii, w_j -= e U_ij;  LDL: w_j += (w0 - q) A_ij (LDL form) */
+        b->E[(size_t)r * (size_t)t->B + (size_t)(i - i1)] =
+            t->ldl ? q - b->w0[(size_t)r * (size_t)cols + i] : (x - q) / d;
         w[i] = q;
     }
     if (i + 1 < i2)
@@ -306,6 +357,7 @@ static int describe(gjob *t, const aq_gptq_opts *o, void *const *arr) {
      * columns when its first one comes); else one sub-block = the lazy block */
     t->S = o->act_order || t->bc % 16 == 0 || 16 % t->bc == 0 ? 16 : t->B;
     t->P = o->panel;
+    t->ldl = aq_gptq_hinv_form(t->hv) == AQ_GPTQ_FORM_LDL;
     t->U = aq_gptq_hinv_u(t->hv);
     t->perm = aq_gptq_hinv_perm(t->hv);
     return 0;

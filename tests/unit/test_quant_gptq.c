@@ -335,6 +335,65 @@ START_TEST(update_twins) {
 }
 END_TEST
 
+/* The LDL form (default) against the U form of the paper: the same algorithm in exact
+ * arithmetic, so the same codes except near rounding ties, and the same output error. */
+START_TEST(ldl_form_equals_u_form) {
+    const aq_quant_params *p = &k_params[_i];
+    const int64_t rows = 24, cols = 512;
+    float *W = make_weights(rows, cols, 301 + (uint64_t)_i);
+    float *H = make_hessian(cols, 2048, 0.9, 9);
+    float *h = diag_of(H, cols);
+    float *qu = malloc((size_t)(rows * cols) * sizeof *qu),
+          *ql = malloc((size_t)(rows * cols) * sizeof *ql);
+    ck_assert(qu && ql);
+    char b[64];
+    for (int act = 0; act < 2; ++act) {
+        arrays au = arrays_alloc(p, rows, cols), al = arrays_alloc(p, rows, cols);
+        aq_err err = {0};
+        aq_gptq_opts o = aq_gptq_opts_default();
+        ck_assert_int_eq(o.form, AQ_GPTQ_FORM_LDL);
+        o.act_order = act;
+        o.block = 64;
+        ck_assert_msg(aq_gptq_quantize(H, &o, p, NULL, W, rows, cols, h, "t", al.arr, NULL, &err) ==
+                          AQ_OK,
+                      "%s", err.msg);
+        o.form = AQ_GPTQ_FORM_U;
+        ck_assert_msg(aq_gptq_quantize(H, &o, p, NULL, W, rows, cols, h, "t", au.arr, NULL, &err) ==
+                          AQ_OK,
+                      "%s", err.msg);
+        aq_qformat_dequantize_rows(p, (const void *const *)au.arr, rows, cols, qu);
+        aq_qformat_dequantize_rows(p, (const void *const *)al.arr, rows, cols, ql);
+        int64_t same = 0;
+        double dsum = 0.0, qsum = 0.0;
+        for (int64_t i = 0; i < rows * cols; ++i) {
+            same += qu[i] == ql[i];
+            dsum += fabs((double)qu[i] - (double)ql[i]);
+            qsum += fabs((double)qu[i]);
+        }
+        const double eu = output_error(p, &au, W, H, rows, cols),
+                     el = output_error(p, &al, W, H, rows, cols);
+        const double fs = (double)same / (double)(rows * cols), rd = dsum / qsum;
+        printf("gptq %-22s act %d: LDL vs U form: %.4f of weights equal, mean |dq| / mean |q| "
+               "%.1e, output error %.4e vs %.4e (%.4fx)\n",
+               pname(p, b, sizeof b), act, fs, rd, el, eu, el / eu);
+        fflush(stdout);
+        /* equal codes can dequantize differently when a fitted f32 scale differs in its
+         * last bits: the dequantized rows are compared by their mean difference */
+        ck_assert_msg(rd < 0.02, "%s act %d: mean |dq| / mean |q| = %g", b, act, rd);
+        /* one flipped rounding changes the rest of its row (GPTQ propagates it): 3 % */
+        ck_assert_msg(fabs(el / eu - 1.0) < 0.03, "%s act %d: output error %g vs %g", b, act, el,
+                      eu);
+        arrays_free(&au);
+        arrays_free(&al);
+    }
+    free(qu);
+    free(ql);
+    free(W);
+    free(H);
+    free(h);
+}
+END_TEST
+
 START_TEST(act_order_changes_and_repeats) {
     const aq_quant_params p = {4, 32, AQ_METHOD_MSE, AQ_SCALE_F16, 0, 0};
     const int64_t rows = 16, cols = 256;
@@ -373,6 +432,7 @@ START_TEST(u_is_inverse_cholesky) {
     const int64_t n = 40;
     float *H = make_hessian(n, 200, 0.7, 8);
     aq_gptq_opts o = aq_gptq_opts_default();
+    o.form = AQ_GPTQ_FORM_U;
     aq_gptq_hinv *hv = NULL;
     aq_err err = {0};
     ck_assert_int_eq(aq_gptq_hinv_create(H, n, &o, "t", &hv, &err), AQ_OK);
@@ -399,6 +459,30 @@ START_TEST(u_is_inverse_cholesky) {
             maxdev = dev > maxdev ? dev : maxdev;
         }
     ck_assert_msg(maxdev < 1e-3, "max |U^T U Hd - I| = %g", maxdev);
+    /* form LDL: M = I + A, Hd = V V^T with V = M S (S diagonal) = U^-1, so U M = S^-1 is
+     * diagonal */
+    o.form = AQ_GPTQ_FORM_LDL;
+    aq_gptq_hinv *hl = NULL;
+    ck_assert_int_eq(aq_gptq_hinv_create(H, n, &o, "t", &hl, &err), AQ_OK);
+    ck_assert_int_eq(aq_gptq_hinv_form(hl), AQ_GPTQ_FORM_LDL);
+    const float *M = aq_gptq_hinv_u(hl);
+    double offmax = 0.0, dmin = INFINITY;
+    for (int64_t i = 0; i < n; ++i) {
+        ck_assert(M[i * n + i] == 1.0f);
+        for (int64_t j = 0; j < n; ++j) {
+            if (j < i) ck_assert(M[i * n + j] == 0.0f);
+            double s = 0.0;
+            for (int64_t k = i; k <= j; ++k)
+                s += (double)U[i * n + k] * (double)M[k * n + j];
+            if (i == j)
+                dmin = fabs(s) < dmin ? fabs(s) : dmin;
+            else
+                offmax = fabs(s) > offmax ? fabs(s) : offmax;
+        }
+    }
+    ck_assert_msg(offmax < 1e-4 * dmin, "U (I + A) not diagonal: off %g, diagonal >= %g", offmax,
+                  dmin);
+    aq_gptq_hinv_free(hl);
     aq_gptq_hinv_free(hv);
     free(H);
 }
@@ -513,6 +597,7 @@ static Suite *gptq_suite(void) {
     tcase_add_test(tc, row_alone_equals_row_in_panel);
     tcase_add_loop_test(tc, row_blocks_equal_whole, 0, N_PARAMS);
     tcase_add_test(tc, update_twins);
+    tcase_add_loop_test(tc, ldl_form_equals_u_form, 0, N_PARAMS);
     tcase_add_test(tc, act_order_changes_and_repeats);
     tcase_add_test(tc, u_is_inverse_cholesky);
     tcase_add_test(tc, dead_columns);
