@@ -38,6 +38,7 @@ typedef struct {
     int64_t row0;             /* tensor row of local row 0 (messages only) */
     const float *h;           /* original order, NULL: all 1 */
     const float *hp;          /* processing order (h when there is no permutation) */
+    const float *negT;        /* LDL, natural order: [nblk][bc][bc] -(I + A_gg)^-1 per block */
     int64_t bc, nblk;         /* parameter block columns, blocks per row */
     size_t pbytes;            /* bytes of one block's parameters */
     int64_t B;                /* lazy block (columns) */
@@ -61,6 +62,7 @@ typedef struct {
     float *ws;          /* aq_gptq_update_ws() workspace for P rows */
     float *w0;          /* LDL: [P, cols] the rows before any update, processing order */
     float *Y;           /* LDL: [P, bc] a parameter block's fit input */
+    float *C;           /* LDL: [P, bc] its corrections so far */
 } gbufs;
 
 static void bufs_free(gbufs *b) {
@@ -73,6 +75,7 @@ static void bufs_free(gbufs *b) {
     free(b->ws);
     free(b->w0);
     free(b->Y);
+    free(b->C);
 }
 
 static int bufs_alloc(const gjob *t, gbufs *b) {
@@ -87,7 +90,8 @@ static int bufs_alloc(const gjob *t, gbufs *b) {
     if (t->ldl) {
         b->w0 = malloc(pc * sizeof *b->w0);
         b->Y = malloc((size_t)t->P * (size_t)t->bc * sizeof *b->Y);
-        if (!b->w0 || !b->Y) return -1;
+        b->C = malloc((size_t)t->P * (size_t)t->bc * sizeof *b->C);
+        if (!b->w0 || !b->Y || !b->C) return -1;
     }
     return b->W && b->orig && b->E && b->deq && b->codes && b->par && b->ws ? 0 : -1;
 }
@@ -129,33 +133,57 @@ static void init_work(const gjob *t, int R, gbufs *b, const unsigned char *is_de
  * compensation of the errors so far (OBS); the LDL rows hold w0 + c, c = x (I + A_gg) with
  * A_gg the block's diagonal block of A (both from Hd = V V^T, V = (I + A) S: x = d V_12 V_22^-1
  * and c = d V_12 S_g^-1 for the errors d of the columns before i; V_22^-1's leading block is
- * V_gg^-1).  So x = c (I + A_gg)^-1: a unit triangular solve x_j = c_j - sum_{m<j} x_m A_mj,
- * in 16-column sub-blocks as the pass (aq_gptq_update: fixed order). */
+ * V_gg^-1).  So x = c T, T = (I + A_gg)^-1 (upper, precomputed: block_inverses()): with the
+ * update kernel, Y = w0 - c (-T) in 64-column chunks (T's zeros below the diagonal skipped). */
 static void ldl_fit_input(const gjob *t, int R, gbufs *b, int64_t i, int64_t n) {
     const int64_t cols = t->cols;
-    const aq_kernels *k = (const aq_kernels *)t->k;
-    float *Y = b->Y;
+    float *Y = b->Y, *C = b->C;
     for (int r = 0; r < R; ++r) {
         const float *w = b->W + (size_t)r * (size_t)cols + i,
                     *w0 = b->w0 + (size_t)r * (size_t)cols + i;
-        for (int64_t j = 0; j < n; ++j)
-            Y[r * n + j] = w[j] - w0[j];
+        for (int64_t j = 0; j < n; ++j) {
+            C[r * n + j] = w[j] - w0[j];
+            Y[r * n + j] = w0[j];
+        }
     }
-    const float *A = t->U + i * cols + i;
-    for (int64_t s1 = 0; s1 < n; s1 += 16) {
-        const int64_t s2 = n - s1 < 16 ? n : s1 + 16;
-        for (int64_t m = s1; m + 1 < s2; ++m)
-            aq_gptq_update_ws(k, R, 1, s2 - m - 1, Y + m, n, A + m * cols + m + 1, cols, Y + m + 1,
-                              n, b->ws);
-        if (s2 < n)
-            aq_gptq_update_ws(k, R, (int)(s2 - s1), n - s2, Y + s1, n, A + s1 * cols + s2, cols,
-                              Y + s2, n, b->ws);
+    const float *nT = t->negT + (size_t)(i / t->bc) * (size_t)t->bc * (size_t)t->bc;
+    for (int64_t c0 = 0; c0 < n; c0 += 64) {
+        const int64_t nc = n - c0 < 64 ? n - c0 : 64;
+        aq_gptq_update_ws((const aq_kernels *)t->k, R, (int)(c0 + nc), nc, C, n, nT + c0, t->bc,
+                          Y + c0, n, b->ws);
     }
-    for (int r = 0; r < R; ++r) {
-        const float *w0 = b->w0 + (size_t)r * (size_t)cols + i;
-        for (int64_t j = 0; j < n; ++j)
-            Y[r * n + j] += w0[j];
+}
+
+/* LDL, natural order: -(I + A_gg)^-1 of every parameter block (the last one may be short),
+ * [nblk][bc][bc] row-major, by back substitution in double; NULL out of memory. */
+static float *block_inverses(const gjob *t) {
+    const int64_t bc = t->bc, cols = t->cols;
+    float *nT = calloc((size_t)t->nblk * (size_t)(bc * bc), sizeof *nT);
+    double *row = malloc((size_t)bc * sizeof *row);
+    if (!nT || !row) {
+        free(nT);
+        free(row);
+        return NULL;
     }
+    for (int64_t blk = 0; blk < t->nblk; ++blk) {
+        const int64_t g0 = blk * bc, n = cols - g0 < bc ? cols - g0 : bc;
+        const float *A = t->U + g0 * cols + g0;
+        float *T = nT + (size_t)blk * (size_t)(bc * bc);
+        for (int64_t r = n - 1; r >= 0; --r) { /* T_rj = [r == j] - sum_{r<m<=j} A_rm T_mj */
+            for (int64_t j = r; j < n; ++j)
+                row[j] = r == j ? 1.0 : 0.0;
+            for (int64_t m = r + 1; m < n; ++m) { /* rows of T below: stored negated */
+                const double a = (double)A[r * cols + m];
+                const float *tm = T + m * bc;
+                for (int64_t j = m; j < n; ++j)
+                    row[j] += a * (double)tm[j];
+            }
+            for (int64_t j = r; j < n; ++j)
+                T[r * bc + j] = (float)-row[j];
+        }
+    }
+    free(row);
+    return nT;
 }
 
 /* Records the first overflowing block of row r (original column c0). */
@@ -406,9 +434,12 @@ aq_status aq_gptq_quantize_rows(const aq_gptq_hinv *hv, const aq_gptq_opts *o,
     int fail;
     float *hp = permuted_h(&t, &fail);
     t.hp = hp ? hp : h;
+    float *negT = t.ldl && !t.act_order ? block_inverses(&t) : NULL;
+    t.negT = negT;
     t.rs = malloc((size_t)t.rows * sizeof *t.rs);
-    if (fail || !t.rs || run_all(&t) != 0) {
+    if (fail || (t.ldl && !t.act_order && !negT) || !t.rs || run_all(&t) != 0) {
         free(hp);
+        free(negT);
         free(t.rs);
         return aq_err_set(err, AQ_E_NOMEM, "tensor %s: out of memory for GPTQ of %lld x %lld", name,
                           (long long)t.rows, (long long)cols);
@@ -418,6 +449,7 @@ aq_status aq_gptq_quantize_rows(const aq_gptq_hinv *hv, const aq_gptq_opts *o,
         for (int i = 0; i < AQ_ES_N; ++i)
             row_sums[r * AQ_QF_ROW_SUMS + i] = t.rs[r].l[i];
     free(hp);
+    free(negT);
     free(t.rs);
     return st;
 }
