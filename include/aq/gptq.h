@@ -33,6 +33,23 @@
  * opts.factor = AQ_GPTQ_FACTOR_LAPACK, from one LAPACK spotrf + strtri call on opts.threads
  * OpenBLAS threads (the earlier path; the two agree to ~1e-6 relative, not bit for bit).
  *
+ * LDL form (opts.form = AQ_GPTQ_FORM_LDL, the default; J. Chee, Y. Cai, V. Kuleshov, C. De Sa,
+ * "QuIP: 2-Bit Quantization of Large Language Models With Guarantees", NeurIPS 2023: LDLQ,
+ * shown there to equal GPTQ): V = J R^T J above is Hd's own factor, Hd = V V^T, and writing
+ * V = (I + A) S (A strictly upper, S = diag V) the algorithm needs no inverse:
+ *     w'_k = w_k + sum_{i<k} (w_i - q_i) A_ik,   q_k = the rounding of w'_k
+ * with w the row before any update (w' is the U form's updated weight, in exact arithmetic).
+ * So only the Cholesky of J Hd J is computed (n^3/3 flops, aq_chol_tiled()); A replaces U in
+ * the same kernel and blocking (e_k = q_k - w_k instead of (w'_k - q_k) / U_kk).  Grouping
+ * needs one more step: the U form fits a parameter block [g, g + b) from its PARTIALLY
+ * updated weights w + x when column g comes (x: the optimal compensation of the errors of
+ * the columns before g), the LDL rows then hold w + c with c = x (I + A_gg), A_gg the
+ * block's b x b diagonal block; the fit input w + c (I + A_gg)^-1 is formed with the update
+ * kernel and a per-block inverse computed once per call (rows x n x ~0.6 b flops: ~7 % of
+ * the updates at n = 3584, b = 256; 1.4 % at 18944).  Same results up to rounding: codes
+ * agree except near rounding ties, which GPTQ propagates along the row (tests: output error
+ * within 3 % for every format, mostly identical codes).  The U form stays (AQ_GPTQ_FORM_U).
+ *
  * Dead columns (H_jj = 0: the input channel is never active) get H_jj = 1 and W[:, j] = 0,
  * as the paper's code does.  Activation order (act_order): columns are processed by
  * descending diag H (ties by index), with "static groups": every parameter block is fitted
@@ -85,8 +102,8 @@ typedef enum { AQ_GPTQ_FACTOR_TILED = 0, AQ_GPTQ_FACTOR_LAPACK = 1 } aq_gptq_fac
 
 /*! aq_gptq_form : U: the paper's form with U (Hd^-1 = U^T U: Cholesky + triangular inverse,
  *  2 n^3/3 flops).  LDL: the same algorithm written with the unit upper triangular factor
- *  of Hd itself (LDL below: Cholesky only, n^3/3 flops); mathematically the same result,
- *  different rounding (codes agree except near rounding ties; tested). */
+ *  of Hd itself ("LDL form" above: Cholesky only, n^3/3 flops); mathematically the same
+ *  result, different rounding (codes agree except near rounding ties; tested). */
 typedef enum { AQ_GPTQ_FORM_U = 0, AQ_GPTQ_FORM_LDL = 1 } aq_gptq_form;
 
 /*! aq_gptq_opts_default() : {0.01, 128, 0, 1, 96, AQ_GPTQ_FACTOR_TILED, AQ_GPTQ_FORM_LDL}. */
@@ -125,7 +142,7 @@ double aq_gptq_hinv_lambda(const aq_gptq_hinv *hv);
 /*! aq_gptq_hinv_perm() : the processing order: perm[i] is the original column processed
  *  i-th ([n]; the identity without act_order).  aq_gptq_hinv_u() : row-major [n, n], upper
  *  triangle valid, in processing order (for tests and the benchmark): U (form U) or the unit
- *  upper triangular I + A of Hd = (I + A) D (I + A)^T (form LDL; see LDL form above).
+ *  upper triangular I + A of Hd = (I + A) S^2 (I + A)^T (form LDL; "LDL form" above).
  *  aq_gptq_hinv_form() : the aq_gptq_form it was made with. */
 const int64_t *aq_gptq_hinv_perm(const aq_gptq_hinv *hv);
 const float *aq_gptq_hinv_u(const aq_gptq_hinv *hv);
