@@ -11,8 +11,9 @@
  * AR(1) channels) and log-normal channel scales D; it is dense and positive definite, so the
  * factorization does its full work.  Weights are Gaussian.  Format: dq 4-bit (default layout).
  *
- * Per shape: the factorization (aq_gptq_hinv_create: tiled Cholesky + triangular inverse,
- * include/aq/gptq_factor.h, n^3/3 + n^3/3 flops, --threads OpenMP threads), the GPTQ pass (rows x
+ * Per shape: the factorization (aq_gptq_hinv_create: tiled Cholesky [+ triangular inverse],
+ * include/aq/gptq_factor.h, n^3/3 flops in the LDL form (default), n^3/3 + n^3/3 in the U
+ * form (--form u), --threads OpenMP threads), the GPTQ pass (rows x
  * cols^2 flops of updates, one FMA per (row, i < j) pair, plus the format's fits), the dq search
  * alone on the same rows, and the BLAS rate of sgemm on the update's shape (the "floor" our own
  * fixed-order kernel is compared to).  The GPTQ pass and the dq search are timed on `--rows` rows
