@@ -141,23 +141,30 @@ static int order_columns(const float *H, aq_gptq_hinv *hv, int act_order) {
     return 0;
 }
 
-/* A = J P^T Hd P J as a full symmetric matrix (only A's upper triangle is read by LAPACK's
- * 'U' in column-major order = A's lower triangle row-major; we fill both). */
+/* A = J P^T Hd P J: its lower triangle row-major (= the upper triangle column-major, all that
+ * LAPACK's 'U' and the tiled factorization read), in 64 x 64 tiles so that the reads of H's
+ * upper triangle (a column of it per row of A) stay in cache; the strictly upper part
+ * row-major is zeroed (the factorizations zero or ignore it). */
 static void fill_reversed(const float *H, const aq_gptq_hinv *hv, float *A) {
-    const int64_t n = hv->n;
-    for (int64_t a = 0; a < n; ++a) {
-        const int64_t i = hv->perm[n - 1 - a];
-        for (int64_t b = 0; b <= a; ++b) {
-            const int64_t j = hv->perm[n - 1 - b];
-            float v;
-            if (i == j)
-                v = (float)((hv->is_dead[i] ? 1.0 : (double)H[i * n + i]) + hv->lambda);
-            else
-                v = i < j ? H[i * n + j] : H[j * n + i];
-            A[a * n + b] = v;
-            A[b * n + a] = v;
-        }
+    const int64_t n = hv->n, T = 64;
+    for (int64_t a0 = 0; a0 < n; a0 += T) {
+        const int64_t a1 = n - a0 < T ? n : a0 + T;
+        for (int64_t b0 = 0; b0 <= a0; b0 += T)
+            for (int64_t a = a0; a < a1; ++a) {
+                const int64_t i = hv->perm[n - 1 - a], b1 = a + 1 < b0 + T ? a + 1 : b0 + T;
+                for (int64_t b = b0; b < b1; ++b) {
+                    const int64_t j = hv->perm[n - 1 - b];
+                    float v;
+                    if (i == j)
+                        v = (float)((hv->is_dead[i] ? 1.0 : (double)H[i * n + i]) + hv->lambda);
+                    else
+                        v = i < j ? H[i * n + j] : H[j * n + i];
+                    A[a * n + b] = v;
+                }
+            }
     }
+    for (int64_t a = 0; a + 1 < n; ++a)
+        memset(A + a * n + a + 1, 0, (size_t)(n - a - 1) * sizeof *A);
 }
 
 /* R^-1 (column-major, upper) -> U row-major: the flat reversal (gptq.h); the strictly lower
