@@ -83,6 +83,7 @@ AQ_AVX2 static void update_avx2_direct(int R, int K, int64_t ncols, const float 
         for (; r + 4 <= R; r += 4) {
             float *w0 = W + r * ldw + j;
             __m256 a[4][2];
+#pragma GCC unroll 4
             for (int i = 0; i < 4; ++i) {
                 a[i][0] = _mm256_maskload_ps(w0 + i * ldw, m0);
                 a[i][1] = _mm256_maskload_ps(w0 + i * ldw + 8, m1);
@@ -91,12 +92,14 @@ AQ_AVX2 static void update_avx2_direct(int R, int K, int64_t ncols, const float 
             for (int k = 0; k < K; ++k) {
                 const __m256 u0 = _mm256_maskload_ps(U + k * ldu + j, m0);
                 const __m256 u1 = _mm256_maskload_ps(U + k * ldu + j + 8, m1);
+#pragma GCC unroll 4
                 for (int i = 0; i < 4; ++i) {
                     const __m256 ek = _mm256_broadcast_ss(e + i * lde + k);
                     a[i][0] = _mm256_fnmadd_ps(ek, u0, a[i][0]);
                     a[i][1] = _mm256_fnmadd_ps(ek, u1, a[i][1]);
                 }
             }
+#pragma GCC unroll 4
             for (int i = 0; i < 4; ++i) {
                 _mm256_maskstore_ps(w0 + i * ldw, m0, a[i][0]);
                 _mm256_maskstore_ps(w0 + i * ldw + 8, m1, a[i][1]);
