@@ -18,7 +18,8 @@
  *       (12 accumulators), k innermost; the last strip's columns masked.
  * Without a workspace, or for K < AQ_GPTQ_KMIN (the rank-1 updates inside a block), the
  * unpacked 4 x 16 tiles (the earlier kernel, masked tail).  The AVX-512 twin is the earlier
- * unpacked 4 x 32 kernel (not re-blocked: no AVX-512 host to measure or test it on here).
+ * unpacked 4 x 32 kernel (not re-blocked: no AVX-512 host to measure or test it on here;
+ * its accumulators now unrolled into registers, a compiler hint that changes no arithmetic).
  * The twins are compiled for their ISA with function target attributes and only called when
  * the kernel set says the CPU has it.
  */
@@ -271,6 +272,7 @@ __attribute__((target("avx512f,fma"))) static void update_avx512(int R, int K, i
         for (; r + 4 <= R; r += 4) {
             float *w0 = W + r * ldw + j;
             __m512 a[4][2];
+#pragma GCC unroll 4
             for (int i = 0; i < 4; ++i) {
                 a[i][0] = _mm512_loadu_ps(w0 + i * ldw);
                 a[i][1] = _mm512_loadu_ps(w0 + i * ldw + 16);
@@ -279,12 +281,14 @@ __attribute__((target("avx512f,fma"))) static void update_avx512(int R, int K, i
             for (int k = 0; k < K; ++k) {
                 const __m512 u0 = _mm512_loadu_ps(U + k * ldu + j);
                 const __m512 u1 = _mm512_loadu_ps(U + k * ldu + j + 16);
+#pragma GCC unroll 4
                 for (int i = 0; i < 4; ++i) {
                     const __m512 ek = _mm512_set1_ps(e[i * lde + k]);
                     a[i][0] = _mm512_fnmadd_ps(ek, u0, a[i][0]);
                     a[i][1] = _mm512_fnmadd_ps(ek, u1, a[i][1]);
                 }
             }
+#pragma GCC unroll 4
             for (int i = 0; i < 4; ++i) {
                 _mm512_storeu_ps(w0 + i * ldw, a[i][0]);
                 _mm512_storeu_ps(w0 + i * ldw + 16, a[i][1]);
