@@ -11,8 +11,9 @@
  * AR(1) channels) and log-normal channel scales D; it is dense and positive definite, so the
  * factorization does its full work.  Weights are Gaussian.  Format: dq 4-bit (default layout).
  *
- * Per shape: the factorization (aq_gptq_hinv_create: tiled Cholesky + triangular inverse,
- * include/aq/gptq_factor.h, n^3/3 + n^3/3 flops, --threads OpenMP threads), the GPTQ pass (rows x
+ * Per shape: the factorization (aq_gptq_hinv_create: tiled Cholesky [+ triangular inverse],
+ * include/aq/gptq_factor.h, n^3/3 flops in the LDL form (default), n^3/3 + n^3/3 in the U
+ * form (--form u), --threads OpenMP threads), the GPTQ pass (rows x
  * cols^2 flops of updates, one FMA per (row, i < j) pair, plus the format's fits), the dq search
  * alone on the same rows, and the BLAS rate of sgemm on the update's shape (the "floor" our own
  * fixed-order kernel is compared to).  The GPTQ pass and the dq search are timed on `--rows` rows
@@ -30,7 +31,9 @@
  * run).
  *
  * Usage: aq-bench-gptq [--rows R] [--only qkv|o|gateup|down] [--threads N (factorization;
- *        default: OpenMP's)] [--compare] [--json FILE]
+ *        default: OpenMP's)] [--panel P (rows per GPTQ panel; default the library's)]
+ *        [--form u|ldl (GPTQ's form, include/aq/gptq.h; default the library's)] [--compare]
+ *        [--json FILE]
  */
 #include <cblas.h>
 #include <math.h>
@@ -160,10 +163,10 @@ static double sgemm_rate(int64_t rows, int64_t cols, int B) {
     return 2.0 * (double)rows * (double)cols * B * reps / t / 1e9;
 }
 
-/* Time aq_gptq_hinv_create on H with `factor` and `threads`; *hv set. */
-static int timed_factor(const float *H, int64_t n, int factor, int threads, const char *name,
-                        aq_gptq_hinv **hv, double *t) {
-    aq_gptq_opts o = aq_gptq_opts_default();
+/* Time aq_gptq_hinv_create on H with the form of `base`, `factor` and `threads`; *hv set. */
+static int timed_factor(const float *H, int64_t n, const aq_gptq_opts *base, int factor,
+                        int threads, const char *name, aq_gptq_hinv **hv, double *t) {
+    aq_gptq_opts o = *base;
     o.threads = threads;
     o.factor = factor;
     aq_err err = {0};
@@ -177,10 +180,11 @@ static int timed_factor(const float *H, int64_t n, int factor, int threads, cons
 }
 
 /* The tiled path on 1 thread (must equal `hv` bit for bit) and the LAPACK path. */
-static int compare(const float *H, int64_t n, const char *name, const aq_gptq_hinv *hv, result *r) {
+static int compare(const float *H, int64_t n, const aq_gptq_opts *base, const char *name,
+                   const aq_gptq_hinv *hv, result *r) {
     aq_gptq_hinv *h1 = NULL, *hl = NULL;
-    if (timed_factor(H, n, AQ_GPTQ_FACTOR_TILED, 1, name, &h1, &r->t_tiled1) != 0 ||
-        timed_factor(H, n, AQ_GPTQ_FACTOR_LAPACK, 1, name, &hl, &r->t_lapack) != 0)
+    if (timed_factor(H, n, base, AQ_GPTQ_FACTOR_TILED, 1, name, &h1, &r->t_tiled1) != 0 ||
+        timed_factor(H, n, base, AQ_GPTQ_FACTOR_LAPACK, 1, name, &hl, &r->t_lapack) != 0)
         return -1;
     const float *u = aq_gptq_hinv_u(hv), *u1 = aq_gptq_hinv_u(h1), *ul = aq_gptq_hinv_u(hl);
     const size_t nn = (size_t)n * (size_t)n;
@@ -198,7 +202,7 @@ static int compare(const float *H, int64_t n, const char *name, const aq_gptq_hi
     return same ? 0 : -1;
 }
 
-static int run_shape(const shape *s, int64_t mrows, int threads, int cmp, result *r) {
+static int run_shape(const shape *s, int64_t mrows, const aq_gptq_opts *base, int cmp, result *r) {
     const int64_t n = s->cols, R = mrows < s->rows ? mrows : s->rows;
     r->measured_rows = R;
     float *H = synthetic_hessian(n);
@@ -206,14 +210,14 @@ static int run_shape(const shape *s, int64_t mrows, int threads, int cmp, result
     if (!H || !W) return -1;
     for (int64_t i = 0; i < R * n; ++i)
         W[i] = (float)(0.02 * gauss());
-    aq_gptq_opts o = aq_gptq_opts_default();
-    o.threads = threads;
+    const aq_gptq_opts o = *base;
     aq_err err = {0};
     aq_gptq_hinv *hv = NULL;
-    if (timed_factor(H, n, AQ_GPTQ_FACTOR_TILED, threads, s->name, &hv, &r->t_factor) != 0)
+    if (timed_factor(H, n, &o, AQ_GPTQ_FACTOR_TILED, o.threads, s->name, &hv, &r->t_factor) != 0)
         return -1;
-    r->f_factor = 2.0 * (double)n * (double)n * (double)n / 3.0;
-    if (cmp && compare(H, n, s->name, hv, r) != 0) return -1;
+    /* Cholesky n^3/3, plus the triangular inverse n^3/3 in the U form */
+    r->f_factor = (o.form == AQ_GPTQ_FORM_U ? 2.0 : 1.0) * (double)n * (double)n * (double)n / 3.0;
+    if (cmp && compare(H, n, &o, s->name, hv, r) != 0) return -1;
     free(H);
     const aq_quant_params p = {4, 32, AQ_METHOD_MSE, AQ_SCALE_DQ, 0, 0};
     void *arr[AQ_QF_MAX_ARRAYS] = {NULL};
@@ -242,7 +246,7 @@ static int run_shape(const shape *s, int64_t mrows, int threads, int cmp, result
 
 int main(int argc, char **argv) {
     int64_t mrows = 1024;
-    int threads = omp_get_max_threads(), cmp = 0;
+    int threads = omp_get_max_threads(), cmp = 0, panel = 0, form = aq_gptq_opts_default().form;
     const char *only = NULL, *json = NULL;
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--rows") && i + 1 < argc)
@@ -251,21 +255,33 @@ int main(int argc, char **argv) {
             only = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--compare"))
+        else if (!strcmp(argv[i], "--panel") && i + 1 < argc)
+            panel = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--form") && i + 1 < argc) {
+            ++i;
+            form = !strcmp(argv[i], "u")     ? AQ_GPTQ_FORM_U
+                   : !strcmp(argv[i], "ldl") ? AQ_GPTQ_FORM_LDL
+                                             : -1;
+        } else if (!strcmp(argv[i], "--compare"))
             cmp = 1;
         else if (!strcmp(argv[i], "--json") && i + 1 < argc)
             json = argv[++i];
         else {
             fprintf(stderr, "usage: aq-bench-gptq [--rows R] [--only qkv|o|gateup|down] "
-                            "[--threads N] [--compare] [--json FILE]\n");
+                            "[--threads N] [--panel P] [--form u|ldl] [--compare] [--json FILE]\n");
             return 2;
         }
     }
-    if (mrows < 1 || threads < 1) return 2;
+    if (mrows < 1 || threads < 1 || panel < 0 || panel > 4096 || form < 0) return 2;
+    aq_gptq_opts bo = aq_gptq_opts_default();
+    bo.threads = threads;
+    bo.form = form;
+    if (panel > 0) bo.panel = panel;
     printf("# GPTQ on Dream-7B shapes, SYNTHETIC Hessians (H = D C D, C_ij = 0.9^|i-j|), dq "
            "4-bit\n# OpenMP threads %d (updates), %d (tiled factorization, tile %d), kernel set "
-           "%s\n",
-           omp_get_max_threads(), threads, AQ_GPTQ_TILE, aq_kernels_name(aq_kernels_select(0)));
+           "%s, panel %d rows, form %s\n",
+           omp_get_max_threads(), threads, AQ_GPTQ_TILE, aq_kernels_name(aq_kernels_select(0)),
+           bo.panel, bo.form == AQ_GPTQ_FORM_U ? "U (Cholesky + inverse)" : "LDL (Cholesky only)");
     if (cmp) {
         double g1 = 0.0, gn = 0.0;
         capacity(threads, &g1, &gn);
@@ -282,7 +298,7 @@ int main(int argc, char **argv) {
         const shape *s = &SHAPES[k];
         if (only && strcmp(only, s->name) != 0) continue;
         result *r = &res[k];
-        if (run_shape(s, mrows, threads, cmp, r) != 0) return 1;
+        if (run_shape(s, mrows, &bo, cmp, r) != 0) return 1;
         done[k] = 1;
         const double w = (double)s->rows * (double)s->cols;
         printf("%-7s %6lld %6lld | %9.2f %9.0f %7.1f | %9.2f %9.0f %7.1f %7.1f | %8.2f %8.1f "

@@ -33,6 +33,23 @@
  * opts.factor = AQ_GPTQ_FACTOR_LAPACK, from one LAPACK spotrf + strtri call on opts.threads
  * OpenBLAS threads (the earlier path; the two agree to ~1e-6 relative, not bit for bit).
  *
+ * LDL form (opts.form = AQ_GPTQ_FORM_LDL, the default; J. Chee, Y. Cai, V. Kuleshov, C. De Sa,
+ * "QuIP: 2-Bit Quantization of Large Language Models With Guarantees", NeurIPS 2023: LDLQ,
+ * shown there to equal GPTQ): V = J R^T J above is Hd's own factor, Hd = V V^T, and writing
+ * V = (I + A) S (A strictly upper, S = diag V) the algorithm needs no inverse:
+ *     w'_k = w_k + sum_{i<k} (w_i - q_i) A_ik,   q_k = the rounding of w'_k
+ * with w the row before any update (w' is the U form's updated weight, in exact arithmetic).
+ * So only the Cholesky of J Hd J is computed (n^3/3 flops, aq_chol_tiled()); A replaces U in
+ * the same kernel and blocking (e_k = q_k - w_k instead of (w'_k - q_k) / U_kk).  Grouping
+ * needs one more step: the U form fits a parameter block [g, g + b) from its PARTIALLY
+ * updated weights w + x when column g comes (x: the optimal compensation of the errors of
+ * the columns before g), the LDL rows then hold w + c with c = x (I + A_gg), A_gg the
+ * block's b x b diagonal block; the fit input w + c (I + A_gg)^-1 is formed with the update
+ * kernel and a per-block inverse computed once per call (rows x n x ~0.6 b flops: ~7 % of
+ * the updates at n = 3584, b = 256; 1.4 % at 18944).  Same results up to rounding: codes
+ * agree except near rounding ties, which GPTQ propagates along the row (tests: output error
+ * within 3 % for every format, mostly identical codes).  The U form stays (AQ_GPTQ_FORM_U).
+ *
  * Dead columns (H_jj = 0: the input channel is never active) get H_jj = 1 and W[:, j] = 0,
  * as the paper's code does.  Activation order (act_order): columns are processed by
  * descending diag H (ties by index), with "static groups": every parameter block is fitted
@@ -72,8 +89,9 @@ typedef struct {
     int act_order; /* 0: natural column order; 1: descending diag H with static groups */
     int threads;   /* threads of the factorization; default 1 (see Determinism and factor) */
     int panel;     /* rows processed together by one thread (cache reuse of U), >= 1;
-                      default 32; does not change any result */
+                      default 96 (measured: docs/GPTQ.md Speed); does not change any result */
     int factor;    /* aq_gptq_factor: how U is computed; default AQ_GPTQ_FACTOR_TILED */
+    int form;      /* aq_gptq_form: the algorithm's form; default AQ_GPTQ_FORM_LDL */
 } aq_gptq_opts;
 
 /*! aq_gptq_factor : the factorization path.  TILED (include/aq/gptq_factor.h): fixed
@@ -82,12 +100,18 @@ typedef struct {
  *  bits depend on `threads`; kept for comparison: bench, tests). */
 typedef enum { AQ_GPTQ_FACTOR_TILED = 0, AQ_GPTQ_FACTOR_LAPACK = 1 } aq_gptq_factor;
 
-/*! aq_gptq_opts_default() : {0.01, 128, 0, 1, 32, AQ_GPTQ_FACTOR_TILED}. */
+/*! aq_gptq_form : U: the paper's form with U (Hd^-1 = U^T U: Cholesky + triangular inverse,
+ *  2 n^3/3 flops).  LDL: the same algorithm written with the unit upper triangular factor
+ *  of Hd itself ("LDL form" above: Cholesky only, n^3/3 flops); mathematically the same
+ *  result, different rounding (codes agree except near rounding ties; tested). */
+typedef enum { AQ_GPTQ_FORM_U = 0, AQ_GPTQ_FORM_LDL = 1 } aq_gptq_form;
+
+/*! aq_gptq_opts_default() : {0.01, 128, 0, 1, 96, AQ_GPTQ_FACTOR_TILED, AQ_GPTQ_FORM_LDL}. */
 aq_gptq_opts aq_gptq_opts_default(void);
 
 /*! aq_gptq_opts_check() : AQ_OK or AQ_E_CONFIG naming the bad field (damp not in (0, 1e3],
  *  block < 1 or > 65536, act_order not 0/1, threads < 1, panel < 1 or > 4096, factor not
- *  0/1). */
+ *  0/1, form not 0/1). */
 aq_status aq_gptq_opts_check(const aq_gptq_opts *o, aq_err *err);
 
 /*-*********************************************
@@ -116,10 +140,13 @@ int64_t aq_gptq_hinv_dead(const aq_gptq_hinv *hv);
 double aq_gptq_hinv_lambda(const aq_gptq_hinv *hv);
 
 /*! aq_gptq_hinv_perm() : the processing order: perm[i] is the original column processed
- *  i-th ([n]; the identity without act_order).  aq_gptq_hinv_u() : U row-major [n, n], upper
- *  triangle valid, in processing order (for tests and the benchmark). */
+ *  i-th ([n]; the identity without act_order).  aq_gptq_hinv_u() : row-major [n, n], upper
+ *  triangle valid, in processing order (for tests and the benchmark): U (form U) or the unit
+ *  upper triangular I + A of Hd = (I + A) S^2 (I + A)^T (form LDL; "LDL form" above).
+ *  aq_gptq_hinv_form() : the aq_gptq_form it was made with. */
 const int64_t *aq_gptq_hinv_perm(const aq_gptq_hinv *hv);
 const float *aq_gptq_hinv_u(const aq_gptq_hinv *hv);
+int aq_gptq_hinv_form(const aq_gptq_hinv *hv);
 
 /*-*********************************************
  *  Quantization
@@ -181,5 +208,18 @@ aq_status aq_gptq_quantize(const float *H, const aq_gptq_opts *o, const aq_quant
  *  auto).  Every twin gives bit-identical W. */
 void aq_gptq_update(const aq_kernels *k, int R, int K, int64_t ncols, const float *E, int64_t lde,
                     const float *U, int64_t ldu, float *W, int64_t ldw);
+
+/*! aq_gptq_update_ws() :
+ *  aq_gptq_update() with a caller-owned workspace ws of aq_gptq_update_ws_floats(R) floats
+ *  (any alignment; NULL: the unpacked kernels), into which the AVX2 twin packs E's rows and
+ *  U's column panels (src/quant/gptq_update.c); same bits as aq_gptq_update() for every ws.
+ *  aq_gptq_update() allocates one per call itself (falls back to the unpacked kernels when it
+ *  cannot); per-thread callers allocate once (the tensor driver does). */
+void aq_gptq_update_ws(const aq_kernels *k, int R, int K, int64_t ncols, const float *E,
+                       int64_t lde, const float *U, int64_t ldu, float *W, int64_t ldw, float *ws);
+
+/*! aq_gptq_update_ws_floats() : the workspace of aq_gptq_update_ws() for R rows, in floats
+ *  (R x 128 + 128 x 256 + 16: about 0.15 MB for R = 32). */
+size_t aq_gptq_update_ws_floats(int R);
 
 #endif /* AQ_GPTQ_H */

@@ -53,4 +53,12 @@
  *            partly overwritten); -1 out of memory; -2 bad argument. */
 int64_t aq_chol_inverse_tiled(float *A, int64_t n, int64_t nb, int threads);
 
+/*! aq_chol_tiled() :
+ *  The first half of aq_chol_inverse_tiled(): in place, the upper triangle of A (as there)
+ *  -> R with A = R^T R, the strictly lower triangle zero; n^3/3 flops, the same tiles, tasks
+ *  and calls as its Cholesky step (so R has the same bits as the R it inverts), bit-identical
+ *  for any `threads`.  Memory: T^2 bytes of dependency tokens.
+ *  @return : as aq_chol_inverse_tiled(). */
+int64_t aq_chol_tiled(float *A, int64_t n, int64_t nb, int threads);
+
 #endif /* AQ_GPTQ_FACTOR_H */

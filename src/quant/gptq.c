@@ -18,6 +18,7 @@ int openblas_get_num_threads(void);
 
 struct aq_gptq_hinv_s {
     int64_t n, dead;
+    int form;
     double lambda;
     int64_t *perm;          /* [n] original column processed i-th */
     unsigned char *is_dead; /* [n] by original column */
@@ -29,8 +30,9 @@ aq_gptq_opts aq_gptq_opts_default(void) {
                           .block = 128,
                           .act_order = 0,
                           .threads = 1,
-                          .panel = 32,
-                          .factor = AQ_GPTQ_FACTOR_TILED};
+                          .panel = 96,
+                          .factor = AQ_GPTQ_FACTOR_TILED,
+                          .form = AQ_GPTQ_FORM_LDL};
 }
 
 aq_status aq_gptq_opts_check(const aq_gptq_opts *o, aq_err *err) {
@@ -49,6 +51,8 @@ aq_status aq_gptq_opts_check(const aq_gptq_opts *o, aq_err *err) {
     if (o->factor != AQ_GPTQ_FACTOR_TILED && o->factor != AQ_GPTQ_FACTOR_LAPACK)
         return aq_err_set(err, AQ_E_CONFIG, "gptq: factor = %d: must be 0 (tiled) or 1 (lapack)",
                           o->factor);
+    if (o->form != AQ_GPTQ_FORM_U && o->form != AQ_GPTQ_FORM_LDL)
+        return aq_err_set(err, AQ_E_CONFIG, "gptq: form = %d: must be 0 (U) or 1 (LDL)", o->form);
     return AQ_OK;
 }
 
@@ -74,6 +78,9 @@ const int64_t *aq_gptq_hinv_perm(const aq_gptq_hinv *hv) {
 }
 const float *aq_gptq_hinv_u(const aq_gptq_hinv *hv) {
     return hv->u;
+}
+int aq_gptq_hinv_form(const aq_gptq_hinv *hv) {
+    return hv->form;
 }
 const unsigned char *aq_gptq_hinv_dead_mask(const aq_gptq_hinv *hv) {
     return hv->is_dead;
@@ -134,23 +141,30 @@ static int order_columns(const float *H, aq_gptq_hinv *hv, int act_order) {
     return 0;
 }
 
-/* A = J P^T Hd P J as a full symmetric matrix (only A's upper triangle is read by LAPACK's
- * 'U' in column-major order = A's lower triangle row-major; we fill both). */
+/* A = J P^T Hd P J: its lower triangle row-major (= the upper triangle column-major, all that
+ * LAPACK's 'U' and the tiled factorization read), in 64 x 64 tiles so that the reads of H's
+ * upper triangle (a column of it per row of A) stay in cache; the strictly upper part
+ * row-major is zeroed (the factorizations zero or ignore it). */
 static void fill_reversed(const float *H, const aq_gptq_hinv *hv, float *A) {
-    const int64_t n = hv->n;
-    for (int64_t a = 0; a < n; ++a) {
-        const int64_t i = hv->perm[n - 1 - a];
-        for (int64_t b = 0; b <= a; ++b) {
-            const int64_t j = hv->perm[n - 1 - b];
-            float v;
-            if (i == j)
-                v = (float)((hv->is_dead[i] ? 1.0 : (double)H[i * n + i]) + hv->lambda);
-            else
-                v = i < j ? H[i * n + j] : H[j * n + i];
-            A[a * n + b] = v;
-            A[b * n + a] = v;
-        }
+    const int64_t n = hv->n, T = 64;
+    for (int64_t a0 = 0; a0 < n; a0 += T) {
+        const int64_t a1 = n - a0 < T ? n : a0 + T;
+        for (int64_t b0 = 0; b0 <= a0; b0 += T)
+            for (int64_t a = a0; a < a1; ++a) {
+                const int64_t i = hv->perm[n - 1 - a], b1 = a + 1 < b0 + T ? a + 1 : b0 + T;
+                for (int64_t b = b0; b < b1; ++b) {
+                    const int64_t j = hv->perm[n - 1 - b];
+                    float v;
+                    if (i == j)
+                        v = (float)((hv->is_dead[i] ? 1.0 : (double)H[i * n + i]) + hv->lambda);
+                    else
+                        v = i < j ? H[i * n + j] : H[j * n + i];
+                    A[a * n + b] = v;
+                }
+            }
     }
+    for (int64_t a = 0; a + 1 < n; ++a)
+        memset(A + a * n + a + 1, 0, (size_t)(n - a - 1) * sizeof *A);
 }
 
 /* R^-1 (column-major, upper) -> U row-major: the flat reversal (gptq.h); the strictly lower
@@ -166,10 +180,43 @@ static void reverse_to_u(float *A, int64_t n) {
         memset(A + i * n, 0, (size_t)i * sizeof *A);
 }
 
-/* In place: A (= J Hd' J, column-major) -> R^-1 with J Hd' J = R^T R, then U; 0, the order
- * of the failing leading minor, or < 0 (out of memory / internal). */
+/* LDL form: V = J R^T J (upper, Hd = V V^T) -> I + A, A_ij = V_ij / V_jj (i < j), row by
+ * row; -1 out of memory. */
+static int scale_to_unit(float *V, int64_t n) {
+    float *d = malloc((size_t)n * sizeof *d);
+    if (!d) return -1;
+    for (int64_t j = 0; j < n; ++j)
+        d[j] = V[j * n + j];
+    for (int64_t i = 0; i < n; ++i) {
+        float *v = V + i * n;
+        for (int64_t j = i + 1; j < n; ++j)
+            v[j] /= d[j];
+        v[i] = 1.0f;
+    }
+    free(d);
+    return 0;
+}
+
+/* In place: A (= J Hd' J, column-major) -> R^-1 with J Hd' J = R^T R, then U (form U); or R,
+ * then V = J R^T J and I + A (form LDL); 0, the order of the failing leading minor, or < 0
+ * (out of memory / internal). */
 static int64_t factor(float *A, int64_t n, const aq_gptq_opts *o) {
     int64_t info;
+    if (o->form == AQ_GPTQ_FORM_LDL) {
+        if (o->factor == AQ_GPTQ_FACTOR_TILED) {
+            info = aq_chol_tiled(A, n, AQ_GPTQ_TILE, o->threads);
+        } else {
+            const int saved = openblas_get_num_threads();
+            openblas_set_num_threads(o->threads);
+            info = LAPACKE_spotrf(LAPACK_COL_MAJOR, 'U', (lapack_int)n, A, (lapack_int)n);
+            openblas_set_num_threads(saved);
+        }
+        if (info == 0) {
+            reverse_to_u(A, n);
+            if (scale_to_unit(A, n) != 0) info = -1;
+        }
+        return info;
+    }
     if (o->factor == AQ_GPTQ_FACTOR_TILED) {
         info = aq_chol_inverse_tiled(A, n, AQ_GPTQ_TILE, o->threads);
     } else {
@@ -197,6 +244,7 @@ aq_status aq_gptq_hinv_create(const float *H, int64_t n, const aq_gptq_opts *o, 
     aq_gptq_hinv *hv = calloc(1, sizeof *hv);
     if (hv) {
         hv->n = n;
+        hv->form = o->form;
         hv->perm = malloc((size_t)n * sizeof *hv->perm);
         hv->is_dead = malloc((size_t)n);
         hv->u = malloc((size_t)n * (size_t)n * sizeof *hv->u);

@@ -201,3 +201,19 @@ int64_t aq_chol_inverse_tiled(float *A, int64_t n, int64_t nb, int threads) {
     free(W);
     return bad;
 }
+
+int64_t aq_chol_tiled(float *A, int64_t n, int64_t nb, int threads) {
+    if (!A || n < 1 || nb < 1 || threads < 1 || n > (int64_t)1 << 30) return -2;
+    if (nb > n) nb = n;
+    const int64_t T = (n + nb - 1) / nb;
+    tiles t = {A, n, nb, T, calloc((size_t)(T * T), 1), NULL};
+    if (!t.up) return -1;
+    for (int64_t j = 0; j + 1 < n; ++j) /* the strictly lower triangle: zero */
+        memset(at(A, n, j + 1, j), 0, (size_t)(n - j - 1) * sizeof *A);
+    const int saved = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    const int64_t bad = cholesky(&t, threads);
+    openblas_set_num_threads(saved);
+    free(t.up);
+    return bad;
+}

@@ -38,10 +38,13 @@ typedef struct {
     int64_t row0;             /* tensor row of local row 0 (messages only) */
     const float *h;           /* original order, NULL: all 1 */
     const float *hp;          /* processing order (h when there is no permutation) */
+    const float *negT;        /* LDL, natural order: [nblk][bc][bc] -(I + A_gg)^-1 per block */
     int64_t bc, nblk;         /* parameter block columns, blocks per row */
     size_t pbytes;            /* bytes of one block's parameters */
     int64_t B;                /* lazy block (columns) */
+    int64_t S;                /* sub-block inside it (columns; see run_panel) */
     int P, act_order;
+    int ldl; /* form LDL (include/aq/gptq.h): U holds I + A */
     int n;
     unsigned char *arr[AQ_QF_MAX_ARRAYS];
     size_t row_bytes[AQ_QF_MAX_ARRAYS];
@@ -56,6 +59,10 @@ typedef struct {
     float *deq;         /* [cols] one row decoded, original order */
     uint8_t *codes;     /* [P, cols] codes, original order */
     unsigned char *par; /* [P, nblk * pbytes] */
+    float *ws;          /* aq_gptq_update_ws() workspace for P rows */
+    float *w0;          /* LDL: [P, cols] the rows before any update, processing order */
+    float *Y;           /* LDL: [P, bc] a parameter block's fit input */
+    float *C;           /* LDL: [P, bc] its corrections so far */
 } gbufs;
 
 static void bufs_free(gbufs *b) {
@@ -65,6 +72,10 @@ static void bufs_free(gbufs *b) {
     free(b->deq);
     free(b->codes);
     free(b->par);
+    free(b->ws);
+    free(b->w0);
+    free(b->Y);
+    free(b->C);
 }
 
 static int bufs_alloc(const gjob *t, gbufs *b) {
@@ -75,7 +86,14 @@ static int bufs_alloc(const gjob *t, gbufs *b) {
     b->deq = malloc((size_t)t->cols * sizeof *b->deq);
     b->codes = malloc(pc);
     b->par = calloc((size_t)t->P * (size_t)t->nblk, t->pbytes);
-    return b->W && b->orig && b->E && b->deq && b->codes && b->par ? 0 : -1;
+    b->ws = malloc(aq_gptq_update_ws_floats(t->P) * sizeof *b->ws);
+    if (t->ldl) {
+        b->w0 = malloc(pc * sizeof *b->w0);
+        b->Y = malloc((size_t)t->P * (size_t)t->bc * sizeof *b->Y);
+        b->C = malloc((size_t)t->P * (size_t)t->bc * sizeof *b->C);
+        if (!b->w0 || !b->Y || !b->C) return -1;
+    }
+    return b->W && b->orig && b->E && b->deq && b->codes && b->par && b->ws ? 0 : -1;
 }
 
 /* Rows [r0, r0 + R) as f32 into b->orig; 0, or -1 when one has a non-finite weight (its
@@ -107,6 +125,65 @@ static void init_work(const gjob *t, int R, gbufs *b, const unsigned char *is_de
             w[i] = is_dead[j] ? 0.0f : o[j];
         }
     }
+    if (t->ldl) memcpy(b->w0, b->W, (size_t)R * (size_t)t->cols * sizeof *b->W);
+}
+
+/* LDL form: the fit input of the parameter block at columns [i, i + n) (natural order), into
+ * b->Y [R, n].  The form U's rows hold, when column i comes, w0 + x with x the optimal
+ * compensation of the errors so far (OBS); the LDL rows hold w0 + c, c = x (I + A_gg) with
+ * A_gg the block's diagonal block of A (both from Hd = V V^T, V = (I + A) S: x = d V_12 V_22^-1
+ * and c = d V_12 S_g^-1 for the errors d of the columns before i; V_22^-1's leading block is
+ * V_gg^-1).  So x = c T, T = (I + A_gg)^-1 (upper, precomputed: block_inverses()): with the
+ * update kernel, Y = w0 - c (-T) in 64-column chunks (T's zeros below the diagonal skipped). */
+static void ldl_fit_input(const gjob *t, int R, gbufs *b, int64_t i, int64_t n) {
+    const int64_t cols = t->cols;
+    float *Y = b->Y, *C = b->C;
+    for (int r = 0; r < R; ++r) {
+        const float *w = b->W + (size_t)r * (size_t)cols + i,
+                    *w0 = b->w0 + (size_t)r * (size_t)cols + i;
+        for (int64_t j = 0; j < n; ++j) {
+            C[r * n + j] = w[j] - w0[j];
+            Y[r * n + j] = w0[j];
+        }
+    }
+    const float *nT = t->negT + (size_t)(i / t->bc) * (size_t)t->bc * (size_t)t->bc;
+    for (int64_t c0 = 0; c0 < n; c0 += 64) {
+        const int64_t nc = n - c0 < 64 ? n - c0 : 64;
+        aq_gptq_update_ws((const aq_kernels *)t->k, R, (int)(c0 + nc), nc, C, n, nT + c0, t->bc,
+                          Y + c0, n, b->ws);
+    }
+}
+
+/* LDL, natural order: -(I + A_gg)^-1 of every parameter block (the last one may be short),
+ * [nblk][bc][bc] row-major, by back substitution in double; NULL out of memory. */
+static float *block_inverses(const gjob *t) {
+    const int64_t bc = t->bc, cols = t->cols;
+    float *nT = calloc((size_t)t->nblk * (size_t)(bc * bc), sizeof *nT);
+    double *row = malloc((size_t)bc * sizeof *row);
+    if (!nT || !row) {
+        free(nT);
+        free(row);
+        return NULL;
+    }
+    for (int64_t blk = 0; blk < t->nblk; ++blk) {
+        const int64_t g0 = blk * bc, n = cols - g0 < bc ? cols - g0 : bc;
+        const float *A = t->U + g0 * cols + g0;
+        float *T = nT + (size_t)blk * (size_t)(bc * bc);
+        for (int64_t r = n - 1; r >= 0; --r) { /* T_rj = [r == j] - sum_{r<m<=j} A_rm T_mj */
+            for (int64_t j = r; j < n; ++j)
+                row[j] = r == j ? 1.0 : 0.0;
+            for (int64_t m = r + 1; m < n; ++m) { /* rows of T below: stored negated */
+                const double a = (double)A[r * cols + m];
+                const float *tm = T + m * bc;
+                for (int64_t j = m; j < n; ++j)
+                    row[j] += a * (double)tm[j];
+            }
+            for (int64_t j = r; j < n; ++j)
+                T[r * bc + j] = (float)-row[j];
+        }
+    }
+    free(row);
+    return nT;
 }
 
 /* Records the first overflowing block of row r (original column c0). */
@@ -132,15 +209,20 @@ static void fit_static(const gjob *t, const aq_qf_env *env, int64_t r0, int R, g
 }
 
 /* Column i (processing order) of every row of the panel: parameters when its block starts
- * (natural order), the code, the scaled error, and the updates inside the lazy block. */
+ * (natural order), the code, the scaled error, and its updates of columns (i, i2) (the rest
+ * of its sub-block). */
 static void do_column(const gjob *t, const aq_qf_env *env, int64_t r0, int R, gbufs *b, int64_t i,
                       int64_t i1, int64_t i2) {
     const int64_t cols = t->cols, o = t->perm[i], blk = o / t->bc, jj = o % t->bc;
     const size_t prow = (size_t)t->nblk * t->pbytes;
     if (!t->act_order && i % t->bc == 0) {
         const int64_t n = cols - i < t->bc ? cols - i : t->bc;
+        if (t->ldl) ldl_fit_input(t, R, b, i, n);
         for (int r = 0; r < R; ++r)
-            if (t->g->fit(env, b->W + (size_t)r * (size_t)cols + i, t->hp ? t->hp + i : NULL, n,
+            if (t->g->fit(env,
+                          t->ldl ? b->Y + (size_t)r * (size_t)n
+                                 : b->W + (size_t)r * (size_t)cols + i,
+                          t->hp ? t->hp + i : NULL, n,
                           b->par + (size_t)r * prow + (size_t)blk * t->pbytes))
                 note_overflow(t, r0 + r, i);
     }
@@ -150,12 +232,14 @@ static void do_column(const gjob *t, const aq_qf_env *env, int64_t r0, int R, gb
         const float x = w[i];
         const float q = t->g->round(t->p, b->par + (size_t)r * prow + (size_t)blk * t->pbytes, jj,
                                     x, b->codes + (size_t)r * (size_t)cols + o);
-        b->E[(size_t)r * (size_t)t->B + (size_t)(i - i1)] = (x - q) / d;
+        /* U: e = (w' - q) / U_ii, w_j -= e U_ij;  LDL: w_j += (w0 - q) A_ij (LDL form) */
+        b->E[(size_t)r * (size_t)t->B + (size_t)(i - i1)] =
+            t->ldl ? q - b->w0[(size_t)r * (size_t)cols + i] : (x - q) / d;
         w[i] = q;
     }
     if (i + 1 < i2)
-        aq_gptq_update((const aq_kernels *)t->k, R, 1, i2 - i - 1, b->E + (i - i1), t->B,
-                       t->U + i * cols + i + 1, cols, b->W + i + 1, cols);
+        aq_gptq_update_ws((const aq_kernels *)t->k, R, 1, i2 - i - 1, b->E + (i - i1), t->B,
+                          t->U + i * cols + i + 1, cols, b->W + i + 1, cols, b->ws);
 }
 
 /* Stored arrays and error sums of each row of the panel. */
@@ -184,11 +268,24 @@ static void run_panel(const gjob *t, int64_t r0, int R, gbufs *b, const unsigned
     const int64_t cols = t->cols;
     for (int64_t i1 = 0; i1 < cols; i1 += t->B) {
         const int64_t i2 = cols - i1 < t->B ? cols : i1 + t->B;
-        for (int64_t i = i1; i < i2; ++i)
-            do_column(t, &env, r0, R, b, i, i1, i2);
+        /* Inside the block, sub-blocks of S columns: a column updates the rest of its
+         * sub-block at once (rank 1), each sub-block the rest of the block when it is done
+         * (rank S, like the lazy update).  Every w_j still gets fmaf(-e_k, U_kj, .) for k < j
+         * ascending, so the bits are those of rank-1 updates over the whole block; S is such
+         * that a parameter block's columns are fully updated when its first column comes
+         * (describe()). */
+        for (int64_t s1 = i1; s1 < i2; s1 += t->S) {
+            const int64_t s2 = i2 - s1 < t->S ? i2 : s1 + t->S;
+            for (int64_t i = s1; i < s2; ++i)
+                do_column(t, &env, r0, R, b, i, i1, s2);
+            if (s2 < i2)
+                aq_gptq_update_ws((const aq_kernels *)t->k, R, (int)(s2 - s1), i2 - s2,
+                                  b->E + (s1 - i1), t->B, t->U + s1 * cols + s2, cols, b->W + s2,
+                                  cols, b->ws);
+        }
         if (i2 < cols) /* the lazy update of the trailing columns (paper, eq. 4 batched) */
-            aq_gptq_update((const aq_kernels *)t->k, R, (int)(i2 - i1), cols - i2, b->E, t->B,
-                           t->U + i1 * cols + i2, cols, b->W + i2, cols);
+            aq_gptq_update_ws((const aq_kernels *)t->k, R, (int)(i2 - i1), cols - i2, b->E, t->B,
+                              t->U + i1 * cols + i2, cols, b->W + i2, cols, b->ws);
     }
     finish_panel(t, &env, r0, R, b);
 }
@@ -284,7 +381,11 @@ static int describe(gjob *t, const aq_gptq_opts *o, void *const *arr) {
      * weights only if the lazy block is a multiple of it */
     t->B = o->act_order ? o->block : (o->block + t->bc - 1) / t->bc * t->bc;
     if (t->B > t->cols) t->B = t->cols;
+    /* sub-blocks: a parameter block must not straddle two (natural order: its fit reads its
+     * columns when its first one comes); else one sub-block = the lazy block */
+    t->S = o->act_order || t->bc % 16 == 0 || 16 % t->bc == 0 ? 16 : t->B;
     t->P = o->panel;
+    t->ldl = aq_gptq_hinv_form(t->hv) == AQ_GPTQ_FORM_LDL;
     t->U = aq_gptq_hinv_u(t->hv);
     t->perm = aq_gptq_hinv_perm(t->hv);
     return 0;
@@ -333,9 +434,12 @@ aq_status aq_gptq_quantize_rows(const aq_gptq_hinv *hv, const aq_gptq_opts *o,
     int fail;
     float *hp = permuted_h(&t, &fail);
     t.hp = hp ? hp : h;
+    float *negT = t.ldl && !t.act_order ? block_inverses(&t) : NULL;
+    t.negT = negT;
     t.rs = malloc((size_t)t.rows * sizeof *t.rs);
-    if (fail || !t.rs || run_all(&t) != 0) {
+    if (fail || (t.ldl && !t.act_order && !negT) || !t.rs || run_all(&t) != 0) {
         free(hp);
+        free(negT);
         free(t.rs);
         return aq_err_set(err, AQ_E_NOMEM, "tensor %s: out of memory for GPTQ of %lld x %lld", name,
                           (long long)t.rows, (long long)cols);
@@ -345,6 +449,7 @@ aq_status aq_gptq_quantize_rows(const aq_gptq_hinv *hv, const aq_gptq_opts *o,
         for (int i = 0; i < AQ_ES_N; ++i)
             row_sums[r * AQ_QF_ROW_SUMS + i] = t.rs[r].l[i];
     free(hp);
+    free(negT);
     free(t.rs);
     return st;
 }

@@ -7,7 +7,7 @@
  *   - correlated inputs X ~ N(0, Sigma) (AR(1) channels with log-normal scales): the output
  *     error tr((W - Q) H (W - Q)^T) of GPTQ is below the format's own search (with the same
  *     importance diag H) at 2/3/4 bits, natural order and act-order;
- *   - bit-identical arrays for 1 and 2 OpenMP threads, panel sizes 1/3/32/200 and every
+ *   - bit-identical arrays for 1 and 2 OpenMP threads, panel sizes 1/3/32/96/200 and every
  *     kernel set the CPU has; the update kernel's twins against the reference;
  *   - row blocks (aq_gptq_quantize_rows) give the whole tensor's bytes and metrics;
  *   - act-order changes the result and is deterministic;
@@ -157,9 +157,9 @@ START_TEST(threads_panels_kernels) {
                                                  AQ_DT_F32, W, rows, cols, h, "t", ref.arr, &m0,
                                                  &err),
                          AQ_OK);
-        const int panels[] = {1, 3, 32, 200};
+        const int panels[] = {1, 3, 32, 96, 200};
         for (int th = 1; th <= 2; ++th)
-            for (int pi = 0; pi < 4; ++pi)
+            for (int pi = 0; pi < 5; ++pi)
                 for (int simd = AQ_SIMD_SCALAR; simd < AQ_SIMD_N; ++simd) {
                     const aq_kernels *k = aq_kernels_select(simd);
                     if (!k) continue; /* this CPU lacks the set: covered where it has it */
@@ -271,32 +271,44 @@ START_TEST(row_blocks_equal_whole) {
 }
 END_TEST
 
-START_TEST(update_twins) {
-    uint64_t s = 99;
-    const int R = 7, K = 13;
-    const int64_t n = 77, ld = 80;
-    float *E = malloc((size_t)R * K * sizeof *E), *U = malloc((size_t)K * ld * sizeof *U);
-    float *W0 = malloc((size_t)R * ld * sizeof *W0), *W1 = malloc((size_t)R * ld * sizeof *W1);
-    for (int i = 0; i < R * K; ++i)
+/* One shape: every kernel set, with aq_gptq_update() and with an unaligned caller workspace,
+ * against the definition written out (E rows at stride lde > K, U and W at ld > ncols). */
+static void update_case(int R, int K, int64_t n, uint64_t seed) {
+    uint64_t s = seed;
+    const int64_t lde = K + 3, ld = n + 5;
+    float *E = malloc((size_t)R * (size_t)lde * sizeof *E);
+    float *U = malloc((size_t)K * (size_t)ld * sizeof *U);
+    float *W0 = malloc((size_t)R * (size_t)ld * sizeof *W0);
+    float *W1 = malloc((size_t)R * (size_t)ld * sizeof *W1);
+    float *ref = malloc((size_t)R * (size_t)ld * sizeof *ref);
+    float *ws = malloc((aq_gptq_update_ws_floats(R) + 1) * sizeof *ws);
+    ck_assert(E && U && W0 && W1 && ref && ws);
+    for (int64_t i = 0; i < R * lde; ++i)
         E[i] = (float)rng_gauss(&s);
-    for (int i = 0; i < K * ld; ++i)
+    for (int64_t i = 0; i < K * ld; ++i)
         U[i] = (float)rng_gauss(&s);
-    for (int i = 0; i < R * ld; ++i)
+    for (int64_t i = 0; i < R * ld; ++i)
         W0[i] = (float)rng_gauss(&s);
-    float *ref = malloc((size_t)R * ld * sizeof *ref);
-    memcpy(ref, W0, (size_t)R * ld * sizeof *ref);
-    /* the definition, literally */
+    memcpy(ref, W0, (size_t)R * (size_t)ld * sizeof *ref);
+    /* the definition, literally (columns n..ld-1 untouched) */
     for (int r = 0; r < R; ++r)
         for (int64_t j = 0; j < n; ++j)
             for (int k = 0; k < K; ++k)
-                ref[r * ld + j] = fmaf(-E[r * K + k], U[k * ld + j], ref[r * ld + j]);
+                ref[r * ld + j] = fmaf(-E[r * lde + k], U[k * ld + j], ref[r * ld + j]);
     int tested = 0;
     for (int simd = AQ_SIMD_SCALAR; simd < AQ_SIMD_N; ++simd) {
         const aq_kernels *k = aq_kernels_select(simd);
         if (!k) continue;
-        memcpy(W1, W0, (size_t)R * ld * sizeof *W1);
-        aq_gptq_update(k, R, K, n, E, K, U, ld, W1, ld);
-        ck_assert_msg(memcmp(W1, ref, (size_t)R * ld * sizeof *W1) == 0, "%s", aq_kernels_name(k));
+        for (int way = 0; way < 3; ++way) {
+            memcpy(W1, W0, (size_t)R * (size_t)ld * sizeof *W1);
+            if (way == 0)
+                aq_gptq_update(k, R, K, n, E, lde, U, ld, W1, ld);
+            else /* an unaligned workspace; none */
+                aq_gptq_update_ws(k, R, K, n, E, lde, U, ld, W1, ld, way == 1 ? ws + 1 : NULL);
+            ck_assert_msg(memcmp(W1, ref, (size_t)R * (size_t)ld * sizeof *W1) == 0,
+                          "%s R %d K %d n %lld way %d", aq_kernels_name(k), R, K, (long long)n,
+                          way);
+        }
         ++tested;
     }
     ck_assert_int_ge(tested, 1);
@@ -305,6 +317,80 @@ START_TEST(update_twins) {
     free(W0);
     free(W1);
     free(ref);
+    free(ws);
+}
+
+START_TEST(update_twins) {
+    /* every blocking edge of the twins: K = 1 and below the packed path's minimum, K over one
+     * packed chunk (128) and not a multiple of it, rows not a multiple of the 4- and 6-row
+     * tiles, columns below one 16-strip, not a multiple of 16, over one 256-column panel */
+    static const struct {
+        int R, K;
+        int64_t n;
+    } c[] = {{7, 13, 77},   {1, 1, 5},      {3, 1, 40},     {5, 3, 17},
+             {6, 4, 16},    {32, 128, 600}, {13, 300, 530}, {32, 129, 257},
+             {11, 128, 15}, {4, 256, 512},  {2, 7, 1},      {37, 16, 300}};
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; ++i)
+        update_case(c[i].R, c[i].K, c[i].n, 99 + i);
+}
+END_TEST
+
+/* The LDL form (default) against the U form of the paper: the same algorithm in exact
+ * arithmetic, so the same codes except near rounding ties, and the same output error. */
+START_TEST(ldl_form_equals_u_form) {
+    const aq_quant_params *p = &k_params[_i];
+    const int64_t rows = 24, cols = 512;
+    float *W = make_weights(rows, cols, 301 + (uint64_t)_i);
+    float *H = make_hessian(cols, 2048, 0.9, 9);
+    float *h = diag_of(H, cols);
+    float *qu = malloc((size_t)(rows * cols) * sizeof *qu),
+          *ql = malloc((size_t)(rows * cols) * sizeof *ql);
+    ck_assert(qu && ql);
+    char b[64];
+    for (int act = 0; act < 2; ++act) {
+        arrays au = arrays_alloc(p, rows, cols), al = arrays_alloc(p, rows, cols);
+        aq_err err = {0};
+        aq_gptq_opts o = aq_gptq_opts_default();
+        ck_assert_int_eq(o.form, AQ_GPTQ_FORM_LDL);
+        o.act_order = act;
+        o.block = 64;
+        ck_assert_msg(aq_gptq_quantize(H, &o, p, NULL, W, rows, cols, h, "t", al.arr, NULL, &err) ==
+                          AQ_OK,
+                      "%s", err.msg);
+        o.form = AQ_GPTQ_FORM_U;
+        ck_assert_msg(aq_gptq_quantize(H, &o, p, NULL, W, rows, cols, h, "t", au.arr, NULL, &err) ==
+                          AQ_OK,
+                      "%s", err.msg);
+        aq_qformat_dequantize_rows(p, (const void *const *)au.arr, rows, cols, qu);
+        aq_qformat_dequantize_rows(p, (const void *const *)al.arr, rows, cols, ql);
+        int64_t same = 0;
+        double dsum = 0.0, qsum = 0.0;
+        for (int64_t i = 0; i < rows * cols; ++i) {
+            same += qu[i] == ql[i];
+            dsum += fabs((double)qu[i] - (double)ql[i]);
+            qsum += fabs((double)qu[i]);
+        }
+        const double eu = output_error(p, &au, W, H, rows, cols),
+                     el = output_error(p, &al, W, H, rows, cols);
+        const double fs = (double)same / (double)(rows * cols), rd = dsum / qsum;
+        printf("gptq %-22s act %d: LDL vs U form: %.4f of weights equal, mean |dq| / mean |q| "
+               "%.1e, output error %.4e vs %.4e (%.4fx)\n",
+               pname(p, b, sizeof b), act, fs, rd, el, eu, el / eu);
+        fflush(stdout);
+        /* equal codes can dequantize differently when a fitted f32 scale differs in its
+         * last bits: the dequantized rows are compared by their mean difference */
+        ck_assert_msg(rd < 0.02, "%s act %d: mean |dq| / mean |q| = %g", b, act, rd);
+        /* one flipped rounding changes the rest of its row (GPTQ propagates it): 3 % */
+        ck_assert_msg(fabs(el / eu - 1.0) < 0.03, "%s act %d: output error %g vs %g", b, act, el,
+                      eu);
+        arrays_free(&au);
+        arrays_free(&al);
+    }
+    free(qu);
+    free(ql);
+    free(W);
+    free(H);
+    free(h);
 }
 END_TEST
 
@@ -346,6 +432,7 @@ START_TEST(u_is_inverse_cholesky) {
     const int64_t n = 40;
     float *H = make_hessian(n, 200, 0.7, 8);
     aq_gptq_opts o = aq_gptq_opts_default();
+    o.form = AQ_GPTQ_FORM_U;
     aq_gptq_hinv *hv = NULL;
     aq_err err = {0};
     ck_assert_int_eq(aq_gptq_hinv_create(H, n, &o, "t", &hv, &err), AQ_OK);
@@ -372,6 +459,30 @@ START_TEST(u_is_inverse_cholesky) {
             maxdev = dev > maxdev ? dev : maxdev;
         }
     ck_assert_msg(maxdev < 1e-3, "max |U^T U Hd - I| = %g", maxdev);
+    /* form LDL: M = I + A, Hd = V V^T with V = M S (S diagonal) = U^-1, so U M = S^-1 is
+     * diagonal */
+    o.form = AQ_GPTQ_FORM_LDL;
+    aq_gptq_hinv *hl = NULL;
+    ck_assert_int_eq(aq_gptq_hinv_create(H, n, &o, "t", &hl, &err), AQ_OK);
+    ck_assert_int_eq(aq_gptq_hinv_form(hl), AQ_GPTQ_FORM_LDL);
+    const float *M = aq_gptq_hinv_u(hl);
+    double offmax = 0.0, dmin = INFINITY;
+    for (int64_t i = 0; i < n; ++i) {
+        ck_assert(M[i * n + i] == 1.0f);
+        for (int64_t j = 0; j < n; ++j) {
+            if (j < i) ck_assert(M[i * n + j] == 0.0f);
+            double s = 0.0;
+            for (int64_t k = i; k <= j; ++k)
+                s += (double)U[i * n + k] * (double)M[k * n + j];
+            if (i == j)
+                dmin = fabs(s) < dmin ? fabs(s) : dmin;
+            else
+                offmax = fabs(s) > offmax ? fabs(s) : offmax;
+        }
+    }
+    ck_assert_msg(offmax < 1e-4 * dmin, "U (I + A) not diagonal: off %g, diagonal >= %g", offmax,
+                  dmin);
+    aq_gptq_hinv_free(hl);
     aq_gptq_hinv_free(hv);
     free(H);
 }
@@ -486,6 +597,7 @@ static Suite *gptq_suite(void) {
     tcase_add_test(tc, row_alone_equals_row_in_panel);
     tcase_add_loop_test(tc, row_blocks_equal_whole, 0, N_PARAMS);
     tcase_add_test(tc, update_twins);
+    tcase_add_loop_test(tc, ldl_form_equals_u_form, 0, N_PARAMS);
     tcase_add_test(tc, act_order_changes_and_repeats);
     tcase_add_test(tc, u_is_inverse_cholesky);
     tcase_add_test(tc, dead_columns);

@@ -105,7 +105,8 @@ END_TEST
 START_TEST(gptq_u_tiled_vs_lapack) {
     const int64_t sizes[] = {1, 300, 700};
     for (int si = 0; si < 3; ++si)
-        for (int act = 0; act < 2; ++act) {
+        for (int af = 0; af < 4; ++af) { /* act_order x form (U, LDL) */
+            const int act = af & 1;
             const int64_t n = sizes[si];
             const size_t nn = (size_t)(n * n);
             float *H = make_hessian(n, 2 * n + 50, 0.9, 17 + (uint64_t)si);
@@ -114,6 +115,7 @@ START_TEST(gptq_u_tiled_vs_lapack) {
                     H[j * n + (n > 260 ? 260 : 4)] = 0.0f;
             aq_gptq_opts o = aq_gptq_opts_default();
             o.act_order = act;
+            o.form = af >> 1;
             o.factor = AQ_GPTQ_FACTOR_LAPACK;
             aq_err err = {0};
             aq_gptq_hinv *hl = NULL, *h1 = NULL, *h = NULL;
