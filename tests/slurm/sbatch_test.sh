@@ -31,7 +31,7 @@ keep_logs() { mv -f "$REPO"/slurm/logs/*-"$1".out "$REPO"/slurm/logs/*-"$1".err 
 no_errors() {
   # (a captured string, not "| grep -q": its early exit could SIGPIPE the pipeline under pipefail)
   # shellcheck disable=SC2143
-  if [ -n "$(grep -i "error" "$1" | grep -v "interrupted by signal" | grep -v "CANCELLED AT")" ]; then
+  if [ -n "$(grep -i "error" "$1" | grep -Ev "interrupted by (rank [0-9]+: )?signal" | grep -v "CANCELLED AT")" ]; then
     cat "$1" >&2
     fail "unexpected error in $1"
   fi
@@ -58,7 +58,9 @@ wait_tensors() {
 
 check_interrupted() { # LOG_ERR OUT ID
   local total done_
-  grep -q "interrupted by signal" "$1" || fail "no 'interrupted by signal' in $1"
+  # whichever rank saw the signal first words it: "interrupted by signal N" (rank 0) or
+  # "interrupted by rank R: signal N on rank R" (a worker, which no longer waits in its sends)
+  grep -Eq "interrupted by (rank [0-9]+: )?signal" "$1" || fail "no 'interrupted by ... signal' in $1"
   test -f "$2.partial" || fail "$2.partial missing after the interruption"
   test ! -e "$2" || fail "$2 exists although the run was interrupted"
   done_=$(tensors_done "${1%.err}.out")
@@ -175,7 +177,7 @@ EOF
     grep -v '^\[ *[0-9]*/' "$log.out"
     [ "$(job_field "$id" Restarts)" = 1 ] || fail "Restarts=$(job_field "$id" Restarts), expected 1"
     grep -q "received SIGUSR1" "$log.out" || fail "the batch script did not see SIGUSR1"
-    grep -q "interrupted by signal 10" "$log.err" || fail "aq-mpi was not interrupted by SIGUSR1"
+    grep -Eq "interrupted by (rank [0-9]+: )?signal 10" "$log.err" || fail "aq-mpi was not interrupted by SIGUSR1"
     grep -q "restart 1, resuming" "$log.out" || fail "the requeued run did not resume"
     grep -Eq "resuming .*: [1-9][0-9]* of [0-9]+ tensors already complete" "$log.out" ||
       fail "the requeued run kept no completed tensor"
