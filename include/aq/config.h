@@ -73,6 +73,7 @@ typedef struct {
     /* [run] */
     int threads; /* 0 = all cores of the rank */
     aq_simd simd;
+    char trace_prefix[AQ_PATH_MAX]; /* run.trace: timeline files PREFIX.<rank>.tsv; "": none */
 } aq_config;
 
 /*! aq_config_defaults() : fills `c` with every key's documented default. */

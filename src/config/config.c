@@ -87,6 +87,7 @@ static const key_def KEYS[] = {
     {"output", "compression_level", K_INT, F(compression_level), 1, 22, NULL},
     {"run", "threads", K_INT, F(threads), 0, 4096, NULL},
     {"run", "simd", K_ENUM, F(simd), 0, 0, aq_simd_names},
+    {"run", "trace", K_STR, F(trace_prefix), 0, 0, NULL},
 };
 #undef F
 #define N_KEYS (sizeof KEYS / sizeof KEYS[0])

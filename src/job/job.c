@@ -28,6 +28,7 @@ static aq_status run_stages(aq_job *j, aq_err *err) {
     if (kl_path[0]) st = aq_kl_table_load(kl_path, &j->kl, err);
     if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
     if ((st = aq_job_make_plan(j, err)) != AQ_OK) return st;
+    if (aq_mpi_agree(j->comm, aq_job_trace_open(j, err), err) != AQ_OK) return err->code;
     j->tally.t_plan = MPI_Wtime() - j->tally.t_start;
     if (j->opts->dry_run) {
         if (j->rank == 0) aq_report_plan(j->plan, j->model);
@@ -90,6 +91,7 @@ aq_status aq_job_run(const aq_config *cfg, const aq_job_opts *opts, MPI_Comm com
         opts->stats->seconds_total = MPI_Wtime() - j.tally.t_start;
         opts->stats->seconds_act = j.seconds_act;
     }
+    aq_job_trace_close(&j);
     aq_act_setup_close(&j.act);
     aq_job_gptq_close(j.gptq);
     free(j.done);

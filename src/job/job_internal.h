@@ -4,6 +4,7 @@
 
 #include <mpi.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "aq/calib.h"
 #include "aq/config.h"
@@ -246,7 +247,15 @@ struct aq_job_s {
     size_t n_resumed;           /* rank 0: how many */
     struct aq_job_gptq_s *gptq; /* quant.gptq: Hessian file, opts, kept factorizations */
     aq_assembly *pieces;        /* rank 0: row blocks waiting for their siblings */
+    FILE *trace;                /* run.trace: this rank's timeline, or NULL */
 };
+
+/* run.trace (trace.c): opens PREFIX.<rank>.tsv (none without run.trace or with --dry-run);
+ * AQ_E_IO naming rank and path.  aq_job_trace() appends "seconds event tensor name bytes"
+ * (tensor -1: none); a no-op without a trace file. */
+aq_status aq_job_trace_open(aq_job *j, aq_err *err);
+void aq_job_trace(const aq_job *j, const char *event, int64_t tensor, uint64_t bytes);
+void aq_job_trace_close(aq_job *j);
 
 /*-*********************************************
  *  The stages, one file each, called in this order by job.c (aq_job_run)

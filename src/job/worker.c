@@ -14,7 +14,9 @@
 static void finish_slot(aq_job *j, aq_pending *p) {
     if (!p->used) return;
     double t0 = MPI_Wtime();
+    aq_job_trace(j, "send_wait", p->r.hdr.tensor, 0);
     aq_send_result_finish(p);
+    aq_job_trace(j, "sent", -1, 0);
     j->seconds_send += MPI_Wtime() - t0;
     p->used = 0;
 }
@@ -54,6 +56,7 @@ static aq_status worker_tensor(aq_job *j, size_t index, const aq_plan_item *it, 
     make_room(j, slots, *next);
     aq_pending *p = &slots[*next];
     const aq_tensor *t = aq_checkpoint_tensor(j->model, index);
+    aq_job_trace(j, "compute", (int64_t)index, 0);
     aq_status st = aq_job_is_quantized(t, j->cfg)
                        ? aq_qresult_compute(j, (int64_t)index, it, &p->r, err)
                        : aq_qresult_passthrough(j, (int64_t)index, it, &p->r, err);
@@ -61,6 +64,7 @@ static aq_status worker_tensor(aq_job *j, size_t index, const aq_plan_item *it, 
     if (st != AQ_OK) return st;
     j->seconds_quant += p->r.hdr.seconds;
     p->used = 1;
+    aq_job_trace(j, "computed", (int64_t)index, held_bytes(&p->r));
     double t0 = MPI_Wtime();
     st = aq_send_result_start(j->comm, p, err);
     j->seconds_send += MPI_Wtime() - t0;

@@ -124,7 +124,9 @@ static aq_status interrupted_here(aq_job *j, aq_err *err) {
 static void handle_message(aq_job *j, int *ends, aq_status *st, aq_err *err) {
     aq_qresult r;
     aq_err tmp = {0};
+    aq_job_trace(j, "receive", -1, 0);
     aq_status rs = aq_recv_message(j->comm, &r, &tmp);
+    aq_job_trace(j, "received", r.hdr.kind == MSG_RESULT ? r.hdr.tensor : -1, 0);
     if (rs == AQ_OK && r.hdr.kind == MSG_END) {
         ++*ends;
         rs = (aq_status)r.hdr.status;
@@ -133,7 +135,9 @@ static void handle_message(aq_job *j, int *ends, aq_status *st, aq_err *err) {
         else if (rs != AQ_OK)
             aq_err_set(&tmp, rs, "%s", r.hdr.msg);
     } else if (rs == AQ_OK && *st == AQ_OK) {
+        const int64_t tensor = r.hdr.tensor; /* a row block is moved out by write_result */
         rs = write_result(j, &r, &tmp);
+        aq_job_trace(j, "stored", tensor, 0);
     }
     aq_qresult_free(&r);
     if (rs != AQ_OK && *st == AQ_OK) {
@@ -154,12 +158,15 @@ static aq_status own_tensor(aq_job *j, size_t index, const aq_plan_item *it, aq_
     if (pass && !aq_job_passthrough_filtered(t, j->cfg)) return write_passthrough(j, t, err);
     if (it->rank != 0) return AQ_OK;
     aq_qresult r;
+    aq_job_trace(j, "compute", (int64_t)index, 0);
     aq_status st = pass ? aq_qresult_passthrough(j, (int64_t)index, it, &r, err)
                         : aq_qresult_compute(j, (int64_t)index, it, &r, err);
     if (st == AQ_OK) st = aq_qresult_prefilter(j, &r, err);
     if (st != AQ_OK) return st;
     j->seconds_quant += r.hdr.seconds;
+    aq_job_trace(j, "computed", (int64_t)index, 0);
     st = write_result(j, &r, err);
+    aq_job_trace(j, "stored", (int64_t)index, 0);
     aq_qresult_free(&r);
     return st;
 }

@@ -194,3 +194,7 @@ set_tests_properties(interrupt_resume.shard PROPERTIES ENVIRONMENT
 # h5py then reads every dataset back through zstd and Fletcher32.
 aq_itest(h5par.collective COMMAND bash -c
   "mpirun -n 2 $<TARGET_FILE:aq-bench-h5par> --out ${IT}/h5par.h5 --datasets 800 --rows 256 --cols 512 && ${PY} ${ITD}/h5par_check.py ${IT}/h5par.h5 800")
+
+# run.trace: one timeline per rank; every computed tensor stored once by rank 0 (trace_check.py).
+aq_itest(trace.n3 COMMAND bash -c
+  "rm -f ${IT}/trace.*.tsv && mpirun -n 3 $<TARGET_FILE:aq-mpi> --config ${CMAKE_SOURCE_DIR}/jobs/int2_compact.ini --set model.path=${AQ_SHARED}/models/tinystories-qwen2-4m --set output.path=${IT}/trace.h5 --set run.trace=${IT}/trace --set run.threads=1 > ${IT}/trace.log && ${PY} ${ITD}/trace_check.py ${IT}/trace 3")
