@@ -88,7 +88,8 @@ def main():
     ap.add_argument("--layers", type=int, default=28, help="transformer blocks (GPTQ units)")
     ap.add_argument("--digest-files", default="4.878,4.797,4.467,1.090",
                     help="GB of each model file whose SHA-256 goes into /source (Dream-7B's four "
-                         "shards); file i is hashed by rank i %% P after the quantization")
+                         "shards); largest first, round-robin over the ranks, each rank hashing "
+                         "right after its own loop (the least loaded finish first)")
     ap.add_argument("--digest-rate", type=float, default=1.25e9,
                     help="SHA-256 B/s per rank (1.25e9: the busier rank hashed 9.35 GB in 7.49 s, Dream-7B -n 2, "
                          "this machine, bench/results/dream7b_int2.md run 7); 0: leave the digests out")
@@ -190,11 +191,12 @@ def main():
 
 
 def digest_s(a, P):
-    """Seconds of the /source SHA-256 digests at P ranks: file i on rank i % P, so the busiest
-    rank's files; SHA-256 of one file is sequential, so from P = files on it is the largest."""
+    """Seconds of the /source SHA-256 digests at P ranks: largest file first, round-robin over
+    the ranks, so the busiest rank's files; SHA-256 of one file is sequential, so from P = files
+    on it is the largest."""
     if not a.digest_rate:
         return 0.0
-    sizes = [float(x) * 1e9 for x in a.digest_files.split(",") if x]
+    sizes = sorted((float(x) * 1e9 for x in a.digest_files.split(",") if x), reverse=True)
     per = [0.0] * min(P, len(sizes))
     for i, b in enumerate(sizes):
         per[i % P] += b
@@ -261,8 +263,11 @@ def sharded_projection(a, W, B_in, B_out, rate):
         else:
             T_ser = t_store + t_filter
         fill = imb[P] * (Bq + a.pass_ratio * Bp) / P / 4 / store  # one item stored last
-        T_dig = digest_s(a, P)  # after the loops, on every rank at once
-        T = a.t_fixed + max(T_par, T_ser) + fill + T_dig
+        T_dig = digest_s(a, P)
+        # each rank hashes right after its own loop; the ranks that take files are the least
+        # loaded, which finish after ~T_par / imbalance (the mean rank) when P >= 2
+        dig_end = (T_par / bal if P > 1 else max(T_par, T_ser)) + T_dig
+        T = a.t_fixed + max(max(T_par, T_ser) + fill, dig_end)
         lim = "compute+read" if T_par >= T_ser else "rank-0 serial"
         if T_dig > max(T_par, T_ser):
             lim += ", digests"

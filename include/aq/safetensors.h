@@ -129,12 +129,16 @@ aq_status aq_sha256_file(const char *path, char hex[65], aq_err *err);
  *  shard, plus model.safetensors.index.json and config.json when `path` is a directory
  *  holding them.  *files gets the names relative to `path` (the basename for a single
  *  file), *sha256hex the matching 64-digit hex digests, both sorted by name, *n entries;
- *  the caller frees them with aq_checkpoint_file_digests_free().  Only the files i (in that
- *  order) with i % parts == part are read and digested; the others get an empty string, so
- *  `parts` processes can share the work and merge (the list is the same for every caller).
- *  parts = 1, part = 0: all.  @return : AQ_OK; AQ_E_IO naming the file; AQ_E_NOMEM. */
-aq_status aq_checkpoint_file_digests(const char *path, const aq_checkpoint *m, int part, int parts,
-                                     size_t *n, char ***files, char ***sha256hex, aq_err *err);
+ *  the caller frees them with aq_checkpoint_file_digests_free().  `parts` processes share the
+ *  work: the files in order of decreasing size (ties: by name) go round-robin to
+ *  order[0], order[1], ..., order[parts - 1] (order NULL: 0, 1, ...); only the files of `part`
+ *  are read and digested, the others get an empty string, so the callers merge (the list is the
+ *  same for every caller).  Put the processes that finish their other work first at the front
+ *  of `order`: they take the largest files.  parts = 1, part = 0: all.
+ *  @return : AQ_OK; AQ_E_IO naming the file; AQ_E_NOMEM. */
+aq_status aq_checkpoint_file_digests(const char *path, const aq_checkpoint *m, int part,
+                                     const int *order, int parts, size_t *n, char ***files,
+                                     char ***sha256hex, aq_err *err);
 
 /*! aq_checkpoint_file_digests_free() : frees what aq_checkpoint_file_digests() returned; NULLs ok.
  */

@@ -60,6 +60,8 @@ static aq_status run_stages(aq_job *j, aq_err *err) {
     j->tally.n_total = aq_checkpoint_count(j->model);
     j->tally.n_done = j->tally.n_resumed = j->n_resumed;
     st = j->rank == 0 ? aq_job_writer_loop(j, err) : aq_job_worker_loop(j, err);
+    if (st == AQ_OK && !j->abort_seen && !aq_job_stop_signal(j))
+        aq_job_digest_mine(j); /* while slower ranks still compute */
     st = aq_mpi_agree(j->comm, st, err);
     if (st != AQ_OK) {
         /* Rank 0 told every worker to stop; take the request if the loop did not. */
@@ -92,6 +94,7 @@ aq_status aq_job_run(const aq_config *cfg, const aq_job_opts *opts, MPI_Comm com
         opts->stats->seconds_act = j.seconds_act;
     }
     aq_job_trace_close(&j);
+    aq_checkpoint_file_digests_free(j.digest.n, j.digest.files, j.digest.hex);
     aq_act_setup_close(&j.act);
     aq_job_gptq_close(j.gptq);
     free(j.done);

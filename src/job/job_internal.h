@@ -223,6 +223,16 @@ typedef struct {
 } aq_act_summary;
 
 /* State of one run of the job, shared by the files of src/job. */
+/* This rank's share of the /source digests (digests.c), taken right after its loop. */
+typedef struct {
+    int done;     /* aq_job_digest_mine() ran */
+    aq_status st; /* and how it went; err holds its message */
+    aq_err err;
+    size_t n; /* files (every rank lists all; its own have digests) */
+    char **files, **hex;
+    double seconds; /* this rank's hashing */
+} aq_job_digest;
+
 struct aq_job_s {
     const aq_config *cfg;
     const struct aq_job_opts_s *opts;
@@ -248,6 +258,7 @@ struct aq_job_s {
     struct aq_job_gptq_s *gptq; /* quant.gptq: Hessian file, opts, kept factorizations */
     aq_assembly *pieces;        /* rank 0: row blocks waiting for their siblings */
     FILE *trace;                /* run.trace: this rank's timeline, or NULL */
+    aq_job_digest digest;       /* this rank's /source digests */
 };
 
 /* run.trace (trace.c): opens PREFIX.<rank>.tsv (none without run.trace or with --dry-run);
@@ -277,8 +288,13 @@ enum { RUN_UNITS, RUN_BYTES, RUN_QUANT, RUN_SEND, RUN_TOTAL, RUN_RSS, RUN_N };
 aq_status aq_job_write_run(aq_job *j, const double *all, aq_err *err);
 /* Rank 0: the model's aliases as links (aliases.c). */
 aq_status aq_job_write_aliases(aq_job *j, aq_err *err);
-/* SHA-256 of the model files, file i on rank i % size, merged on rank 0 (digests.c); free
- * with aq_checkpoint_file_digests_free.  Collective. */
+/* This rank's share of the SHA-256 of the model files (largest files to the ranks with the
+ * least planned work, workers before rank 0), kept in j->digest; called right after the
+ * rank's loop so that early ranks hash while others compute; a no-op the second time.
+ * Not collective (digests.c). */
+void aq_job_digest_mine(aq_job *j);
+/* Merges every rank's share on rank 0 (taking its own share first if not yet done); the
+ * caller frees *files / *hex with aq_checkpoint_file_digests_free.  Collective. */
 aq_status aq_job_digest_files(aq_job *j, size_t *n, char ***files, char ***hex, aq_err *err);
 /* Rank 0: /source from the digests (digests.c). */
 aq_status aq_job_write_source(aq_job *j, size_t n, char **files, char **hex, aq_err *err);

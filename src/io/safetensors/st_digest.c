@@ -83,9 +83,38 @@ static const char *relative(const char *model_path, const char *file) {
     return slash ? slash + 1 : file;
 }
 
-aq_status aq_checkpoint_file_digests(const char *path, const aq_checkpoint *m, int part, int parts,
-                                     size_t *n, char ***files, char ***sha256hex, aq_err *err) {
-    if (parts < 1) parts = 1;
+/* Sorts file indices by decreasing size, then name order (a stable tie-break). */
+typedef struct {
+    size_t i;
+    uint64_t bytes;
+} sized;
+
+static int by_size_desc(const void *a, const void *b) {
+    const sized *x = a, *y = b;
+    if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* owner[i] of each file (paths sorted by name): largest first, round-robin over order. */
+static aq_status assign(char **paths, size_t np, const int *order, int parts, int *owner,
+                        aq_err *err) {
+    sized *s = malloc((np ? np : 1) * sizeof *s);
+    if (!s) return aq_err_set(err, AQ_E_NOMEM, "digests: out of memory");
+    for (size_t i = 0; i < np; ++i) {
+        struct stat sb;
+        s[i] = (sized){i, stat(paths[i], &sb) == 0 ? (uint64_t)sb.st_size : 0};
+    }
+    qsort(s, np, sizeof *s, by_size_desc);
+    for (size_t k = 0; k < np; ++k)
+        owner[s[k].i] = order ? order[k % (size_t)parts] : (int)(k % (size_t)parts);
+    free(s);
+    return AQ_OK;
+}
+
+aq_status aq_checkpoint_file_digests(const char *path, const aq_checkpoint *m, int part,
+                                     const int *order, int parts, size_t *n, char ***files,
+                                     char ***sha256hex, aq_err *err) {
+    if (parts < 1) parts = 1, order = NULL;
     *n = 0;
     *files = *sha256hex = NULL;
     char **paths = NULL;
@@ -94,17 +123,21 @@ aq_status aq_checkpoint_file_digests(const char *path, const aq_checkpoint *m, i
     char **hex = st == AQ_OK ? calloc(np ? np : 1, sizeof *hex) : NULL;
     if (st == AQ_OK && !hex) st = aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", path);
     if (st == AQ_OK) qsort(paths, np, sizeof *paths, by_string);
+    int *owner = st == AQ_OK ? malloc((np ? np : 1) * sizeof *owner) : NULL;
+    if (st == AQ_OK && !owner) st = aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", path);
+    if (st == AQ_OK) st = assign(paths, np, order, parts, owner, err);
     for (size_t i = 0; st == AQ_OK && i < np; ++i) {
         if (!(hex[i] = calloc(65, 1))) {
             st = aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", path);
             break;
         }
-        if ((int)(i % (size_t)parts) == part) st = aq_sha256_file(paths[i], hex[i], err);
+        if (owner[i] == part) st = aq_sha256_file(paths[i], hex[i], err);
         char *rel = st == AQ_OK ? st_strdup(relative(path, paths[i])) : NULL;
         if (st == AQ_OK && !rel) st = aq_err_set(err, AQ_E_NOMEM, "%s: out of memory", path);
         free(paths[i]);
         paths[i] = rel;
     }
+    free(owner);
     if (st != AQ_OK) {
         aq_checkpoint_file_digests_free(np, paths, hex);
         return st;
