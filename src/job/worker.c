@@ -39,7 +39,7 @@ static uint64_t reap_slots(aq_pending *slots) {
     return held;
 }
 
-/* Makes slots[*next] free: waits for the oldest results (ring order) while the ring is full
+/* Makes slots[next] free: waits for the oldest results (ring order) while the ring is full
  * or more than AQ_IN_FLIGHT_BYTES are held. */
 static void make_room(aq_job *j, aq_pending *slots, int next) {
     uint64_t held = reap_slots(slots);
