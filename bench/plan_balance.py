@@ -7,6 +7,14 @@ hidden 3584, intermediate 18944, vocab 152064, bf16) at several rank counts, wit
 `aq-mpi --dry-run --ranks N` reads.  Prints, per rank count, the items, the row blocks, the
 largest item and the plan's balance max(rank bytes) / mean(rank bytes) — the factor by which
 the busiest rank's work exceeds a perfect split (used by bench/scaling_model.py --imbalance).
+
+--gptq: the plan of a GPTQ job (quant.gptq = true; the Hessian file is not read by --dry-run)
+and, per rank count, each rank's GPTQ seconds from the measured per-shape costs of
+bench/results/gptq_dream7b_synthetic.txt (this AVX2 host, 2 threads; factorization once per
+rank and Hessian, the GPTQ pass (its group search included) in proportion to rows; lm_head as gate/up per
+row; the embedding's dq search only): busiest rank, mean, max/mean (used by
+bench/scaling_model.py --gptq-busiest).  The plan itself balances its own estimate
+(src/job/plan_bcast.c cost_gptq); this table checks it against the measured costs.
 """
 import argparse
 import json
@@ -52,18 +60,74 @@ def write_sparse(d):
     return off
 
 
+# bench/results/gptq_dream7b_synthetic.txt: (factorization s, GPTQ pass s (its group search
+# included), dq search alone s) of the whole tensor group, and its rows
+GPTQ_S = {"qkv": (0.28, 1.80, 0.15, 4608), "o": (0.31, 1.37, 0.14, 3584),
+          "gateup": (0.31, 14.95, 1.09, 2 * I), "down": (25.99, 20.94, 0.76, H)}
+KIND = {"q_proj": "qkv", "k_proj": "qkv", "v_proj": "qkv", "o_proj": "o", "gate_proj": "gateup",
+        "up_proj": "gateup", "down_proj": "down"}
+
+
+def gptq_seconds(out, embeddings):
+    """Per-rank GPTQ seconds of a --dry-run plan: whole units expanded into their tensors.
+    embeddings: quant.embeddings (else the embedding and lm_head are passed through, filtered
+    at 0.36 GB/s, docs/SCALING.md 5b)."""
+    shapes = dict(tensors())
+    per_rank, factored = {}, set()
+    for line in out.splitlines():
+        u = re.match(r"  unit +\d+  (\S+) .*-> rank (\d+)$", line)
+        it = re.match(r"  item +\d+  (\S+) +(?:whole tensor|rows \[(\d+), (\d+)\)).* -> rank (\d+)$", line)
+        if u:
+            names = [n for n, _ in tensors() if n == u.group(1) or n.startswith(u.group(1) + ".")]
+            todo = [(n, None, None, int(u.group(2))) for n in names]
+        elif it:
+            todo = [(it.group(1), it.group(2), it.group(3), int(it.group(4)))]
+        else:
+            continue
+        for name, r0, r1, r in todo:
+            shape = shapes[name]
+            if len(shape) != 2:
+                continue
+            frac = 1.0 if r0 is None else (int(r1) - int(r0)) / shape[0]
+            kind = next((KIND[k] for k in KIND if f".{k}." in name), None)
+            if kind:
+                f, upd, dq, rows = GPTQ_S[kind]
+                s = upd * shape[0] * frac / rows
+                key = (r, kind, name.split(".mlp.")[0].split(".self_attn.")[0])
+                if key not in factored:
+                    factored.add(key)
+                    s += f
+            elif not embeddings:  # a 2-D passthrough tensor, filtered by its owner
+                s = 2 * shape[0] * shape[1] * frac / 0.36e9
+            elif "lm_head" in name:  # gate/up's per-row cost scaled to its rows (same width)
+                f, upd, dq, rows = GPTQ_S["gateup"]
+                s = upd * shape[0] * frac / rows + (f if (r, "lm") not in factored else 0)
+                factored.add((r, "lm"))
+            else:  # the embedding: the dq search only
+                s = GPTQ_S["gateup"][2] * shape[0] * frac / GPTQ_S["gateup"][3]
+            per_rank[r] = per_rank.get(r, 0.0) + s
+    return per_rank
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
     ap.add_argument("--ranks", default="8,64,256,512")
     ap.add_argument("--config", default="jobs/dream7b_int2.ini")
     ap.add_argument("--set", action="append", default=[])
+    ap.add_argument("--gptq", action="store_true")
     a = ap.parse_args()
+    if a.gptq:
+        a.set += ["quant.gptq=true"]
     with tempfile.TemporaryDirectory() as d:
         total = write_sparse(d)
+        if a.gptq:  # --dry-run does not read it; the job's checks want a path
+            open(os.path.join(d, "hessian.h5"), "wb").close()
+            a.set += [f"quant.hessian_path={os.path.join(d, 'hessian.h5')}"]
         print(f"# Dream-7B-shaped sparse model: {total/1e9:.2f} GB bf16; {a.config} {' '.join(a.set)}")
-        print("| ranks | items | row blocks | largest item MB | busiest rank MB | mean MB | max/mean |")
-        print("|---|---|---|---|---|---|---|")
+        print("| ranks | items | row blocks | largest item MB | busiest rank MB | mean MB | max/mean |"
+              + (" GPTQ busiest s | GPTQ mean s | GPTQ max/mean |" if a.gptq else ""))
+        print("|---|---|---|---|---|---|---|" + ("---|---|---|" if a.gptq else ""))
         for P in [int(x) for x in a.ranks.split(",")]:
             cmd = [os.path.join(a.build, "aq-mpi"), "--config", a.config, "--set", f"model.path={d}",
                    "--dry-run", "--ranks", str(P)]
@@ -77,8 +141,15 @@ def main():
             sizes = [float(x) for x in re.findall(r"^  item .* ([0-9.]+) MB  -> rank", out, re.M)]
             sizes += [float(x) for x in re.findall(r"quantize +([0-9.]+) MB  -> rank", out)]
             mean = sum(ranks) / len(ranks)
-            print(f"| {P} | {items} | {blocks} | {max(sizes):.1f} | {max(ranks):.1f} | {mean:.1f} "
-                  f"| {max(ranks)/mean:.3f} |")
+            row = (f"| {P} | {items} | {blocks} | {max(sizes):.1f} | {max(ranks):.1f} | {mean:.1f} "
+                   f"| {max(ranks)/mean:.3f} |")
+            if a.gptq:
+                emb = any(x.replace(" ", "") == "quant.embeddings=true" for x in a.set) or bool(
+                    re.search(r"^embeddings *= *true", open(a.config).read(), re.M))
+                g = gptq_seconds(out, emb)
+                gm = sum(g.values()) / P
+                row += f" {max(g.values()):.1f} | {gm:.1f} | {max(g.values())/gm:.3f} |"
+            print(row)
 
 
 if __name__ == "__main__":

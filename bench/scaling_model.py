@@ -54,9 +54,12 @@ def main():
                     help="issue 16: units above a fair share cut into tensors and row blocks "
                          "(balance from --imbalance) and ranks filter their own chunks (rank 0 "
                          "only stores compressed chunks at --w0-store)")
-    ap.add_argument("--imbalance", default="8:1.062,64:1.152,256:1.141,512:1.172",
+    ap.add_argument("--imbalance",
+                    default="8:1.001,16:1.001,24:1.002,32:1.002,64:1.004,128:1.011,256:1.018,512:1.049",
                     help="P:max/mean of the row-sharded plan per rank count (bench/plan_balance.py "
-                         "on jobs/dream7b_int2.ini; 2-D passthrough tensors count as work, docs/SCALING.md 5c)")
+                         "on jobs/dream7b_int2.ini; 2-D passthrough tensors count as work, docs/SCALING.md "
+                         "5c; the contiguous cut of aq_plan_split, docs/SCALING.md 5e; before it: "
+                         "8:1.062,64:1.152,256:1.141,512:1.172)")
     ap.add_argument("--w0-store", type=float, default=2.1e9,
                     help="rank 0's store rate of filtered chunks (H5Dwrite_chunk + flush), B/s "
                          "(2.1e9: Dream-7B shapes, jobs/int2_compact.ini, -n 2, 3.56 GB in 1.45-1.66 s, "
@@ -85,6 +88,11 @@ def main():
                     help="GPTQ with tensor items (issue 16: large units split into one item per "
                          "tensor, each whole): seconds of the largest tensor (down_proj: factor + "
                          "update); 0: whole units, as before")
+    ap.add_argument("--gptq-busiest", default="",
+                    help="GPTQ: P:seconds of the busiest rank's GPTQ work in the job's own plan "
+                         "(bench/plan_balance.py --gptq: the plan's items and owners, each costed "
+                         "with the measured per-shape seconds); replaces max(largest, balance x "
+                         "total / P) of --gptq-largest-s")
     ap.add_argument("--layers", type=int, default=28, help="transformer blocks (GPTQ units)")
     ap.add_argument("--digest-files", default="4.878,4.797,4.467,1.090",
                     help="GB of each model file whose SHA-256 goes into /source (Dream-7B's four "
@@ -215,6 +223,9 @@ def sharded_projection(a, W, B_in, B_out, rate):
     (T_par = max(largest tensor, imb(P) x total / P): GPTQ tensors stay whole)."""
     t, c = a.threads, rate
     imb = {int(k): float(v) for k, v in (x.split(":") for x in a.imbalance.split(","))}
+    busiest = {int(k): float(v) for k, v in (x.split(":") for x in a.gptq_busiest.split(",") if x)}
+    if busiest:  # the rank counts measured for GPTQ
+        imb = {P: imb.get(P, 1.0) for P in busiest}
     store = min(a.gather, a.w0_store)
     Bp = a.pass_bytes
     Wq = W - Bp / 2  # bf16: the passthrough weights are not quantized
@@ -227,7 +238,8 @@ def sharded_projection(a, W, B_in, B_out, rate):
           f"{a.pass_rate/1e9:.2f} GB/s, stored {a.pass_ratio:.3f} of it), rank-0 store "
           f"{a.w0_store/1e9:.2f} GB/s, T_fixed {a.t_fixed:.1f} s, "
           + (f"GPTQ {a.gptq_layer_s:.1f} s per block x {a.layers} "
-             + (f"(tensor items, largest {a.gptq_largest_s:.1f} s), " if a.gptq_largest_s
+             + ("(the plan's busiest rank from --gptq-busiest), " if busiest
+                else f"(tensor items, largest {a.gptq_largest_s:.1f} s), " if a.gptq_largest_s
                 else "(whole units), ") if a.gptq_layer_s else "")
           + f"plan balance {a.imbalance}, source digests at {a.digest_rate/1e9:.2f} GB/s per rank "
           f"over files of {a.digest_files} GB; T(1) = {T1:.1f} s")
@@ -237,7 +249,10 @@ def sharded_projection(a, W, B_in, B_out, rate):
     for P in sorted(imb):
         r_read = min(a.r_rank, a.r_fs / P)
         read = B_in / P / r_read
-        if a.gptq_layer_s and a.gptq_largest_s:  # tensor items: the largest tensor bounds it
+        if a.gptq_layer_s and busiest:  # the job's own plan, costed with measured seconds
+            T_par = busiest[P] + read
+            bal = T_par / (quant1 / P + read)
+        elif a.gptq_layer_s and a.gptq_largest_s:  # tensor items: the largest tensor bounds it
             T_par = max(a.gptq_largest_s, imb[P] * quant1 / P) + read
             bal = T_par / (quant1 / P + read)
         elif a.gptq_layer_s:  # whole units: the busiest rank has ceil(layers / P) blocks
@@ -254,7 +269,7 @@ def sharded_projection(a, W, B_in, B_out, rate):
         else:
             T_par = imb[P] * (Wq / P / (t * c) + read)
             bal = imb[P]
-        if a.passthrough == "owner" and a.gptq_layer_s and not a.gptq_largest_s:
+        if a.passthrough == "owner" and a.gptq_layer_s and not (a.gptq_largest_s or busiest):
             # whole units: embedding and lm_head filtered on a rank with blocks
             T_par += t_filter / 2 if P < a.layers + 3 else 0.0  # on a rank with blocks
             T_ser = t_store

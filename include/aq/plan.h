@@ -25,9 +25,9 @@ typedef struct {
 } aq_unit;
 
 /* An item of the weight plan (issue 16, row-sharding): what one rank quantizes in one go.
- * Either a whole unit (count tensors, n_blocks = 1), one tensor of a unit that is larger than
- * a fair share (count = 1, n_blocks = 1), or one row block [row0, row1) of a tensor larger
- * than a quarter of a fair share (count = 1, block b of n_blocks > 1). */
+ * Either a whole unit (count tensors, n_blocks = 1), one tensor of a unit that crosses a
+ * rank's share (count = 1, n_blocks = 1), or one row block [row0, row1) of a tensor cut at a
+ * share's end (count = 1, block b of n_blocks > 1); see aq_plan_split(). */
 typedef struct {
     size_t unit;         /* the unit it comes from */
     size_t first, count; /* its tensors: tensor_order[first .. first+count) */
@@ -44,6 +44,7 @@ typedef struct {
     aq_plan_item *items; /* one per unit until aq_plan_shard() splits them */
     int sharded;         /* aq_plan_shard() made the items (aq_plan_assign() then leaves
                             them and rank_bytes alone) */
+    int by_cost;         /* aq_plan_shard() balanced an aq_plan_cost instead of work bytes */
     size_t n_tensors;
     size_t *tensor_order; /* model tensor indices (aq_checkpoint_tensor) in unit order */
     int n_ranks;
@@ -76,33 +77,73 @@ aq_status aq_plan_build(const aq_checkpoint *m, int ranks, aq_plan_is_work is_wo
  * : AQ_OK or AQ_E_MPI if an owner is out of range. */
 aq_status aq_plan_assign(aq_plan *p, const int *owner, aq_err *err);
 
-/*! aq_plan_row_blocks() :
- *  Splits `rows` rows of `bytes` bytes into n = min(ceil(bytes / max_bytes), rows / granule,
- *  max_blocks) blocks whose inner boundaries are the multiples of `granule` nearest to
- *  b * rows / n (a tail shorter than a granule joins the last block).  Writes bounds[0..n]
- *  (bounds[0] = 0, bounds[n] = rows, strictly increasing); bounds must hold max_blocks + 1
- *  entries.  Bytes at most max_bytes, granule < 1, rows < 1, max_blocks < 1 or fewer than
- *  two whole granules give one block.  Pure.
- *  @return : n, the number of blocks (>= 1). */
-int aq_plan_row_blocks(int64_t rows, uint64_t bytes, int64_t granule, uint64_t max_bytes,
-                       int max_blocks, int64_t *bounds);
+/* One tensor as aq_plan_split() sees it. */
+typedef struct {
+    uint64_t work;   /* work bytes (0: not balanced, e.g. passed through by rank 0) */
+    uint64_t cost;   /* what is balanced: the work bytes, or an estimate of the time (GPTQ) */
+    int64_t rows;    /* shape[0] (1 for a scalar) */
+    int64_t granule; /* rows per cut (every block boundary a multiple of it); 0: stays whole */
+} aq_plan_piece;
+
+/*! aq_plan_split() :
+ *  The row-sharded plan's cut (pure; the core of aq_plan_shard()).  pieces[] are the tensors
+ *  in plan order, grouped into n_units consecutive units: unit u is pieces[unit_first[u] ..
+ *  unit_first[u] + unit_count[u]), the units covering the pieces in order.  Contiguous in
+ *  plan order, balancing the pieces' cost (proportional to rows within a tensor):
+ *  1. the capacity C: the smallest largest-rank total for which packing every rank up to C
+ *     (cutting cuttable tensors where C ends) needs at most `ranks` ranks (binary search; C
+ *     is at least the mean, every uncuttable piece and one granule of every cuttable one);
+ *  2. the items: rank r aims at an even share of what is left (its start plus the remaining
+ *     cost over the remaining ranks).  A unit ending by that target is one item; one crossing
+ *     it becomes one item per tensor; a tensor crossing it is cut into row blocks at the
+ *     granule multiple nearest each target (an empty rank takes at least one granule), or,
+ *     when it may not be cut (granule 0, fewer than two granules, work not a whole number of
+ *     bytes per row, cost under one per row), goes whole to the side where most of it lies.
+ *     A choice is taken only if the rest still fits the remaining ranks at C, else the
+ *     packing choice (which always does): no rank exceeds C.
+ *  Owners are non-decreasing in plan order.  out: room for sum(unit_count) + ranks items, or
+ *  NULL to count; items as in aq_plan_item with `first` an index into pieces, `rank` set and
+ *  work_bytes in bytes (row blocks: bytes per row x rows, the remainder to the last block).
+ *  ranks < 1 counts as 1.
+ *  @return : the number of items. */
+size_t aq_plan_split(const aq_plan_piece *pieces, const size_t *unit_first,
+                     const size_t *unit_count, size_t n_units, int ranks, aq_plan_item *out);
+
+/*! aq_plan_spread() :
+ *  The row-sharded plan for a cost far from proportional to bytes (GPTQ: a tensor's update
+ *  pass grows with cols^2 and a tensor with more columns than rows must stay whole, so the
+ *  contiguous split of aq_plan_split() would put two of the heaviest tensors and everything
+ *  between them on one rank).  Pure; pieces and units as for aq_plan_split().  Items: one per
+ *  tensor, a cuttable tensor (as for aq_plan_split()) of more than a quarter of the mean rank
+ *  cost cut into n = min(ceil(cost / (mean / 4)), rows / granule, 4 x ranks) row blocks at the
+ *  granule multiples nearest b x rows / n; in plan order.  Owners: longest processing time
+ *  first (Graham 1969: the costliest item first, each to the least loaded rank, ties to the
+ *  lowest rank; at most 4/3 of the optimal largest total), so owners are not contiguous.
+ *  out NULL: only *n, the number of items; else out[*n] filled (count first).
+ *  @return : AQ_OK; AQ_E_NOMEM. */
+aq_status aq_plan_spread(const aq_plan_piece *pieces, const size_t *unit_first,
+                         const size_t *unit_count, size_t n_units, int ranks, aq_plan_item *out,
+                         size_t *n, aq_err *err);
 
 /*! aq_plan_granule : the row granularity at which tensor t may be cut (every block boundary
  *  a multiple of it), or 0 when it must stay whole. */
 typedef int64_t (*aq_plan_granule)(const aq_tensor *t, const void *ctx);
 
+/*! aq_plan_cost : the balance weight of work tensor `t`, in one unit for every tensor of the
+ *  model (e.g. estimated nanoseconds); used instead of its work bytes. */
+typedef uint64_t (*aq_plan_cost)(const aq_tensor *t, const void *ctx);
+
 /*! aq_plan_shard() :
- *  Row-sharding (issue 16): rebuilds p's items from its units for `m` (the model p was
- *  built from) and partitions them over the ranks like units (aq_plan_partition() on their
- *  work bytes).  With fair share S = ceil(total work / ranks): a unit of at most S work
- *  bytes stays one item; a larger unit becomes one item per tensor, and a tensor of more
- *  than S / 4 work bytes whose granule(t) > 0 is cut by aq_plan_row_blocks(rows = shape[0],
- *  max_bytes = S / 4, max_blocks = 4 * ranks) into row-block items.  With one rank, or
- *  nothing above S, the items stay the units (the assignment of aq_plan_build()).
- *  is_work as for aq_plan_build().  Deterministic.
+ *  Row-sharding (issue 16): rebuilds p's items from its units for `m` (the model p was built
+ *  from) over p->n_ranks: work bytes from is_work (as for aq_plan_build()), rows = shape[0],
+ *  granule(t, ctx) (NULL: no tensor is cut).  Without `cost`, aq_plan_split() on the work
+ *  bytes (contiguous); with it, aq_plan_spread() on cost(t, ctx) of the work tensors.  The
+ *  unit partition (units[].rank, rank_units: the activation stage and budget measurement
+ *  work per unit) is left as aq_plan_build() made it; rank_bytes are recounted from the
+ *  items.  With one rank the items stay the units.  Deterministic.
  *  @return : AQ_OK, AQ_E_NOMEM. */
 aq_status aq_plan_shard(aq_plan *p, const aq_checkpoint *m, aq_plan_is_work is_work,
-                        aq_plan_granule granule, const void *ctx, aq_err *err);
+                        aq_plan_granule granule, aq_plan_cost cost, const void *ctx, aq_err *err);
 
 /*! aq_plan_assign_items() : re-assigns items from `owner[n_items]` (as broadcast by rank 0)
  *  and recomputes rank_bytes.  @return : AQ_OK or AQ_E_MPI if an owner is out of range. */

@@ -1,6 +1,7 @@
 /* The plan: built on every rank from the model, rank 0's partition broadcast so that every
  * rank works from the same unit -> rank assignment; then the weight items (row-sharding,
  * issue 16) and their owners the same way. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "aq/h5out.h"
@@ -64,6 +65,28 @@ static int64_t granule_gptq(const aq_tensor *t, const void *ctx) {
     return aq_job_is_quantized(t, ctx) && cols > rows ? 0 : granule(t, ctx);
 }
 
+/* GPTQ's balance weight: estimated nanoseconds, because its cost is far from proportional to
+ * bytes (Dream 7B: down_proj holds 29 % of a block's weights and ~72 % of its GPTQ time).
+ * Fitted to bench/results/gptq_dream7b_synthetic.txt (this AVX2 host, 2 threads; each shape
+ * within ~10 %): the group search 9.5 ns per weight; the update pass rows x cols^2 flops at
+ * 32.9 GFLOP/s for 3584 columns and 61.4 for 18944 (longer panels), interpolated as a power
+ * of cols; the factorization cols^3 / 3 flops at 87 GFLOP/s, counted on the tensors that stay
+ * whole (more columns than rows); the others' factorization is small beside their pass.  A
+ * tensor without a Hessian: the search; a 2-D passthrough tensor: filtered at 0.36 GB/s (2.8
+ * ns per byte, docs/SCALING.md 5b).  Only the ratios matter: every rank runs the same code. */
+static uint64_t cost_gptq(const aq_tensor *t, const void *ctx) {
+    int64_t rows, cols;
+    aq_tensor_view(t, &rows, &cols);
+    const double w = (double)rows * (double)cols, n = (double)cols;
+    char layer[256];
+    if (!aq_job_is_quantized(t, ctx)) return (uint64_t)(2.8 * (double)t->nbytes);
+    if (!aq_job_gptq_layer(t->name, layer, sizeof layer)) return (uint64_t)(9.5 * w);
+    const double gflops = 32.9 * pow(n / 3584.0, 0.375); /* 61.4 at 18944 */
+    double ns = 9.5 * w + w * n / gflops;
+    if (cols > rows) ns += n * n * n / 3.0 / 87.0;
+    return (uint64_t)ns;
+}
+
 /* Broadcasts rank 0's n owners; every rank checks it has n of them. */
 static aq_status bcast_owners(aq_job *j, size_t n_here, const char *what, int **owner,
                               aq_err *err) {
@@ -97,7 +120,7 @@ aq_status aq_job_make_plan(aq_job *j, aq_err *err) {
                        j->cfg->fallback ? granule_whole
                        : j->cfg->gptq   ? granule_gptq
                                         : granule,
-                       j->cfg, err);
+                       j->cfg->gptq ? cost_gptq : NULL, j->cfg, err);
     if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
     if (bcast_owners(j, j->plan->n_items, "plan items", &owner, err) != AQ_OK)
         return free(owner), err->code;

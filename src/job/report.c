@@ -99,8 +99,8 @@ static void report_items(const aq_plan *p, const aq_checkpoint *m) {
         blocks += p->items[i].n_blocks > 1;
     }
     if (!split) return;
-    printf("row-sharding: %zu items, %zu of them row blocks (units above a fair share are split "
-           "into tensors, tensors above a quarter of it into row blocks)\n",
+    printf("row-sharding: %zu items, %zu of them row blocks (a unit crossing the end of a rank's "
+           "share is split into tensors, a tensor crossing it into row blocks)\n",
            p->n_items, blocks);
     for (size_t i = 0; i < p->n_items; ++i) {
         const aq_plan_item *it = &p->items[i];
@@ -117,9 +117,10 @@ static void report_items(const aq_plan *p, const aq_checkpoint *m) {
 }
 
 void aq_report_plan(const aq_plan *p, const aq_checkpoint *m) {
-    printf("plan: %zu units, %zu tensors, %d ranks (balanced: bytes to quantize, and 2-D "
-           "passthrough bytes to filter)\n",
-           p->n_units, p->n_tensors, p->n_ranks);
+    printf("plan: %zu units, %zu tensors, %d ranks (balanced: %s)\n", p->n_units, p->n_tensors,
+           p->n_ranks,
+           p->by_cost ? "estimated GPTQ time per tensor"
+                      : "bytes to quantize, and 2-D passthrough bytes to filter");
     for (size_t u = 0, i = 0; u < p->n_units; ++u) {
         while (i < p->n_items && p->items[i].unit < u)
             ++i;

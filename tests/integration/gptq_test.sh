@@ -164,7 +164,7 @@ if [[ -r $qwen/model.safetensors ]]; then
   $run -n 1 "$bin/aq-mpi" --config "$here/../../jobs/baseline.ini" --set model.path="$qwen" \
     --set output.path="$work/qh_dry.h5" $p4 --set calib.missing=skip --set quant.gptq=true \
     --set calib.path="$work/qh1.h5" --dry-run --ranks 12 > "$work/qh_dry.log"
-  grep -q 'mlp.gate_proj.weight  *rows \[0, ' "$work/qh_dry.log" ||
+  grep -Eq '(mlp.gate_proj|mlp.up_proj|lm_head).weight  *rows \[0, ' "$work/qh_dry.log" ||
     { echo "gptq_test: no GPTQ row blocks in the 12-rank plan"; exit 1; }
   $py "$here/compare_results.py" "$work/qh_n1.h5" "$work/qh_n12.h5"
   echo "gptq_test: GPTQ row blocks at -n 12 bit-identical to -n 1"

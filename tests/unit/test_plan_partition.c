@@ -85,36 +85,182 @@ END_TEST
 
 /* Row blocks: boundaries on the granule, strictly increasing, within max_bytes where the
  * granules allow, capped by max_blocks, one block when it fits or cannot be cut. */
-START_TEST(row_blocks) {
-    int64_t b[65];
-    ck_assert_int_eq(aq_plan_row_blocks(1000, 1000, 100, 2000, 8, b), 1); /* fits */
-    ck_assert(b[0] == 0 && b[1] == 1000);
-    ck_assert_int_eq(aq_plan_row_blocks(1000, 1000, 0, 10, 8, b), 1); /* no granule */
-    ck_assert_int_eq(aq_plan_row_blocks(1000, 1000, 100, 300, 8, b), 4);
-    ck_assert(b[0] == 0 && b[4] == 1000);
-    for (int i = 1; i < 4; ++i)
-        ck_assert(b[i] % 100 == 0 && b[i] > b[i - 1] && b[i] - b[i - 1] <= 300);
-    ck_assert_int_eq(aq_plan_row_blocks(1000, 1000, 100, 1, 64, b), 10); /* granules cap */
-    for (int i = 0; i < 10; ++i)
-        ck_assert_int_eq(b[i + 1] - b[i], 100);
-    ck_assert_int_eq(aq_plan_row_blocks(1000, 1000, 100, 1, 3, b), 3); /* max_blocks cap */
-    ck_assert(b[1] == 300 && b[2] == 700 && b[3] == 1000);
-    ck_assert_int_eq(aq_plan_row_blocks(1050, 1050, 256, 400, 64, b), 3); /* nearest */
-    ck_assert(b[1] == 256 && b[2] == 768 && b[3] == 1050);
-    ck_assert_int_eq(aq_plan_row_blocks(2049, 2049, 1024, 100, 64, b), 2); /* tail joins */
-    ck_assert(b[1] == 1024 && b[2] == 2049);
-    ck_assert_int_eq(aq_plan_row_blocks(1500, 1500, 1024, 100, 64, b), 1); /* one granule */
+/* The items of aq_plan_split() (spread = 0) or aq_plan_spread() (1): every invariant of
+ * their contracts; returns the busiest rank's cost, *largest the costliest item's. */
+static uint64_t items_checked(const aq_plan_piece *pc, const size_t *first, const size_t *count,
+                              size_t nu, int ranks, int spread, uint64_t *largest) {
+    size_t np = 0, n0 = 0;
+    for (size_t u = 0; u < nu; ++u)
+        np += count[u];
+    static aq_plan_item items[4096];
+    aq_err err = {0};
+    if (spread) {
+        ck_assert_int_eq(aq_plan_spread(pc, first, count, nu, ranks, NULL, &n0, &err), AQ_OK);
+        ck_assert(n0 <= np + 4 * (size_t)ranks * np && n0 <= 4096);
+        size_t n1 = 0;
+        ck_assert_int_eq(aq_plan_spread(pc, first, count, nu, ranks, items, &n1, &err), AQ_OK);
+        ck_assert_uint_eq(n1, n0);
+    } else {
+        n0 = aq_plan_split(pc, first, count, nu, ranks, NULL);
+        ck_assert(n0 <= np + (size_t)ranks && n0 <= 4096);
+        ck_assert_uint_eq(aq_plan_split(pc, first, count, nu, ranks, items), n0);
+    }
+    uint64_t load[64] = {0}, total = 0, mx = 0;
+    *largest = 0;
+    size_t next = 0; /* the next piece to be covered */
+    int64_t row = 0; /* rows of it covered so far by blocks */
+    for (size_t i = 0; i < n0; ++i) {
+        const aq_plan_item *it = &items[i];
+        ck_assert(it->rank >= 0 && it->rank < ranks);
+        ck_assert(spread || i == 0 || it->rank >= items[i - 1].rank); /* contiguous */
+        ck_assert_uint_eq(it->first, next);
+        ck_assert(it->unit < nu && it->first >= first[it->unit] &&
+                  it->first + it->count <= first[it->unit] + count[it->unit]);
+        uint64_t w = 0;
+        for (size_t k = it->first; k < it->first + it->count; ++k)
+            w += pc[k].work;
+        if (it->n_blocks > 1) { /* a row block: in order, on a granule multiple */
+            const aq_plan_piece *q = &pc[it->first];
+            ck_assert(it->count == 1 && q->granule > 0 && it->row0 == row && it->row1 > row);
+            ck_assert(it->row0 % q->granule == 0);
+            ck_assert(it->block + 1 < it->n_blocks
+                          ? it->row1 % q->granule == 0 && it->row1 < q->rows
+                          : it->row1 == q->rows);
+            ck_assert(it->work_bytes <= w);
+            row = it->row1 == q->rows ? 0 : it->row1;
+            next += it->row1 == q->rows;
+        } else {
+            ck_assert_int_eq(row, 0);
+            ck_assert_uint_eq(it->work_bytes, w);
+            next += it->count;
+        }
+        /* cost = bytes in these tests (cost == work), so work_bytes is the item's cost */
+        load[it->rank] += it->work_bytes;
+        total += it->work_bytes;
+        *largest = it->work_bytes > *largest ? it->work_bytes : *largest;
+    }
+    ck_assert_uint_eq(next, np);
+    uint64_t want = 0;
+    for (size_t k = 0; k < np; ++k)
+        want += pc[k].work;
+    ck_assert_uint_eq(total, want);
+    for (int r = 0; r < ranks; ++r)
+        mx = load[r] > mx ? load[r] : mx;
+    return mx;
+}
+
+static uint64_t split_checked(const aq_plan_piece *pc, const size_t *first, const size_t *count,
+                              size_t nu, int ranks) {
+    uint64_t largest;
+    return items_checked(pc, first, count, nu, ranks, 0, &largest);
+}
+
+START_TEST(split_cases) {
+    /* 4 units of 3 tensors of 1000 rows x 10 bytes (granule 100): 4 ranks, one unit each */
+    aq_plan_piece pc[12];
+    size_t first[4], count[4];
+    for (int k = 0; k < 12; ++k)
+        pc[k] = (aq_plan_piece){10000, 10000, 1000, 100};
+    for (int u = 0; u < 4; ++u)
+        first[u] = 3 * (size_t)u, count[u] = 3;
+    ck_assert_uint_eq(split_checked(pc, first, count, 4, 4), 30000);
+    ck_assert_uint_eq(split_checked(pc, first, count, 4, 1), 120000);
+    /* 3 ranks: 40000 each, exactly, by cutting the middle tensors of units 1 and 2 */
+    ck_assert_uint_eq(split_checked(pc, first, count, 4, 3), 40000);
+    /* 24 ranks: 5000 each (half a tensor) */
+    ck_assert_uint_eq(split_checked(pc, first, count, 4, 24), 5000);
+    /* more ranks than granules: each rank at most one granule (1000 bytes) */
+    ck_assert_uint_eq(split_checked(pc, first, count, 4, 64), 2000);
+    /* uncuttable tensors go whole: 7 ranks over 12 x 10000 -> the busiest has 2 */
+    for (int k = 0; k < 12; ++k)
+        pc[k].granule = 0;
+    ck_assert_uint_eq(split_checked(pc, first, count, 4, 7), 20000);
+    /* a zero-work unit (passthrough) and a huge uncuttable tensor */
+    pc[4].work = pc[5].work = pc[4].cost = pc[5].cost = 0;
+    pc[0].work = pc[0].cost = 90000, pc[0].rows = 9000;
+    ck_assert_uint_eq(split_checked(pc, first, count, 4, 4), 90000);
+}
+END_TEST
+
+/* Random sequences: the invariants, and the busiest rank within one share plus the largest
+ * uncuttable piece or one granule's bytes of the mean. */
+START_TEST(split_random) {
     aq_rng r;
-    aq_rng_seed(&r, 9);
-    for (int trial = 0; trial < 500; ++trial) {
-        int64_t rows = 1 + (int64_t)(aq_rng_next(&r) % 5000), g = 1 << (aq_rng_next(&r) % 9);
-        uint64_t bytes = (uint64_t)rows * 7, mb = 1 + aq_rng_next(&r) % 4000;
-        int maxb = 1 + (int)(aq_rng_next(&r) % 64);
-        int n = aq_plan_row_blocks(rows, bytes, g, mb, maxb, b);
-        ck_assert(n >= 1 && n <= maxb && b[0] == 0 && b[n] == rows);
-        ck_assert(n == 1 || (uint64_t)n <= (bytes + mb - 1) / mb);
-        for (int i = 1; i < n; ++i)
-            ck_assert(b[i] > b[i - 1] && b[i] % g == 0 && b[i] < rows);
+    aq_rng_seed(&r, 11);
+    for (int trial = 0; trial < 400; ++trial) {
+        aq_plan_piece pc[64];
+        size_t first[16], count[16], nu = 1 + aq_rng_next(&r) % 16, np = 0;
+        uint64_t total = 0, big = 0;
+        for (size_t u = 0; u < nu; ++u) {
+            first[u] = np;
+            count[u] = 1 + aq_rng_next(&r) % 4;
+            for (size_t k = 0; k < count[u]; ++k, ++np) {
+                const int64_t rows = 1 + (int64_t)(aq_rng_next(&r) % 3000);
+                const uint64_t per = aq_rng_next(&r) % 5 == 0 ? 0 : 1 + aq_rng_next(&r) % 16;
+                const int64_t g = aq_rng_next(&r) % 4 == 0 ? 0 : 1 << (aq_rng_next(&r) % 8);
+                pc[np] = (aq_plan_piece){per * (uint64_t)rows, per * (uint64_t)rows, rows, g};
+                total += pc[np].work;
+                const uint64_t stuck = g && rows >= 2 * g ? per * (uint64_t)g : pc[np].work;
+                big = stuck > big ? stuck : big;
+            }
+        }
+        const int ranks = 1 + (int)(aq_rng_next(&r) % 40);
+        const uint64_t mx = split_checked(pc, first, count, nu, ranks);
+        ck_assert_msg(mx <= (total + (uint64_t)ranks - 1) / (uint64_t)ranks + big,
+                      "trial %d: busiest %llu, mean %llu, largest stuck piece %llu", trial,
+                      (unsigned long long)mx, (unsigned long long)(total / (uint64_t)ranks),
+                      (unsigned long long)big);
+    }
+}
+END_TEST
+
+/* GPTQ-like: 28 blocks of [55 000 uncuttable, 6 000 x 2 and 3 000 cuttable]; 24 ranks must
+ * put two of the uncuttable on some rank (110 000, the optimum), and a contiguous cut would
+ * also take everything between them. */
+START_TEST(spread_cases) {
+    aq_plan_piece pc[112];
+    size_t first[28], count[28];
+    for (int u = 0; u < 28; ++u) {
+        first[u] = 4 * (size_t)u, count[u] = 4;
+        pc[4 * u] = (aq_plan_piece){55000, 55000, 100, 0};
+        pc[4 * u + 1] = pc[4 * u + 2] = (aq_plan_piece){6000, 6000, 600, 8};
+        pc[4 * u + 3] = (aq_plan_piece){3000, 3000, 300, 8};
+    }
+    uint64_t largest;
+    ck_assert_uint_eq(items_checked(pc, first, count, 28, 24, 1, &largest), 110000);
+    ck_assert_uint_gt(split_checked(pc, first, count, 28, 24), 110000); /* contiguous: worse */
+    /* 32 ranks: one uncuttable each on 28, the rest spread: within one small item of the mean */
+    const uint64_t mx = items_checked(pc, first, count, 28, 32, 1, &largest);
+    ck_assert_uint_le(mx, 28 * 70000 / 32 + 6000);
+    ck_assert_uint_eq(items_checked(pc, first, count, 28, 1, 1, &largest), 28 * 70000);
+}
+END_TEST
+
+/* Random sequences: the invariants, and longest-processing-time-first's bound: the busiest
+ * rank within the costliest item of the mean. */
+START_TEST(spread_random) {
+    aq_rng r;
+    aq_rng_seed(&r, 12);
+    for (int trial = 0; trial < 300; ++trial) {
+        aq_plan_piece pc[64];
+        size_t first[16], count[16], nu = 1 + aq_rng_next(&r) % 16, np = 0;
+        uint64_t total = 0;
+        for (size_t u = 0; u < nu; ++u) {
+            first[u] = np;
+            count[u] = 1 + aq_rng_next(&r) % 4;
+            for (size_t k = 0; k < count[u]; ++k, ++np) {
+                const int64_t rows = 1 + (int64_t)(aq_rng_next(&r) % 3000);
+                const uint64_t per = aq_rng_next(&r) % 5 == 0 ? 0 : 1 + aq_rng_next(&r) % 16;
+                const int64_t g = aq_rng_next(&r) % 4 == 0 ? 0 : 1 << (aq_rng_next(&r) % 8);
+                pc[np] = (aq_plan_piece){per * (uint64_t)rows, per * (uint64_t)rows, rows, g};
+                total += pc[np].work;
+            }
+        }
+        const int ranks = 1 + (int)(aq_rng_next(&r) % 40);
+        uint64_t largest;
+        const uint64_t mx = items_checked(pc, first, count, nu, ranks, 1, &largest);
+        ck_assert_msg(mx <= total / (uint64_t)ranks + largest, "trial %d: busiest %llu", trial,
+                      (unsigned long long)mx);
     }
 }
 END_TEST
@@ -162,7 +308,10 @@ int main(int argc, char **argv) {
         tcase_add_test(tc, partition_matches_brute_force);
         tcase_add_test(tc, more_ranks_than_units);
         tcase_add_test(tc, equal_units_spread_evenly);
-        tcase_add_test(tc, row_blocks);
+        tcase_add_test(tc, split_cases);
+        tcase_add_test(tc, split_random);
+        tcase_add_test(tc, spread_cases);
+        tcase_add_test(tc, spread_random);
     }
     suite_add_tcase(s, tc);
     return aq_check_run(s);

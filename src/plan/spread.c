@@ -1,0 +1,99 @@
+/* Row-sharding for a cost far from proportional to bytes (GPTQ): tensor and row-block items
+ * spread over the ranks by longest-processing-time-first, not contiguously (pure;
+ * aq_plan_shard() feeds it). */
+#include <stdlib.h>
+
+#include "aq/plan.h"
+
+typedef struct {
+    uint64_t cost;
+    size_t item;
+} ranked;
+
+static int by_cost_desc(const void *a, const void *b) {
+    const ranked *x = a, *y = b;
+    if (x->cost != y->cost) return x->cost < y->cost ? 1 : -1;
+    return x->item < y->item ? -1 : x->item > y->item;
+}
+
+static int cuttable(const aq_plan_piece *p) {
+    return p->granule > 0 && p->rows >= 2 * p->granule && p->cost >= (uint64_t)p->rows &&
+           p->work % (uint64_t)p->rows == 0;
+}
+
+/* Blocks of piece p for blocks of at most `most` cost: boundaries at the granule multiples
+ * nearest b * rows / n.  @return : n (1: whole). */
+static int blocks_of(const aq_plan_piece *p, uint64_t most, int64_t *bounds, int max_blocks) {
+    bounds[0] = 0, bounds[1] = p->rows;
+    if (!cuttable(p) || p->cost <= most) return 1;
+    const int64_t g = p->granule, whole_granules = p->rows / g;
+    int64_t n = (int64_t)((p->cost + most - 1) / most);
+    n = n < whole_granules ? n : whole_granules;
+    n = n < max_blocks ? n : max_blocks;
+    if (n < 2) return 1;
+    for (int64_t b = 1; b < n; ++b) /* at least a granule apart: n <= rows / g */
+        bounds[b] = (2 * b * p->rows + n * g) / (2 * n * g) * g;
+    bounds[n] = p->rows;
+    return (int)n;
+}
+
+/* The items in plan order (out NULL: count only); costs[] (when not NULL) their costs. */
+static size_t make_items(const aq_plan_piece *pc, const size_t *unit_first,
+                         const size_t *unit_count, size_t n_units, uint64_t most, int max_blocks,
+                         int64_t *bounds, aq_plan_item *out, uint64_t *costs) {
+    size_t n = 0;
+    for (size_t u = 0; u < n_units; ++u)
+        for (size_t k = unit_first[u]; k < unit_first[u] + unit_count[u]; ++k) {
+            const aq_plan_piece *p = &pc[k];
+            const int nb = blocks_of(p, most, bounds, max_blocks);
+            const uint64_t bpr = p->work / (uint64_t)(p->rows > 0 ? p->rows : 1);
+            const uint64_t cpr = p->cost / (uint64_t)(p->rows > 0 ? p->rows : 1);
+            for (int b = 0; b < nb; ++b, ++n) {
+                if (!out) continue;
+                const int last = b + 1 == nb;
+                const int64_t r0 = bounds[b], r1 = bounds[b + 1];
+                out[n] = (aq_plan_item){u, k, 1, 0, 0, 0, 1, p->work, 0};
+                costs[n] = p->cost;
+                if (nb == 1) continue;
+                out[n].row0 = r0, out[n].row1 = r1, out[n].block = b, out[n].n_blocks = nb;
+                out[n].work_bytes = last ? p->work - bpr * (uint64_t)r0 : bpr * (uint64_t)(r1 - r0);
+                costs[n] = last ? p->cost - cpr * (uint64_t)r0 : cpr * (uint64_t)(r1 - r0);
+            }
+        }
+    return n;
+}
+
+aq_status aq_plan_spread(const aq_plan_piece *pieces, const size_t *unit_first,
+                         const size_t *unit_count, size_t n_units, int ranks, aq_plan_item *out,
+                         size_t *n, aq_err *err) {
+    if (ranks < 1) ranks = 1;
+    uint64_t total = 0;
+    for (size_t u = 0; u < n_units; ++u)
+        for (size_t k = unit_first[u]; k < unit_first[u] + unit_count[u]; ++k)
+            total += pieces[k].cost;
+    const uint64_t mean = total / (uint64_t)ranks, most = mean / 4 > 0 ? mean / 4 : 1;
+    const int max_blocks = 4 * ranks;
+    int64_t *bounds = malloc(((size_t)max_blocks + 1) * sizeof *bounds);
+    if (!bounds) return aq_err_set(err, AQ_E_NOMEM, "plan: out of memory");
+    *n = make_items(pieces, unit_first, unit_count, n_units, most, max_blocks, bounds, NULL, NULL);
+    if (!out) return free(bounds), AQ_OK;
+    uint64_t *costs = malloc((*n + 1) * sizeof *costs), *load = calloc((size_t)ranks, sizeof *load);
+    ranked *order = malloc((*n + 1) * sizeof *order);
+    if (!costs || !load || !order) {
+        free(bounds), free(costs), free(load), free(order);
+        return aq_err_set(err, AQ_E_NOMEM, "plan: out of memory");
+    }
+    make_items(pieces, unit_first, unit_count, n_units, most, max_blocks, bounds, out, costs);
+    for (size_t i = 0; i < *n; ++i)
+        order[i] = (ranked){costs[i], i};
+    qsort(order, *n, sizeof *order, by_cost_desc);
+    for (size_t i = 0; i < *n; ++i) { /* the largest first, each to the least loaded rank */
+        int best = 0;
+        for (int r = 1; r < ranks; ++r)
+            if (load[r] < load[best]) best = r;
+        out[order[i].item].rank = best;
+        load[best] += order[i].cost;
+    }
+    free(bounds), free(costs), free(load), free(order);
+    return AQ_OK;
+}
