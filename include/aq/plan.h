@@ -45,6 +45,7 @@ typedef struct {
     int sharded;         /* aq_plan_shard() made the items (aq_plan_assign() then leaves
                             them and rank_bytes alone) */
     int by_cost;         /* aq_plan_shard() balanced an aq_plan_cost instead of work bytes */
+    int spread;          /* ... with aq_plan_spread() (owners not contiguous) */
     size_t n_tensors;
     size_t *tensor_order; /* model tensor indices (aq_checkpoint_tensor) in unit order */
     int n_ranks;
@@ -137,7 +138,10 @@ typedef uint64_t (*aq_plan_cost)(const aq_tensor *t, const void *ctx);
  *  Row-sharding (issue 16): rebuilds p's items from its units for `m` (the model p was built
  *  from) over p->n_ranks: work bytes from is_work (as for aq_plan_build()), rows = shape[0],
  *  granule(t, ctx) (NULL: no tensor is cut).  Without `cost`, aq_plan_split() on the work
- *  bytes (contiguous); with it, aq_plan_spread() on cost(t, ctx) of the work tensors.  The
+ *  bytes (contiguous); with it, on cost(t, ctx) of the work tensors, aq_plan_split() or
+ *  aq_plan_spread(), the latter (p->spread = 1) when its busiest rank's cost is at least 2 %
+ *  below the contiguous cut's (contiguity keeps tensors that share a Hessian on one rank,
+ *  which the cost does not count).  The
  *  unit partition (units[].rank, rank_units: the activation stage and budget measurement
  *  work per unit) is left as aq_plan_build() made it; rank_bytes are recounted from the
  *  items.  With one rank the items stay the units.  Deterministic.

@@ -119,8 +119,9 @@ static void report_items(const aq_plan *p, const aq_checkpoint *m) {
 void aq_report_plan(const aq_plan *p, const aq_checkpoint *m) {
     printf("plan: %zu units, %zu tensors, %d ranks (balanced: %s)\n", p->n_units, p->n_tensors,
            p->n_ranks,
-           p->by_cost ? "estimated GPTQ time per tensor"
-                      : "bytes to quantize, and 2-D passthrough bytes to filter");
+           p->spread    ? "estimated GPTQ time, longest first, not contiguous"
+           : p->by_cost ? "estimated GPTQ time, contiguous"
+                        : "bytes to quantize, and 2-D passthrough bytes to filter");
     for (size_t u = 0, i = 0; u < p->n_units; ++u) {
         while (i < p->n_items && p->items[i].unit < u)
             ++i;

@@ -30,6 +30,69 @@ static void fill_pieces(const aq_plan *p, const aq_checkpoint *m, aq_plan_is_wor
     }
 }
 
+/* The cost of item `it` (pieces' costs; a row block its rows' share, the remainder to the
+ * last block, as both cuts count it). */
+static uint64_t item_cost(const aq_plan_piece *pc, const aq_plan_item *it) {
+    uint64_t c = 0;
+    for (size_t k = it->first; k < it->first + it->count; ++k)
+        c += pc[k].cost;
+    if (it->n_blocks <= 1) return c;
+    const uint64_t per = c / (uint64_t)pc[it->first].rows;
+    return it->row1 < pc[it->first].rows ? per * (uint64_t)(it->row1 - it->row0)
+                                         : c - per * (uint64_t)it->row0;
+}
+
+/* The busiest rank's cost of n items (load: scratch of `ranks`). */
+static uint64_t busiest(const aq_plan_piece *pc, const aq_plan_item *items, size_t n, int ranks,
+                        uint64_t *load) {
+    uint64_t mx = 0;
+    memset(load, 0, (size_t)ranks * sizeof *load);
+    for (size_t i = 0; i < n; ++i) {
+        load[items[i].rank] += item_cost(pc, &items[i]);
+        mx = load[items[i].rank] > mx ? load[items[i].rank] : mx;
+    }
+    return mx;
+}
+
+typedef struct {
+    aq_plan_item *items;
+    size_t n;
+} candidate;
+
+/* Both cuts of the pieces; *spread when aq_plan_spread()'s busiest rank is at least 2 %
+ * below the contiguous cut's (with a cost only: contiguity keeps a block's tensors, and so
+ * their shared Hessian factorization, on one rank, which the estimate does not count). */
+static aq_status cut(const aq_plan *p, const aq_plan_piece *pc, const size_t *first,
+                     const size_t *count, int with_spread, candidate *out, int *spread,
+                     aq_err *err) {
+    candidate c[2] = {{NULL, aq_plan_split(pc, first, count, p->n_units, p->n_ranks, NULL)}, {0}};
+    aq_status st = AQ_OK;
+    if (with_spread)
+        st = aq_plan_spread(pc, first, count, p->n_units, p->n_ranks, NULL, &c[1].n, err);
+    for (int i = 0; i < 1 + with_spread && st == AQ_OK; ++i)
+        if (!(c[i].items = calloc(c[i].n + 1, sizeof *c[i].items)))
+            st = aq_err_set(err, AQ_E_NOMEM, "plan: out of memory");
+    if (st == AQ_OK) aq_plan_split(pc, first, count, p->n_units, p->n_ranks, c[0].items);
+    if (st == AQ_OK && with_spread)
+        st = aq_plan_spread(pc, first, count, p->n_units, p->n_ranks, c[1].items, &c[1].n, err);
+    uint64_t *load = st == AQ_OK ? malloc((size_t)p->n_ranks * sizeof *load) : NULL;
+    if (st == AQ_OK && !load) st = aq_err_set(err, AQ_E_NOMEM, "plan: out of memory");
+    *spread = 0;
+    if (st == AQ_OK && with_spread) {
+        const uint64_t a = busiest(pc, c[0].items, c[0].n, p->n_ranks, load);
+        const uint64_t b = busiest(pc, c[1].items, c[1].n, p->n_ranks, load);
+        *spread = (double)b < 0.98 * (double)a;
+    }
+    free(load);
+    free(c[*spread ? 0 : 1].items);
+    if (st != AQ_OK) {
+        free(c[*spread ? 1 : 0].items);
+        return st;
+    }
+    *out = c[*spread];
+    return AQ_OK;
+}
+
 aq_status aq_plan_shard(aq_plan *p, const aq_checkpoint *m, aq_plan_is_work is_work,
                         aq_plan_granule granule, aq_plan_cost cost, const void *ctx, aq_err *err) {
     if (p->n_ranks == 1) return AQ_OK; /* the items are the units */
@@ -38,34 +101,28 @@ aq_status aq_plan_shard(aq_plan *p, const aq_checkpoint *m, aq_plan_is_work is_w
     size_t *count = malloc((p->n_units + 1) * sizeof *count);
     aq_status st =
         pc && first && count ? AQ_OK : aq_err_set(err, AQ_E_NOMEM, "plan: out of memory");
-    size_t n = 0;
+    candidate c = {NULL, 0};
+    int spread = 0;
     if (st == AQ_OK) {
         fill_pieces(p, m, is_work, granule, cost, ctx, pc);
         for (size_t u = 0; u < p->n_units; ++u)
             first[u] = p->units[u].first, count[u] = p->units[u].count;
-        if (cost)
-            st = aq_plan_spread(pc, first, count, p->n_units, p->n_ranks, NULL, &n, err);
-        else
-            n = aq_plan_split(pc, first, count, p->n_units, p->n_ranks, NULL);
+        st = cut(p, pc, first, count, cost != NULL, &c, &spread, err);
     }
-    aq_plan_item *items = st == AQ_OK ? calloc(n + 1, sizeof *items) : NULL;
-    int *owner = st == AQ_OK ? malloc((n + 1) * sizeof *owner) : NULL;
-    if (st == AQ_OK && (!items || !owner)) st = aq_err_set(err, AQ_E_NOMEM, "plan: out of memory");
-    if (st == AQ_OK && cost)
-        st = aq_plan_spread(pc, first, count, p->n_units, p->n_ranks, items, &n, err);
-    else if (st == AQ_OK)
-        aq_plan_split(pc, first, count, p->n_units, p->n_ranks, items);
+    int *owner = st == AQ_OK ? malloc((c.n + 1) * sizeof *owner) : NULL;
+    if (st == AQ_OK && !owner) st = aq_err_set(err, AQ_E_NOMEM, "plan: out of memory");
     if (st == AQ_OK) {
         free(p->items);
-        p->items = items, items = NULL;
-        p->n_items = n;
+        p->items = c.items, c.items = NULL;
+        p->n_items = c.n;
         p->sharded = 1;
         p->by_cost = cost != NULL;
-        for (size_t i = 0; i < n; ++i)
+        p->spread = spread;
+        for (size_t i = 0; i < c.n; ++i)
             owner[i] = p->items[i].rank;
         st = aq_plan_assign_items(p, owner, err);
     }
-    free(items);
+    free(c.items);
     free(pc);
     free(first);
     free(count);
