@@ -148,6 +148,26 @@ const int64_t *aq_gptq_hinv_perm(const aq_gptq_hinv *hv);
 const float *aq_gptq_hinv_u(const aq_gptq_hinv *hv);
 int aq_gptq_hinv_form(const aq_gptq_hinv *hv);
 
+/*! aq_gptq_hinv_meta_bytes() : bytes of aq_gptq_hinv_meta_pack()'s record for n columns:
+ *  everything but U (n, dead, form, lambda, perm, the dead mask; 32 + 9 n bytes).
+ *  aq_gptq_hinv_meta_pack() : writes that record of hv into buf (raw bytes: the ranks of one
+ *  job share the architecture).  Used to send a factorization to the other owners of a
+ *  tensor's row blocks, U following in pieces (aq_gptq_hinv_u_mut). */
+size_t aq_gptq_hinv_meta_bytes(int64_t n);
+void aq_gptq_hinv_meta_pack(const aq_gptq_hinv *hv, void *buf);
+
+/*! aq_gptq_hinv_meta_unpack() :
+ *  A factorization from a record of aq_gptq_hinv_meta_pack() (`bytes` long) with U allocated
+ *  and not yet filled: the caller fills the n^2 floats of aq_gptq_hinv_u_mut() with the
+ *  sender's U (row-major) before any use.  Free with aq_gptq_hinv_free().
+ *  @return : AQ_OK and *out; AQ_E_VALUE "<what>: factorization record of <bytes> bytes does
+ *            not hold n = ..." (short, n < 1, bad form, perm not a permutation); AQ_E_NOMEM. */
+aq_status aq_gptq_hinv_meta_unpack(const void *buf, size_t bytes, const char *what,
+                                   aq_gptq_hinv **out, aq_err *err);
+
+/*! aq_gptq_hinv_u_mut() : U's n^2 floats, writable (to receive them). */
+float *aq_gptq_hinv_u_mut(aq_gptq_hinv *hv);
+
 /*-*********************************************
  *  Quantization
  ***********************************************/

@@ -31,6 +31,19 @@ enum {
 };
 
 /*-*********************************************
+ *  GPTQ: a factorization shared by one tensor's row-block owners (src/job/gptq_share.c)
+ *
+ *  Block 0's owner -> each other block's owner (never rank 0): a record (AQ_TAG_FACTOR_RECORD,
+ *  MPI_BYTE: tensor index, rows per piece, aq_gptq_hinv_meta_pack()) then U's n x n floats
+ *  row-major in pieces of at most 256 MiB (AQ_TAG_FACTOR_U, MPI_FLOAT), in the sender's plan
+ *  order; non-overtaking keeps each pair's factorizations in order.
+ ***********************************************/
+enum {
+    AQ_TAG_FACTOR_RECORD = 4221, /* share_head + meta record, MPI_BYTE */
+    AQ_TAG_FACTOR_U = 4222       /* a piece of U, MPI_FLOAT */
+};
+
+/*-*********************************************
  *  aq-calib: activation statistics, every rank -> rank 0 (src/model/stats_gather.c)
  *
  *  Rank by rank: the number of layers (AQ_TAG_STATS_COUNT, one MPI_UINT64_T), then per

@@ -35,6 +35,9 @@ typedef struct {
     int block, n_blocks; /* block index, blocks of the tensor (1: the tensor is whole) */
     uint64_t work_bytes; /* source bytes it quantizes */
     int rank;            /* owner */
+    int shared;          /* a block of a tensor whose blocks share one factorization (GPTQ,
+                            aq_plan_spread): block 0's owner makes it and sends it to the
+                            owners of the others, which are neither rank 0 nor that owner */
 } aq_plan_item;
 
 typedef struct {
@@ -84,6 +87,9 @@ typedef struct {
     uint64_t cost;   /* what is balanced: the work bytes, or an estimate of the time (GPTQ) */
     int64_t rows;    /* shape[0] (1 for a scalar) */
     int64_t granule; /* rows per cut (every block boundary a multiple of it); 0: stays whole */
+    uint64_t head;   /* part of cost paid once by whoever holds the first rows (a GPTQ
+                        factorization, shared with the other blocks' owners); split keeps
+                        such a piece whole */
 } aq_plan_piece;
 
 /*! aq_plan_split() :
@@ -110,6 +116,10 @@ typedef struct {
 size_t aq_plan_split(const aq_plan_piece *pieces, const size_t *unit_first,
                      const size_t *unit_count, size_t n_units, int ranks, aq_plan_item *out);
 
+/* At most this many blocks of a piece with a head: each other block's owner receives the
+ * whole factorization (1.4 GB for Dream 7B's down_proj). */
+#define AQ_PLAN_SHARED_BLOCKS 4
+
 /*! aq_plan_spread() :
  *  The row-sharded plan for a cost far from proportional to bytes (GPTQ: a tensor's update
  *  pass grows with cols^2 and a tensor with more columns than rows must stay whole, so the
@@ -117,7 +127,11 @@ size_t aq_plan_split(const aq_plan_piece *pieces, const size_t *unit_first,
  *  between them on one rank).  Pure; pieces and units as for aq_plan_split().  Items: one per
  *  tensor, a cuttable tensor (as for aq_plan_split()) of more than a quarter of the mean rank
  *  cost cut into n = min(ceil(cost / (mean / 4)), rows / granule, 4 x ranks) row blocks at the
- *  granule multiples nearest b x rows / n; in plan order.  Owners: longest processing time
+ *  granule multiples nearest b x rows / n; in plan order.  A piece with a head (shared
+ *  factorization) is cut into at most AQ_PLAN_SHARED_BLOCKS blocks and only with at least 3
+ *  ranks: block 0 costs head + its rows' share of the rest, the others their rows' share;
+ *  they are marked `shared` and their owners avoid rank 0 (which stores every result and must
+ *  not wait) and block 0's owner.  Owners: longest processing time
  *  first (Graham 1969: the costliest item first, each to the least loaded rank, ties to the
  *  lowest rank; at most 4/3 of the optimal largest total), so owners are not contiguous.
  *  out NULL: only *n, the number of items; else out[*n] filled (count first).
@@ -131,8 +145,9 @@ aq_status aq_plan_spread(const aq_plan_piece *pieces, const size_t *unit_first,
 typedef int64_t (*aq_plan_granule)(const aq_tensor *t, const void *ctx);
 
 /*! aq_plan_cost : the balance weight of work tensor `t`, in one unit for every tensor of the
- *  model (e.g. estimated nanoseconds); used instead of its work bytes. */
-typedef uint64_t (*aq_plan_cost)(const aq_tensor *t, const void *ctx);
+ *  model (e.g. estimated nanoseconds); used instead of its work bytes.  *head (set to 0 by
+ *  the caller): the part a cut tensor pays once, on its first block (aq_plan_piece.head). */
+typedef uint64_t (*aq_plan_cost)(const aq_tensor *t, const void *ctx, uint64_t *head);
 
 /*! aq_plan_shard() :
  *  Row-sharding (issue 16): rebuilds p's items from its units for `m` (the model p was built

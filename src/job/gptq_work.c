@@ -63,7 +63,7 @@ aq_status aq_job_gptq_open(const aq_config *cfg, struct aq_job_gptq_s **out, aq_
 
 void aq_job_gptq_close(struct aq_job_gptq_s *g) {
     if (!g) return;
-    for (int i = 0; i < GPTQ_SLOTS; ++i)
+    for (int i = 0; i < GPTQ_SLOTS; ++i) /* after the settle: no send holds one */
         aq_gptq_hinv_free(g->slot[i].hv);
     free(g->w);
     free(g);
@@ -114,24 +114,46 @@ static aq_status load_weights(struct aq_job_gptq_s *g, aq_err *err) {
     return AQ_OK;
 }
 
+/* The slot kept for `layer` with n columns, or -1. */
+static int kept(struct aq_job_gptq_s *g, const char *layer, int64_t n) {
+    for (int i = 0; i < GPTQ_SLOTS; ++i)
+        if (g->slot[i].hv && strcmp(g->slot[i].layer, layer) == 0 &&
+            aq_gptq_hinv_cols(g->slot[i].hv) == n)
+            return i;
+    return -1;
+}
+
+/* Empties the least recently used slot (its factorization freed, or left to the sends that
+ * still read it) and returns it. */
+static int free_slot(struct aq_job_gptq_s *g, aq_gptq_share *share) {
+    int lru = 0;
+    for (int i = 1; i < GPTQ_SLOTS; ++i)
+        if (g->slot[i].used < g->slot[lru].used) lru = i;
+    if (g->slot[lru].hv && !(share && aq_gptq_share_release(share, g->slot[lru].hv)))
+        aq_gptq_hinv_free(g->slot[lru].hv);
+    g->slot[lru].hv = NULL; /* before reading the next: bounds memory to the slots */
+    g->slot[lru].used = 0;
+    return lru;
+}
+
+static void keep(struct aq_job_gptq_s *g, int i, const char *layer, aq_gptq_hinv *hv) {
+    snprintf(g->slot[i].layer, sizeof g->slot[i].layer, "%s", layer);
+    g->slot[i].hv = hv;
+    g->slot[i].used = g->tick;
+}
+
 /* *hv = the factorization of Hessian layer `layer` with n columns: a kept one, or made in the
  * least recently used slot. */
-static aq_status factorize(struct aq_job_gptq_s *g, const char *layer, int64_t n,
-                           const aq_gptq_hinv **hv, aq_err *err) {
-    int lru = 0;
+static aq_status factorize(struct aq_job_gptq_s *g, aq_gptq_share *share, const char *layer,
+                           int64_t n, const aq_gptq_hinv **hv, aq_err *err) {
     g->tick++;
-    for (int i = 0; i < GPTQ_SLOTS; ++i) {
-        if (g->slot[i].hv && strcmp(g->slot[i].layer, layer) == 0 &&
-            aq_gptq_hinv_cols(g->slot[i].hv) == n) {
-            g->slot[i].used = g->tick;
-            *hv = g->slot[i].hv;
-            return AQ_OK;
-        }
-        if (g->slot[i].used < g->slot[lru].used) lru = i;
+    int i = kept(g, layer, n);
+    if (i >= 0) {
+        g->slot[i].used = g->tick;
+        *hv = g->slot[i].hv;
+        return AQ_OK;
     }
-    aq_gptq_hinv_free(g->slot[lru].hv); /* before reading: bounds memory to the slots */
-    g->slot[lru].hv = NULL;
-    g->slot[lru].used = 0;
+    i = free_slot(g, share);
     aq_status st = load_weights(g, err);
     if (st != AQ_OK) return st;
     float *H = malloc((size_t)n * (size_t)n * sizeof *H);
@@ -143,19 +165,40 @@ static aq_status factorize(struct aq_job_gptq_s *g, const char *layer, int64_t n
     st = aq_hessian_read(g->path, layer, n, &e, H, err);
     char label[AQ_PATH_MAX + 300];
     aq_hessian_label(g->path, layer, label, sizeof label);
-    if (st == AQ_OK) st = aq_gptq_hinv_create(H, n, &g->o, label, &g->slot[lru].hv, err);
+    aq_gptq_hinv *made = NULL;
+    if (st == AQ_OK) st = aq_gptq_hinv_create(H, n, &g->o, label, &made, err);
     free(H);
     if (st != AQ_OK) return st;
-    snprintf(g->slot[lru].layer, sizeof g->slot[lru].layer, "%s", layer);
-    g->slot[lru].used = g->tick;
+    keep(g, i, layer, made);
     g->factorizations++;
-    *hv = g->slot[lru].hv;
+    *hv = made;
     return AQ_OK;
 }
 
-/* *hv = the factorization for tensor t, or NULL (no Hessian: normal search); errors name
- * the tensor. */
-static aq_status hinv_for(const aq_job *j, const aq_tensor *t, int64_t cols,
+/* *hv = the factorization block 0's owner made for shared item `item`: kept from an earlier
+ * block, or received. */
+static aq_status received(const aq_job *j, size_t item, const char *layer, int64_t n,
+                          const aq_gptq_hinv **hv, aq_err *err) {
+    struct aq_job_gptq_s *g = j->gptq;
+    g->tick++;
+    int i = kept(g, layer, n);
+    if (i >= 0) {
+        g->slot[i].used = g->tick;
+        *hv = g->slot[i].hv;
+        return AQ_OK;
+    }
+    aq_gptq_hinv *got = NULL;
+    aq_status st = aq_gptq_share_recv(j, item, n, &got, err);
+    if (st != AQ_OK) return st;
+    keep(g, free_slot(g, j->gptq_share), layer, got);
+    *hv = got;
+    return AQ_OK;
+}
+
+/* *hv = the factorization for tensor t (plan item `it`, NULL: whole), or NULL (no Hessian:
+ * normal search); errors name the tensor.  Block 0 of a shared tensor also starts sending it
+ * to the other blocks' owners; those receive it. */
+static aq_status hinv_for(const aq_job *j, const aq_tensor *t, const aq_plan_item *it, int64_t cols,
                           const aq_gptq_hinv **hv, aq_err *err) {
     *hv = NULL;
     char layer[256];
@@ -165,7 +208,13 @@ static aq_status hinv_for(const aq_job *j, const aq_tensor *t, int64_t cols,
         aq_status hs = aq_hessian_file_has(j->gptq->path, layer, &has, err);
         if (hs != AQ_OK || !has) return hs; /* none: "(no Hessian: normal search)" */
     }
-    return factorize(j->gptq, layer, cols, hv, err);
+    const size_t item = it ? (size_t)(it - j->plan->items) : 0;
+    const int pass = it && it->shared ? aq_job_item_pass(j, item) : 1;
+    if (pass == 2 && aq_job_item_factor_rank(j, item) != j->rank)
+        return received(j, item, layer, cols, hv, err);
+    aq_status st = factorize(j->gptq, j->gptq_share, layer, cols, hv, err);
+    if (st == AQ_OK && pass == 0) st = aq_gptq_share_send(j, item, *hv, err);
+    return st;
 }
 
 static aq_status named(const aq_tensor *t, aq_err *err) {
@@ -174,11 +223,12 @@ static aq_status named(const aq_tensor *t, aq_err *err) {
 }
 
 aq_status aq_job_gptq_quantize(const aq_job *j, const aq_tensor *t, const aq_quant_params *p,
-                               const float *h, aq_qresult *r, int *done, aq_err *err) {
+                               const float *h, const aq_plan_item *it, aq_qresult *r, int *done,
+                               aq_err *err) {
     *done = 0;
     const aq_gptq_hinv *hv = NULL;
     const int64_t before = j->gptq ? j->gptq->factorizations : 0;
-    aq_status st = hinv_for(j, t, r->hdr.cols, &hv, err);
+    aq_status st = hinv_for(j, t, it, r->hdr.cols, &hv, err);
     if (st == AQ_OK && hv && r->hdr.n_blocks > 1) /* a row block: arrays and row sums */
         st = aq_gptq_quantize_rows(hv, &j->gptq->o, p, j->kernels, t->dtype, t->data, r->hdr.rows,
                                    r->hdr.row0, r->hdr.row1, r->hdr.cols, h, t->name, r->arr,

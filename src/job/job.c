@@ -36,6 +36,11 @@ static aq_status run_stages(aq_job *j, aq_err *err) {
     }
     if ((st = aq_act_setup_open(j, err)) != AQ_OK) return st;
     st = aq_job_gptq_open(j->cfg, &j->gptq, err);
+    if (st == AQ_OK && j->gptq) {
+        j->gptq_share = calloc(1, sizeof *j->gptq_share);
+        st = j->gptq_share ? aq_gptq_share_init(j->gptq_share, j->size, err)
+                           : aq_err_set(err, AQ_E_NOMEM, "GPTQ: out of memory");
+    }
     if (aq_mpi_agree(j->comm, st, err) != AQ_OK) return err->code;
     if (j->gptq) j->tally.gptq_hessians = aq_job_gptq_path(j->gptq);
     if ((st = aq_job_open_output(j, err)) != AQ_OK) return st;
@@ -60,8 +65,10 @@ static aq_status run_stages(aq_job *j, aq_err *err) {
     j->tally.n_total = aq_checkpoint_count(j->model);
     j->tally.n_done = j->tally.n_resumed = j->n_resumed;
     st = j->rank == 0 ? aq_job_writer_loop(j, err) : aq_job_worker_loop(j, err);
+    if (j->gptq_share && j->rank != 0) aq_job_gptq_share_flush(j);
     if (st == AQ_OK && !j->abort_seen && !aq_job_stop_signal(j))
-        aq_job_digest_mine(j); /* while slower ranks still compute */
+        aq_job_digest_mine(j);                      /* while slower ranks still compute */
+    if (j->gptq_share) aq_job_gptq_share_settle(j); /* every shared factorization matched */
     st = aq_mpi_agree(j->comm, st, err);
     if (st != AQ_OK) {
         /* Rank 0 told every worker to stop; take the request if the loop did not. */
@@ -96,6 +103,8 @@ aq_status aq_job_run(const aq_config *cfg, const aq_job_opts *opts, MPI_Comm com
     aq_job_trace_close(&j);
     aq_checkpoint_file_digests_free(j.digest.n, j.digest.files, j.digest.hex);
     aq_act_setup_close(&j.act);
+    if (j.gptq_share) aq_gptq_share_free(j.gptq_share);
+    free(j.gptq_share);
     aq_job_gptq_close(j.gptq);
     free(j.done);
     free(j.bits);

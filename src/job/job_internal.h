@@ -21,6 +21,18 @@
 
 typedef struct aq_job_s aq_job; /* defined below */
 struct aq_job_gptq_s;           /* gptq_work.c */
+struct aq_gptq_hinv_s;          /* include/aq/gptq.h */
+
+/* GPTQ factorizations sent to / received from the other owners of a tensor's row blocks
+ * (gptq_share.c). */
+typedef struct aq_share_send_s aq_share_send;
+typedef struct {
+    int size;
+    int *sent, *recvd;     /* [size]: factorizations sent to / received from each rank */
+    aq_share_send **sends; /* in flight */
+    size_t n_sends;
+    int abort_seen; /* a receive took rank 0's stop request */
+} aq_gptq_share;
 
 enum { MSG_RESULT = 1, MSG_END = 2 };
 
@@ -149,7 +161,37 @@ int aq_job_gptq_layer(const char *weight, char *buf, size_t size);
  * the last layer input is kept, so q/k/v and gate/up factorize once.  Errors name the tensor,
  * the Hessian file and layer. */
 aq_status aq_job_gptq_quantize(const aq_job *j, const aq_tensor *t, const aq_quant_params *p,
-                               const float *h, aq_qresult *r, int *done, aq_err *err);
+                               const float *h, const aq_plan_item *it, aq_qresult *r, int *done,
+                               aq_err *err);
+
+/* Shared factorizations (gptq_share.c).  aq_job_item_pass(): the loop pass of plan item i on
+ * its owner: 0 block 0 of a shared tensor (factorize and send first), 2 another block of one
+ * (receive last), 1 the rest.  aq_job_item_factor_rank(): block 0's owner for a shared item,
+ * else -1. */
+int aq_job_item_pass(const aq_job *j, size_t item);
+int aq_job_item_factor_rank(const aq_job *j, size_t item);
+/* init/free: the per-rank counts (AQ_E_NOMEM); free only after the settle. */
+aq_status aq_gptq_share_init(aq_gptq_share *s, int size, aq_err *err);
+void aq_gptq_share_free(aq_gptq_share *s);
+/* Starts sending hv (block 0 of shared item `item`, factorized here) to the owners of the
+ * tensor's other blocks; hv must stay alive until aq_gptq_share_release() says otherwise.
+ * AQ_E_NOMEM. */
+aq_status aq_gptq_share_send(const aq_job *j, size_t item, const struct aq_gptq_hinv_s *hv,
+                             aq_err *err);
+/* The kept factorization hv leaves its slot: 1 when sends of it are in flight (the share
+ * frees it when they complete), 0 when the caller frees it. */
+int aq_gptq_share_release(aq_gptq_share *s, struct aq_gptq_hinv_s *hv);
+/* Receives the n-column factorization of shared item `item` from block 0's owner, polling
+ * for rank 0's stop request and this rank's signal.  @return : AQ_OK and *out (the caller
+ * owns it); AQ_E_INTERRUPTED; AQ_E_MPI "rank R: stopped waiting ..." (abort) or a record of
+ * another tensor; AQ_E_VALUE a damaged record; AQ_E_NOMEM. */
+aq_status aq_gptq_share_recv(const aq_job *j, size_t item, int64_t n, struct aq_gptq_hinv_s **out,
+                             aq_err *err);
+/* Worker, after its loop: waits for its sends to complete unless the job is stopping. */
+void aq_job_gptq_share_flush(aq_job *j);
+/* Collective, after the loops, in every outcome: receives and drops what was sent and not
+ * taken (a receiver that stopped), then completes every send. */
+void aq_job_gptq_share_settle(aq_job *j);
 /* Mixed precision under quant.budget_bits (budget.c): fills j->bits, collective. */
 aq_status aq_budget_assign(aq_job *j, aq_err *err);
 
@@ -256,6 +298,7 @@ struct aq_job_s {
     double budget_achieved;     /* bits/weight the budget allocation reached */
     size_t n_resumed;           /* rank 0: how many */
     struct aq_job_gptq_s *gptq; /* quant.gptq: Hessian file, opts, kept factorizations */
+    aq_gptq_share *gptq_share;  /* quant.gptq: factorizations shared between ranks */
     aq_assembly *pieces;        /* rank 0: row blocks waiting for their siblings */
     FILE *trace;                /* run.trace: this rank's timeline, or NULL */
     aq_job_digest digest;       /* this rank's /source digests */

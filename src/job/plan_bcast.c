@@ -3,6 +3,7 @@
  * issue 16) and their owners the same way. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "aq/h5out.h"
 #include "aq/job.h"
@@ -54,15 +55,14 @@ static int64_t granule_whole(const aq_tensor *t, const void *ctx) {
     return aq_job_is_quantized(t, ctx) ? 0 : granule(t, ctx);
 }
 
-/* GPTQ: every row block's owner factorizes the layer's Hessian (~cols^3 / 1.5 flops) before
- * its share of the updates (~2 rows cols^2 over the tensor), so cutting pays only where the
- * factorization is small beside the updates: a tensor with more columns than rows (Dream 7B's
- * down_proj: 18944 > 3584, factorization 1.8x its updates) stays whole; q/k/v/o, gate/up and
- * lm_head (factorization <= 1/3 of the updates) are cut as in every job (docs/SCALING.md §5b). */
+/* GPTQ: every tensor may be cut.  A row block's owner needs the layer's factorized Hessian
+ * (~cols^3 / 3 flops); for q/k/v/o, gate/up and lm_head that is small beside the tensor's
+ * update pass and each owner makes its own; a tensor with more columns than rows (Dream 7B's
+ * down_proj: factorization 26 s beside a 21 s pass) is cut only by aq_plan_spread() with its
+ * factorization as the piece's head: block 0's owner makes it and sends it to the other
+ * blocks' owners (gptq_share.c), see cost_gptq. */
 static int64_t granule_gptq(const aq_tensor *t, const void *ctx) {
-    int64_t rows, cols;
-    aq_tensor_view(t, &rows, &cols);
-    return aq_job_is_quantized(t, ctx) && cols > rows ? 0 : granule(t, ctx);
+    return granule(t, ctx);
 }
 
 /* GPTQ's balance weight: estimated nanoseconds, because its cost is far from proportional to
@@ -70,11 +70,12 @@ static int64_t granule_gptq(const aq_tensor *t, const void *ctx) {
  * Fitted to bench/results/gptq_dream7b_synthetic.txt (this AVX2 host, 2 threads; each shape
  * within ~10 %): the group search 9.5 ns per weight; the update pass rows x cols^2 flops at
  * 32.9 GFLOP/s for 3584 columns and 61.4 for 18944 (longer panels), interpolated as a power
- * of cols; the factorization cols^3 / 3 flops at 87 GFLOP/s, counted on the tensors that stay
- * whole (more columns than rows); the others' factorization is small beside their pass.  A
+ * of cols; the factorization cols^3 / 3 flops at 87 GFLOP/s, counted on the tensors with more
+ * columns than rows as the head (paid once, the factorization shared by their blocks' owners);
+ * the others' factorization is small beside their pass.  A
  * tensor without a Hessian: the search; a 2-D passthrough tensor: filtered at 0.36 GB/s (2.8
  * ns per byte, docs/SCALING.md 5b).  Only the ratios matter: every rank runs the same code. */
-static uint64_t cost_gptq(const aq_tensor *t, const void *ctx) {
+static uint64_t cost_gptq(const aq_tensor *t, const void *ctx, uint64_t *head) {
     int64_t rows, cols;
     aq_tensor_view(t, &rows, &cols);
     const double w = (double)rows * (double)cols, n = (double)cols;
@@ -83,7 +84,10 @@ static uint64_t cost_gptq(const aq_tensor *t, const void *ctx) {
     if (!aq_job_gptq_layer(t->name, layer, sizeof layer)) return (uint64_t)(9.5 * w);
     const double gflops = 32.9 * pow(n / 3584.0, 0.375); /* 61.4 at 18944 */
     double ns = 9.5 * w + w * n / gflops;
-    if (cols > rows) ns += n * n * n / 3.0 / 87.0;
+    if (cols > rows && strcmp(t->name, "lm_head.weight") != 0) { /* made once, shared */
+        *head = (uint64_t)(n * n * n / 3.0 / 87.0);
+        ns += (double)*head;
+    }
     return (uint64_t)ns;
 }
 

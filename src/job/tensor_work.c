@@ -66,7 +66,7 @@ aq_status aq_quantize_at(const aq_job *j, const aq_tensor *t, int bits, const fl
             (uint64_t)r->hdr.rows * (uint64_t)a[i].row_elems * aq_elem_size(a[i].elem);
     aq_status st = aq_qresult_alloc(r, t->name, err);
     int done = 0;
-    if (st == AQ_OK && j->gptq) st = aq_job_gptq_quantize(j, t, &p, h, r, &done, err);
+    if (st == AQ_OK && j->gptq) st = aq_job_gptq_quantize(j, t, &p, h, NULL, r, &done, err);
     if (st == AQ_OK && !done)
         st = aq_qformat_quantize_tensor(&p, j->kernels, t->dtype, t->data, r->hdr.rows, r->hdr.cols,
                                         h, t->name, r->arr, &r->hdr.metrics, err);
@@ -92,7 +92,7 @@ static aq_status quantize_block(const aq_job *j, const aq_tensor *t, int bits, c
         r->hdr.array_bytes[i] = (uint64_t)n * (uint64_t)a[i].row_elems * aq_elem_size(a[i].elem);
     aq_status st = aq_qresult_alloc(r, t->name, err);
     int done = 0;
-    if (st == AQ_OK && j->gptq) st = aq_job_gptq_quantize(j, t, &p, h, r, &done, err);
+    if (st == AQ_OK && j->gptq) st = aq_job_gptq_quantize(j, t, &p, h, it, r, &done, err);
     if (st == AQ_OK && !done)
         st = aq_qformat_quantize_rows(&p, j->kernels, t->dtype, t->data, r->hdr.rows, it->row0,
                                       it->row1, r->hdr.cols, h, t->name, r->arr, r->sums, err);

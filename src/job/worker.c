@@ -77,9 +77,11 @@ aq_status aq_job_worker_loop(aq_job *j, aq_err *err) {
     aq_pending slots[AQ_IN_FLIGHT];
     int next = 0;
     memset(slots, 0, sizeof slots);
-    for (size_t u = 0; u < j->plan->n_items && st == AQ_OK && !j->abort_seen; ++u) {
+    /* pass 0: blocks whose factorization others wait for; 2: blocks that wait for one */
+    for (size_t q = 0; q < 3 * j->plan->n_items && st == AQ_OK && !j->abort_seen; ++q) {
+        const size_t u = q % j->plan->n_items;
         const aq_plan_item *it = &j->plan->items[u];
-        if (it->rank != j->rank) continue;
+        if (it->rank != j->rank || aq_job_item_pass(j, u) != (int)(q / j->plan->n_items)) continue;
         for (size_t k = it->first; k < it->first + it->count && st == AQ_OK; ++k) {
             size_t index = j->plan->tensor_order[k];
             const aq_tensor *t = aq_checkpoint_tensor(j->model, index);
@@ -93,6 +95,7 @@ aq_status aq_job_worker_loop(aq_job *j, aq_err *err) {
                 break;
             }
             st = worker_tensor(j, index, it, slots, &next, err);
+            if (j->gptq_share && j->gptq_share->abort_seen) j->abort_seen = 1;
         }
     }
     for (int k = 0; k < AQ_IN_FLIGHT; ++k)

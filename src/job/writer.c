@@ -174,8 +174,11 @@ static aq_status own_tensor(aq_job *j, size_t index, const aq_plan_item *it, aq_
 aq_status aq_job_writer_loop(aq_job *j, aq_err *err) {
     aq_status st = AQ_OK;
     int ends = 0;
-    for (size_t u = 0; u < j->plan->n_items && st == AQ_OK; ++u) {
+    /* in the workers' pass order (aq_job_item_pass): rank 0 holds no block that waits */
+    for (size_t q = 0; q < 3 * j->plan->n_items && st == AQ_OK; ++q) {
+        const size_t u = q % j->plan->n_items;
         const aq_plan_item *it = &j->plan->items[u];
+        if (aq_job_item_pass(j, u) != (int)(q / j->plan->n_items)) continue;
         for (size_t k = it->first; k < it->first + it->count && st == AQ_OK; ++k) {
             size_t index = j->plan->tensor_order[k];
             if (j->done[index]) continue;

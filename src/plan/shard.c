@@ -24,7 +24,8 @@ static void fill_pieces(const aq_plan *p, const aq_checkpoint *m, aq_plan_is_wor
         const aq_tensor *t = aq_checkpoint_tensor(m, p->tensor_order[k]);
         const int work = !is_work || is_work(t, ctx);
         pc[k].work = work ? t->nbytes : 0;
-        pc[k].cost = work && cost ? cost(t, ctx) : pc[k].work;
+        pc[k].head = 0;
+        pc[k].cost = work && cost ? cost(t, ctx, &pc[k].head) : pc[k].work;
         pc[k].rows = t->ndim > 0 ? t->shape[0] : 1;
         pc[k].granule = work && granule ? granule(t, ctx) : 0;
     }
@@ -37,9 +38,11 @@ static uint64_t item_cost(const aq_plan_piece *pc, const aq_plan_item *it) {
     for (size_t k = it->first; k < it->first + it->count; ++k)
         c += pc[k].cost;
     if (it->n_blocks <= 1) return c;
-    const uint64_t per = c / (uint64_t)pc[it->first].rows;
-    return it->row1 < pc[it->first].rows ? per * (uint64_t)(it->row1 - it->row0)
-                                         : c - per * (uint64_t)it->row0;
+    const aq_plan_piece *p = &pc[it->first];
+    const uint64_t head = it->shared ? p->head : 0, per = (c - head) / (uint64_t)p->rows;
+    const uint64_t share = it->row1 < p->rows ? per * (uint64_t)(it->row1 - it->row0)
+                                              : c - head - per * (uint64_t)it->row0;
+    return share + (it->block == 0 ? head : 0);
 }
 
 /* The busiest rank's cost of n items (load: scratch of `ranks`). */

@@ -21,8 +21,8 @@ typedef struct {
 } problem;
 
 static int cuttable(const aq_plan_piece *p) {
-    return p->granule > 0 && p->rows >= 2 * p->granule && p->cost >= (uint64_t)p->rows &&
-           p->work % (uint64_t)p->rows == 0;
+    return p->granule > 0 && p->head == 0 && p->rows >= 2 * p->granule &&
+           p->cost >= (uint64_t)p->rows && p->work % (uint64_t)p->rows == 0;
 }
 
 static uint64_t per_row(const aq_plan_piece *p) {
@@ -127,7 +127,7 @@ static void maybe_next(cursor *c, size_t k_next, uint64_t cost) {
 }
 
 static aq_plan_item item(size_t unit, size_t first, size_t count, uint64_t work) {
-    return (aq_plan_item){unit, first, count, 0, 0, 0, 1, work, 0};
+    return (aq_plan_item){unit, first, count, 0, 0, 0, 1, work, 0, 0};
 }
 
 /* A piece that may not be cut and crosses the target: on this rank when most of it lies

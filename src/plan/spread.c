@@ -8,10 +8,12 @@
 typedef struct {
     uint64_t cost;
     size_t item;
+    int first; /* block 0 of a shared tensor: placed before every other item */
 } ranked;
 
 static int by_cost_desc(const void *a, const void *b) {
     const ranked *x = a, *y = b;
+    if (x->first != y->first) return x->first ? -1 : 1;
     if (x->cost != y->cost) return x->cost < y->cost ? 1 : -1;
     return x->item < y->item ? -1 : x->item > y->item;
 }
@@ -23,9 +25,11 @@ static int cuttable(const aq_plan_piece *p) {
 
 /* Blocks of piece p for blocks of at most `most` cost: boundaries at the granule multiples
  * nearest b * rows / n.  @return : n (1: whole). */
-static int blocks_of(const aq_plan_piece *p, uint64_t most, int64_t *bounds, int max_blocks) {
+static int blocks_of(const aq_plan_piece *p, uint64_t most, int64_t *bounds, int max_blocks,
+                     int ranks) {
     bounds[0] = 0, bounds[1] = p->rows;
-    if (!cuttable(p) || p->cost <= most) return 1;
+    if (!cuttable(p) || p->cost <= most || (p->head && ranks < 3)) return 1;
+    if (p->head && max_blocks > AQ_PLAN_SHARED_BLOCKS) max_blocks = AQ_PLAN_SHARED_BLOCKS;
     const int64_t g = p->granule, whole_granules = p->rows / g;
     int64_t n = (int64_t)((p->cost + most - 1) / most);
     n = n < whole_granules ? n : whole_granules;
@@ -40,24 +44,27 @@ static int blocks_of(const aq_plan_piece *p, uint64_t most, int64_t *bounds, int
 /* The items in plan order (out NULL: count only); costs[] (when not NULL) their costs. */
 static size_t make_items(const aq_plan_piece *pc, const size_t *unit_first,
                          const size_t *unit_count, size_t n_units, uint64_t most, int max_blocks,
-                         int64_t *bounds, aq_plan_item *out, uint64_t *costs) {
+                         int ranks, int64_t *bounds, aq_plan_item *out, uint64_t *costs) {
     size_t n = 0;
     for (size_t u = 0; u < n_units; ++u)
         for (size_t k = unit_first[u]; k < unit_first[u] + unit_count[u]; ++k) {
             const aq_plan_piece *p = &pc[k];
-            const int nb = blocks_of(p, most, bounds, max_blocks);
+            const int nb = blocks_of(p, most, bounds, max_blocks, ranks);
+            const uint64_t head = nb > 1 ? p->head : 0, rest = p->cost - head;
             const uint64_t bpr = p->work / (uint64_t)(p->rows > 0 ? p->rows : 1);
-            const uint64_t cpr = p->cost / (uint64_t)(p->rows > 0 ? p->rows : 1);
+            const uint64_t cpr = rest / (uint64_t)(p->rows > 0 ? p->rows : 1);
             for (int b = 0; b < nb; ++b, ++n) {
                 if (!out) continue;
                 const int last = b + 1 == nb;
                 const int64_t r0 = bounds[b], r1 = bounds[b + 1];
-                out[n] = (aq_plan_item){u, k, 1, 0, 0, 0, 1, p->work, 0};
+                out[n] = (aq_plan_item){u, k, 1, 0, 0, 0, 1, p->work, 0, 0};
                 costs[n] = p->cost;
                 if (nb == 1) continue;
                 out[n].row0 = r0, out[n].row1 = r1, out[n].block = b, out[n].n_blocks = nb;
+                out[n].shared = head > 0;
                 out[n].work_bytes = last ? p->work - bpr * (uint64_t)r0 : bpr * (uint64_t)(r1 - r0);
-                costs[n] = last ? p->cost - cpr * (uint64_t)r0 : cpr * (uint64_t)(r1 - r0);
+                costs[n] = (last ? rest - cpr * (uint64_t)r0 : cpr * (uint64_t)(r1 - r0)) +
+                           (b == 0 ? head : 0);
             }
         }
     return n;
@@ -75,7 +82,8 @@ aq_status aq_plan_spread(const aq_plan_piece *pieces, const size_t *unit_first,
     const int max_blocks = 4 * ranks;
     int64_t *bounds = malloc(((size_t)max_blocks + 1) * sizeof *bounds);
     if (!bounds) return aq_err_set(err, AQ_E_NOMEM, "plan: out of memory");
-    *n = make_items(pieces, unit_first, unit_count, n_units, most, max_blocks, bounds, NULL, NULL);
+    *n = make_items(pieces, unit_first, unit_count, n_units, most, max_blocks, ranks, bounds, NULL,
+                    NULL);
     if (!out) return free(bounds), AQ_OK;
     uint64_t *costs = malloc((*n + 1) * sizeof *costs), *load = calloc((size_t)ranks, sizeof *load);
     ranked *order = malloc((*n + 1) * sizeof *order);
@@ -83,15 +91,22 @@ aq_status aq_plan_spread(const aq_plan_piece *pieces, const size_t *unit_first,
         free(bounds), free(costs), free(load), free(order);
         return aq_err_set(err, AQ_E_NOMEM, "plan: out of memory");
     }
-    make_items(pieces, unit_first, unit_count, n_units, most, max_blocks, bounds, out, costs);
+    make_items(pieces, unit_first, unit_count, n_units, most, max_blocks, ranks, bounds, out,
+               costs);
     for (size_t i = 0; i < *n; ++i)
-        order[i] = (ranked){costs[i], i};
+        order[i] = (ranked){costs[i], i, out[i].shared && out[i].block == 0};
     qsort(order, *n, sizeof *order, by_cost_desc);
     for (size_t i = 0; i < *n; ++i) { /* the largest first, each to the least loaded rank */
-        int best = 0;
-        for (int r = 1; r < ranks; ++r)
-            if (load[r] < load[best]) best = r;
-        out[order[i].item].rank = best;
+        aq_plan_item *it = &out[order[i].item];
+        /* a block that receives its factorization: not rank 0, not block 0's owner (the
+         * shared tensors' blocks 0 are placed first) */
+        const int avoid =
+            it->shared && it->block > 0 ? out[order[i].item - (size_t)it->block].rank : -1;
+        const int from = it->shared && it->block > 0 ? 1 : 0;
+        int best = -1;
+        for (int r = from; r < ranks; ++r)
+            if (r != avoid && (best < 0 || load[r] < load[best])) best = r;
+        it->rank = best;
         load[best] += order[i].cost;
     }
     free(bounds), free(costs), free(load), free(order);

@@ -86,6 +86,74 @@ const unsigned char *aq_gptq_hinv_dead_mask(const aq_gptq_hinv *hv) {
     return hv->is_dead;
 }
 
+/* The record of aq_gptq_hinv_meta_pack(): a fixed head, then perm [n] and the dead mask [n]. */
+typedef struct {
+    int64_t n, dead;
+    int64_t form;
+    double lambda;
+} meta_head;
+
+size_t aq_gptq_hinv_meta_bytes(int64_t n) {
+    return sizeof(meta_head) + (size_t)n * (sizeof(int64_t) + 1);
+}
+
+void aq_gptq_hinv_meta_pack(const aq_gptq_hinv *hv, void *buf) {
+    const meta_head h = {hv->n, hv->dead, hv->form, hv->lambda};
+    unsigned char *b = buf;
+    memcpy(b, &h, sizeof h);
+    memcpy(b + sizeof h, hv->perm, (size_t)hv->n * sizeof *hv->perm);
+    memcpy(b + sizeof h + (size_t)hv->n * sizeof *hv->perm, hv->is_dead, (size_t)hv->n);
+}
+
+static aq_status bad_record(const char *what, size_t bytes, const char *why, aq_err *err) {
+    return aq_err_set(err, AQ_E_VALUE, "%s: factorization record of %zu bytes: %s", what, bytes,
+                      why);
+}
+
+aq_status aq_gptq_hinv_meta_unpack(const void *buf, size_t bytes, const char *what,
+                                   aq_gptq_hinv **out, aq_err *err) {
+    *out = NULL;
+    meta_head h;
+    if (bytes < sizeof h) return bad_record(what, bytes, "shorter than its head", err);
+    memcpy(&h, buf, sizeof h);
+    if (h.n < 1 || h.n > (int64_t)1 << 24 || bytes != aq_gptq_hinv_meta_bytes(h.n))
+        return bad_record(what, bytes, "does not hold the n it states", err);
+    if (h.form != AQ_GPTQ_FORM_U && h.form != AQ_GPTQ_FORM_LDL)
+        return bad_record(what, bytes, "unknown form", err);
+    aq_gptq_hinv *hv = calloc(1, sizeof *hv);
+    if (hv) {
+        hv->perm = malloc((size_t)h.n * sizeof *hv->perm);
+        hv->is_dead = malloc((size_t)h.n);
+        hv->u = malloc((size_t)h.n * (size_t)h.n * sizeof *hv->u);
+    }
+    if (!hv || !hv->perm || !hv->is_dead || !hv->u) {
+        aq_gptq_hinv_free(hv);
+        return aq_err_set(err, AQ_E_NOMEM, "%s: out of memory for a %lld^2 factorization", what,
+                          (long long)h.n);
+    }
+    hv->n = h.n, hv->dead = h.dead, hv->form = (int)h.form, hv->lambda = h.lambda;
+    const unsigned char *b = (const unsigned char *)buf + sizeof h;
+    memcpy(hv->perm, b, (size_t)h.n * sizeof *hv->perm);
+    memcpy(hv->is_dead, b + (size_t)h.n * sizeof *hv->perm, (size_t)h.n);
+    unsigned char *seen = calloc((size_t)h.n, 1); /* perm must be a permutation */
+    int ok = seen != NULL;
+    for (int64_t i = 0; ok && i < h.n; ++i) {
+        ok = hv->perm[i] >= 0 && hv->perm[i] < h.n && !seen[hv->perm[i]];
+        if (ok) seen[hv->perm[i]] = 1;
+    }
+    free(seen);
+    if (!ok) {
+        aq_gptq_hinv_free(hv);
+        return bad_record(what, bytes, "perm is not a permutation", err);
+    }
+    *out = hv;
+    return AQ_OK;
+}
+
+float *aq_gptq_hinv_u_mut(aq_gptq_hinv *hv) {
+    return hv->u;
+}
+
 /* Finite upper triangle, non-negative diagonal; dead columns; lambda from the live diagonal
  * as the reference code does (mean over all columns after dead ones are set to 1). */
 static aq_status scan(const float *H, aq_gptq_hinv *hv, double damp, const char *name,

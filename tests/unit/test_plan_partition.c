@@ -160,7 +160,7 @@ START_TEST(split_cases) {
     aq_plan_piece pc[12];
     size_t first[4], count[4];
     for (int k = 0; k < 12; ++k)
-        pc[k] = (aq_plan_piece){10000, 10000, 1000, 100};
+        pc[k] = (aq_plan_piece){10000, 10000, 1000, 100, 0};
     for (int u = 0; u < 4; ++u)
         first[u] = 3 * (size_t)u, count[u] = 3;
     ck_assert_uint_eq(split_checked(pc, first, count, 4, 4), 30000);
@@ -198,7 +198,7 @@ START_TEST(split_random) {
                 const int64_t rows = 1 + (int64_t)(aq_rng_next(&r) % 3000);
                 const uint64_t per = aq_rng_next(&r) % 5 == 0 ? 0 : 1 + aq_rng_next(&r) % 16;
                 const int64_t g = aq_rng_next(&r) % 4 == 0 ? 0 : 1 << (aq_rng_next(&r) % 8);
-                pc[np] = (aq_plan_piece){per * (uint64_t)rows, per * (uint64_t)rows, rows, g};
+                pc[np] = (aq_plan_piece){per * (uint64_t)rows, per * (uint64_t)rows, rows, g, 0};
                 total += pc[np].work;
                 const uint64_t stuck = g && rows >= 2 * g ? per * (uint64_t)g : pc[np].work;
                 big = stuck > big ? stuck : big;
@@ -222,9 +222,9 @@ START_TEST(spread_cases) {
     size_t first[28], count[28];
     for (int u = 0; u < 28; ++u) {
         first[u] = 4 * (size_t)u, count[u] = 4;
-        pc[4 * u] = (aq_plan_piece){55000, 55000, 100, 0};
-        pc[4 * u + 1] = pc[4 * u + 2] = (aq_plan_piece){6000, 6000, 600, 8};
-        pc[4 * u + 3] = (aq_plan_piece){3000, 3000, 300, 8};
+        pc[4 * u] = (aq_plan_piece){55000, 55000, 100, 0, 0};
+        pc[4 * u + 1] = pc[4 * u + 2] = (aq_plan_piece){6000, 6000, 600, 8, 0};
+        pc[4 * u + 3] = (aq_plan_piece){3000, 3000, 300, 8, 0};
     }
     uint64_t largest;
     ck_assert_uint_eq(items_checked(pc, first, count, 28, 24, 1, &largest), 110000);
@@ -252,7 +252,7 @@ START_TEST(spread_random) {
                 const int64_t rows = 1 + (int64_t)(aq_rng_next(&r) % 3000);
                 const uint64_t per = aq_rng_next(&r) % 5 == 0 ? 0 : 1 + aq_rng_next(&r) % 16;
                 const int64_t g = aq_rng_next(&r) % 4 == 0 ? 0 : 1 << (aq_rng_next(&r) % 8);
-                pc[np] = (aq_plan_piece){per * (uint64_t)rows, per * (uint64_t)rows, rows, g};
+                pc[np] = (aq_plan_piece){per * (uint64_t)rows, per * (uint64_t)rows, rows, g, 0};
                 total += pc[np].work;
             }
         }

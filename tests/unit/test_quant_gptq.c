@@ -216,6 +216,61 @@ END_TEST
 /* Row blocks (row-sharding, aq_gptq_quantize_rows): concatenated arrays equal the whole
  * tensor's bytes and the metrics from the blocks' row sums equal the whole tensor's bits;
  * rows in error messages are the tensor's. */
+/* A factorization sent to another rank (meta record + U) quantizes exactly as the original;
+ * damaged records are refused. */
+START_TEST(meta_roundtrip) {
+    const aq_quant_params *p = &k_params[0];
+    const int64_t rows = 9, cols = 96;
+    float *W = make_weights(rows, cols, 77);
+    float *H = make_hessian(cols, 300, 0.7, 5);
+    H[10 * cols + 10] = 0.0f; /* one dead column */
+    float *h = diag_of(H, cols);
+    aq_gptq_opts o = aq_gptq_opts_default();
+    o.act_order = 1;
+    aq_gptq_hinv *hv = NULL, *copy = NULL;
+    aq_err err = {0};
+    ck_assert_int_eq(aq_gptq_hinv_create(H, cols, &o, "t", &hv, &err), AQ_OK);
+    const size_t nb = aq_gptq_hinv_meta_bytes(cols);
+    unsigned char *rec = malloc(nb);
+    ck_assert_ptr_nonnull(rec);
+    aq_gptq_hinv_meta_pack(hv, rec);
+    ck_assert_int_eq(aq_gptq_hinv_meta_unpack(rec, nb, "t", &copy, &err), AQ_OK);
+    memcpy(aq_gptq_hinv_u_mut(copy), aq_gptq_hinv_u(hv), (size_t)(cols * cols) * sizeof(float));
+    ck_assert_int_eq(aq_gptq_hinv_cols(copy), cols);
+    ck_assert_int_eq(aq_gptq_hinv_dead(copy), aq_gptq_hinv_dead(hv));
+    ck_assert(aq_gptq_hinv_lambda(copy) == aq_gptq_hinv_lambda(hv));
+    ck_assert(memcmp(aq_gptq_hinv_perm(copy), aq_gptq_hinv_perm(hv), (size_t)cols * 8) == 0);
+    arrays a = arrays_alloc(p, rows, cols), b = arrays_alloc(p, rows, cols);
+    aq_quant_metrics ma, mb;
+    ck_assert_int_eq(aq_gptq_quantize_tensor(hv, &o, p, NULL, AQ_DT_F32, W, rows, cols, h, "t",
+                                             a.arr, &ma, &err),
+                     AQ_OK);
+    ck_assert_int_eq(aq_gptq_quantize_tensor(copy, &o, p, NULL, AQ_DT_F32, W, rows, cols, h, "t",
+                                             b.arr, &mb, &err),
+                     AQ_OK);
+    for (int i = 0; i < a.n; ++i)
+        ck_assert(memcmp(a.arr[i], b.arr[i], a.bytes[i]) == 0);
+    ck_assert(memcmp(&ma, &mb, sizeof ma) == 0);
+    aq_gptq_hinv *bad = NULL;
+    ck_assert_int_eq(aq_gptq_hinv_meta_unpack(rec, nb - 1, "x", &bad, &err), AQ_E_VALUE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "x: factorization record of"));
+    int64_t twice = 3;
+    memcpy(rec + 32 + 8, &twice, 8); /* perm[1] = perm[0]? make two entries equal */
+    memcpy(rec + 32, &twice, 8);
+    ck_assert_int_eq(aq_gptq_hinv_meta_unpack(rec, nb, "x", &bad, &err), AQ_E_VALUE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "not a permutation"));
+    ck_assert_ptr_null(bad);
+    arrays_free(&a);
+    arrays_free(&b);
+    aq_gptq_hinv_free(hv);
+    aq_gptq_hinv_free(copy);
+    free(rec);
+    free(W);
+    free(H);
+    free(h);
+}
+END_TEST
+
 START_TEST(row_blocks_equal_whole) {
     const aq_quant_params *p = &k_params[_i];
     const int64_t rows = 23, cols = 256, cut[] = {0, 5, 6, 16, 23};
@@ -596,6 +651,7 @@ static Suite *gptq_suite(void) {
     tcase_add_loop_test(tc, threads_panels_kernels, 0, N_PARAMS);
     tcase_add_test(tc, row_alone_equals_row_in_panel);
     tcase_add_loop_test(tc, row_blocks_equal_whole, 0, N_PARAMS);
+    tcase_add_test(tc, meta_roundtrip);
     tcase_add_test(tc, update_twins);
     tcase_add_loop_test(tc, ldl_form_equals_u_form, 0, N_PARAMS);
     tcase_add_test(tc, act_order_changes_and_repeats);
