@@ -68,35 +68,54 @@ KIND = {"q_proj": "qkv", "k_proj": "qkv", "v_proj": "qkv", "o_proj": "o", "gate_
         "up_proj": "gateup", "down_proj": "down"}
 
 
-def gptq_seconds(out, embeddings):
-    """Per-rank GPTQ seconds of a --dry-run plan: whole units expanded into their tensors.
+def gptq_seconds(out, embeddings, factor_bw):
+    """Per-rank GPTQ finish times of a --dry-run plan, simulated: each rank runs its blocks 0
+    of shared tensors first, then its other items, then the blocks that receive a
+    factorization (src/job/worker.c), each in plan order; such a block starts when both its rank
+    is free and the factorization is ready (its owner's start of block 0 + the factorization)
+    and has crossed the network (4 n^2 bytes at factor_bw B/s, the owner's sends one after the
+    other).  Durations: the factorization
+    once per rank and Hessian (not on receiving blocks), the GPTQ pass in proportion to rows.
     embeddings: quant.embeddings (else the embedding and lm_head are passed through, filtered
     at 0.36 GB/s, docs/SCALING.md 5b)."""
     shapes = dict(tensors())
-    per_rank, factored = {}, set()
+    items = []  # (name, r0, r1, rank, role, from)
     for line in out.splitlines():
         u = re.match(r"  unit +\d+  (\S+) .*-> rank (\d+)$", line)
-        it = re.match(r"  item +\d+  (\S+) +(?:whole tensor|rows \[(\d+), (\d+)\)).* -> rank (\d+)$", line)
+        it = re.match(r"  item +\d+  (\S+) +(?:whole tensor|rows \[(\d+), (\d+)\)).* -> rank (\d+)"
+                      r"(  \(GPTQ factorization (made here|from rank (\d+)))?", line)
         if u:
-            names = [n for n, _ in tensors() if n == u.group(1) or n.startswith(u.group(1) + ".")]
-            todo = [(n, None, None, int(u.group(2))) for n in names]
+            items += [(n, None, None, int(u.group(2)), 1, -1) for n, _ in tensors()
+                      if n == u.group(1) or n.startswith(u.group(1) + ".")]
         elif it:
-            todo = [(it.group(1), it.group(2), it.group(3), int(it.group(4)))]
-        else:
-            continue
-        for name, r0, r1, r in todo:
+            role = 1 if not it.group(5) else 0 if it.group(6) == "made here" else 2
+            items.append((it.group(1), it.group(2), it.group(3), int(it.group(4)), role,
+                          int(it.group(7)) if it.group(7) else -1))
+    clock, factored, ready, sends = {}, set(), {}, {}
+    for role in (0, 1, 2):
+        for name, r0, r1, r, rl, src in items:
+            if rl != role:
+                continue
             shape = shapes[name]
+            start = clock.get(r, 0.0)
             if len(shape) != 2:
                 continue
             frac = 1.0 if r0 is None else (int(r1) - int(r0)) / shape[0]
             kind = next((KIND[k] for k in KIND if f".{k}." in name), None)
+            s, f_s = 0.0, 0.0
             if kind:
                 f, upd, dq, rows = GPTQ_S[kind]
                 s = upd * shape[0] * frac / rows
                 key = (r, kind, name.split(".mlp.")[0].split(".self_attn.")[0])
-                if key not in factored:
+                if role == 2:  # receives it: wait for it and its transfer (the owner sends
+                    # to one block's rank after the other: its link is shared)
+                    sends[name] = sends.get(name, 0) + 1
+                    start = max(start, ready[name] + sends[name] * 4.0 * shape[1] ** 2 / factor_bw)
+                elif key not in factored:
                     factored.add(key)
-                    s += f
+                    f_s = f
+                if role == 0:
+                    ready[name] = start + f_s
             elif not embeddings:  # a 2-D passthrough tensor, filtered by its owner
                 s = 2 * shape[0] * shape[1] * frac / 0.36e9
             elif "lm_head" in name:  # gate/up's per-row cost scaled to its rows (same width)
@@ -105,8 +124,8 @@ def gptq_seconds(out, embeddings):
                 factored.add((r, "lm"))
             else:  # the embedding: the dq search only
                 s = GPTQ_S["gateup"][2] * shape[0] * frac / GPTQ_S["gateup"][3]
-            per_rank[r] = per_rank.get(r, 0.0) + s
-    return per_rank
+            clock[r] = start + f_s + s
+    return clock
 
 
 def main():
@@ -116,6 +135,9 @@ def main():
     ap.add_argument("--config", default="jobs/dream7b_int2.ini")
     ap.add_argument("--set", action="append", default=[])
     ap.add_argument("--gptq", action="store_true")
+    ap.add_argument("--factor-bw", type=float, default=10e9,
+                    help="--gptq: B/s a shared factorization crosses the network at (10e9: a "
+                         "100 Gb/s link)")
     a = ap.parse_args()
     if a.gptq:
         a.set += ["quant.gptq=true"]
@@ -146,7 +168,7 @@ def main():
             if a.gptq:
                 emb = any(x.replace(" ", "") == "quant.embeddings=true" for x in a.set) or bool(
                     re.search(r"^embeddings *= *true", open(a.config).read(), re.M))
-                g = gptq_seconds(out, emb)
+                g = gptq_seconds(out, emb, a.factor_bw)
                 gm = sum(g.values()) / P
                 row += f" {max(g.values()):.1f} | {gm:.1f} | {max(g.values())/gm:.3f} |"
             print(row)

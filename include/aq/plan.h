@@ -90,6 +90,8 @@ typedef struct {
     uint64_t head;   /* part of cost paid once by whoever holds the first rows (a GPTQ
                         factorization, shared with the other blocks' owners); split keeps
                         such a piece whole */
+    uint64_t each;   /* part of cost every item of it pays again (a GPTQ factorization each
+                        block's owner makes itself); aq_plan_spread() only */
 } aq_plan_piece;
 
 /*! aq_plan_split() :
@@ -145,9 +147,11 @@ aq_status aq_plan_spread(const aq_plan_piece *pieces, const size_t *unit_first,
 typedef int64_t (*aq_plan_granule)(const aq_tensor *t, const void *ctx);
 
 /*! aq_plan_cost : the balance weight of work tensor `t`, in one unit for every tensor of the
- *  model (e.g. estimated nanoseconds); used instead of its work bytes.  *head (set to 0 by
- *  the caller): the part a cut tensor pays once, on its first block (aq_plan_piece.head). */
-typedef uint64_t (*aq_plan_cost)(const aq_tensor *t, const void *ctx, uint64_t *head);
+ *  model (e.g. estimated nanoseconds); used instead of its work bytes.  *head, *each (set to 0
+ *  by the caller): the parts a cut tensor pays once, on its first block, or on every block
+ *  (aq_plan_piece.head, .each; both included in the returned cost). */
+typedef uint64_t (*aq_plan_cost)(const aq_tensor *t, const void *ctx, uint64_t *head,
+                                 uint64_t *each);
 
 /*! aq_plan_shard() :
  *  Row-sharding (issue 16): rebuilds p's items from its units for `m` (the model p was built

@@ -5,6 +5,7 @@
  * blocks off it), so its writer never waits on a worker's factorization.  Every send is
  * matched before the job's last agreement: aq_job_gptq_share_settle() (collective) drains
  * what an aborted or interrupted receiver did not take. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -130,8 +131,19 @@ static aq_status send_to(const aq_job *j, aq_share_send *e, int to, int64_t n, s
     return AQ_OK;
 }
 
+/* Test hook: AQ_TEST_FACTOR_DELAY_MS=N delays every shared factorization's send by N ms, so
+ * tests can interrupt a run while the other blocks' ranks wait for it. */
+static void test_delay(void) {
+    const char *ms = getenv("AQ_TEST_FACTOR_DELAY_MS");
+    const long n = ms ? strtol(ms, NULL, 10) : 0;
+    struct timespec left = {n / 1000, (n % 1000) * 1000000L};
+    while (n > 0 && n < 60000 && nanosleep(&left, &left) != 0 && errno == EINTR)
+        ; /* the whole delay, signals or not: the receivers must be caught waiting */
+}
+
 aq_status aq_gptq_share_send(const aq_job *j, size_t item, const aq_gptq_hinv *hv, aq_err *err) {
     aq_gptq_share *s = j->gptq_share;
+    test_delay();
     int *to = malloc((size_t)j->plan->items[item].n_blocks * sizeof *to);
     if (!to) return aq_err_set(err, AQ_E_NOMEM, "GPTQ: out of memory");
     const int nt = receivers(j, item, to);

@@ -236,6 +236,7 @@ aq_status aq_job_gptq_quantize(const aq_job *j, const aq_tensor *t, const aq_qua
     else if (st == AQ_OK && hv)
         st = aq_gptq_quantize_tensor(hv, &j->gptq->o, p, j->kernels, t->dtype, t->data, r->hdr.rows,
                                      r->hdr.cols, h, t->name, r->arr, &r->hdr.metrics, err);
+    if (st == AQ_E_INTERRUPTED) return st; /* "signal N on rank R", as everywhere */
     if (st != AQ_OK) return named(t, err);
     if (!hv) return AQ_OK;
     *done = 1;

@@ -70,12 +70,12 @@ static int64_t granule_gptq(const aq_tensor *t, const void *ctx) {
  * Fitted to bench/results/gptq_dream7b_synthetic.txt (this AVX2 host, 2 threads; each shape
  * within ~10 %): the group search 9.5 ns per weight; the update pass rows x cols^2 flops at
  * 32.9 GFLOP/s for 3584 columns and 61.4 for 18944 (longer panels), interpolated as a power
- * of cols; the factorization cols^3 / 3 flops at 87 GFLOP/s, counted on the tensors with more
- * columns than rows as the head (paid once, the factorization shared by their blocks' owners);
- * the others' factorization is small beside their pass.  A
+ * of cols; the factorization cols^3 / 3 flops at 87 GFLOP/s for 18944 columns, 50 for
+ * 3584, counted on the tensors with more columns than rows as the head (paid once, shared by
+ * their blocks' owners), on the others for every block (each owner makes its own).  A
  * tensor without a Hessian: the search; a 2-D passthrough tensor: filtered at 0.36 GB/s (2.8
  * ns per byte, docs/SCALING.md 5b).  Only the ratios matter: every rank runs the same code. */
-static uint64_t cost_gptq(const aq_tensor *t, const void *ctx, uint64_t *head) {
+static uint64_t cost_gptq(const aq_tensor *t, const void *ctx, uint64_t *head, uint64_t *each) {
     int64_t rows, cols;
     aq_tensor_view(t, &rows, &cols);
     const double w = (double)rows * (double)cols, n = (double)cols;
@@ -84,9 +84,13 @@ static uint64_t cost_gptq(const aq_tensor *t, const void *ctx, uint64_t *head) {
     if (!aq_job_gptq_layer(t->name, layer, sizeof layer)) return (uint64_t)(9.5 * w);
     const double gflops = 32.9 * pow(n / 3584.0, 0.375); /* 61.4 at 18944 */
     double ns = 9.5 * w + w * n / gflops;
+    const double factor = n * n * n / 3.0 / (cols > rows ? 87.0 : 50.0);
     if (cols > rows && strcmp(t->name, "lm_head.weight") != 0) { /* made once, shared */
-        *head = (uint64_t)(n * n * n / 3.0 / 87.0);
+        *head = (uint64_t)factor;
         ns += (double)*head;
+    } else { /* every block's owner makes its own (q/k/v and gate/up share one per rank) */
+        *each = (uint64_t)factor;
+        ns += (double)*each;
     }
     return (uint64_t)ns;
 }

@@ -91,6 +91,18 @@ void aq_report_passthrough(aq_tally *t, const aq_tensor *src, const aq_config *c
     fflush(stdout);
 }
 
+/* " (GPTQ factorization ..." for a block of a tensor whose blocks share one, else "". */
+static const char *shared_note(const aq_plan *p, size_t i, char *buf) {
+    const aq_plan_item *it = &p->items[i];
+    if (!it->shared) return "";
+    if (it->block == 0)
+        snprintf(buf, 96, "  (GPTQ factorization made here, sent to the other blocks' ranks");
+    else
+        snprintf(buf, 96, "  (GPTQ factorization from rank %d",
+                 p->items[i - (size_t)it->block].rank);
+    return buf;
+}
+
 /* The items of a row-sharded plan that are not whole units: tensors and row blocks. */
 static void report_items(const aq_plan *p, const aq_checkpoint *m) {
     size_t split = 0, blocks = 0;
@@ -102,14 +114,16 @@ static void report_items(const aq_plan *p, const aq_checkpoint *m) {
     printf("row-sharding: %zu items, %zu of them row blocks (a unit crossing the end of a rank's "
            "share is split into tensors, a tensor crossing it into row blocks)\n",
            p->n_items, blocks);
+    char note[96];
     for (size_t i = 0; i < p->n_items; ++i) {
         const aq_plan_item *it = &p->items[i];
         if (it->count == p->units[it->unit].count && it->n_blocks == 1) continue;
         const aq_tensor *t = aq_checkpoint_tensor(m, p->tensor_order[it->first]);
         if (it->n_blocks > 1)
-            printf("  item %4zu  %-40s rows [%lld, %lld) block %d/%d %10.2f MB  -> rank %d\n", i,
-                   t->name, (long long)it->row0, (long long)it->row1, it->block + 1, it->n_blocks,
-                   it->work_bytes / MB, it->rank);
+            printf("  item %4zu  %-40s rows [%lld, %lld) block %d/%d %10.2f MB  -> rank %d%s%s\n",
+                   i, t->name, (long long)it->row0, (long long)it->row1, it->block + 1,
+                   it->n_blocks, it->work_bytes / MB, it->rank, shared_note(p, i, note),
+                   it->shared ? ")" : "");
         else
             printf("  item %4zu  %-40s whole tensor %10.2f MB  -> rank %d\n", i, t->name,
                    it->work_bytes / MB, it->rank);

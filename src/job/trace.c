@@ -16,6 +16,8 @@ aq_status aq_job_trace_open(aq_job *j, aq_err *err) {
     if (!j->trace)
         return aq_err_set(err, AQ_E_IO, "run.trace: rank %d cannot write %s: %s", j->rank, path,
                           strerror(errno));
+    setvbuf(j->trace, NULL, _IOLBF, 0); /* whole lines on disk: a killed or hung run keeps its
+                                           timeline, and it can be watched while it runs */
     fprintf(j->trace,
             "# aq-mpi timeline, rank %d of %d: seconds since the job started, event, tensor "
             "index (-1: none), tensor name, bytes\n",

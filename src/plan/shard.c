@@ -24,8 +24,8 @@ static void fill_pieces(const aq_plan *p, const aq_checkpoint *m, aq_plan_is_wor
         const aq_tensor *t = aq_checkpoint_tensor(m, p->tensor_order[k]);
         const int work = !is_work || is_work(t, ctx);
         pc[k].work = work ? t->nbytes : 0;
-        pc[k].head = 0;
-        pc[k].cost = work && cost ? cost(t, ctx, &pc[k].head) : pc[k].work;
+        pc[k].head = pc[k].each = 0;
+        pc[k].cost = work && cost ? cost(t, ctx, &pc[k].head, &pc[k].each) : pc[k].work;
         pc[k].rows = t->ndim > 0 ? t->shape[0] : 1;
         pc[k].granule = work && granule ? granule(t, ctx) : 0;
     }

@@ -50,7 +50,8 @@ static size_t make_items(const aq_plan_piece *pc, const size_t *unit_first,
         for (size_t k = unit_first[u]; k < unit_first[u] + unit_count[u]; ++k) {
             const aq_plan_piece *p = &pc[k];
             const int nb = blocks_of(p, most, bounds, max_blocks, ranks);
-            const uint64_t head = nb > 1 ? p->head : 0, rest = p->cost - head;
+            const uint64_t head = nb > 1 ? p->head : 0, each = nb > 1 ? p->each : 0;
+            const uint64_t rest = p->cost - head - each;
             const uint64_t bpr = p->work / (uint64_t)(p->rows > 0 ? p->rows : 1);
             const uint64_t cpr = rest / (uint64_t)(p->rows > 0 ? p->rows : 1);
             for (int b = 0; b < nb; ++b, ++n) {
@@ -64,10 +65,45 @@ static size_t make_items(const aq_plan_piece *pc, const size_t *unit_first,
                 out[n].shared = head > 0;
                 out[n].work_bytes = last ? p->work - bpr * (uint64_t)r0 : bpr * (uint64_t)(r1 - r0);
                 costs[n] = (last ? rest - cpr * (uint64_t)r0 : cpr * (uint64_t)(r1 - r0)) +
-                           (b == 0 ? head : 0);
+                           (b == 0 ? head : 0) + each;
             }
         }
     return n;
+}
+
+/* When rank r would finish: its work, or the latest factorization it waits for (ready at its
+ * head: block 0 goes first on its owner) plus the blocks that wait for it. */
+static uint64_t finish(const uint64_t *load, int ranks, int r) {
+    const uint64_t work = load[r], waiting = load[ranks + r], ready = load[2 * ranks + r];
+    return ready + waiting > work ? ready + waiting : work;
+}
+
+/* Item i of cost c to the rank where it ends soonest (ties: the lowest); a block that
+ * receives its factorization: not rank 0 (which stores every result and must not wait) and
+ * not block 0's owner (the shared tensors' blocks 0 are placed first). */
+static void place(aq_plan_item *out, size_t i, uint64_t c, const aq_plan_piece *pc, int ranks,
+                  uint64_t *load) {
+    aq_plan_item *it = &out[i];
+    const int waits = it->shared && it->block > 0;
+    const int avoid = waits ? out[i - (size_t)it->block].rank : -1;
+    const uint64_t ready = waits ? pc[it->first].head : 0;
+    int best = -1;
+    uint64_t best_end = 0;
+    for (int r = waits ? 1 : 0; r < ranks; ++r) {
+        if (r == avoid) continue;
+        uint64_t end = finish(load, ranks, r) > load[r] + c ? finish(load, ranks, r) : load[r] + c;
+        if (waits) {
+            const uint64_t rd = ready > load[2 * ranks + r] ? ready : load[2 * ranks + r];
+            end = rd + load[ranks + r] + c > load[r] + c ? rd + load[ranks + r] + c : load[r] + c;
+        }
+        if (best < 0 || end < best_end) best = r, best_end = end;
+    }
+    it->rank = best;
+    load[best] += c;
+    if (waits) {
+        load[ranks + best] += c;
+        if (ready > load[2 * ranks + best]) load[2 * ranks + best] = ready;
+    }
 }
 
 aq_status aq_plan_spread(const aq_plan_piece *pieces, const size_t *unit_first,
@@ -85,7 +121,8 @@ aq_status aq_plan_spread(const aq_plan_piece *pieces, const size_t *unit_first,
     *n = make_items(pieces, unit_first, unit_count, n_units, most, max_blocks, ranks, bounds, NULL,
                     NULL);
     if (!out) return free(bounds), AQ_OK;
-    uint64_t *costs = malloc((*n + 1) * sizeof *costs), *load = calloc((size_t)ranks, sizeof *load);
+    uint64_t *costs = malloc((*n + 1) * sizeof *costs);
+    uint64_t *load = calloc(3 * (size_t)ranks, sizeof *load); /* per rank: work, waiting, ready */
     ranked *order = malloc((*n + 1) * sizeof *order);
     if (!costs || !load || !order) {
         free(bounds), free(costs), free(load), free(order);
@@ -96,19 +133,8 @@ aq_status aq_plan_spread(const aq_plan_piece *pieces, const size_t *unit_first,
     for (size_t i = 0; i < *n; ++i)
         order[i] = (ranked){costs[i], i, out[i].shared && out[i].block == 0};
     qsort(order, *n, sizeof *order, by_cost_desc);
-    for (size_t i = 0; i < *n; ++i) { /* the largest first, each to the least loaded rank */
-        aq_plan_item *it = &out[order[i].item];
-        /* a block that receives its factorization: not rank 0, not block 0's owner (the
-         * shared tensors' blocks 0 are placed first) */
-        const int avoid =
-            it->shared && it->block > 0 ? out[order[i].item - (size_t)it->block].rank : -1;
-        const int from = it->shared && it->block > 0 ? 1 : 0;
-        int best = -1;
-        for (int r = from; r < ranks; ++r)
-            if (r != avoid && (best < 0 || load[r] < load[best])) best = r;
-        it->rank = best;
-        load[best] += order[i].cost;
-    }
+    for (size_t i = 0; i < *n; ++i) /* the largest first, each where it ends soonest */
+        place(out, order[i].item, order[i].cost, pieces, ranks, load);
     free(bounds), free(costs), free(load), free(order);
     return AQ_OK;
 }

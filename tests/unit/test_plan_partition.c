@@ -160,7 +160,7 @@ START_TEST(split_cases) {
     aq_plan_piece pc[12];
     size_t first[4], count[4];
     for (int k = 0; k < 12; ++k)
-        pc[k] = (aq_plan_piece){10000, 10000, 1000, 100, 0};
+        pc[k] = (aq_plan_piece){10000, 10000, 1000, 100, 0, 0};
     for (int u = 0; u < 4; ++u)
         first[u] = 3 * (size_t)u, count[u] = 3;
     ck_assert_uint_eq(split_checked(pc, first, count, 4, 4), 30000);
@@ -198,7 +198,7 @@ START_TEST(split_random) {
                 const int64_t rows = 1 + (int64_t)(aq_rng_next(&r) % 3000);
                 const uint64_t per = aq_rng_next(&r) % 5 == 0 ? 0 : 1 + aq_rng_next(&r) % 16;
                 const int64_t g = aq_rng_next(&r) % 4 == 0 ? 0 : 1 << (aq_rng_next(&r) % 8);
-                pc[np] = (aq_plan_piece){per * (uint64_t)rows, per * (uint64_t)rows, rows, g, 0};
+                pc[np] = (aq_plan_piece){per * (uint64_t)rows, per * (uint64_t)rows, rows, g, 0, 0};
                 total += pc[np].work;
                 const uint64_t stuck = g && rows >= 2 * g ? per * (uint64_t)g : pc[np].work;
                 big = stuck > big ? stuck : big;
@@ -222,9 +222,9 @@ START_TEST(spread_cases) {
     size_t first[28], count[28];
     for (int u = 0; u < 28; ++u) {
         first[u] = 4 * (size_t)u, count[u] = 4;
-        pc[4 * u] = (aq_plan_piece){55000, 55000, 100, 0, 0};
-        pc[4 * u + 1] = pc[4 * u + 2] = (aq_plan_piece){6000, 6000, 600, 8, 0};
-        pc[4 * u + 3] = (aq_plan_piece){3000, 3000, 300, 8, 0};
+        pc[4 * u] = (aq_plan_piece){55000, 55000, 100, 0, 0, 0};
+        pc[4 * u + 1] = pc[4 * u + 2] = (aq_plan_piece){6000, 6000, 600, 8, 0, 0};
+        pc[4 * u + 3] = (aq_plan_piece){3000, 3000, 300, 8, 0, 0};
     }
     uint64_t largest;
     ck_assert_uint_eq(items_checked(pc, first, count, 28, 24, 1, &largest), 110000);
@@ -233,6 +233,43 @@ START_TEST(spread_cases) {
     const uint64_t mx = items_checked(pc, first, count, 28, 32, 1, &largest);
     ck_assert_uint_le(mx, 28 * 70000 / 32 + 6000);
     ck_assert_uint_eq(items_checked(pc, first, count, 28, 1, 1, &largest), 28 * 70000);
+}
+END_TEST
+
+/* Pieces with a head (a factorization their blocks share): at most AQ_PLAN_SHARED_BLOCKS
+ * blocks, marked shared, block 0 carrying the head, the other blocks neither on rank 0 nor on
+ * block 0's owner; fewer than 3 ranks: never cut. */
+START_TEST(spread_shared) {
+    aq_plan_piece pc[16];
+    size_t first[4], count[4];
+    for (int u = 0; u < 4; ++u) {
+        first[u] = 4 * (size_t)u, count[u] = 4;
+        pc[4 * u] = (aq_plan_piece){35840, 470000, 3584, 128, 260000, 0};
+        pc[4 * u + 1] = pc[4 * u + 2] = (aq_plan_piece){18944, 80000, 18944, 128, 0, 3000};
+        pc[4 * u + 3] = (aq_plan_piece){3584, 20000, 3584, 128, 0, 3000};
+    }
+    static aq_plan_item items[4096];
+    aq_err err = {0};
+    size_t n = 0, n2 = 0;
+    ck_assert_int_eq(aq_plan_spread(pc, first, count, 4, 2, NULL, &n, &err), AQ_OK);
+    ck_assert_int_eq(aq_plan_spread(pc, first, count, 4, 2, items, &n2, &err), AQ_OK);
+    for (size_t i = 0; i < n2; ++i)
+        ck_assert(!items[i].shared);
+    ck_assert_int_eq(aq_plan_spread(pc, first, count, 4, 24, NULL, &n, &err), AQ_OK);
+    ck_assert_int_eq(aq_plan_spread(pc, first, count, 4, 24, items, &n2, &err), AQ_OK);
+    ck_assert_uint_eq(n, n2);
+    int shared_blocks = 0;
+    for (size_t i = 0; i < n2; ++i) {
+        const aq_plan_item *it = &items[i];
+        ck_assert(it->shared == (it->first % 4 == 0 && it->n_blocks > 1));
+        if (!it->shared) continue;
+        ck_assert(it->n_blocks <= AQ_PLAN_SHARED_BLOCKS);
+        shared_blocks++;
+        if (it->block == 0) continue;
+        ck_assert_int_ne(it->rank, 0);
+        ck_assert_int_ne(it->rank, items[i - (size_t)it->block].rank);
+    }
+    ck_assert_int_gt(shared_blocks, 4);
 }
 END_TEST
 
@@ -252,7 +289,7 @@ START_TEST(spread_random) {
                 const int64_t rows = 1 + (int64_t)(aq_rng_next(&r) % 3000);
                 const uint64_t per = aq_rng_next(&r) % 5 == 0 ? 0 : 1 + aq_rng_next(&r) % 16;
                 const int64_t g = aq_rng_next(&r) % 4 == 0 ? 0 : 1 << (aq_rng_next(&r) % 8);
-                pc[np] = (aq_plan_piece){per * (uint64_t)rows, per * (uint64_t)rows, rows, g, 0};
+                pc[np] = (aq_plan_piece){per * (uint64_t)rows, per * (uint64_t)rows, rows, g, 0, 0};
                 total += pc[np].work;
             }
         }
@@ -312,6 +349,7 @@ int main(int argc, char **argv) {
         tcase_add_test(tc, split_random);
         tcase_add_test(tc, spread_cases);
         tcase_add_test(tc, spread_random);
+        tcase_add_test(tc, spread_shared);
     }
     suite_add_tcase(s, tc);
     return aq_check_run(s);
