@@ -182,6 +182,28 @@ START_TEST(split_cases) {
 }
 END_TEST
 
+/* Up to 16 units of 1-4 random pieces (some of no work, some uncuttable) into pc, first,
+ * count; *total their work, *big the largest piece that cannot be cut (or one granule's
+ * bytes of a cuttable one). */
+static void random_pieces(aq_rng *r, aq_plan_piece *pc, size_t *first, size_t *count, size_t *nu,
+                          uint64_t *total, uint64_t *big) {
+    size_t np = 0;
+    *nu = 1 + aq_rng_next(r) % 16, *total = *big = 0;
+    for (size_t u = 0; u < *nu; ++u) {
+        first[u] = np;
+        count[u] = 1 + aq_rng_next(r) % 4;
+        for (size_t k = 0; k < count[u]; ++k, ++np) {
+            const int64_t rows = 1 + (int64_t)(aq_rng_next(r) % 3000);
+            const uint64_t per = aq_rng_next(r) % 5 == 0 ? 0 : 1 + aq_rng_next(r) % 16;
+            const int64_t g = aq_rng_next(r) % 4 == 0 ? 0 : 1 << (aq_rng_next(r) % 8);
+            pc[np] = (aq_plan_piece){per * (uint64_t)rows, per * (uint64_t)rows, rows, g, 0, 0};
+            *total += pc[np].work;
+            const uint64_t stuck = g && rows >= 2 * g ? per * (uint64_t)g : pc[np].work;
+            *big = stuck > *big ? stuck : *big;
+        }
+    }
+}
+
 /* Random sequences: the invariants, and the busiest rank within one share plus the largest
  * uncuttable piece or one granule's bytes of the mean. */
 START_TEST(split_random) {
@@ -189,21 +211,9 @@ START_TEST(split_random) {
     aq_rng_seed(&r, 11);
     for (int trial = 0; trial < 400; ++trial) {
         aq_plan_piece pc[64];
-        size_t first[16], count[16], nu = 1 + aq_rng_next(&r) % 16, np = 0;
-        uint64_t total = 0, big = 0;
-        for (size_t u = 0; u < nu; ++u) {
-            first[u] = np;
-            count[u] = 1 + aq_rng_next(&r) % 4;
-            for (size_t k = 0; k < count[u]; ++k, ++np) {
-                const int64_t rows = 1 + (int64_t)(aq_rng_next(&r) % 3000);
-                const uint64_t per = aq_rng_next(&r) % 5 == 0 ? 0 : 1 + aq_rng_next(&r) % 16;
-                const int64_t g = aq_rng_next(&r) % 4 == 0 ? 0 : 1 << (aq_rng_next(&r) % 8);
-                pc[np] = (aq_plan_piece){per * (uint64_t)rows, per * (uint64_t)rows, rows, g, 0, 0};
-                total += pc[np].work;
-                const uint64_t stuck = g && rows >= 2 * g ? per * (uint64_t)g : pc[np].work;
-                big = stuck > big ? stuck : big;
-            }
-        }
+        size_t first[16], count[16], nu;
+        uint64_t total, big;
+        random_pieces(&r, pc, first, count, &nu, &total, &big);
         const int ranks = 1 + (int)(aq_rng_next(&r) % 40);
         const uint64_t mx = split_checked(pc, first, count, nu, ranks);
         ck_assert_msg(mx <= (total + (uint64_t)ranks - 1) / (uint64_t)ranks + big,
@@ -214,18 +224,23 @@ START_TEST(split_random) {
 }
 END_TEST
 
+/* n units of four pieces: a, b, b, c (a layer: down_proj, gate/up, the rest). */
+static void layers(aq_plan_piece *pc, size_t *first, size_t *count, int n, aq_plan_piece a,
+                   aq_plan_piece b, aq_plan_piece c) {
+    for (int u = 0; u < n; ++u) {
+        first[u] = 4 * (size_t)u, count[u] = 4;
+        pc[4 * u] = a, pc[4 * u + 1] = pc[4 * u + 2] = b, pc[4 * u + 3] = c;
+    }
+}
+
 /* GPTQ-like: 28 blocks of [55 000 uncuttable, 6 000 x 2 and 3 000 cuttable]; 24 ranks must
  * put two of the uncuttable on some rank (110 000, the optimum), and a contiguous cut would
  * also take everything between them. */
 START_TEST(spread_cases) {
     aq_plan_piece pc[112];
     size_t first[28], count[28];
-    for (int u = 0; u < 28; ++u) {
-        first[u] = 4 * (size_t)u, count[u] = 4;
-        pc[4 * u] = (aq_plan_piece){55000, 55000, 100, 0, 0, 0};
-        pc[4 * u + 1] = pc[4 * u + 2] = (aq_plan_piece){6000, 6000, 600, 8, 0, 0};
-        pc[4 * u + 3] = (aq_plan_piece){3000, 3000, 300, 8, 0, 0};
-    }
+    layers(pc, first, count, 28, (aq_plan_piece){55000, 55000, 100, 0, 0, 0},
+           (aq_plan_piece){6000, 6000, 600, 8, 0, 0}, (aq_plan_piece){3000, 3000, 300, 8, 0, 0});
     uint64_t largest;
     ck_assert_uint_eq(items_checked(pc, first, count, 28, 24, 1, &largest), 110000);
     ck_assert_uint_gt(split_checked(pc, first, count, 28, 24), 110000); /* contiguous: worse */
@@ -242,12 +257,9 @@ END_TEST
 START_TEST(spread_shared) {
     aq_plan_piece pc[16];
     size_t first[4], count[4];
-    for (int u = 0; u < 4; ++u) {
-        first[u] = 4 * (size_t)u, count[u] = 4;
-        pc[4 * u] = (aq_plan_piece){35840, 470000, 3584, 128, 260000, 0};
-        pc[4 * u + 1] = pc[4 * u + 2] = (aq_plan_piece){18944, 80000, 18944, 128, 0, 3000};
-        pc[4 * u + 3] = (aq_plan_piece){3584, 20000, 3584, 128, 0, 3000};
-    }
+    layers(pc, first, count, 4, (aq_plan_piece){35840, 470000, 3584, 128, 260000, 0},
+           (aq_plan_piece){18944, 80000, 18944, 128, 0, 3000},
+           (aq_plan_piece){3584, 20000, 3584, 128, 0, 3000});
     static aq_plan_item items[4096];
     aq_err err = {0};
     size_t n = 0, n2 = 0;
@@ -280,19 +292,9 @@ START_TEST(spread_random) {
     aq_rng_seed(&r, 12);
     for (int trial = 0; trial < 300; ++trial) {
         aq_plan_piece pc[64];
-        size_t first[16], count[16], nu = 1 + aq_rng_next(&r) % 16, np = 0;
-        uint64_t total = 0;
-        for (size_t u = 0; u < nu; ++u) {
-            first[u] = np;
-            count[u] = 1 + aq_rng_next(&r) % 4;
-            for (size_t k = 0; k < count[u]; ++k, ++np) {
-                const int64_t rows = 1 + (int64_t)(aq_rng_next(&r) % 3000);
-                const uint64_t per = aq_rng_next(&r) % 5 == 0 ? 0 : 1 + aq_rng_next(&r) % 16;
-                const int64_t g = aq_rng_next(&r) % 4 == 0 ? 0 : 1 << (aq_rng_next(&r) % 8);
-                pc[np] = (aq_plan_piece){per * (uint64_t)rows, per * (uint64_t)rows, rows, g, 0, 0};
-                total += pc[np].work;
-            }
-        }
+        size_t first[16], count[16], nu;
+        uint64_t total, big;
+        random_pieces(&r, pc, first, count, &nu, &total, &big);
         const int ranks = 1 + (int)(aq_rng_next(&r) % 40);
         uint64_t largest;
         const uint64_t mx = items_checked(pc, first, count, nu, ranks, 1, &largest);
