@@ -31,8 +31,13 @@ struct aq_share_send_s {
     unsigned char *record;
 };
 
+/* Rows of U per piece.  Test hook: AQ_TEST_FACTOR_PIECE_BYTES=N (every rank alike) makes the
+ * pieces small, so a small model's factorization travels in many of them as Dream 7B's does. */
 static int64_t piece_rows(int64_t n) {
-    const int64_t r = (int64_t)(PIECE_BYTES / ((size_t)n * sizeof(float)));
+    const char *env = getenv("AQ_TEST_FACTOR_PIECE_BYTES");
+    const long long test = env ? strtoll(env, NULL, 10) : 0;
+    const size_t bytes = test > 0 && (size_t)test < PIECE_BYTES ? (size_t)test : PIECE_BYTES;
+    const int64_t r = (int64_t)(bytes / ((size_t)n * sizeof(float)));
     return r > 0 ? r : 1;
 }
 

@@ -2,7 +2,7 @@
 # gptq_share_test.sh BIN_DIR SHARED WORKDIR
 # GPTQ row blocks that share one factorization (docs/SCALING.md §5f): tinystories-qwen2-4m's
 # down_proj (256 rows x 768 columns) with small chunks (test hook AQ_TEST_CHUNK_BYTES) so that
-# it can be cut, at 4 ranks:
+# it can be cut, at 4 ranks, U sent in 24 pieces:
 #  1. --dry-run shows down_proj's blocks as shared, none of the receiving blocks on rank 0;
 #  2. the run's timelines (run.trace) show every sent factorization received, and the file is
 #     bit-identical to one rank;
@@ -19,10 +19,17 @@ qwen=$shared/models/tinystories-qwen2-4m
 ids=$shared/corpus/calib.ids.txt
 [[ -r $qwen/model.safetensors && -r $ids ]] || { echo "SKIP: $qwen or $ids missing"; exit 77; }
 rm -rf "$work"; mkdir -p "$work"
-export AQ_TEST_CHUNK_BYTES=4096 HDF5_PLUGIN_PATH=${HDF5_PLUGIN_PATH:-$bin/plugins}
+# U (768 x 768 floats, 2.3 MB) in 100 KB pieces (test hook), as Dream-7B's 1.4 GB go in 256 MiB
+export AQ_TEST_CHUNK_BYTES=4096 AQ_TEST_FACTOR_PIECE_BYTES=100000
+export HDF5_PLUGIN_PATH=${HDF5_PLUGIN_PATH:-$bin/plugins}
 py=/usr/bin/python3
 fail() { echo "FAIL gptq_share_test: $*"; exit 1; }
-mpi() { local n=$1; shift; timeout 300 mpirun --allow-run-as-root --oversubscribe -x AQ_TEST_CHUNK_BYTES -n "$n" "$@"; }
+mpi() {
+  local n=$1
+  shift
+  timeout 300 mpirun --allow-run-as-root --oversubscribe -x AQ_TEST_CHUNK_BYTES \
+    -x AQ_TEST_FACTOR_PIECE_BYTES -n "$n" "$@"
+}
 mpi 1 "$bin/aq-calib" --model "$qwen" --tokens "$ids" --sequences 8 --length 64 --timesteps 8 \
   --out "$work/h.h5" --hessian > "$work/calib.log" 2>&1 || fail "aq-calib --hessian"
 job=(--config "$here/../../jobs/baseline.ini" --set model.path="$qwen" --set run.threads=1
@@ -51,7 +58,7 @@ echo "gptq_share_test: $sent factorizations sent, $recv received; -n 4 bit-ident
 # 3. interrupted while receivers wait (every shared factorization sent 2 s late: test hook),
 #    then resumed
 AQ_TEST_FACTOR_DELAY_MS=5000 mpirun --allow-run-as-root --oversubscribe -x AQ_TEST_CHUNK_BYTES \
-  -x AQ_TEST_FACTOR_DELAY_MS -n 6 "$bin/aq-mpi" "${job[@]}" --set output.path="$work/int.h5" \
+  -x AQ_TEST_FACTOR_PIECE_BYTES -x AQ_TEST_FACTOR_DELAY_MS -n 6 "$bin/aq-mpi" "${job[@]}" --set output.path="$work/int.h5" \
   --set run.trace="$work/it" > "$work/int.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do  # a rank waiting for a factorization (every send is 5 s late)
