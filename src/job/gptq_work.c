@@ -187,6 +187,14 @@ static aq_status received(const aq_job *j, size_t item, const char *layer, int64
         *hv = g->slot[i].hv;
         return AQ_OK;
     }
+    /* it was sent once to this rank: an earlier block here already took it */
+    const aq_plan_item *it = &j->plan->items[item];
+    for (int b = 1; b < it->block; ++b)
+        if (j->plan->items[item - (size_t)(it->block - b)].rank == j->rank)
+            return aq_err_set(err, AQ_E_MPI,
+                              "rank %d: the factorization of %s left its slot before block %d "
+                              "(internal error: it is sent once per rank)",
+                              j->rank, layer, it->block + 1);
     aq_gptq_hinv *got = NULL;
     aq_status st = aq_gptq_share_recv(j, item, n, &got, err);
     if (st != AQ_OK) return st;
