@@ -38,6 +38,8 @@ typedef struct {
     int shared;          /* a block of a tensor whose blocks share one factorization (GPTQ,
                             aq_plan_spread): block 0's owner makes it and sends it to the
                             owners of the others, which are neither rank 0 nor that owner */
+    uint64_t cost;       /* what the plan balanced for it: work bytes, or the aq_plan_cost
+                            estimate (a shared block 0 with the factorization) */
 } aq_plan_item;
 
 typedef struct {

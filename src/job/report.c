@@ -1,6 +1,7 @@
 /* Progress lines and the final summary, printed by rank 0 on stdout. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -130,6 +131,24 @@ static void report_items(const aq_plan *p, const aq_checkpoint *m) {
     }
 }
 
+/* The plan's own measure of its balance: the busiest rank's total over the mean. */
+static void report_balance(const aq_plan *p) {
+    double *load = calloc((size_t)p->n_ranks, sizeof *load), total = 0.0, most = 0.0;
+    if (!load || p->n_ranks < 2) {
+        free(load);
+        return;
+    }
+    for (size_t i = 0; i < p->n_items; ++i)
+        load[p->items[i].rank] += (double)p->items[i].cost, total += (double)p->items[i].cost;
+    for (int r = 0; r < p->n_ranks; ++r)
+        most = load[r] > most ? load[r] : most;
+    if (total > 0.0)
+        printf("balance: busiest rank %.3f x the mean (%s)\n", most * p->n_ranks / total,
+               p->by_cost ? "estimated GPTQ time; a wait for a shared factorization not counted"
+                          : "work bytes");
+    free(load);
+}
+
 void aq_report_plan(const aq_plan *p, const aq_checkpoint *m) {
     printf("plan: %zu units, %zu tensors, %d ranks (balanced: %s)\n", p->n_units, p->n_tensors,
            p->n_ranks,
@@ -153,6 +172,7 @@ void aq_report_plan(const aq_plan *p, const aq_checkpoint *m) {
     for (int r = 0; r < p->n_ranks; ++r)
         printf("  rank %4d  %4d units %10.2f MB to quantize%s\n", r, p->rank_units[r],
                p->rank_bytes[r] / MB, p->rank_bytes[r] ? "" : "  (idle: nothing to quantize)");
+    report_balance(p);
     fflush(stdout);
 }
 

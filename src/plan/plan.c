@@ -80,7 +80,8 @@ static aq_status fill_units(aq_plan *p, const entry *e, size_t n, aq_err *err) {
     p->n_items = p->n_units;
     for (size_t u = 0; u < p->n_units; ++u) {
         const aq_unit *un = &p->units[u];
-        p->items[u] = (aq_plan_item){u, un->first, un->count, 0, 0, 0, 1, un->work_bytes, 0, 0};
+        p->items[u] = (aq_plan_item){u, un->first, un->count,     0, 0, 0, 1, un->work_bytes,
+                                     0, 0,         un->work_bytes};
     }
     return AQ_OK;
 }

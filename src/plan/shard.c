@@ -31,27 +31,12 @@ static void fill_pieces(const aq_plan *p, const aq_checkpoint *m, aq_plan_is_wor
     }
 }
 
-/* The cost of item `it` (pieces' costs; a row block its rows' share, the remainder to the
- * last block, as both cuts count it). */
-static uint64_t item_cost(const aq_plan_piece *pc, const aq_plan_item *it) {
-    uint64_t c = 0;
-    for (size_t k = it->first; k < it->first + it->count; ++k)
-        c += pc[k].cost;
-    if (it->n_blocks <= 1) return c;
-    const aq_plan_piece *p = &pc[it->first];
-    const uint64_t head = it->shared ? p->head : 0, per = (c - head) / (uint64_t)p->rows;
-    const uint64_t share = it->row1 < p->rows ? per * (uint64_t)(it->row1 - it->row0)
-                                              : c - head - per * (uint64_t)it->row0;
-    return share + (it->block == 0 ? head : 0);
-}
-
 /* The busiest rank's cost of n items (load: scratch of `ranks`). */
-static uint64_t busiest(const aq_plan_piece *pc, const aq_plan_item *items, size_t n, int ranks,
-                        uint64_t *load) {
+static uint64_t busiest(const aq_plan_item *items, size_t n, int ranks, uint64_t *load) {
     uint64_t mx = 0;
     memset(load, 0, (size_t)ranks * sizeof *load);
     for (size_t i = 0; i < n; ++i) {
-        load[items[i].rank] += item_cost(pc, &items[i]);
+        load[items[i].rank] += items[i].cost;
         mx = load[items[i].rank] > mx ? load[items[i].rank] : mx;
     }
     return mx;
@@ -82,8 +67,8 @@ static aq_status cut(const aq_plan *p, const aq_plan_piece *pc, const size_t *fi
     if (st == AQ_OK && !load) st = aq_err_set(err, AQ_E_NOMEM, "plan: out of memory");
     *spread = 0;
     if (st == AQ_OK && with_spread) {
-        const uint64_t a = busiest(pc, c[0].items, c[0].n, p->n_ranks, load);
-        const uint64_t b = busiest(pc, c[1].items, c[1].n, p->n_ranks, load);
+        const uint64_t a = busiest(c[0].items, c[0].n, p->n_ranks, load);
+        const uint64_t b = busiest(c[1].items, c[1].n, p->n_ranks, load);
         *spread = (double)b < 0.98 * (double)a;
     }
     free(load);

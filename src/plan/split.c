@@ -113,6 +113,7 @@ static uint64_t to_target(const cursor *c) {
 
 static void put(cursor *c, aq_plan_item it, uint64_t cost) {
     it.rank = c->r;
+    it.cost = cost;
     if (c->out) c->out[c->n] = it;
     c->n++;
     c->load += cost;
@@ -127,7 +128,7 @@ static void maybe_next(cursor *c, size_t k_next, uint64_t cost) {
 }
 
 static aq_plan_item item(size_t unit, size_t first, size_t count, uint64_t work) {
-    return (aq_plan_item){unit, first, count, 0, 0, 0, 1, work, 0, 0};
+    return (aq_plan_item){unit, first, count, 0, 0, 0, 1, work, 0, 0, 0};
 }
 
 /* A piece that may not be cut and crosses the target: on this rank when most of it lies

@@ -58,7 +58,7 @@ static size_t make_items(const aq_plan_piece *pc, const size_t *unit_first,
                 if (!out) continue;
                 const int last = b + 1 == nb;
                 const int64_t r0 = bounds[b], r1 = bounds[b + 1];
-                out[n] = (aq_plan_item){u, k, 1, 0, 0, 0, 1, p->work, 0, 0};
+                out[n] = (aq_plan_item){u, k, 1, 0, 0, 0, 1, p->work, 0, 0, 0};
                 costs[n] = p->cost;
                 if (nb == 1) continue;
                 out[n].row0 = r0, out[n].row1 = r1, out[n].block = b, out[n].n_blocks = nb;
@@ -67,6 +67,8 @@ static size_t make_items(const aq_plan_piece *pc, const size_t *unit_first,
                 costs[n] = (last ? rest - cpr * (uint64_t)r0 : cpr * (uint64_t)(r1 - r0)) +
                            (b == 0 ? head : 0) + each;
             }
+            for (int b = 0; out && b < nb; ++b)
+                out[n - (size_t)nb + (size_t)b].cost = costs[n - (size_t)nb + (size_t)b];
         }
     return n;
 }
