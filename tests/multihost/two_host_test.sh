@@ -10,7 +10,8 @@
 #          (so that every rank quantizes a layer; the 656k model has 2).  Each result must be
 #          bit-identical (compare_results.py) to a one-host, one-rank run.  Also checked: ranks
 #          0,1 ran on aqnode1 and 2,3 on aqnode2, every rank quantized something (/run/bytes),
-#          and the veth pair carried the traffic.
+#          and the veth pair carried the traffic.  Then GPTQ with down_proj's row blocks sharing
+#          one factorization that crosses the hosts (docs/SCALING.md 5f), bit-identical.
 #   slurm  the local Slurm cluster in two-node mode (tests/slurm/local_cluster.sh,
 #          AQ_SLURM_NODES=2: slurmctld + slurmd on aqnode1, slurmd on aqnode2) runs
 #          slurm/dream7b_int2.sh with --nodes=2 --ntasks=4: once through srun (PMIx), once
@@ -119,6 +120,38 @@ two_host_job() {
     $PY "$REPO/tests/integration/compare_results.py" "$ref" "$out"
     echo "$job: 1 host x 1 rank $((t1 - t0)) s, 2 hosts x 2 ranks $((t2 - t1)) s: bit-identical"
   done
+  two_host_gptq "$net" two_hosts
+}
+
+# GPTQ with down_proj's row blocks sharing one factorization (docs/SCALING.md 5f): the
+# factorization crosses hosts over TCP; 4 KiB chunks (test hook) so that the small model's
+# down_proj can be cut; bit-identical to one host, one rank.
+two_host_gptq() {
+  local net=$1 model=${AQ_TEST_MODEL:-$REPO/../shared/models/tinystories-qwen2-4m}
+  local -n hosts_env=$2
+  local g=$work/gptq args cross
+  mkdir -p "$g"
+  export AQ_TEST_CHUNK_BYTES=4096
+  mpirun -n 1 "$bin/aq-calib" --model "$model" --sequences 4 --length 32 --timesteps 8 --hessian \
+    --out "$g/h.h5" >"$g/calib.log" 2>&1 || { cat "$g/calib.log" >&2; fail "aq-calib --hessian"; }
+  args=(--config "$REPO/jobs/baseline.ini" --set model.path="$model" --set run.threads=1
+    --set quant.bits=4 --set quant.group_size=64 --set quant.embeddings=true
+    --set calib.missing=skip --set quant.gptq=true --set calib.path="$g/h.h5")
+  "$bin/aq-mpi" "${args[@]}" --dry-run --ranks 4 >"$g/dry.log"
+  # a receiving block on one host whose factorization comes from the other (ranks 0,1 | 2,3)
+  cross=$(sed -n 's/.*-> rank \([0-9]*\)  (GPTQ factorization from rank \([0-9]*\)).*/\1 \2/p' \
+    "$g/dry.log" | awk 'int($1 / 2) != int($2 / 2)' | wc -l)
+  [ "$cross" -ge 1 ] || { cat "$g/dry.log" >&2; fail "no shared factorization crosses the hosts"; }
+  mpirun -n 1 -x AQ_TEST_CHUNK_BYTES "$bin/aq-mpi" "${args[@]}" --set output.path="$g/1host.h5" \
+    >"$g/1host.log" 2>&1 || { cat "$g/1host.log" >&2; fail "one-host GPTQ run failed"; }
+  "$HERE/netns.sh" exec "$net" "$HOST1" "${hosts_env[@]}" mpirun --hostfile "$net/hostfile" -n 4 \
+    --map-by slot -x AQ_TEST_CHUNK_BYTES "$bin/aq-mpi" "${args[@]}" --set output.path="$g/2hosts.h5" \
+    --set run.trace="$g/tr" >"$g/2hosts.log" 2>&1 ||
+    { cat "$g/2hosts.log" >&2; fail "two-host GPTQ run failed"; }
+  [ "$(cat "$g"/tr.*.tsv | awk -F'\t' '$2 == "factor_received"' | wc -l)" -ge "$cross" ] ||
+    fail "fewer factorizations received than the plan sends across"
+  $PY "$REPO/tests/integration/compare_results.py" "$g/1host.h5" "$g/2hosts.h5"
+  echo "gptq: $cross shared factorization(s) sent across the hosts over TCP: bit-identical"
 }
 
 two_host_slurm() {
