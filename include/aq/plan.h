@@ -5,7 +5,11 @@
  * "<prefix>.h.<N>.*"), or one tensor outside the blocks (embeddings, final norm, lm_head).
  * Units are ordered as the network runs: embeddings, blocks by N, other tensors, lm_head.
  * Units are assigned to ranks contiguously (unit i and i+1 on the same or neighbouring
- * ranks), minimising the largest per-rank byte count; see aq_plan_partition().
+ * ranks), minimising the largest per-rank byte count; see aq_plan_partition().  That unit
+ * partition serves the per-unit stages (activation statistics, budget measurement).  The
+ * weights are quantized by plan *items* (aq_plan_shard(): whole units, tensors, row blocks),
+ * cut contiguously at each rank's share of the work bytes (aq_plan_split()), or for GPTQ
+ * spread over the ranks by estimated time (aq_plan_spread()).
  */
 #ifndef AQ_PLAN_H
 #define AQ_PLAN_H
