@@ -5,7 +5,6 @@
  * blocks off it), so its writer never waits on a worker's factorization.  Every send is
  * matched before the job's last agreement: aq_job_gptq_share_settle() (collective) drains
  * what an aborted or interrupted receiver did not take. */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -136,19 +135,10 @@ static aq_status send_to(const aq_job *j, aq_share_send *e, int to, int64_t n, s
     return AQ_OK;
 }
 
-/* Test hook: AQ_TEST_FACTOR_DELAY_MS=N delays every shared factorization's send by N ms, so
- * tests can interrupt a run while the other blocks' ranks wait for it. */
-static void test_delay(void) {
-    const char *ms = getenv("AQ_TEST_FACTOR_DELAY_MS");
-    const long n = ms ? strtol(ms, NULL, 10) : 0;
-    struct timespec left = {n / 1000, (n % 1000) * 1000000L};
-    while (n > 0 && n < 60000 && nanosleep(&left, &left) != 0 && errno == EINTR)
-        ; /* the whole delay, signals or not: the receivers must be caught waiting */
-}
-
 aq_status aq_gptq_share_send(const aq_job *j, size_t item, const aq_gptq_hinv *hv, aq_err *err) {
     aq_gptq_share *s = j->gptq_share;
-    test_delay();
+    /* tests interrupt a run while the other blocks' ranks wait for this send */
+    aq_job_test_delay("AQ_TEST_FACTOR_DELAY_MS", 60000);
     int *to = malloc((size_t)j->plan->items[item].n_blocks * sizeof *to);
     if (!to) return aq_err_set(err, AQ_E_NOMEM, "GPTQ: out of memory");
     const int nt = receivers(j, item, to);
@@ -219,26 +209,15 @@ static aq_status wait_record(const aq_job *j, MPI_Request *rq, const char *name,
     }
 }
 
-/* Receives U's pieces into hv (blocking: the sender posted them with the record). */
-static void recv_u(const aq_job *j, aq_gptq_hinv *hv, int64_t rows_per, int from) {
-    const int64_t n = aq_gptq_hinv_cols(hv);
-    float *u = aq_gptq_hinv_u_mut(hv);
-    for (int64_t r0 = 0; r0 < n; r0 += rows_per) {
-        const int64_t rows = r0 + rows_per < n ? rows_per : n - r0;
-        MPI_Recv(u + r0 * n, (int)(rows * n), MPI_FLOAT, from, AQ_TAG_FACTOR_U, j->comm,
-                 MPI_STATUS_IGNORE);
-    }
-}
-
-/* Receives and drops U's pieces of an n-column factorization from `from`. */
-static void drain_u(const aq_job *j, int64_t n, int from) {
-    const int64_t per = piece_rows(n);
-    float *scratch = malloc((size_t)per * (size_t)n * sizeof *scratch);
-    if (!scratch) MPI_Abort(j->comm, 1); /* cannot leave the sender's pieces unmatched */
+/* Receives the pieces of an n-column U of `per` rows each from `from` (blocking: the sender
+ * posted them with the record): into u, or, u NULL, into one scratch piece and dropped. */
+static void recv_u(const aq_job *j, int64_t n, int64_t per, float *u, int from) {
+    float *scratch = u ? NULL : malloc((size_t)per * (size_t)n * sizeof *scratch);
+    if (!u && !scratch) MPI_Abort(j->comm, 1); /* cannot leave the sender's pieces unmatched */
     for (int64_t r0 = 0; r0 < n; r0 += per) {
         const int64_t rows = r0 + per < n ? per : n - r0;
-        MPI_Recv(scratch, (int)(rows * n), MPI_FLOAT, from, AQ_TAG_FACTOR_U, j->comm,
-                 MPI_STATUS_IGNORE);
+        MPI_Recv(u ? u + r0 * n : scratch, (int)(rows * n), MPI_FLOAT, from, AQ_TAG_FACTOR_U,
+                 j->comm, MPI_STATUS_IGNORE);
     }
     free(scratch);
 }
@@ -280,10 +259,10 @@ aq_status aq_gptq_share_recv(const aq_job *j, size_t item, int64_t n, aq_gptq_hi
                         j->rank, name, from, (long long)h.tensor);
     }
     if (us != AQ_OK) { /* the pieces still come (same n: the record's size matched) */
-        drain_u(j, n, from);
+        recv_u(j, n, piece_rows(n), NULL, from);
         return us;
     }
-    recv_u(j, hv, h.piece_rows, from);
+    recv_u(j, n, h.piece_rows, aq_gptq_hinv_u_mut(hv), from);
     if (st != AQ_OK) { /* matched while stopping: received, but the job stops */
         aq_gptq_hinv_free(hv);
         *err = stop;
@@ -316,7 +295,7 @@ static void drain_one(const aq_job *j, int from) {
     int64_t n;
     memcpy(&n, rec + sizeof(share_head), sizeof n); /* the meta record leads with n */
     free(rec);
-    drain_u(j, n, from);
+    recv_u(j, n, piece_rows(n), NULL, from);
 }
 
 void aq_job_gptq_share_settle(aq_job *j) {

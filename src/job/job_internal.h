@@ -164,6 +164,10 @@ aq_status aq_job_gptq_quantize(const aq_job *j, const aq_tensor *t, const aq_qua
                                const float *h, const aq_plan_item *it, aq_qresult *r, int *done,
                                aq_err *err);
 
+/* Test hook (tensor_work.c): sleeps the whole number of ms in environment variable `var`
+ * (signals or not) when it is in 1..max_ms - 1; else returns at once. */
+void aq_job_test_delay(const char *var, long max_ms);
+
 /* Shared factorizations (gptq_share.c).  aq_job_item_pass(): the loop pass of plan item i on
  * its owner: 0 block 0 of a shared tensor (factorize and send first), 2 another block of one
  * (receive last), 1 the rest.  aq_job_item_factor_rank(): block 0's owner for a shared item,

@@ -1,6 +1,5 @@
 /* What happens to one tensor on the rank that owns it. */
 #include <math.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <mpi.h>
@@ -27,14 +26,6 @@ aq_status aq_job_importance(const aq_job *j, const aq_tensor *t, int64_t cols, f
     }
     aq_layer_stats_free(&s);
     return st;
-}
-
-/* Test hook: AQ_TEST_TENSOR_DELAY_MS=N makes every quantized tensor take N ms longer, so
- * tests can interrupt or kill a run mid-way whatever the speed of the kernels. */
-static void test_delay(void) {
-    const char *ms = getenv("AQ_TEST_TENSOR_DELAY_MS");
-    long n = ms ? strtol(ms, NULL, 10) : 0;
-    if (n > 0 && n < 10000) nanosleep(&(struct timespec){n / 1000, (n % 1000) * 1000000L}, NULL);
 }
 
 static double fallback_threshold(const aq_config *c, int bits) {
@@ -141,7 +132,7 @@ aq_status aq_qresult_compute(const aq_job *j, int64_t index, const aq_plan_item 
         bits = bits < 4 ? 4 : 8; /* 2 or 3 (dq) -> 4 -> 8 */
         st = aq_quantize_at(j, t, bits, h, r, err);
     }
-    test_delay();
+    aq_job_test_delay("AQ_TEST_TENSOR_DELAY_MS", 10000); /* tests interrupt or kill mid-run */
     r->hdr.seconds = MPI_Wtime() - t0;
     free(h);
     aq_tensor_release(t); /* resident memory stays near one tensor, not the whole model */

@@ -11,7 +11,7 @@
  * and the ranks are as even as the pieces allow. */
 #include <stdint.h>
 
-#include "aq/plan.h"
+#include "plan_internal.h"
 
 typedef struct {
     const aq_plan_piece *pc;
@@ -20,9 +20,9 @@ typedef struct {
     uint64_t cap;
 } problem;
 
+/* A piece with a head (a factorization its blocks would share) stays whole here. */
 static int cuttable(const aq_plan_piece *p) {
-    return p->granule > 0 && p->head == 0 && p->rows >= 2 * p->granule &&
-           p->cost >= (uint64_t)p->rows && p->work % (uint64_t)p->rows == 0;
+    return p->head == 0 && aq_piece_cuttable(p);
 }
 
 static uint64_t per_row(const aq_plan_piece *p) {

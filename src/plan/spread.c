@@ -3,7 +3,7 @@
  * aq_plan_shard() feeds it). */
 #include <stdlib.h>
 
-#include "aq/plan.h"
+#include "plan_internal.h"
 
 typedef struct {
     uint64_t cost;
@@ -18,17 +18,12 @@ static int by_cost_desc(const void *a, const void *b) {
     return x->item < y->item ? -1 : x->item > y->item;
 }
 
-static int cuttable(const aq_plan_piece *p) {
-    return p->granule > 0 && p->rows >= 2 * p->granule && p->cost >= (uint64_t)p->rows &&
-           p->work % (uint64_t)p->rows == 0;
-}
-
 /* Blocks of piece p for blocks of at most `most` cost: boundaries at the granule multiples
  * nearest b * rows / n.  @return : n (1: whole). */
 static int blocks_of(const aq_plan_piece *p, uint64_t most, int64_t *bounds, int max_blocks,
                      int ranks) {
     bounds[0] = 0, bounds[1] = p->rows;
-    if (!cuttable(p) || p->cost <= most || (p->head && ranks < 3)) return 1;
+    if (!aq_piece_cuttable(p) || p->cost <= most || (p->head && ranks < 3)) return 1;
     if (p->head && max_blocks > AQ_PLAN_SHARED_BLOCKS) max_blocks = AQ_PLAN_SHARED_BLOCKS;
     const int64_t g = p->granule, whole_granules = p->rows / g;
     int64_t n = (int64_t)((p->cost + most - 1) / most);
